@@ -1,0 +1,41 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What a strategy returns: an ordered list of live migrations."""
+
+import dataclasses
+
+
+@dataclasses.dataclass
+class Migration:
+    """One live migration, with the reason an operator will read."""
+
+    instance: str
+    source: str
+    target: str
+    reason: str
+    #: estimated MiB sent over the wire (memory in use plus re-sent dirty
+    #: pages), from :mod:`nova_drs.balancer.cost`
+    transfer_mb: float = 0.0
+    #: estimated duration at the configured migration bandwidth
+    duration_s: float = 0.0
+
+    def to_dict(self):
+        return {'instance': self.instance, 'source': self.source,
+                'target': self.target, 'reason': self.reason,
+                'transfer_mb': round(self.transfer_mb, 1),
+                'duration_s': round(self.duration_s, 2)}
+
+
+@dataclasses.dataclass
+class Plan:
+    """Migrations in the order to run them, and hosts left hot."""
+
+    strategy: str
+    migrations: list = dataclasses.field(default_factory=list)
+    unresolved: list = dataclasses.field(default_factory=list)
+    decision_s: float = 0.0
+
+    def to_dict(self):
+        return {'strategy': self.strategy,
+                'decision_s': round(self.decision_s, 6),
+                'migrations': [m.to_dict() for m in self.migrations],
+                'unresolved': list(self.unresolved)}

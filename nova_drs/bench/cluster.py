@@ -1,0 +1,132 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Build benchmark clusters from PlanetLab CPU traces.
+
+Hosts: 8 physical cores, 64 GiB, allocation ratios 4.0 (CPU) and 1.5
+(RAM), 512 MiB reserved, as a typical overcommitted KVM compute node.
+Instances: about ``per_host`` per host, flavors of 1-8 vCPUs with 2 or 4
+GiB per vCPU, placed first-fit within the allocation ratios (so the first
+hosts are full and some stay empty), in the order Nova would have received
+them. CPU utilisation comes from a PlanetLab VM trace at one time step;
+PlanetLab has no memory column, so memory in use follows a seeded model:
+a base share of flavor memory drawn from Beta(2, 2) plus a part that grows
+with the VM's CPU activity (busy guests touch more of their memory).
+"""
+
+import os
+
+import numpy as np
+
+from nova_drs.model import cluster
+
+HOST_VCPUS = 8
+HOST_MEMORY_MB = 64 * 1024
+RESERVED_MB = 512
+CPU_RATIO = 4.0
+RAM_RATIO = 1.5
+
+FLAVOR_VCPUS = np.array([1, 2, 4, 8])
+FLAVOR_P = np.array([0.40, 0.30, 0.20, 0.10])
+MB_PER_VCPU = np.array([2048, 4096])
+MB_PER_VCPU_P = np.array([0.7, 0.3])
+
+
+class TraceError(ValueError):
+    """A trace file is missing or malformed; the message names it."""
+
+
+def load_planetlab_day(day_dir):
+    """Return an array (VMs, samples) of CPU utilisation in percent."""
+    try:
+        names = sorted(os.listdir(day_dir))
+    except OSError as e:
+        raise TraceError('%s: cannot read trace directory: %s'
+                         % (day_dir, e.strerror or e))
+    rows = []
+    for name in names:
+        path = os.path.join(day_dir, name)
+        if not os.path.isfile(path) or name.endswith('.txt'):
+            continue
+        values = []
+        with open(path, encoding='utf-8', errors='replace') as f:
+            for line_no, line in enumerate(f, 1):
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    values.append(float(line))
+                except ValueError:
+                    raise TraceError('%s:%d: not a number: %r'
+                                     % (path, line_no, line[:40]))
+        rows.append(values)
+    if not rows:
+        raise TraceError('%s: no trace files' % day_dir)
+    length = min(len(r) for r in rows)
+    if length == 0:
+        raise TraceError('%s: empty trace file' % day_dir)
+    return np.clip(np.array([r[:length] for r in rows]), 0.0, 100.0)
+
+
+def build(n_hosts, cpu_percent, seed=0, per_host=10):
+    """Build a :class:`ClusterModel` of ``n_hosts`` hosts.
+
+    :param cpu_percent: 1-D array of CPU utilisation samples (percent) to
+        draw instance utilisation from.
+    :returns: (model, number of instances that fitted nowhere).
+    """
+    rng = np.random.default_rng(seed)
+    n_inst = n_hosts * per_host
+    vcpus = rng.choice(FLAVOR_VCPUS, size=n_inst, p=FLAVOR_P)
+    memory = vcpus * rng.choice(MB_PER_VCPU, size=n_inst, p=MB_PER_VCPU_P)
+    util = rng.choice(np.asarray(cpu_percent, dtype=float),
+                      size=n_inst) / 100.0
+    share = 0.25 + 0.45 * rng.beta(2.0, 2.0, size=n_inst) + 0.3 * util
+    mem_used = np.round(memory * np.clip(share, 0.05, 1.0))
+
+    vcpu_cap = HOST_VCPUS * CPU_RATIO
+    mem_cap = (HOST_MEMORY_MB - RESERVED_MB) * RAM_RATIO
+    alloc_v = np.zeros(n_hosts)
+    alloc_m = np.zeros(n_hosts)
+    host = np.full(n_inst, -1, dtype=np.int64)
+    first_open = 0
+    for i in range(n_inst):
+        fit = np.flatnonzero((alloc_v[first_open:] + vcpus[i] <= vcpu_cap)
+                             & (alloc_m[first_open:] + memory[i] <= mem_cap))
+        if fit.size == 0:
+            continue
+        h = first_open + int(fit[0])
+        host[i] = h
+        alloc_v[h] += vcpus[i]
+        alloc_m[h] += memory[i]
+        while first_open < n_hosts and alloc_v[first_open] >= vcpu_cap:
+            first_open += 1
+    placed = host >= 0
+    n = int(placed.sum())
+
+    hosts = cluster.Hosts(
+        names=['host-%05d' % h for h in range(n_hosts)],
+        vcpus=np.full(n_hosts, HOST_VCPUS, dtype=np.int64),
+        memory_mb=np.full(n_hosts, HOST_MEMORY_MB, dtype=np.int64),
+        reserved_host_cpus=np.zeros(n_hosts, dtype=np.int64),
+        reserved_host_memory_mb=np.full(n_hosts, RESERVED_MB,
+                                        dtype=np.int64),
+        cpu_allocation_ratio=np.full(n_hosts, CPU_RATIO),
+        ram_allocation_ratio=np.full(n_hosts, RAM_RATIO),
+        availability_zone=np.zeros(n_hosts, dtype=np.int64),
+        aggregates=np.zeros(n_hosts, dtype=np.int64),
+        disabled=np.zeros(n_hosts, dtype=bool),
+        disk_capacity_mb_s=np.zeros(n_hosts),
+        net_capacity_mb_s=np.zeros(n_hosts))
+    instances = cluster.Instances(
+        names=['vm-%06d' % i for i in range(n)],
+        host=host[placed],
+        vcpus=vcpus[placed].astype(np.int64),
+        memory_mb=memory[placed].astype(np.int64),
+        cpu_util=util[placed],
+        mem_used_mb=mem_used[placed].astype(float),
+        disk_mb_s=np.zeros(n),
+        net_mb_s=np.zeros(n),
+        dirty_rate_mb_s=np.zeros(n),
+        group=np.full(n, cluster.NO_GROUP, dtype=np.int64),
+        opt_out=np.zeros(n, dtype=bool),
+        last_migrated_s=np.full(n, np.inf))
+    return cluster.ClusterModel(hosts, instances), int(n_inst - n)

@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``nova-drs`` command: offline tools for operators.
+
+Subcommands:
+
+* ``simulate``: replay utilisation traces through the balancer and the
+  balloon policy (see :mod:`nova_drs.simulator`);
+* ``plan``: read a cluster snapshot and print the plan a strategy makes;
+* ``bench``: run the planning benchmark (see :mod:`nova_drs.bench`).
+
+Bad input ends with one line on standard error and exit code 2, never a
+traceback.
+"""
+
+import argparse
+import json
+import os
+import sys
+
+from nova_drs.balancer import strategies
+from nova_drs import config
+from nova_drs.model import snapshot
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+class CommandError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+def _add_config_args(parser):
+    parser.add_argument(
+        '--config-file', action='append', default=[], metavar='PATH',
+        help='Configuration file (nova.conf or nova-drs.conf); may be '
+             'given several times, later files override earlier ones.')
+    parser.add_argument(
+        '--config-dir', action='append', default=[], metavar='DIR',
+        help='Directory of *.conf files, read in alphabetical order.')
+
+
+def _load_conf(args):
+    try:
+        return config.load(args.config_file, args.config_dir)
+    except config.ConfigError as e:
+        raise CommandError(str(e))
+
+
+# -- plan ---------------------------------------------------------------------
+
+def _plan_table(plan):
+    rows = [('#', 'instance', 'source', 'target', 'reason')]
+    for n, m in enumerate(plan.migrations, 1):
+        rows.append((str(n), m.instance, m.source, m.target, m.reason))
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    lines = []
+    for r in rows:
+        lines.append('  '.join(r[c].ljust(widths[c]) for c in range(4))
+                     + '  ' + r[4])
+    lines.append('')
+    lines.append('strategy: %s   migrations: %d   decision: %.3f s'
+                 % (plan.strategy, len(plan.migrations), plan.decision_s))
+    lines.append('unresolved hotspots: %s'
+                 % (', '.join(plan.unresolved) or 'none'))
+    return '\n'.join(lines) + '\n'
+
+
+def cmd_plan(args):
+    conf = _load_conf(args)
+    name = args.strategy or conf.drs_balancer.strategy
+    try:
+        model = snapshot.load(args.snapshot)
+    except snapshot.SnapshotError as e:
+        raise CommandError('%s: %s' % (args.snapshot, e)
+                           if not str(e).startswith(args.snapshot)
+                           else str(e))
+    try:
+        strategy = strategies.load(name, conf)
+    except strategies.StrategyNotFound as e:
+        raise CommandError(str(e))
+    plan = strategy.plan(model)
+    if args.format == 'json':
+        text = json.dumps(plan.to_dict(), indent=2) + '\n'
+    else:
+        text = _plan_table(plan)
+    if args.output:
+        try:
+            with open(args.output, 'w', encoding='utf-8') as f:
+                f.write(text)
+        except OSError as e:
+            raise CommandError('cannot write %s: %s'
+                               % (args.output, e.strerror or e))
+    else:
+        sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _add_plan(sub):
+    p = sub.add_parser(
+        'plan', help='Plan live migrations for a cluster snapshot.',
+        description='Read a cluster snapshot (JSON, see '
+                    'doc/snapshot-format.rst) and print the migrations the '
+                    'strategy would make, in the order to run them.')
+    p.add_argument('--snapshot', required=True, metavar='FILE',
+                   help='Cluster snapshot to plan for.')
+    p.add_argument('--strategy', metavar='NAME',
+                   help='Strategy to use (default: [drs_balancer] '
+                        'strategy).')
+    p.add_argument('--output', metavar='FILE',
+                   help='Write the plan here instead of standard output.')
+    p.add_argument('--format', choices=('table', 'json'), default='table',
+                   help='Output format (default: table).')
+    _add_config_args(p)
+    p.set_defaults(func=cmd_plan)
+
+
+# -- bench --------------------------------------------------------------------
+
+def _add_bench(sub):
+    from nova_drs.bench import cli as bench_cli
+    bench_cli.add_parser(sub, _add_config_args, _load_conf)
+
+
+# -- simulate -----------------------------------------------------------------
+
+def _add_simulate(sub):
+    from nova_drs.simulator import cli as simulator_cli
+    simulator_cli.add_parser(sub, _add_config_args, _load_conf)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise CommandError(message)
+
+
+def build_parser():
+    parser = _Parser(prog='nova-drs',
+                     description='nova-drs offline tools.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND',
+                                parser_class=_Parser)
+    sub.required = True
+    _add_simulate(sub)
+    _add_plan(sub)
+    _add_bench(sub)
+    return parser
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except CommandError as e:
+        sys.stderr.write('nova-drs: error: %s\n' % e)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write('nova-drs: interrupted\n')
+        return 130
+    except BrokenPipeError:
+        # the reader went away (e.g. "| head"): not an error of ours;
+        # point stdout at devnull so the interpreter's flush is quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
+
+
+if __name__ == '__main__':
+    sys.exit(main())

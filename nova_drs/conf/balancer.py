@@ -1,0 +1,100 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Options of the planning engine: the ``[drs_balancer]`` group."""
+
+from oslo_config import cfg
+
+balancer_group = cfg.OptGroup(
+    name='drs_balancer',
+    title='nova-drs balancer options',
+    help='How the balancer chooses live migrations: strategy, placement '
+         'constraints, limits and the migration cost model.')
+
+BALANCER_OPTS = [
+    cfg.StrOpt(
+        'strategy', default='hotspot',
+        help='Name of the planning strategy, loaded from the '
+             '``nova_drs.balancer.strategies`` entry point namespace. '
+             'Shipped strategies: ``hotspot`` removes hotspots with as few '
+             'migrations and as little memory moved as possible; '
+             '``balance`` does the same and then lowers the spread of host '
+             'load.'),
+    cfg.BoolOpt(
+        'same_availability_zone', default=True,
+        help='Only choose destinations in the source host\'s availability '
+             'zone. Turn off only when instances were not booted into a '
+             'specific zone and Nova may move them between zones.'),
+    cfg.BoolOpt(
+        'same_aggregates', default=False,
+        help='Only choose destinations that belong to exactly the same host '
+             'aggregates as the source host. Useful when aggregates carry '
+             'scheduling properties that Nova\'s filters enforce.'),
+    cfg.IntOpt(
+        'max_migrations_per_plan', default=100, min=1, max=100000,
+        help='Upper bound on the number of live migrations in one plan.'),
+    cfg.IntOpt(
+        'max_migrations_per_source_host', default=4, min=1, max=1000,
+        help='Upper bound on the number of instances one plan moves off a '
+             'single host. A hotspot that needs more is left unresolved.'),
+    cfg.IntOpt(
+        'max_migrations_per_destination_host', default=4, min=1, max=1000,
+        help='Upper bound on the number of instances one plan moves onto a '
+             'single host.'),
+    cfg.IntOpt(
+        'instance_cooldown', default=3600, min=0, max=7 * 24 * 3600,
+        help='Seconds after a live migration during which the instance is '
+             'not moved again, so that instances do not ping-pong between '
+             'hosts.'),
+    cfg.StrOpt(
+        'opt_out_metadata_key', default='drs:opt_out',
+        help='Server metadata key that opts an instance out of automatic '
+             'migration when its value is ``true`` (case-insensitive, '
+             'also ``1``/``yes``/``on``).'),
+    cfg.IntOpt(
+        'max_chain_depth', default=1, min=0, max=1,
+        help='When no destination has room for an instance that must leave '
+             'a hotspot, the planner may first move one instance off a '
+             'destination to make room (a chain of two migrations). 0 '
+             'disables chains, 1 allows one make-room move per instance.'),
+    cfg.IntOpt(
+        'max_subset_size', default=4, min=1, max=6,
+        help='Largest number of instances the hotspot strategy considers '
+             'moving together off one host in its exhaustive search for the '
+             'cheapest set; larger sets are found greedily.'),
+    cfg.FloatOpt(
+        'migration_bandwidth_mb_s', default=1000.0, min=1.0, max=100000.0,
+        help='Bandwidth in MB/s available to one live migration, used by '
+             'the cost model to estimate how long a migration takes.'),
+    cfg.FloatOpt(
+        'soft_affinity_penalty', default=0.5, min=0.0, max=100.0,
+        help='Cost, in units of a host\'s full load, added to a '
+             'destination that breaks a soft-affinity or soft-anti-affinity '
+             'server group policy.'),
+    cfg.FloatOpt(
+        'balance_threshold', default=0.10, min=0.0, max=1.0,
+        help='The ``balance`` strategy does nothing while the spread of '
+             'host load (the largest, over resources, of the standard '
+             'deviation of host load as a share of capacity) is below '
+             'this value.'),
+    cfg.FloatOpt(
+        'balance_min_improvement', default=0.02, min=0.0, max=2.0,
+        help='The ``balance`` strategy only makes a migration that lowers '
+             'the sum over hosts and resources of squared load by at '
+             'least this much, so that it does not churn. Moving load x '
+             'from a host at load a to an identical host at load b lowers '
+             'it by 2x(a - b - x): the default 0.02 is 10% of a host\'s '
+             'capacity moved across a 20-point gap.'),
+]
+
+
+def register_opts(conf):
+    # NOTE: a fresh OptGroup per ConfigOpts; oslo.config keeps option
+    # state (overrides) in the group object, which must not be shared
+    # between configurations.
+    group = cfg.OptGroup(balancer_group.name, title=balancer_group.title,
+                         help=balancer_group.help)
+    conf.register_group(group)
+    conf.register_opts(BALANCER_OPTS, group=group)
+
+
+def list_opts():
+    return {balancer_group: BALANCER_OPTS}

@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Load and check configuration for the nova-drs commands.
+
+Commands accept several ``--config-file`` arguments and ``--config-dir``,
+as Nova's services do, so nova-drs can be tuned inside nova.conf. Values
+are checked when the files are read, not when an option is first used, so
+a bad setting is reported at start with the file, group and option named.
+"""
+
+import re
+
+from oslo_config import cfg
+from oslo_log import log as logging
+
+import nova_drs.conf
+
+PROJECT = 'nova-drs'
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says why."""
+
+
+def load(config_files=(), config_dirs=(), conf=None, args=None,
+         groups=None):
+    """Parse configuration files and return the checked configuration.
+
+    Options are registered on a new ConfigOpts unless ``conf`` is given.
+
+    :param groups: modules of :mod:`nova_drs.conf` to register (all by
+        default).
+    :raises ConfigError: unreadable file, syntax error or invalid value.
+    """
+    if conf is None:
+        conf = cfg.ConfigOpts()
+        nova_drs.conf.register_opts(conf, groups)
+        logging.register_options(conf)
+    argv = list(args or [])
+    for path in config_files:
+        argv += ['--config-file', path]
+    for path in config_dirs:
+        argv += ['--config-dir', path]
+    try:
+        conf(argv, project=PROJECT, default_config_files=[],
+             default_config_dirs=[])
+    except cfg.ConfigFilesNotFoundError as e:
+        raise ConfigError('cannot read configuration file(s): %s'
+                          % ', '.join(e.config_files))
+    except cfg.ConfigFileParseError as e:
+        raise ConfigError('cannot parse configuration file %s: %s'
+                          % (e.config_file, e.msg))
+    except cfg.Error as e:
+        raise ConfigError(str(e))
+    check(conf)
+    return conf
+
+
+def check(conf):
+    """Read every registered option so invalid values fail now."""
+    for key in list(conf):
+        value_or_group = _read(conf, key, None)
+        if isinstance(value_or_group, cfg.ConfigOpts.GroupAttr):
+            for name in list(value_or_group):
+                _read(value_or_group, name, key)
+    drs = conf.drs
+    if drs.persistence_count > drs.persistence_window:
+        raise ConfigError(
+            '[drs] persistence_count (%d) must not exceed '
+            'persistence_window (%d)' % (drs.persistence_count,
+                                         drs.persistence_window))
+
+
+def _read(namespace, name, group):
+    try:
+        return getattr(namespace, name)
+    except (cfg.ConfigFileValueError, ValueError) as e:
+        where = '[%s] %s' % (group or 'DEFAULT', name)
+        # oslo.config says "Value for option X from LocationInfo(...) is
+        # not valid: <why>"; keep the why, name the file ourselves
+        why = str(e).rpartition('is not valid: ')[2] or str(e)
+        found = re.search(r"detail='([^']*)'", str(e))
+        location = found.group(1) if found else None
+        raise ConfigError('invalid value for %s%s: %s' % (
+            where, ' in %s' % location if location else '', why))

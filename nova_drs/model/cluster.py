@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The cluster model: hosts, instances and server groups as arrays.
+
+Every per-host and per-instance quantity is a numpy array indexed by
+position, so that a 10,000-host, 300,000-instance region costs a few tens of
+megabytes and every derived load is one vectorised pass. Names map to
+positions through dictionaries.
+
+Resources are the columns of the demand and capacity matrices, in the order
+of :data:`RESOURCES`:
+
+* ``cpu``: demand in physical cores (instance vCPUs x utilisation),
+  capacity the host's physical cores;
+* ``memory``: demand in MiB of memory in use, capacity the host's physical
+  memory;
+* ``disk``: demand in MB/s of disk throughput, capacity the host's disk
+  bandwidth (0 when not known: the resource is then not tracked there);
+* ``network``: demand in MB/s of network throughput, capacity the host's
+  network bandwidth (0 when not known).
+
+Allocation (what Placement enforces) is separate from load: a host may hold
+``(vcpus - reserved_host_cpus) x cpu_allocation_ratio`` vCPUs and
+``(memory_mb - reserved_host_memory_mb) x ram_allocation_ratio`` MiB of
+flavor memory.
+"""
+
+import dataclasses
+
+import numpy as np
+
+RESOURCES = ('cpu', 'memory', 'disk', 'network')
+CPU, MEMORY, DISK, NETWORK = range(len(RESOURCES))
+
+SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity',
+                         'soft-anti-affinity')
+
+#: Index used in ``Instances.group`` for an instance in no server group.
+NO_GROUP = -1
+
+
+@dataclasses.dataclass
+class Hosts:
+    """Compute hosts, one row per host."""
+
+    names: list
+    vcpus: np.ndarray                 # physical cores
+    memory_mb: np.ndarray             # physical memory
+    reserved_host_cpus: np.ndarray
+    reserved_host_memory_mb: np.ndarray
+    cpu_allocation_ratio: np.ndarray
+    ram_allocation_ratio: np.ndarray
+    availability_zone: np.ndarray     # int code into ClusterModel.zones
+    aggregates: np.ndarray            # code into ClusterModel.aggregate_sets
+    disabled: np.ndarray              # bool: disabled or in maintenance
+    disk_capacity_mb_s: np.ndarray    # 0 = not tracked
+    net_capacity_mb_s: np.ndarray     # 0 = not tracked
+
+    def __len__(self):
+        return len(self.names)
+
+
+@dataclasses.dataclass
+class Instances:
+    """Instances, one row per instance."""
+
+    names: list
+    host: np.ndarray                  # index into Hosts
+    vcpus: np.ndarray
+    memory_mb: np.ndarray             # flavor memory
+    cpu_util: np.ndarray              # fraction 0-1 of the instance's vCPUs
+    mem_used_mb: np.ndarray
+    disk_mb_s: np.ndarray
+    net_mb_s: np.ndarray
+    dirty_rate_mb_s: np.ndarray       # 0 when not known
+    group: np.ndarray                 # index into ClusterModel.groups or -1
+    opt_out: np.ndarray               # bool
+    last_migrated_s: np.ndarray       # seconds since last migration, inf=never
+
+    def __len__(self):
+        return len(self.names)
+
+
+@dataclasses.dataclass
+class ServerGroup:
+    name: str
+    policy: str
+    max_server_per_host: int = 1
+
+
+class ClusterModel:
+    """A cluster: hosts, the instances on them and their server groups.
+
+    The model holds facts (capacities, flavors, measurements); strategies
+    copy what they change into their own working state, so one model can be
+    planned against several times.
+    """
+
+    def __init__(self, hosts, instances, groups=(), zones=('nova',),
+                 aggregate_sets=((),)):
+        self.hosts = hosts
+        self.instances = instances
+        self.groups = list(groups)
+        self.zones = list(zones)
+        self.aggregate_sets = [tuple(a) for a in aggregate_sets]
+        self.host_index = {n: i for i, n in enumerate(hosts.names)}
+        self.instance_index = {n: i for i, n in enumerate(instances.names)}
+
+    # -- capacities ---------------------------------------------------------
+
+    def capacity(self):
+        """Physical capacity per host and resource, shape (hosts, 4)."""
+        h = self.hosts
+        return np.column_stack([
+            h.vcpus.astype(float), h.memory_mb.astype(float),
+            h.disk_capacity_mb_s.astype(float),
+            h.net_capacity_mb_s.astype(float)])
+
+    def allocation_limit(self):
+        """vCPUs and flavor MiB Placement allows per host, shape (hosts, 2).
+
+        Placement computes ``(total - reserved) x allocation_ratio``.
+        """
+        h = self.hosts
+        vcpu = (h.vcpus - h.reserved_host_cpus) * h.cpu_allocation_ratio
+        mem = ((h.memory_mb - h.reserved_host_memory_mb)
+               * h.ram_allocation_ratio)
+        return np.column_stack([vcpu.astype(float), mem.astype(float)])
+
+    # -- demand -------------------------------------------------------------
+
+    def instance_demand(self):
+        """Load each instance puts on its host, shape (instances, 4)."""
+        i = self.instances
+        return np.column_stack([
+            i.vcpus * i.cpu_util, i.mem_used_mb.astype(float),
+            i.disk_mb_s.astype(float), i.net_mb_s.astype(float)])
+
+    def instance_allocation(self):
+        """Flavor vCPUs and memory of each instance, shape (instances, 2)."""
+        i = self.instances
+        return np.column_stack([i.vcpus.astype(float),
+                                i.memory_mb.astype(float)])
+
+    def _per_host(self, per_instance):
+        n_hosts = len(self.hosts)
+        out = np.zeros((n_hosts, per_instance.shape[1]))
+        for col in range(per_instance.shape[1]):
+            out[:, col] = np.bincount(self.instances.host,
+                                      weights=per_instance[:, col],
+                                      minlength=n_hosts)
+        return out
+
+    def host_demand(self):
+        """Sum of instance demand per host, shape (hosts, 4)."""
+        return self._per_host(self.instance_demand())
+
+    def host_allocation(self):
+        """Allocated vCPUs and flavor MiB per host, shape (hosts, 2)."""
+        return self._per_host(self.instance_allocation())
+
+    def host_load(self):
+        """Demand as a share of capacity, shape (hosts, 4).
+
+        Untracked resources (capacity 0) have load 0.
+        """
+        cap = self.capacity()
+        demand = self.host_demand()
+        return np.divide(demand, cap, out=np.zeros_like(demand),
+                         where=cap > 0)
+
+    def hot_hosts(self, thresholds):
+        """Boolean (hosts, 4): load above the per-resource thresholds."""
+        return self.host_load() > np.asarray(thresholds, dtype=float)
+
+    def movable(self, cooldown_s):
+        """Boolean per instance: may a strategy migrate it at all?
+
+        Not when opted out, cooling down after a recent migration, or a
+        member of a hard-affinity group with other members (moving one
+        member alone would break the policy Nova enforces).
+        """
+        inst = self.instances
+        ok = ~inst.opt_out & (inst.last_migrated_s >= cooldown_s)
+        for g, group in enumerate(self.groups):
+            if group.policy != 'affinity':
+                continue
+            members = inst.group == g
+            if members.sum() > 1:
+                ok &= ~members
+        return ok
+
+    def copy(self):
+        return ClusterModel(
+            dataclasses.replace(
+                self.hosts,
+                **{f.name: np.copy(getattr(self.hosts, f.name))
+                   for f in dataclasses.fields(Hosts) if f.name != 'names'}),
+            dataclasses.replace(
+                self.instances,
+                **{f.name: np.copy(getattr(self.instances, f.name))
+                   for f in dataclasses.fields(Instances)
+                   if f.name != 'names'}),
+            [dataclasses.replace(g) for g in self.groups],
+            self.zones, self.aggregate_sets)
+
+
+def thresholds_from_conf(conf):
+    """Per-resource hotspot thresholds from the ``[drs]`` group."""
+    return np.array([conf.drs.cpu_threshold, conf.drs.memory_threshold,
+                     conf.drs.disk_threshold, conf.drs.network_threshold])

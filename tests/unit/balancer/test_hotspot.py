@@ -1,0 +1,316 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The hotspot strategy and the constraints every strategy obeys.
+
+Hosts have 10 cores and 10,000 MiB (see tests.unit.clusters): the CPU
+limit is 8.5 cores, the memory limit 9,000 MiB; a 2-vCPU instance at 100%
+uses 2 cores.
+"""
+
+import numpy as np
+from oslotest import base
+
+from nova_drs.balancer import strategies
+from tests.unit import clusters as c
+
+
+def busy(name, host, cores, mem=500, **kw):
+    """An instance using ``cores`` physical cores (vCPUs at 100%)."""
+    kw.setdefault('memory_mb', max(2000, mem))
+    return c.vm(name, host, vcpus=cores, util=100.0, mem=mem, **kw)
+
+
+def plan(model, strategy='hotspot', **overrides):
+    return strategies.load(strategy, c.conf(**overrides)).plan(model)
+
+
+def moves(p):
+    return [(m.instance, m.source, m.target) for m in p.migrations]
+
+
+class TestHotspotStrategy(base.BaseTestCase):
+
+    def test_cheapest_single_move(self):
+        # 9 cores: 0.5 over; any instance of >= 0.5 cores will do, the one
+        # with least memory in use is cheapest
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('big', 'a', 4, mem=3000),
+                     busy('s1', 'a', 2, mem=2000),
+                     busy('s2', 'a', 2, mem=500),
+                     busy('s3', 'a', 1, mem=1000)])
+        p = plan(m)
+        self.assertEqual([('s2', 'a', 'b')], moves(p))
+        self.assertEqual([], p.unresolved)
+
+    def test_fewest_migrations_before_least_memory(self):
+        # 11.5 cores, 3 over: one 4-core move beats three 1.2-core ones
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('big', 'a', 4, mem=4000),
+                     c.vm('s1', 'a', vcpus=2, util=60.0, mem=100),
+                     c.vm('s2', 'a', vcpus=2, util=60.0, mem=100),
+                     c.vm('s3', 'a', vcpus=2, util=60.0, mem=100),
+                     c.vm('pinned', 'a', vcpus=4, util=97.5,
+                          opt_out=True)])
+        p = plan(m)
+        self.assertEqual([('big', 'a', 'b')], moves(p))
+
+    def test_several_migrations_when_one_is_not_enough(self):
+        # 12 cores, 3.5 over, 2 cores each: two must go
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v%d' % n, 'a', 2, mem=100 * (n + 1))
+                     for n in range(6)])
+        p = plan(m)
+        self.assertEqual(2, len(p.migrations))
+        self.assertEqual({'v0', 'v1'}, {x.instance for x in p.migrations})
+        self.assertEqual([], p.unresolved)
+        # the least-loaded destination each time: one each to b and c
+        self.assertEqual({'b', 'c'}, {x.target for x in p.migrations})
+
+    def test_never_creates_a_hotspot(self):
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     busy('w', 'b', 7)])
+        p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_allocation_ratio_is_respected(self):
+        # b is idle but fully allocated (40 vCPUs at ratio 4.0)
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     c.vm('idle', 'b', vcpus=40, util=0.0),
+                     busy('w', 'c', 3)])
+        self.assertEqual([('v2', 'a', 'c')], moves(plan(m)))
+        # with a lower ratio on c nothing fits anywhere
+        m = c.model([c.host('a'), c.host('b'),
+                     c.host('c', cpu_allocation_ratio=0.6)],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     c.vm('idle', 'b', vcpus=40, util=0.0),
+                     busy('w', 'c', 3)])
+        self.assertEqual([], moves(plan(m)))
+
+    def test_memory_allocation_is_respected(self):
+        m = c.model([c.host('a'), c.host('b', ram_allocation_ratio=1.0),
+                     c.host('c')],
+                    [busy('v1', 'a', 5, mem=2000),
+                     busy('v2', 'a', 4, memory_mb=4000),
+                     c.vm('idle', 'b', util=0.0, memory_mb=7000),
+                     busy('w', 'c', 3)])
+        # b would hold 11,000 MiB of flavor memory over 10,000 allowed
+        self.assertEqual([('v2', 'a', 'c')], moves(plan(m)))
+
+    def test_disabled_hosts_are_never_destinations(self):
+        m = c.model([c.host('a'), c.host('b', disabled=True),
+                     c.host('c', maintenance=True)],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4)])
+        p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_availability_zone(self):
+        m = c.model([c.host('a', availability_zone='az1'),
+                     c.host('b', availability_zone='az2')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4)])
+        self.assertEqual([], moves(plan(m)))
+        self.assertEqual(
+            [('v2', 'a', 'b')],
+            moves(plan(m, drs_balancer__same_availability_zone=False)))
+
+    def test_same_aggregates(self):
+        m = c.model([c.host('a', aggregates=['ssd']), c.host('b'),
+                     c.host('c', aggregates=['ssd'])],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     busy('w', 'c', 2)])
+        self.assertEqual([('v2', 'a', 'b')], moves(plan(m)))
+        self.assertEqual(
+            [('v2', 'a', 'c')],
+            moves(plan(m, drs_balancer__same_aggregates=True)))
+
+    def test_anti_affinity(self):
+        # b is the least loaded but holds a member of v2's group
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v1', 'a', 5, mem=2000),
+                     busy('v2', 'a', 4, server_group='anti'),
+                     busy('peer', 'b', 1, server_group='anti'),
+                     busy('w', 'c', 3)],
+                    [{'name': 'anti', 'policy': 'anti-affinity'}])
+        self.assertEqual([('v2', 'a', 'c')], moves(plan(m)))
+
+    def test_anti_affinity_max_server_per_host(self):
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v1', 'a', 5, mem=2000),
+                     busy('v2', 'a', 4, server_group='anti'),
+                     busy('peer', 'b', 1, server_group='anti'),
+                     busy('w', 'c', 3)],
+                    [{'name': 'anti', 'policy': 'anti-affinity',
+                      'max_server_per_host': 2}])
+        self.assertEqual([('v2', 'a', 'b')], moves(plan(m)))
+
+    def test_soft_anti_affinity_is_a_preference(self):
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v1', 'a', 5, mem=2000),
+                     busy('v2', 'a', 4, server_group='soft'),
+                     busy('peer', 'b', 1, server_group='soft'),
+                     busy('w', 'c', 3)],
+                    [{'name': 'soft', 'policy': 'soft-anti-affinity'}])
+        self.assertEqual([('v2', 'a', 'c')], moves(plan(m)))
+        # with c unavailable the policy yields
+        m.hosts.disabled[2] = True
+        self.assertEqual([('v2', 'a', 'b')], moves(plan(m)))
+
+    def test_affinity_members_stay_together(self):
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, mem=2000, server_group='aff'),
+                     busy('v2', 'a', 4, server_group='aff')],
+                    [{'name': 'aff', 'policy': 'affinity'}])
+        p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_soft_affinity_member_moves_last(self):
+        # either instance resolves it; the group member costs more
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, mem=400, server_group='soft'),
+                     busy('v2', 'a', 4, mem=500),
+                     busy('v3', 'a', 1, mem=500, server_group='soft')],
+                    [{'name': 'soft', 'policy': 'soft-affinity'}])
+        self.assertEqual([('v2', 'a', 'b')], moves(plan(m)))
+        self.assertEqual(
+            [('v1', 'a', 'b')],
+            moves(plan(m, drs_balancer__soft_affinity_penalty=0.0)))
+
+    def test_opt_out_and_cooldown(self):
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, opt_out=True),
+                     busy('v2', 'a', 4, last_migrated_s=100)])
+        self.assertEqual([], moves(plan(m)))
+        self.assertEqual(
+            [('v2', 'a', 'b')],
+            moves(plan(m, drs_balancer__instance_cooldown=60)))
+
+    def test_max_migrations_per_plan(self):
+        m = c.model([c.host('a'), c.host('b'), c.host('c'), c.host('d')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     busy('w1', 'b', 5), busy('w2', 'b', 5)])
+        p = plan(m, drs_balancer__max_migrations_per_plan=1)
+        self.assertEqual(1, len(p.migrations))
+        # the more severe hotspot (b, 10 cores) comes first
+        self.assertEqual('b', p.migrations[0].source)
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_max_migrations_per_source_host_means_no_partial_moves(self):
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v%d' % n, 'a', 2) for n in range(6)])
+        p = plan(m, drs_balancer__max_migrations_per_source_host=1)
+        self.assertEqual([], p.migrations)
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_max_migrations_per_destination_host(self):
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     busy('w1', 'b', 5, mem=2000), busy('w2', 'b', 4)])
+        p = plan(m, drs_balancer__max_migrations_per_destination_host=1)
+        self.assertEqual(1, len(p.migrations))
+        self.assertEqual(1, len(p.unresolved))
+
+    def test_chain_makes_room(self):
+        # v2 (4 cores) fits nowhere directly: b has 5 used, c has 7;
+        # moving y (1 core) from b to c makes room on b
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     busy('x', 'b', 4, opt_out=True), busy('y', 'b', 1),
+                     busy('z', 'c', 7, opt_out=True)])
+        p = plan(m)
+        self.assertEqual([('y', 'b', 'c'), ('v2', 'a', 'b')], moves(p))
+        self.assertIn('make room on b for v2', p.migrations[0].reason)
+        self.assertEqual([], p.unresolved)
+        p = plan(m, drs_balancer__max_chain_depth=0)
+        self.assertEqual([], p.migrations)
+
+    def test_memory_hotspot(self):
+        m = c.model([c.host('a'), c.host('b')],
+                    [c.vm('m1', 'a', mem=4000, memory_mb=5000),
+                     c.vm('m2', 'a', mem=4000, memory_mb=5000),
+                     c.vm('m3', 'a', mem=1500, memory_mb=2000),
+                     c.vm('m4', 'a', mem=600, memory_mb=2000)])
+        p = plan(m)
+        # 10,100 MiB in use: 1,100 over the 9,000 MiB limit
+        self.assertEqual([('m3', 'a', 'b')], moves(p))
+        self.assertIn('memory 1.01 > 0.90', p.migrations[0].reason)
+
+    def test_cpu_and_memory_hot_together(self):
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('cpu', 'a', 4, mem=100),
+                     busy('mem', 'a', 1, mem=5000, memory_mb=6000),
+                     busy('both', 'a', 3, mem=2000, memory_mb=3000),
+                     busy('rest', 'a', 2, mem=2500, memory_mb=3000)])
+        # 10 cores (1.5 over) and 9,600 MiB (600 over): 'both' covers both
+        self.assertEqual([('both', 'a', 'b')], moves(plan(m)))
+
+    def test_disk_and_network_are_resources(self):
+        m = c.model([c.host('a', disk_capacity_mb_s=100.0),
+                     c.host('b', disk_capacity_mb_s=100.0),
+                     c.host('c', disk_capacity_mb_s=100.0)],
+                    [c.vm('d1', 'a', disk_mb_s=60.0, mem=1000),
+                     c.vm('d2', 'a', disk_mb_s=35.0),
+                     c.vm('d3', 'b', disk_mb_s=70.0)])
+        # a at 95 MB/s of 100 (limit 90): d2 goes to c, not b (b would
+        # reach 105 MB/s)
+        self.assertEqual([('d2', 'a', 'c')], moves(plan(m)))
+        m = c.model([c.host('a', net_capacity_mb_s=100.0),
+                     c.host('b', net_capacity_mb_s=100.0)],
+                    [c.vm('n1', 'a', net_mb_s=60.0, mem=1000),
+                     c.vm('n2', 'a', net_mb_s=35.0)])
+        self.assertEqual([('n2', 'a', 'b')], moves(plan(m)))
+
+    def test_unresolvable_hotspot(self):
+        # one instance alone is over the limit on any host
+        m = c.model([c.host('a'), c.host('b')],
+                    [c.vm('huge', 'a', vcpus=9, util=100.0)])
+        p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_dirty_rate_makes_a_move_dearer(self):
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, mem=1000, dirty_rate_mb_s=700.0),
+                     busy('v2', 'a', 4, mem=1500)])
+        # v1 sends 1000 / (1 - 0.7) = 3,333 MiB, v2 1,500 MiB
+        p = plan(m)
+        self.assertEqual([('v2', 'a', 'b')], moves(p))
+        self.assertAlmostEqual(1500.0, p.migrations[0].transfer_mb)
+        self.assertAlmostEqual(1.5, p.migrations[0].duration_s)
+
+    def test_plan_does_not_change_the_model(self):
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4)])
+        before = m.host_demand().copy()
+        hosts = m.instances.host.copy()
+        plan(m)
+        np.testing.assert_array_equal(before, m.host_demand())
+        np.testing.assert_array_equal(hosts, m.instances.host)
+
+    def test_reason_and_plan_document(self):
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4)])
+        p = plan(m)
+        reason = p.migrations[0].reason
+        self.assertIn('hotspot on a (cpu 0.90 > 0.85 -> 0.50)', reason)
+        self.assertIn('target b: cpu 0.00 -> 0.40', reason)
+        doc = p.to_dict()
+        self.assertEqual({'strategy', 'decision_s', 'migrations',
+                          'unresolved'}, set(doc))
+        self.assertEqual('hotspot', doc['strategy'])
+        self.assertIsInstance(doc['decision_s'], float)
+        self.assertEqual({'instance', 'source', 'target', 'reason',
+                          'transfer_mb', 'duration_s'},
+                         set(doc['migrations'][0]))
+
+    def test_greedy_fallback_beyond_subset_size(self):
+        # 15 one-core instances (6.5 over): seven must go, more than the
+        # exhaustive search's four
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('v%02d' % n, 'a', 1) for n in range(15)])
+        p = plan(m, drs_balancer__max_migrations_per_source_host=10,
+                 drs_balancer__max_migrations_per_destination_host=10)
+        self.assertEqual(7, len(p.migrations))
+        self.assertEqual([], p.unresolved)
