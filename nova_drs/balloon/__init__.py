@@ -1,0 +1,102 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Autoballooning: what each guest's balloon should be, from its stats.
+
+A balloon policy is a class registered under the
+``nova_drs.balloon.policies`` entry point namespace. It sees one host's
+memory and its guests' memory statistics each cycle and returns a balloon
+target per guest. It never talks to libvirt: the agent turns targets into
+``virDomainSetMemoryFlags`` calls, and the simulator feeds simulated stats
+to the same class.
+
+Units are MiB throughout.
+"""
+
+import abc
+import dataclasses
+
+from nova_drs import plugins
+
+NAMESPACE = 'nova_drs.balloon.policies'
+
+
+@dataclasses.dataclass
+class GuestMemory:
+    """One guest's memory as the balloon driver reports it."""
+
+    name: str
+    #: flavor memory: the ceiling a balloon never exceeds
+    max_mb: float
+    #: current balloon size (memory the guest has now)
+    actual_mb: float
+    #: memory the guest can use without swapping (balloon stat ``usable``,
+    #: the guest's MemAvailable); None when the guest reports no stats
+    usable_mb: float = None
+    #: guest's free memory (balloon stat ``unused``), None when unknown
+    unused_mb: float = None
+    #: major page faults per second since the last sample
+    major_fault_rate: float = 0.0
+    #: MiB per second swapped in since the last sample
+    swap_in_rate: float = 0.0
+    #: per-instance floor (from metadata), None for the configured share
+    floor_mb: float = None
+    #: the guest has a virtio balloon device
+    has_balloon: bool = True
+    #: being live-migrated: leave its balloon alone
+    migrating: bool = False
+    #: memballoon has deflate-on-OOM (``autodeflate='on'``)
+    autodeflate: bool = False
+    #: memballoon has free page reporting (``freePageReporting='on'``)
+    free_page_reporting: bool = False
+
+
+@dataclasses.dataclass
+class HostMemory:
+    """The host's memory."""
+
+    total_mb: float
+    #: MemAvailable of the host
+    available_mb: float
+
+
+@dataclasses.dataclass
+class BalloonTarget:
+    """What the policy wants for one guest."""
+
+    name: str
+    target_mb: float
+    #: 'grow', 'shrink' or 'hold'
+    action: str
+    reason: str
+
+
+class BalloonPolicy(metaclass=abc.ABCMeta):
+    """Base class of balloon policies.
+
+    :param conf: the oslo.config object (``[drs_balloon]`` group).
+    """
+
+    name = None
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    @abc.abstractmethod
+    def targets(self, host, guests):
+        """Return a :class:`BalloonTarget` for every guest to change.
+
+        :param host: :class:`HostMemory`
+        :param guests: list of :class:`GuestMemory`
+        """
+
+    def forget(self, name):
+        """Drop per-guest state for a guest that went away."""
+
+
+class PolicyNotFound(plugins.PluginNotFound):
+    """No balloon policy of that name is installed."""
+
+
+def load(name, conf):
+    """Instantiate the balloon policy registered as ``name``."""
+    return plugins.load(NAMESPACE, name, conf, 'balloon policy',
+                        PolicyNotFound)
