@@ -1,0 +1,88 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Run the production balloon policy on every simulated host.
+
+Each host has its own policy object, loaded by name from the
+``nova_drs.balloon.policies`` namespace (``[drs_balloon] policy``) exactly
+as the agent on that host would load it, and fed the same
+:class:`~nova_drs.balloon.HostMemory` and
+:class:`~nova_drs.balloon.GuestMemory` records the agent builds from
+libvirt, here from :class:`~nova_drs.simulator.guests.GuestMemory`.
+Targets apply at once. With ``[drs_balloon] dry_run`` targets are
+computed and not applied, as in the agent. When a guest migrates away, its
+host's policy forgets it, as the agent does when a domain goes away.
+
+The host's available memory is its physical memory less the reserved
+memory and the memory backed for its guests, including guests arriving
+by live migration.
+"""
+
+import numpy as np
+
+from nova_drs import balloon
+from nova_drs.simulator import guests as guests_mod
+
+
+class BalloonDriver:
+    """One policy per host, lazily loaded; applies their targets."""
+
+    def __init__(self, conf, names, hosts, free_page_reporting=False):
+        self.conf = conf
+        self.names = names
+        self.index = {name: i for i, name in enumerate(names)}
+        self.hosts = hosts
+        self.fpr = bool(free_page_reporting)
+        self.policies = {}
+        self.apply = not conf.drs_balloon.dry_run
+
+    def policy(self, h):
+        policy = self.policies.get(h)
+        if policy is None:
+            policy = balloon.load(self.conf.drs_balloon.policy, self.conf)
+            self.policies[h] = policy
+        return policy
+
+    def forget(self, h, i):
+        policy = self.policies.get(h)
+        if policy is not None:
+            policy.forget(self.names[i])
+
+    def step(self, members, guests, migrating, extra_backed_mb):
+        """One balloon cycle on every host that has guests.
+
+        :param members: list, per host, of the instance indices on it.
+        :param guests: :class:`~nova_drs.simulator.guests.GuestMemory`.
+        :param migrating: bool per instance: being live-migrated.
+        :param extra_backed_mb: per host, memory backed for guests that
+            are migrating in.
+        """
+        usable = guests.usable()
+        unused = guests.unused()
+        swap = guests.swap_in_rate()
+        backed = guests.backed
+        total = self.hosts.memory_mb.astype(float)
+        reserved = self.hosts.reserved_host_memory_mb.astype(float)
+        faults_per_mb = guests_mod.FAULTS_PER_MB
+        changed, values = [], []
+        for h, idx in enumerate(members):
+            if not idx:
+                continue
+            available = (total[h] - reserved[h] - extra_backed_mb[h]
+                         - float(backed[idx].sum()))
+            host = balloon.HostMemory(total_mb=float(total[h]),
+                                      available_mb=available)
+            records = [balloon.GuestMemory(
+                name=self.names[i], max_mb=float(guests.max_mb[i]),
+                actual_mb=float(guests.actual[i]),
+                usable_mb=float(usable[i]), unused_mb=float(unused[i]),
+                major_fault_rate=float(swap[i]) * faults_per_mb,
+                swap_in_rate=float(swap[i]), migrating=bool(migrating[i]),
+                autodeflate=True, free_page_reporting=self.fpr)
+                for i in idx]
+            for target in self.policy(h).targets(host, records):
+                if target.action == 'hold':
+                    continue
+                changed.append(self.index[target.name])
+                values.append(target.target_mb)
+        if changed and self.apply:
+            guests.set_actual(np.array(changed), np.array(values))
+        return len(changed)

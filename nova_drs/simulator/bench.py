@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Simulator speed benchmark: a whole PlanetLab day under 60 seconds.
+
+Replays every VM of one PlanetLab day (about 1,000-1,500 VMs, 288 steps)
+on 200 hosts with the ``none``, ``hotspot`` and ``balance`` strategies and
+the balloon policy, writes the report (plots included) to a temporary
+directory, and prints the wall-clock time of the whole: trace loading,
+the three runs and the report. Exit code 1 when it exceeds the target.
+
+Run it as ``nova-drs simulate --bench [--trace-dir DIR] [--day DAY]
+[--hosts N]`` or ``python -m nova_drs.simulator.bench``.
+"""
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+
+DAY = '20110303'
+HOSTS = 200
+STRATEGIES = ('none', 'hotspot', 'balance')
+TARGET_S = 60.0
+
+
+def run(day_dir, conf, hosts=HOSTS, target_s=TARGET_S, out=None):
+    """Run the benchmark; return (passed, seconds, results)."""
+    from nova_drs.simulator import engine
+    from nova_drs.simulator import report
+    from nova_drs.simulator import scenario
+    from nova_drs.simulator import traces
+
+    out = out or sys.stdout
+    started = time.perf_counter()
+    trace = traces.load_planetlab(day_dir)
+    scen = scenario.build(trace, scenario.host_spec(traces.PLANETLAB, hosts),
+                          conf, engine.Options(), seed=0,
+                          extra_info={'day': os.path.basename(day_dir)})
+    results, histories = scenario.run(scen, STRATEGIES)
+    simulated = time.perf_counter()
+    with tempfile.TemporaryDirectory() as tmp:
+        report.write_report(results, histories, tmp)
+    elapsed = time.perf_counter() - started
+    passed = elapsed < target_s
+    out.write(report.format_table(results))
+    out.write(
+        '\nsimulator benchmark: PlanetLab day %s, %d VMs x %d steps on %d '
+        'hosts, strategies %s, balloon on: %.1f s (simulation %.1f s, '
+        'report %.1f s); target < %.0f s: %s\n' % (
+            os.path.basename(day_dir), results['input']['instances'],
+            results['input']['steps'], hosts, ','.join(STRATEGIES), elapsed,
+            simulated - started, elapsed - (simulated - started), target_s,
+            'PASS' if passed else 'FAIL'))
+    return passed, elapsed, results
+
+
+def _day_dir(trace_dir, day):
+    from nova_drs.bench import cli as bench_cli
+    return bench_cli.find_day_dir(trace_dir, day)
+
+
+def cmd_bench(args, load_conf):
+    """``nova-drs simulate --bench``."""
+    conf = load_conf(args)
+    day_dir = _day_dir(args.trace_dir, args.day or DAY)
+    passed, _elapsed, _results = run(day_dir, conf, hosts=args.hosts or HOSTS)
+    return 0 if passed else 1
+
+
+def main(argv=None):
+    from nova_drs.cmd import drs
+
+    parser = argparse.ArgumentParser(
+        prog='python -m nova_drs.simulator.bench',
+        description='Simulator speed benchmark (see the module doc).')
+    parser.add_argument('--trace-dir', metavar='DIR')
+    parser.add_argument('--day', default=DAY)
+    parser.add_argument('--hosts', type=int, default=HOSTS)
+    drs._add_config_args(parser)
+    args = parser.parse_args(argv)
+    args.bench = True
+    try:
+        return cmd_bench(args, drs._load_conf)
+    except drs.CommandError as e:
+        sys.stderr.write('nova-drs: error: %s\n' % e)
+        return drs.EXIT_USAGE
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,268 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``nova-drs simulate`` subcommand: options, checks and output.
+
+Exit codes: 0 done, 1 the benchmark (``--bench``) missed its target,
+2 bad input (one line on standard error, no traceback).
+"""
+
+import math
+import os
+import sys
+
+from nova_drs.simulator import engine
+from nova_drs.simulator import traces
+
+DEFAULT_STRATEGIES = 'none,hotspot,balance'
+DEFAULT_REPORT = 'nova-drs-report'
+ON_OFF = ('on', 'off')
+
+
+def _command_error(message):
+    from nova_drs.cmd import drs
+    return drs.CommandError(message)
+
+
+def _number(kind, option, minimum=0, exclusive=False):
+    """An argparse type: a number of ``kind`` at least (above) minimum."""
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise _command_error('%s: %r is not a %s' % (
+                option, text, 'whole number' if kind is int else 'number'))
+        if not math.isfinite(value):
+            raise _command_error('%s: %r is not a finite number'
+                                 % (option, text))
+        if value < minimum or (exclusive and value <= minimum):
+            raise _command_error('%s: must be %s %s, got %s' % (
+                option, 'greater than' if exclusive else 'at least',
+                minimum, text))
+        return value
+    return parse
+
+
+def parse_strategies(text, conf):
+    from nova_drs.balancer import strategies
+
+    names = []
+    for part in (text or '').split(','):
+        part = part.strip()
+        if part and part not in names:
+            names.append(part)
+    if not names:
+        raise _command_error('--strategies: give at least one strategy '
+                             '(e.g. %s)' % DEFAULT_STRATEGIES)
+    for name in names:
+        if name == engine.NONE:
+            continue
+        try:
+            strategies.load(name, conf)
+        except strategies.StrategyNotFound as e:
+            raise _command_error('--strategies: %s (or "none")' % e)
+    return names
+
+
+def add_parser(sub, add_config_args, load_conf):
+    p = sub.add_parser(
+        'simulate', help='Replay workload traces through the balancer and '
+                         'the balloon policy.',
+        description='Replay real utilisation traces (PlanetLab, Bitbrains) '
+                    'on a simulated cluster through the production hotspot '
+                    'detector, balancing strategies and balloon policy, '
+                    'and report SLA and migration metrics per strategy. '
+                    'Without arguments it replays the bundled sample. '
+                    'See doc/simulator.rst.')
+    p.add_argument('--trace', choices=traces.KINDS, default=traces.PLANETLAB,
+                   help='Trace format (default planetlab).')
+    p.add_argument('--trace-dir', metavar='DIR',
+                   help='Traces root, trace folder or folder of VM files '
+                        '(default: the sample bundled with nova-drs).')
+    p.add_argument('--day', metavar='DAY',
+                   help='PlanetLab day folder, e.g. 20110303 (Bitbrains: '
+                        'month folder, e.g. 2013-7); default the first.')
+    p.add_argument('--hosts', type=_number(int, '--hosts', 1), metavar='N',
+                   help='Number of hosts (default: enough for every '
+                        'instance packed, plus 50%%).')
+    p.add_argument('--host-vcpus', type=_number(int, '--host-vcpus', 1),
+                   metavar='N', help='Physical cores per host (default 8 '
+                                     'for PlanetLab, 16 for Bitbrains).')
+    p.add_argument('--host-memory-mb',
+                   type=_number(int, '--host-memory-mb', 1), metavar='N',
+                   help='Memory per host, MiB (default 65536 for '
+                        'PlanetLab, 131072 for Bitbrains).')
+    p.add_argument('--reserved-host-memory-mb',
+                   type=_number(int, '--reserved-host-memory-mb'),
+                   metavar='N', help='Memory kept for the host, MiB '
+                                     '(default 512; Bitbrains 1024).')
+    p.add_argument('--cpu-allocation-ratio',
+                   type=_number(float, '--cpu-allocation-ratio',
+                                exclusive=True),
+                   metavar='X', help='Placement CPU allocation ratio '
+                                     '(default 4.0).')
+    p.add_argument('--ram-allocation-ratio',
+                   type=_number(float, '--ram-allocation-ratio',
+                                exclusive=True),
+                   metavar='X', help='Placement RAM allocation ratio '
+                                     '(default 1.5).')
+    p.add_argument('--host-disk-mb-s',
+                   type=_number(float, '--host-disk-mb-s'),
+                   metavar='X', help='Disk bandwidth per host, MB/s, for '
+                                     'traces with disk data (default 500).')
+    p.add_argument('--host-net-mb-s',
+                   type=_number(float, '--host-net-mb-s'),
+                   metavar='X', help='Network bandwidth per host, MB/s, for '
+                                     'traces with network data (default '
+                                     '1250).')
+    p.add_argument('--strategies', default=DEFAULT_STRATEGIES,
+                   metavar='NAME,...',
+                   help='Strategies to compare on the same input; "none" '
+                        'never migrates (default %s).' % DEFAULT_STRATEGIES)
+    p.add_argument('--balloon', choices=ON_OFF, default='on',
+                   help='Run the [drs_balloon] policy (default on).')
+    p.add_argument('--free-page-reporting', choices=ON_OFF, default='off',
+                   help='Guests return free pages to the host (default '
+                        'off).')
+    p.add_argument('--page-cache-growth',
+                   type=_number(float, '--page-cache-growth'),
+                   default=engine.Options.page_cache_growth, metavar='X',
+                   help='Guest page cache growth, share of flavor memory '
+                        'per hour (default %(default)s).')
+    p.add_argument('--interval',
+                   type=_number(float, '--interval', exclusive=True),
+                   metavar='SECONDS',
+                   help="Simulation step (default: the trace's, 300).")
+    p.add_argument('--seed', type=_number(int, '--seed'), default=0,
+                   help='Seed of flavors, memory model and boot order '
+                        '(default 0).')
+    p.add_argument('--max-migrations',
+                   type=_number(int, '--max-migrations', 1),
+                   default=engine.Options.max_migrations, metavar='N',
+                   help='Live migrations running at once in the cluster '
+                        '(default %(default)s).')
+    p.add_argument('--max-host-migrations',
+                   type=_number(int, '--max-host-migrations', 1),
+                   default=engine.Options.max_host_migrations, metavar='N',
+                   help='Live migrations running at once per host, as '
+                        'source or target (default %(default)s, as Nova\'s '
+                        'max_concurrent_live_migrations).')
+    p.add_argument('--migration-cpu-overhead',
+                   type=_number(float, '--migration-cpu-overhead'),
+                   default=engine.Options.migration_cpu_overhead,
+                   metavar='CORES',
+                   help='Cores a running migration costs its source and its '
+                        'target (default %(default)s).')
+    p.add_argument('--balance-every', type=_number(int, '--balance-every', 1),
+                   default=engine.Options.balance_every, metavar='N',
+                   help='The balance strategy plans every N steps, and at '
+                        'every step with a hotspot (default %(default)s).')
+    p.add_argument('--report', metavar='DIR',
+                   help='Write index.html, results.json and PNG plots here '
+                        '(default ./%s).' % DEFAULT_REPORT)
+    p.add_argument('--no-report', action='store_true',
+                   help='Write no report directory.')
+    p.add_argument('--json', metavar='FILE',
+                   help='Write the input and the metrics as JSON.')
+    p.add_argument('--bench', action='store_true',
+                   help='Run the simulator benchmark instead: a whole '
+                        'PlanetLab day on 200 hosts with none, hotspot and '
+                        'balance; exit code 1 when slower than 60 s.')
+    add_config_args(p)
+    p.set_defaults(func=lambda args: cmd_simulate(args, load_conf))
+    return p
+
+
+def _check_output(args):
+    if args.json:
+        parent = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(parent):
+            raise _command_error('cannot write %s: no directory %s'
+                                 % (args.json, parent))
+    if args.no_report:
+        return None
+    report_dir = args.report or DEFAULT_REPORT
+    if os.path.exists(report_dir) and not os.path.isdir(report_dir):
+        raise _command_error('--report: %s exists and is not a directory'
+                             % report_dir)
+    try:
+        os.makedirs(report_dir, exist_ok=True)
+    except OSError as e:
+        raise _command_error('cannot create report directory %s: %s'
+                             % (report_dir, e.strerror or e))
+    return report_dir
+
+
+def options_from_args(args):
+    return engine.Options(
+        balloon=args.balloon == 'on',
+        free_page_reporting=args.free_page_reporting == 'on',
+        page_cache_growth=args.page_cache_growth,
+        max_migrations=args.max_migrations,
+        max_host_migrations=args.max_host_migrations,
+        migration_cpu_overhead=args.migration_cpu_overhead,
+        balance_every=args.balance_every)
+
+
+def spec_from_args(args):
+    from nova_drs.simulator import scenario
+
+    spec = scenario.host_spec(
+        args.trace, args.hosts, vcpus=args.host_vcpus,
+        memory_mb=args.host_memory_mb,
+        reserved_host_memory_mb=args.reserved_host_memory_mb,
+        cpu_allocation_ratio=args.cpu_allocation_ratio,
+        ram_allocation_ratio=args.ram_allocation_ratio,
+        disk_mb_s=args.host_disk_mb_s, net_mb_s=args.host_net_mb_s)
+    if spec.reserved_host_memory_mb >= spec.memory_mb:
+        raise _command_error(
+            '--reserved-host-memory-mb (%d) must be less than the host '
+            'memory (%d MiB)' % (spec.reserved_host_memory_mb,
+                                 spec.memory_mb))
+    return spec
+
+
+def cmd_simulate(args, load_conf):
+    if args.bench:
+        from nova_drs.simulator import bench
+        return bench.cmd_bench(args, load_conf)
+    from nova_drs.simulator import locate
+    from nova_drs.simulator import progress as progress_mod
+    from nova_drs.simulator import report
+    from nova_drs.simulator import scenario
+
+    conf = load_conf(args)
+    names = parse_strategies(args.strategies, conf)
+    spec = spec_from_args(args)
+    report_dir = _check_output(args)
+    try:
+        directory, day = locate.find(args.trace, args.trace_dir, args.day)
+        trace = traces.load(args.trace, directory)
+        scen = scenario.build(
+            trace, spec, conf, options_from_args(args), seed=args.seed,
+            interval_s=args.interval,
+            extra_info={'day': day, 'sample': not args.trace_dir,
+                        'config_files': list(args.config_file),
+                        'strategies': names})
+    except traces.TraceError as e:
+        raise _command_error(str(e))
+    progress = progress_mod.Progress(scen.simulation.workload.steps
+                                     * len(names))
+    try:
+        results, histories = scenario.run(scen, names, progress)
+    finally:
+        progress.close()
+    sys.stdout.write(report.format_table(results))
+    if args.json:
+        try:
+            report.write_json(results, args.json)
+        except OSError as e:
+            raise _command_error('cannot write %s: %s'
+                                 % (args.json, e.strerror or e))
+        sys.stdout.write('JSON: %s\n' % args.json)
+    if report_dir:
+        try:
+            index = report.write_report(results, histories, report_dir)
+        except OSError as e:
+            raise _command_error('cannot write the report in %s: %s'
+                                 % (report_dir, e.strerror or e))
+        sys.stdout.write('report: %s\n' % os.path.abspath(index))
+    return 0

@@ -1,0 +1,198 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Metrics of one simulated run, accumulated step by step.
+
+Within a step every host's load is piecewise constant: the instances on it
+at the start of the step, plus, while a live migration runs, the
+migrating instance's demand on its target too (it counts on both hosts)
+and :attr:`Accumulator.migration_cpu_overhead` cores on both (QEMU's
+migration thread and the copy), minus the instance on its source once the
+migration completes. The metrics integrate those pieces exactly.
+
+* ``overload_time_fraction`` (SLATAH, Beloglazov & Buyya): the share of
+  active host-time during which a host's CPU demand is at or above 100%
+  of its physical cores. Host-time is pooled over hosts (a host active
+  for twice as long weighs twice as much). A host is active in a step
+  when it holds an instance or receives one. Demand above capacity is
+  not carried over: a trace's demand is what the guest asked for.
+* ``hotspot_host_time_fraction``: the share of active host-time with the
+  raw (unsmoothed) load of any tracked resource above its ``[drs]``
+  threshold.
+* ``pdm`` (performance degradation due to migrations): for each instance,
+  10% of the CPU it used while being migrated (core-seconds) over the CPU
+  it requested during the run (core-seconds); the mean over instances
+  (instances that requested nothing count 0).
+* ``slav``: ``overload_time_fraction x pdm``.
+* ``migrations``, ``gib_moved``: migrations started and the data their
+  transfers send (cost model), in GiB.
+* ``mean_active_hosts``: active hosts, mean over steps.
+* ``memory_reclaimed_gib``: host memory ballooning saved (see
+  :mod:`.guests`), summed over guests, mean over steps.
+* ``pressure_events``: guest-steps whose working set exceeded the balloon.
+"""
+
+import numpy as np
+
+#: Share of an instance's CPU lost while it is being migrated.
+PDM_SHARE = 0.1
+EPS = 1e-9
+
+
+def per_host(host, values, n_hosts):
+    """Sum ``values`` (instances, k) per host, shape (hosts, k)."""
+    out = np.empty((n_hosts, values.shape[1]))
+    for col in range(values.shape[1]):
+        out[:, col] = np.bincount(host, weights=values[:, col],
+                                  minlength=n_hosts)
+    return out
+
+
+class Accumulator:
+    """Collect the metrics and the per-step history of one run."""
+
+    def __init__(self, n_instances, capacity, thresholds, interval_s, steps,
+                 migration_cpu_overhead=0.0):
+        self.capacity = np.asarray(capacity, dtype=float)
+        self.tracked = self.capacity > 0
+        self.inv_capacity = np.divide(
+            1.0, self.capacity, out=np.zeros_like(self.capacity),
+            where=self.tracked)
+        self.thresholds = np.asarray(thresholds, dtype=float)
+        self.interval = float(interval_s)
+        self.migration_cpu_overhead = float(migration_cpu_overhead)
+        n_hosts = self.capacity.shape[0]
+        self.n_hosts = n_hosts
+        self.overload_s = 0.0
+        self.hot_s = 0.0
+        self.active_s = 0.0
+        self.active_host_steps = 0
+        self.requested = np.zeros(n_instances)
+        self.degraded = np.zeros(n_instances)
+        self.migrations = 0
+        self.moved_mb = 0.0
+        self.reclaimed_mb = 0.0
+        self.pressure = 0
+        self.steps = 0
+        self.history = {
+            'active_hosts': np.zeros(steps, dtype=np.int64),
+            'hot_hosts': np.zeros(steps, dtype=np.int64),
+            'overloaded_hosts': np.zeros(steps, dtype=np.int64),
+            'detector_hot_hosts': np.zeros(steps, dtype=np.int64),
+            'migrations': np.zeros(steps, dtype=np.int64),
+            'reclaimed_gib': np.zeros(steps),
+            'pressure_events': np.zeros(steps, dtype=np.int64),
+            'cpu_load': np.zeros((steps, n_hosts), dtype=np.float32),
+            'memory_load': np.zeros((steps, n_hosts), dtype=np.float32),
+        }
+
+    def _state(self, demand, h):
+        """(overloaded, hot) for demand vector ``demand`` on host ``h``."""
+        over = demand[0] >= self.capacity[h, 0] - EPS
+        load = demand * self.inv_capacity[h]
+        hot = bool(((load > self.thresholds + EPS)
+                    & self.tracked[h]).any())
+        return bool(over), hot
+
+    def add_step(self, t, host, demand, windows, pressure=0, reclaimed_mb=0.0,
+                 detector_hot=0):
+        """Account for step ``t``.
+
+        :param host: host index per instance at the start of the step.
+        :param demand: (instances, 4) demand during the step: cores,
+            backed MiB, disk and network MB/s.
+        :param windows: :class:`~.migrations.Window` of the step.
+        :param pressure: guests under memory pressure this step.
+        :param reclaimed_mb: memory ballooning saved this step.
+        :param detector_hot: hosts the detector reported hot.
+        """
+        T = self.interval
+        n_hosts = self.n_hosts
+        base = per_host(host, demand, n_hosts)
+        active = np.bincount(host, minlength=n_hosts) > 0
+        load_sum = base * T
+        over = base[:, 0] >= self.capacity[:, 0] - EPS
+        hot = ((base * self.inv_capacity > self.thresholds + EPS)
+               & self.tracked).any(axis=1)
+        over_s = over * T
+        hot_s = hot * T
+
+        events = {}
+        overhead = np.array([self.migration_cpu_overhead, 0.0, 0.0, 0.0])
+        for w in windows:
+            x = demand[w.instance]
+            active[w.target] = True
+            events.setdefault(w.target, []).extend(
+                [(w.begin_s, x + overhead), (w.end_s, -overhead)])
+            src = events.setdefault(w.source, [])
+            src.extend([(w.begin_s, overhead), (w.end_s, -overhead)])
+            if w.done:
+                src.append((w.end_s, -x))
+            self.degraded[w.instance] += (PDM_SHARE * x[0]
+                                          * (w.end_s - w.begin_s))
+            if w.started:
+                self.migrations += 1
+                self.moved_mb += w.transfer_mb
+                self.history['migrations'][t] += 1
+        for h, evs in events.items():
+            evs.sort(key=lambda e: e[0])
+            cur = base[h].copy()
+            t0 = 0.0
+            o_s = h_s = 0.0
+            integral = np.zeros_like(cur)
+            for time, delta in evs + [(T, None)]:
+                if time > t0:
+                    o, hh = self._state(cur, h)
+                    o_s += o * (time - t0)
+                    h_s += hh * (time - t0)
+                    integral += cur * (time - t0)
+                    t0 = time
+                if delta is not None:
+                    cur = cur + delta
+            over_s[h], hot_s[h] = o_s, h_s
+            load_sum[h] = integral
+
+        self.requested += demand[:, 0] * T
+        n_active = int(active.sum())
+        self.active_s += n_active * T
+        self.active_host_steps += n_active
+        self.overload_s += float(over_s[active].sum())
+        self.hot_s += float(hot_s[active].sum())
+        self.pressure += int(pressure)
+        self.reclaimed_mb += float(reclaimed_mb)
+        self.steps += 1
+
+        mean_load = load_sum / T * self.inv_capacity
+        hist = self.history
+        hist['active_hosts'][t] = n_active
+        hist['hot_hosts'][t] = int(((hot_s > 0) & active).sum())
+        hist['overloaded_hosts'][t] = int(((over_s > 0) & active).sum())
+        hist['detector_hot_hosts'][t] = int(detector_hot)
+        hist['reclaimed_gib'][t] = reclaimed_mb / 1024.0
+        hist['pressure_events'][t] = int(pressure)
+        hist['cpu_load'][t] = mean_load[:, 0]
+        hist['memory_load'][t] = mean_load[:, 1]
+
+    def pdm(self):
+        if self.requested.size == 0:
+            return 0.0
+        ratio = np.divide(self.degraded, self.requested,
+                          out=np.zeros_like(self.degraded),
+                          where=self.requested > 0)
+        return float(ratio.mean())
+
+    def result(self):
+        """The metrics (the JSON keys of one strategy)."""
+        slatah = self.overload_s / self.active_s if self.active_s else 0.0
+        hot = self.hot_s / self.active_s if self.active_s else 0.0
+        pdm = self.pdm()
+        steps = max(self.steps, 1)
+        return {
+            'overload_time_fraction': slatah,
+            'hotspot_host_time_fraction': hot,
+            'pdm': pdm,
+            'slav': slatah * pdm,
+            'migrations': self.migrations,
+            'gib_moved': self.moved_mb / 1024.0,
+            'mean_active_hosts': self.active_host_steps / steps,
+            'memory_reclaimed_gib': self.reclaimed_mb / 1024.0 / steps,
+            'pressure_events': self.pressure,
+        }

@@ -1,0 +1,175 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Simulation output: the terminal table, the JSON file, the HTML report.
+
+The report directory holds ``index.html`` (input, table, plots),
+``results.json`` (the same as ``--json``) and the PNG plots of
+:mod:`.plots`.
+"""
+
+import html
+import json
+import os
+
+import numpy as np
+
+#: (JSON key, column title, format) of the table, in order.
+COLUMNS = (
+    ('overload_time_fraction', 'SLATAH %', lambda v: '%.3f' % (100 * v)),
+    ('hotspot_host_time_fraction', 'hotspot %', lambda v: '%.2f' % (100 * v)),
+    ('pdm', 'PDM %', lambda v: '%.5f' % (100 * v)),
+    ('slav', 'SLAV', lambda v: '%.2e' % v),
+    ('migrations', 'migr', lambda v: '%d' % v),
+    ('gib_moved', 'GiB moved', lambda v: '%.1f' % v),
+    ('mean_active_hosts', 'active hosts', lambda v: '%.1f' % v),
+    ('memory_reclaimed_gib', 'reclaimed GiB', lambda v: '%.1f' % v),
+    ('pressure_events', 'pressure', lambda v: '%d' % v),
+    ('unplaced_instances', 'unplaced', lambda v: '%d' % v),
+    ('wall_s', 'wall s', lambda v: '%.1f' % v),
+)
+
+LEGEND = (
+    'SLATAH = share of active host-time with CPU demand >= 100% of the '
+    'physical cores; hotspot = share of active host-time above a [drs] '
+    'threshold; PDM = mean over instances of 10% of the CPU used while '
+    'migrating / CPU requested; SLAV = SLATAH x PDM; reclaimed = host '
+    'memory ballooning saved (mean); pressure = guest-steps with the '
+    'working set above the balloon.')
+
+
+def rows(results):
+    out = [['strategy'] + [c[1] for c in COLUMNS]]
+    for name, metrics in results['strategies'].items():
+        row = [name]
+        for key, _title, fmt in COLUMNS:
+            value = metrics.get(key)
+            row.append('-' if value is None else fmt(value))
+        out.append(row)
+    return out
+
+
+def summary(results):
+    i = results['input']
+    h = i['hosts']
+    parts = ['%s trace %s: %d instances (%d unplaced), %d steps of %g s '
+             '(%.1f h), seed %d' % (
+                 i['trace'], i.get('day') or i['trace_dir'],
+                 i['instances'] + i['unplaced_instances'],
+                 i['unplaced_instances'], i['steps'], i['interval_s'],
+                 i['duration_h'], i['seed']),
+             '%d hosts of %d cores, %d MiB (%d reserved), allocation ratios '
+             '%g/%g%s; balloon %s' % (
+                 h['count'], h['vcpus'], h['memory_mb'],
+                 h['reserved_host_memory_mb'], h['cpu_allocation_ratio'],
+                 h['ram_allocation_ratio'],
+                 ', disk %g MB/s, network %g MB/s' % (
+                     h['disk_mb_s'], h['net_mb_s'])
+                 if h['disk_mb_s'] or h['net_mb_s'] else '',
+                 i['balloon_policy'] or 'off')]
+    parts += ['note: %s' % n for n in i.get('notes', [])]
+    reasons = {}
+    for skipped in i.get('vms_skipped', []):
+        reasons.setdefault(skipped['reason'], []).append(skipped['name'])
+    for reason, names in sorted(reasons.items()):
+        parts.append('note: %d VM(s) of the trace skipped, %s: %s%s' % (
+            len(names), reason, ', '.join(names[:5]),
+            ', ...' if len(names) > 5 else ''))
+    if i['unplaced_instances']:
+        parts.append('unplaced (no host had room at boot): %s%s' % (
+            ', '.join(i['unplaced_names']),
+            ', ...' if i['unplaced_instances'] > len(i['unplaced_names'])
+            else ''))
+    return parts
+
+
+def format_table(results):
+    table = rows(results)
+    widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
+    lines = summary(results) + ['']
+    for r in table:
+        lines.append('  '.join(
+            (cell.ljust(widths[c]) if c == 0 else cell.rjust(widths[c]))
+            for c, cell in enumerate(r)).rstrip())
+    lines += ['', LEGEND]
+    return '\n'.join(lines) + '\n'
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    raise TypeError('not serialisable: %r' % (value,))
+
+
+def dumps(results):
+    return json.dumps(results, indent=1, default=_json_default) + '\n'
+
+
+def write_json(results, path):
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(dumps(results))
+
+
+def _html_table(results):
+    table = rows(results)
+    out = ['<table>', '<tr>%s</tr>' % ''.join(
+        '<th>%s</th>' % html.escape(c) for c in table[0])]
+    for r in table[1:]:
+        out.append('<tr>%s</tr>' % ''.join(
+            '<td>%s</td>' % html.escape(c) for c in r))
+    out.append('</table>')
+    return '\n'.join(out)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>nova-drs simulation</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 80em; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+th, td {{ border: 1px solid #bbb; padding: 0.25em 0.6em; }}
+td {{ text-align: right; }}
+td:first-child {{ text-align: left; font-weight: bold; }}
+img {{ max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }}
+p.small {{ font-size: 90%; color: #444; }}
+</style>
+</head>
+<body>
+<h1>nova-drs simulation</h1>
+{summary}
+{table}
+<p class="small">{legend}</p>
+<p class="small">All figures: <a href="results.json">results.json</a>.</p>
+{figures}
+</body>
+</html>
+"""
+
+
+def write_html(results, directory, figures):
+    """Write ``index.html``; ``figures`` is [(file name, caption)]."""
+    figs = '\n'.join(
+        '<h2>%s</h2>\n<img src="%s" alt="%s">' % (
+            html.escape(caption), html.escape(name), html.escape(caption))
+        for name, caption in figures)
+    text = PAGE.format(
+        summary='\n'.join('<p>%s</p>' % html.escape(s)
+                          for s in summary(results)),
+        table=_html_table(results), legend=html.escape(LEGEND),
+        figures=figs)
+    path = os.path.join(directory, 'index.html')
+    with open(path, 'w', encoding='utf-8') as f:
+        f.write(text)
+    return path
+
+
+def write_report(results, histories, directory):
+    """Write the whole report; return the path of ``index.html``."""
+    from nova_drs.simulator import plots
+
+    os.makedirs(directory, exist_ok=True)
+    write_json(results, os.path.join(directory, 'results.json'))
+    figures = plots.write_all(results, histories, directory)
+    return write_html(results, directory, figures)

@@ -1,0 +1,298 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The step loop on tiny hand-built traces, answers worked out by hand.
+
+Unless a test says otherwise: 2 hosts of 4 cores and 10,000 MiB, steps of
+300 s, 4 steps, so 2 x 4 x 300 = 2,400 s of active host-time when both
+hosts hold instances throughout.
+"""
+
+from unittest import mock
+
+import fixtures
+import numpy as np
+from oslotest import base
+
+from nova_drs.balancer.strategies import hotspot
+from nova_drs.balloon.policies import adaptive
+from nova_drs import detector
+from nova_drs.simulator import engine
+from nova_drs.simulator import locate
+from nova_drs.simulator import memory
+from nova_drs.simulator import scenario
+from nova_drs.simulator import traces
+from tests.unit import clusters
+from tests.unit.simulator import fakes
+
+# vm-0 and vm-1 (2 vCPUs each) on host 0, vm-2 (1 vCPU) on host 1.
+# Host 0 uses 2 + 2 = 4 cores at step 0 (100%: overloaded and hot), then
+# 2, 2 and 3 cores; host 1 uses 0.5 core throughout.
+CPU = [[2, 1, 1, 1],
+       [2, 1, 1, 2],
+       [0.5, 0.5, 0.5, 0.5]]
+MEM = [[1024] * 4, [2048] * 4, [512] * 4]
+WHERE = [0, 0, 1]
+
+
+def _work():
+    return fakes.workload([2, 2, 1], [2048, 4096, 1024], CPU, MEM)
+
+
+def _eager_conf(**overrides):
+    """Hotspots declared on the first sample above the threshold."""
+    return clusters.conf(drs__ewma_alpha=1.0, drs__persistence_count=1,
+                         drs__persistence_window=1,
+                         drs_balancer__migration_bandwidth_mb_s=512.0,
+                         **overrides)
+
+
+class TestNoStrategy(base.BaseTestCase):
+
+    def test_metrics(self):
+        result = fakes.simulation(_work(), WHERE).run('none')
+        m = result.metrics
+        # host 0 is at 4 of 4 cores (>= 100%, and above 0.85) during
+        # step 0 only: 300 s of 2,400 s
+        self.assertAlmostEqual(300.0 / 2400.0, m['overload_time_fraction'])
+        self.assertAlmostEqual(300.0 / 2400.0,
+                               m['hotspot_host_time_fraction'])
+        self.assertEqual(0.0, m['pdm'])
+        self.assertEqual(0.0, m['slav'])
+        self.assertEqual(0, m['migrations'])
+        self.assertEqual(0.0, m['gib_moved'])
+        self.assertEqual(2.0, m['mean_active_hosts'])
+        self.assertEqual(0.0, m['memory_reclaimed_gib'])
+        self.assertEqual(0, m['pressure_events'])
+        self.assertGreater(m['wall_s'], 0.0)
+        np.testing.assert_allclose([1.0, 0.5, 0.5, 0.75],
+                                   result.history['cpu_load'][:, 0])
+        self.assertEqual([1, 0, 0, 0],
+                         result.history['overloaded_hosts'].tolist())
+
+    def test_inactive_hosts_do_not_count(self):
+        # a third, empty host changes nothing: only active host-time counts
+        m = fakes.simulation(_work(), WHERE, hosts=3).run('none').metrics
+        self.assertAlmostEqual(300.0 / 2400.0, m['overload_time_fraction'])
+        self.assertEqual(2.0, m['mean_active_hosts'])
+
+
+class TestHotspotMigration(base.BaseTestCase):
+    """One migration, timed by the cost model, loading both hosts."""
+
+    def setUp(self):
+        super().setUp()
+        # no dirty pages: a migration sends the backed memory only
+        self.useFixture(fixtures.MockPatchObject(
+            memory, 'DIRTY_MB_S_PER_CORE', 0.0))
+
+    def test_metrics(self):
+        sim = fakes.simulation(_work(), WHERE, conf=_eager_conf())
+        result = sim.run('hotspot')
+        m = result.metrics
+        # Step 0: host 0 is hot; moving vm-0 (1,024 MiB) is cheaper than
+        # vm-1 (2,048 MiB). At 512 MB/s it takes 1024 / 512 = 2 s.
+        # Host 0 during [0, 2): 4 cores + 0.5 migration overhead = 4.5,
+        # overloaded and hot; then 2 cores. Host 1 during [0, 2): 0.5 +
+        # 2 + 0.5 = 3 cores (0.75, below 0.85); then 2.5.
+        self.assertEqual(1, m['migrations'])
+        self.assertAlmostEqual(1.0, m['gib_moved'])
+        self.assertAlmostEqual(2.0 / 2400.0, m['overload_time_fraction'])
+        self.assertAlmostEqual(2.0 / 2400.0,
+                               m['hotspot_host_time_fraction'])
+        # vm-0 loses 10% of 2 cores for 2 s = 0.4 core-s, of the
+        # (2 + 1 + 1 + 1) x 300 = 1,500 core-s it asked for; the other
+        # two lose nothing: PDM = mean(0.4 / 1500, 0, 0)
+        pdm = 0.4 / 1500.0 / 3.0
+        self.assertAlmostEqual(pdm, m['pdm'])
+        self.assertAlmostEqual(2.0 / 2400.0 * pdm, m['slav'])
+        self.assertEqual(2.0, m['mean_active_hosts'])
+        self.assertEqual(1, m['strategy_runs'])
+        self.assertEqual([1, 0, 0, 0], result.history['migrations'].tolist())
+        # time-averaged CPU load of step 0: host 0 (4.5 x 2 + 2 x 298) /
+        # 300 / 4, host 1 (3 x 2 + 2.5 x 298) / 300 / 4
+        np.testing.assert_allclose(
+            [(4.5 * 2 + 2 * 298) / 1200.0, (3 * 2 + 2.5 * 298) / 1200.0],
+            result.history['cpu_load'][0], rtol=1e-6)
+        # afterwards vm-0 runs on host 1
+        np.testing.assert_allclose([0.25, 0.375],
+                                   result.history['cpu_load'][1], rtol=1e-6)
+
+    def _three_busy(self, per_host):
+        # vm-0, vm-1, vm-2 (2 cores each) make host 0 use 6 of 4 cores at
+        # step 0; two must leave. The cheapest pair is vm-0 (1,024 MiB,
+        # 2 s) and vm-1 (2,048 MiB, 4 s), one to host 1 and one to host 2
+        # (each at 0.5 core). The cluster is idle afterwards.
+        busy = [2, 0, 0, 0]
+        work = fakes.workload(
+            [2, 2, 2, 1, 1], [2048, 4096, 8192, 1024, 1024],
+            [busy, busy, busy, [0.5] * 4, [0.5] * 4],
+            [[1024] * 4, [2048] * 4, [4096] * 4, [512] * 4, [512] * 4])
+        sim = fakes.simulation(work, [0, 0, 0, 1, 2], hosts=3,
+                               conf=_eager_conf(),
+                               max_host_migrations=per_host)
+        return sim.run('hotspot').metrics
+
+    def test_one_migration_per_host_at_a_time(self):
+        # one after the other: host 0 has 6 + 0.5 cores, then 4 + 0.5,
+        # until 2 + 4 = 6 s: overloaded 6 s of 3 x 4 x 300 = 3,600 s
+        m = self._three_busy(per_host=1)
+        self.assertEqual(2, m['migrations'])
+        self.assertAlmostEqual(6.0 / 3600.0, m['overload_time_fraction'])
+
+    def test_two_migrations_per_host_at_a_time(self):
+        # together: 6 + 1 cores during [0, 2), 4 + 0.5 during [2, 4)
+        m = self._three_busy(per_host=2)
+        self.assertEqual(2, m['migrations'])
+        self.assertAlmostEqual(4.0 / 3600.0, m['overload_time_fraction'])
+
+    def test_cooldown_seen_by_the_strategy(self):
+        seen = []
+        real = hotspot.HotspotStrategy.plan
+
+        def spy(strategy, model):
+            seen.append(model.instances.last_migrated_s.copy())
+            return real(strategy, model)
+
+        # host 1 gets hot at step 2 (vm-2 at 3.5 cores), after vm-0 moved
+        cpu = [list(r) for r in CPU]
+        cpu[2] = [0.5, 0.5, 3.5, 0.5]
+        work = fakes.workload([2, 2, 4], [2048, 4096, 1024], cpu, MEM)
+        sim = fakes.simulation(work, WHERE, conf=_eager_conf())
+        with mock.patch.object(hotspot.HotspotStrategy, 'plan',
+                               autospec=True, side_effect=spy):
+            sim.run('hotspot')
+        self.assertEqual(2, len(seen))
+        self.assertTrue(np.isinf(seen[0]).all())
+        # vm-0 finished migrating at 2 s; step 2 starts at 600 s
+        self.assertEqual(598.0, seen[1][0])
+        self.assertTrue(np.isinf(seen[1][1:]).all())
+
+
+class TestBalloon(base.BaseTestCase):
+    """One guest of 10,000 MiB alone on a host of 10,000 MiB.
+
+    Steps of one hour; page cache grows 50% of flavor memory per hour;
+    the policy takes at most 100% per cycle (shrink_step 1.0), floor 5%,
+    margin 10% (1,000 MiB), host free target 10% (1,000 MiB).
+
+    * step 0: working set 2,000, cache 5,000: backed 7,000, 3,000
+      available: nothing to do.
+    * step 1: cache 8,000 (all the rest), backed 10,000, 0 available:
+      the policy takes 1,000 (target 9,000); backed 9,000, while without
+      a balloon it would be 10,000: 1,000 MiB reclaimed.
+    * step 2: working set 9,500 > 9,000: a pressure event; the policy
+      grows the balloon back to 10,000. Backed stays 9,000 (it was
+      measured before), the balloon-free guest has 10,000: 1,000.
+    * step 3: working set 2,000; backed keeps its high-water mark 9,000;
+      1,000 available = the target: nothing to do; 1,000 reclaimed.
+
+    Mean reclaimed: (0 + 1000 + 1000 + 1000) / 4 = 750 MiB.
+    """
+
+    def test_reclaim_and_pressure(self):
+        work = fakes.workload([1], [10000], [[0.0] * 4],
+                              [[2000, 2000, 9500, 2000]], interval_s=3600.0)
+        conf = clusters.conf(drs_balloon__shrink_step=1.0,
+                             drs_balloon__floor=0.05,
+                             drs_balloon__min_change_mb=0)
+        sim = fakes.simulation(work, [0], hosts=1, memory_mb=10000,
+                               ram_ratio=1.0, conf=conf, balloon=True,
+                               page_cache_growth=0.5)
+        result = sim.run('none')
+        m = result.metrics
+        self.assertAlmostEqual(750.0 / 1024.0, m['memory_reclaimed_gib'])
+        self.assertEqual(1, m['pressure_events'])
+        self.assertEqual([0, 0, 1, 0],
+                         result.history['pressure_events'].tolist())
+        np.testing.assert_allclose([0.0, 1000.0, 1000.0, 1000.0],
+                                   result.history['reclaimed_gib'] * 1024)
+        np.testing.assert_allclose([0.7, 0.9, 0.9, 0.9],
+                                   result.history['memory_load'][:, 0])
+        self.assertEqual(2, m['balloon_changes'])
+
+    def test_balloon_off(self):
+        work = fakes.workload([1], [10000], [[0.0] * 4],
+                              [[2000, 2000, 9500, 2000]], interval_s=3600.0)
+        sim = fakes.simulation(work, [0], hosts=1, memory_mb=10000,
+                               ram_ratio=1.0, balloon=False,
+                               page_cache_growth=0.5)
+        m = sim.run('none').metrics
+        self.assertEqual(0.0, m['memory_reclaimed_gib'])
+        self.assertEqual(0, m['pressure_events'])
+
+
+class TestProductionClasses(base.BaseTestCase):
+    """The simulator drives the production detector, strategy and policy."""
+
+    def test_call_path(self):
+        real_plan = hotspot.HotspotStrategy.plan
+        real_targets = adaptive.AdaptivePolicy.targets
+        real_update = detector.HotspotDetector.update
+        sim = fakes.simulation(_work(), WHERE, conf=_eager_conf(),
+                               balloon=True)
+        with mock.patch.object(hotspot.HotspotStrategy, 'plan',
+                               autospec=True,
+                               side_effect=real_plan) as plan, \
+                mock.patch.object(adaptive.AdaptivePolicy, 'targets',
+                                  autospec=True,
+                                  side_effect=real_targets) as targets, \
+                mock.patch.object(detector.HotspotDetector, 'update',
+                                  autospec=True,
+                                  side_effect=real_update) as update:
+            result = sim.run('hotspot')
+        self.assertEqual(1, plan.call_count)
+        self.assertIsInstance(plan.call_args[0][0], hotspot.HotspotStrategy)
+        self.assertEqual(1, result.metrics['migrations'])
+        # one balloon cycle per step and active host, one policy per host
+        self.assertEqual(4 * 2, targets.call_count)
+        policies = {id(c[0][0]) for c in targets.call_args_list}
+        self.assertEqual(2, len(policies))
+        self.assertEqual(4, update.call_count)
+
+    def test_smoothed_model_matches_detector(self):
+        # without migrations, a host's load in the strategy's model is the
+        # detector's smoothed load (the EWMA is linear)
+        models = []
+        real_plan = hotspot.HotspotStrategy.plan
+
+        def spy(strategy, model):
+            models.append(model.host_load())
+            return real_plan(strategy, model)
+
+        conf = clusters.conf(drs__persistence_count=1,
+                             drs__persistence_window=1,
+                             drs__cpu_threshold=0.3)
+        sim = fakes.simulation(_work(), WHERE, conf=conf)
+        run = engine._Run(sim, 'hotspot', None)
+        with mock.patch.object(hotspot.HotspotStrategy, 'plan',
+                               autospec=True, side_effect=spy), \
+                mock.patch.object(run.scheduler, 'replace_queue'):
+            run.run()
+        self.assertEqual(4, len(models))
+        np.testing.assert_allclose(
+            run.detector.smoothed(sim.hosts.names), models[-1])
+
+
+class TestDeterminism(base.BaseTestCase):
+
+    def _run(self, seed):
+        trace = traces.load_planetlab(
+            locate.find(traces.PLANETLAB)[0])
+        scen = scenario.build(trace, scenario.host_spec(traces.PLANETLAB, 6),
+                              clusters.conf(), seed=seed)
+        results, histories = scenario.run(scen, ['hotspot'])
+        metrics = results['strategies']['hotspot']
+        for key in ('wall_s', 'decision_s'):
+            metrics.pop(key)
+        return metrics, histories['hotspot']
+
+    def test_same_seed_same_run(self):
+        first, hist1 = self._run(7)
+        second, hist2 = self._run(7)
+        self.assertEqual(first, second)
+        for key in hist1:
+            np.testing.assert_array_equal(hist1[key], hist2[key])
+
+    def test_other_seed_other_run(self):
+        first, _hist = self._run(7)
+        other, _hist = self._run(8)
+        self.assertNotEqual(first, other)
