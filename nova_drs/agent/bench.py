@@ -1,0 +1,310 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Cost of the agent's cycle with many guests: ``python -m
+nova_drs.agent.bench``.
+
+It runs the real agent cycle (inspector, /proc, metrics, balloon policy,
+payload validation, oslo.messaging publishing) in a process set up like
+``nova-drs-agent`` (native threads, no eventlet) against libvirt's
+``test:///`` driver with generated domains, and prints
+
+* the CPU time per cycle of the whole process (every thread), and how it
+  splits between the steps;
+* the process's resident memory after the cycles.
+
+The ``test:///`` driver reports only the domain state in
+``getAllDomainStats``, so the benchmark adds the statistics QEMU would
+report (cpu, vcpu, balloon, block, net: ~50 values per guest) to each
+record; making them costs CPU too, which is shown apart and *included*
+in the total. The host is made short of memory so that the balloon
+policy resizes balloons every cycle (``setMemoryFlags`` on the test
+driver).
+
+Notifications go to RabbitMQ when one answers at ``--transport-url``
+(to a topic nobody listens to); otherwise they are serialised but not
+sent, and a note says so. Exit status 1 when a target is missed.
+"""
+
+import argparse
+import os
+import socket
+import sys
+import tempfile
+import time
+
+from nova_drs import agent
+
+GUEST_MIB = 2048
+
+
+def node_xml(guests):
+    """A ``test:///`` driver node with ``guests`` running domains."""
+    domains = []
+    for i in range(guests):
+        domains.append(
+            "<domain type='test'><name>instance-%08x</name>"
+            "<uuid>00000000-0000-4000-8000-%012x</uuid>"
+            "<memory unit='MiB'>%d</memory>"
+            "<currentMemory unit='MiB'>%d</currentMemory>"
+            "<vcpu>2</vcpu><os><type>hvm</type></os>"
+            "<devices><memballoon model='virtio' autodeflate='on'%s>"
+            "<stats period='10'/></memballoon></devices></domain>"
+            % (i, i, GUEST_MIB, GUEST_MIB,
+               " freePageReporting='on'" if i % 2 else ''))
+    return '<node>%s</node>' % ''.join(domains)
+
+
+def broker_answers(url):
+    rest = url.split('://', 1)[1].split('/', 1)[0].rsplit('@', 1)[-1]
+    host, _, port = rest.partition(':')
+    try:
+        socket.create_connection((host or '127.0.0.1', int(port or 5672)),
+                                 timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+
+def rss_mb():
+    status = {}
+    with open('/proc/self/status') as f:
+        for line in f:
+            key, _, value = line.partition(':')
+            status[key] = value.split()
+    return int(status['VmRSS'][0]) / 1024.0, int(status['VmHWM'][0]) / 1024.0
+
+
+class Timer:
+    """CPU time (this thread) spent in wrapped callables, in seconds."""
+
+    def __init__(self):
+        self.spent = {}
+
+    def wrap(self, name, func):
+        def timed(*args, **kwargs):
+            start = time.thread_time()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                self.spent[name] = (self.spent.get(name, 0.0)
+                                    + time.thread_time() - start)
+        return timed
+
+
+def main(argv=None):
+    agent.use_native_threads()
+    # NOTE: imported here, after the threading backend is chosen (they
+    # import oslo.messaging), as in nova_drs.cmd.agent
+    from oslo_log import log as logging
+    from oslo_serialization import jsonutils
+
+    from nova_drs.agent import hoststats
+    from nova_drs.agent import inspector
+    from nova_drs.agent import manager
+    from nova_drs.cmd import agent as agent_cmd
+    from nova_drs import config
+
+    parser = argparse.ArgumentParser(
+        prog='python -m nova_drs.agent.bench', description=__doc__.split(
+            '\n\n')[0].replace('``', ''))
+    parser.add_argument('--guests', type=int, default=200)
+    parser.add_argument('--cycles', type=int, default=30)
+    parser.add_argument('--cpu-target-ms', type=float, default=20.0,
+                        help='CPU per cycle not to exceed (default 20)')
+    parser.add_argument('--rss-target-mb', type=float, default=80.0,
+                        help='resident memory not to exceed (default 80)')
+    parser.add_argument('--transport-url',
+                        default=os.environ.get(
+                            'NOVA_DRS_TRANSPORT_URL',
+                            'rabbit://guest:guest@127.0.0.1:5672/'))
+    args = parser.parse_args(argv)
+
+    workdir = tempfile.mkdtemp(prefix='nova-drs-bench-')
+    node = os.path.join(workdir, 'node.xml')
+    with open(node, 'w') as f:
+        f.write(node_xml(args.guests))
+    broker = broker_answers(args.transport_url)
+    conf_path = os.path.join(workdir, 'agent.conf')
+    with open(conf_path, 'w') as f:
+        f.write('[DEFAULT]\ntransport_url = %s\n'
+                '[libvirt]\nconnection_uri = test://%s\n'
+                '[drs_agent]\nhost = bench\ntopic = drs_bench_%d\n'
+                'notification_driver = %s\n'
+                % (args.transport_url, node, os.getpid(),
+                   'messagingv2' if broker else 'noop'))
+        # the agent's log (INFO) goes to a file, as it would in production
+        f.write('[DEFAULT]\nlog_file = %s\n'
+                % os.path.join(workdir, 'agent.log'))
+    # the same option groups as nova-drs-agent itself
+    conf = config.load([conf_path], groups=agent_cmd.CONF_GROUPS)
+    logging.setup(conf, 'nova-drs')
+
+    timer = Timer()
+    sizes = {}
+
+    class Stats:
+        """What QEMU would add to each getAllDomainStats record."""
+
+        def __init__(self, conn):
+            self._conn = conn
+            self._start = time.monotonic()
+
+        def __getattr__(self, name):
+            return getattr(self._conn, name)
+
+        def getAllDomainStats(self, stats, flags):
+            records = self._conn.getAllDomainStats(stats, flags)
+            timer.wrap('synthetic stats', self._add)(records)
+            return records
+
+        def _add(self, records):
+            # counters grow with time: 0.3 core of CPU, 0.1 MB/s of I/O
+            t = time.monotonic() - self._start
+            c = int(t * 10) + 1
+            for i, (dom, st) in enumerate(records):
+                current = sizes.get(dom.UUIDString(), GUEST_MIB * 1024)
+                st.update({
+                    'cpu.time': int(t * 3e8) + i, 'cpu.user': c * 10 ** 8,
+                    'cpu.system': c * 10 ** 7,
+                    'cpu.cache.monitor.count': 0,
+                    'cpu.haltpoll.success.time': 0,
+                    'cpu.haltpoll.fail.time': 0,
+                    'balloon.current': current,
+                    'balloon.maximum': GUEST_MIB * 1024,
+                    'balloon.swap_in': 0, 'balloon.swap_out': 0,
+                    'balloon.major_fault': 10, 'balloon.minor_fault': c * 100,
+                    'balloon.unused': current // 2,
+                    'balloon.available': current - 60000,
+                    'balloon.usable': current // 2 + 10000,
+                    'balloon.last-update': 1700000000 + c * 10,
+                    'balloon.disk_caches': 10000,
+                    'balloon.hugetlb_pgalloc': 0,
+                    'balloon.hugetlb_pgfail': 0,
+                    'balloon.rss': current - 100000,
+                    'vcpu.current': 2, 'vcpu.maximum': 2,
+                    'vcpu.0.state': 1, 'vcpu.0.time': c * 5 * 10 ** 8,
+                    'vcpu.0.wait': 0, 'vcpu.0.delay': 0,
+                    'vcpu.1.state': 1, 'vcpu.1.time': c * 4 * 10 ** 8,
+                    'vcpu.1.wait': 0, 'vcpu.1.delay': 0,
+                    'net.count': 1, 'net.0.name': 'tap%d' % i,
+                    'net.0.rx.bytes': c * 10 ** 6, 'net.0.rx.pkts': c,
+                    'net.0.rx.errs': 0, 'net.0.rx.drop': 0,
+                    'net.0.tx.bytes': c * 10 ** 5, 'net.0.tx.pkts': c,
+                    'net.0.tx.errs': 0, 'net.0.tx.drop': 0,
+                    'block.count': 1, 'block.0.name': 'vda',
+                    'block.0.path': '/var/lib/nova/instances/%d/disk' % i,
+                    'block.0.backingIndex': 1,
+                    'block.0.rd.reqs': c * 10, 'block.0.rd.bytes': c * 40960,
+                    'block.0.rd.times': c * 1000, 'block.0.wr.reqs': c * 5,
+                    'block.0.wr.bytes': c * 20480,
+                    'block.0.wr.times': c * 1000, 'block.0.fl.reqs': c,
+                    'block.0.fl.times': c * 100,
+                    'block.0.allocation': 10 ** 9,
+                    'block.0.capacity': 10 ** 10,
+                    'block.0.physical': 10 ** 9})
+
+    class BenchInspector(inspector.LibvirtInspector):
+        def _connect(self):
+            return Stats(super()._connect())
+
+        resized = 0
+
+        def set_memory(self, uuid, kib):
+            super().set_memory(uuid, kib)
+            sizes[uuid] = int(kib)
+            BenchInspector.resized += 1
+
+    class ShortHost:
+        """The real /proc, with memory just short of the policy's target."""
+
+        def __init__(self):
+            self.reader = hoststats.HostStatsReader()
+
+        def read(self):
+            sample = self.reader.read()
+            total = args.guests * GUEST_MIB * 1024 * 1.05
+            sample.memory = dict(sample.memory, MemTotal=int(total),
+                                 MemAvailable=int(total * 0.05),
+                                 MemFree=int(total * 0.05))
+            return sample
+
+    insp = BenchInspector.from_conf(conf)
+    agent_manager = manager.AgentManager(conf, inspector=insp,
+                                         host_reader=ShortHost())
+    insp.sample = timer.wrap('libvirt sample', insp.sample)
+    reader = agent_manager.host_reader
+    reader.read = timer.wrap('/proc', reader.read)
+    mc = agent_manager.metrics
+    mc.update = timer.wrap('metrics', mc.update)
+    act = agent_manager.actuator
+    act.cycle = timer.wrap('balloon', act.cycle)
+    pub = agent_manager.publisher
+    pub.publish = timer.wrap('validate + queue', pub.publish)
+    if not broker:
+        real_publish = pub.publish
+
+        def publish_and_serialise(event_type, doc):
+            timer.wrap('serialise (no broker)', jsonutils.dumps)(doc)
+            return real_publish(event_type, doc)
+        pub.publish = publish_and_serialise
+
+    agent_manager.start()
+    for _ in range(3):
+        agent_manager.run_cycle()
+    while pub.pending:
+        time.sleep(0.01)
+    timer.spent.clear()
+    BenchInspector.resized = 0
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    for _ in range(args.cycles):
+        agent_manager.run_cycle()
+        # as between real cycles: the sender thread sends meanwhile
+        while pub.pending:
+            time.sleep(0.001)
+    cpu = (time.process_time() - cpu0) / args.cycles * 1000.0
+    wall = (time.monotonic() - wall0) / args.cycles * 1000.0
+    rss, hwm = rss_mb()
+    payload = agent_manager.last_payload
+    size = len(jsonutils.dumps(payload))
+    agent_manager.stop()
+
+    print('nova-drs agent benchmark: %d guests (libvirt test:/// driver), '
+          '%d cycles' % (args.guests, args.cycles))
+    print('  publishing: %s' % (
+        'oslo.messaging messagingv2 to %s' % args.transport_url
+        if broker else 'NOT SENT: no broker at %s (payload serialised '
+        'only)' % args.transport_url))
+    print('  payload: %d guests, %.0f KiB of JSON; balloon resizes: %.1f '
+          'per cycle' % (len(payload['guests']), size / 1024.0,
+                         BenchInspector.resized / args.cycles))
+    print('  CPU per cycle, whole process: %.1f ms (target < %.0f ms); '
+          'wall %.1f ms' % (cpu, args.cpu_target_ms, wall))
+    # the synthetic statistics are made inside the libvirt sample
+    spent = dict(timer.spent)
+    synthetic = spent.pop('synthetic stats', 0.0)
+    spent['libvirt sample'] = spent.get('libvirt sample', 0.0) - synthetic
+    spent['synthetic stats (bench)'] = synthetic
+    for name, value in sorted(spent.items(), key=lambda kv: -kv[1]):
+        print('    %-28s %6.2f ms' % (name, value / args.cycles * 1000.0))
+    rest = cpu - sum(spent.values()) / args.cycles * 1000.0
+    print('    %-28s %6.2f ms' % ('sender thread, other', rest))
+    print('  resident memory: %.1f MB now, %.1f MB peak (target < %.0f MB)'
+          % (rss, hwm, args.rss_target_mb))
+    failed = []
+    if cpu > args.cpu_target_ms:
+        failed.append('CPU per cycle %.1f ms > %.0f ms'
+                      % (cpu, args.cpu_target_ms))
+    if hwm > args.rss_target_mb:
+        failed.append('peak RSS %.1f MB > %.0f MB'
+                      % (hwm, args.rss_target_mb))
+    for f in os.listdir(workdir):
+        os.unlink(os.path.join(workdir, f))
+    os.rmdir(workdir)
+    if failed:
+        print('FAILED: ' + '; '.join(failed))
+        return 1
+    print('OK: every target met')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,519 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The libvirt inspector: the only module of nova-drs that imports libvirt.
+
+It keeps one read-write connection to ``[libvirt] connection_uri`` (the
+balloon needs write access), reads every guest's statistics with a single
+``getAllDomainStats`` call per cycle and turns them into plain
+:class:`GuestSample` objects, so that nothing else depends on libvirt.
+
+Lifecycle, migration and balloon-change events arrive through libvirt's
+default event loop, run by a daemon thread. A lost connection (libvirtd
+restarted) is noticed by the keepalive or the next call, and the inspector
+reconnects with a doubling back-off. A guest that disappears while it is
+being sampled is left out of that sample.
+
+The guest configuration the agent needs (balloon device, ``autodeflate``,
+``freePageReporting``, statistics period, and the per-guest balloon floor)
+comes from the domain XML, read once per guest and again after a lifecycle
+event. The floor is the ``floor_mb`` attribute of a libvirt metadata
+element::
+
+    <metadata>
+      <drs:balloon xmlns:drs="https://opendev.org/openstack/nova-drs"
+                   floor_mb="1024"/>
+    </metadata>
+
+(set with ``virsh metadata DOMAIN https://opendev.org/openstack/nova-drs
+--key drs --set '<balloon floor_mb="1024"/>' --live --config``). Nova
+does not put server metadata into the domain XML, so the
+``drs:balloon_floor_mb`` server metadata key cannot be read here; the
+balancer or API may write this element from it.
+"""
+
+import dataclasses
+import threading
+import time
+from xml.etree import ElementTree
+
+from oslo_log import log as logging
+
+try:
+    import libvirt
+except ImportError:
+    libvirt = None
+
+LOG = logging.getLogger(__name__)
+
+DRS_NAMESPACE = 'https://opendev.org/openstack/nova-drs'
+DEFAULT_URI = 'qemu:///system'
+
+# virDomainState values; the names are those of the payload
+STATES = ('nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff',
+          'crashed', 'pmsuspended')
+# virDomainPausedReason VIR_DOMAIN_PAUSED_MIGRATION
+PAUSED_MIGRATION = 2
+
+
+class InspectorError(Exception):
+    """libvirt failed in a way that is not a lost connection."""
+
+
+class Unavailable(InspectorError):
+    """No connection to libvirtd right now; the next cycle retries."""
+
+
+class GuestGone(InspectorError):
+    """The guest no longer exists (or no longer runs)."""
+
+
+@dataclasses.dataclass
+class GuestConfig:
+    """What the agent needs from a guest's domain XML."""
+
+    has_balloon: bool = False
+    autodeflate: bool = False
+    free_page_reporting: bool = False
+    #: balloon statistics period in seconds, 0 when not enabled
+    stats_period: int = 0
+    #: per-guest balloon floor in MiB, None for the configured share
+    floor_mb: float = None
+
+
+@dataclasses.dataclass
+class GuestSample:
+    """One guest's counters from one ``getAllDomainStats`` call.
+
+    Memory values are KiB, times nanoseconds, as libvirt reports them.
+    """
+
+    uuid: str
+    name: str
+    state: str
+    #: monotonic time of the sample (the inspector's clock)
+    monotonic: float
+    cpu_time: int = None
+    vcpus: int = 0
+    #: cumulative time per vCPU, in vCPU order
+    vcpu_times: list = dataclasses.field(default_factory=list)
+    #: balloon.* statistics without the prefix (current, maximum, usable...)
+    balloon: dict = dataclasses.field(default_factory=dict)
+    #: sums over all disks: rd.bytes, wr.bytes, rd.reqs, wr.reqs
+    block: dict = dataclasses.field(default_factory=dict)
+    #: sums over all interfaces: rx.bytes, tx.bytes
+    net: dict = dataclasses.field(default_factory=dict)
+    config: GuestConfig = dataclasses.field(default_factory=GuestConfig)
+    migrating: bool = False
+
+
+def parse_domain_xml(xml):
+    """Return the :class:`GuestConfig` of a domain XML document."""
+    root = ElementTree.fromstring(xml)
+    config = GuestConfig()
+    balloon = root.find('./devices/memballoon')
+    if balloon is not None and balloon.get('model', 'none') != 'none':
+        config.has_balloon = True
+        config.autodeflate = balloon.get('autodeflate') == 'on'
+        config.free_page_reporting = \
+            balloon.get('freePageReporting') == 'on'
+        stats = balloon.find('stats')
+        if stats is not None:
+            try:
+                config.stats_period = int(stats.get('period', 0))
+            except ValueError:
+                pass
+    element = root.find('./metadata/{%s}balloon' % DRS_NAMESPACE)
+    if element is not None and element.get('floor_mb') is not None:
+        try:
+            config.floor_mb = float(element.get('floor_mb'))
+            if config.floor_mb < 0:
+                raise ValueError(config.floor_mb)
+        except ValueError:
+            LOG.warning('Ignoring invalid balloon floor %r of domain %s',
+                        element.get('floor_mb'), root.findtext('name'))
+            config.floor_mb = None
+    return config
+
+
+_BALLOON_KEYS = tuple(('balloon.' + k, k) for k in (
+    'current', 'maximum', 'usable', 'available', 'unused', 'rss',
+    'major_fault', 'swap_in', 'swap_out', 'last-update', 'disk_caches'))
+_BLOCK_KEYS = ('rd.bytes', 'wr.bytes', 'rd.reqs', 'wr.reqs')
+_NET_KEYS = ('rx.bytes', 'tx.bytes')
+
+
+def _names(prefix, keys, count):
+    return [[('%s.%d.%s' % (prefix, i, k), k) for k in keys]
+            for i in range(count)]
+
+
+# the statistics names of the first devices, made once
+_BLOCK_NAMES = _names('block', _BLOCK_KEYS, 8)
+_NET_NAMES = _names('net', _NET_KEYS, 8)
+
+
+def _sum(stats, prefix, keys, names):
+    """Sum ``<prefix>.<i>.<key>`` over the ``<prefix>.count`` devices."""
+    out = dict.fromkeys(keys, 0)
+    count = stats.get(prefix + '.count', 0)
+    if count > len(names):
+        names = _names(prefix, keys, count)
+    for device in names[:count]:
+        for name, key in device:
+            out[key] += stats.get(name, 0)
+    return out
+
+
+# one event loop per process (per libvirt module, for tests)
+_event_loops = {}
+_event_loops_lock = threading.Lock()
+
+
+def _run_event_loop(module):
+    while True:
+        try:
+            module.virEventRunDefaultImpl()
+        except Exception:
+            LOG.exception('libvirt event loop failed; restarting it')
+            time.sleep(1)
+
+
+def _libvirt_error(ctxt, error):
+    # NOTE: libvirt prints every error on stderr unless a handler is set;
+    # the inspector reports the errors that matter itself.
+    LOG.debug('libvirt: %s', error[2])
+
+
+def start_event_loop():
+    """Register libvirt's default event loop and run it in a thread.
+
+    Must happen before the first connection is opened, once per process.
+    """
+    with _event_loops_lock:
+        if _event_loops.get(id(libvirt)) is libvirt:
+            return
+        libvirt.registerErrorHandler(_libvirt_error, None)
+        libvirt.virEventRegisterDefaultImpl()
+        thread = threading.Thread(target=_run_event_loop, args=(libvirt,),
+                                  name='libvirt-event-loop', daemon=True)
+        thread.start()
+        _event_loops[id(libvirt)] = libvirt
+
+
+class LibvirtInspector:
+    """Sample guests and resize balloons through one libvirt connection.
+
+    :param uri: libvirt URI; empty means ``qemu:///system``.
+    :param reconnect_max_interval: cap in seconds of the reconnect
+        back-off.
+    :param clock: the monotonic clock, in seconds.
+    """
+
+    def __init__(self, uri=DEFAULT_URI, reconnect_max_interval=30.0,
+                 clock=time.monotonic):
+        self.uri = uri or DEFAULT_URI
+        self._clock = clock
+        self.reconnect_max_interval = reconnect_max_interval
+        self._conn = None
+        self._callbacks = []
+        self._lock = threading.RLock()
+        self._events_lock = threading.Lock()
+        self._configs = {}
+        self._migrating = set()
+        self._balloon_events = {}
+        self._backoff = 0.0
+        self._next_attempt = 0.0
+        #: successful (re)connections since start
+        self.connections = 0
+
+    @classmethod
+    def from_conf(cls, conf):
+        return cls(conf.libvirt.connection_uri,
+                   conf.drs_agent.libvirt_reconnect_max_interval)
+
+    @staticmethod
+    def check_available():
+        """Raise InspectorError when libvirt-python is not installed."""
+        if libvirt is None:
+            raise InspectorError(
+                'libvirt-python is not installed: install nova-drs with '
+                'its "agent" extra (pip install nova-drs[agent]) or the '
+                'distribution\'s python3-libvirt package')
+
+    # -- connection ---------------------------------------------------------
+
+    def start(self):
+        """Start the event loop and try a first connection."""
+        self.check_available()
+        start_event_loop()
+        try:
+            self._connection()
+        except Unavailable as e:
+            LOG.warning('%s; retrying every cycle', e)
+
+    @property
+    def connected(self):
+        return self._conn is not None
+
+    def close(self):
+        with self._lock:
+            self._disconnect(None)
+
+    def _connect(self):
+        conn = libvirt.open(self.uri)
+        try:
+            conn.registerCloseCallback(self._on_close, None)
+            try:
+                conn.setKeepAlive(5, 3)
+            except libvirt.libvirtError:
+                # only remote connections (through libvirtd) have one
+                LOG.debug('No keepalive on %s', self.uri)
+            handlers = (
+                (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
+                (libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+                 self._on_balloon_change),
+                (libvirt.VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+                 self._on_migration_iteration),
+                (libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+                 self._on_job_completed),
+            )
+            self._callbacks = [conn.domainEventRegisterAny(None, event, cb,
+                                                           None)
+                               for event, cb in handlers]
+        except libvirt.libvirtError:
+            conn.close()
+            raise
+        return conn
+
+    def _connection(self):
+        """The open connection; connect if due. Raises Unavailable."""
+        with self._lock:
+            conn = self._conn
+            if conn is not None:
+                try:
+                    if conn.isAlive():
+                        return conn
+                except libvirt.libvirtError:
+                    pass
+                self._disconnect('connection to %s lost' % self.uri)
+            now = self._clock()
+            if now < self._next_attempt:
+                raise Unavailable('not connected to %s (next attempt in '
+                                  '%.0f s)' % (self.uri,
+                                               self._next_attempt - now))
+            try:
+                self._conn = self._connect()
+            except libvirt.libvirtError as e:
+                self._backoff = min(max(self._backoff * 2, 1.0),
+                                    self.reconnect_max_interval)
+                self._next_attempt = now + self._backoff
+                raise Unavailable('cannot connect to %s: %s'
+                                  % (self.uri, e.get_error_message()))
+            self._backoff = 0.0
+            self.connections += 1
+            with self._events_lock:
+                # the XML may have changed while we were away
+                self._configs.clear()
+                self._migrating.clear()
+            LOG.info('Connected to libvirt at %s', self.uri)
+            return self._conn
+
+    def _disconnect(self, reason):
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if reason:
+            LOG.warning('Disconnected from libvirt: %s', reason)
+        for cid in self._callbacks:
+            try:
+                conn.domainEventDeregisterAny(cid)
+            except libvirt.libvirtError:
+                pass
+        self._callbacks = []
+        try:
+            conn.unregisterCloseCallback()
+        except libvirt.libvirtError:
+            pass
+        try:
+            conn.close()
+        except libvirt.libvirtError:
+            pass
+        # first reconnection attempt at once, then back off
+        self._next_attempt = 0.0
+
+    def _on_close(self, conn, reason, opaque):
+        # runs in the event loop thread: only note it, the next call
+        # notices isAlive() is false and reconnects
+        LOG.warning('libvirt closed the connection to %s (reason %s)',
+                    self.uri, reason)
+
+    @staticmethod
+    def _is_disconnection(error):
+        return (error.get_error_code() in (libvirt.VIR_ERR_SYSTEM_ERROR,
+                                           libvirt.VIR_ERR_INTERNAL_ERROR,
+                                           libvirt.VIR_ERR_NO_CONNECT,
+                                           libvirt.VIR_ERR_INVALID_CONN)
+                and error.get_error_domain() in (libvirt.VIR_FROM_REMOTE,
+                                                 libvirt.VIR_FROM_RPC))
+
+    @staticmethod
+    def _is_gone(error):
+        return error.get_error_code() in (libvirt.VIR_ERR_NO_DOMAIN,
+                                          libvirt.VIR_ERR_OPERATION_INVALID)
+
+    def _failed(self, conn, error, what):
+        """Turn a libvirtError into the inspector's exceptions."""
+        alive = False
+        try:
+            alive = conn.isAlive()
+        except libvirt.libvirtError:
+            pass
+        if self._is_disconnection(error) or not alive:
+            with self._lock:
+                if self._conn is conn:
+                    self._disconnect('%s failed: %s' % (
+                        what, error.get_error_message()))
+            return Unavailable('%s: connection to %s lost' % (what, self.uri))
+        if self._is_gone(error):
+            return GuestGone('%s: %s' % (what, error.get_error_message()))
+        return InspectorError('%s: %s' % (what, error.get_error_message()))
+
+    # -- events (event loop thread) ----------------------------------------
+
+    def _on_lifecycle(self, conn, dom, event, detail, opaque):
+        uuid = dom.UUIDString()
+        with self._events_lock:
+            self._configs.pop(uuid, None)
+            if (event == libvirt.VIR_DOMAIN_EVENT_SUSPENDED
+                    and detail in (libvirt.VIR_DOMAIN_EVENT_SUSPENDED_MIGRATED,
+                                   libvirt.VIR_DOMAIN_EVENT_SUSPENDED_POSTCOPY)
+                    or event == libvirt.VIR_DOMAIN_EVENT_STARTED
+                    and detail == libvirt.VIR_DOMAIN_EVENT_STARTED_MIGRATED):
+                self._migrating.add(uuid)
+            elif event in (libvirt.VIR_DOMAIN_EVENT_RESUMED,
+                           libvirt.VIR_DOMAIN_EVENT_STOPPED):
+                self._migrating.discard(uuid)
+            if event in (libvirt.VIR_DOMAIN_EVENT_STOPPED,
+                         libvirt.VIR_DOMAIN_EVENT_UNDEFINED):
+                self._balloon_events.pop(uuid, None)
+        LOG.debug('Lifecycle event %s/%s of %s', event, detail, dom.name())
+
+    def _on_balloon_change(self, conn, dom, actual, opaque):
+        with self._events_lock:
+            self._balloon_events[dom.UUIDString()] = actual
+
+    def _on_migration_iteration(self, conn, dom, iteration, opaque):
+        with self._events_lock:
+            self._migrating.add(dom.UUIDString())
+
+    def _on_job_completed(self, conn, dom, params, opaque):
+        with self._events_lock:
+            self._migrating.discard(dom.UUIDString())
+
+    def balloon_event(self, uuid):
+        """Last balloon size (KiB) a BALLOON_CHANGE event reported."""
+        with self._events_lock:
+            return self._balloon_events.get(uuid)
+
+    # -- sampling -----------------------------------------------------------
+
+    def _config(self, dom, uuid):
+        with self._events_lock:
+            config = self._configs.get(uuid)
+        if config is None:
+            config = parse_domain_xml(dom.XMLDesc(0))
+            with self._events_lock:
+                self._configs[uuid] = config
+        return config
+
+    def sample(self):
+        """Sample every active guest.
+
+        :returns: list of :class:`GuestSample`; guests that vanish while
+            being sampled are left out.
+        :raises Unavailable: no connection to libvirtd.
+        :raises InspectorError: libvirt refused the call.
+        """
+        conn = self._connection()
+        flags = (libvirt.VIR_DOMAIN_STATS_STATE
+                 | libvirt.VIR_DOMAIN_STATS_CPU_TOTAL
+                 | libvirt.VIR_DOMAIN_STATS_VCPU
+                 | libvirt.VIR_DOMAIN_STATS_BALLOON
+                 | libvirt.VIR_DOMAIN_STATS_BLOCK
+                 | libvirt.VIR_DOMAIN_STATS_INTERFACE)
+        try:
+            records = conn.getAllDomainStats(
+                flags, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE)
+        except libvirt.libvirtError as e:
+            raise self._failed(conn, e, 'getAllDomainStats')
+        now = self._clock()
+        samples = []
+        for dom, stats in records:
+            try:
+                samples.append(self._guest_sample(dom, stats, now))
+            except libvirt.libvirtError as e:
+                error = self._failed(conn, e, 'reading guest')
+                if isinstance(error, GuestGone):
+                    LOG.debug('Guest vanished while sampled: %s', error)
+                    continue
+                if isinstance(error, Unavailable):
+                    raise error
+                LOG.warning('Skipping a guest: %s', error)
+        with self._events_lock:
+            seen = {s.uuid for s in samples}
+            for uuid in list(self._configs):
+                if uuid not in seen:
+                    del self._configs[uuid]
+        return samples
+
+    def _guest_sample(self, dom, stats, now):
+        uuid = dom.UUIDString()
+        state = stats.get('state.state', 0)
+        with self._events_lock:
+            migrating = uuid in self._migrating
+        if state == 3 and stats.get('state.reason') == PAUSED_MIGRATION:
+            migrating = True
+        vcpus = stats.get('vcpu.current', 0)
+        balloon = {key: stats[name] for name, key in _BALLOON_KEYS
+                   if name in stats}
+        return GuestSample(
+            uuid=uuid, name=dom.name(),
+            state=STATES[state] if 0 <= state < len(STATES) else 'unknown',
+            monotonic=now,
+            cpu_time=stats.get('cpu.time'),
+            vcpus=vcpus,
+            vcpu_times=[stats.get('vcpu.%d.time' % i, 0)
+                        for i in range(vcpus)],
+            balloon=balloon,
+            block=_sum(stats, 'block', _BLOCK_KEYS, _BLOCK_NAMES),
+            net=_sum(stats, 'net', _NET_KEYS, _NET_NAMES),
+            config=self._config(dom, uuid),
+            migrating=migrating)
+
+    # -- actions ------------------------------------------------------------
+
+    def _domain(self, conn, uuid):
+        try:
+            return conn.lookupByUUIDString(uuid)
+        except libvirt.libvirtError as e:
+            raise self._failed(conn, e, 'looking up guest %s' % uuid)
+
+    def job_active(self, uuid):
+        """Whether a job (a migration, typically) runs on the guest."""
+        conn = self._connection()
+        dom = self._domain(conn, uuid)
+        try:
+            return dom.jobInfo()[0] != libvirt.VIR_DOMAIN_JOB_NONE
+        except libvirt.libvirtError as e:
+            if e.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+                return False
+            raise self._failed(conn, e, 'job info of guest %s' % uuid)
+
+    def set_memory(self, uuid, kib):
+        """Set the guest's balloon to ``kib`` KiB (live only)."""
+        conn = self._connection()
+        dom = self._domain(conn, uuid)
+        try:
+            dom.setMemoryFlags(int(kib), libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as e:
+            raise self._failed(conn, e, 'setting the balloon of guest %s'
+                               % uuid)

@@ -1,0 +1,221 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The agent's cycle: sample, compute, balloon, publish.
+
+Every ``[drs_agent] interval`` seconds :meth:`AgentManager.run_cycle`
+
+1. reads the host (``/proc``) and every guest (one ``getAllDomainStats``);
+2. computes rates, utilisations and smoothed loads, and updates the local
+   hotspot detector;
+3. runs the balloon policy and applies its targets;
+4. publishes a ``drs.host.metrics`` notification, and a
+   ``drs.host.hotspot`` one when the set of hot resources changed.
+
+A failing cycle is logged and the next one runs on time. While libvirtd
+cannot be reached nothing is ballooned and no metrics are published (the
+guests are unknown), but the host keeps being watched.
+"""
+
+import datetime
+import time
+
+from oslo_log import log as logging
+
+from nova_drs.agent import balloon as balloon_mod
+from nova_drs.agent import hoststats
+from nova_drs.agent import inspector as inspector_mod
+from nova_drs.agent import metrics as metrics_mod
+from nova_drs.agent import publisher as publisher_mod
+from nova_drs.model import cluster
+from nova_drs.notifications import payload as payload_mod
+
+LOG = logging.getLogger(__name__)
+
+
+def _r(value, digits=3):
+    return None if value is None else round(value, digits)
+
+
+def _timestamp(wallclock):
+    return datetime.datetime.fromtimestamp(
+        wallclock, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def _per_resource(values, convert=_r):
+    return {name: convert(v) for name, v in zip(cluster.RESOURCES, values)}
+
+
+def host_payload(h):
+    """The ``host`` section of a metrics payload."""
+    return {
+        'name': h.name,
+        'timestamp': _timestamp(h.wallclock),
+        'interval_s': _r(h.interval_s),
+        'cpu': {'count': h.cpu_count, 'util': _r(h.cpu_util, 4),
+                'iowait': _r(h.iowait, 4), 'steal': _r(h.steal, 4)},
+        'memory': {'total_mb': _r(h.total_mb), 'free_mb': _r(h.free_mb),
+                   'available_mb': _r(h.available_mb),
+                   'used_mb': _r(h.used_mb),
+                   'swap_total_mb': _r(h.swap_total_mb),
+                   'swap_free_mb': _r(h.swap_free_mb),
+                   'major_fault_rate': _r(h.major_fault_rate),
+                   'swap_in_mb_s': _r(h.swap_in_mb_s),
+                   'swap_out_mb_s': _r(h.swap_out_mb_s)},
+        'pressure': h.pressure,
+        'disks': [{k: v if k == 'name' else _r(v) for k, v in d.items()}
+                  for d in h.disks],
+        'nics': [{k: v if k == 'name' else _r(v) for k, v in n.items()}
+                 for n in h.nics],
+        'load': _per_resource(h.load, lambda v: _r(v, 4)),
+        'load_smoothed': _per_resource(h.load_smoothed, lambda v: _r(v, 4)),
+        'hotspot': _per_resource(h.hot, bool),
+    }
+
+
+def guest_payload(g, b):
+    """One entry of the ``guests`` list of a metrics payload."""
+    config = g.sample.config
+    return {
+        'uuid': g.uuid,
+        'name': g.name,
+        'state': g.state,
+        'vcpus': g.vcpus,
+        'cpu_util': _r(g.cpu_util, 4),
+        'vcpu_util': (None if g.vcpu_util is None
+                      else [round(u, 4) for u in g.vcpu_util]),
+        'memory': {'max_mb': _r(g.max_mb), 'actual_mb': _r(g.actual_mb),
+                   'total_mb': _r(g.total_mb),
+                   'available_mb': _r(g.available_mb),
+                   'unused_mb': _r(g.unused_mb), 'used_mb': _r(g.used_mb),
+                   'rss_mb': _r(g.rss_mb), 'stats': g.stats,
+                   'major_fault_rate': _r(g.major_fault_rate),
+                   'swap_in_mb_s': _r(g.swap_in_mb_s),
+                   'swap_out_mb_s': _r(g.swap_out_mb_s)},
+        'disk': {'read_mb_s': _r(g.read_mb_s), 'write_mb_s': _r(g.write_mb_s),
+                 'read_iops': _r(g.read_iops),
+                 'write_iops': _r(g.write_iops)},
+        'network': {'rx_mb_s': _r(g.rx_mb_s), 'tx_mb_s': _r(g.tx_mb_s)},
+        'balloon': {'has_balloon': config.has_balloon,
+                    'autodeflate': config.autodeflate,
+                    'free_page_reporting': config.free_page_reporting,
+                    'floor_mb': config.floor_mb,
+                    'target_mb': _r(b.target_mb), 'action': b.action,
+                    'applied': b.applied, 'reason': b.reason},
+        'migrating': g.sample.migrating,
+        'smoothed': {'cpu_util': _r(g.smoothed_cpu_util, 4),
+                     'memory_used_mb': _r(g.smoothed_used_mb)},
+    }
+
+
+class AgentManager:
+    """Run the agent's cycles.
+
+    The collaborators are built from ``conf`` unless given (tests and the
+    benchmark pass their own).
+    """
+
+    def __init__(self, conf, inspector=None, host_reader=None,
+                 publisher=None, actuator=None):
+        self.conf = conf
+        self.interval = conf.drs_agent.interval
+        self.inspector = (inspector
+                          or inspector_mod.LibvirtInspector.from_conf(conf))
+        self.host_reader = host_reader or hoststats.HostStatsReader()
+        self.publisher = publisher or publisher_mod.Publisher(conf)
+        self.metrics = metrics_mod.MetricsCalculator(conf)
+        self.actuator = actuator or balloon_mod.BalloonActuator(
+            conf, self.inspector)
+        self.cycles = 0
+        self.failed_cycles = 0
+        self._hot = []
+        #: the last payload published (or None), for tests and debugging
+        self.last_payload = None
+
+    def start(self):
+        self.inspector.start()
+        self.publisher.start()
+
+    def stop(self):
+        self.publisher.stop()
+        self.inspector.close()
+
+    def run(self, stop_event):
+        """Run cycles every interval until ``stop_event`` is set."""
+        deadline = time.monotonic()
+        while not stop_event.is_set():
+            try:
+                self.run_cycle()
+            except Exception:
+                self.failed_cycles += 1
+                LOG.exception('Agent cycle failed')
+            deadline += self.interval
+            now = time.monotonic()
+            if deadline < now:
+                LOG.warning('Agent cycle overran its interval by %.1f s',
+                            now - deadline)
+                deadline = now
+            stop_event.wait(deadline - now)
+
+    def run_cycle(self):
+        """One cycle; returns the metrics payload published, or None."""
+        started = time.monotonic()
+        self.cycles += 1
+        host_sample = self.host_reader.read()
+        try:
+            samples = self.inspector.sample()
+        except inspector_mod.InspectorError as e:
+            LOG.warning('Guests not sampled this cycle: %s', e)
+            samples = None
+        host, guests, gone = self.metrics.update(host_sample, samples)
+        self._hotspot(host)
+        if samples is None:
+            return None
+        report = self.actuator.cycle(host, guests, gone)
+        payload = {
+            'version': payload_mod.VERSION,
+            'host': host_payload(host),
+            'guests': [guest_payload(g, report.guests[g.uuid])
+                       for g in guests],
+            'balloon': {
+                'policy': self.actuator.policy.name,
+                'dry_run': self.actuator.dry_run,
+                'shrunk_mb': _r(report.shrunk_mb),
+                'grown_mb': _r(report.grown_mb),
+                'fpr_reclaimed_mb': _r(report.fpr_reclaimed_mb),
+                'without_autodeflate': report.without_autodeflate,
+                'without_free_page_reporting':
+                    report.without_free_page_reporting},
+            'agent': {
+                'cycle_ms': _r((time.monotonic() - started) * 1000.0, 1),
+                'libvirt_connected': self.inspector.connected,
+                'dropped_notifications': self.publisher.dropped},
+        }
+        self.publisher.publish(payload_mod.METRICS_EVENT, payload)
+        self.last_payload = payload
+        return payload
+
+    def _hotspot(self, host):
+        hot = [r for r, flag in zip(cluster.RESOURCES, host.hot) if flag]
+        if hot == self._hot:
+            return
+        raised = [r for r in hot if r not in self._hot]
+        cleared = [r for r in self._hot if r not in hot]
+        self._hot = hot
+        if raised:
+            LOG.warning('Host %(host)s is a hotspot for %(hot)s',
+                        {'host': host.name, 'hot': ', '.join(raised)})
+        if cleared:
+            LOG.info('Host %(host)s is no longer a hotspot for %(hot)s',
+                     {'host': host.name, 'hot': ', '.join(cleared)})
+        if not self.conf.drs_agent.hotspot_notifications:
+            return
+        self.publisher.publish(payload_mod.HOTSPOT_EVENT, {
+            'version': payload_mod.VERSION,
+            'host': host.name,
+            'timestamp': _timestamp(host.wallclock),
+            'hot': hot,
+            'raised': raised,
+            'cleared': cleared,
+            'load_smoothed': _per_resource(host.load_smoothed,
+                                           lambda v: _r(v, 4)),
+            'thresholds': self.metrics.thresholds,
+        })

@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Counters to metrics: rates, utilisations, smoothing, local hotspots.
+
+Two consecutive samples of a counter give a rate; a counter that went
+backwards (a guest rebooted or migrated in) or a guest seen for the first
+time gives ``None`` for that cycle, never a made-up number. Sizes are MiB
+and rates MiB/s (``mb`` means 2**20 bytes, as in Nova's ``memory_mb``).
+
+Host loads (shares of capacity, in the order of
+:data:`nova_drs.model.cluster.RESOURCES`) go through the
+:class:`nova_drs.detector.HotspotDetector` configured by ``[drs]``, which
+smooths them and flags persistent hotspots; guests' CPU and memory use are
+smoothed the same way.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+from nova_drs import detector
+from nova_drs.model import cluster
+
+MIB = 1048576.0
+KIB_PER_MIB = 1024.0
+SECTOR = 512
+PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
+
+
+def _rate(prev, cur, seconds, scale=1.0):
+    """Per-second rate of a counter, None when it cannot be known."""
+    if prev is None or cur is None or seconds <= 0 or cur < prev:
+        return None
+    return (cur - prev) / seconds / scale
+
+
+@dataclasses.dataclass
+class GuestMetrics:
+    """One guest's metrics for one cycle (see doc/metrics-payload.rst)."""
+
+    uuid: str
+    name: str
+    state: str
+    vcpus: int
+    cpu_util: float = None
+    vcpu_util: list = None
+    max_mb: float = 0.0
+    actual_mb: float = 0.0
+    total_mb: float = None
+    available_mb: float = None
+    unused_mb: float = None
+    used_mb: float = None
+    rss_mb: float = None
+    #: the guest's balloon driver reports statistics
+    stats: bool = False
+    major_fault_rate: float = None
+    swap_in_mb_s: float = None
+    swap_out_mb_s: float = None
+    read_mb_s: float = None
+    write_mb_s: float = None
+    read_iops: float = None
+    write_iops: float = None
+    rx_mb_s: float = None
+    tx_mb_s: float = None
+    smoothed_cpu_util: float = 0.0
+    smoothed_used_mb: float = 0.0
+    #: the inspector's GuestSample (configuration, raw counters)
+    sample: object = None
+
+
+@dataclasses.dataclass
+class HostMetrics:
+    """The host's metrics for one cycle."""
+
+    name: str
+    wallclock: float
+    interval_s: float
+    cpu_count: int
+    cpu_util: float = None
+    iowait: float = None
+    steal: float = None
+    total_mb: float = 0.0
+    free_mb: float = 0.0
+    available_mb: float = 0.0
+    used_mb: float = 0.0
+    swap_total_mb: float = 0.0
+    swap_free_mb: float = 0.0
+    major_fault_rate: float = None
+    swap_in_mb_s: float = None
+    swap_out_mb_s: float = None
+    pressure: dict = None
+    disks: list = dataclasses.field(default_factory=list)
+    nics: list = dataclasses.field(default_factory=list)
+    #: shares of capacity per resource, raw and smoothed
+    load: list = dataclasses.field(default_factory=lambda: [0.0] * 4)
+    load_smoothed: list = dataclasses.field(default_factory=lambda: [0.0] * 4)
+    hot: list = dataclasses.field(default_factory=lambda: [False] * 4)
+
+
+def guest_metrics(prev, cur):
+    """:class:`GuestMetrics` from two samples of a guest (prev may be None).
+
+    :param prev: the guest's previous
+        :class:`nova_drs.agent.inspector.GuestSample`, or None.
+    :param cur: its current sample.
+    """
+    m = GuestMetrics(uuid=cur.uuid, name=cur.name, state=cur.state,
+                     vcpus=cur.vcpus, sample=cur)
+    dt = cur.monotonic - prev.monotonic if prev is not None else 0.0
+    if prev is not None and dt > 0:
+        cpu = _rate(prev.cpu_time, cur.cpu_time, dt * 1e9)
+        if cpu is not None and cur.vcpus:
+            m.cpu_util = min(cpu / cur.vcpus, 1.0)
+        if len(prev.vcpu_times) == len(cur.vcpu_times) and cur.vcpu_times:
+            util = [_rate(p, c, dt * 1e9)
+                    for p, c in zip(prev.vcpu_times, cur.vcpu_times)]
+            if None not in util:
+                m.vcpu_util = [min(u, 1.0) for u in util]
+    b = cur.balloon
+    pb = prev.balloon if prev is not None else {}
+    m.max_mb = b.get('maximum', 0) / KIB_PER_MIB
+    m.actual_mb = b.get('current', 0) / KIB_PER_MIB
+    if 'rss' in b:
+        m.rss_mb = b['rss'] / KIB_PER_MIB
+    if 'usable' in b and 'available' in b:
+        m.stats = True
+        m.total_mb = b['available'] / KIB_PER_MIB
+        m.available_mb = b['usable'] / KIB_PER_MIB
+        m.used_mb = m.total_mb - m.available_mb
+        if cur.config.autodeflate:
+            # with deflate-on-OOM the guest keeps the balloon's pages in
+            # its MemTotal (it may take them back): they are not in use
+            m.used_mb -= m.max_mb - m.actual_mb
+        m.used_mb = max(m.used_mb, 0.0)
+        if 'unused' in b:
+            m.unused_mb = b['unused'] / KIB_PER_MIB
+    elif m.rss_mb is not None:
+        # no guest statistics: what QEMU holds is the best estimate
+        m.used_mb = min(m.rss_mb, m.actual_mb or m.rss_mb)
+    if prev is not None and dt > 0:
+        m.major_fault_rate = _rate(pb.get('major_fault'),
+                                   b.get('major_fault'), dt)
+        m.swap_in_mb_s = _rate(pb.get('swap_in'), b.get('swap_in'), dt,
+                               KIB_PER_MIB)
+        m.swap_out_mb_s = _rate(pb.get('swap_out'), b.get('swap_out'), dt,
+                                KIB_PER_MIB)
+        pk, ck = prev.block, cur.block
+        m.read_mb_s = _rate(pk.get('rd.bytes'), ck.get('rd.bytes'), dt, MIB)
+        m.write_mb_s = _rate(pk.get('wr.bytes'), ck.get('wr.bytes'), dt, MIB)
+        m.read_iops = _rate(pk.get('rd.reqs'), ck.get('rd.reqs'), dt)
+        m.write_iops = _rate(pk.get('wr.reqs'), ck.get('wr.reqs'), dt)
+        pn, cn = prev.net, cur.net
+        m.rx_mb_s = _rate(pn.get('rx.bytes'), cn.get('rx.bytes'), dt, MIB)
+        m.tx_mb_s = _rate(pn.get('tx.bytes'), cn.get('tx.bytes'), dt, MIB)
+    return m
+
+
+def host_metrics(name, prev, cur):
+    """:class:`HostMetrics` from two host samples (prev may be None)."""
+    mem = cur.memory
+    m = HostMetrics(
+        name=name, wallclock=cur.wallclock, interval_s=None,
+        cpu_count=cur.cpu_count,
+        total_mb=mem['MemTotal'] / KIB_PER_MIB,
+        free_mb=mem['MemFree'] / KIB_PER_MIB,
+        available_mb=mem['MemAvailable'] / KIB_PER_MIB,
+        swap_total_mb=mem['SwapTotal'] / KIB_PER_MIB,
+        swap_free_mb=mem['SwapFree'] / KIB_PER_MIB,
+        pressure=cur.pressure)
+    m.used_mb = max(m.total_mb - m.available_mb, 0.0)
+    dt = cur.monotonic - prev.monotonic if prev is not None else 0.0
+    if prev is None or dt <= 0:
+        m.disks = [_disk(n, None, None, 0) for n in sorted(cur.disks)]
+        m.nics = [_nic(n, None, None, 0) for n in sorted(cur.nics)]
+        return m
+    m.interval_s = dt
+    deltas = {k: cur.cpu[k] - prev.cpu.get(k, 0) for k in cur.cpu}
+    total = sum(deltas.values())
+    if total > 0 and min(deltas.values()) >= 0:
+        m.cpu_util = min(max(
+            1.0 - (deltas['idle'] + deltas['iowait']) / total, 0.0), 1.0)
+        m.iowait = deltas['iowait'] / total
+        m.steal = deltas['steal'] / total
+    page_mb = PAGE_SIZE / MIB
+    m.major_fault_rate = _rate(prev.vmstat['pgmajfault'],
+                               cur.vmstat['pgmajfault'], dt)
+    swap_in = _rate(prev.vmstat['pswpin'], cur.vmstat['pswpin'], dt)
+    swap_out = _rate(prev.vmstat['pswpout'], cur.vmstat['pswpout'], dt)
+    m.swap_in_mb_s = None if swap_in is None else swap_in * page_mb
+    m.swap_out_mb_s = None if swap_out is None else swap_out * page_mb
+    m.disks = [_disk(n, prev.disks.get(n), c, dt)
+               for n, c in sorted(cur.disks.items())]
+    m.nics = [_nic(n, prev.nics.get(n), c, dt)
+              for n, c in sorted(cur.nics.items())]
+    return m
+
+
+def _disk(name, prev, cur, dt):
+    out = {'name': name, 'read_mb_s': None, 'write_mb_s': None,
+           'read_iops': None, 'write_iops': None}
+    if prev is not None and cur is not None:
+        out['read_iops'] = _rate(prev[0], cur[0], dt)
+        out['read_mb_s'] = _rate(prev[1], cur[1], dt, MIB / SECTOR)
+        out['write_iops'] = _rate(prev[2], cur[2], dt)
+        out['write_mb_s'] = _rate(prev[3], cur[3], dt, MIB / SECTOR)
+    return out
+
+
+def _nic(name, prev, cur, dt):
+    out = {'name': name, 'rx_mb_s': None, 'tx_mb_s': None}
+    if prev is not None and cur is not None:
+        out['rx_mb_s'] = _rate(prev[0], cur[0], dt, MIB)
+        out['tx_mb_s'] = _rate(prev[1], cur[1], dt, MIB)
+    return out
+
+
+class MetricsCalculator:
+    """Keep the previous samples and the detectors between cycles.
+
+    :param conf: configuration (``[drs]``, ``[drs_agent]``).
+    """
+
+    def __init__(self, conf):
+        self.host_name = conf.drs_agent.host
+        self.disk_capacity = conf.drs_agent.disk_bandwidth_mb_s
+        self.net_capacity = conf.drs_agent.network_bandwidth_mb_s
+        self.detector = detector.HotspotDetector.from_conf(conf)
+        # guests: the same smoothing, thresholds that never fire
+        self.guest_smoother = detector.HotspotDetector(
+            np.full(len(cluster.RESOURCES), np.inf),
+            alpha=conf.drs.ewma_alpha, k=1, n=1)
+        self._prev_host = None
+        self._prev_guests = {}
+
+    @property
+    def thresholds(self):
+        return dict(zip(cluster.RESOURCES,
+                        self.detector.thresholds.tolist()))
+
+    def update(self, host_sample, guest_samples):
+        """Metrics of one cycle.
+
+        :param host_sample: :class:`nova_drs.agent.hoststats.HostSample`.
+        :param guest_samples: list of guest samples, or None when libvirt
+            could not be read (guests are then not updated).
+        :returns: ``(HostMetrics, [GuestMetrics], [uuids gone])``.
+        """
+        host = host_metrics(self.host_name, self._prev_host, host_sample)
+        self._prev_host = host_sample
+        host.load = self._host_load(host)
+        key = [self.host_name]
+        host.hot = self.detector.update(key, [host.load])[0].tolist()
+        host.load_smoothed = self.detector.smoothed(key)[0].tolist()
+        if guest_samples is None:
+            return host, [], []
+        guests = [guest_metrics(self._prev_guests.get(s.uuid), s)
+                  for s in guest_samples]
+        current = {s.uuid: s for s in guest_samples}
+        gone = [u for u in self._prev_guests if u not in current]
+        for uuid in gone:
+            self.guest_smoother.forget(uuid)
+        self._prev_guests = current
+        if guests:
+            loads = np.zeros((len(guests), len(cluster.RESOURCES)))
+            for row, g in enumerate(guests):
+                loads[row, cluster.CPU] = g.cpu_util or 0.0
+                if g.max_mb and g.used_mb is not None:
+                    loads[row, cluster.MEMORY] = g.used_mb / g.max_mb
+            keys = [g.uuid for g in guests]
+            self.guest_smoother.update(keys, loads)
+            smoothed = self.guest_smoother.smoothed(keys)
+            for row, g in enumerate(guests):
+                g.smoothed_cpu_util = float(smoothed[row, cluster.CPU])
+                g.smoothed_used_mb = float(smoothed[row, cluster.MEMORY]
+                                           * g.max_mb)
+        return host, guests, gone
+
+    def _host_load(self, host):
+        disk = sum((d['read_mb_s'] or 0.0) + (d['write_mb_s'] or 0.0)
+                   for d in host.disks)
+        net = sum(max(n['rx_mb_s'] or 0.0, n['tx_mb_s'] or 0.0)
+                  for n in host.nics)
+        return [host.cpu_util or 0.0,
+                host.used_mb / host.total_mb if host.total_mb else 0.0,
+                min(disk / self.disk_capacity, 1.0)
+                if self.disk_capacity else 0.0,
+                min(net / self.net_capacity, 1.0)
+                if self.net_capacity else 0.0]

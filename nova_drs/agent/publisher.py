@@ -1,0 +1,143 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Publishing: oslo.messaging notifications behind a bounded buffer.
+
+Every payload is validated (:mod:`nova_drs.notifications.payload`) and put
+in a buffer of ``[drs_agent] buffer_size`` notifications; a sender thread
+empties it through an oslo.messaging ``Notifier`` (priority ``sample``,
+publisher id ``nova-drs-agent:<host>``, topic ``[drs_agent] topic``).
+
+While the broker is down the sender blocks inside oslo.messaging, which
+reconnects with its own back-off, and the cycle goes on: the buffer
+fills, then the oldest notification waiting is dropped for each new one
+and counted. Memory use stays bounded whatever the outage lasts.
+"""
+
+import collections
+import threading
+
+from oslo_log import log as logging
+import oslo_messaging
+
+from nova_drs.notifications import payload as payload_schema
+
+LOG = logging.getLogger(__name__)
+
+BINARY = 'nova-drs-agent'
+
+
+class Publisher:
+    """Send notifications from a thread, buffering while the broker is down.
+
+    :param conf: configuration (``[drs_agent]``, oslo.messaging options).
+    :param notifier: an object with oslo.messaging's
+        ``Notifier.sample(ctxt, event_type, payload)``; by default one is
+        built from the configuration when the publisher starts.
+    """
+
+    def __init__(self, conf, notifier=None):
+        self.conf = conf
+        self.publisher_id = '%s:%s' % (BINARY, conf.drs_agent.host)
+        self.size = conf.drs_agent.buffer_size
+        self._notifier = notifier
+        self._transport = None
+        self._buffer = collections.deque()
+        self._in_flight = None
+        self._cond = threading.Condition()
+        self._stopping = False
+        self._thread = None
+        #: notifications sent, dropped (buffer full), refused (invalid)
+        self.sent = 0
+        self.dropped = 0
+        self.invalid = 0
+        self._dropping = False
+
+    @property
+    def pending(self):
+        with self._cond:
+            return len(self._buffer)
+
+    def start(self):
+        if self._notifier is None:
+            self._transport = oslo_messaging.get_notification_transport(
+                self.conf)
+            # NOTE: retry=None: a send blocks in the sender thread until
+            # oslo.messaging has reconnected; with a finite retry the driver
+            # logs the whole payload and drops it without telling us.
+            self._notifier = oslo_messaging.Notifier(
+                self._transport, publisher_id=self.publisher_id,
+                driver=self.conf.drs_agent.notification_driver,
+                topics=[self.conf.drs_agent.topic])
+        self._thread = threading.Thread(target=self._run,
+                                        name='drs-publisher', daemon=True)
+        self._thread.start()
+
+    def publish(self, event_type, payload):
+        """Validate ``payload`` and queue it; False if it was refused."""
+        try:
+            payload_schema.validate(payload, event_type)
+        except payload_schema.PayloadError as e:
+            self.invalid += 1
+            LOG.error('Not publishing an invalid %(event)s payload: '
+                      '%(error)s', {'event': event_type, 'error': e})
+            return False
+        with self._cond:
+            if len(self._buffer) >= self.size:
+                # drop the oldest that is not being sent right now
+                drop = 1 if self._buffer[0] is self._in_flight else 0
+                if drop < len(self._buffer):
+                    del self._buffer[drop]
+                else:
+                    self._buffer.popleft()
+                self.dropped += 1
+                if not self._dropping:
+                    self._dropping = True
+                    LOG.warning('Notification buffer full (%d): the '
+                                'message broker is unreachable, dropping '
+                                'the oldest metrics', self.size)
+            self._buffer.append((event_type, payload))
+            self._cond.notify()
+        return True
+
+    def _run(self):
+        while True:
+            with self._cond:
+                while not self._buffer and not self._stopping:
+                    self._cond.wait()
+                if not self._buffer:
+                    return
+                item = self._in_flight = self._buffer[0]
+            try:
+                self._notifier.sample({}, item[0], item[1])
+            except Exception:
+                # a driver that raises instead of retrying: wait a little
+                LOG.exception('Cannot send %s', item[0])
+                with self._cond:
+                    self._in_flight = None
+                    if self._stopping:
+                        return
+                    self._cond.wait(1.0)
+                continue
+            with self._cond:
+                self._in_flight = None
+                if self._buffer and self._buffer[0] is item:
+                    self._buffer.popleft()
+                self.sent += 1
+                if self._dropping and not self._buffer:
+                    self._dropping = False
+                    LOG.info('Notification buffer drained; %d dropped '
+                             'so far', self.dropped)
+
+    def stop(self, timeout=5.0):
+        """Send what is buffered (for up to ``timeout`` s), then stop."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            if self._thread.is_alive():
+                LOG.warning('Stopping with %d notifications not sent '
+                            '(broker unreachable)', self.pending)
+            self._thread = None
+        if self._transport is not None:
+            self._transport.cleanup()
+            self._transport = None

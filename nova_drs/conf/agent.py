@@ -1,0 +1,93 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Options of the compute-node agent: the ``[drs_agent]`` group.
+
+``nova-drs-agent`` runs on every compute host. It samples the host and its
+guests, balloons guest memory (``[drs_balloon]``) and publishes the metrics
+as oslo.messaging notifications.
+"""
+
+import socket
+
+from oslo_config import cfg
+
+agent_group = cfg.OptGroup(
+    name='drs_agent',
+    title='nova-drs agent options',
+    help='How the per-host agent (nova-drs-agent) samples its host and '
+         'guests and publishes their metrics.')
+
+AGENT_OPTS = [
+    cfg.FloatOpt(
+        'interval', default=10.0, min=0.5, max=3600.0,
+        help='Seconds between two sampling cycles. Each cycle samples the '
+             'host and every guest, resizes balloons and publishes one '
+             '``drs.host.metrics`` notification.'),
+    cfg.StrOpt(
+        'host', default=socket.gethostname(),
+        sample_default='<hostname>',
+        help='Name of this compute host in the notifications. It must be '
+             'the name Nova knows the host by (``[DEFAULT] host`` of '
+             'nova-compute, the hypervisor hostname by default).'),
+    cfg.StrOpt(
+        'topic', default='drs_notifications',
+        help='oslo.messaging notification topic the metrics are sent to. '
+             'With the ``messagingv2`` driver the messages go to the queue '
+             '``<topic>.sample``. A topic of its own keeps the metrics out '
+             'of Ceilometer\'s ``notifications`` queues.'),
+    cfg.StrOpt(
+        'notification_driver', default='messagingv2',
+        choices=[
+            ('messagingv2', 'oslo.messaging notifications, message '
+                            'format 2.0 (the usual choice)'),
+            ('messaging', 'oslo.messaging notifications, message '
+                          'format 1.0'),
+            ('noop', 'publish nothing'),
+        ],
+        help='oslo.messaging notification driver used to publish the '
+             'metrics. The transport is the one of '
+             '``[oslo_messaging_notifications] transport_url`` (or '
+             '``[DEFAULT] transport_url``).'),
+    cfg.IntOpt(
+        'buffer_size', default=360, min=1, max=100000,
+        help='Notifications kept while the message broker cannot be '
+             'reached (360 is one hour at the default interval). When the '
+             'buffer is full the oldest notification is dropped and '
+             'counted; memory use stays bounded. Reconnection follows the '
+             'transport\'s own settings (``[oslo_messaging_rabbit] '
+             'rabbit_retry_interval`` and ``rabbit_interval_max``).'),
+    cfg.FloatOpt(
+        'libvirt_reconnect_max_interval', default=30.0, min=0.1,
+        max=3600.0,
+        help='Longest wait in seconds between two attempts to reconnect '
+             'to libvirtd after the connection was lost; the wait doubles '
+             'from one second after each failure up to this value.'),
+    cfg.BoolOpt(
+        'hotspot_notifications', default=True,
+        help='Also send a ``drs.host.hotspot`` notification whenever the '
+             'set of hot resources of this host changes, as found by the '
+             'hotspot detector (``[drs]`` thresholds, smoothing and '
+             'persistence).'),
+    cfg.FloatOpt(
+        'disk_bandwidth_mb_s', default=0.0, min=0.0, max=1e6,
+        help='Disk bandwidth of this host in MB/s, the capacity against '
+             'which its disk load is measured. 0 means not known: the disk '
+             'load is then reported but never makes a hotspot.'),
+    cfg.FloatOpt(
+        'network_bandwidth_mb_s', default=0.0, min=0.0, max=1e6,
+        help='Network bandwidth of this host in MB/s, the capacity '
+             'against which its network load is measured. 0 means not '
+             'known: the network load is then reported but never makes a '
+             'hotspot.'),
+]
+
+
+def register_opts(conf):
+    # NOTE: a fresh OptGroup per ConfigOpts, see nova_drs.conf.drs
+    group = cfg.OptGroup(agent_group.name, title=agent_group.title,
+                         help=agent_group.help)
+    conf.register_group(group)
+    conf.register_opts(AGENT_OPTS, group=group)
+
+
+def list_opts():
+    return {agent_group: AGENT_OPTS}

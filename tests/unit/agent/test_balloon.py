@@ -1,0 +1,190 @@
+# SPDX-License-Identifier: Apache-2.0
+from unittest import mock
+
+from oslotest import base
+
+from nova_drs.agent import balloon
+from nova_drs.agent import inspector
+from nova_drs.agent import metrics
+from nova_drs import balloon as policies
+from tests.unit.agent import fakes
+from tests.unit import clusters
+
+GIB = fakes.GIB_KIB
+
+
+def guest(uuid, t=1.0, prev=None, state='running', migrating=False,
+          **config_and_stats):
+    config = inspector.GuestConfig(
+        has_balloon=config_and_stats.pop('has_balloon', True),
+        autodeflate=config_and_stats.pop('autodeflate', True),
+        free_page_reporting=config_and_stats.pop('fpr', False),
+        floor_mb=config_and_stats.pop('floor_mb', None))
+    s = fakes.sample(t, uuid, config=config, **config_and_stats)
+    s.state = state
+    s.migrating = migrating
+    return metrics.guest_metrics(prev, s)
+
+
+def host(available_mb, total_mb=100 * 1024):
+    return metrics.HostMetrics(name='h', wallclock=0, interval_s=10,
+                               cpu_count=8, total_mb=total_mb,
+                               available_mb=available_mb)
+
+
+SHORT = host(5 * 1024)       # 5 % available: reclaim
+PLENTY = host(40 * 1024)     # give memory back
+
+
+class TestBalloonActuator(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf()
+        self.inspector = mock.Mock(spec=inspector.LibvirtInspector)
+        self.inspector.job_active.return_value = False
+        self.actuator = balloon.BalloonActuator(self.conf, self.inspector)
+
+    def test_idle_guest_is_shrunk_in_kib(self):
+        report = self.actuator.cycle(SHORT, [guest('g')])
+        # 5 % of 4 GiB per cycle
+        target = 4096 - 0.05 * 4096
+        self.inspector.set_memory.assert_called_once_with(
+            'g', round(target * 1024))
+        b = report.guests['g']
+        self.assertEqual(('shrink', True, target),
+                         (b.action, b.applied, b.target_mb))
+        self.assertAlmostEqual(0.05 * 4096, report.shrunk_mb)
+        self.assertEqual(0.0, report.grown_mb)
+        self.assertAlmostEqual(0.05 * 4096,
+                               self.actuator.totals['shrunk_mb'])
+        self.assertEqual('adaptive', self.actuator.policy.name)
+
+    def test_guest_under_pressure_grows(self):
+        report = self.actuator.cycle(SHORT, [guest(
+            'g', current=2 * GIB, usable=50 * 1024)])
+        self.assertEqual('grow', report.guests['g'].action)
+        self.assertGreater(report.grown_mb, 1000)
+
+    def test_dry_run(self):
+        self.conf.set_override('dry_run', True, 'drs_balloon')
+        actuator = balloon.BalloonActuator(self.conf, self.inspector)
+        report = actuator.cycle(SHORT, [guest('g')])
+        self.inspector.set_memory.assert_not_called()
+        b = report.guests['g']
+        self.assertEqual('shrink', b.action)
+        self.assertFalse(b.applied)
+        self.assertIn('dry run', b.reason)
+        self.assertEqual(0.0, report.shrunk_mb)
+
+    def test_nothing_to_do(self):
+        report = self.actuator.cycle(PLENTY, [guest('g')])
+        self.inspector.set_memory.assert_not_called()
+        self.assertEqual('none', report.guests['g'].action)
+
+    def test_migrating_guests_are_left_alone(self):
+        # known from events: the policy holds it
+        report = self.actuator.cycle(SHORT, [guest('g', migrating=True)])
+        self.assertEqual('hold', report.guests['g'].action)
+        self.assertIn('migrated', report.guests['g'].reason)
+        # a job seen right before the resize
+        self.inspector.job_active.return_value = True
+        report = self.actuator.cycle(SHORT, [guest('h')])
+        self.inspector.set_memory.assert_not_called()
+        self.assertEqual('hold', report.guests['h'].action)
+        self.assertIn('job', report.guests['h'].reason)
+
+    def test_not_running_and_no_balloon(self):
+        report = self.actuator.cycle(SHORT, [
+            guest('p', state='paused'), guest('n', has_balloon=False),
+            guest('s', usable=None)])
+        self.inspector.set_memory.assert_not_called()
+        self.assertIn('paused', report.guests['p'].reason)
+        self.assertIn('no balloon', report.guests['n'].reason)
+        self.assertIn('statistics', report.guests['s'].reason)
+
+    def test_guest_gone_or_error_is_not_fatal(self):
+        self.inspector.set_memory.side_effect = [
+            inspector.GuestGone('gone'), inspector.InspectorError('boom')]
+        report = self.actuator.cycle(SHORT, [guest('a'), guest('b')])
+        self.assertFalse(report.guests['a'].applied)
+        self.assertFalse(report.guests['b'].applied)
+        self.assertEqual({'guest went away', 'failed: boom'},
+                         {report.guests['a'].reason,
+                          report.guests['b'].reason})
+        self.assertEqual(0.0, report.shrunk_mb)
+
+    def test_balloon_features_reported(self):
+        guests = [guest('full', fpr=True),
+                  guest('plain', autodeflate=False),
+                  guest('none', has_balloon=False)]
+        with self.assertLogs('nova_drs.agent.balloon', 'WARNING') as logs:
+            report = self.actuator.cycle(PLENTY, guests)
+            self.actuator.cycle(PLENTY, guests)
+        self.assertEqual(['plain'], report.without_autodeflate)
+        self.assertEqual(['plain'], report.without_free_page_reporting)
+        # warned once per guest and feature, not every cycle
+        self.assertEqual(2, len(logs.records))
+
+    def test_free_page_reporting_reclaim_is_counted(self):
+        self.actuator.cycle(PLENTY, [guest('f', fpr=True, rss=3 * GIB),
+                                     guest('p', rss=3 * GIB)])
+        report = self.actuator.cycle(PLENTY, [
+            guest('f', fpr=True, rss=2 * GIB), guest('p', rss=2 * GIB)])
+        # only the guest with free page reporting, whose balloon held
+        self.assertEqual(1024.0, report.fpr_reclaimed_mb)
+        self.assertEqual(1024.0, self.actuator.totals['fpr_reclaimed_mb'])
+
+    def test_forget(self):
+        self.actuator.cycle(PLENTY, [guest('f', fpr=True, rss=3 * GIB)])
+        with mock.patch.object(self.actuator.policy, 'forget') as forget:
+            self.actuator.cycle(PLENTY, [], gone=['f'])
+        forget.assert_called_once_with('f')
+        report = self.actuator.cycle(PLENTY, [
+            guest('f', fpr=True, rss=GIB)])
+        self.assertEqual(0.0, report.fpr_reclaimed_mb)
+
+
+class TestAdaptivePolicyInTheAgent(base.BaseTestCase):
+    """Policy behaviour found with real guests (tests/functional/agent)."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf(drs_balloon__shrink_step=0.1,
+                                  drs_balloon__pressure_drop=0.05)
+        self.policy = policies.load('adaptive', self.conf)
+        self.short = policies.HostMemory(total_mb=100 * 1024,
+                                         available_mb=1024)
+        self.fine = policies.HostMemory(total_mb=100 * 1024,
+                                        available_mb=12 * 1024)
+
+    def targets(self, host=None, **kw):
+        g = policies.GuestMemory(name='g', max_mb=512, **kw)
+        return {t.name: t
+                for t in self.policy.targets(host or self.short, [g])}
+
+    def test_own_shrink_is_not_pressure(self):
+        # a 51 MiB shrink lowers usable by 51 MiB (> pressure_drop 25.6);
+        # libvirt may report the new balloon size only a cycle later
+        t = self.targets(actual_mb=512, usable_mb=430)['g']
+        self.assertEqual('shrink', t.action)
+        t = self.targets(actual_mb=511, usable_mb=379)['g']
+        self.assertEqual('shrink', t.action)
+
+    def test_guest_consuming_fast_is_pressure(self):
+        self.assertEqual({}, self.targets(self.fine, actual_mb=400,
+                                          usable_mb=300))
+        t = self.targets(actual_mb=400, usable_mb=260)['g']
+        self.assertEqual('grow', t.action)
+        self.assertIn('fell 40 MiB', t.reason)
+
+    def test_no_shrink_right_after_growth(self):
+        self.targets(self.fine, actual_mb=400, usable_mb=300)
+        self.assertEqual('grow', self.targets(actual_mb=400,
+                                              usable_mb=260)['g'].action)
+        # given memory, it looks idle: not shrunk for shrink_holdoff cycles
+        for _cycle in range(3):
+            self.assertEqual({}, self.targets(actual_mb=512,
+                                              usable_mb=370))
+        self.assertEqual('shrink', self.targets(actual_mb=512,
+                                                usable_mb=370)['g'].action)

@@ -1,0 +1,188 @@
+# SPDX-License-Identifier: Apache-2.0
+import threading
+import time
+from unittest import mock
+
+import fixtures
+from oslotest import base
+
+from nova_drs.agent import inspector
+from nova_drs.agent import manager
+from nova_drs.agent import publisher
+from nova_drs.notifications import payload
+from tests.unit.agent import fakes
+from tests.unit import clusters
+
+GIB = fakes.GIB_KIB
+UUID_A = '00000000-0000-0000-0000-00000000000a'
+
+
+class RecordingNotifier:
+    def __init__(self):
+        self.sent = []
+
+    def sample(self, ctxt, event_type, doc):
+        payload.validate(doc, event_type)
+        self.sent.append((event_type, doc))
+
+    def of(self, event_type):
+        return [d for e, d in self.sent if e == event_type]
+
+
+class FakeHost:
+    """Host samples 10 s apart; ``available`` in KiB can be changed."""
+
+    def __init__(self):
+        self.t = 0.0
+        self.available = 8 * GIB
+
+    def read(self):
+        self.t += 10.0
+        return fakes.host_sample(self.t, busy=int(self.t * 10),
+                                 idle=int(self.t * 30),
+                                 avail_kib=self.available)
+
+
+class ManagerTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.libvirt = fakes.make_module()
+        self.useFixture(fixtures.MockPatchObject(inspector, 'libvirt',
+                                                 self.libvirt))
+        self.useFixture(fixtures.MockPatchObject(inspector,
+                                                 'start_event_loop'))
+        self.conn = fakes.FakeConnection(self.libvirt, None)
+        self.dom = self.conn.add(UUID_A, 'instance-a')
+        self.libvirt.next_connection = self.conn
+        self.conf = clusters.conf(drs_agent__host='compute-1',
+                                  drs_agent__interval=0.5,
+                                  drs__memory_threshold=0.8,
+                                  drs__persistence_window=1,
+                                  drs__persistence_count=1)
+        self.host = FakeHost()
+        self.notifier = RecordingNotifier()
+
+    def make(self):
+        pub = publisher.Publisher(self.conf, notifier=self.notifier)
+        insp = inspector.LibvirtInspector(clock=lambda: self.host.t)
+        agent = manager.AgentManager(self.conf, inspector=insp,
+                                     host_reader=self.host, publisher=pub)
+        agent.start()
+        self.addCleanup(agent.stop)
+        return agent
+
+    def flush(self, agent):
+        deadline = time.monotonic() + 5
+        while agent.publisher.pending and time.monotonic() < deadline:
+            time.sleep(0.005)
+
+
+class TestCycle(ManagerTestCase):
+
+    def test_metrics_payload(self):
+        agent = self.make()
+        first = agent.run_cycle()
+        self.dom.stats = fakes.guest_stats(cpu_time=3 * 10 ** 9)
+        second = agent.run_cycle()
+        self.flush(agent)
+        self.assertEqual([first, second],
+                         self.notifier.of(payload.METRICS_EVENT))
+        self.assertEqual('1.0', second['version'])
+        self.assertEqual('compute-1', second['host']['name'])
+        self.assertEqual(10.0, second['host']['interval_s'])
+        self.assertEqual(0.25, second['host']['cpu']['util'])
+        (guest,) = second['guests']
+        self.assertEqual(UUID_A, guest['uuid'])
+        self.assertIsNone(first['guests'][0]['cpu_util'])
+        # 2 s of CPU in 10 s
+        self.assertEqual(0.2, guest['cpu_util'])
+        self.assertEqual('adaptive', second['balloon']['policy'])
+        self.assertTrue(second['agent']['libvirt_connected'])
+        self.assertEqual(2, agent.cycles)
+
+    def test_balloon_applied(self):
+        self.host.available = GIB // 2
+        agent = self.make()
+        p = agent.run_cycle()
+        self.assertEqual([(round((4096 - 204.8) * 1024), 1)],
+                         self.dom.memory_calls)
+        self.assertEqual('shrink', p['guests'][0]['balloon']['action'])
+        self.assertTrue(p['guests'][0]['balloon']['applied'])
+        self.assertEqual(204.8, p['balloon']['shrunk_mb'])
+
+    def test_nothing_published_while_libvirt_is_down(self):
+        agent = self.make()
+        agent.run_cycle()
+        self.conn.alive = False
+        self.libvirt.open_error = fakes.libvirtError('down', 38, 7)
+        self.assertIsNone(agent.run_cycle())
+        self.flush(agent)
+        self.assertEqual(1, len(self.notifier.of(payload.METRICS_EVENT)))
+
+    def test_guest_gone(self):
+        agent = self.make()
+        agent.run_cycle()
+        self.dom.vanished = True
+        with mock.patch.object(agent.actuator, 'forget',
+                               wraps=agent.actuator.forget) as forget:
+            p = agent.run_cycle()
+        self.assertEqual([], p['guests'])
+        forget.assert_called_once_with([UUID_A])
+
+    def test_hotspot_raised_then_cleared(self):
+        agent = self.make()
+        agent.run_cycle()
+        self.host.available = GIB
+        agent.run_cycle()
+        agent.run_cycle()
+        self.host.available = 8 * GIB
+        agent.run_cycle()
+        self.flush(agent)
+        raised, cleared = self.notifier.of(payload.HOTSPOT_EVENT)
+        self.assertEqual((['memory'], ['memory'], []),
+                         (raised['hot'], raised['raised'],
+                          raised['cleared']))
+        self.assertEqual(([], [], ['memory']),
+                         (cleared['hot'], cleared['raised'],
+                          cleared['cleared']))
+        self.assertEqual(0.8, raised['thresholds']['memory'])
+        self.assertEqual('compute-1', raised['host'])
+
+    def test_hotspot_notifications_off(self):
+        self.conf.set_override('hotspot_notifications', False, 'drs_agent')
+        agent = self.make()
+        self.host.available = GIB
+        agent.run_cycle()
+        self.flush(agent)
+        self.assertEqual([], self.notifier.of(payload.HOTSPOT_EVENT))
+
+
+class TestRun(ManagerTestCase):
+
+    def test_runs_until_stopped_and_survives_failures(self):
+        agent = self.make()
+        real = agent.run_cycle
+        calls = []
+
+        def cycle():
+            calls.append(time.monotonic())
+            if len(calls) == 1:
+                raise RuntimeError('boom')
+            if len(calls) == 3:
+                stop.set()
+            return real()
+        agent.run_cycle = cycle
+        stop = threading.Event()
+        with self.assertLogs('nova_drs.agent.manager', 'ERROR'):
+            agent.run(stop)
+        self.assertEqual(3, len(calls))
+        self.assertEqual(1, agent.failed_cycles)
+        # on the interval (0.5 s)
+        self.assertAlmostEqual(0.5, calls[1] - calls[0], delta=0.2)
+
+    def test_stop(self):
+        agent = self.make()
+        agent.run_cycle()
+        agent.stop()
+        self.assertTrue(self.conn.closed)

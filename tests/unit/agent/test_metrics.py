@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: Apache-2.0
+import copy
+
+from oslotest import base
+
+from nova_drs.agent import inspector
+from nova_drs.agent import metrics
+from tests.unit.agent import fakes
+from tests.unit import clusters
+
+GIB_KIB = fakes.GIB_KIB
+sample = fakes.sample
+host_sample = fakes.host_sample
+
+
+class TestGuestMetrics(base.BaseTestCase):
+
+    def test_first_sample_has_levels_but_no_rates(self):
+        m = metrics.guest_metrics(None, sample(10.0))
+        self.assertIsNone(m.cpu_util)
+        self.assertIsNone(m.vcpu_util)
+        self.assertIsNone(m.major_fault_rate)
+        self.assertIsNone(m.read_mb_s)
+        self.assertEqual(4096, m.max_mb)
+        self.assertEqual(4096, m.actual_mb)
+        self.assertEqual(2048, m.available_mb)
+        self.assertTrue(m.stats)
+
+    def test_rates(self):
+        prev = sample(10.0, cpu_time=10 ** 9, vcpus=2, major_fault=100,
+                      swap_in=0, rd_bytes=0, tx_bytes=0)
+        cur = sample(20.0, cpu_time=10 ** 9 + 5 * 10 ** 9, vcpus=2,
+                     major_fault=600, swap_in=10240,
+                     rd_bytes=100 * 1048576, tx_bytes=10 * 1048576)
+        m = metrics.guest_metrics(prev, cur)
+        # 5 s of CPU in 10 s on 2 vCPUs
+        self.assertAlmostEqual(0.25, m.cpu_util)
+        self.assertEqual([0.25, 0.25], m.vcpu_util)
+        self.assertAlmostEqual(50.0, m.major_fault_rate)
+        self.assertAlmostEqual(1.0, m.swap_in_mb_s)
+        self.assertAlmostEqual(10.0, m.read_mb_s)
+        self.assertAlmostEqual(1.0, m.tx_mb_s)
+        self.assertAlmostEqual(0.0, m.rx_mb_s)
+
+    def test_counter_reset_gives_no_rate(self):
+        prev = sample(10.0, cpu_time=50 * 10 ** 9, major_fault=100)
+        cur = sample(20.0, cpu_time=10 ** 9, major_fault=5)
+        m = metrics.guest_metrics(prev, cur)
+        self.assertIsNone(m.cpu_util)
+        self.assertIsNone(m.major_fault_rate)
+
+    def test_vcpu_hotplug_gives_no_per_vcpu_rate(self):
+        m = metrics.guest_metrics(sample(10.0, vcpus=1),
+                                  sample(20.0, vcpus=2))
+        self.assertIsNone(m.vcpu_util)
+
+    def test_memory_in_use(self):
+        m = metrics.guest_metrics(None, sample(
+            1.0, available=3 * GIB_KIB, usable=GIB_KIB, unused=GIB_KIB // 2))
+        self.assertEqual(3072, m.total_mb)
+        self.assertEqual(2048, m.used_mb)
+        self.assertEqual(512, m.unused_mb)
+
+    def test_autodeflate_balloon_is_not_in_use(self):
+        # deflate-on-OOM guests keep the balloon's pages in MemTotal
+        config = inspector.GuestConfig(has_balloon=True, autodeflate=True)
+        m = metrics.guest_metrics(None, sample(
+            1.0, config=config, current=2 * GIB_KIB, maximum=4 * GIB_KIB,
+            available=4 * GIB_KIB, usable=GIB_KIB))
+        self.assertEqual(1024, m.used_mb)
+
+    def test_without_guest_statistics(self):
+        m = metrics.guest_metrics(None, sample(1.0, usable=None,
+                                               rss=GIB_KIB))
+        self.assertFalse(m.stats)
+        self.assertIsNone(m.available_mb)
+        self.assertEqual(1024, m.used_mb)
+
+
+class TestHostMetrics(base.BaseTestCase):
+
+    def test_first_sample(self):
+        m = metrics.host_metrics('h', None, host_sample(1.0))
+        self.assertIsNone(m.interval_s)
+        self.assertIsNone(m.cpu_util)
+        self.assertEqual(16384, m.total_mb)
+        self.assertEqual(8192, m.available_mb)
+        self.assertEqual(8192, m.used_mb)
+
+    def test_rates(self):
+        prev = host_sample(1.0, busy=100, idle=100, iowait=0,
+                           disks={'vda': (0, 0, 0, 0)},
+                           nics={'eth0': (0, 0)})
+        cur = host_sample(11.0, busy=160, idle=120, iowait=20, majflt=50,
+                          disks={'vda': (100, 20480, 0, 0),
+                                 'vdb': (1, 1, 1, 1)},
+                          nics={'eth0': (10485760, 0)})
+        m = metrics.host_metrics('h', prev, cur)
+        self.assertEqual(10.0, m.interval_s)
+        # 100 jiffies: 60 busy, 20 idle, 20 iowait
+        self.assertAlmostEqual(0.6, m.cpu_util)
+        self.assertAlmostEqual(0.2, m.iowait)
+        self.assertAlmostEqual(5.0, m.major_fault_rate)
+        vda, vdb = m.disks
+        self.assertAlmostEqual(10.0, vda['read_iops'])
+        self.assertAlmostEqual(1.0, vda['read_mb_s'])
+        # a disk that just appeared has no rate yet
+        self.assertIsNone(vdb['read_mb_s'])
+        self.assertAlmostEqual(1.0, m.nics[0]['rx_mb_s'])
+
+
+class TestMetricsCalculator(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf(drs__memory_threshold=0.6,
+                                  drs__persistence_window=2,
+                                  drs__persistence_count=2,
+                                  drs_agent__host='compute-1',
+                                  drs_agent__disk_bandwidth_mb_s=10.0)
+        self.calc = metrics.MetricsCalculator(self.conf)
+
+    def test_host_loads_hotspot_and_smoothing(self):
+        host, guests, gone = self.calc.update(
+            host_sample(1.0, avail_kib=4 * GIB_KIB), [sample(1.0)])
+        self.assertEqual('compute-1', host.name)
+        self.assertAlmostEqual(0.75, host.load[1])
+        self.assertEqual([False] * 4, host.hot)
+        host, guests, gone = self.calc.update(
+            host_sample(2.0, avail_kib=4 * GIB_KIB,
+                        disks={'vda': (0, 40960, 0, 0)}),
+            [sample(2.0)])
+        # 2 of 2 samples above 0.6: memory hot
+        self.assertEqual([False, True, False, False], host.hot)
+        self.assertAlmostEqual(0.75, host.load_smoothed[1])
+        self.assertEqual(0.6, self.calc.thresholds['memory'])
+
+    def test_disk_load_against_configured_bandwidth(self):
+        self.calc.update(host_sample(1.0, disks={'vda': (0, 0, 0, 0)}), [])
+        host, _g, _gone = self.calc.update(
+            host_sample(2.0, disks={'vda': (0, 40960, 0, 0)}), [])
+        # 20 MiB/s on a 10 MB/s disk: capped at 1
+        self.assertEqual(1.0, host.load[2])
+        self.assertEqual(0.0, host.load[3])
+
+    def test_guests_smoothed_and_gone(self):
+        self.calc.update(host_sample(1.0), [sample(1.0, 'u1', cpu_time=0),
+                                            sample(1.0, 'u2')])
+        _h, guests, gone = self.calc.update(
+            host_sample(3.0), [sample(3.0, 'u1', cpu_time=10 ** 9)])
+        self.assertEqual(['u2'], gone)
+        (g,) = guests
+        self.assertAlmostEqual(0.5, g.cpu_util)
+        # alpha 0.5: the first sample seeded 0 CPU
+        self.assertAlmostEqual(0.25, g.smoothed_cpu_util)
+        self.assertAlmostEqual(2048, g.smoothed_used_mb, delta=300)
+
+    def test_libvirt_unavailable(self):
+        host, guests, gone = self.calc.update(host_sample(1.0), None)
+        self.assertEqual(([], []), (guests, gone))
+        self.assertIsNotNone(host)
+
+    def test_samples_are_not_modified(self):
+        s = sample(1.0)
+        before = copy.deepcopy(s)
+        self.calc.update(host_sample(1.0), [s])
+        self.assertEqual(before, s)

@@ -1,0 +1,119 @@
+# SPDX-License-Identifier: Apache-2.0
+import sys
+import threading
+from unittest import mock
+
+from oslotest import base
+
+from nova_drs import agent
+from nova_drs.agent import inspector
+from nova_drs.agent import service
+from nova_drs.cmd import agent as agent_cmd
+from tests.unit import clusters
+
+
+class FakeManager:
+    interval = 1.0
+
+    def __init__(self, conf):
+        self.conf = conf
+        self.cycles = 0
+        self.started = threading.Event()
+        self.stopped = False
+
+    def start(self):
+        pass
+
+    def run(self, stop_event):
+        self.started.set()
+        while not stop_event.wait(0.01):
+            self.cycles += 1
+
+    def stop(self):
+        self.stopped = True
+
+
+class TestAgentService(base.BaseTestCase):
+
+    def test_run_then_terminate(self):
+        conf = clusters.conf()
+        svc = service.AgentService(0, conf, manager_factory=FakeManager)
+        thread = threading.Thread(target=svc.run)
+        thread.start()
+        self.assertTrue(svc.manager_factory is FakeManager)
+        for _ in range(100):
+            if svc.manager is not None:
+                break
+            threading.Event().wait(0.01)
+        svc.manager.started.wait(5)
+        svc.terminate()
+        thread.join(5)
+        self.assertFalse(thread.is_alive())
+        self.assertTrue(svc.manager.stopped)
+
+    def test_terminate_before_run(self):
+        svc = service.AgentService(0, clusters.conf(),
+                                   manager_factory=FakeManager)
+        svc.terminate()
+        svc.run()
+        self.assertIsNone(svc.manager)
+
+    def test_run_uses_cotyledon(self):
+        conf = clusters.conf()
+        with mock.patch.object(service.cotyledon, 'ServiceManager') as sm, \
+                mock.patch.object(service.oslo_config_glue,
+                                  'setup') as setup:
+            service.run(conf)
+        setup.assert_called_once_with(sm.return_value, conf)
+        sm.return_value.add.assert_called_once_with(
+            service.AgentService, workers=1, args=(conf,))
+        sm.return_value.run.assert_called_once_with()
+
+
+class TestMain(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # the real one changes the whole test process
+        patcher = mock.patch.object(agent, 'use_native_threads')
+        self.native = patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_bad_configuration(self):
+        path = self.create_tempfiles([('bad', '[drs_agent]\ninterval = 0\n')],
+                                     ext='.conf')[0]
+        with mock.patch.object(sys, 'stderr') as stderr:
+            rc = agent_cmd.main(['--config-file', path])
+        self.assertEqual(2, rc)
+        self.assertIn('[drs_agent] interval',
+                      ''.join(c.args[0] for c in stderr.write.mock_calls))
+        self.native.assert_called_once_with()
+
+    def test_libvirt_missing(self):
+        with mock.patch.object(inspector, 'libvirt', None), \
+                mock.patch.object(sys, 'stderr'), \
+                mock.patch.object(service, 'run') as run:
+            self.assertEqual(1, agent_cmd.main([]))
+        run.assert_not_called()
+
+    def test_runs_the_service(self):
+        with mock.patch.object(inspector.LibvirtInspector,
+                               'check_available'), \
+                mock.patch.object(service, 'run') as run:
+            self.assertEqual(0, agent_cmd.main([]))
+        conf = run.call_args[0][0]
+        self.assertEqual('qemu:///system', conf.libvirt.connection_uri)
+        self.assertEqual(10.0, conf.drs_agent.interval)
+
+
+class TestNativeThreads(base.BaseTestCase):
+
+    def test_eventlet_blocked_and_threading_backend(self):
+        modules = dict(sys.modules)
+        modules.pop('eventlet', None)
+        with mock.patch.dict(sys.modules, modules, clear=True), \
+                mock.patch('oslo_service.backend.init_backend') as init:
+            agent.use_native_threads()
+            self.assertIsNone(sys.modules['eventlet'])
+        from oslo_service import backend
+        init.assert_called_once_with(backend.BackendType.THREADING)

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+#
+# A private libvirtd for the agent's functional tests, next to (never
+# instead of) the host's own: it runs in its own mount namespace with its
+# configuration and state under $NOVA_DRS_LAB_DIR/libvirtd (default
+# /var/tmp/nova-drs-lab), so tests may restart it and define guests without
+# touching anything else. No systemd needed.
+#
+#   libvirtd.sh start     start it unless it already answers (idempotent)
+#   libvirtd.sh stop      stop it (running guests keep running, as with
+#                         any libvirtd restart)
+#   libvirtd.sh restart   stop, then start
+#   libvirtd.sh status    exit 0 when it answers
+#   libvirtd.sh uri       print the URI to connect to
+#
+# Guests run as root without a security driver and the socket accepts
+# every local user: a test lab, not a production setup.
+
+set -euo pipefail
+# shellcheck source=tools/lab/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+D=$LAB_DIR/libvirtd
+SOCK=$D/run/libvirt-sock
+URI="qemu+unix:///system?socket=$SOCK"
+PIDFILE=$D/libvirtd.pid
+
+answers() {
+    command -v virsh >/dev/null 2>&1 \
+        && timeout 10 virsh -q -c "$URI" version >/dev/null 2>&1
+}
+
+daemon_pid() {
+    local pid
+    [ -f "$PIDFILE" ] || return 1
+    pid=$(cat "$PIDFILE")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+configure() {
+    [ -f "$D/etc/.nova-drs-lab" ] && return 0
+    mkdir -p "$D"/{run,lib,log,cache}
+    rm -rf "${D:?}/etc"
+    cp -a /etc/libvirt "$D/etc"
+    # no default network, no autostarted anything from the host's config
+    find "$D/etc" -path '*/autostart/*' -delete
+    cat >> "$D/etc/libvirtd.conf" <<CONF
+
+# nova-drs lab instance
+host_uuid = "6e6f7661-6472-4073-8c61-620000000001"
+listen_tls = 0
+listen_tcp = 0
+unix_sock_group = "root"
+unix_sock_ro_perms = "0777"
+unix_sock_rw_perms = "0777"
+auth_unix_ro = "none"
+auth_unix_rw = "none"
+log_outputs = "3:file:/var/log/libvirt/libvirtd.log"
+CONF
+    cat >> "$D/etc/qemu.conf" <<CONF
+
+# nova-drs lab instance
+user = "root"
+group = "root"
+dynamic_ownership = 0
+security_driver = "none"
+stdio_handler = "file"
+namespaces = [ ]
+CONF
+    touch "$D/etc/.nova-drs-lab"
+}
+
+start() {
+    if answers; then
+        lab_note "libvirtd already answers at $URI"
+        return 0
+    fi
+    [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" start
+    lab_apt_install libvirt-daemon-system libvirt-clients qemu-system-x86 \
+        util-linux
+    if pid=$(daemon_pid); then
+        lab_note "stale libvirtd $pid does not answer: stopping it"
+        stop
+    fi
+    configure
+    mkdir -p /run/libvirt /var/lib/libvirt /var/log/libvirt \
+        /var/cache/libvirt
+    rm -f "$SOCK"
+    # bind the lab's directories over the standard ones, privately
+    setsid unshare --mount --propagation private sh -c "
+        mount --bind '$D/etc' /etc/libvirt &&
+        mount --bind '$D/run' /run/libvirt &&
+        mount --bind '$D/lib' /var/lib/libvirt &&
+        mount --bind '$D/log' /var/log/libvirt &&
+        mount --bind '$D/cache' /var/cache/libvirt &&
+        exec libvirtd --pid-file /run/libvirt/libvirtd.pid" \
+        > "$D/stdout.log" 2>&1 < /dev/null &
+    echo $! > "$PIDFILE"
+    for _ in $(seq 100); do
+        answers && break
+        if ! daemon_pid >/dev/null; then
+            tail -n 20 "$D/stdout.log" >&2 || true
+            lab_die "libvirtd exited at start (log: $D/stdout.log)"
+        fi
+        sleep 0.1
+    done
+    answers || lab_die "libvirtd does not answer at $URI after 10 s"
+    lab_note "libvirtd $(cat "$PIDFILE") answers at $URI"
+}
+
+stop() {
+    local pid
+    if ! pid=$(daemon_pid); then
+        lab_note "libvirtd is not running"
+        return 0
+    fi
+    [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" stop
+    kill "$pid"
+    for _ in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    rm -f "$PIDFILE"
+    lab_note "stopped libvirtd $pid"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop ;;
+    restart) stop; start ;;
+    status) answers ;;
+    uri) echo "$URI" ;;
+    *) echo "usage: $0 start|stop|restart|status|uri" >&2; exit 2 ;;
+esac
