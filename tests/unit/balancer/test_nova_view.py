@@ -1,0 +1,362 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Nova collector, with openstacksdk faked at the Connection."""
+
+import datetime
+import math
+
+from oslo_config import cfg
+from oslotest import base
+
+from nova_drs.balancer import nova_view
+from nova_drs import conf as drs_conf
+from nova_drs.model import cluster
+from nova_drs.model import snapshot
+from tests.unit.balancer import nova_fakes as fakes
+
+NOW = 1_800_000_000.0
+
+
+def make_conf(**balancer):
+    conf = cfg.ConfigOpts()
+    drs_conf.register_opts(conf)
+    conf([], project='nova-drs', default_config_files=[],
+         default_config_dirs=[])
+    for key, value in balancer.items():
+        conf.set_override(key, value, 'drs_balancer')
+    return conf
+
+
+def iso(epoch):
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).replace(tzinfo=None).isoformat()
+
+
+class CollectorTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conn = fakes.FakeConnection()
+        self.conf = make_conf()
+
+    def collect(self, conf=None, **kw):
+        collector = nova_view.NovaCollector(self.conn, conf or self.conf,
+                                            clock=lambda: NOW)
+        return collector.collect(**kw)
+
+    def host_row(self, view, name):
+        return view.to_snapshot()['hosts'][view.model.host_index[name]]
+
+    def inst_row(self, view, name):
+        return view.to_snapshot()['instances'][
+            view.model.instance_index[name]]
+
+
+class TestHosts(CollectorTestCase):
+
+    def test_capacities_come_from_placement(self):
+        self.conn.add_host('c1', vcpus=32, memory_mb=131072,
+                           reserved_cpus=2, reserved_mb=4096, cpu_ratio=8.0,
+                           ram_ratio=1.5)
+        view = self.collect()
+        self.assertEqual({
+            'name': 'c1', 'vcpus': 32, 'memory_mb': 131072,
+            'reserved_host_cpus': 2, 'reserved_host_memory_mb': 4096,
+            'cpu_allocation_ratio': 8.0, 'ram_allocation_ratio': 1.5,
+            'availability_zone': 'nova', 'aggregates': [],
+            'disabled': False}, self.host_row(view, 'c1'))
+        self.assertEqual([(32 - 2) * 8.0, (131072 - 4096) * 1.5],
+                         list(view.model.allocation_limit()[0]))
+        self.assertIn(('hypervisors', True), self.conn.compute.calls)
+
+    def test_hosts_keyed_by_service_host_not_node(self):
+        hv = self.conn.add_host('compute-7', node='compute-7.example.org')
+        view = self.collect()
+        self.assertEqual(['compute-7'], view.model.hosts.names)
+        info = view.hosts['compute-7']
+        self.assertEqual('compute-7.example.org', info.hypervisor_hostname)
+        self.assertEqual(hv.id, info.resource_provider)
+
+    def test_disabled_forced_down_and_down_services(self):
+        self.conn.add_host('ok')
+        self.conn.add_host('off', status='disabled', reason='maintenance')
+        self.conn.add_host('forced', forced_down=True)
+        self.conn.add_host('down', state='down')
+        view = self.collect()
+        disabled = {n: bool(view.model.hosts.disabled[i])
+                    for n, i in view.model.host_index.items()}
+        self.assertEqual({'ok': False, 'off': True, 'forced': True,
+                          'down': True}, disabled)
+        self.assertEqual('maintenance', view.hosts['off'].disabled_reason)
+
+    def test_zones_and_aggregates(self):
+        self.conn.add_host('a', zone='az1')
+        self.conn.add_host('b', zone=None)
+        self.conn.add_host('c', zone=None)
+        self.conn.compute.aggregate_list = [
+            fakes.res(name='ssd', hosts=['a', 'b'], availability_zone=None,
+                      metadata={}),
+            fakes.res(name='gpu', hosts=['a'], availability_zone=None,
+                      metadata={}),
+            fakes.res(name='zone2', hosts=['b'], availability_zone=None,
+                      metadata={'availability_zone': 'az2'}),
+        ]
+        view = self.collect()
+        a, b, c = (self.host_row(view, n) for n in 'abc')
+        self.assertEqual(('az1', ['gpu', 'ssd']),
+                         (a['availability_zone'], a['aggregates']))
+        self.assertEqual(('az2', ['ssd', 'zone2']),
+                         (b['availability_zone'], b['aggregates']))
+        self.assertEqual(('nova', []),
+                         (c['availability_zone'], c['aggregates']))
+
+    def test_provider_found_by_name(self):
+        hv = self.conn.add_host('a')
+        rp = self.conn.placement.providers[0]
+        rp.id = 'another-uuid'
+        self.conn.placement.inventories['another-uuid'] = \
+            self.conn.placement.inventories.pop(hv.id)
+        view = self.collect()
+        self.assertEqual(['a'], view.model.hosts.names)
+        self.assertEqual('another-uuid', view.hosts['a'].resource_provider)
+
+    def test_hosts_that_cannot_be_used_are_left_out(self):
+        self.conn.add_host('good')
+        self.conn.add_host('no-rp', provider=False)
+        hv = self.conn.add_host('no-vcpu')
+        self.conn.placement.inventories[hv.id] = [
+            fakes.inventory('MEMORY_MB', 1024)]
+        self.conn.compute.hypervisor_list.append(fakes.res(
+            id='x', name='orphan', service_details={}))
+        self.conn.compute.hypervisor_list.append(
+            fakes.hypervisor('no-service'))
+        self.conn.add_server('s1', 'no-rp')
+        view = self.collect()
+        self.assertEqual(['good'], view.model.hosts.names)
+        skipped = {(kind, name) for kind, name, _why in view.skipped}
+        self.assertEqual({('host', 'no-rp'), ('host', 'no-vcpu'),
+                          ('host', 'orphan'), ('host', 'no-service'),
+                          ('server', 's1')}, skipped)
+        self.assertEqual(0, len(view.model.instances))
+
+    def test_second_node_of_a_host_is_ignored(self):
+        self.conn.add_host('a')
+        self.conn.compute.hypervisor_list.append(
+            fakes.hypervisor('a-node2', host='a'))
+        view = self.collect()
+        self.assertEqual(['a'], view.model.hosts.names)
+        self.assertEqual('a', view.hosts['a'].hypervisor_hostname)
+
+    def test_fully_reserved_host_is_disabled(self):
+        self.conn.add_host('a', vcpus=4, reserved_cpus=4)
+        view = self.collect()
+        row = self.host_row(view, 'a')
+        self.assertTrue(row['disabled'])
+        self.assertEqual(3, row['reserved_host_cpus'])
+        # still a valid snapshot
+        snapshot.from_dict(view.to_snapshot())
+
+    def test_host_capacities(self):
+        self.conn.add_host('a')
+        self.conn.add_host('b')
+        view = self.collect(host_capacities={
+            'a': {'disk_capacity_mb_s': 500.0, 'net_capacity_mb_s': 1250.0}})
+        h = view.model.hosts
+        self.assertEqual([500.0, 0.0], list(h.disk_capacity_mb_s))
+        self.assertEqual([1250.0, 0.0], list(h.net_capacity_mb_s))
+
+    def test_empty_cloud(self):
+        view = self.collect()
+        self.assertEqual(0, len(view.model.hosts))
+        self.assertEqual(0, len(view.model.instances))
+        self.assertEqual(['nova'], view.model.zones)
+
+
+class TestInstances(CollectorTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conn.add_host('h1')
+        self.conn.add_host('h2')
+
+    def test_flavor_host_and_default_loads(self):
+        self.conn.add_server('s1', 'h2', vcpus=4, ram=2048)
+        view = self.collect()
+        self.assertEqual({'name': 's1', 'host': 'h2', 'vcpus': 4,
+                          'memory_mb': 2048, 'cpu_util': 0.0,
+                          'mem_used_mb': 2048.0},
+                         self.inst_row(view, 's1'))
+        self.assertIn(('servers', True, True), self.conn.compute.calls)
+        info = view.servers['s1']
+        self.assertEqual(('vm-s1', 'h2', 'm1', 'p1'),
+                         (info.name, info.host, info.flavor_name,
+                          info.project_id))
+
+    def test_loads_from_objects_and_dicts_are_clamped(self):
+        self.conn.add_server('a', 'h1', vcpus=2, ram=1000)
+        self.conn.add_server('b', 'h1', vcpus=2, ram=1000)
+        self.conn.add_server('c', 'h1', vcpus=2, ram=1000)
+        loads = {
+            'a': nova_view.InstanceLoad(cpu_util=0.25, mem_used_mb=400.0,
+                                        disk_mb_s=3.0, net_mb_s=4.0,
+                                        dirty_rate_mb_s=5.0),
+            'b': {'cpu_util': 1.7, 'mem_used_mb': 5000.0,
+                  'disk_mb_s': -1.0},
+            'c': nova_view.InstanceLoad(mem_used_mb=None),
+        }
+        view = self.collect(loads=loads)
+        a, b, c = (self.inst_row(view, n) for n in 'abc')
+        self.assertEqual((25.0, 400.0, 3.0, 4.0, 5.0),
+                         (a['cpu_util'], a['mem_used_mb'], a['disk_mb_s'],
+                          a['net_mb_s'], a['dirty_rate_mb_s']))
+        self.assertEqual((100.0, 1000.0), (b['cpu_util'], b['mem_used_mb']))
+        self.assertNotIn('disk_mb_s', b)
+        self.assertEqual(1000.0, c['mem_used_mb'])
+        # demand on h1: 2 vCPUs x 0.25 + 2 vCPUs x 1.0 cores, 3 MiB/s disk
+        demand = view.model.host_demand()[view.model.host_index['h1']]
+        self.assertEqual((2.5, 3.0), (demand[cluster.CPU],
+                                      demand[cluster.DISK]))
+
+    def test_opt_out_metadata(self):
+        for sid, value in (('yes', 'True'), ('one', '1'), ('no', 'false'),
+                           ('none', None)):
+            meta = {} if value is None else {'drs:opt_out': value}
+            self.conn.add_server(sid, 'h1', metadata=meta)
+        self.conn.add_server('other-key', 'h1', metadata={'keep': 'true'})
+        view = self.collect()
+        opt_out = {n: bool(view.model.instances.opt_out[i])
+                   for n, i in view.model.instance_index.items()}
+        self.assertEqual({'yes': True, 'one': True, 'no': False,
+                          'none': False, 'other-key': False}, opt_out)
+        view = self.collect(conf=make_conf(opt_out_metadata_key='keep'))
+        self.assertEqual(
+            ['other-key'],
+            [n for n, i in view.model.instance_index.items()
+             if view.model.instances.opt_out[i]])
+
+    def test_servers_that_cannot_move_now_are_pinned(self):
+        self.conn.add_server('off', 'h1', status='SHUTOFF')
+        self.conn.add_server('busy', 'h1', task_state='migrating')
+        self.conn.add_server('paused', 'h1', status='PAUSED')
+        self.conn.add_server('building', None, status='BUILD')
+        view = self.collect()
+        self.assertEqual(['busy', 'off', 'paused'], view.model.instances.names)
+        self.assertEqual([True, True, False],
+                         list(view.model.instances.opt_out))
+        self.assertEqual('status SHUTOFF', view.servers['off'].pinned)
+        self.assertEqual('task migrating in progress',
+                         view.servers['busy'].pinned)
+        self.assertFalse(view.servers['off'].opt_out)
+        self.assertIn(('server', 'building', 'no host (status BUILD)'),
+                      view.skipped)
+
+    def test_flavor_without_embedded_sizes_is_looked_up_once(self):
+        self.conn.compute.flavors['f1'] = fakes.res(vcpus=8, ram=4096,
+                                                    name='big')
+        for sid in ('a', 'b'):
+            self.conn.add_server(sid, 'h1', flavor={'id': 'f1'})
+        view = self.collect()
+        self.assertEqual([8, 8], list(view.model.instances.vcpus))
+        self.assertEqual([4096, 4096], list(view.model.instances.memory_mb))
+        self.assertEqual(1, self.conn.compute.call_names().count(
+            'get_flavor'))
+        self.assertEqual('big', view.servers['a'].flavor_name)
+
+
+class TestServerGroups(CollectorTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conn.add_host('h1')
+        self.conn.add_host('h2')
+        for sid in ('a', 'b', 'c', 'd'):
+            self.conn.add_server(sid, 'h1')
+
+    def test_policies_rules_and_members(self):
+        self.conn.compute.group_list = [
+            fakes.res(id='g-anti', name='web', policy='anti-affinity',
+                      policies=None, rules={'max_server_per_host': 2},
+                      member_ids=['a', 'b', 'gone']),
+            fakes.res(id='g-aff', name='db', policy=None,
+                      policies=['affinity'], rules=None, member_ids=['c']),
+            fakes.res(id='g-odd', name='odd', policy='mystery',
+                      policies=None, rules={}, member_ids=['d']),
+        ]
+        view = self.collect()
+        self.assertIn(('server_groups', True), self.conn.compute.calls)
+        model = view.model
+        self.assertEqual(
+            [('g-anti', 'anti-affinity', 2), ('g-aff', 'affinity', 1)],
+            [(g.name, g.policy, g.max_server_per_host)
+             for g in model.groups])
+        groups = {n: int(model.instances.group[i])
+                  for n, i in model.instance_index.items()}
+        self.assertEqual({'a': 0, 'b': 0, 'c': 1, 'd': cluster.NO_GROUP},
+                         groups)
+        self.assertEqual({'g-anti': 'web', 'g-aff': 'db'}, view.groups)
+        doc = view.to_snapshot()
+        self.assertEqual('g-anti', self.inst_row(view, 'a')['server_group'])
+        again = snapshot.from_dict(doc)
+        self.assertEqual(doc, snapshot.to_dict(again))
+
+    def test_bad_max_server_per_host(self):
+        self.conn.compute.group_list = [
+            fakes.res(id='g', name='g', policy='anti-affinity',
+                      policies=None, rules={'max_server_per_host': 'x'},
+                      member_ids=['a'])]
+        view = self.collect()
+        self.assertEqual(1, view.model.groups[0].max_server_per_host)
+
+
+class TestLastMigrated(CollectorTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conn.add_host('h1')
+        for sid in ('moved', 'moved-twice', 'failed', 'still'):
+            self.conn.add_server(sid, 'h1')
+
+    def migration(self, server_id, status, age_s):
+        self.conn.compute.migration_list.append(fakes.res(
+            server_id=server_id, status=status, migration_type='live',
+            updated_at=iso(NOW - age_s), created_at=iso(NOW - age_s - 10)))
+
+    def test_seconds_since_latest_completed_move(self):
+        self.migration('moved', 'completed', 100)
+        self.migration('moved-twice', 'completed', 900)
+        self.migration('moved-twice', 'confirmed', 30)
+        self.migration('failed', 'error', 10)
+        view = self.collect()
+        last = {n: view.model.instances.last_migrated_s[i]
+                for n, i in view.model.instance_index.items()}
+        self.assertAlmostEqual(100.0, last['moved'], places=3)
+        self.assertAlmostEqual(30.0, last['moved-twice'], places=3)
+        self.assertTrue(math.isinf(last['failed']))
+        self.assertTrue(math.isinf(last['still']))
+        self.assertIn(('migrations', ('changes_since',)),
+                      self.conn.compute.calls)
+
+    def test_no_cooldown_reads_no_migrations(self):
+        self.migration('moved', 'completed', 100)
+        view = self.collect(conf=make_conf(instance_cooldown=0))
+        self.assertNotIn('migrations', self.conn.compute.call_names())
+        self.assertTrue(all(math.isinf(v) for v in
+                            view.model.instances.last_migrated_s))
+
+    def test_parse_time(self):
+        self.assertEqual(0.0, nova_view._parse_time('1970-01-01T00:00:00'))
+        self.assertEqual(0.0, nova_view._parse_time('1970-01-01T00:00:00Z'))
+        self.assertEqual(
+            0.0, nova_view._parse_time('1970-01-01T01:00:00+01:00'))
+        self.assertIsNone(nova_view._parse_time('yesterday'))
+        self.assertIsNone(nova_view._parse_time(None))
+
+
+class TestModuleFunctions(CollectorTestCase):
+
+    def test_collect_shortcut_and_snapshot(self):
+        self.conn.add_host('h1')
+        self.conn.add_server('s', 'h1')
+        view = nova_view.collect(self.conn, self.conf)
+        self.assertEqual(['s'], view.model.instances.names)
+        self.assertEqual(snapshot.to_dict(view.model),
+                         nova_view.to_snapshot(view.model))

@@ -1,0 +1,148 @@
+# shellcheck shell=bash disable=SC2034  # settings used by the sourcing scripts
+# SPDX-License-Identifier: Apache-2.0
+#
+# Settings and helpers shared by the Nova lab scripts (nova-install.sh,
+# nova-start.sh, nova-stop.sh); sourced, not run. The Nova lab is a real
+# Nova 34 control plane for the balancer's functional tests: nova-api,
+# placement-api, nova-conductor, nova-scheduler and fake nova-computes
+# (fake.FakeLiveMigrateDriver), on RabbitMQ and MariaDB, all on 127.0.0.1.
+# See doc/nova-lab.rst.
+#
+# Environment (all optional):
+#
+#   NOVA_DRS_LAB_DIR        persistent lab directory (default
+#                           /var/tmp/nova-drs-lab, shared with the agent lab)
+#   NOVA_DRS_NOVA_VENV      Nova's own virtualenv (default $LAB_DIR/novavenv)
+#   NOVA_DRS_LAB_RUN        runtime state (default /tmp/nova-drs-lab): the
+#                           Nova lab's configs, pids, logs and instance
+#                           state in nova/, MariaDB's pid and log when the
+#                           lab had to start MariaDB itself
+#   NOVA_DRS_NOVA_COMPUTES  number of fake computes, 1-9 (default 3)
+#   NOVA_DRS_NOVA_PYTHON    interpreter for the virtualenv (default python3)
+#   NOVA_DRS_DB_ROOT_PASSWORD  MariaDB root password, when root has one
+
+# shellcheck source=tools/lab/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+NOVA_VENV=${NOVA_DRS_NOVA_VENV:-$LAB_DIR/novavenv}
+LAB_RUN=${NOVA_DRS_LAB_RUN:-/tmp/nova-drs-lab}
+NOVA_RUN=$LAB_RUN/nova
+NOVA_COMPUTES=${NOVA_DRS_NOVA_COMPUTES:-3}
+NOVA_PYTHON=${NOVA_DRS_NOVA_PYTHON:-python3}
+NOVA_ETC=$NOVA_RUN/etc
+
+# Everything listens on loopback only.
+NOVA_LAB_HOST=127.0.0.1
+NOVA_API_PORT=8774
+PLACEMENT_PORT=8778
+# one small WSGI app answers for both Glance and Neutron
+STUB_PORT=9696
+NOVA_API_URL=http://$NOVA_LAB_HOST:$NOVA_API_PORT/v2.1
+PLACEMENT_URL=http://$NOVA_LAB_HOST:$PLACEMENT_PORT
+
+DB_HOST=127.0.0.1
+DB_PORT=3306
+# set only when the lab started MariaDB itself (nova-stop.sh stops it)
+MARIADB_PIDFILE=$LAB_RUN/mariadb.pid
+# Databases and user of their own, so that a MariaDB shared with other
+# work is not disturbed.
+DB_USER=drs_lab
+DB_PASSWORD=drs_lab
+DB_API=drs_lab_nova_api
+DB_CELL0=drs_lab_nova_cell0
+DB_CELL1=drs_lab_nova
+DB_PLACEMENT=drs_lab_placement
+
+RABBIT_HOST=127.0.0.1
+RABBIT_PORT=5672
+RABBIT_VHOST=nova_drs_lab
+
+# The pinned Nova release and the versions it was tested with.
+NOVA_PINS=(nova==34.0.0 openstack-placement==16.0.0 'PyMySQL>=1.0.0')
+NOVA_CONSTRAINTS=$LAB_TOOLS/nova-constraints.txt
+
+# tcp_answers HOST PORT: exit 0 when something accepts connections there.
+tcp_answers() {
+    timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null
+}
+
+# nova_venv_stamp: the name of the file that marks a complete install of
+# the current pins and constraints.
+nova_venv_stamp() {
+    local sum
+    sum=$({
+        printf '%s\n' "${NOVA_PINS[@]}"
+        cat "$NOVA_CONSTRAINTS"
+    } | sha1sum | cut -c1-12)
+    echo "$NOVA_VENV/.nova-drs-lab-$sum"
+}
+
+# now: seconds since the epoch, with decimals (for timings)
+now() {
+    date +%s.%N
+}
+
+# since T0: seconds elapsed since T0, one decimal
+since() {
+    awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# mariadb_client: the MariaDB command line client's name.
+mariadb_client() {
+    if command -v mariadb >/dev/null 2>&1; then
+        echo mariadb
+    elif command -v mysql >/dev/null 2>&1; then
+        echo mysql
+    else
+        return 1
+    fi
+}
+
+# db_root ARGS...: run the MariaDB client as the database's root user:
+# over TCP (a root without password, or NOVA_DRS_DB_ROOT_PASSWORD), else
+# over the local socket (Debian's default: root authenticated as the
+# system's root user).
+db_root() {
+    local client pw=()
+    client=$(mariadb_client) || lab_die "no MariaDB client (mariadb-client)"
+    if [ -n "${NOVA_DRS_DB_ROOT_PASSWORD:-}" ]; then
+        pw=("-p$NOVA_DRS_DB_ROOT_PASSWORD")
+    fi
+    if "$client" --connect-timeout=5 -h "$DB_HOST" -P "$DB_PORT" -u root \
+            "${pw[@]}" -e 'SELECT 1' >/dev/null 2>&1; then
+        "$client" --connect-timeout=5 -h "$DB_HOST" -P "$DB_PORT" -u root \
+            "${pw[@]}" "$@"
+    else
+        lab_sudo "$client" --connect-timeout=5 -u root "${pw[@]}" "$@"
+    fi
+}
+
+# service_pid NAME: the pid of lab service NAME when it runs, else fail.
+service_pid() {
+    local file=$NOVA_RUN/pids/$1.pid pid
+    [ -f "$file" ] || return 1
+    pid=$(cat "$file")
+    [ -n "$pid" ] && [ -r "/proc/$pid/cmdline" ] || return 1
+    # the pid must still be ours (pids are reused)
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF "$NOVA_VENV/" || return 1
+    echo "$pid"
+}
+
+# lab_services: the names of every service the lab runs.
+lab_services() {
+    local n
+    echo stub placement-api nova-api nova-conductor nova-scheduler
+    for n in $(seq 1 "$NOVA_COMPUTES"); do
+        echo "nova-compute-$n"
+    done
+}
+
+# lab_ready: exit 0 when every service runs and Nova is ready for tests.
+lab_ready() {
+    local name
+    for name in $(lab_services); do
+        service_pid "$name" >/dev/null || return 1
+    done
+    "$NOVA_VENV/bin/python" "$LAB_TOOLS/nova_lab_check.py" "$NOVA_API_URL" \
+        "$PLACEMENT_URL" "$NOVA_COMPUTES" "$@"
+}

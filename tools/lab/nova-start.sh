@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC2119  # lab_ready and db_root take optional args
+# SPDX-License-Identifier: Apache-2.0
+#
+# Start the Nova lab for the balancer's functional tests (doc/nova-lab.rst):
+# placement-api, nova-api, nova-conductor, nova-scheduler and
+# $NOVA_DRS_NOVA_COMPUTES (default 3) nova-compute services named
+# fake-host-1.. with compute_driver = fake.FakeLiveMigrateDriver, plus a
+# Glance/Neutron stub, all on 127.0.0.1, workers = 1. RabbitMQ and MariaDB
+# are reused when they answer, else installed and started.
+#
+# Idempotent: when the lab already runs and is ready this takes about a
+# second and changes nothing. Otherwise whatever is left of an earlier lab
+# is stopped and the lab starts from empty databases (about a minute on a
+# 2-core machine), then waits until every compute is up and has its
+# resource provider in Placement.
+#
+# Exit status 0 when the lab is ready. Output on failure names the log to
+# read ($NOVA_DRS_LAB_RUN/nova/log, default /tmp/nova-drs-lab/nova/log).
+#
+# Clients reach it with keystoneauth's admin_token plugin, token "admin":
+#   Nova      http://127.0.0.1:8774/v2.1
+#   Placement http://127.0.0.1:8778
+
+set -euo pipefail
+# shellcheck source=tools/lab/nova-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/nova-env.sh"
+
+T0=$(now)
+case "$NOVA_COMPUTES" in
+    [1-9]) ;;
+    *) lab_die "NOVA_DRS_NOVA_COMPUTES must be 1-9, not $NOVA_COMPUTES" ;;
+esac
+
+if [ -x "$NOVA_VENV/bin/python" ] && lab_ready >/dev/null 2>&1; then
+    lab_note "Nova lab already running and ready ($(since "$T0") s)"
+    exit 0
+fi
+
+[ "$(id -u)" -eq 0 ] || exec sudo -E "$0" "$@"
+
+# One start at a time (parallel test workers, run-tests and a developer);
+# a second caller waits, then finds the lab ready.
+mkdir -p "$LAB_RUN"
+exec 9> "$LAB_RUN/nova-start.lock"
+flock 9
+if lab_ready >/dev/null 2>&1; then
+    lab_note "Nova lab already running and ready ($(since "$T0") s)"
+    exit 0
+fi
+
+# -- what the lab stands on ------------------------------------------------
+"$LAB_TOOLS/nova-install.sh"
+"$LAB_TOOLS/mariadb.sh" start
+T_DEPS=$(now)
+
+# A virtual host of its own keeps the lab's queues apart from other users
+# of a shared broker; without rabbitmqctl (a remote broker) use "/".
+transport_vhost=/
+if [ "$RABBIT_HOST" = 127.0.0.1 ] && command -v rabbitmqctl >/dev/null 2>&1
+then
+    if ! rabbitmqctl -q list_vhosts 2>/dev/null | grep -qx "$RABBIT_VHOST"
+    then
+        rabbitmqctl -q add_vhost "$RABBIT_VHOST" >/dev/null 2>&1 || true
+    fi
+    if rabbitmqctl -q set_permissions -p "$RABBIT_VHOST" guest '.*' '.*' \
+            '.*' >/dev/null 2>&1; then
+        transport_vhost=$RABBIT_VHOST
+    fi
+fi
+TRANSPORT_URL="rabbit://guest:guest@$RABBIT_HOST:$RABBIT_PORT/$transport_vhost"
+[ "$transport_vhost" = / ] && TRANSPORT_URL="${TRANSPORT_URL%/}/"
+
+# -- leftovers of an earlier lab, then a clean state ------------------------
+NOVA_DRS_KEEP_MARIADB=1 "$LAB_TOOLS/nova-stop.sh" >/dev/null
+rm -rf "$NOVA_RUN"
+mkdir -p "$NOVA_ETC" "$NOVA_RUN/pids" "$NOVA_RUN/log" "$NOVA_RUN/locks"
+
+lab_note "creating the databases ($DB_API, $DB_CELL0, $DB_CELL1," \
+    "$DB_PLACEMENT)"
+db_root <<SQL
+DROP DATABASE IF EXISTS $DB_API;
+DROP DATABASE IF EXISTS $DB_CELL0;
+DROP DATABASE IF EXISTS $DB_CELL1;
+DROP DATABASE IF EXISTS $DB_PLACEMENT;
+CREATE DATABASE $DB_API CHARACTER SET utf8mb4;
+CREATE DATABASE $DB_CELL0 CHARACTER SET utf8mb4;
+CREATE DATABASE $DB_CELL1 CHARACTER SET utf8mb4;
+CREATE DATABASE $DB_PLACEMENT CHARACTER SET utf8mb4;
+CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
+CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
+GRANT ALL PRIVILEGES ON \`drs_lab_%\`.* TO '$DB_USER'@'127.0.0.1';
+GRANT ALL PRIVILEGES ON \`drs_lab_%\`.* TO '$DB_USER'@'localhost';
+SQL
+
+# -- configuration ----------------------------------------------------------
+DB_URL="mysql+pymysql://$DB_USER:$DB_PASSWORD@$DB_HOST:$DB_PORT"
+
+# keystoneauth settings with which Nova reaches Placement and Neutron
+admin_token_auth() {
+    printf 'auth_type = admin_token\nendpoint = %s\ntoken = admin\n' "$1"
+}
+
+# Read by every Nova service. No database settings here: nova-compute
+# refuses to start when it sees any ("No DB access allowed").
+cat > "$NOVA_ETC/nova.conf" <<EOF
+[DEFAULT]
+transport_url = $TRANSPORT_URL
+compute_driver = fake.FakeLiveMigrateDriver
+state_path = $NOVA_RUN/state
+my_ip = $NOVA_LAB_HOST
+debug = ${NOVA_DRS_NOVA_DEBUG:-false}
+graceful_shutdown_timeout = 5
+
+[api]
+auth_strategy = keystone
+
+[wsgi]
+api_paste_config = $NOVA_ETC/api-paste.ini
+
+[placement]
+$(admin_token_auth "$PLACEMENT_URL")
+
+[glance]
+api_servers = http://$NOVA_LAB_HOST:$STUB_PORT
+
+[neutron]
+$(admin_token_auth "http://$NOVA_LAB_HOST:$STUB_PORT")
+endpoint_override = http://$NOVA_LAB_HOST:$STUB_PORT
+
+[scheduler]
+workers = 1
+discover_hosts_in_cells_interval = 10
+
+[conductor]
+workers = 1
+
+[oslo_concurrency]
+lock_path = $NOVA_RUN/locks
+
+[oslo_messaging_notifications]
+driver = ${NOVA_DRS_NOVA_NOTIFICATIONS:-noop}
+
+[notifications]
+notification_format = versioned
+
+[vnc]
+enabled = false
+EOF
+
+# Only nova-api, nova-conductor, nova-scheduler and nova-manage read this.
+cat > "$NOVA_ETC/db.conf" <<EOF
+[api_database]
+connection = $DB_URL/$DB_API
+max_pool_size = 5
+max_overflow = 10
+
+[database]
+connection = $DB_URL/$DB_CELL1
+max_pool_size = 5
+max_overflow = 10
+EOF
+
+cat > "$NOVA_ETC/placement.conf" <<EOF
+[DEFAULT]
+debug = ${NOVA_DRS_NOVA_DEBUG:-false}
+
+[api]
+# token "admin" is an admin, any other token a member: tests only
+auth_strategy = noauth2
+
+[placement_database]
+connection = $DB_URL/$DB_PLACEMENT
+max_pool_size = 5
+max_overflow = 10
+EOF
+
+# Nova's own paste file with keystonemiddleware's auth_token swapped for
+# the lab's filter (nova_lab_noauth.py); the pipelines stay as shipped.
+sed -e '/^\[filter:authtoken\]/,/^\[/ s#^paste\.filter_factory = .*#paste.filter_factory = nova_lab_noauth:NoAuthFilter.factory#' \
+    "$NOVA_VENV/etc/nova/api-paste.ini" > "$NOVA_ETC/api-paste.ini"
+grep -q '^paste.filter_factory = nova_lab_noauth:' "$NOVA_ETC/api-paste.ini" \
+    || lab_die "could not replace authtoken in $NOVA_ETC/api-paste.ini"
+
+# Each compute gets other reservations and allocation ratios, so that tests
+# can tell that the balancer reads Placement's values rather than defaults.
+compute_conf() {
+    case "$1" in
+        1) echo 'reserved_host_cpus = 2
+reserved_host_memory_mb = 1024
+cpu_allocation_ratio = 2.0
+ram_allocation_ratio = 1.5' ;;
+        2) echo 'reserved_host_cpus = 0
+reserved_host_memory_mb = 512
+cpu_allocation_ratio = 4.0
+ram_allocation_ratio = 1.0' ;;
+        *) echo 'reserved_host_cpus = 1
+reserved_host_memory_mb = 2048
+cpu_allocation_ratio = 8.0
+ram_allocation_ratio = 1.25' ;;
+    esac
+}
+for n in $(seq 1 "$NOVA_COMPUTES"); do
+    mkdir -p "$NOVA_RUN/compute-$n/instances"
+    cat > "$NOVA_ETC/compute-$n.conf" <<EOF
+[DEFAULT]
+host = fake-host-$n
+state_path = $NOVA_RUN/compute-$n
+instances_path = $NOVA_RUN/compute-$n/instances
+$(compute_conf "$n")
+EOF
+done
+T_CONF=$(now)
+
+# -- database schemas ------------------------------------------------------
+NOVA_MANAGE=("$NOVA_VENV/bin/nova-manage" --config-file "$NOVA_ETC/nova.conf"
+             --config-file "$NOVA_ETC/db.conf")
+lab_note "syncing the database schemas (about 20 s)"
+{
+    "${NOVA_MANAGE[@]}" api_db sync
+    "${NOVA_MANAGE[@]}" cell_v2 map_cell0 \
+        --database_connection "$DB_URL/$DB_CELL0"
+    "${NOVA_MANAGE[@]}" cell_v2 create_cell --name cell1
+    "${NOVA_MANAGE[@]}" db sync
+    # placement-manage ignores OS_PLACEMENT_CONFIG_DIR: name the file
+    "$NOVA_VENV/bin/placement-manage" --config-file "$NOVA_ETC/placement.conf" \
+        db sync
+} > "$NOVA_RUN/log/db-sync.log" 2>&1 \
+    || lab_die "database setup failed: see $NOVA_RUN/log/db-sync.log"
+T_DB=$(now)
+
+# -- services ----------------------------------------------------------------
+PY=$NOVA_VENV/bin/python
+
+# run NAME COMMAND...: start a service in its own session, log and pid
+# under $NOVA_RUN.
+run() {
+    local name=$1
+    shift
+    setsid "$@" > "$NOVA_RUN/log/$name.log" 2>&1 < /dev/null &
+    echo $! > "$NOVA_RUN/pids/$name.pid"
+}
+
+lab_note "starting $(lab_services | tr '\n' ' ')"
+run stub "$PY" "$LAB_TOOLS/nova_lab_wsgi.py" "$NOVA_LAB_HOST" "$STUB_PORT" \
+    nova_lab_stub:application
+OS_PLACEMENT_CONFIG_DIR=$NOVA_ETC run placement-api \
+    "$PY" "$LAB_TOOLS/nova_lab_wsgi.py" "$NOVA_LAB_HOST" "$PLACEMENT_PORT" \
+    placement.wsgi.api:application
+OS_NOVA_CONFIG_DIR=$NOVA_ETC \
+    OS_NOVA_CONFIG_FILES="api-paste.ini;nova.conf;db.conf" run nova-api \
+    "$PY" "$LAB_TOOLS/nova_lab_wsgi.py" "$NOVA_LAB_HOST" "$NOVA_API_PORT" \
+    nova.wsgi.osapi_compute:application
+run nova-conductor "$NOVA_VENV/bin/nova-conductor" \
+    --config-file "$NOVA_ETC/nova.conf" --config-file "$NOVA_ETC/db.conf"
+run nova-scheduler "$NOVA_VENV/bin/nova-scheduler" \
+    --config-file "$NOVA_ETC/nova.conf" --config-file "$NOVA_ETC/db.conf"
+for n in $(seq 1 "$NOVA_COMPUTES"); do
+    run "nova-compute-$n" "$NOVA_VENV/bin/nova-compute" \
+        --config-file "$NOVA_ETC/nova.conf" \
+        --config-file "$NOVA_ETC/compute-$n.conf"
+done
+
+# Wait until every compute is up with a resource provider; give up early
+# when a service died.
+ready=0
+for _ in $(seq 1 "${NOVA_DRS_NOVA_START_TIMEOUT:-240}"); do
+    for name in $(lab_services); do
+        if ! service_pid "$name" >/dev/null; then
+            tail -n 25 "$NOVA_RUN/log/$name.log" >&2 || true
+            lab_die "$name exited at start: see $NOVA_RUN/log/$name.log"
+        fi
+    done
+    if "$PY" "$LAB_TOOLS/nova_lab_check.py" "$NOVA_API_URL" "$PLACEMENT_URL" \
+            "$NOVA_COMPUTES" > "$NOVA_RUN/log/check.log" 2>&1; then
+        ready=1
+        break
+    fi
+    sleep 1
+done
+if [ "$ready" != 1 ]; then
+    cat "$NOVA_RUN/log/check.log" >&2
+    lab_die "the Nova lab is not ready: see the logs in $NOVA_RUN/log"
+fi
+# map the new computes to cell1 now rather than at the scheduler's next
+# periodic discovery
+"${NOVA_MANAGE[@]}" cell_v2 discover_hosts >> "$NOVA_RUN/log/db-sync.log" 2>&1
+T_END=$(now)
+
+lab_note "$(cat "$NOVA_RUN/log/check.log")"
+lab_note "timings: install/deps $(awk -v a="$T0" -v b="$T_DEPS" \
+    'BEGIN{printf "%.1f", b-a}') s, config $(awk -v a="$T_DEPS" \
+    -v b="$T_CONF" 'BEGIN{printf "%.1f", b-a}') s, db sync $(awk \
+    -v a="$T_CONF" -v b="$T_DB" 'BEGIN{printf "%.1f", b-a}') s, services \
+$(awk -v a="$T_DB" -v b="$T_END" 'BEGIN{printf "%.1f", b-a}') s;" \
+    "total $(since "$T0") s"
+lab_note "Nova $NOVA_API_URL, Placement $PLACEMENT_URL (token admin)," \
+    "logs in $NOVA_RUN/log"

@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Is the Nova lab ready? Exit 0 when it is, 1 when not (with the reason).
+
+Usage::
+
+    python nova_lab_check.py NOVA_URL PLACEMENT_URL COMPUTES [WAIT_SECONDS]
+
+Ready means: nova-api and placement-api answer, the compute services
+``fake-host-1`` .. ``fake-host-COMPUTES`` are up, and each has a resource
+provider in Placement (before that Nova cannot schedule to it). With
+WAIT_SECONDS, checks once a second until ready or the time is up.
+
+Standard library only, so any Python runs it. The lab's token ``admin`` is
+read as an admin by both the lab's Nova filter and Placement's noauth2.
+"""
+
+import json
+import sys
+import time
+import urllib.error
+import urllib.request
+
+TOKEN = 'admin'
+
+
+def _get(url, headers):
+    request = urllib.request.Request(url, headers=dict(
+        headers, **{'X-Auth-Token': TOKEN, 'Accept': 'application/json'}))
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def state(nova_url, placement_url, computes):
+    """Return None when ready, else what is missing."""
+    wanted = {'fake-host-%d' % n for n in range(1, computes + 1)}
+    try:
+        services = _get(nova_url + '/os-services?binary=nova-compute',
+                        {'OpenStack-API-Version': 'compute 2.53'})
+    except (OSError, ValueError) as e:
+        return 'nova-api does not answer (%s)' % e
+    up = {s['host'] for s in services['services'] if s['state'] == 'up'}
+    if not wanted <= up:
+        return 'compute services not up yet: %s' % ', '.join(
+            sorted(wanted - up))
+    try:
+        providers = _get(placement_url + '/resource_providers',
+                         {'OpenStack-API-Version': 'placement 1.14'})
+    except (OSError, ValueError) as e:
+        return 'placement-api does not answer (%s)' % e
+    names = {p['name'] for p in providers['resource_providers']}
+    if not wanted <= names:
+        return 'no resource provider yet for: %s' % ', '.join(
+            sorted(wanted - names))
+    return None
+
+
+def main(argv):
+    if len(argv) not in (4, 5):
+        sys.exit(__doc__)
+    nova_url, placement_url, computes = argv[1], argv[2], int(argv[3])
+    deadline = time.monotonic() + (float(argv[4]) if len(argv) == 5 else 0)
+    while True:
+        missing = state(nova_url, placement_url, computes)
+        if missing is None:
+            print('nova lab ready: %d computes up with resource providers'
+                  % computes)
+            return 0
+        if time.monotonic() >= deadline:
+            print('nova lab not ready: %s' % missing)
+            return 1
+        time.sleep(1)
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))
