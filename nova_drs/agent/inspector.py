@@ -25,9 +25,9 @@ element::
 
 (set with ``virsh metadata DOMAIN https://opendev.org/openstack/nova-drs
 --key drs --set '<balloon floor_mb="1024"/>' --live --config``). Nova
-does not put server metadata into the domain XML, so the
-``drs:balloon_floor_mb`` server metadata key cannot be read here; the
-balancer or API may write this element from it.
+does not put server metadata into the domain XML: the
+``drs:balloon_floor_mb`` server metadata key is read from Nova's API by
+:mod:`.nova_metadata` when ``[drs_agent] nova_metadata`` is on.
 """
 
 import dataclasses

@@ -6,7 +6,11 @@ Every ``[drs_agent] interval`` seconds :meth:`AgentManager.run_cycle`
 1. reads the host (``/proc``) and every guest (one ``getAllDomainStats``);
 2. computes rates, utilisations and smoothed loads, and updates the local
    hotspot detector;
-3. runs the balloon policy and applies its targets;
+3. runs the balloon policy and applies its targets (each guest's floor
+   is the one of its libvirt metadata, else, with ``[drs_agent]
+   nova_metadata``, the one of its server metadata in Nova, read in the
+   background by :mod:`nova_drs.agent.nova_metadata`, else the
+   configured share of its memory);
 4. publishes a ``drs.host.metrics`` notification, and a
    ``drs.host.hotspot`` one when the set of hot resources changed.
 
@@ -15,6 +19,7 @@ cannot be reached nothing is ballooned and no metrics are published (the
 guests are unknown), but the host keeps being watched.
 """
 
+import dataclasses
 import datetime
 import time
 
@@ -114,7 +119,7 @@ class AgentManager:
     """
 
     def __init__(self, conf, inspector=None, host_reader=None,
-                 publisher=None, actuator=None):
+                 publisher=None, actuator=None, nova_metadata=None):
         self.conf = conf
         self.interval = conf.drs_agent.interval
         self.inspector = (inspector
@@ -124,6 +129,15 @@ class AgentManager:
         self.metrics = metrics_mod.MetricsCalculator(conf)
         self.actuator = actuator or balloon_mod.BalloonActuator(
             conf, self.inspector)
+        #: per-guest floors from Nova (None unless [drs_agent]
+        #: nova_metadata); imported only then: it loads openstacksdk
+        self.nova_metadata = nova_metadata
+        if nova_metadata is None and conf.drs_agent.nova_metadata:
+            from nova_drs.agent import nova_metadata as nova_metadata_mod
+            self.nova_metadata = (
+                nova_metadata_mod.NovaMetadataReader.from_conf(conf))
+        # uuid -> (libvirt GuestConfig, Nova floor, merged GuestConfig)
+        self._floor_configs = {}
         self.cycles = 0
         self.failed_cycles = 0
         self._hot = []
@@ -133,8 +147,12 @@ class AgentManager:
     def start(self):
         self.inspector.start()
         self.publisher.start()
+        if self.nova_metadata is not None:
+            self.nova_metadata.start()
 
     def stop(self):
+        if self.nova_metadata is not None:
+            self.nova_metadata.stop()
         self.publisher.stop()
         self.inspector.close()
 
@@ -165,6 +183,8 @@ class AgentManager:
         except inspector_mod.InspectorError as e:
             LOG.warning('Guests not sampled this cycle: %s', e)
             samples = None
+        if samples is not None and self.nova_metadata is not None:
+            self._nova_floors(samples)
         host, guests, gone = self.metrics.update(host_sample, samples)
         self._hotspot(host)
         if samples is None:
@@ -192,6 +212,27 @@ class AgentManager:
         self.publisher.publish(payload_mod.METRICS_EVENT, payload)
         self.last_payload = payload
         return payload
+
+    def _nova_floors(self, samples):
+        """Give guests without a libvirt floor their floor from Nova.
+
+        The floor of the domain's libvirt metadata, when valid, wins. The
+        inspector's cached GuestConfig is not changed: the sample gets a
+        copy (made again only when the floor or the XML changes).
+        """
+        floors = self.nova_metadata.floors([s.uuid for s in samples])
+        merged = {}
+        for s in samples:
+            floor = floors.get(s.uuid)
+            if floor is None or s.config.floor_mb is not None:
+                continue
+            entry = self._floor_configs.get(s.uuid)
+            if entry is None or entry[0] is not s.config or entry[1] != floor:
+                entry = (s.config, floor,
+                         dataclasses.replace(s.config, floor_mb=floor))
+            merged[s.uuid] = entry
+            s.config = entry[2]
+        self._floor_configs = merged
 
     def _hotspot(self, host):
         hot = [r for r, flag in zip(cluster.RESOURCES, host.hot) if flag]

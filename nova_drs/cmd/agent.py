@@ -7,9 +7,10 @@ Run one per compute host::
         --config-file /etc/nova-drs/nova-drs.conf
 
 Options are read from ``[drs_agent]``, ``[drs_balloon]``, ``[drs]``,
-``[libvirt] connection_uri`` and the oslo.messaging groups (see
-doc/agent.rst). A bad configuration ends with one line on standard error
-and exit code 2; a missing libvirt-python with exit code 1.
+``[libvirt] connection_uri``, the oslo.messaging groups and, only with
+``[drs_agent] nova_metadata``, ``[drs_nova]`` (see doc/agent.rst). A bad
+configuration ends with one line on standard error and exit code 2; a
+missing libvirt-python with exit code 1.
 """
 
 import sys
@@ -22,12 +23,31 @@ from nova_drs import config
 LOG = logging.getLogger(__name__)
 
 #: The option groups (modules of nova_drs.conf) the agent reads; the
-#: balancer's Nova client options would only cost memory here.
+#: balancer's Nova client options would only cost memory here. ``nova``
+#: ([drs_nova]) is registered after the files are read, and only when
+#: [drs_agent] nova_metadata is on: it imports keystoneauth1 (6 MB).
 CONF_GROUPS = ('agent', 'balloon', 'drs', 'libvirt')
 
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+
+
+def check_nova_metadata(conf):
+    """Register and check ``[drs_nova]`` for ``[drs_agent] nova_metadata``.
+
+    :raises nova_drs.config.ConfigError: a bad value, or no usable auth
+        plugin.
+    """
+    from nova_drs.agent import nova_metadata
+    nova_metadata.register_opts(conf)
+    config.check(conf)
+    try:
+        nova_metadata.check_conf(conf)
+    except nova_metadata.ConfigError as e:
+        raise config.ConfigError(str(e))
+    # the auth plugin's own options are registered now
+    config.check(conf)
 
 
 def main(argv=None):
@@ -40,6 +60,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         conf = config.load(args=argv, groups=CONF_GROUPS)
+        if conf.drs_agent.nova_metadata:
+            check_nova_metadata(conf)
     except config.ConfigError as e:
         print('nova-drs-agent: %s' % e, file=sys.stderr)
         return EXIT_USAGE

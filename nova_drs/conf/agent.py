@@ -78,6 +78,30 @@ AGENT_OPTS = [
              'against which its network load is measured. 0 means not '
              'known: the network load is then reported but never makes a '
              'hotspot.'),
+    cfg.BoolOpt(
+        'nova_metadata', default=False,
+        help='Read each guest\'s balloon floor from its server metadata in '
+             'Nova (the key ``[drs_balloon] floor_metadata_key``, set with '
+             '``openstack server set --property '
+             'drs:balloon_floor_mb=2048 SERVER``). The agent lists the '
+             'servers of this host (``host``) every '
+             '``nova_metadata_interval`` seconds, and looks up at once a '
+             'guest it has not seen listed, with the credentials of '
+             '``[drs_nova]``: a user with the admin role, or with a role '
+             'Nova\'s policy allows to list the servers of all projects '
+             'filtered by host (``os_compute_api:servers:detail:'
+             'get_all_tenants`` and ``os_compute_api:servers:'
+             'allow_all_filters``) and to show any server '
+             '(``os_compute_api:servers:show``). A floor in the domain\'s '
+             'libvirt metadata takes precedence. While Nova cannot be '
+             'reached the last floors read are kept. Off by default: it '
+             'costs the agent about 20 MB of memory (keystoneauth1 and '
+             'openstacksdk).'),
+    cfg.IntOpt(
+        'nova_metadata_interval', default=300, min=30, max=86400,
+        help='Seconds between two listings of this host\'s servers in '
+             'Nova when ``nova_metadata`` is on: a change of a server\'s '
+             'balloon floor metadata takes effect within this time.'),
 ]
 
 

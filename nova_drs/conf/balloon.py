@@ -34,13 +34,16 @@ BALLOON_OPTS = [
     cfg.FloatOpt(
         'floor', default=0.5, min=0.05, max=1.0,
         help='Share of flavor memory below which a balloon never shrinks '
-             'a guest. Overridable per instance with the metadata key '
-             'named by ``floor_metadata_key``.'),
+             'a guest. Overridable per instance by the server metadata '
+             'key named by ``floor_metadata_key`` (read from Nova when '
+             '``[drs_agent] nova_metadata`` is on) or by the domain\'s '
+             'libvirt metadata, which wins (doc/agent.rst).'),
     cfg.StrOpt(
         'floor_metadata_key', default='drs:balloon_floor_mb',
         help='Server metadata key whose value (MiB) overrides the floor '
              'of one instance. Set it to the flavor memory to keep an '
-             'instance from being ballooned at all.'),
+             'instance from being ballooned at all. The agent reads it '
+             'from Nova only when ``[drs_agent] nova_metadata`` is on.'),
     cfg.FloatOpt(
         'guest_margin', default=0.10, min=0.0, max=0.9,
         help='Share of flavor memory a guest always keeps usable (free or '
