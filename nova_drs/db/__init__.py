@@ -1,0 +1,9 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The balancer's persistent state (see doc/database.rst).
+
+* :mod:`nova_drs.db.models`: the tables (SQLAlchemy declarative models);
+* :mod:`nova_drs.db.api`: :class:`~nova_drs.db.api.Database`, the only
+  code that reads or writes them;
+* :mod:`nova_drs.db.migration`: schema creation and upgrades (alembic
+  scripts in ``nova_drs/db/migrations/``), for ``nova-drs-manage db``.
+"""

@@ -1,0 +1,760 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Reading and writing the balancer's state: :class:`Database`.
+
+Every method is one database transaction (oslo.db's enginefacade), so a
+balancer that dies between two calls leaves a consistent state behind.
+
+**State changes are compare-and-set.** A transition is one ``UPDATE ...
+WHERE uuid = :uuid AND state = :expected`` (plus the owner, for an action
+that runs) and the method returns whether a row changed: True means this
+caller won, False that another replica (or an operator) got there first
+or the row is no longer in the expected state. Two replicas that try to
+start the same action at the same time cannot both succeed, on any
+backend: the database serialises the two UPDATEs on the row, and the
+second one no longer matches ``state = 'pending'``. Nothing is read first
+and written later, so there is no window between check and write and no
+lock held across calls. A transition that the state machine does not
+allow (:data:`~nova_drs.db.models.PLAN_TRANSITIONS`,
+:data:`~nova_drs.db.models.ACTION_TRANSITIONS`) is a programming error
+and raises :class:`InvalidTransition`; a missing plan or action raises
+:class:`NotFound`.
+
+Each successful change also writes an ``audit_events`` row in the same
+transaction, so the audit trail has exactly the changes that happened.
+
+Times are naive UTC datetimes. Aware datetimes given as arguments are
+converted.
+"""
+
+import datetime
+import uuid as uuid_lib
+
+from oslo_db import api as oslo_db_api
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import enginefacade
+from oslo_log import log as logging
+from oslo_utils import timeutils
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from nova_drs.conf import database as db_conf
+from nova_drs.db import models
+
+LOG = logging.getLogger(__name__)
+
+#: The action state for Nova's final migration status (and the actuator's
+#: ``rejected``); ``unknown`` has none: the migration may still be running
+#: and must be followed again.
+ACTION_STATE_FOR_NOVA_STATUS = {
+    'completed': models.ACTION_COMPLETED,
+    'done': models.ACTION_COMPLETED,
+    'cancelled': models.ACTION_ABORTED,
+    'error': models.ACTION_FAILED,
+    'failed': models.ACTION_FAILED,
+    'rejected': models.ACTION_FAILED,
+}
+
+#: Deadlocks are retried (the whole transaction) this many times.
+DEADLOCK_RETRIES = 5
+
+_retry_on_deadlock = oslo_db_api.wrap_db_retry(
+    max_retries=DEADLOCK_RETRIES, retry_on_deadlock=True,
+    retry_interval=0.1, max_retry_interval=1)
+
+#: ... and inserts that lost a race to the same primary key: the retry
+#: finds the row and updates it.
+_retry_on_deadlock_or_duplicate = oslo_db_api.wrap_db_retry(
+    max_retries=DEADLOCK_RETRIES, retry_on_deadlock=True,
+    retry_interval=0.1, max_retry_interval=1,
+    exception_checker=lambda e: isinstance(e, db_exc.DBDuplicateEntry))
+
+
+class DatabaseNotConfigured(Exception):
+    """``[drs_database] connection`` is empty."""
+
+
+class NotFound(Exception):
+    """No plan or action with this uuid."""
+
+
+class PlanNotFound(NotFound):
+    def __init__(self, uuid):
+        super().__init__('plan %s not found' % uuid)
+        self.uuid = uuid
+
+
+class ActionNotFound(NotFound):
+    def __init__(self, uuid):
+        super().__init__('action %s not found' % uuid)
+        self.uuid = uuid
+
+
+class InvalidTransition(ValueError):
+    """The state machine does not allow this change."""
+
+
+@enginefacade.transaction_context_provider
+class _Context(object):
+    """Carries the session enginefacade opens for one call."""
+
+
+def create_context_manager(conf=None, connection=None):
+    """An enginefacade transaction context for the balancer's database.
+
+    :param conf: configuration with ``[drs_database]``
+        (:mod:`nova_drs.conf.database`); without it, the options' defaults
+    :param connection: database URL, overriding
+        ``[drs_database] connection``
+    :raises DatabaseNotConfigured: no URL
+    """
+    # NOTE: enginefacade reads what it is not given from the global
+    # cfg.CONF's [database] group, which may be Nova's (nova.conf): give it
+    # everything it would read there.
+    kwargs = {opt.name: opt.default for opt in db_conf.DATABASE_OPTS}
+    kwargs.update({'connection': None, 'slave_connection': None,
+                   'asyncio_connection': None,
+                   'asyncio_slave_connection': None,
+                   'mysql_wsrep_sync_wait': None,
+                   'synchronous_reader': True,
+                   # SQLite enforces foreign keys only when asked to
+                   'sqlite_fk': True})
+    if conf is not None:
+        group = conf.drs_database
+        kwargs.update((name, group[name]) for name in db_conf.OPT_NAMES)
+    if connection is not None:
+        kwargs['connection'] = connection
+    if not kwargs.get('connection'):
+        raise DatabaseNotConfigured('[drs_database] connection is not set')
+    # an empty SQL mode keeps the server's (oslo.db would set it empty)
+    kwargs['mysql_sql_mode'] = kwargs['mysql_sql_mode'] or None
+    if kwargs['connection'].startswith('sqlite'):
+        # NOTE: oslo.db gives SQLite files a NullPool, which rejects a
+        # pool_timeout
+        kwargs['pool_timeout'] = None
+    context_manager = enginefacade.transaction_context()
+    context_manager.configure(**kwargs)
+    return context_manager
+
+
+def _utc(value):
+    if value is None:
+        return None
+    return timeutils.normalize_time(value)
+
+
+def _as_list(value):
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+class Database(object):
+    """The balancer's database, through oslo.db's enginefacade.
+
+    One instance per process is enough; it is thread-safe (each call uses
+    its own session and transaction) and keeps a connection pool.
+
+    :param conf: configuration with ``[drs_database]``
+    :param connection: database URL overriding the configuration
+    :param clock: returns the current time as a naive UTC datetime (tests
+        replace it)
+    """
+
+    def __init__(self, conf=None, connection=None, clock=timeutils.utcnow):
+        self._context_manager = create_context_manager(conf, connection)
+        self._clock = clock
+
+    @property
+    def engine(self):
+        """The SQLAlchemy engine (created on first use)."""
+        return self._context_manager.writer.get_engine()
+
+    def dispose(self):
+        """Close the pooled connections."""
+        self._context_manager.dispose_pool()
+
+    def now(self):
+        return _utc(self._clock())
+
+    def _writer(self):
+        return self._context_manager.writer.using(_Context())
+
+    def _reader(self):
+        return self._context_manager.reader.using(_Context())
+
+    @staticmethod
+    def _audit(session, now, actor, kind, object_uuid, message, detail=None):
+        event = models.AuditEvent(created_at=now, actor=actor, kind=kind,
+                                  object_uuid=object_uuid,
+                                  message=message or '', detail=detail)
+        session.add(event)
+        return event
+
+    @staticmethod
+    def _update(session, model, where, values):
+        """One UPDATE; the number of rows it changed."""
+        stmt = (sa.update(model).where(*where).values(**values)
+                .execution_options(synchronize_session=False))
+        return session.execute(stmt).rowcount
+
+    # -- plans ---------------------------------------------------------------
+
+    @_retry_on_deadlock
+    def create_plan(self, plan, origin, created_by, supersede=True,
+                    plan_uuid=None):
+        """Store a strategy's plan, in state ``recommended``.
+
+        :param plan: a :class:`nova_drs.balancer.plan.Plan`; its
+            migrations become the plan's actions, in their order, pending
+        :param origin: why it was made: one of
+            :data:`~nova_drs.db.models.ORIGINS`
+        :param created_by: the replica (or user) that made it
+        :param supersede: mark the ``recommended`` plans of the same
+            origin ``superseded`` (and cancel their actions): they were
+            made from an older view of the cluster
+        :returns: the :class:`~nova_drs.db.models.Plan`, with its actions
+        """
+        if origin not in models.ORIGINS:
+            raise ValueError('unknown plan origin %r (one of %s)'
+                             % (origin, ', '.join(models.ORIGINS)))
+        now = self.now()
+        row = models.Plan(
+            uuid=plan_uuid or str(uuid_lib.uuid4()), strategy=plan.strategy,
+            origin=origin, state=models.PLAN_RECOMMENDED, created_at=now,
+            updated_at=now, decision_s=float(plan.decision_s),
+            unresolved=list(plan.unresolved), created_by=created_by)
+        row.actions = [
+            models.Action(
+                uuid=str(uuid_lib.uuid4()), order_index=n,
+                instance_uuid=m.instance, source=m.source, target=m.target,
+                reason=m.reason or '', transfer_mb=float(m.transfer_mb),
+                estimated_s=float(m.duration_s),
+                state=models.ACTION_PENDING, created_at=now, updated_at=now)
+            for n, m in enumerate(plan.migrations)]
+        with self._writer() as session:
+            if supersede:
+                older = session.scalars(
+                    sa.select(models.Plan.uuid).where(
+                        models.Plan.state == models.PLAN_RECOMMENDED,
+                        models.Plan.origin == origin)).all()
+                for old in older:
+                    self._end_plan(session, now, old,
+                                   (models.PLAN_RECOMMENDED,),
+                                   models.PLAN_SUPERSEDED, created_by,
+                                   'superseded by plan %s' % row.uuid)
+            session.add(row)
+            self._audit(session, now, created_by, 'plan.created', row.uuid,
+                        '%s plan by strategy %s: %d migration(s)'
+                        % (origin, plan.strategy, len(row.actions)),
+                        {'origin': origin, 'strategy': plan.strategy,
+                         'actions': len(row.actions),
+                         'unresolved': list(plan.unresolved)})
+        return row
+
+    def get_plan(self, plan_uuid, with_actions=True):
+        """The plan (with its actions, in order).
+
+        :raises PlanNotFound:
+        """
+        with self._reader() as session:
+            query = sa.select(models.Plan).where(
+                models.Plan.uuid == plan_uuid)
+            if with_actions:
+                query = query.options(orm.selectinload(models.Plan.actions))
+            row = session.scalars(query).first()
+        if row is None:
+            raise PlanNotFound(plan_uuid)
+        return row
+
+    def list_plans(self, state=None, origin=None, created_by=None,
+                   since=None, limit=None):
+        """Plans, newest first, without their actions.
+
+        :param state: a state or a list of states
+        :param origin: an origin or a list of origins
+        :param since: only plans created at or after this time
+        """
+        query = sa.select(models.Plan)
+        states, origins = _as_list(state), _as_list(origin)
+        if states is not None:
+            query = query.where(models.Plan.state.in_(states))
+        if origins is not None:
+            query = query.where(models.Plan.origin.in_(origins))
+        if created_by is not None:
+            query = query.where(models.Plan.created_by == created_by)
+        if since is not None:
+            query = query.where(models.Plan.created_at >= _utc(since))
+        query = query.order_by(models.Plan.created_at.desc(),
+                               models.Plan.uuid)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader() as session:
+            return list(session.scalars(query))
+
+    def _plan_exists(self, session, plan_uuid):
+        if session.scalar(sa.select(models.Plan.uuid).where(
+                models.Plan.uuid == plan_uuid)) is None:
+            raise PlanNotFound(plan_uuid)
+
+    def _end_plan(self, session, now, plan_uuid, expected, new, actor,
+                  reason):
+        """Move a plan from one of ``expected`` to ``new``; True if won.
+
+        Cancelling or superseding a plan also cancels its pending
+        actions; running ones go on to their end.
+        """
+        values = {'state': new, 'updated_at': now}
+        if reason is not None:
+            values['state_reason'] = reason
+        if new in models.PLAN_FINAL_STATES:
+            values['finished_at'] = now
+        won = self._update(session, models.Plan,
+                           (models.Plan.uuid == plan_uuid,
+                            models.Plan.state.in_(expected)), values)
+        if not won:
+            return False
+        detail = {'from': list(expected), 'to': new}
+        if new in (models.PLAN_CANCELLED, models.PLAN_SUPERSEDED):
+            detail['cancelled_actions'] = self._update(
+                session, models.Action,
+                (models.Action.plan_uuid == plan_uuid,
+                 models.Action.state == models.ACTION_PENDING),
+                {'state': models.ACTION_CANCELLED, 'updated_at': now,
+                 'finished_at': now})
+        self._audit(session, now, actor, 'plan.%s' % new, plan_uuid,
+                    reason or 'plan %s' % new, detail)
+        return True
+
+    @_retry_on_deadlock
+    def transition_plan(self, plan_uuid, expected, new, actor, reason=None):
+        """Compare-and-set a plan's state; True if this call changed it.
+
+        :param expected: the state the caller saw
+        :param new: the state to set; one that
+            :data:`~nova_drs.db.models.PLAN_TRANSITIONS` allows from
+            ``expected``
+        :param actor: replica id or user, for the audit trail
+        :param reason: stored in ``state_reason`` and the audit event
+        :raises InvalidTransition: not allowed by the state machine
+        :raises PlanNotFound:
+        """
+        if new not in models.PLAN_TRANSITIONS.get(expected, ()):
+            raise InvalidTransition('plan: %s -> %s is not allowed'
+                                    % (expected, new))
+        now = self.now()
+        with self._writer() as session:
+            won = self._end_plan(session, now, plan_uuid, (expected,), new,
+                                 actor, reason)
+            if not won:
+                self._plan_exists(session, plan_uuid)
+        return won
+
+    @_retry_on_deadlock
+    def cancel_plan(self, plan_uuid, actor, reason=None):
+        """Cancel a recommended or applying plan; True if this call did.
+
+        Its pending actions are cancelled with it; a running migration is
+        not interrupted: it ends in Nova and is recorded as usual.
+
+        :raises PlanNotFound:
+        """
+        now = self.now()
+        with self._writer() as session:
+            won = self._end_plan(
+                session, now, plan_uuid,
+                (models.PLAN_RECOMMENDED, models.PLAN_APPLYING),
+                models.PLAN_CANCELLED, actor,
+                reason or 'cancelled by %s' % actor)
+            if not won:
+                self._plan_exists(session, plan_uuid)
+        return won
+
+    @_retry_on_deadlock
+    def complete_plan(self, plan_uuid, actor):
+        """End an applying plan whose actions have all ended.
+
+        :returns: the plan's new state, ``applied`` (every action
+            completed) or ``failed`` (one failed, was aborted or was
+            cancelled); None when an action is still pending or running,
+            or the plan is not applying (another replica ended it)
+        :raises PlanNotFound:
+        """
+        now = self.now()
+        with self._writer() as session:
+            self._plan_exists(session, plan_uuid)
+            counts = dict(session.execute(
+                sa.select(models.Action.state, sa.func.count())
+                .where(models.Action.plan_uuid == plan_uuid)
+                .group_by(models.Action.state)).all())
+            if (counts.get(models.ACTION_PENDING)
+                    or counts.get(models.ACTION_RUNNING)):
+                return None
+            not_done = sum(n for state, n in counts.items()
+                           if state != models.ACTION_COMPLETED)
+            if not_done:
+                new = models.PLAN_FAILED
+                reason = ', '.join('%d %s' % (counts[state], state)
+                                   for state in models.ACTION_STATES
+                                   if counts.get(state))
+            else:
+                new = models.PLAN_APPLIED
+                reason = None
+            won = self._end_plan(session, now, plan_uuid,
+                                 (models.PLAN_APPLYING,), new, actor, reason)
+        return new if won else None
+
+    # -- actions -------------------------------------------------------------
+
+    def get_action(self, action_uuid):
+        """:raises ActionNotFound:"""
+        with self._reader() as session:
+            row = session.get(models.Action, action_uuid)
+        if row is None:
+            raise ActionNotFound(action_uuid)
+        return row
+
+    def list_actions(self, plan_uuid=None, state=None, instance_uuid=None,
+                     host=None, owner=None, limit=None):
+        """Actions, oldest plan first, in their plan's order.
+
+        :param state: a state or a list of states
+        :param host: actions with this source or target
+        """
+        query = sa.select(models.Action)
+        states = _as_list(state)
+        if plan_uuid is not None:
+            query = query.where(models.Action.plan_uuid == plan_uuid)
+        if states is not None:
+            query = query.where(models.Action.state.in_(states))
+        if instance_uuid is not None:
+            query = query.where(models.Action.instance_uuid == instance_uuid)
+        if host is not None:
+            query = query.where(sa.or_(models.Action.source == host,
+                                       models.Action.target == host))
+        if owner is not None:
+            query = query.where(models.Action.owner == owner)
+        query = query.order_by(models.Action.created_at,
+                               models.Action.plan_uuid,
+                               models.Action.order_index)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader() as session:
+            return list(session.scalars(query))
+
+    def _action_exists(self, session, action_uuid):
+        if session.scalar(sa.select(models.Action.uuid).where(
+                models.Action.uuid == action_uuid)) is None:
+            raise ActionNotFound(action_uuid)
+
+    @_retry_on_deadlock
+    def start_action(self, action_uuid, owner):
+        """pending -> running, owned by ``owner``; True if this call won.
+
+        Only an action of an ``applying`` plan starts. Call it before
+        asking Nova for the migration: the replica that gets True is the
+        only one that may.
+
+        :raises ActionNotFound:
+        """
+        now = self.now()
+        applying = sa.select(models.Plan.uuid).where(
+            models.Plan.state == models.PLAN_APPLYING)
+        with self._writer() as session:
+            won = self._update(
+                session, models.Action,
+                (models.Action.uuid == action_uuid,
+                 models.Action.state == models.ACTION_PENDING,
+                 models.Action.plan_uuid.in_(applying)),
+                {'state': models.ACTION_RUNNING, 'owner': owner,
+                 'started_at': now, 'heartbeat_at': now, 'updated_at': now})
+            if won:
+                self._audit(session, now, owner, 'action.running',
+                            action_uuid, 'started by %s' % owner)
+            else:
+                self._action_exists(session, action_uuid)
+        return bool(won)
+
+    def _running_and_owned(self, action_uuid, owner):
+        return (models.Action.uuid == action_uuid,
+                models.Action.state == models.ACTION_RUNNING,
+                models.Action.owner == owner)
+
+    @_retry_on_deadlock
+    def set_migration(self, action_uuid, owner, migration_id,
+                      migration_uuid=None, nova_status=None):
+        """Record Nova's migration for a running action.
+
+        :returns: False when the action is no longer running or no longer
+            owned by ``owner`` (another replica took it over)
+        """
+        now = self.now()
+        values = {'migration_id': migration_id, 'heartbeat_at': now,
+                  'updated_at': now}
+        if migration_uuid is not None:
+            values['migration_uuid'] = migration_uuid
+        if nova_status is not None:
+            values['nova_status'] = nova_status
+        with self._writer() as session:
+            won = self._update(session, models.Action,
+                               self._running_and_owned(action_uuid, owner),
+                               values)
+            if won:
+                self._audit(session, now, owner, 'action.migration',
+                            action_uuid,
+                            'Nova migration %s' % migration_id,
+                            {'migration_id': migration_id,
+                             'migration_uuid': migration_uuid})
+        return bool(won)
+
+    @_retry_on_deadlock
+    def heartbeat(self, action_uuid, owner, nova_status=None):
+        """The owner still follows this running action.
+
+        :returns: False when it is no longer running or no longer owned by
+            ``owner``: stop following it
+        """
+        now = self.now()
+        values = {'heartbeat_at': now, 'updated_at': now}
+        if nova_status is not None:
+            values['nova_status'] = nova_status
+        with self._writer() as session:
+            return bool(self._update(
+                session, models.Action,
+                self._running_and_owned(action_uuid, owner), values))
+
+    @_retry_on_deadlock
+    def finish_action(self, action_uuid, owner, state, error=None,
+                      nova_status=None, finished_at=None):
+        """running -> ``state`` (completed, failed or aborted).
+
+        :param owner: only the owner may end it
+        :param finished_at: when Nova's migration ended (default: now)
+        :returns: False when the action is no longer running or owned by
+            someone else
+        :raises InvalidTransition: ``state`` is not a state a running
+            action may end in
+        """
+        if state not in models.ACTION_TRANSITIONS[models.ACTION_RUNNING]:
+            raise InvalidTransition('action: running -> %s is not allowed'
+                                    % state)
+        now = self.now()
+        values = {'state': state, 'updated_at': now, 'heartbeat_at': now,
+                  'finished_at': _utc(finished_at) or now, 'error': error}
+        if nova_status is not None:
+            values['nova_status'] = nova_status
+        with self._writer() as session:
+            won = self._update(session, models.Action,
+                               self._running_and_owned(action_uuid, owner),
+                               values)
+            if won:
+                detail = {'nova_status': nova_status}
+                if error:
+                    detail['error'] = error
+                self._audit(session, now, owner, 'action.%s' % state,
+                            action_uuid, error or 'migration %s' % state,
+                            detail)
+        return bool(won)
+
+    def find_in_flight(self, hosts, stale_before=None, exclude_owner=None):
+        """Running actions from or to one of ``hosts``, oldest first.
+
+        What a replica looks for when it becomes the owner of hosts
+        (at start, or when another replica went away): migrations that
+        were started and not seen to end. Follow each one in Nova after
+        winning :meth:`take_over`.
+
+        :param stale_before: only actions whose owner's last heartbeat is
+            older than this (or missing)
+        :param exclude_owner: leave out the actions this replica owns
+        """
+        hosts = list(hosts)
+        if not hosts:
+            return []
+        query = sa.select(models.Action).where(
+            models.Action.state == models.ACTION_RUNNING,
+            sa.or_(models.Action.source.in_(hosts),
+                   models.Action.target.in_(hosts)))
+        if stale_before is not None:
+            query = query.where(sa.or_(
+                models.Action.heartbeat_at.is_(None),
+                models.Action.heartbeat_at < _utc(stale_before)))
+        if exclude_owner is not None:
+            query = query.where(models.Action.owner != exclude_owner)
+        query = query.order_by(models.Action.started_at,
+                               models.Action.uuid)
+        with self._reader() as session:
+            return list(session.scalars(query))
+
+    @_retry_on_deadlock
+    def take_over(self, action_uuid, new_owner, expected_owner,
+                  stale_before=None):
+        """Become the owner of a running action; True if this call won.
+
+        :param expected_owner: the owner the caller saw
+            (:meth:`find_in_flight`); if it changed (another replica took
+            it over, or the owner's heartbeat moved on), nothing happens
+        :param stale_before: also require the last heartbeat to be older
+            than this: the owner really stopped
+        :raises ActionNotFound:
+        """
+        now = self.now()
+        where = list(self._running_and_owned(action_uuid, expected_owner))
+        if stale_before is not None:
+            where.append(sa.or_(
+                models.Action.heartbeat_at.is_(None),
+                models.Action.heartbeat_at < _utc(stale_before)))
+        with self._writer() as session:
+            won = self._update(session, models.Action, where,
+                               {'owner': new_owner, 'heartbeat_at': now,
+                                'updated_at': now})
+            if won:
+                self._audit(session, now, new_owner, 'action.takeover',
+                            action_uuid,
+                            'taken over from %s' % expected_owner,
+                            {'from': expected_owner, 'to': new_owner})
+            else:
+                self._action_exists(session, action_uuid)
+        return bool(won)
+
+    # -- audit trail ---------------------------------------------------------
+
+    @_retry_on_deadlock
+    def record_event(self, actor, kind, message='', object_uuid=None,
+                     detail=None):
+        """Add an event to the audit trail (for what has no method here).
+
+        :param kind: dotted, e.g. ``operator.mode``
+        :param detail: a JSON-serialisable dict
+        """
+        now = self.now()
+        with self._writer() as session:
+            return self._audit(session, now, actor, kind, object_uuid,
+                               message, detail)
+
+    def list_events(self, object_uuid=None, kind=None, actor=None,
+                    since=None, after_id=None, limit=None):
+        """Audit events, oldest first.
+
+        :param kind: a kind, or a prefix ending with a dot (``action.``)
+        :param after_id: only events after this one (paging)
+        """
+        query = sa.select(models.AuditEvent)
+        if object_uuid is not None:
+            query = query.where(models.AuditEvent.object_uuid == object_uuid)
+        if kind is not None and kind.endswith('.'):
+            query = query.where(models.AuditEvent.kind.startswith(
+                kind, autoescape=True))
+        elif kind is not None:
+            query = query.where(models.AuditEvent.kind == kind)
+        if actor is not None:
+            query = query.where(models.AuditEvent.actor == actor)
+        if since is not None:
+            query = query.where(models.AuditEvent.created_at >= _utc(since))
+        if after_id is not None:
+            query = query.where(models.AuditEvent.id > after_id)
+        query = query.order_by(models.AuditEvent.id)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader() as session:
+            return list(session.scalars(query))
+
+    # -- bad (instance, target) pairs ----------------------------------------
+
+    @_retry_on_deadlock_or_duplicate
+    def mark_bad_pair(self, instance_uuid, target, duration_s, reason=None,
+                      actor=None):
+        """Do not try ``instance_uuid`` on ``target`` for ``duration_s``.
+
+        A pair already marked keeps the later of its two expiries.
+
+        :returns: when the pair may be tried again
+        """
+        now = self.now()
+        until = now + datetime.timedelta(seconds=duration_s)
+        key = (models.FailedPair.instance_uuid == instance_uuid,
+               models.FailedPair.target == target)
+        with self._writer() as session:
+            changed = self._update(
+                session, models.FailedPair,
+                key + (models.FailedPair.until < until,),
+                {'until': until, 'reason': reason, 'created_at': now})
+            if not changed:
+                current = session.scalar(
+                    sa.select(models.FailedPair.until).where(*key))
+                if current is not None:
+                    return current
+                # NOTE: a concurrent insert of the same pair makes the
+                # commit fail with DBDuplicateEntry; the retry updates.
+                session.add(models.FailedPair(
+                    instance_uuid=instance_uuid, target=target, until=until,
+                    created_at=now, reason=reason))
+            self._audit(session, now, actor or 'nova-drs', 'pair.bad',
+                        instance_uuid,
+                        'no migration to %s before %s'
+                        % (target, until.isoformat()),
+                        {'target': target, 'until': until.isoformat(),
+                         'reason': reason})
+        return until
+
+    def is_bad_pair(self, instance_uuid, target):
+        """True while a failure of this pair has not expired."""
+        with self._reader() as session:
+            return session.scalar(
+                sa.select(sa.func.count()).select_from(models.FailedPair)
+                .where(models.FailedPair.instance_uuid == instance_uuid,
+                       models.FailedPair.target == target,
+                       models.FailedPair.until > self.now())) > 0
+
+    def bad_pairs(self, instance_uuids=None):
+        """Unexpired bad pairs: ``{(instance_uuid, target): until}``."""
+        query = sa.select(models.FailedPair).where(
+            models.FailedPair.until > self.now())
+        if instance_uuids is not None:
+            query = query.where(models.FailedPair.instance_uuid.in_(
+                list(instance_uuids)))
+        with self._reader() as session:
+            return {(p.instance_uuid, p.target): p.until
+                    for p in session.scalars(query)}
+
+    # -- housekeeping --------------------------------------------------------
+
+    @_retry_on_deadlock
+    def purge(self, before):
+        """Delete old history.
+
+        Plans that reached a final state before ``before`` (with their
+        actions), audit events older than ``before``, and bad pairs that
+        have expired.
+
+        :returns: ``{'plans': n, 'actions': n, 'audit_events': n,
+            'failed_pairs': n}``
+        """
+        before = _utc(before)
+        old_plans = sa.select(models.Plan.uuid).where(
+            models.Plan.state.in_(sorted(models.PLAN_FINAL_STATES)),
+            models.Plan.finished_at < before)
+        with self._writer() as session:
+            uuids = list(session.scalars(old_plans))
+            actions = plans = 0
+            for start in range(0, len(uuids), 500):
+                chunk = uuids[start:start + 500]
+                actions += session.execute(
+                    sa.delete(models.Action)
+                    .where(models.Action.plan_uuid.in_(chunk))
+                    .execution_options(synchronize_session=False)).rowcount
+                plans += session.execute(
+                    sa.delete(models.Plan)
+                    .where(models.Plan.uuid.in_(chunk))
+                    .execution_options(synchronize_session=False)).rowcount
+            events = session.execute(
+                sa.delete(models.AuditEvent)
+                .where(models.AuditEvent.created_at < before)
+                .execution_options(synchronize_session=False)).rowcount
+            pairs = session.execute(
+                sa.delete(models.FailedPair)
+                .where(models.FailedPair.until <= self.now())
+                .execution_options(synchronize_session=False)).rowcount
+        return {'plans': plans, 'actions': actions, 'audit_events': events,
+                'failed_pairs': pairs}

@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The balancer's tables.
+
+``plans``
+    One row per plan a strategy made: where it came from (``origin``), its
+    state, how long the decision took, the hotspots it left unresolved.
+``actions``
+    The plan's live migrations, in order: who runs it (``owner``, the
+    balancer replica), its state, Nova's migration, timings and error.
+``audit_events``
+    An append-only trail: who (replica id or user) did what to which plan
+    or action, and when.
+``failed_pairs``
+    (instance, target host) pairs whose migration failed, not to be tried
+    again before ``until``.
+
+Times are naive UTC datetimes (as everywhere in OpenStack databases), with
+microseconds on every backend. These models must agree with the alembic
+scripts in ``nova_drs/db/migrations/versions``: a unit test compares them,
+and a change to either needs a new migration (doc/database.rst).
+"""
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy import orm
+
+from oslo_db.sqlalchemy import types as db_types
+
+# -- states -----------------------------------------------------------------
+
+#: Why a plan was made.
+ORIGIN_PERIODIC = 'periodic'
+ORIGIN_HOTSPOT = 'hotspot'
+ORIGIN_OPERATOR = 'operator'
+ORIGIN_EVACUATION = 'evacuation'
+ORIGINS = (ORIGIN_PERIODIC, ORIGIN_HOTSPOT, ORIGIN_OPERATOR,
+           ORIGIN_EVACUATION)
+
+PLAN_RECOMMENDED = 'recommended'
+PLAN_APPLYING = 'applying'
+PLAN_APPLIED = 'applied'
+PLAN_CANCELLED = 'cancelled'
+PLAN_FAILED = 'failed'
+PLAN_SUPERSEDED = 'superseded'
+PLAN_STATES = (PLAN_RECOMMENDED, PLAN_APPLYING, PLAN_APPLIED,
+               PLAN_CANCELLED, PLAN_FAILED, PLAN_SUPERSEDED)
+#: A plan in one of these states changes no more.
+PLAN_FINAL_STATES = frozenset((PLAN_APPLIED, PLAN_CANCELLED, PLAN_FAILED,
+                               PLAN_SUPERSEDED))
+
+#: {state: the states a plan may go to from it}
+PLAN_TRANSITIONS = {
+    PLAN_RECOMMENDED: frozenset((PLAN_APPLYING, PLAN_CANCELLED,
+                                 PLAN_SUPERSEDED)),
+    PLAN_APPLYING: frozenset((PLAN_APPLIED, PLAN_FAILED, PLAN_CANCELLED)),
+    PLAN_APPLIED: frozenset(),
+    PLAN_CANCELLED: frozenset(),
+    PLAN_FAILED: frozenset(),
+    PLAN_SUPERSEDED: frozenset(),
+}
+
+ACTION_PENDING = 'pending'
+ACTION_RUNNING = 'running'
+ACTION_COMPLETED = 'completed'
+ACTION_FAILED = 'failed'
+ACTION_ABORTED = 'aborted'
+ACTION_CANCELLED = 'cancelled'
+ACTION_STATES = (ACTION_PENDING, ACTION_RUNNING, ACTION_COMPLETED,
+                 ACTION_FAILED, ACTION_ABORTED, ACTION_CANCELLED)
+ACTION_FINAL_STATES = frozenset((ACTION_COMPLETED, ACTION_FAILED,
+                                 ACTION_ABORTED, ACTION_CANCELLED))
+
+#: {state: the states an action may go to from it}. ``aborted``: the
+#: migration was cancelled in Nova (timeout action, operator); ``failed``:
+#: Nova refused it or it ended in error; ``cancelled``: it never started
+#: (its plan was cancelled).
+ACTION_TRANSITIONS = {
+    ACTION_PENDING: frozenset((ACTION_RUNNING, ACTION_CANCELLED)),
+    ACTION_RUNNING: frozenset((ACTION_COMPLETED, ACTION_FAILED,
+                               ACTION_ABORTED)),
+    ACTION_COMPLETED: frozenset(),
+    ACTION_FAILED: frozenset(),
+    ACTION_ABORTED: frozenset(),
+    ACTION_CANCELLED: frozenset(),
+}
+
+# -- column types -----------------------------------------------------------
+
+#: Deterministic constraint and index names on every backend, so that a
+#: later migration can name what it alters.
+NAMING_CONVENTION = {
+    'ix': 'ix_%(column_0_N_label)s',
+    'uq': 'uq_%(table_name)s_%(column_0_N_name)s',
+    'ck': 'ck_%(table_name)s_%(constraint_name)s',
+    'fk': 'fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s',
+    'pk': 'pk_%(table_name)s',
+}
+
+UUID = sa.String(36)
+#: compute service host names (Nova: String(255))
+HOST = sa.String(255)
+#: a balancer replica's id, or a user
+ACTOR = sa.String(255)
+STATE = sa.String(16)
+#: MySQL's DATETIME drops fractions of a second unless told otherwise
+DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), 'mysql',
+                                      'mariadb')
+#: SQLite autoincrements INTEGER PRIMARY KEY columns only
+BIGINT_ID = sa.BigInteger().with_variant(sa.Integer(), 'sqlite')
+
+TABLE_ARGS = {'mysql_engine': 'InnoDB', 'mysql_charset': 'utf8mb4'}
+
+
+def _in(column, values):
+    return '%s IN (%s)' % (column, ', '.join("'%s'" % v for v in values))
+
+
+class Base(orm.DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+    def to_dict(self):
+        """The row's columns, as Python values."""
+        return {c.key: getattr(self, c.key)
+                for c in sa.inspect(type(self)).column_attrs}
+
+
+class Plan(Base):
+    """A plan: live migrations a strategy chose, applied in order."""
+
+    __tablename__ = 'plans'
+    __table_args__ = (
+        sa.CheckConstraint(_in('state', PLAN_STATES), name='state'),
+        sa.CheckConstraint(_in('origin', ORIGINS), name='origin'),
+        sa.Index('ix_plans_state_created_at', 'state', 'created_at'),
+        sa.Index('ix_plans_created_at', 'created_at'),
+        TABLE_ARGS,
+    )
+
+    uuid: orm.Mapped[str] = orm.mapped_column(UUID, primary_key=True)
+    #: the strategy's entry-point name
+    strategy: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    origin: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    state: orm.Mapped[str] = orm.mapped_column(STATE)
+    #: why the plan is in its state (cancelled by whom, why it failed...)
+    state_reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    created_at = orm.mapped_column(DATETIME, nullable=False)
+    updated_at = orm.mapped_column(DATETIME, nullable=False)
+    #: when the plan reached a final state
+    finished_at = orm.mapped_column(DATETIME, nullable=True)
+    #: seconds the strategy took to decide
+    decision_s: orm.Mapped[float] = orm.mapped_column(sa.Double)
+    #: hosts still hot after the plan, as a JSON list
+    unresolved = orm.mapped_column(db_types.JsonEncodedList(),
+                                   nullable=False)
+    #: the replica (or user) that made the plan
+    created_by: orm.Mapped[str] = orm.mapped_column(ACTOR)
+
+    actions: orm.Mapped[list['Action']] = orm.relationship(
+        back_populates='plan', order_by='Action.order_index',
+        lazy='raise')
+
+
+class Action(Base):
+    """One live migration of a plan."""
+
+    __tablename__ = 'actions'
+    __table_args__ = (
+        sa.CheckConstraint(_in('state', ACTION_STATES), name='state'),
+        sa.UniqueConstraint('plan_uuid', 'order_index'),
+        # in-flight migrations by host (takeover), and pending work
+        sa.Index('ix_actions_state_source', 'state', 'source'),
+        sa.Index('ix_actions_state_target', 'state', 'target'),
+        sa.Index('ix_actions_instance_uuid', 'instance_uuid'),
+        TABLE_ARGS,
+    )
+
+    uuid: orm.Mapped[str] = orm.mapped_column(UUID, primary_key=True)
+    plan_uuid: orm.Mapped[str] = orm.mapped_column(
+        UUID, sa.ForeignKey('plans.uuid'))
+    #: position in the plan, from 0
+    order_index: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(UUID)
+    source: orm.Mapped[str] = orm.mapped_column(HOST)
+    #: None: Nova's scheduler chooses
+    target: orm.Mapped[str | None] = orm.mapped_column(HOST)
+    reason: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    #: estimated MiB sent (nova_drs.balancer.cost)
+    transfer_mb: orm.Mapped[float] = orm.mapped_column(sa.Double)
+    #: estimated seconds at the configured bandwidth
+    estimated_s: orm.Mapped[float] = orm.mapped_column(sa.Double)
+    state: orm.Mapped[str] = orm.mapped_column(STATE)
+    #: the replica running it (set when it starts)
+    owner: orm.Mapped[str | None] = orm.mapped_column(ACTOR)
+    created_at = orm.mapped_column(DATETIME, nullable=False)
+    updated_at = orm.mapped_column(DATETIME, nullable=False)
+    started_at = orm.mapped_column(DATETIME, nullable=True)
+    finished_at = orm.mapped_column(DATETIME, nullable=True)
+    #: the owner's last sign of life while running
+    heartbeat_at = orm.mapped_column(DATETIME, nullable=True)
+    #: Nova's migration record (``/os-migrations``)
+    migration_id: orm.Mapped[int | None] = orm.mapped_column(sa.Integer)
+    migration_uuid: orm.Mapped[str | None] = orm.mapped_column(UUID)
+    #: Nova's last known migration status (or ``rejected``, ``unknown``)
+    nova_status: orm.Mapped[str | None] = orm.mapped_column(sa.String(32))
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+
+    plan: orm.Mapped[Plan] = orm.relationship(back_populates='actions',
+                                              lazy='raise')
+
+
+class AuditEvent(Base):
+    """Something a replica or a user did, for the audit trail."""
+
+    __tablename__ = 'audit_events'
+    __table_args__ = (
+        sa.Index('ix_audit_events_object_uuid', 'object_uuid'),
+        sa.Index('ix_audit_events_created_at', 'created_at'),
+        TABLE_ARGS,
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(BIGINT_ID, primary_key=True,
+                                            autoincrement=True)
+    created_at = orm.mapped_column(DATETIME, nullable=False)
+    actor: orm.Mapped[str] = orm.mapped_column(ACTOR)
+    #: dotted: ``plan.created``, ``action.running``, ``action.takeover``...
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    #: the plan, action or instance concerned, if any
+    object_uuid: orm.Mapped[str | None] = orm.mapped_column(UUID)
+    message: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    detail = orm.mapped_column(db_types.JsonEncodedDict(), nullable=True)
+
+
+class FailedPair(Base):
+    """A migration of ``instance_uuid`` to ``target`` failed recently."""
+
+    __tablename__ = 'failed_pairs'
+    __table_args__ = (
+        sa.Index('ix_failed_pairs_until', 'until'),
+        TABLE_ARGS,
+    )
+
+    instance_uuid: orm.Mapped[str] = orm.mapped_column(UUID,
+                                                       primary_key=True)
+    target: orm.Mapped[str] = orm.mapped_column(HOST, primary_key=True)
+    #: the pair may be tried again from then on
+    until = orm.mapped_column(DATETIME, nullable=False)
+    created_at = orm.mapped_column(DATETIME, nullable=False)
+    reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
