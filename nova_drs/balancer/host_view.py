@@ -1,0 +1,563 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The balancer's live view of the hosts, from the agents' metrics.
+
+:class:`HostView` is the :class:`~nova_drs.balancer.listener.MetricsHandler`
+of the metrics listener. It keeps, safely for several threads:
+
+* per host, the latest ``drs.host.metrics`` sample: the raw per-cycle loads,
+  the loads smoothed by the balancer's own
+  :class:`~nova_drs.detector.HotspotDetector` (``[drs]`` thresholds,
+  ``ewma_alpha`` and k-of-n persistence, exactly as in the agent and the
+  simulator) and its hot flags, and the hot flags the agent reported;
+* per instance (by uuid: the libvirt domain uuid is the Nova server id),
+  its latest measured load as a :class:`nova_drs.balancer.nova_view.
+  InstanceLoad`, the ``loads`` mapping :func:`nova_view.collect` takes.
+
+Staleness. A host is *fresh* for ``[drs_listener] stale_after`` seconds
+after a current sample of it arrived, and *stale* after that (or before its
+first one). Time is measured with the balancer's monotonic clock from
+arrival, so the hosts' clocks do not matter, except for one check: a sample
+that is already older than ``stale_after`` (by its own timestamp against
+the balancer's wall clock) when it arrives, as after a broker outage while
+the agent's buffer is delivered, goes into the history but does not make
+the host fresh again, and triggers nothing. :meth:`HostView.apply` turns
+stale and never-heard-of hosts into hosts no strategy uses.
+
+Urgency. When a ``drs.host.hotspot`` notification raises a resource, or the
+view's own detector finds a resource newly hot in a current sample, the
+view calls every callback registered with :meth:`HostView.add_urgent_callback`
+at once, from the listener's thread, with an :class:`UrgentEvent`; the
+balancer service wakes its planner with it rather than waiting for the next
+periodic cycle. Only rising edges are signalled: a hotspot that persists is
+the periodic cycle's business.
+"""
+
+import collections
+import dataclasses
+import math
+import threading
+import time
+
+import numpy as np
+from oslo_log import log as logging
+
+from nova_drs.balancer import listener
+from nova_drs.balancer import nova_view
+from nova_drs import detector as detector_mod
+from nova_drs.model import cluster
+
+LOG = logging.getLogger(__name__)
+
+#: where an urgent event comes from
+SOURCE_AGENT = 'agent'
+SOURCE_DETECTOR = 'detector'
+
+
+@dataclasses.dataclass(frozen=True)
+class UrgentEvent:
+    """A host just became hot: the planner should look at it now."""
+
+    host: str
+    #: resources that just became hot
+    resources: tuple
+    #: every resource hot now, according to ``source``
+    hot: tuple
+    #: SOURCE_AGENT (a drs.host.hotspot notification) or SOURCE_DETECTOR
+    source: str
+    #: the agent's timestamp of the sample (seconds since the epoch)
+    sampled_at: float
+    #: monotonic time the notification was taken in by the listener
+    received_at: float
+
+
+@dataclasses.dataclass(frozen=True)
+class HostState:
+    """What the view knows of one host (a copy)."""
+
+    name: str
+    #: no current sample for ``[drs_listener] stale_after`` seconds
+    stale: bool
+    #: the agent's timestamp of the latest sample (seconds since the epoch)
+    sampled_at: float
+    #: monotonic arrival time of the latest current sample (None: none yet)
+    received_at: float
+    #: resource -> load of the latest cycle (share of capacity)
+    load: dict
+    #: resource -> load smoothed by the view's detector
+    smoothed: dict
+    #: resources the view's detector finds hot
+    hot: tuple
+    #: resources the agent last reported hot
+    agent_hot: tuple
+    cpu_count: int
+    memory_total_mb: float
+    #: uuids of the active guests of the latest sample
+    guests: tuple
+    libvirt_connected: bool
+    #: the agent's count of notifications it could not send
+    agent_dropped_notifications: int
+
+
+@dataclasses.dataclass
+class ApplyReport:
+    """What :meth:`HostView.apply` changed in a model."""
+
+    #: hosts of the model marked disabled: stale, or never reported
+    stale_hosts: list
+    #: of those, the hosts the view has never heard of
+    never_reported: list
+    #: instances on those hosts, marked opt_out
+    pinned_instances: list
+    #: instances whose loads were set from metrics
+    updated_instances: int
+    #: instances of the model without metrics (left as they were)
+    without_metrics: list
+
+
+@dataclasses.dataclass
+class _Host:
+    name: str
+    sampled_at: float
+    received_at: float = None
+    fresh_until: float = -math.inf
+    load: np.ndarray = None
+    smoothed: np.ndarray = None
+    hot: np.ndarray = None
+    cpu_count: int = 0
+    memory_total_mb: float = 0.0
+    guests: tuple = ()
+    libvirt_connected: bool = True
+    agent_dropped_notifications: int = 0
+
+
+@dataclasses.dataclass
+class _Instance:
+    host: str
+    sampled_at: float
+    load: nova_view.InstanceLoad
+
+
+def _resources(flags):
+    return tuple(r for r, hot in zip(cluster.RESOURCES, flags) if hot)
+
+
+def _number(value):
+    return 0.0 if value is None else float(value)
+
+
+def instance_load(guest):
+    """The :class:`nova_view.InstanceLoad` of one ``guests[]`` entry.
+
+    CPU and memory are the agent's smoothed values (the EWMA of ``[drs]
+    ewma_alpha``, the same smoothing as the host loads the detector
+    compares with the thresholds), so that one busy cycle of one guest
+    does not make its host look hot in the model. Disk is read + write and
+    network rx + tx, in MiB/s, as the simulator's traces count them; a rate
+    the agent could not know yet (null) counts as 0.
+    """
+    smoothed = guest['smoothed']
+    disk, net = guest['disk'], guest['network']
+    return nova_view.InstanceLoad(
+        cpu_util=min(max(float(smoothed['cpu_util']), 0.0), 1.0),
+        mem_used_mb=float(smoothed['memory_used_mb']),
+        disk_mb_s=_number(disk['read_mb_s']) + _number(disk['write_mb_s']),
+        net_mb_s=_number(net['rx_mb_s']) + _number(net['tx_mb_s']))
+
+
+class HostView(listener.MetricsHandler):
+    """Latest metrics per host and instance, staleness, urgent signals.
+
+    :param conf: configuration (``[drs]``, ``[drs_listener]``).
+    :param detector: a :class:`~nova_drs.detector.HotspotDetector`; by
+        default one from ``conf``.
+    :param clock: monotonic clock (arrival times, staleness).
+    :param wall_clock: wall clock, only to tell how old a sample is when
+        it arrives.
+    """
+
+    def __init__(self, conf, detector=None, clock=time.monotonic,
+                 wall_clock=time.time):
+        opts = conf.drs_listener
+        self.stale_after = float(opts.stale_after)
+        self.detector = (detector if detector is not None
+                         else detector_mod.HotspotDetector.from_conf(conf))
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._lock = threading.Lock()
+        self._hosts = {}
+        self._instances = {}
+        # host -> (sampled_at, hot resources) as the agent last said
+        self._agent_hot = {}
+        # host -> timestamp of the latest hotspot notification
+        self._hotspot_at = {}
+        self._callbacks = []
+        self._log = listener.RateLimitedLog(opts.drop_log_interval, clock,
+                                            logger=LOG)
+        #: samples, out_of_order, late, restarted, hotspot_events, urgent,
+        #: callback_errors
+        self.counters = collections.Counter()
+
+    # -- urgent signal --------------------------------------------------------
+
+    def add_urgent_callback(self, callback):
+        """Call ``callback(event)`` whenever a host becomes hot.
+
+        The callback runs in the listener's thread and must return quickly
+        (set an event, put in a queue). What it raises is logged and
+        counted, and does not stop other callbacks.
+        """
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def remove_urgent_callback(self, callback):
+        with self._lock:
+            self._callbacks.remove(callback)
+
+    def _fire(self, events):
+        if not events:
+            return
+        with self._lock:
+            callbacks = list(self._callbacks)
+            self.counters['urgent'] += len(events)
+        for event in events:
+            LOG.info('Host %(host)s became hot (%(resources)s, from the '
+                     '%(source)s)', {'host': event.host,
+                                     'resources': ', '.join(event.resources),
+                                     'source': event.source})
+            for callback in callbacks:
+                try:
+                    callback(event)
+                except Exception:
+                    with self._lock:
+                        self.counters['callback_errors'] += 1
+                    LOG.exception('Urgent callback %r failed', callback)
+
+    # -- intake (MetricsHandler) ---------------------------------------------
+
+    def _late(self, report, now_wall):
+        age = now_wall - report.sampled_at
+        if age <= self.stale_after:
+            return False
+        self.counters['late'] += 1
+        self._log.warning(
+            'late', 'A %(event)s sample of host %(host)s was %(age).0f s old '
+            'when it arrived (a backlog after an outage, or the host\'s '
+            'clock is off); it does not make the host current',
+            {'event': report.event_type, 'host': report.host, 'age': age})
+        return True
+
+    def on_metrics(self, reports):
+        now_wall = self._wall_clock()
+        events = []
+        with self._lock:
+            # one detector update takes one sample per host: a batch that
+            # holds several samples of a host is fed in rounds, oldest first
+            rounds = []
+            seen = collections.Counter()
+            for report in sorted(reports, key=lambda r: r.sampled_at):
+                n = seen[report.host]
+                seen[report.host] += 1
+                if n == len(rounds):
+                    rounds.append([])
+                rounds[n].append(report)
+            for batch in rounds:
+                events += self._metrics_round(batch, now_wall)
+        self._fire(events)
+
+    def _metrics_round(self, reports, now_wall):
+        fresh = []
+        for report in reports:
+            host = self._hosts.get(report.host)
+            if host is not None and report.sampled_at <= host.sampled_at:
+                # a duplicate (redelivery) or overtaken by a newer sample
+                self.counters['out_of_order'] += 1
+                continue
+            if (host is not None and report.sampled_at - host.sampled_at
+                    > self.stale_after):
+                # after a gap the old history says nothing of the host now
+                self.detector.forget(report.host)
+                self.counters['restarted'] += 1
+            fresh.append(report)
+        if not fresh:
+            return []
+        keys = [r.host for r in fresh]
+        loads = np.array([[r.payload['host']['load'][res]
+                           for res in cluster.RESOURCES] for r in fresh],
+                         dtype=float)
+        before = self.detector.hot(keys)
+        after = self.detector.update(keys, loads)
+        smoothed = self.detector.smoothed(keys)
+        events = []
+        for i, report in enumerate(fresh):
+            self.counters['samples'] += 1
+            late = self._late(report, now_wall)
+            self._store(report, loads[i], smoothed[i], after[i], late)
+            raised = after[i] & ~before[i]
+            if raised.any() and not late:
+                events.append(UrgentEvent(
+                    host=report.host, resources=_resources(raised),
+                    hot=_resources(after[i]), source=SOURCE_DETECTOR,
+                    sampled_at=report.sampled_at,
+                    received_at=report.received_at))
+        return events
+
+    def _store(self, report, load, smoothed, hot, late):
+        doc = report.payload
+        name = report.host
+        host = self._hosts.get(name)
+        if host is None:
+            host = self._hosts[name] = _Host(name, report.sampled_at)
+        host.sampled_at = report.sampled_at
+        if not late:
+            host.received_at = report.received_at
+            host.fresh_until = report.received_at + self.stale_after
+        host.load, host.smoothed, host.hot = load, smoothed, hot.copy()
+        host.cpu_count = doc['host']['cpu']['count']
+        host.memory_total_mb = doc['host']['memory']['total_mb']
+        host.libvirt_connected = doc['agent']['libvirt_connected']
+        host.agent_dropped_notifications = doc['agent'][
+            'dropped_notifications']
+        self._set_agent_hot(name, report.sampled_at, tuple(
+            r for r in cluster.RESOURCES if doc['host']['hotspot'][r]))
+
+        previous = host.guests
+        current = []
+        for guest in doc['guests']:
+            uuid = guest['uuid']
+            current.append(uuid)
+            known = self._instances.get(uuid)
+            # during a live migration both hosts report the guest: the
+            # newest sample wins
+            if known is None or known.host == name or \
+                    known.sampled_at <= report.sampled_at:
+                self._instances[uuid] = _Instance(
+                    name, report.sampled_at, instance_load(guest))
+        host.guests = tuple(current)
+        for uuid in set(previous).difference(current):
+            known = self._instances.get(uuid)
+            if known is not None and known.host == name:
+                del self._instances[uuid]
+
+    def _set_agent_hot(self, name, sampled_at, hot):
+        known = self._agent_hot.get(name)
+        if known is None or known[0] <= sampled_at:
+            self._agent_hot[name] = (sampled_at, hot)
+
+    def on_hotspots(self, reports):
+        now_wall = self._wall_clock()
+        events = []
+        with self._lock:
+            for report in sorted(reports, key=lambda r: r.sampled_at):
+                last = self._hotspot_at.get(report.host)
+                if last is not None and report.sampled_at <= last:
+                    self.counters['out_of_order'] += 1
+                    continue
+                self._hotspot_at[report.host] = report.sampled_at
+                self.counters['hotspot_events'] += 1
+                doc = report.payload
+                hot = tuple(r for r in cluster.RESOURCES if r in doc['hot'])
+                self._set_agent_hot(report.host, report.sampled_at, hot)
+                raised = tuple(r for r in cluster.RESOURCES
+                               if r in doc['raised'])
+                if raised and not self._late(report, now_wall):
+                    events.append(UrgentEvent(
+                        host=report.host, resources=raised, hot=hot,
+                        source=SOURCE_AGENT, sampled_at=report.sampled_at,
+                        received_at=report.received_at))
+        self._fire(events)
+
+    # -- queries --------------------------------------------------------------
+
+    def _state(self, host, now):
+        def per_resource(values):
+            if values is None:
+                return {r: 0.0 for r in cluster.RESOURCES}
+            return {r: float(v) for r, v in zip(cluster.RESOURCES, values)}
+        agent_hot = self._agent_hot.get(host.name, (None, ()))[1]
+        return HostState(
+            name=host.name, stale=now > host.fresh_until,
+            sampled_at=host.sampled_at, received_at=host.received_at,
+            load=per_resource(host.load),
+            smoothed=per_resource(host.smoothed),
+            hot=_resources(host.hot) if host.hot is not None else (),
+            agent_hot=agent_hot, cpu_count=host.cpu_count,
+            memory_total_mb=host.memory_total_mb, guests=host.guests,
+            libvirt_connected=host.libvirt_connected,
+            agent_dropped_notifications=host.agent_dropped_notifications)
+
+    def host(self, name):
+        """The :class:`HostState` of ``name``, None if never heard of."""
+        now = self._clock()
+        with self._lock:
+            host = self._hosts.get(name)
+            return None if host is None else self._state(host, now)
+
+    def hosts(self):
+        """Every host heard of: name -> :class:`HostState`."""
+        now = self._clock()
+        with self._lock:
+            return {name: self._state(host, now)
+                    for name, host in self._hosts.items()}
+
+    def is_stale(self, name):
+        """True unless a current sample of ``name`` is recent enough."""
+        now = self._clock()
+        with self._lock:
+            host = self._hosts.get(name)
+            return host is None or now > host.fresh_until
+
+    def stale_hosts(self):
+        """Sorted names of the hosts heard of that are stale now."""
+        now = self._clock()
+        with self._lock:
+            return sorted(name for name, host in self._hosts.items()
+                          if now > host.fresh_until)
+
+    def fresh_hosts(self):
+        """Sorted names of the hosts with current metrics."""
+        now = self._clock()
+        with self._lock:
+            return sorted(name for name, host in self._hosts.items()
+                          if now <= host.fresh_until)
+
+    def hot_hosts(self):
+        """Fresh hosts that are hot: name -> resources.
+
+        A resource counts when the view's detector or the agent says so.
+        """
+        now = self._clock()
+        out = {}
+        with self._lock:
+            for name, host in self._hosts.items():
+                if now > host.fresh_until:
+                    continue
+                hot = set(_resources(host.hot))
+                hot.update(self._agent_hot.get(name, (None, ()))[1])
+                if hot:
+                    out[name] = tuple(r for r in cluster.RESOURCES
+                                      if r in hot)
+        return out
+
+    def loads(self):
+        """Instance uuid -> :class:`nova_view.InstanceLoad`, the latest.
+
+        The ``loads`` argument of :func:`nova_view.collect`. Instances of
+        stale hosts are included: :meth:`apply` is what keeps strategies
+        off stale hosts.
+        """
+        with self._lock:
+            return {uuid: dataclasses.replace(inst.load)
+                    for uuid, inst in self._instances.items()}
+
+    def stats(self):
+        """Counters and the number of hosts, fresh hosts and instances."""
+        now = self._clock()
+        with self._lock:
+            out = dict(self.counters)
+            out['hosts'] = len(self._hosts)
+            out['fresh_hosts'] = sum(1 for h in self._hosts.values()
+                                     if now <= h.fresh_until)
+            out['instances'] = len(self._instances)
+        return out
+
+    # -- housekeeping ---------------------------------------------------------
+
+    def forget(self, name):
+        """Drop everything known of host ``name`` (it left the cloud)."""
+        with self._lock:
+            self._forget(name)
+
+    def _forget(self, name):
+        host = self._hosts.pop(name, None)
+        self._agent_hot.pop(name, None)
+        self._hotspot_at.pop(name, None)
+        self.detector.forget(name)
+        if host is None:
+            return
+        for uuid in host.guests:
+            known = self._instances.get(uuid)
+            if known is not None and known.host == name:
+                del self._instances[uuid]
+
+    def prune(self, keep):
+        """Forget every host not in ``keep`` (e.g. the hosts Nova has).
+
+        :returns: the names forgotten.
+        """
+        keep = set(keep)
+        with self._lock:
+            gone = sorted(set(self._hosts).union(self._agent_hot)
+                          .difference(keep))
+            for name in gone:
+                self._forget(name)
+        return gone
+
+    # -- the model ------------------------------------------------------------
+
+    def apply(self, model):
+        """Put the latest metrics into ``model`` and fence off stale hosts.
+
+        In place (apply to ``model.copy()`` to keep the original):
+
+        * every instance with metrics gets ``cpu_util``, ``mem_used_mb``,
+          ``disk_mb_s`` and ``net_mb_s`` from them, clamped as
+          :func:`nova_view.collect` clamps its ``loads`` (CPU 0-1, memory
+          0-flavor); instances without metrics keep their values
+          (``nova_view``'s defaults: CPU idle, all flavor memory in use);
+        * every host that is stale, or that the view has never heard of,
+          is marked ``disabled``, and its instances ``opt_out``.
+
+        :returns: an :class:`ApplyReport`.
+        """
+        now = self._clock()
+        with self._lock:
+            fresh = {name for name, host in self._hosts.items()
+                     if now <= host.fresh_until}
+            known = set(self._hosts)
+            loads = {uuid: inst.load for uuid, inst in
+                     self._instances.items()}
+
+        hosts, inst = model.hosts, model.instances
+        stale = np.array([name not in fresh for name in hosts.names],
+                         dtype=bool)
+        # NOTE: "disabled" is the lever because it already means "send
+        # nothing here" wherever a destination is chosen: PlacementState
+        # lets only enabled hosts receive, the balance strategy levels only
+        # enabled hosts, and nova_view sets it for hosts Nova's
+        # ComputeFilter refuses. It keeps the host's capacity, instances and
+        # allocations in the model, which are real: dropping the host would
+        # lose its instances from server group counts, and faking a full
+        # load would make it a hotspot, hence a migration source, on no
+        # evidence. A disabled host can still be a source, so its
+        # instances are also opted out: their loads are old, and a host
+        # that stopped reporting may not be reachable to migrate from.
+        hosts.disabled |= stale
+        on_stale = stale[inst.host] if len(inst) else np.zeros(0, bool)
+        inst.opt_out |= on_stale
+
+        rows, values, missing = [], [], []
+        for i, uuid in enumerate(inst.names):
+            load = loads.get(uuid)
+            if load is None:
+                missing.append(uuid)
+                continue
+            rows.append(i)
+            values.append((load.cpu_util, load.mem_used_mb, load.disk_mb_s,
+                           load.net_mb_s))
+        if rows:
+            rows = np.array(rows)
+            values = np.array(values, dtype=float)
+            inst.cpu_util[rows] = np.clip(values[:, 0], 0.0, 1.0)
+            flavor = inst.memory_mb[rows].astype(float)
+            inst.mem_used_mb[rows] = np.clip(values[:, 1], 0.0, flavor)
+            inst.disk_mb_s[rows] = np.maximum(values[:, 2], 0.0)
+            inst.net_mb_s[rows] = np.maximum(values[:, 3], 0.0)
+
+        stale_names = [n for n, s in zip(hosts.names, stale) if s]
+        return ApplyReport(
+            stale_hosts=stale_names,
+            never_reported=[n for n in stale_names if n not in known],
+            pinned_instances=[inst.names[i]
+                              for i in np.flatnonzero(on_stale)],
+            updated_instances=len(rows),
+            without_metrics=missing)

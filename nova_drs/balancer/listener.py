@@ -1,0 +1,432 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The balancer's metrics intake: a batch notification listener.
+
+Every ``nova-drs-agent`` publishes ``drs.host.metrics`` (each cycle) and
+``drs.host.hotspot`` (when the set of hot resources of its host changes)
+with priority ``sample`` on the topic ``[drs_agent] topic``
+(``doc/metrics-payload.rst``). :class:`MetricsListener` reads them with an
+oslo.messaging batch notification listener (threading executor: native
+threads, no eventlet; the service calls
+:func:`nova_drs.agent.use_native_threads` first, as the agent does) and
+:class:`MetricsEndpoint` checks every message before handing it to a
+:class:`MetricsHandler`, normally the
+:class:`~nova_drs.balancer.host_view.HostView`.
+
+A message is dropped, counted and logged (at most one warning per kind of
+fault every ``[drs_listener] drop_log_interval`` seconds) when
+
+* its publisher id is not ``nova-drs-agent:<host>``, or its payload names
+  another host than ``<host>`` (a forged or misrouted message; note that
+  this is a consistency check, not authentication: whoever may publish on
+  the broker can claim any host name);
+* its payload fails :func:`nova_drs.notifications.payload.validate`
+  (malformed, or a major version this code does not read), or its
+  timestamp is not a real date;
+* its event type matches ``^drs\\.host\\.`` but is unknown here (an agent
+  newer than this balancer).
+
+Nothing ever raises out of the endpoint: a faulty message would otherwise
+be requeued and redelivered forever. Every message is acknowledged after
+its batch was handled, so a balancer that dies with a batch in hand gets
+it again (the host view drops the duplicates: they are not newer than what
+it has).
+
+Pools. In the replica design every replica must see the metrics of the
+hosts it owns, and which hosts it owns changes when replicas come and go.
+Routing metrics to their owner is not possible (the agents send to one
+topic), so every replica reads **all** the metrics, from its own pool
+``drs-balancer-<replica id>``; a single balancer reads the agents' default
+queue ``<topic>.sample`` instead. See :func:`pool_name` and
+``[drs_listener] pool``.
+"""
+
+import abc
+import collections
+import dataclasses
+import datetime
+import re
+import threading
+import time
+
+from oslo_log import log as logging
+import oslo_messaging
+
+from nova_drs.agent import publisher as agent_publisher
+from nova_drs.notifications import payload as payload_schema
+
+LOG = logging.getLogger(__name__)
+
+#: the event types this listener is given by oslo.messaging
+EVENT_TYPE_FILTER = r'^drs\.host\.'
+#: the pool of a replica is POOL_PREFIX-<replica id>
+POOL_PREFIX = 'drs-balancer'
+
+#: why a message was dropped: the keys of :attr:`MetricsEndpoint.dropped`
+MALFORMED = 'malformed'
+UNSUPPORTED_VERSION = 'unsupported_version'
+UNKNOWN_EVENT = 'unknown_event'
+BAD_PUBLISHER = 'bad_publisher'
+HOST_MISMATCH = 'host_mismatch'
+HANDLER_ERROR = 'handler_error'
+DROP_REASONS = (MALFORMED, UNSUPPORTED_VERSION, UNKNOWN_EVENT,
+                BAD_PUBLISHER, HOST_MISMATCH, HANDLER_ERROR)
+
+_PUBLISHER_RE = re.compile(r'^%s:(.+)$' % re.escape(agent_publisher.BINARY))
+_TIMESTAMP_RE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?'
+                           r'(?:Z|([+-])(\d\d):(\d\d))$')
+
+
+def parse_timestamp(text):
+    """An ISO 8601 timestamp of a payload as seconds since the epoch.
+
+    :raises ValueError: not a timestamp of the payload format, or not a
+        real date and time (the schema only checks the shape).
+    """
+    match = _TIMESTAMP_RE.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError('not an ISO 8601 timestamp: %r' % (text,))
+    stamp = datetime.datetime.strptime(match.group(1), '%Y-%m-%dT%H:%M:%S')
+    seconds = stamp.replace(tzinfo=datetime.timezone.utc).timestamp()
+    if match.group(2):
+        seconds += float('0.' + match.group(2))
+    if match.group(3):
+        offset = int(match.group(4)) * 3600 + int(match.group(5)) * 60
+        seconds -= offset if match.group(3) == '+' else -offset
+    return seconds
+
+
+def pool_name(conf, replica_id=None):
+    """The listener pool to read, or None for the default queue.
+
+    ``[drs_listener] pool`` when set; otherwise ``drs-balancer-<replica
+    id>`` for a replica, so that each replica gets every message, and None
+    (the agents' default queue ``<topic>.sample``) for a single balancer.
+    A replica id must be stable across restarts: the pool's queue outlives
+    the listener.
+    """
+    if conf.drs_listener.pool:
+        return conf.drs_listener.pool
+    if replica_id is not None and str(replica_id):
+        return '%s-%s' % (POOL_PREFIX, replica_id)
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    """One checked notification from an agent."""
+
+    #: the host, from the publisher id (and equal to the payload's)
+    host: str
+    #: ``drs.host.metrics`` or ``drs.host.hotspot``
+    event_type: str
+    #: the validated payload
+    payload: dict
+    publisher_id: str
+    #: the agent's timestamp of the sample, seconds since the epoch
+    sampled_at: float
+    #: ``time.monotonic()`` when the batch was taken in
+    received_at: float
+    message_id: str = None
+
+
+class MetricsHandler(metaclass=abc.ABCMeta):
+    """What the listener delivers checked notifications to.
+
+    Both methods are called from the listener's worker threads, possibly
+    several at once (oslo.messaging's threading executor runs batches in
+    a pool of threads), so an implementation must be thread-safe. They
+    should return quickly: the messages of a batch are acknowledged after
+    the call. An exception is logged, counted as ``handler_error`` and the
+    batch's reports are lost; it never stops the listener.
+    """
+
+    @abc.abstractmethod
+    def on_metrics(self, reports):
+        """Take ``drs.host.metrics`` reports, in the order received.
+
+        :param reports: non-empty list of :class:`Report`.
+        """
+
+    @abc.abstractmethod
+    def on_hotspots(self, reports):
+        """Take ``drs.host.hotspot`` reports, in the order received.
+
+        Called after :meth:`on_metrics` for the metrics of the same batch.
+
+        :param reports: non-empty list of :class:`Report`.
+        """
+
+
+class RateLimitedLog:
+    """Warnings of one kind at most once every ``interval`` seconds.
+
+    The first of a kind is logged at once; later ones within the interval
+    are only counted, and the next warning logged says how many were not.
+    """
+
+    def __init__(self, interval, clock=time.monotonic, logger=None):
+        self.interval = interval
+        self.clock = clock
+        self.logger = logger or LOG
+        self._lock = threading.Lock()
+        self._last = {}
+        self._suppressed = collections.Counter()
+
+    def warning(self, kind, message, args):
+        """Log ``message % args`` unless one of ``kind`` was just logged.
+
+        :returns: True if it was logged.
+        """
+        now = self.clock()
+        with self._lock:
+            last = self._last.get(kind)
+            if last is not None and now - last < self.interval:
+                self._suppressed[kind] += 1
+                return False
+            self._last[kind] = now
+            suppressed = self._suppressed.pop(kind, 0)
+        if suppressed:
+            message += (' (%(suppressed)d more of this kind in the last '
+                        '%(interval)g s were not logged)')
+            args = dict(args, suppressed=suppressed, interval=self.interval)
+        self.logger.warning(message, args)
+        return True
+
+
+def _short(value, limit=80):
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + '...'
+
+
+class MetricsEndpoint:
+    """Batch notification endpoint: check, count, deliver, never raise.
+
+    :param handler: a :class:`MetricsHandler`.
+    :param log_interval: seconds between two warnings of the same kind.
+    :param clock: monotonic clock stamped on each batch.
+    """
+
+    filter_rule = oslo_messaging.NotificationFilter(
+        event_type=EVENT_TYPE_FILTER)
+
+    def __init__(self, handler, log_interval=60.0, clock=time.monotonic):
+        self.handler = handler
+        self.clock = clock
+        self.log = RateLimitedLog(log_interval, clock)
+        self._lock = threading.Lock()
+        #: event type -> notifications delivered to the handler
+        self.accepted = collections.Counter()
+        #: reason (one of DROP_REASONS) -> notifications dropped
+        self.dropped = collections.Counter()
+        self.batches = 0
+        #: monotonic time of the last batch (None before the first)
+        self.last_batch_at = None
+
+    def sample(self, messages):
+        """oslo.messaging entry point for a batch of ``sample`` messages."""
+        try:
+            self._handle(messages)
+        except Exception:
+            # a bug here must neither kill the worker nor requeue the
+            # batch for ever
+            self._count(HANDLER_ERROR, len(messages))
+            LOG.exception('Dropped a batch of %d notifications',
+                          len(messages))
+        return oslo_messaging.NotificationResult.HANDLED
+
+    def _count(self, reason, n=1):
+        with self._lock:
+            self.dropped[reason] += n
+
+    def _drop(self, reason, message, why):
+        self._count(reason)
+        self.log.warning(
+            reason, 'Dropped a %(event)s notification from %(publisher)s '
+            '(message %(id)s): %(why)s',
+            {'event': _short(message.get('event_type')),
+             'publisher': _short(message.get('publisher_id')),
+             'id': (message.get('metadata') or {}).get('message_id'),
+             'why': why})
+
+    def check(self, message, received_at):
+        """A :class:`Report` for a good message; None (counted) otherwise.
+
+        :param message: oslo.messaging's dict with ``publisher_id``,
+            ``event_type``, ``payload`` and ``metadata``.
+        """
+        event_type = message.get('event_type')
+        if event_type not in payload_schema.SCHEMAS:
+            self._drop(UNKNOWN_EVENT, message,
+                       'unknown event type (this balancer reads %s)'
+                       % ', '.join(sorted(payload_schema.SCHEMAS)))
+            return None
+        publisher_id = message.get('publisher_id')
+        match = (_PUBLISHER_RE.match(publisher_id)
+                 if isinstance(publisher_id, str) else None)
+        if match is None:
+            self._drop(BAD_PUBLISHER, message,
+                       'the publisher id is not %s:<host>'
+                       % agent_publisher.BINARY)
+            return None
+        host = match.group(1)
+        doc = message.get('payload')
+        try:
+            payload_schema.validate(doc, event_type)
+        except payload_schema.UnsupportedVersion as e:
+            self._drop(UNSUPPORTED_VERSION, message, e)
+            return None
+        except payload_schema.PayloadError as e:
+            self._drop(MALFORMED, message, e)
+            return None
+        if event_type == payload_schema.METRICS_EVENT:
+            named, stamp = doc['host']['name'], doc['host']['timestamp']
+        else:
+            named, stamp = doc['host'], doc['timestamp']
+        if named != host:
+            self._drop(HOST_MISMATCH, message,
+                       'the payload is about host %s' % _short(named))
+            return None
+        try:
+            sampled_at = parse_timestamp(stamp)
+        except ValueError as e:
+            self._drop(MALFORMED, message, e)
+            return None
+        return Report(host=host, event_type=event_type, payload=doc,
+                      publisher_id=publisher_id, sampled_at=sampled_at,
+                      received_at=received_at,
+                      message_id=(message.get('metadata') or {}).get(
+                          'message_id'))
+
+    def _handle(self, messages):
+        received_at = self.clock()
+        with self._lock:
+            self.batches += 1
+            self.last_batch_at = received_at
+        by_type = {payload_schema.METRICS_EVENT: [],
+                   payload_schema.HOTSPOT_EVENT: []}
+        for message in messages:
+            report = self.check(message, received_at)
+            if report is not None:
+                by_type[report.event_type].append(report)
+        for event_type, deliver in (
+                (payload_schema.METRICS_EVENT, self.handler.on_metrics),
+                (payload_schema.HOTSPOT_EVENT, self.handler.on_hotspots)):
+            reports = by_type[event_type]
+            if not reports:
+                continue
+            try:
+                deliver(reports)
+            except Exception:
+                self._count(HANDLER_ERROR, len(reports))
+                LOG.exception('The host view failed on %d %s '
+                              'notifications; they are lost', len(reports),
+                              event_type)
+            else:
+                with self._lock:
+                    self.accepted[event_type] += len(reports)
+
+    def stats(self):
+        """Counters: accepted per event type, dropped per reason, batches."""
+        with self._lock:
+            return {'accepted': dict(self.accepted),
+                    'dropped': {r: self.dropped.get(r, 0)
+                                for r in DROP_REASONS},
+                    'batches': self.batches,
+                    'last_batch_at': self.last_batch_at}
+
+
+class _DrainEndpoint:
+    """Acknowledges and discards what reaches the default queue."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def sample(self, messages):
+        with self._lock:
+            self.count += len(messages)
+        return oslo_messaging.NotificationResult.HANDLED
+
+
+class MetricsListener:
+    """Reads the agents' notifications and feeds a :class:`MetricsHandler`.
+
+    :param conf: configuration (``[drs_listener]``, oslo.messaging's
+        transport options).
+    :param handler: where checked notifications go.
+    :param transport: a notification transport; by default one is made
+        from the configuration at :meth:`start` and cleaned up at
+        :meth:`stop`.
+    :param replica_id: this replica's stable id, when the balancer runs as
+        one of several replicas (see :func:`pool_name`).
+    :param clock: monotonic clock stamped on each batch.
+
+    oslo.messaging reconnects by itself after a broker restart or a lost
+    connection, with the back-off of ``[oslo_messaging_rabbit]
+    rabbit_retry_interval``, ``rabbit_retry_backoff`` and
+    ``rabbit_interval_max``; messages sent meanwhile wait in the queue.
+    :meth:`start` itself returns only once the broker was reached.
+    """
+
+    def __init__(self, conf, handler, transport=None, replica_id=None,
+                 clock=time.monotonic):
+        self.conf = conf
+        opts = conf.drs_listener
+        self.topic = opts.topic
+        self.pool = pool_name(conf, replica_id)
+        self.endpoint = MetricsEndpoint(handler, opts.drop_log_interval,
+                                        clock)
+        self._drain_endpoint = _DrainEndpoint()
+        self._transport = transport
+        self._own_transport = transport is None
+        self._servers = []
+
+    @property
+    def queue(self):
+        """The name of the RabbitMQ queue read."""
+        return self.pool or '%s.sample' % self.topic
+
+    def _server(self, endpoint, pool):
+        opts = self.conf.drs_listener
+        return oslo_messaging.get_batch_notification_listener(
+            self._transport, [oslo_messaging.Target(topic=self.topic)],
+            [endpoint], executor='threading', allow_requeue=False,
+            pool=pool, batch_size=opts.batch_size,
+            batch_timeout=opts.batch_timeout)
+
+    def start(self):
+        if self._servers:
+            return
+        if self._transport is None:
+            self._transport = oslo_messaging.get_notification_transport(
+                self.conf)
+        servers = [self._server(self.endpoint, self.pool)]
+        if self.pool and self.conf.drs_listener.drain_default_queue:
+            servers.append(self._server(self._drain_endpoint, None))
+        for server in servers:
+            server.start()
+            self._servers.append(server)
+        LOG.info('Reading agent metrics from queue %(queue)s (topic '
+                 '%(topic)s)%(drain)s', {
+                     'queue': self.queue, 'topic': self.topic,
+                     'drain': ', discarding the default queue'
+                     if len(servers) > 1 else ''})
+
+    def stop(self):
+        """Stop reading; batches in hand are finished first."""
+        servers, self._servers = self._servers, []
+        for server in servers:
+            server.stop()
+        for server in servers:
+            server.wait()
+        if self._own_transport and self._transport is not None:
+            self._transport.cleanup()
+            self._transport = None
+
+    def stats(self):
+        """The endpoint's counters, plus messages discarded by the drain."""
+        stats = self.endpoint.stats()
+        with self._drain_endpoint._lock:
+            stats['drained'] = self._drain_endpoint.count
+        stats['queue'] = self.queue
+        return stats

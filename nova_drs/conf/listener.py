@@ -1,0 +1,106 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Options of the balancer's metrics intake: the ``[drs_listener]`` group.
+
+The balancer reads the agents' ``drs.host.metrics`` and ``drs.host.hotspot``
+notifications (see ``doc/metrics-payload.rst``) with an oslo.messaging
+batch notification listener and keeps the latest metrics of every host
+(``nova_drs.balancer.listener`` and ``nova_drs.balancer.host_view``).
+"""
+
+from oslo_config import cfg
+
+listener_group = cfg.OptGroup(
+    name='drs_listener',
+    title='nova-drs balancer metrics intake options',
+    help='How the balancer receives the agents\' metrics notifications and '
+         'when it stops trusting a host that no longer reports.')
+
+LISTENER_OPTS = [
+    cfg.StrOpt(
+        'topic', default='drs_notifications',
+        help='oslo.messaging notification topic the agents publish to. It '
+             'must be the agents\' ``[drs_agent] topic``. The notifications '
+             'are read from the transport of ``[oslo_messaging_notifications]'
+             ' transport_url`` (or ``[DEFAULT] transport_url``), exchange '
+             '``[DEFAULT] control_exchange``.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_agent] topic``'),
+    cfg.StrOpt(
+        'pool',
+        help='Listener pool, which with RabbitMQ is the name of the queue '
+             'this balancer reads. Listeners in the same pool share the '
+             'messages, listeners in different pools each get all of them.'
+             '\n\n'
+             'Possible values:\n\n'
+             '* Unset (default): a single balancer reads the agents\' '
+             'default queue ``<topic>.sample``; a balancer running as one of '
+             'several replicas reads its own pool ``drs-balancer-<replica '
+             'id>``, so that every replica sees the metrics of every host '
+             'whatever share of the hosts it owns at the moment.\n'
+             '* A name: read that pool. Replicas given the same name split '
+             'the messages between them, each seeing only some of the '
+             'hosts\' metrics: do that only for active/passive replicas.\n\n'
+             'A pooled queue outlives its listener (messages sent while the '
+             'balancer restarts wait in it), so pool names must be stable '
+             'across restarts; see ``doc/balancer.rst`` for the broker '
+             'policy that removes the queue of a replica taken out of '
+             'service.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_listener] drain_default_queue``'),
+    cfg.BoolOpt(
+        'drain_default_queue', default=True,
+        help='When this balancer reads a pool, also read the agents\' '
+             'default queue ``<topic>.sample`` and discard what is in it. '
+             'Every agent declares that queue so that no metrics are lost '
+             'before a consumer exists; with every balancer reading its own '
+             'pool nothing else would empty it and it would grow without '
+             'bound (oslo.messaging asks every application that uses pools '
+             'to keep one listener on the non-pooled queue). Turn off only '
+             'when another consumer reads that queue.'),
+    cfg.IntOpt(
+        'batch_size', default=64, min=1, max=10000,
+        help='Largest number of notifications handed over to the host view '
+             'at once. Larger batches cost less per message when many hosts '
+             'report at the same time.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_listener] batch_timeout``'),
+    cfg.FloatOpt(
+        'batch_timeout', default=0.25, min=0.01, max=10.0,
+        help='Longest time in seconds a notification waits for its batch to '
+             'fill before the batch is handed over. It bounds the delay '
+             'between a ``drs.host.hotspot`` notification reaching the '
+             'broker and the balancer acting on it; while nothing arrives '
+             'the listener wakes up this often.'),
+    cfg.FloatOpt(
+        'stale_after', default=30.0, min=1.0, max=86400.0,
+        help='Seconds after which a host that has sent no current metrics '
+             'is stale: it is never chosen as a migration destination and '
+             'no instance is moved off it on the strength of its old '
+             'metrics. A metrics notification that is already older than '
+             'this when it arrives (a backlog after a broker outage, or a '
+             'host clock that is off) updates the host\'s history but does '
+             'not make it current again. Three times the agents\' '
+             '``[drs_agent] interval`` (10 s by default) tolerates two lost '
+             'notifications.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_agent] interval``'),
+    cfg.FloatOpt(
+        'drop_log_interval', default=60.0, min=0.0, max=86400.0,
+        help='Notifications that are dropped (malformed, of an unsupported '
+             'payload version, or from an unexpected publisher) are counted '
+             'and logged as warnings, at most once per this many seconds '
+             'for each kind of fault; the next warning says how many were '
+             'not logged. 0 logs every one.'),
+]
+
+
+def register_opts(conf):
+    # NOTE: a fresh OptGroup per ConfigOpts, see nova_drs.conf.drs
+    group = cfg.OptGroup(listener_group.name, title=listener_group.title,
+                         help=listener_group.help)
+    conf.register_group(group)
+    conf.register_opts(LISTENER_OPTS, group=group)
+
+
+def list_opts():
+    return {listener_group: LISTENER_OPTS}

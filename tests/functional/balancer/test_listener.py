@@ -1,0 +1,288 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The balancer's metrics intake against a real RabbitMQ.
+
+Agents are played by the agent's own publisher
+(:class:`nova_drs.agent.publisher.Publisher`: a real oslo.messaging
+``Notifier``, priority ``sample``, publisher id ``nova-drs-agent:<host>``)
+talking straight to the broker. The listener reaches the broker through a
+TCP relay (:class:`tests.functional.agent.lab.TcpProxy`) that a test cuts
+and restores: for the listener that is a broker restart, while the shared
+broker itself (also used by CI and other tests) is never touched. Every
+test has its own topic and queues, and deletes its queues at the end.
+
+Needs RabbitMQ at ``NOVA_DRS_TRANSPORT_URL`` (default
+``rabbit://guest:guest@127.0.0.1:5672/``; ``tools/lab/rabbitmq.sh`` starts
+one). ``NOVA_DRS_SKIP_RABBITMQ=1`` skips these tests.
+"""
+
+import itertools
+import os
+import random
+import socket
+import statistics
+import textwrap
+import threading
+import time
+import unittest
+import uuid
+
+import fixtures
+import kombu
+import oslo_messaging
+from oslotest import base
+
+from nova_drs.agent import publisher
+from nova_drs.balancer import host_view
+from nova_drs.balancer import listener
+from nova_drs import config
+from nova_drs.notifications import payload as payload_mod
+from tests.functional.agent import lab
+from tests.unit.balancer import test_host_view as docs
+
+_COUNTER = itertools.count()
+GUEST = '11111111-0000-0000-0000-000000000001'
+
+
+def _check_broker():
+    if os.environ.get('NOVA_DRS_SKIP_RABBITMQ') == '1':
+        raise unittest.SkipTest('NOVA_DRS_SKIP_RABBITMQ=1')
+    host, port = lab.broker_address()
+    try:
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as e:
+        raise AssertionError(
+            'RabbitMQ does not answer at %s:%s (%s): run '
+            'tools/lab/rabbitmq.sh (as root) first, or set '
+            'NOVA_DRS_SKIP_RABBITMQ=1 to skip these tests' % (host, port, e))
+
+
+def delete_queues(names):
+    """Delete queues on the real broker (not through any relay)."""
+    conf = config.load()
+    url = oslo_messaging.TransportURL.parse(conf, lab.TRANSPORT_URL)
+    h = url.hosts[0]
+    with kombu.Connection(hostname=h.hostname or '127.0.0.1',
+                          port=h.port or 5672, userid=h.username or 'guest',
+                          password=h.password or 'guest',
+                          virtual_host=url.virtual_host or '/',
+                          connect_timeout=5) as conn:
+        for name in names:
+            try:
+                conn.channel().queue_delete(name)
+            except Exception:
+                pass
+
+
+class ListenerTestCase(base.BaseTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        _check_broker()
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        n = next(_COUNTER)
+        self.topic = 'drs_ft_listener_%d_%d' % (os.getpid(), n)
+        self.replica = 'ft-%d-%d-%s' % (os.getpid(), n, uuid.uuid4().hex[:6])
+        self.proxy = lab.TcpProxy(lab.broker_address()).start()
+        self.addCleanup(self.proxy.stop)
+        self.addCleanup(delete_queues, [
+            '%s.sample' % self.topic, '%s-%s' % (listener.POOL_PREFIX,
+                                                 self.replica)])
+
+    def conf_file(self, name, transport_url, extra=''):
+        path = os.path.join(self.tmp, name)
+        with open(path, 'w') as f:
+            f.write(textwrap.dedent("""\
+                [DEFAULT]
+                transport_url = %(url)s
+                [drs_agent]
+                topic = %(topic)s
+                [drs_listener]
+                topic = %(topic)s
+                [oslo_messaging_rabbit]
+                rabbit_retry_interval = 1
+                rabbit_retry_backoff = 1
+                rabbit_interval_max = 2
+                """) % {'url': transport_url, 'topic': self.topic})
+            f.write(textwrap.dedent(extra))
+        return path
+
+    def start_view(self, replica=False, extra=''):
+        """A HostView fed by a MetricsListener through the relay."""
+        conf = config.load([self.conf_file(
+            'balancer.conf', lab.proxied_transport_url(self.proxy.port),
+            extra)])
+        view = host_view.HostView(conf)
+        metrics = listener.MetricsListener(
+            conf, view, replica_id=self.replica if replica else None)
+        metrics.start()
+        self.addCleanup(metrics.stop)
+        return view, metrics
+
+    def agent(self, host):
+        """The agent's publisher for ``host``, straight to the broker."""
+        conf = config.load([self.conf_file('agent.conf', lab.TRANSPORT_URL)])
+        conf.set_override('host', host, 'drs_agent')
+        pub = publisher.Publisher(conf)
+        pub.start()
+        self.addCleanup(pub.stop, 5.0)
+        return pub
+
+    def raw_notifier(self, publisher_id):
+        """A Notifier that sends whatever it is given (no validation)."""
+        conf = config.load([self.conf_file('agent.conf', lab.TRANSPORT_URL)])
+        transport = oslo_messaging.get_notification_transport(conf)
+        self.addCleanup(transport.cleanup)
+        return oslo_messaging.Notifier(transport, publisher_id=publisher_id,
+                                       driver='messagingv2',
+                                       topics=[self.topic])
+
+    @staticmethod
+    def metrics(host, **kw):
+        return docs.metrics_doc(host, at=time.time(), **kw)
+
+
+class TestMetricsIntake(ListenerTestCase):
+
+    def test_metrics_reach_the_view_and_forgeries_do_not(self):
+        view, metrics = self.start_view()
+        a, b = self.agent('ft-a'), self.agent('ft-b')
+        self.assertTrue(a.publish(payload_mod.METRICS_EVENT, self.metrics(
+            'ft-a', load=(0.4, 0.5, 0, 0),
+            guests=[docs.guest_doc(GUEST, cpu=0.25, mem=700.0)])))
+        lab.wait_for(lambda: view.host('ft-a'), 30, what='host ft-a')
+
+        # forged and broken messages, then good ones
+        evil = self.raw_notifier('nova-drs-agent:ft-evil')
+        evil.sample({}, payload_mod.METRICS_EVENT, self.metrics('ft-a'))
+        stranger = self.raw_notifier('someone:ft-a')
+        stranger.sample({}, payload_mod.METRICS_EVENT, self.metrics('ft-a'))
+        broken = self.metrics('ft-b')
+        del broken['guests']
+        self.raw_notifier('nova-drs-agent:ft-b').sample(
+            {}, payload_mod.METRICS_EVENT, broken)
+        future = self.metrics('ft-b')
+        future['version'] = '2.0'
+        self.raw_notifier('nova-drs-agent:ft-b').sample(
+            {}, payload_mod.METRICS_EVENT, future)
+        b.publish(payload_mod.METRICS_EVENT, self.metrics('ft-b'))
+        a.publish(payload_mod.METRICS_EVENT, self.metrics(
+            'ft-a', load=(0.6, 0.5, 0, 0),
+            guests=[docs.guest_doc(GUEST, cpu=0.5, mem=700.0)]))
+
+        lab.wait_for(lambda: view.host('ft-b') and view.host(
+            'ft-a').load['cpu'] == 0.6, 30, what='the good ones')
+        stats = lab.wait_for(
+            lambda: sum(metrics.stats()['dropped'].values()) == 4
+            and metrics.stats(), 30, what='four drops')
+        self.assertEqual({'malformed': 1, 'unsupported_version': 1,
+                          'unknown_event': 0, 'bad_publisher': 1,
+                          'host_mismatch': 1, 'handler_error': 0},
+                         stats['dropped'])
+        self.assertEqual(3, stats['accepted'][payload_mod.METRICS_EVENT])
+        self.assertEqual(['ft-a', 'ft-b'], view.fresh_hosts())
+        self.assertNotIn('ft-evil', view.hosts())
+        self.assertEqual(0.5, view.loads()[GUEST].cpu_util)
+        self.assertEqual('%s.sample' % self.topic, stats['queue'])
+
+    def test_hotspot_latency(self):
+        # the default batch_timeout (0.25 s) bounds the wait in the listener
+        view, metrics = self.start_view()
+        pub = self.agent('ft-hot')
+        pub.publish(payload_mod.METRICS_EVENT, self.metrics('ft-hot'))
+        lab.wait_for(lambda: view.host('ft-hot'), 30, what='host ft-hot')
+        arrived = {}
+        lock = threading.Lock()
+
+        def on_urgent(event):
+            with lock:
+                arrived[event.sampled_at] = time.monotonic()
+        view.add_urgent_callback(on_urgent)
+        rng = random.Random(42)
+        sent = {}
+        rounds = 20
+        for n in range(rounds):
+            doc = docs.hotspot_doc('ft-hot', at=time.time(),
+                                   hot=('cpu',), raised=('cpu',))
+            stamp = listener.parse_timestamp(doc['timestamp'])
+            sent[stamp] = time.monotonic()
+            pub.publish(payload_mod.HOTSPOT_EVENT, doc)
+            # a random phase against the listener's batch window
+            time.sleep(0.3 + rng.random() * 0.3)
+        lab.wait_for(lambda: len(arrived) == rounds, 30,
+                     what='%d urgent callbacks' % rounds)
+        latencies = sorted((arrived[s] - sent[s]) * 1000.0 for s in sent)
+        median = statistics.median(latencies)
+        p90 = latencies[int(0.9 * (rounds - 1))]
+        print('\nhotspot notification -> urgent callback through RabbitMQ '
+              '(batch_timeout %.2f s, %d events): median %.0f ms, p90 %.0f '
+              'ms, min %.0f ms, max %.0f ms' % (
+                  metrics.conf.drs_listener.batch_timeout, rounds, median,
+                  p90, latencies[0], latencies[-1]))
+        timeout_ms = metrics.conf.drs_listener.batch_timeout * 1000.0
+        self.assertLess(median, timeout_ms + 250)
+        self.assertLess(latencies[-1], timeout_ms + 2000)
+
+    def test_detector_flags_a_persistent_hotspot(self):
+        view, _metrics = self.start_view()
+        events = []
+        view.add_urgent_callback(events.append)
+        pub = self.agent('ft-busy')
+        for _ in range(3):
+            pub.publish(payload_mod.METRICS_EVENT, self.metrics(
+                'ft-busy', load=(0.97, 0.1, 0, 0)))
+            time.sleep(0.05)
+        lab.wait_for(lambda: events, 30, what='an urgent event')
+        self.assertEqual([('ft-busy', ('cpu',), host_view.SOURCE_DETECTOR)],
+                         [(e.host, e.resources, e.source) for e in events])
+
+
+class TestBrokerRestart(ListenerTestCase):
+
+    def test_listener_survives_a_broker_restart(self):
+        # a replica: its own pool, whose queue keeps what is sent while the
+        # connection is down, and the drain on the default queue
+        view, metrics = self.start_view(replica=True)
+        self.assertEqual('drs-balancer-%s' % self.replica, metrics.queue)
+        pub = self.agent('ft-r')
+
+        def cpu():
+            state = view.host('ft-r')
+            return state.load['cpu'] if state else None
+
+        pub.publish(payload_mod.METRICS_EVENT,
+                    self.metrics('ft-r', load=(0.1, 0, 0, 0)))
+        lab.wait_for(lambda: cpu() == 0.1, 30, what='the first sample')
+
+        # the broker "restarts" for the listener: every connection of it
+        # is cut and none can be made
+        self.proxy.stop()
+        time.sleep(1.0)
+        pub.publish(payload_mod.METRICS_EVENT,
+                    self.metrics('ft-r', load=(0.2, 0, 0, 0)))
+        lab.wait_for(lambda: pub.sent == 2, 10, what='the agent to send')
+        time.sleep(1.5)
+        self.assertEqual(0.1, cpu())
+        cut = time.monotonic()
+        self.proxy.start()
+
+        # sent during the outage: waited in the pool's queue
+        lab.wait_for(lambda: cpu() == 0.2, 60,
+                     what='the sample sent during the outage')
+        reconnected = time.monotonic() - cut
+        pub.publish(payload_mod.METRICS_EVENT,
+                    self.metrics('ft-r', load=(0.3, 0, 0, 0)))
+        lab.wait_for(lambda: cpu() == 0.3, 30,
+                     what='a sample sent after the restart')
+        print('\nlistener back %.1f s after the broker came back'
+              % reconnected)
+        stats = metrics.stats()
+        self.assertEqual(3, stats['accepted'][payload_mod.METRICS_EVENT])
+        self.assertEqual(0, sum(stats['dropped'].values()))
+        self.assertEqual(['ft-r'], view.fresh_hosts())
+        # the drain emptied the agents' default queue, over the restart too
+        lab.wait_for(lambda: metrics.stats()['drained'] == 3, 30,
+                     what='the drain to discard the default queue copies')

@@ -1,0 +1,522 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The host view: latest metrics, staleness, detector, urgent signal."""
+
+import datetime
+import threading
+from unittest import mock
+
+import numpy as np
+from oslotest import base
+
+from nova_drs.balancer import host_view
+from nova_drs.balancer import listener
+from nova_drs.balancer import nova_view
+from nova_drs.balancer import strategies
+from nova_drs.notifications import payload as payload_mod
+from tests.unit.balancer import nova_fakes
+from tests.unit import clusters
+
+#: wall clock of the tests (seconds since the epoch)
+T0 = 1_800_000_000.0
+RESOURCES = ('cpu', 'memory', 'disk', 'network')
+
+
+def iso(epoch):
+    """A payload timestamp."""
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%S.%fZ')
+
+
+def guest_doc(uuid, cpu=0.5, mem=1000.0, disk=(1.0, 2.0), net=(0.5, 0.25),
+              vcpus=2, max_mb=4096.0, state='running'):
+    """One ``guests[]`` entry; ``cpu`` and ``mem`` are the smoothed ones."""
+    return {
+        'uuid': uuid, 'name': 'instance-%s' % uuid[:8], 'state': state,
+        'vcpus': vcpus, 'cpu_util': cpu, 'vcpu_util': [cpu] * vcpus,
+        'memory': {'max_mb': max_mb, 'actual_mb': max_mb,
+                   'total_mb': max_mb - 100.0,
+                   'available_mb': max(max_mb - 100.0 - mem, 0.0),
+                   'unused_mb': 10.0, 'used_mb': mem, 'rss_mb': mem,
+                   'stats': True, 'major_fault_rate': 0.0,
+                   'swap_in_mb_s': 0.0, 'swap_out_mb_s': 0.0},
+        'disk': {'read_mb_s': disk[0], 'write_mb_s': disk[1],
+                 'read_iops': 1.0, 'write_iops': 1.0},
+        'network': {'rx_mb_s': net[0], 'tx_mb_s': net[1]},
+        'balloon': {'has_balloon': True, 'autodeflate': True,
+                    'free_page_reporting': True, 'floor_mb': None,
+                    'target_mb': None, 'action': 'none', 'applied': False,
+                    'reason': None},
+        'migrating': False,
+        'smoothed': {'cpu_util': cpu, 'memory_used_mb': mem},
+    }
+
+
+def metrics_doc(host='compute-1', at=T0, load=(0.1, 0.2, 0.0, 0.0),
+                guests=(), hotspot=()):
+    """A valid ``drs.host.metrics`` payload."""
+    per = dict(zip(RESOURCES, (float(v) for v in load)))
+    doc = {
+        'version': '1.0',
+        'host': {
+            'name': host, 'timestamp': iso(at), 'interval_s': 10.0,
+            'cpu': {'count': 16, 'util': min(per['cpu'], 1.0),
+                    'iowait': 0.0, 'steal': 0.0},
+            'memory': {'total_mb': 65536.0, 'free_mb': 1000.0,
+                       'available_mb': 2000.0, 'used_mb': 63536.0,
+                       'swap_total_mb': 0.0, 'swap_free_mb': 0.0,
+                       'major_fault_rate': 0.0, 'swap_in_mb_s': 0.0,
+                       'swap_out_mb_s': 0.0},
+            'pressure': None, 'disks': [], 'nics': [],
+            'load': per, 'load_smoothed': dict(per),
+            'hotspot': {r: r in hotspot for r in RESOURCES},
+        },
+        'guests': [g if isinstance(g, dict) else guest_doc(g)
+                   for g in guests],
+        'balloon': {'policy': 'adaptive', 'dry_run': False,
+                    'shrunk_mb': 0.0, 'grown_mb': 0.0,
+                    'fpr_reclaimed_mb': 0.0, 'without_autodeflate': [],
+                    'without_free_page_reporting': []},
+        'agent': {'cycle_ms': 2.0, 'libvirt_connected': True,
+                  'dropped_notifications': 0},
+    }
+    return payload_mod.validate(doc, payload_mod.METRICS_EVENT)
+
+
+def hotspot_doc(host='compute-1', at=T0, hot=('cpu',), raised=('cpu',),
+                cleared=()):
+    """A valid ``drs.host.hotspot`` payload."""
+    doc = {'version': '1.0', 'host': host, 'timestamp': iso(at),
+           'hot': list(hot), 'raised': list(raised),
+           'cleared': list(cleared),
+           'load_smoothed': {'cpu': 0.95, 'memory': 0.5, 'disk': 0.0,
+                             'network': 0.0},
+           'thresholds': {'cpu': 0.85, 'memory': 0.9, 'disk': 0.9,
+                          'network': 0.9}}
+    return payload_mod.validate(doc, payload_mod.HOTSPOT_EVENT)
+
+
+def report(doc, received_at=0.0):
+    """A listener Report for a payload made by the functions above."""
+    if isinstance(doc['host'], dict):
+        event, host = payload_mod.METRICS_EVENT, doc['host']['name']
+        stamp = doc['host']['timestamp']
+    else:
+        event, host, stamp = payload_mod.HOTSPOT_EVENT, doc['host'], \
+            doc['timestamp']
+    return listener.Report(
+        host=host, event_type=event, payload=doc,
+        publisher_id='nova-drs-agent:%s' % host,
+        sampled_at=listener.parse_timestamp(stamp), received_at=received_at)
+
+
+class Clock:
+    def __init__(self, now):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+class ViewTestCase(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf(drs_listener__stale_after=30.0)
+        self.mono = Clock(100.0)
+        self.wall = Clock(T0)
+        self.view = host_view.HostView(self.conf, clock=self.mono,
+                                       wall_clock=self.wall)
+        self.events = []
+        self.view.add_urgent_callback(self.events.append)
+
+    def tick(self, seconds=10.0):
+        self.mono.now += seconds
+        self.wall.now += seconds
+
+    def metrics(self, host='compute-1', **kw):
+        """Deliver one current metrics sample of ``host``."""
+        doc = metrics_doc(host, at=self.wall.now, **kw)
+        self.view.on_metrics([report(doc, self.mono.now)])
+        return doc
+
+
+class TestIntake(ViewTestCase):
+
+    def test_metrics_update_host_and_instances(self):
+        self.metrics(load=(0.3, 0.5, 0.01, 0.02),
+                     guests=[guest_doc('u1', cpu=0.25, mem=1500.0,
+                                       disk=(1.0, None), net=(2.0, 3.0)),
+                             'u2'],
+                     hotspot=('memory',))
+        state = self.view.host('compute-1')
+        self.assertFalse(state.stale)
+        self.assertEqual({'cpu': 0.3, 'memory': 0.5, 'disk': 0.01,
+                          'network': 0.02}, state.load)
+        # the first sample seeds the EWMA
+        self.assertEqual(state.load, state.smoothed)
+        self.assertEqual(('u1', 'u2'), state.guests)
+        self.assertEqual(('memory',), state.agent_hot)
+        self.assertEqual((), state.hot)
+        self.assertEqual(16, state.cpu_count)
+        self.assertEqual(T0, state.sampled_at)
+        self.assertEqual(100.0, state.received_at)
+        loads = self.view.loads()
+        self.assertEqual({'u1', 'u2'}, set(loads))
+        self.assertEqual(nova_view.InstanceLoad(
+            cpu_util=0.25, mem_used_mb=1500.0, disk_mb_s=1.0, net_mb_s=5.0),
+            loads['u1'])
+        self.assertEqual(1, self.view.stats()['samples'])
+        self.assertIsNone(self.view.host('nowhere'))
+
+    def test_guest_gone_from_its_host_is_forgotten(self):
+        self.metrics(guests=['u1', 'u2'])
+        self.tick()
+        self.metrics(guests=['u2'])
+        self.assertEqual({'u2'}, set(self.view.loads()))
+
+    def test_instance_follows_its_latest_host(self):
+        self.metrics('a', guests=[guest_doc('u1', cpu=0.1)])
+        self.tick(1)
+        # live migration: both hosts report it, the newest wins
+        self.metrics('b', guests=[guest_doc('u1', cpu=0.2, state='paused')])
+        self.assertEqual(0.2, self.view.loads()['u1'].cpu_util)
+        # a's next report still has it (migration not over)
+        self.tick(1)
+        self.metrics('a', guests=[guest_doc('u1', cpu=0.3)])
+        self.assertEqual(0.3, self.view.loads()['u1'].cpu_util)
+        # b reports without it: it was a's after all, keep a's figure
+        self.tick(1)
+        self.metrics('b', guests=[])
+        self.assertEqual(0.3, self.view.loads()['u1'].cpu_util)
+        # migration done: a drops it, b has it
+        self.tick(1)
+        self.metrics('b', guests=[guest_doc('u1', cpu=0.4)])
+        self.tick(1)
+        self.metrics('a', guests=[])
+        self.assertEqual(0.4, self.view.loads()['u1'].cpu_util)
+
+    def test_duplicates_and_older_samples_are_dropped(self):
+        first = metrics_doc(at=T0, load=(0.1, 0, 0, 0))
+        second = metrics_doc(at=T0 + 10, load=(0.2, 0, 0, 0))
+        self.view.on_metrics([report(second, 100.0)])
+        self.view.on_metrics([report(first, 100.0), report(second, 100.0)])
+        self.assertEqual(0.2, self.view.host('compute-1').load['cpu'])
+        self.assertEqual(2, self.view.stats()['out_of_order'])
+        self.assertEqual(1, self.view.stats()['samples'])
+
+    def test_batch_with_several_samples_of_a_host(self):
+        # three cycles of a busy host in one batch, newest first: fed in
+        # order, they make a hotspot (2 of 3) and one urgent event
+        docs = [metrics_doc(at=T0 + 10 * n, load=(0.95, 0.1, 0, 0))
+                for n in (2, 1, 0)]
+        docs.append(metrics_doc('other', at=T0, load=(0.1, 0.1, 0, 0)))
+        self.wall.now = T0 + 20
+        self.view.on_metrics([report(d, 100.0) for d in docs])
+        self.assertEqual(4, self.view.stats()['samples'])
+        self.assertEqual(T0 + 20, self.view.host('compute-1').sampled_at)
+        self.assertEqual(('cpu',), self.view.host('compute-1').hot)
+        self.assertEqual(1, len(self.events))
+        self.assertEqual(T0 + 10, self.events[0].sampled_at)
+
+    def test_thread_safety(self):
+        errors = []
+
+        def feed(host):
+            try:
+                for n in range(50):
+                    doc = metrics_doc(host, at=T0 + n,
+                                      load=(n % 2, 0.1, 0, 0),
+                                      guests=['%s-%d' % (host, n % 3)])
+                    self.view.on_metrics([report(doc, 100.0)])
+                    self.view.hosts()
+                    self.view.loads()
+            except Exception as e:  # pragma: no cover - reported below
+                errors.append(e)
+        threads = [threading.Thread(target=feed, args=('h%d' % i,))
+                   for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual([], errors)
+        self.assertEqual(200, self.view.stats()['samples'])
+        self.assertEqual(4, len(self.view.loads()))
+
+
+class TestStaleness(ViewTestCase):
+
+    def test_host_goes_stale_and_comes_back(self):
+        self.metrics('a')
+        self.metrics('b')
+        self.tick(25)
+        self.metrics('b')
+        self.assertEqual([], self.view.stale_hosts())
+        self.assertEqual(['a', 'b'], self.view.fresh_hosts())
+        self.tick(10)               # a: 35 s without news, b: 10 s
+        self.assertEqual(['a'], self.view.stale_hosts())
+        self.assertTrue(self.view.host('a').stale)
+        self.assertTrue(self.view.is_stale('a'))
+        self.assertFalse(self.view.is_stale('b'))
+        self.assertTrue(self.view.is_stale('never-heard-of'))
+        self.metrics('a')
+        self.assertEqual([], self.view.stale_hosts())
+
+    def test_sample_already_old_on_arrival_does_not_refresh(self):
+        self.metrics('a')
+        self.tick(40)
+        self.assertEqual(['a'], self.view.stale_hosts())
+        # the agent's buffer after an outage: a 35 s old sample
+        old = metrics_doc('a', at=self.wall.now - 35)
+        self.view.on_metrics([report(old, self.mono.now)])
+        self.assertEqual(['a'], self.view.stale_hosts())
+        self.assertEqual(1, self.view.stats()['late'])
+        self.assertEqual(self.wall.now - 35, self.view.host('a').sampled_at)
+        # then the current one
+        self.metrics('a')
+        self.assertEqual([], self.view.stale_hosts())
+
+    def test_only_late_samples_never_make_a_host_fresh(self):
+        doc = metrics_doc('skewed', at=self.wall.now - 300)
+        self.view.on_metrics([report(doc, self.mono.now)])
+        self.assertEqual(['skewed'], self.view.stale_hosts())
+        self.assertIsNone(self.view.host('skewed').received_at)
+
+    def test_gap_restarts_the_smoothing(self):
+        self.metrics(load=(0.9, 0, 0, 0))
+        self.tick(60)
+        self.metrics(load=(0.1, 0, 0, 0))
+        self.assertEqual(0.1, self.view.host('compute-1').smoothed['cpu'])
+        self.assertEqual(1, self.view.stats()['restarted'])
+
+    def test_forget_and_prune(self):
+        self.metrics('a', guests=['u1'])
+        self.metrics('b', guests=['u2'])
+        self.view.on_hotspots([report(hotspot_doc('c', at=self.wall.now))])
+        self.assertEqual(['a', 'c'], self.view.prune(['b']))
+        self.assertEqual(['b'], sorted(self.view.hosts()))
+        self.assertEqual({'u2'}, set(self.view.loads()))
+        self.view.forget('b')
+        self.assertEqual({}, self.view.hosts())
+        self.assertEqual({}, self.view.loads())
+        self.view.forget('b')
+
+
+class TestDetectorAndUrgency(ViewTestCase):
+
+    def test_one_spike_does_not_flag(self):
+        for cpu in (0.3, 1.0, 0.3, 0.3):
+            self.metrics(load=(cpu, 0.1, 0, 0))
+            self.tick()
+        self.assertEqual((), self.view.host('compute-1').hot)
+        self.assertEqual({}, self.view.hot_hosts())
+        self.assertEqual([], self.events)
+
+    def test_persistent_load_flags_once(self):
+        self.metrics(load=(0.95, 0.1, 0, 0))
+        self.assertEqual([], self.events)
+        self.tick()
+        self.metrics(load=(0.95, 0.1, 0, 0))
+        self.assertEqual(1, len(self.events))
+        event = self.events[0]
+        self.assertEqual(('compute-1', ('cpu',), ('cpu',),
+                          host_view.SOURCE_DETECTOR),
+                         (event.host, event.resources, event.hot,
+                          event.source))
+        self.assertEqual(self.mono.now, event.received_at)
+        self.assertEqual({'compute-1': ('cpu',)}, self.view.hot_hosts())
+        # still hot: no new signal; memory joins: a new one for memory
+        for _ in range(5):
+            self.tick()
+            self.metrics(load=(0.95, 1.0, 0, 0))
+        self.assertEqual([('cpu',), ('memory',)],
+                         [e.resources for e in self.events])
+        self.assertEqual(('cpu', 'memory'), self.events[1].hot)
+
+    def test_detector_uses_the_drs_settings(self):
+        conf = clusters.conf(drs__cpu_threshold=0.5,
+                             drs__persistence_count=1)
+        view = host_view.HostView(conf, clock=self.mono,
+                                  wall_clock=self.wall)
+        view.add_urgent_callback(self.events.append)
+        view.on_metrics([report(metrics_doc(at=self.wall.now,
+                                            load=(0.6, 0, 0, 0)))])
+        self.assertEqual(1, len(self.events))
+
+    def test_hotspot_notification_is_urgent(self):
+        self.metrics()
+        self.view.on_hotspots([report(hotspot_doc(
+            at=self.wall.now, hot=('cpu', 'memory'), raised=('memory',)),
+            self.mono.now)])
+        self.assertEqual(1, len(self.events))
+        event = self.events[0]
+        self.assertEqual(host_view.SOURCE_AGENT, event.source)
+        self.assertEqual(('memory',), event.resources)
+        self.assertEqual(('cpu', 'memory'), event.hot)
+        self.assertEqual(('cpu', 'memory'),
+                         self.view.host('compute-1').agent_hot)
+        self.assertEqual({'compute-1': ('cpu', 'memory')},
+                         self.view.hot_hosts())
+        # the hotspot is over: no signal, and the host is no longer hot
+        self.tick()
+        self.view.on_hotspots([report(hotspot_doc(
+            at=self.wall.now, hot=(), raised=(),
+            cleared=('cpu', 'memory')))])
+        self.assertEqual(1, len(self.events))
+        self.assertEqual({}, self.view.hot_hosts())
+        self.assertEqual(2, self.view.stats()['hotspot_events'])
+
+    def test_hotspot_of_unknown_host_still_signals(self):
+        self.view.on_hotspots([report(hotspot_doc('new', at=self.wall.now))])
+        self.assertEqual(['new'], [e.host for e in self.events])
+        # but it has no current metrics: not a hot host the planner can use
+        self.assertEqual({}, self.view.hot_hosts())
+
+    def test_old_or_repeated_hotspot_notifications_do_not_signal(self):
+        doc = hotspot_doc(at=self.wall.now)
+        self.view.on_hotspots([report(doc)])
+        self.view.on_hotspots([report(doc)])
+        late = hotspot_doc('other', at=self.wall.now - 60)
+        self.view.on_hotspots([report(late)])
+        self.assertEqual(1, len(self.events))
+        stats = self.view.stats()
+        self.assertEqual(1, stats['out_of_order'])
+        self.assertEqual(1, stats['late'])
+
+    def test_failing_callback_is_logged_and_others_still_called(self):
+        calls = []
+
+        def bad(event):
+            raise RuntimeError('boom')
+        view = host_view.HostView(self.conf, clock=self.mono,
+                                  wall_clock=self.wall)
+        view.add_urgent_callback(bad)
+        view.add_urgent_callback(calls.append)
+        with mock.patch.object(host_view.LOG, 'exception') as log:
+            view.on_hotspots([report(hotspot_doc(at=self.wall.now))])
+        self.assertEqual(1, len(calls))
+        self.assertEqual(1, log.call_count)
+        self.assertEqual(1, view.stats()['callback_errors'])
+        view.remove_urgent_callback(bad)
+        view.on_hotspots([report(hotspot_doc(at=self.wall.now + 1))])
+        self.assertEqual(2, len(calls))
+        self.assertEqual(1, view.stats()['callback_errors'])
+
+
+def model_of(hosts, instances):
+    """A model; instances are (uuid, host, vcpus, memory_mb)."""
+    return clusters.model(
+        [clusters.host(h) for h in hosts],
+        [clusters.vm(uuid, host, vcpus=vcpus, util=0.0, mem=memory_mb,
+                     memory_mb=memory_mb)
+         for uuid, host, vcpus, memory_mb in instances])
+
+
+class TestApply(ViewTestCase):
+
+    def test_loads_and_stale_hosts(self):
+        model = model_of(['fresh', 'stale', 'silent'], [
+            ('u1', 'fresh', 2, 2000), ('u2', 'fresh', 2, 1000),
+            ('u3', 'stale', 1, 2000), ('u4', 'silent', 1, 2000),
+            ('u5', 'fresh', 1, 2000)])
+        self.metrics('stale', guests=[guest_doc('u3', cpu=0.5, mem=100.0)])
+        self.tick(31)
+        self.metrics('fresh', guests=[
+            guest_doc('u1', cpu=0.75, mem=500.0, disk=(1.0, 2.0),
+                      net=(3.0, 4.0)),
+            # more memory in use than the flavor: clamped as nova_view does
+            guest_doc('u2', cpu=1.0, mem=5000.0)])
+        result = self.view.apply(model)
+
+        self.assertEqual(['stale', 'silent'], result.stale_hosts)
+        self.assertEqual(['silent'], result.never_reported)
+        self.assertEqual(['u3', 'u4'], result.pinned_instances)
+        self.assertEqual(3, result.updated_instances)
+        self.assertEqual(['u4', 'u5'], result.without_metrics)
+        h, i = model.hosts, model.instances
+        self.assertEqual([False, True, True], list(h.disabled))
+        row = {n: k for k, n in enumerate(i.names)}
+        self.assertEqual(0.75, i.cpu_util[row['u1']])
+        self.assertEqual(500.0, i.mem_used_mb[row['u1']])
+        self.assertEqual(3.0, i.disk_mb_s[row['u1']])
+        self.assertEqual(7.0, i.net_mb_s[row['u1']])
+        self.assertEqual(1000.0, i.mem_used_mb[row['u2']])
+        # stale host: its last known load is still put in
+        self.assertEqual(0.5, i.cpu_util[row['u3']])
+        # no metrics: left alone
+        self.assertEqual(2000.0, i.mem_used_mb[row['u5']])
+        self.assertEqual([False, False, True, True, False],
+                         [bool(i.opt_out[row[u]])
+                          for u in ('u1', 'u2', 'u3', 'u4', 'u5')])
+
+    def test_apply_keeps_what_is_already_disabled_or_opted_out(self):
+        model = model_of(['a'], [('u1', 'a', 1, 1000)])
+        model.hosts.disabled[0] = True
+        model.instances.opt_out[0] = True
+        self.metrics('a', guests=['u1'])
+        result = self.view.apply(model)
+        self.assertEqual([], result.stale_hosts)
+        self.assertTrue(model.hosts.disabled[0])
+        self.assertTrue(model.instances.opt_out[0])
+
+    def test_empty_models(self):
+        model = nova_view.NovaCollector(nova_fakes.FakeConnection(),
+                                        self.conf).collect().model
+        result = self.view.apply(model)
+        self.assertEqual(0, result.updated_instances)
+        model = model_of(['a'], [])
+        result = self.view.apply(model)
+        self.assertEqual((['a'], 0), (result.stale_hosts,
+                                      result.updated_instances))
+
+    def test_strategy_never_uses_a_stale_destination(self):
+        # 'hot' is a CPU hotspot; 'stale' is empty but silent, 'ok' has
+        # room: the instance must go to 'ok'
+        conf = clusters.conf(drs_balancer__instance_cooldown=0)
+        self.conf = conf
+        instances = [('big', 'hot', 4, 1000), ('small', 'hot', 5, 1000),
+                     ('busy', 'ok', 4, 1000)]
+        self.metrics('stale')
+        self.tick(31)
+        self.metrics('hot', load=(0.95, 0.1, 0, 0), guests=[
+            guest_doc('big', cpu=1.0), guest_doc('small', cpu=1.0)])
+        self.metrics('ok', load=(0.4, 0.1, 0, 0),
+                     guests=[guest_doc('busy', cpu=1.0)])
+        model = model_of(['hot', 'stale', 'ok'], instances)
+        self.view.apply(model)
+        plan = strategies.load('hotspot', conf).plan(model)
+        self.assertEqual([('big', 'hot', 'ok')],
+                         [(m.instance, m.source, m.target)
+                          for m in plan.migrations])
+        # the same loads with the stale host left enabled: the planner
+        # would have used it
+        model.hosts.disabled[:] = False
+        plan = strategies.load('hotspot', conf).plan(model)
+        self.assertIn('stale', {m.target for m in plan.migrations})
+
+    def test_loads_fit_nova_view(self):
+        conn = nova_fakes.FakeConnection()
+        conn.add_host('h1')
+        conn.add_server('u1', 'h1', vcpus=2, ram=2048)
+        conn.add_server('u2', 'h1', vcpus=2, ram=2048)
+        self.metrics('h1', guests=[guest_doc('u1', cpu=0.5, mem=700.0,
+                                             disk=(1.0, 1.0),
+                                             net=(0.5, 0.5))])
+        view = nova_view.NovaCollector(conn, self.conf).collect(
+            loads=self.view.loads())
+        snap = view.to_snapshot()['instances']
+        u1 = snap[view.model.instance_index['u1']]
+        self.assertEqual(0.5, view.model.instances.cpu_util[
+            view.model.instance_index['u1']])
+        self.assertEqual(700.0, u1['mem_used_mb'])
+        self.assertEqual(2.0, u1['disk_mb_s'])
+        self.assertEqual(1.0, u1['net_mb_s'])
+        u2 = snap[view.model.instance_index['u2']]
+        self.assertEqual(2048.0, u2['mem_used_mb'])
+        # applying on top changes nothing but staleness
+        before = view.model.copy()
+        result = self.view.apply(view.model)
+        self.assertEqual([], result.stale_hosts)
+        np.testing.assert_array_equal(before.instances.mem_used_mb,
+                                      view.model.instances.mem_used_mb)
+        np.testing.assert_array_equal(before.instances.cpu_util,
+                                      view.model.instances.cpu_util)
