@@ -9,7 +9,9 @@
 #   unit        pytest tests/unit (includes the config sample check)
 #   agent-lab   libvirtd, the TCG test guest and RabbitMQ for the agent
 #   nova-lab    a Nova control plane with fake computes (tools/lab)
-#   functional  pytest tests/functional (real libvirtd, RabbitMQ, Nova)
+#   databases   MariaDB and PostgreSQL for the balancer's database tests
+#   functional  pytest tests/functional (real libvirtd, RabbitMQ, Nova,
+#               MariaDB, PostgreSQL)
 #   bench       the planner, simulator and agent benchmarks; each fails
 #               when one of its targets is missed
 #
@@ -120,6 +122,7 @@ run_step pep8 step_pep8
 run_step unit step_unit
 run_step agent-lab tools/lab/setup-agent-lab.sh
 source tools/lab/nova-run-tests.sh  # step nova-lab: a Nova for the tests
+run_step databases tools/lab/databases.sh
 run_step functional step_functional
 run_step bench step_bench
 
