@@ -90,6 +90,25 @@ class Timer:
         return timed
 
 
+def _delete_queue(conf, transport_url, name):
+    """Delete the queue the notifier declared: nobody will consume it."""
+    import kombu
+    import oslo_messaging
+
+    url = oslo_messaging.TransportURL.parse(conf, transport_url)
+    host = url.hosts[0]
+    try:
+        with kombu.Connection(hostname=host.hostname or '127.0.0.1',
+                              port=host.port or 5672,
+                              userid=host.username or 'guest',
+                              password=host.password or 'guest',
+                              virtual_host=url.virtual_host or '/',
+                              connect_timeout=5) as connection:
+            connection.channel().queue_delete(name)
+    except Exception as e:
+        print('  (could not delete queue %s: %s)' % (name, e))
+
+
 def main(argv=None):
     agent.use_native_threads()
     # NOTE: imported here, after the threading backend is chosen (they
@@ -266,6 +285,10 @@ def main(argv=None):
     payload = agent_manager.last_payload
     size = len(jsonutils.dumps(payload))
     agent_manager.stop()
+    if broker:
+        # after the measurements: kombu's import would count in the RSS
+        _delete_queue(conf, args.transport_url,
+                      '%s.sample' % conf.drs_agent.topic)
 
     print('nova-drs agent benchmark: %d guests (libvirt test:/// driver), '
           '%d cycles' % (args.guests, args.cycles))
