@@ -12,8 +12,6 @@ a base share of flavor memory drawn from Beta(2, 2) plus a part that grows
 with the VM's CPU activity (busy guests touch more of their memory).
 """
 
-import os
-
 import numpy as np
 
 from nova_drs.model import cluster
@@ -28,42 +26,6 @@ FLAVOR_VCPUS = np.array([1, 2, 4, 8])
 FLAVOR_P = np.array([0.40, 0.30, 0.20, 0.10])
 MB_PER_VCPU = np.array([2048, 4096])
 MB_PER_VCPU_P = np.array([0.7, 0.3])
-
-
-class TraceError(ValueError):
-    """A trace file is missing or malformed; the message names it."""
-
-
-def load_planetlab_day(day_dir):
-    """Return an array (VMs, samples) of CPU utilisation in percent."""
-    try:
-        names = sorted(os.listdir(day_dir))
-    except OSError as e:
-        raise TraceError('%s: cannot read trace directory: %s'
-                         % (day_dir, e.strerror or e))
-    rows = []
-    for name in names:
-        path = os.path.join(day_dir, name)
-        if not os.path.isfile(path) or name.endswith('.txt'):
-            continue
-        values = []
-        with open(path, encoding='utf-8', errors='replace') as f:
-            for line_no, line in enumerate(f, 1):
-                line = line.strip()
-                if not line:
-                    continue
-                try:
-                    values.append(float(line))
-                except ValueError:
-                    raise TraceError('%s:%d: not a number: %r'
-                                     % (path, line_no, line[:40]))
-        rows.append(values)
-    if not rows:
-        raise TraceError('%s: no trace files' % day_dir)
-    length = min(len(r) for r in rows)
-    if length == 0:
-        raise TraceError('%s: empty trace file' % day_dir)
-    return np.clip(np.array([r[:length] for r in rows]), 0.0, 100.0)
 
 
 def build(n_hosts, cpu_percent, seed=0, per_host=10):

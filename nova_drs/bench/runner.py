@@ -43,6 +43,7 @@ from nova_drs.bench import evaluate
 from nova_drs.bench import greedy
 from nova_drs.bench import optimum as optimum_mod
 from nova_drs.bench import worker
+from nova_drs.simulator import traces
 
 PERCENTILES = (50, 75, 90)
 #: Hosts of the cluster on which the trace steps are ranked.
@@ -339,8 +340,10 @@ def run(settings, thresholds, cooldown_s=0.0, progress=lambda msg: None):
     """Run every size and scenario; return all figures as a dict."""
     progress('loading PlanetLab trace %s' % settings.day_dir)
     try:
-        trace = bench_cluster.load_planetlab_day(settings.day_dir)
-    except bench_cluster.TraceError as e:
+        # the simulator's reader: the same checks, errors naming file and
+        # line; the bench works in percent
+        trace = traces.load_planetlab(settings.day_dir).cpu * 100.0
+    except traces.TraceError as e:
         raise BenchError(str(e))
     if settings.steps:
         bad = [s for s in settings.steps if not 0 <= s < trace.shape[1]]

@@ -21,6 +21,11 @@ import threading
 import time
 import uuid
 
+from tests.functional import polling
+
+#: the suites' shared polling helper
+wait_for = polling.wait_for
+
 try:
     import libvirt
 except ImportError:
@@ -87,22 +92,6 @@ def libvirtd(action):
     """Run ``tools/lab/libvirtd.sh ACTION``."""
     subprocess.run([os.path.join(TOOLS, 'libvirtd.sh'), action], check=True,
                    stdout=subprocess.DEVNULL, timeout=60)
-
-
-def wait_for(predicate, timeout, step=0.2, what='condition'):
-    """Poll ``predicate`` until it returns a true value; return that value.
-
-    :raises AssertionError: after ``timeout`` seconds.
-    """
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %.0f s waiting for %s'
-                                 % (timeout, what))
-        time.sleep(step)
 
 
 class Guest:

@@ -21,7 +21,6 @@ import os
 import subprocess
 import textwrap
 import threading
-import time
 import unittest
 
 import fixtures
@@ -32,6 +31,10 @@ from oslotest import base
 
 from nova_drs.balancer import clients
 from nova_drs import config
+from tests.functional import polling
+
+#: the suites' shared polling helper
+wait_for = polling.wait_for
 
 LOG = logging.getLogger(__name__)
 
@@ -136,19 +139,6 @@ def ensure_lab(conn):
                                    '%s' % missing)
                 raise LabUnavailable(_state['error'])
         _state['ready'] = True
-
-
-def wait_for(predicate, timeout, what, step=0.3):
-    """Poll ``predicate`` until it returns a true value; return it."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %.0f s waiting for %s'
-                                 % (timeout, what))
-        time.sleep(step)
 
 
 def remove_leftovers(conn):
