@@ -17,6 +17,7 @@ from nova_drs.agent import publisher
 from nova_drs import config
 from nova_drs.notifications import payload as payload_mod
 from tests.functional.agent import lab
+from tests.functional import broker
 
 LOG = logging.getLogger(__name__)
 HOST = 'drs-ft-host'
@@ -111,6 +112,9 @@ class AgentLabTestCase(base.BaseTestCase):
                 cls.conn.close()
             except lab.libvirt.libvirtError:
                 pass
+        # the recorded notifier never consumes the topic's queue
+        broker.delete_queues(lab.TRANSPORT_URL,
+                             ['drs_ft_%d.sample' % os.getpid()])
         super().tearDownClass()
 
     @classmethod

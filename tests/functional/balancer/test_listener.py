@@ -27,7 +27,6 @@ import unittest
 import uuid
 
 import fixtures
-import kombu
 import oslo_messaging
 from oslotest import base
 
@@ -37,6 +36,7 @@ from nova_drs.balancer import listener
 from nova_drs import config
 from nova_drs.notifications import payload as payload_mod
 from tests.functional.agent import lab
+from tests.functional import broker
 from tests.unit.balancer import test_host_view as docs
 
 _COUNTER = itertools.count()
@@ -58,19 +58,7 @@ def _check_broker():
 
 def delete_queues(names):
     """Delete queues on the real broker (not through any relay)."""
-    conf = config.load()
-    url = oslo_messaging.TransportURL.parse(conf, lab.TRANSPORT_URL)
-    h = url.hosts[0]
-    with kombu.Connection(hostname=h.hostname or '127.0.0.1',
-                          port=h.port or 5672, userid=h.username or 'guest',
-                          password=h.password or 'guest',
-                          virtual_host=url.virtual_host or '/',
-                          connect_timeout=5) as conn:
-        for name in names:
-            try:
-                conn.channel().queue_delete(name)
-            except Exception:
-                pass
+    broker.delete_queues(lab.TRANSPORT_URL, names)
 
 
 class ListenerTestCase(base.BaseTestCase):
