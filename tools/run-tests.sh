@@ -10,8 +10,9 @@
 #   agent-lab   libvirtd, the TCG test guest and RabbitMQ for the agent
 #   nova-lab    a Nova control plane with fake computes (tools/lab)
 #   databases   MariaDB and PostgreSQL for the balancer's database tests
+#   redis       Redis, the tooz backend of the coordination tests
 #   functional  pytest tests/functional (real libvirtd, RabbitMQ, Nova,
-#               MariaDB, PostgreSQL)
+#               MariaDB, PostgreSQL, Redis)
 #   bench       the planner, simulator and agent benchmarks; each fails
 #               when one of its targets is missed
 #
@@ -123,6 +124,7 @@ run_step unit step_unit
 run_step agent-lab tools/lab/setup-agent-lab.sh
 source tools/lab/nova-run-tests.sh  # step nova-lab: a Nova for the tests
 run_step databases tools/lab/databases.sh
+run_step redis tools/lab/redis.sh
 run_step functional step_functional
 run_step bench step_bench
 
