@@ -54,3 +54,24 @@ lab_apt_install() {
                     --no-install-recommends "${missing[@]}"
         } || lab_die "apt-get install ${missing[*]} failed"
 }
+
+# lab_pidfile_pid FILE: print the pid recorded in FILE if that process
+# is alive; fail otherwise.
+lab_pidfile_pid() {
+    local pid
+    [ -f "$1" ] || return 1
+    pid=$(cat "$1")
+    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+}
+
+# lab_stop_pid PID SECONDS: ask PID to stop, wait up to SECONDS for it to
+# exit, then kill it.
+lab_stop_pid() {
+    local pid=$1 _
+    kill "$pid" 2>/dev/null || return 0
+    for _ in $(seq $(($2 * 10))); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$pid" 2>/dev/null || true
+}

@@ -32,10 +32,7 @@ answers() {
 }
 
 daemon_pid() {
-    local pid
-    [ -f "$PIDFILE" ] || return 1
-    pid=$(cat "$PIDFILE")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    lab_pidfile_pid "$PIDFILE"
 }
 
 configure() {
@@ -116,12 +113,7 @@ stop() {
         return 0
     fi
     [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" stop
-    kill "$pid"
-    for _ in $(seq 100); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    lab_stop_pid "$pid" 10
     rm -f "$PIDFILE"
     lab_note "stopped libvirtd $pid"
 }

@@ -25,10 +25,7 @@ answers() {
 }
 
 our_pid() {
-    local pid
-    [ -f "$MARIADB_PIDFILE" ] || return 1
-    pid=$(cat "$MARIADB_PIDFILE")
-    [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && echo "$pid"
+    lab_pidfile_pid "$MARIADB_PIDFILE"
 }
 
 start() {
@@ -75,17 +72,12 @@ start() {
 }
 
 stop() {
-    local pid _
+    local pid
     if ! pid=$(our_pid); then
         rm -f "$MARIADB_PIDFILE"
         return 0
     fi
-    kill "$pid"
-    for _ in $(seq 150); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.2
-    done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    lab_stop_pid "$pid" 30
     rm -f "$MARIADB_PIDFILE"
     lab_note "stopped mariadbd $pid"
 }
