@@ -116,6 +116,8 @@ step_bench() {
     nova-drs simulate --bench
     drs_header "bench: agent (python -m nova_drs.agent.bench)"
     python -m nova_drs.agent.bench
+    drs_header "bench: scheduler plugins (python -m nova_drs.scheduler.bench)"
+    python -m nova_drs.scheduler.bench
 }
 
 run_step bootstrap step_bootstrap

@@ -19,6 +19,8 @@ pass, the same in every strategy:
   ``max_server_per_host`` members of its group; soft policies cost a
   penalty instead;
 * opted-out instances and instances in their cool-down do not move;
+* an instance is never planned onto a host its migration to failed
+  recently (``model.excluded_targets``);
 * at most ``max_migrations_per_source_host`` moves off and
   ``max_migrations_per_destination_host`` moves onto any host, and
   ``max_migrations_per_plan`` in all.
@@ -155,6 +157,9 @@ class PlacementState:
         full = self._full_group_hosts(i)
         if full:
             mask[full] = False
+        excluded = self.model.excluded_targets.get(i)
+        if excluded:
+            mask[list(excluded)] = False
         # every '&' above made a new array, so this does not leak
         mask[source] = False
         return mask
@@ -182,6 +187,9 @@ class PlacementState:
         full = self._full_group_hosts(i)
         if full:
             ok &= ~np.isin(pool, full)
+        excluded = self.model.excluded_targets.get(i)
+        if excluded:
+            ok &= ~np.isin(pool, list(excluded))
         return pool[ok]
 
     def _full_group_hosts(self, i):

@@ -6,7 +6,9 @@ Subcommands:
 * ``simulate``: replay utilisation traces through the balancer and the
   balloon policy (see :mod:`nova_drs.simulator`);
 * ``plan``: read a cluster snapshot and print the plan a strategy makes;
-* ``bench``: run the planning benchmark (see :mod:`nova_drs.bench`).
+* ``bench``: run the planning benchmark (see :mod:`nova_drs.bench`);
+* ``snapshot export``: write the live cluster view as a snapshot (see
+  :mod:`nova_drs.cmd.snapshot`).
 
 Bad input ends with one line on standard error and exit code 2, never a
 traceback.
@@ -128,6 +130,13 @@ def _add_simulate(sub):
     simulator_cli.add_parser(sub, _add_config_args, _load_conf)
 
 
+# -- snapshot -----------------------------------------------------------------
+
+def _add_snapshot(sub):
+    from nova_drs.cmd import snapshot as snapshot_cli
+    snapshot_cli.add_parser(sub, _add_config_args, _load_conf)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
@@ -143,6 +152,7 @@ def build_parser():
     _add_simulate(sub)
     _add_plan(sub)
     _add_bench(sub)
+    _add_snapshot(sub)
     return parser
 
 
@@ -166,4 +176,7 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    sys.exit(main())
+    # NOTE: run as a module, this file is __main__; the subcommands import
+    # nova_drs.cmd.drs (CommandError...), which must be the same module
+    from nova_drs.cmd import drs
+    sys.exit(drs.main())

@@ -83,6 +83,71 @@ BALANCER_OPTS = [
              'from a host at load a to an identical host at load b lowers '
              'it by 2x(a - b - x): the default 0.02 is 10% of a host\'s '
              'capacity moved across a 20-point gap.'),
+    # -- the nova-drs-balancer service --
+    cfg.StrOpt(
+        'mode', default='partial',
+        choices=[
+            ('manual', 'plans are stored as recommendations; nothing moves '
+                       'until an operator applies a plan'),
+            ('partial', 'only mandatory moves are applied automatically: '
+                        'evacuating a host put in maintenance, and '
+                        'hotspots above the severe thresholds; the rest '
+                        'is stored as a recommendation'),
+            ('full', 'every plan is applied as soon as it is made'),
+        ],
+        help='Automation level of nova-drs-balancer. ``partial`` is the '
+             'default so that a new installation acts only where waiting '
+             'hurts (a host about to run out of CPU or memory, a host '
+             'being emptied for maintenance) and shows what else it would '
+             'do.'),
+    cfg.FloatOpt(
+        'severe_cpu_threshold', default=0.95, min=0.0, max=1.0,
+        help='In ``partial`` mode, a CPU hotspot is mandatory (its moves '
+             'are applied automatically) when the host\'s smoothed CPU '
+             'load is above this share of its capacity. Must not be below '
+             '``[drs] cpu_threshold``.'),
+    cfg.FloatOpt(
+        'severe_memory_threshold', default=0.95, min=0.0, max=1.0,
+        help='In ``partial`` mode, a memory hotspot is mandatory when the '
+             'host\'s smoothed memory load is above this share of its '
+             'memory. Must not be below ``[drs] memory_threshold``.'),
+    cfg.IntOpt(
+        'planning_interval', default=60, min=5, max=3600,
+        help='Seconds between two periodic planning cycles. A hotspot '
+             'reported by an agent, a failed migration or a host put in '
+             'maintenance starts a cycle at once.'),
+    cfg.IntOpt(
+        'inventory_refresh_interval', default=300, min=10, max=86400,
+        help='Seconds after which the view of Nova (hosts, servers, '
+             'flavors, server groups, aggregates, Placement inventories) '
+             'is read again even when no Nova notification said it '
+             'changed.'),
+    cfg.FloatOpt(
+        'inventory_min_interval', default=2.0, min=0.0, max=300.0,
+        help='Least seconds between two reads of Nova\'s inventory, so '
+             'that a burst of Nova notifications causes one read.'),
+    cfg.IntOpt(
+        'inventory_max_age', default=900, min=30, max=86400,
+        help='When Nova cannot be read, the balancer keeps planning with '
+             'its last view of Nova for at most this many seconds, then '
+             'stops planning until Nova answers again.'),
+    cfg.StrOpt(
+        'maintenance_reason_prefix', default='maintenance',
+        help='A compute service disabled with a reason that starts with '
+             'this text (case-insensitive), e.g. ``openstack compute '
+             'service set --disable --disable-reason "maintenance: new '
+             'DIMMs" HOST nova-compute``, is in maintenance: nova-drs '
+             'plans live migrations of all its instances away. Empty: '
+             'never evacuate.'),
+    cfg.IntOpt(
+        'host_state_interval', default=10, min=1, max=600,
+        help='Seconds between two writes of the owned hosts\' state '
+             '(loads, hotspots, staleness) to the database, where the '
+             'Nova scheduler filter and weigher and the API read it.'),
+    cfg.IntOpt(
+        'history_days', default=30, min=1, max=3650,
+        help='Finished plans, their actions and audit events older than '
+             'this many days are purged from the database (once a day).'),
 ]
 
 

@@ -5,15 +5,19 @@ The balancer reads the agents' ``drs.host.metrics`` and ``drs.host.hotspot``
 notifications (see ``doc/metrics-payload.rst``) with an oslo.messaging
 batch notification listener and keeps the latest metrics of every host
 (``nova_drs.balancer.listener`` and ``nova_drs.balancer.host_view``).
+The ``nova_*`` options are for the second intake, Nova's versioned
+notifications, which tell the balancer when its inventory of Nova is out
+of date (``nova_drs.balancer.nova_events``, ``doc/nova-events.rst``).
 """
 
 from oslo_config import cfg
 
 listener_group = cfg.OptGroup(
     name='drs_listener',
-    title='nova-drs balancer metrics intake options',
+    title='nova-drs balancer notification intake options',
     help='How the balancer receives the agents\' metrics notifications and '
-         'when it stops trusting a host that no longer reports.')
+         'when it stops trusting a host that no longer reports, and how it '
+         'reads Nova\'s versioned notifications.')
 
 LISTENER_OPTS = [
     cfg.StrOpt(
@@ -84,13 +88,63 @@ LISTENER_OPTS = [
              'notifications.\n\n'
              'Related options:\n\n'
              '* ``[drs_agent] interval``'),
+    cfg.BoolOpt(
+        'nova_notifications', default=True,
+        help='Read Nova\'s versioned notifications (instance create, '
+             'delete, live migration, resize..., compute service, aggregate '
+             'and server group changes) and refresh the inventory of Nova '
+             'as soon as one arrives, instead of waiting for the periodic '
+             'refresh. Nova must send them: ``[notifications] '
+             'notification_format = versioned`` (or ``both``) and '
+             '``[oslo_messaging_notifications] driver = messagingv2`` in '
+             'nova.conf of every Nova service, and preferably '
+             '``[notifications] notify_on_state_change = vm_and_task_state``'
+             ' (without it Nova sends no ``instance.update``, so server '
+             'metadata and state changes wait for the periodic refresh).\n\n'
+             'Related options:\n\n'
+             '* ``[drs_listener] nova_topic``, ``nova_pool``'),
+    cfg.StrOpt(
+        'nova_topic', default='versioned_notifications',
+        help='Topic of Nova\'s versioned notifications: Nova\'s '
+             '``[notifications] versioned_notifications_topics`` (one of '
+             'them when there are several).'),
+    cfg.StrOpt(
+        'nova_exchange', default='nova',
+        help='Exchange Nova publishes its notifications to: Nova\'s '
+             '``[DEFAULT] control_exchange`` (``nova`` unless changed).'),
+    cfg.StrOpt(
+        'nova_transport_url', secret=True,
+        help='Transport URL of the broker Nova sends its notifications to, '
+             'when it is not the one of ``[oslo_messaging_notifications] '
+             'transport_url`` (or ``[DEFAULT] transport_url``), e.g. a '
+             'separate notification broker, or another virtual host: '
+             'Nova\'s own ``[oslo_messaging_notifications] transport_url``.'
+             ' Unset: the same broker as the agents\' metrics.'),
+    cfg.StrOpt(
+        'nova_pool',
+        help='Listener pool (with RabbitMQ, the name of the queue) from '
+             'which this balancer reads Nova\'s notifications.\n\n'
+             'Possible values:\n\n'
+             '* Unset (default): ``drs-balancer-nova-<replica id>`` for a '
+             'balancer running as one of several replicas (each replica '
+             'refreshes its own view, so each must get every notification), '
+             '``drs-balancer-nova`` for a single balancer. The balancer never '
+             'reads Nova\'s default queue ``<nova_topic>.info`` itself: other '
+             'services (Ceilometer, Watcher, Masakari...) may consume it, '
+             'and a listener there would take their messages.\n'
+             '* A name: read that pool. Balancers given the same name split '
+             'the notifications between them.\n\n'
+             'The queue outlives the balancer; the broker policy on '
+             '``^drs-balancer-`` (``doc/nova-events.rst``) removes the queue '
+             'of a replica taken out of service and bounds its backlog.'),
     cfg.FloatOpt(
         'drop_log_interval', default=60.0, min=0.0, max=86400.0,
         help='Notifications that are dropped (malformed, of an unsupported '
              'payload version, or from an unexpected publisher) are counted '
              'and logged as warnings, at most once per this many seconds '
              'for each kind of fault; the next warning says how many were '
-             'not logged. 0 logs every one.'),
+             'not logged. 0 logs every one. The same applies to Nova\'s '
+             'notifications that are dropped.'),
 ]
 
 

@@ -26,7 +26,9 @@ Times are naive UTC datetimes. Aware datetimes given as arguments are
 converted.
 """
 
+import collections.abc
 import datetime
+import math
 import uuid as uuid_lib
 
 from oslo_db import api as oslo_db_api
@@ -53,6 +55,13 @@ ACTION_STATE_FOR_NOVA_STATUS = {
     'failed': models.ACTION_FAILED,
     'rejected': models.ACTION_FAILED,
 }
+
+#: The resources a host state may name, in this order (the cluster model's).
+HOST_RESOURCES = ('cpu', 'memory', 'disk', 'network')
+
+#: Rows written, read or deleted per statement: well below every backend's
+#: limit on bound parameters (SQLite's is the lowest).
+HOST_STATE_CHUNK = 500
 
 #: Deadlocks are retried (the whole transaction) this many times.
 DEADLOCK_RETRIES = 5
@@ -718,6 +727,118 @@ class Database(object):
             return {(p.instance_uuid, p.target): p.until
                     for p in session.scalars(query)}
 
+    # -- host states (for the Nova scheduler filter and weigher) ------------
+
+    @_retry_on_deadlock_or_duplicate
+    def save_host_states(self, states, reporter):
+        """Write the state of some hosts, replacing what was there.
+
+        One row per host, in one transaction: the hosts are updated or
+        inserted together, and a reader sees all of them or none. Two
+        replicas writing the same new host at once both succeed (the
+        insert that loses the race is retried as an update; the later
+        write wins).
+
+        :param states: :class:`nova_drs.balancer.host_view.HostState`
+            objects (or a mapping whose values are), at most one per host
+        :param reporter: the balancer replica writing them
+        :returns: the number of hosts written
+        :raises ValueError: a state that cannot be stored (the message
+            names the host and the field); nothing is written then
+        """
+        if isinstance(states, collections.abc.Mapping):
+            states = states.values()
+        now = self.now()
+        rows = {}
+        for state in states:
+            row = _host_state_values(state)
+            row.update(reported_by=reporter, updated_at=now)
+            rows[row['host']] = row
+        if not rows:
+            return 0
+        names = sorted(rows)
+        with self._writer() as session:
+            existing = set()
+            for chunk in _chunks(names):
+                existing.update(session.scalars(
+                    sa.select(models.HostStateRow.host)
+                    .where(models.HostStateRow.host.in_(chunk))))
+            updates = [rows[n] for n in names if n in existing]
+            inserts = [rows[n] for n in names if n not in existing]
+            for chunk in _chunks(updates):
+                session.execute(sa.update(models.HostStateRow), chunk)
+            for chunk in _chunks(inserts):
+                session.execute(sa.insert(models.HostStateRow), chunk)
+        return len(rows)
+
+    def list_host_states(self, hosts=None):
+        """The stored host states, by host name.
+
+        :param hosts: only these hosts (all by default)
+        :returns: a list of :class:`~nova_drs.db.models.HostStateRow`
+        """
+        query = sa.select(models.HostStateRow).order_by(
+            models.HostStateRow.host)
+        with self._reader() as session:
+            if hosts is None:
+                return list(session.scalars(query))
+            found = []
+            for chunk in _chunks(sorted(set(_as_list(hosts)))):
+                found.extend(session.scalars(query.where(
+                    models.HostStateRow.host.in_(chunk))))
+        return sorted(found, key=lambda row: row.host)
+
+    @_retry_on_deadlock
+    def delete_host_states(self, keep=None, hosts=None):
+        """Forget hosts, e.g. those Nova no longer has.
+
+        :param keep: delete every host not in this collection (an empty
+            one deletes them all)
+        :param hosts: delete these hosts
+        :returns: the number of rows deleted
+        :raises ValueError: neither ``keep`` nor ``hosts`` given
+        """
+        if keep is None and hosts is None:
+            raise ValueError('delete_host_states needs keep or hosts')
+        with self._writer() as session:
+            if hosts is not None:
+                doomed = set(_as_list(hosts))
+            else:
+                doomed = set(session.scalars(
+                    sa.select(models.HostStateRow.host)))
+            if keep is not None:
+                doomed -= set(_as_list(keep))
+            deleted = 0
+            for chunk in _chunks(sorted(doomed)):
+                deleted += session.execute(
+                    sa.delete(models.HostStateRow)
+                    .where(models.HostStateRow.host.in_(chunk))
+                    .execution_options(synchronize_session=False)).rowcount
+        return deleted
+
+    def reserved_destinations(self):
+        """Hosts that live migrations are about to fill, and how many.
+
+        The targets of running actions, and of pending actions of plans
+        being applied: a new instance placed there by Nova's scheduler
+        could take the room the balancer counted on.
+
+        :returns: ``{host: number of migrations}``
+        """
+        applying = sa.select(models.Plan.uuid).where(
+            models.Plan.state == models.PLAN_APPLYING)
+        query = (
+            sa.select(models.Action.target, sa.func.count())
+            .where(models.Action.target.is_not(None),
+                   sa.or_(models.Action.state == models.ACTION_RUNNING,
+                          sa.and_(
+                              models.Action.state == models.ACTION_PENDING,
+                              models.Action.plan_uuid.in_(applying))))
+            .group_by(models.Action.target))
+        with self._reader() as session:
+            return {target: count
+                    for target, count in session.execute(query)}
+
     # -- housekeeping --------------------------------------------------------
 
     @_retry_on_deadlock
@@ -758,3 +879,84 @@ class Database(object):
                 .execution_options(synchronize_session=False)).rowcount
         return {'plans': plans, 'actions': actions, 'audit_events': events,
                 'failed_pairs': pairs}
+
+
+def _chunks(items, size=HOST_STATE_CHUNK):
+    items = list(items)
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _fraction_map(state, field):
+    """{resource: finite float} of a HostState field."""
+    value = getattr(state, field, None)
+    if value is None:
+        return {}
+    if not isinstance(value, collections.abc.Mapping):
+        raise ValueError('host %s: %s must be a mapping of resource to '
+                         'load, not %r' % (state.name, field, value))
+    out = {}
+    for resource, load in value.items():
+        if resource not in HOST_RESOURCES:
+            raise ValueError('host %s: %s has an unknown resource %r (one '
+                             'of %s)' % (state.name, field, resource,
+                                         ', '.join(HOST_RESOURCES)))
+        try:
+            load = float(load)
+        except (TypeError, ValueError):
+            raise ValueError('host %s: %s[%s] is not a number: %r'
+                             % (state.name, field, resource, load)) from None
+        if not math.isfinite(load):
+            raise ValueError('host %s: %s[%s] is not finite: %r'
+                             % (state.name, field, resource, load))
+        out[resource] = load
+    return out
+
+
+def _host_state_values(state):
+    """The ``host_states`` columns of one HostState (duck-typed)."""
+    name = getattr(state, 'name', None)
+    if not isinstance(name, str) or not name:
+        raise ValueError('a host state needs a host name, not %r' % (name,))
+    hot = set()
+    for field in ('hot', 'agent_hot'):
+        for resource in getattr(state, field, None) or ():
+            if resource not in HOST_RESOURCES:
+                raise ValueError('host %s: %s has an unknown resource %r'
+                                 % (name, field, resource))
+            hot.add(resource)
+    sampled_at = getattr(state, 'sampled_at', None)
+    if sampled_at is not None:
+        try:
+            sampled_at = datetime.datetime.fromtimestamp(
+                float(sampled_at), datetime.timezone.utc).replace(
+                    tzinfo=None)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise ValueError('host %s: sampled_at is not a time in seconds '
+                             'since the epoch: %r'
+                             % (name, sampled_at)) from None
+    try:
+        cpu_count = int(getattr(state, 'cpu_count', 0) or 0)
+        memory_total_mb = float(getattr(state, 'memory_total_mb', 0) or 0)
+    except (TypeError, ValueError):
+        raise ValueError('host %s: cpu_count and memory_total_mb must be '
+                         'numbers' % name) from None
+    if not math.isfinite(memory_total_mb):
+        raise ValueError('host %s: memory_total_mb is not finite' % name)
+    balloon = getattr(state, 'balloon', None)
+    if balloon is not None and not isinstance(balloon,
+                                              collections.abc.Mapping):
+        raise ValueError('host %s: balloon must be a mapping, not %r'
+                         % (name, balloon))
+    return {
+        'host': name,
+        'sampled_at': sampled_at,
+        'stale': bool(getattr(state, 'stale', False)),
+        'hot': [r for r in HOST_RESOURCES if r in hot],
+        'load': _fraction_map(state, 'load'),
+        'smoothed': _fraction_map(state, 'smoothed'),
+        'cpu_count': cpu_count,
+        'memory_total_mb': memory_total_mb,
+        'guest_count': len(getattr(state, 'guests', None) or ()),
+        'balloon': dict(balloon) if balloon is not None else None,
+    }

@@ -13,6 +13,10 @@
 ``failed_pairs``
     (instance, target host) pairs whose migration failed, not to be tried
     again before ``until``.
+``host_states``
+    The latest state of each compute host as the balancer replica that
+    owns it saw it (loads, hot resources, staleness), rewritten at each
+    cycle; the Nova scheduler filter and weigher read it.
 
 Times are naive UTC datetimes (as everywhere in OpenStack databases), with
 microseconds on every backend. These models must agree with the alembic
@@ -246,3 +250,33 @@ class FailedPair(Base):
     until = orm.mapped_column(DATETIME, nullable=False)
     created_at = orm.mapped_column(DATETIME, nullable=False)
     reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+
+
+class HostStateRow(Base):
+    """One compute host's state, as its owning balancer replica saw it."""
+
+    __tablename__ = 'host_states'
+    __table_args__ = (TABLE_ARGS,)
+
+    #: the compute service host (Nova's ``HostState.host``)
+    host: orm.Mapped[str] = orm.mapped_column(HOST, primary_key=True)
+    #: the balancer replica that wrote the row
+    reported_by: orm.Mapped[str] = orm.mapped_column(ACTOR)
+    #: when the row was written (readers judge its age by this)
+    updated_at = orm.mapped_column(DATETIME, nullable=False)
+    #: the agent's time of the latest sample (None: no sample yet)
+    sampled_at = orm.mapped_column(DATETIME, nullable=True)
+    #: the agent has sent no current sample: loads and hot flags are old
+    stale: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    #: hot resources (cpu, memory, disk, network), as a JSON list: the
+    #: union of the balancer's detector and the agent's report
+    hot = orm.mapped_column(db_types.JsonEncodedList(), nullable=False)
+    #: {resource: share of capacity} of the latest cycle
+    load = orm.mapped_column(db_types.JsonEncodedDict(), nullable=False)
+    #: {resource: share of capacity}, smoothed (EWMA) as the detector sees
+    smoothed = orm.mapped_column(db_types.JsonEncodedDict(), nullable=False)
+    cpu_count: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    memory_total_mb: orm.Mapped[float] = orm.mapped_column(sa.Double)
+    guest_count: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    #: balloon totals of the host (JSON), when known
+    balloon = orm.mapped_column(db_types.JsonEncodedDict(), nullable=True)

@@ -104,6 +104,16 @@ class ClusterModel:
         self.aggregate_sets = [tuple(a) for a in aggregate_sets]
         self.host_index = {n: i for i, n in enumerate(hosts.names)}
         self.instance_index = {n: i for i, n in enumerate(instances.names)}
+        #: instance index -> host indices it must not be moved to (the
+        #: balancer's recently failed (instance, host) pairs)
+        self.excluded_targets = {}
+
+    def exclude_target(self, instance, host):
+        """Never plan ``instance`` onto ``host`` (names; unknown: no-op)."""
+        i = self.instance_index.get(instance)
+        h = self.host_index.get(host)
+        if i is not None and h is not None:
+            self.excluded_targets.setdefault(i, set()).add(h)
 
     # -- capacities ---------------------------------------------------------
 
@@ -190,7 +200,7 @@ class ClusterModel:
         return ok
 
     def copy(self):
-        return ClusterModel(
+        model = ClusterModel(
             dataclasses.replace(
                 self.hosts,
                 **{f.name: np.copy(getattr(self.hosts, f.name))
@@ -202,6 +212,9 @@ class ClusterModel:
                    if f.name != 'names'}),
             [dataclasses.replace(g) for g in self.groups],
             self.zones, self.aggregate_sets)
+        model.excluded_targets = {i: set(h) for i, h in
+                                  self.excluded_targets.items()}
+        return model
 
 
 def thresholds_from_conf(conf):

@@ -30,6 +30,16 @@ NOVA_RUN=$LAB_RUN/nova
 NOVA_COMPUTES=${NOVA_DRS_NOVA_COMPUTES:-3}
 NOVA_PYTHON=${NOVA_DRS_NOVA_PYTHON:-python3}
 NOVA_ETC=$NOVA_RUN/etc
+# the checkout whose nova-drs the lab's nova-scheduler loads
+REPO_DIR=$(cd "$LAB_TOOLS/../.." && pwd)
+# The nova-drs database the lab's nova-scheduler reads through the nova-drs
+# filter and weigher (doc/scheduler.rst), and that tests write: SQLite, in
+# a directory anyone may write (tests need not run as root).
+DRS_RUN=$NOVA_RUN/drs
+DRS_DATABASE=$DRS_RUN/nova-drs.sqlite
+# Held by each test of tests/functional/nova (tests/functional/nova/
+# fixtures.py); nova-start.sh takes it before restarting a running lab.
+NOVA_TESTS_LOCK=$LAB_RUN/nova-tests.lock
 
 # Everything listens on loopback only.
 NOVA_LAB_HOST=127.0.0.1
@@ -137,12 +147,31 @@ lab_services() {
     done
 }
 
-# lab_ready: exit 0 when every service runs and Nova is ready for tests.
+# lab_config_stamp: a digest of what the lab's configuration is made from
+# (these scripts and the settings that change it). A lab started with
+# other scripts is not ready: nova-start.sh restarts it with the new
+# configuration.
+lab_config_stamp() {
+    {
+        cat "$LAB_TOOLS/nova-env.sh" "$LAB_TOOLS/nova-start.sh"
+        printf '%s\n' "$NOVA_COMPUTES" "${NOVA_DRS_NOVA_DEBUG:-false}" \
+            "${NOVA_DRS_NOVA_NOTIFICATIONS:-messagingv2}" "$REPO_DIR"
+    } | sha1sum | cut -c1-12
+}
+
+# lab_ready: exit 0 when every service runs, with the configuration of
+# these scripts, and Nova is ready for tests.
 lab_ready() {
     local name
     for name in $(lab_services); do
         service_pid "$name" >/dev/null || return 1
     done
+    if [ "$(cat "$NOVA_RUN/config.stamp" 2>/dev/null)" != \
+            "$(lab_config_stamp)" ]; then
+        echo "the lab runs with an older configuration (restart it with" \
+            "nova-start.sh)"
+        return 1
+    fi
     "$NOVA_VENV/bin/python" "$LAB_TOOLS/nova_lab_check.py" "$NOVA_API_URL" \
         "$PLACEMENT_URL" "$NOVA_COMPUTES" "$@"
 }

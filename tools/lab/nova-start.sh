@@ -9,11 +9,19 @@
 # Glance/Neutron stub, all on 127.0.0.1, workers = 1. RabbitMQ and MariaDB
 # are reused when they answer, else installed and started.
 #
+# nova-scheduler also loads the nova-drs filter and weigher
+# (DRSHotspotFilter, DRSLoadWeigher) of this checkout, installed into
+# Nova's virtualenv without dependencies, and reads their data from a
+# SQLite nova-drs database that tests write ($DRS_DATABASE, see
+# doc/scheduler.rst); while it is empty they change nothing.
+#
 # Idempotent: when the lab already runs and is ready this takes about a
 # second and changes nothing. Otherwise whatever is left of an earlier lab
 # is stopped and the lab starts from empty databases (about a minute on a
 # 2-core machine), then waits until every compute is up and has its
-# resource provider in Placement.
+# resource provider in Placement. A lab started by other versions of these
+# scripts is not ready (lab_config_stamp): it is restarted, after the Nova
+# test running on it, if any, has finished (the tests' lock).
 #
 # Exit status 0 when the lab is ready. Output on failure names the log to
 # read ($NOVA_DRS_LAB_RUN/nova/log, default /tmp/nova-drs-lab/nova/log).
@@ -43,7 +51,25 @@ fi
 # a second caller waits, then finds the lab ready.
 mkdir -p "$LAB_RUN"
 exec 9> "$LAB_RUN/nova-start.lock"
-flock 9
+# Labs started before run() closed the lock for its services left them
+# holding it: a service that holds it is no other start in progress (it is
+# stopped below, which releases it).
+lock_held_by_services() {
+    local name pid
+    for name in $(lab_services); do
+        pid=$(service_pid "$name") || continue
+        if find "/proc/$pid/fd" -lname "$LAB_RUN/nova-start.lock" \
+                2>/dev/null | grep -q .; then
+            return 0
+        fi
+    done
+    return 1
+}
+if lock_held_by_services; then
+    lab_note "the running lab's services hold $LAB_RUN/nova-start.lock"
+else
+    flock 9
+fi
 if lab_ready >/dev/null 2>&1; then
     lab_note "Nova lab already running and ready ($(since "$T0") s)"
     exit 0
@@ -52,6 +78,24 @@ fi
 # -- what the lab stands on ------------------------------------------------
 "$LAB_TOOLS/nova-install.sh"
 "$LAB_TOOLS/mariadb.sh" start
+
+# nova-drs of this checkout, for nova-scheduler's filter and weigher. Its
+# dependencies stay out: the plugins need only what Nova has (oslo.db,
+# SQLAlchemy, PyMySQL, alembic), and nova-drs' own pins must not meet
+# Nova's.
+# (checked from / : the current directory must not make it importable)
+if ! (cd / && "$NOVA_VENV/bin/python" - "$REPO_DIR" <<'PY' >/dev/null 2>&1
+import os, sys
+import nova_drs.scheduler.filters as f
+sys.exit(0 if os.path.realpath(f.__file__).startswith(
+    os.path.realpath(sys.argv[1]) + os.sep) else 1)
+PY
+); then
+    lab_note "installing nova-drs ($REPO_DIR) into $NOVA_VENV (no deps)"
+    "$NOVA_VENV/bin/python" -m pip install -q --disable-pip-version-check \
+        --no-deps -e "$REPO_DIR" \
+        || lab_die "pip install -e $REPO_DIR into $NOVA_VENV failed"
+fi
 T_DEPS=$(now)
 
 # A virtual host of its own keeps the lab's queues apart from other users
@@ -66,12 +110,33 @@ then
     if rabbitmqctl -q set_permissions -p "$RABBIT_VHOST" guest '.*' '.*' \
             '.*' >/dev/null 2>&1; then
         transport_vhost=$RABBIT_VHOST
+        # Nova's versioned notifications have no consumer on the default
+        # queue (the balancer reads its own pool): keep it bounded
+        rabbitmqctl -q set_policy -p "$RABBIT_VHOST" --apply-to queues \
+            nova-notifications '^versioned_notifications\.' \
+            '{"max-length": 1000}' >/dev/null 2>&1 || true
     fi
 fi
 TRANSPORT_URL="rabbit://guest:guest@$RABBIT_HOST:$RABBIT_PORT/$transport_vhost"
 [ "$transport_vhost" = / ] && TRANSPORT_URL="${TRANSPORT_URL%/}/"
 
 # -- leftovers of an earlier lab, then a clean state ------------------------
+# A lab that still runs (started with another configuration) may be in use
+# by a Nova test of another process: wait for it to finish. A caller that
+# holds the lock itself would wait for the timeout, then go on.
+lab_running=0
+for name in $(lab_services); do
+    if service_pid "$name" >/dev/null; then
+        lab_running=1
+    fi
+done
+if [ "$lab_running" = 1 ]; then
+    exec 8>> "$NOVA_TESTS_LOCK"
+    lab_note "restarting the running lab once no Nova test uses it"
+    flock -w "${NOVA_DRS_NOVA_LOCK_TIMEOUT:-120}" 8 \
+        || lab_note "a Nova test still holds $NOVA_TESTS_LOCK: restarting" \
+            "anyway"
+fi
 NOVA_DRS_KEEP_MARIADB=1 "$LAB_TOOLS/nova-stop.sh" >/dev/null
 rm -rf "$NOVA_RUN"
 mkdir -p "$NOVA_ETC" "$NOVA_RUN/pids" "$NOVA_RUN/log" "$NOVA_RUN/locks"
@@ -139,13 +204,42 @@ workers = 1
 lock_path = $NOVA_RUN/locks
 
 [oslo_messaging_notifications]
-driver = ${NOVA_DRS_NOVA_NOTIFICATIONS:-noop}
+driver = ${NOVA_DRS_NOVA_NOTIFICATIONS:-messagingv2}
+
+# the lab's project ids are not Keystone's (there is none): no quotas, so
+# that tests can boot servers big enough to load a 1000-vCPU fake host
+[quota]
+driver = nova.quota.NoopQuotaDriver
 
 [notifications]
 notification_format = versioned
+# instance.update on every state change, e.g. metadata (opt-out) set
+notify_on_state_change = vm_and_task_state
 
 [vnc]
 enabled = false
+EOF
+
+# Only nova-scheduler reads this: the nova-drs filter and weigher on top of
+# Nova's defaults (Nova 34's enabled_filters), reading the lab's nova-drs
+# database often and trusting it briefly, so that tests need not wait.
+cat > "$NOVA_ETC/scheduler.conf" <<EOF
+[filter_scheduler]
+available_filters = nova.scheduler.filters.all_filters
+available_filters = nova_drs.scheduler.filters.DRSHotspotFilter
+enabled_filters = ComputeFilter,ComputeCapabilitiesFilter,ImagePropertiesFilter,ServerGroupAntiAffinityFilter,ServerGroupAffinityFilter,DRSHotspotFilter
+weight_classes = nova.scheduler.weights.all_weighers
+weight_classes = nova_drs.scheduler.weighers.DRSLoadWeigher
+
+[drs_scheduler]
+refresh_interval = 0.5
+max_age = 5
+warning_interval = 30
+# strict, so that the tests see the filter's own decisions
+pass_all_when_all_rejected = false
+
+[drs_database]
+connection = sqlite:///$DRS_DATABASE
 EOF
 
 # Only nova-api, nova-conductor, nova-scheduler and nova-manage read this.
@@ -225,6 +319,13 @@ lab_note "syncing the database schemas (about 20 s)"
     # placement-manage ignores OS_PLACEMENT_CONFIG_DIR: name the file
     "$NOVA_VENV/bin/placement-manage" --config-file "$NOVA_ETC/placement.conf" \
         db sync
+    # the nova-drs database, empty: the plugins pass every host
+    mkdir -p "$DRS_RUN"
+    chmod 1777 "$DRS_RUN"
+    "$NOVA_VENV/bin/python" -c 'import sys
+from nova_drs.db import migration
+migration.upgrade(None, connection=sys.argv[1])' "sqlite:///$DRS_DATABASE"
+    chmod 0666 "$DRS_DATABASE"
 } > "$NOVA_RUN/log/db-sync.log" 2>&1 \
     || lab_die "database setup failed: see $NOVA_RUN/log/db-sync.log"
 T_DB=$(now)
@@ -233,11 +334,12 @@ T_DB=$(now)
 PY=$NOVA_VENV/bin/python
 
 # run NAME COMMAND...: start a service in its own session, log and pid
-# under $NOVA_RUN.
+# under $NOVA_RUN; without this script's locks (fds 8 and 9), which would
+# otherwise stay held as long as the service runs.
 run() {
     local name=$1
     shift
-    setsid "$@" > "$NOVA_RUN/log/$name.log" 2>&1 < /dev/null &
+    setsid "$@" > "$NOVA_RUN/log/$name.log" 2>&1 < /dev/null 8>&- 9>&- &
     echo $! > "$NOVA_RUN/pids/$name.pid"
 }
 
@@ -254,7 +356,8 @@ OS_NOVA_CONFIG_DIR=$NOVA_ETC \
 run nova-conductor "$NOVA_VENV/bin/nova-conductor" \
     --config-file "$NOVA_ETC/nova.conf" --config-file "$NOVA_ETC/db.conf"
 run nova-scheduler "$NOVA_VENV/bin/nova-scheduler" \
-    --config-file "$NOVA_ETC/nova.conf" --config-file "$NOVA_ETC/db.conf"
+    --config-file "$NOVA_ETC/nova.conf" --config-file "$NOVA_ETC/db.conf" \
+    --config-file "$NOVA_ETC/scheduler.conf"
 for n in $(seq 1 "$NOVA_COMPUTES"); do
     run "nova-compute-$n" "$NOVA_VENV/bin/nova-compute" \
         --config-file "$NOVA_ETC/nova.conf" \
@@ -285,6 +388,8 @@ fi
 # map the new computes to cell1 now rather than at the scheduler's next
 # periodic discovery
 "${NOVA_MANAGE[@]}" cell_v2 discover_hosts >> "$NOVA_RUN/log/db-sync.log" 2>&1
+# this configuration is what runs now (lab_ready compares it)
+lab_config_stamp > "$NOVA_RUN/config.stamp"
 T_END=$(now)
 
 lab_note "$(cat "$NOVA_RUN/log/check.log")"

@@ -10,6 +10,7 @@ from nova_drs.db import api
 from nova_drs.db import migration
 from tests.functional.db import base
 from tests.unit.db import test_api
+from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
 
@@ -17,6 +18,11 @@ BACKEND = 'mysql'
 
 
 class TestApiMySQL(base.MigratedDatabaseTestCase, test_api.ApiTests):
+    BACKEND = BACKEND
+
+
+class TestHostStatesMySQL(base.MigratedDatabaseTestCase,
+                          test_host_states.HostStateTests):
     BACKEND = BACKEND
 
 
@@ -33,7 +39,7 @@ class TestMigrationMySQL(base.EmptyDatabaseTestCase,
                 'SELECT table_name, engine, table_collation '
                 'FROM information_schema.tables '
                 'WHERE table_schema = DATABASE()')).all()
-        self.assertEqual(5, len(rows))
+        self.assertEqual(6, len(rows))
         for name, engine_name, collation in rows:
             self.assertEqual('InnoDB', engine_name, name)
             self.assertTrue(collation.startswith('utf8mb4'), (name,

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from nova_drs.db import migration
 from tests.functional.db import base
 from tests.unit.db import test_api
+from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
 
@@ -14,6 +15,11 @@ BACKEND = 'postgresql'
 
 
 class TestApiPostgreSQL(base.MigratedDatabaseTestCase, test_api.ApiTests):
+    BACKEND = BACKEND
+
+
+class TestHostStatesPostgreSQL(base.MigratedDatabaseTestCase,
+                               test_host_states.HostStateTests):
     BACKEND = BACKEND
 
 

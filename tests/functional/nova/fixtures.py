@@ -301,3 +301,56 @@ class NovaLabTestCase(base.BaseTestCase):
             self.fail(error)
         self.conn = self.lab.conn
         self.conf = self.lab.conf
+
+
+# -- the nova-drs scheduler plugins of the lab (doc/scheduler.rst) ----------
+
+#: the lab's runtime directory (tools/lab/nova-env.sh)
+LAB_RUN = os.environ.get('NOVA_DRS_LAB_RUN', '/tmp/nova-drs-lab')
+#: the nova-drs database the lab's nova-scheduler reads: the
+#: DRSHotspotFilter and DRSLoadWeigher data, written by tests
+DRS_DATABASE = os.path.join(LAB_RUN, 'nova', 'drs', 'nova-drs.sqlite')
+DRS_DATABASE_URL = 'sqlite:///' + DRS_DATABASE
+#: nova-scheduler's own configuration file in the lab
+SCHEDULER_CONF = os.path.join(LAB_RUN, 'nova', 'etc', 'scheduler.conf')
+#: the lab's [drs_scheduler] settings (tools/lab/nova-start.sh)
+DRS_REFRESH_INTERVAL = 0.5
+DRS_MAX_AGE = 5.0
+
+
+def scheduler_plugins_missing():
+    """None when the lab's nova-scheduler runs the nova-drs plugins.
+
+    Else why not: a lab started by older scripts, without them.
+    """
+    try:
+        with open(SCHEDULER_CONF, encoding='utf-8') as f:
+            text = f.read()
+    except OSError as e:
+        return 'no %s (%s)' % (SCHEDULER_CONF, e.strerror)
+    for name in ('DRSHotspotFilter', 'DRSLoadWeigher'):
+        if name not in text:
+            return '%s does not enable %s' % (SCHEDULER_CONF, name)
+    if not os.path.exists(DRS_DATABASE):
+        return 'no nova-drs database %s' % DRS_DATABASE
+    return None
+
+
+def ensure_scheduler_plugins():
+    """Restart the lab with the plugins when it runs without them.
+
+    Call it without holding the lab (nova-start.sh waits for the Nova test
+    of another process to finish before it restarts the lab).
+
+    :raises LabUnavailable: the lab could not be (re)started with them
+    """
+    with _lock:
+        if scheduler_plugins_missing() is None:
+            return
+        _start_lab()
+        missing = scheduler_plugins_missing()
+        if missing is not None:
+            raise LabUnavailable('the Nova lab runs without the nova-drs '
+                                 'scheduler plugins: %s' % missing)
+        # a restarted lab has none of the earlier run's leftovers
+        _state['ready'] = False

@@ -6,7 +6,9 @@ stays ``running`` for about 5 s unless it is aborted (it then ends
 ``cancelled``) or forced to complete (it then ends ``completed`` at once).
 """
 
+import datetime
 import threading
+import time
 
 from nova_drs.balancer import actuator
 from tests.functional.nova import fixtures as nova_fixtures
@@ -35,6 +37,22 @@ class ActuatorTestCase(nova_fixtures.NovaLabTestCase):
 
     def host_of(self, server):
         return self.conn.compute.get_server(server.id).compute_host
+
+    def start_elsewhere(self, server, target='fake-host-2'):
+        """Ask Nova directly, as another balancer would; its record."""
+        self.conn.compute.live_migrate_server(server, host=target,
+                                              block_migration='auto')
+        records = nova_fixtures.wait_for(
+            lambda: [m for m in self.conn.compute.migrations(
+                server_id=server.id)
+                if m.migration_type == 'live-migration'],
+            30, 'the migration record')
+        return max(records, key=lambda m: m.id)
+
+    def wait_idle(self, server):
+        nova_fixtures.wait_for(
+            lambda: self.conn.compute.get_server(server.id).task_state
+            is None, 60, 'the migration to end')
 
     def assert_migration_record(self, result, status):
         records = [m for m in self.conn.compute.migrations(
@@ -153,3 +171,107 @@ timeout_action = force_complete
         self.assertEqual('fake-host-2', self.host_of(server))
         self.assertLess(result.duration_s, 4.5)
         self.assert_migration_record(result, 'completed')
+
+
+def _utcnow():
+    return datetime.datetime.now(datetime.timezone.utc)
+
+
+class TestCallbacks(ActuatorTestCase):
+
+    def test_record_then_polls(self):
+        server = self.boot_on('fake-host-1')
+        records, polls = [], []
+
+        def on_poll(status):
+            polls.append(status)
+            return True
+
+        result = self.actuator.live_migrate(
+            server, 'fake-host-2', on_record=records.append, on_poll=on_poll)
+        self.assertTrue(result.succeeded, result)
+        self.assertEqual([result], records)
+        self.assertIsNotNone(result.migration_id)
+        self.assertIn('running', polls)
+        self.assertEqual('completed', polls[-1])
+
+    def test_giving_up_leaves_the_migration_to_nova(self):
+        server = self.boot_on('fake-host-1')
+        polls = []
+
+        def on_poll(status):
+            polls.append(status)
+            return status != 'running'
+
+        result = self.actuator.live_migrate(server, 'fake-host-2',
+                                            on_poll=on_poll)
+        self.assertEqual(actuator.UNKNOWN, result.status, result)
+        self.assertTrue(result.given_up)
+        self.assertEqual('running', polls[-1])
+        # nothing was aborted: Nova completes it
+        self.wait_idle(server)
+        self.assertEqual('fake-host-2', self.host_of(server))
+        self.assert_migration_record(result, 'completed')
+
+
+class TestFollow(ActuatorTestCase):
+
+    def test_by_id(self):
+        server = self.boot_on('fake-host-1')
+        record = self.start_elsewhere(server)
+        result = self.actuator.follow(server, migration_id=record.id,
+                                      target='fake-host-2')
+        self.assertTrue(result.succeeded, result)
+        self.assertEqual(('fake-host-1', 'fake-host-2'),
+                         (result.source, result.host))
+        self.assertEqual(record.id, result.migration_id)
+        self.assertIsNotNone(result.migration_uuid)
+        self.assertIsNone(result.note)
+
+    def test_by_time(self):
+        server = self.boot_on('fake-host-1')
+        since = _utcnow()
+        record = self.start_elsewhere(server)
+        result = self.actuator.follow(server, since=since,
+                                      target='fake-host-2')
+        self.assertTrue(result.succeeded, result)
+        self.assertEqual(record.id, result.migration_id)
+        self.assertEqual('fake-host-2', self.host_of(server))
+
+    def test_already_ended(self):
+        server = self.boot_on('fake-host-1')
+        record = self.start_elsewhere(server)
+        self.wait_idle(server)
+        t0 = time.monotonic()
+        result = self.actuator.follow(server, migration_id=record.id)
+        self.assertTrue(result.succeeded, result)
+        self.assertLess(time.monotonic() - t0, 5.0)
+
+    def test_no_record(self):
+        server = self.boot_on('fake-host-1')
+        long_ago = _utcnow() - datetime.timedelta(hours=1)
+        result = self.actuator.follow(server, since=long_ago,
+                                      target='fake-host-2')
+        self.assertEqual(actuator.REJECTED, result.status, result)
+        self.assertIn('the request never reached Nova', result.error)
+        self.assertEqual('fake-host-1', result.host)
+
+
+class TestFollowTimeout(ActuatorTestCase):
+
+    extra_conf = FAST_POLL + """
+migration_timeout = 2
+timeout_action = abort
+"""
+
+    def test_timeout_counts_from_the_record(self):
+        server = self.boot_on('fake-host-1')
+        record = self.start_elsewhere(server)
+        time.sleep(2.5)
+        t0 = time.monotonic()
+        result = self.actuator.follow(server, migration_id=record.id)
+        self.assertEqual(('cancelled', 'abort'),
+                         (result.status, result.timeout_action), result)
+        # aborted at the first look, not 2 s after it
+        self.assertLess(time.monotonic() - t0, 4.0)
+        self.assertEqual('fake-host-1', self.host_of(server))

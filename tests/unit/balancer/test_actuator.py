@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
 """The actuator, with openstacksdk faked at the Connection."""
 
+import datetime
 import threading
 import time
+from unittest import mock
 
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
@@ -366,3 +368,268 @@ class TestThreads(base.BaseTestCase):
         for sid, result in results.items():
             self.assertEqual(sid, result.server)
             self.assertEqual('dst', result.host)
+
+
+def _iso(seconds_ago=0.0):
+    """A Nova-style naive UTC timestamp, ``seconds_ago`` before now."""
+    when = (datetime.datetime.now(datetime.timezone.utc)
+            - datetime.timedelta(seconds=seconds_ago))
+    return when.replace(tzinfo=None).isoformat()
+
+
+class TestCallbacks(ActuatorTestCase):
+
+    def test_record_then_polls(self):
+        events = []
+
+        def on_record(result):
+            events.append(('record', result.migration_id, result.source,
+                           result.status))
+
+        def on_poll(status):
+            events.append(('poll', status))
+            return True
+
+        result = self.actuator().live_migrate(
+            self.server, 'dst', on_record=on_record, on_poll=on_poll)
+        self.assertTrue(result.succeeded, result)
+        self.assertFalse(result.given_up)
+        # once, before any poll, with the record known
+        self.assertEqual(('record', 1, 'src', actuator.UNKNOWN), events[0])
+        self.assertEqual(1, len([e for e in events if e[0] == 'record']))
+        polls = [e[1] for e in events[1:]]
+        self.assertEqual('queued', polls[0])
+        self.assertEqual('completed', polls[-1])
+        self.assertIn('running', polls)
+
+    def test_record_called_once_when_refused(self):
+        self.behave(refused=True,
+                    **{'raise': fakes.http_error(400, 'No valid host')})
+        records, polls = [], []
+        result = self.actuator().live_migrate(
+            self.server, 'dst', on_record=records.append,
+            on_poll=polls.append)
+        self.assertEqual(actuator.REJECTED, result.status)
+        self.assertEqual([result], records)
+        self.assertIsNone(records[0].migration_id)
+        self.assertEqual([], polls)
+
+    def test_record_called_when_no_record_appears(self):
+        self.behave(record=False)
+        records, polls = [], []
+
+        def on_poll(status):
+            polls.append(status)
+            return True
+
+        result = self.actuator().live_migrate(
+            self.server, 'dst', on_record=records.append, on_poll=on_poll)
+        self.assertEqual(actuator.UNKNOWN, result.status)
+        self.assertEqual([result], records)
+        # heartbeats go on while the record is awaited
+        self.assertGreater(len(polls), 10)
+        self.assertEqual({None}, set(polls))
+
+    def test_giving_up_aborts_nothing(self):
+        self.behave(steps=((0.0, 'running'),))
+        polls = []
+
+        def on_poll(status):
+            polls.append(status)
+            return len(polls) < 3
+
+        result = self.actuator(migration_timeout=10).live_migrate(
+            self.server, 'dst', on_poll=on_poll)
+        self.assertEqual(actuator.UNKNOWN, result.status)
+        self.assertTrue(result.given_up)
+        self.assertEqual(1, result.migration_id)
+        self.assertIn('given up by the caller while it was running',
+                      result.error)
+        self.assertEqual(3, len(polls))
+        names = self.conn.compute.call_names()
+        self.assertNotIn('abort', names)
+        self.assertNotIn('force_complete', names)
+        # Nova's migration goes on
+        self.assertEqual('running', self.conn.compute.migration_list[0]
+                         .status)
+
+    def test_giving_up_while_waiting_for_the_record(self):
+        self.behave(record=False)
+        result = self.actuator().live_migrate(
+            self.server, 'dst', on_poll=lambda status: False)
+        self.assertEqual(actuator.UNKNOWN, result.status)
+        self.assertTrue(result.given_up)
+        self.assertIn('before its record appeared', result.error)
+        # no waiting for RECORD_WAIT
+        self.assertLess(self.clock.now - 1000.0, 1.0)
+
+    def test_final_status_wins_over_giving_up(self):
+        self.behave(steps=((0.0, 'completed'),))
+        result = self.actuator().live_migrate(
+            self.server, 'dst', on_poll=lambda status: False)
+        self.assertTrue(result.succeeded, result)
+        self.assertFalse(result.given_up)
+
+    def test_callback_errors_do_not_stop_the_migration(self):
+        def broken(*args):
+            raise RuntimeError('bug in the caller')
+
+        with mock.patch.object(actuator.LOG, 'exception') as logged:
+            result = self.actuator().live_migrate(
+                self.server, 'dst', on_record=broken, on_poll=broken)
+        self.assertTrue(result.succeeded, result)
+        self.assertGreaterEqual(logged.call_count, 2)
+
+
+class TestFollow(ActuatorTestCase):
+    """Following a migration someone else asked for."""
+
+    def start_elsewhere(self, steps=fakes.DEFAULT_STEPS, target='dst',
+                        created_ago=0.0):
+        """A migration asked for by another process; its record."""
+        self.behave(steps=steps)
+        self.conn.compute.live_migrate_server('s1', host=target,
+                                              block_migration='auto')
+        record = self.conn.compute.migration_list[-1]
+        record.created_at = _iso(created_ago)
+        return record
+
+    def since(self, seconds_ago=1.0):
+        return (datetime.datetime.now(datetime.timezone.utc)
+                - datetime.timedelta(seconds=seconds_ago))
+
+    def test_by_id(self):
+        record = self.start_elsewhere()
+        polls = []
+
+        def on_poll(status):
+            polls.append(status)
+            return True
+
+        result = self.actuator().follow('s1', migration_id=record.id,
+                                        target='dst', on_poll=on_poll)
+        self.assertTrue(result.succeeded, result)
+        self.assertEqual((record.id, record.uuid, 'src', 'dst'),
+                         (result.migration_id, result.migration_uuid,
+                          result.source, result.host))
+        self.assertEqual('completed', polls[-1])
+        # followed, never asked for again
+        self.assertEqual(1, self.conn.compute.call_names().count(
+            'live_migrate_server'))
+        self.assertIsNone(result.note)
+
+    def test_by_time_when_the_id_was_never_stored(self):
+        older = self.start_elsewhere(steps=((0.0, 'error'),),
+                                     created_ago=600)
+        record = self.start_elsewhere()
+        self.assertNotEqual(older.id, record.id)
+        result = self.actuator().follow('s1', since=self.since(),
+                                        target='dst')
+        self.assertTrue(result.succeeded, result)
+        self.assertEqual(record.id, result.migration_id)
+
+    def test_by_time_naive_since_is_utc(self):
+        record = self.start_elsewhere()
+        since = self.since().replace(tzinfo=None)
+        result = self.actuator().follow('s1', since=since, target='dst')
+        self.assertEqual(record.id, result.migration_id)
+
+    def test_record_to_another_host_is_not_taken(self):
+        self.conn.add_host('other')
+        self.start_elsewhere(target='other',
+                             steps=((0.0, 'running'),))
+        result = self.actuator().follow('s1', since=self.since(0.0),
+                                        target='dst')
+        self.assertEqual(actuator.REJECTED, result.status, result)
+
+    def test_timeout_counts_from_the_record_creation(self):
+        record = self.start_elsewhere(steps=((0.0, 'running'),),
+                                      created_ago=100)
+        result = self.actuator(migration_timeout=10).follow(
+            's1', migration_id=record.id)
+        self.assertEqual(('cancelled', 'abort', True),
+                         (result.status, result.timeout_action,
+                          result.timed_out))
+        # at once, not 10 s after the follow started
+        self.assertLess(self.clock.now - 1000.0, 1.0)
+        self.assertEqual(100.0, round((result.finished_at
+                                       - result.started_at)
+                                      .total_seconds()))
+
+    def test_no_record_and_still_on_source(self):
+        polls = []
+
+        def on_poll(status):
+            polls.append(status)
+            return True
+
+        act = self.actuator()
+        result = act.follow('s1', since=self.since(10), target='dst',
+                            on_poll=on_poll)
+        self.assertEqual(actuator.REJECTED, result.status)
+        self.assertIsNone(result.http_status)
+        self.assertIn('the request never reached Nova', result.error)
+        self.assertEqual('src', result.host)
+        # a request of the dead follower could still have created one:
+        # waited until none can, heartbeating meanwhile
+        waited = self.clock.now - 1000.0
+        bound = act.request_timeout + actuator.RECORD_WAIT - 10
+        self.assertGreaterEqual(waited, bound - 1)
+        self.assertLess(waited, bound + 2)
+        self.assertEqual({None}, set(polls))
+
+    def test_no_record_long_ago_is_decided_at_once(self):
+        result = self.actuator().follow('s1', since=self.since(3600),
+                                        target='dst')
+        self.assertEqual(actuator.REJECTED, result.status)
+        self.assertEqual(0.0, self.clock.now - 1000.0)
+
+    def test_no_record_but_on_target(self):
+        self.server.compute_host = 'dst'
+        result = self.actuator().follow('s1', since=self.since(3600),
+                                        target='dst')
+        self.assertTrue(result.succeeded, result)
+        self.assertIsNone(result.error)
+        self.assertIn('counted as completed', result.note)
+
+    def test_server_deleted(self):
+        result = self.actuator().follow('gone', since=self.since(3600),
+                                        target='dst')
+        self.assertEqual((actuator.REJECTED, 404),
+                         (result.status, result.http_status))
+        self.assertIn('no longer exists', result.error)
+
+    def test_migrations_cannot_be_listed(self):
+        self.conn.compute.read_errors = [
+            fakes.http_error(503, 'busy') for _ in range(1000)]
+        result = self.actuator().follow('s1', since=self.since(3600),
+                                        target='dst')
+        self.assertEqual(actuator.UNKNOWN, result.status)
+        self.assertIn('cannot be listed', result.error)
+
+    def test_stored_record_gone_and_not_on_target(self):
+        result = self.actuator().follow('s1', migration_id=42,
+                                        target='dst')
+        self.assertEqual('failed', result.status)
+        self.assertIn('migration 42 is no longer in Nova', result.error)
+        # looked for RECORD_WAIT (Nova might not answer at once)
+        self.assertGreaterEqual(self.clock.now - 1000.0,
+                                actuator.RECORD_WAIT)
+
+    def test_give_up(self):
+        record = self.start_elsewhere(steps=((0.0, 'running'),))
+        result = self.actuator().follow('s1', migration_id=record.id,
+                                        on_poll=lambda status: False)
+        self.assertEqual(actuator.UNKNOWN, result.status)
+        self.assertTrue(result.given_up)
+        self.assertNotIn('abort', self.conn.compute.call_names())
+
+    def test_needs_an_id_or_a_time(self):
+        self.assertRaises(ValueError, self.actuator().follow, 's1')
+
+    def test_api_errors_never_raise(self):
+        record = self.start_elsewhere()
+        self.conn.compute.get_server = TestRefused.unreachable
+        result = self.actuator().follow('s1', migration_id=record.id)
+        self.assertTrue(result.succeeded, result)
+        self.assertIsNone(result.host)

@@ -19,7 +19,8 @@ from nova_drs import config
 from nova_drs.db import migration
 from nova_drs.db import models
 
-TABLES = {'plans', 'actions', 'audit_events', 'failed_pairs'}
+TABLES = {'plans', 'actions', 'audit_events', 'failed_pairs',
+          'host_states'}
 INDEXES = {
     'plans': {'ix_plans_state_created_at', 'ix_plans_created_at'},
     'actions': {'ix_actions_state_source', 'ix_actions_state_target',
@@ -46,7 +47,7 @@ class MigrationTests(object):
             engine.dispose()
 
     def test_head(self):
-        self.assertEqual('0001', migration.head())
+        self.assertEqual('0002', migration.head())
 
     def test_version_of_an_empty_database(self):
         self.assertIsNone(migration.version(None, connection=self.url))
@@ -65,13 +66,18 @@ class MigrationTests(object):
         before = self.tables()
         migration.upgrade(None, connection=self.url)
         self.assertEqual(before, self.tables())
-        self.assertEqual('0001', migration.version(None,
+        self.assertEqual('0002', migration.version(None,
                                                    connection=self.url))
 
     def test_upgrade_to_a_revision(self):
         migration.upgrade(None, revision='0001', connection=self.url)
         self.assertEqual('0001', migration.version(None,
                                                    connection=self.url))
+        self.assertNotIn('host_states', self.tables())
+        migration.upgrade(None, connection=self.url)
+        self.assertEqual('0002', migration.version(None,
+                                                   connection=self.url))
+        self.assertIn('host_states', self.tables())
 
     def test_unknown_revision(self):
         self.assertRaises(alembic_exc.CommandError, migration.upgrade,
@@ -143,7 +149,7 @@ class TestMigrationSqlite(SqliteFile, MigrationTests):
         conf = config.load([conf_path])
         self.assertIsNone(migration.version(conf))
         migration.upgrade(conf)
-        self.assertEqual('0001', migration.version(conf))
+        self.assertEqual('0002', migration.version(conf))
         self.assertTrue(os.path.exists(self.path))
 
 

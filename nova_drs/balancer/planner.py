@@ -1,0 +1,329 @@
+# SPDX-License-Identifier: Apache-2.0
+"""One planning cycle of nova-drs-balancer: views in, stored plans out.
+
+The service gives :class:`Planner` the cluster model (Nova's inventory
+with the agents' metrics applied), the hosts this replica owns, the
+migrations already under way, the recently failed pairs and the hosts in
+maintenance. The planner
+
+1. builds the *working model*: instances on hosts other replicas own, and
+   instances already being migrated, are pinned (``opt_out``); an
+   instance under way is counted on its destination already, so the
+   strategy sees the cluster as it will be; failed pairs are excluded;
+2. plans an evacuation for each owned host in maintenance that has no
+   evacuation under way, and one plan with the configured strategy;
+3. stores them in the database according to ``[drs_balancer] mode``:
+
+   ``manual``
+       every plan is stored ``recommended``, for an operator to apply;
+   ``partial``
+       evacuations, and the moves off hosts above the severe thresholds
+       (with the make-room moves they depend on), are stored and applied;
+       the rest of the plan is stored ``recommended``;
+   ``full``
+       every plan is stored and applied.
+
+A recommendation identical to this replica's latest one (periodic or
+hotspot) is not stored again (a stable cluster would otherwise write a plan
+every cycle); a different one supersedes it. Replicas supersede only
+their own recommendations: each plans for the hosts it owns.
+"""
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from nova_drs.balancer import evacuation
+from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer import strategies
+from nova_drs.db import models
+from nova_drs.model import cluster
+
+LOG = logging.getLogger(__name__)
+
+#: origins of the strategy's plans (one recommendation stands for both)
+STRATEGY_ORIGINS = (models.ORIGIN_PERIODIC, models.ORIGIN_HOTSPOT)
+
+MANUAL = 'manual'
+PARTIAL = 'partial'
+FULL = 'full'
+
+#: Resources whose hotspots can be mandatory in partial mode, with the
+#: option that sets their severe threshold.
+SEVERE_OPTIONS = (('cpu', 'severe_cpu_threshold', 'cpu_threshold'),
+                  ('memory', 'severe_memory_threshold', 'memory_threshold'))
+
+
+class PlannerConfigError(ValueError):
+    """Options that contradict each other."""
+
+
+def check_conf(conf):
+    """Refuse severe thresholds below the hotspot thresholds.
+
+    :raises PlannerConfigError:
+    """
+    for _, severe, normal in SEVERE_OPTIONS:
+        if getattr(conf.drs_balancer, severe) < getattr(conf.drs, normal):
+            raise PlannerConfigError(
+                '[drs_balancer] %s (%s) must not be below [drs] %s (%s)'
+                % (severe, getattr(conf.drs_balancer, severe), normal,
+                   getattr(conf.drs, normal)))
+
+
+def in_maintenance(disabled_reason, prefix):
+    """Does a compute service's disabled reason put it in maintenance?"""
+    if not prefix or not disabled_reason:
+        return False
+    return disabled_reason.strip().lower().startswith(prefix.lower())
+
+
+def working_model(model, owned, in_flight=(), bad_pairs=()):
+    """A copy of ``model`` prepared for planning by one replica.
+
+    :param owned: host names this replica owns
+    :param in_flight: actions (objects with ``instance_uuid`` and
+        ``target``) started or about to start
+    :param bad_pairs: ``(instance_uuid, target)`` pairs not to plan
+    """
+    work = model.copy()
+    inst = work.instances
+    owned_mask = np.array([name in owned for name in work.hosts.names],
+                          dtype=bool)
+    if len(inst):
+        inst.opt_out |= ~owned_mask[inst.host]
+    for action in in_flight:
+        i = work.instance_index.get(action.instance_uuid)
+        if i is None:
+            continue
+        inst.opt_out[i] = True
+        target = work.host_index.get(action.target)
+        if target is not None:
+            inst.host[i] = target
+    for instance, target in bad_pairs:
+        work.exclude_target(instance, target)
+    return work
+
+
+def severe_hosts(loads, conf):
+    """Hosts whose smoothed load is above a severe threshold.
+
+    :param loads: host -> {resource: smoothed load}
+    :returns: host -> list of the severe resources
+    """
+    out = {}
+    for host, load in loads.items():
+        hot = [resource for resource, option, _ in SEVERE_OPTIONS
+               if (load.get(resource) or 0.0)
+               > getattr(conf.drs_balancer, option)]
+        if hot:
+            out[host] = hot
+    return out
+
+
+def split_mandatory(plan, mandatory_sources):
+    """Split a plan into its mandatory part and the rest.
+
+    Mandatory: the moves off ``mandatory_sources``, and the earlier moves
+    that make room on their destinations (a chain's first move leaves the
+    host the second one goes to), transitively. Both parts keep the
+    plan's order.
+    """
+    migrations = plan.migrations
+    chosen = {k for k, m in enumerate(migrations)
+              if m.source in mandatory_sources}
+    changed = True
+    while changed:
+        changed = False
+        for k, m in enumerate(migrations):
+            if k in chosen:
+                continue
+            # m makes room on a host a later mandatory move goes to
+            if any(j > k and migrations[j].target == m.source
+                   for j in chosen):
+                chosen.add(k)
+                changed = True
+
+    def part(indices):
+        return plan_mod.Plan(
+            strategy=plan.strategy,
+            migrations=[migrations[k] for k in sorted(indices)],
+            unresolved=list(plan.unresolved),
+            decision_s=plan.decision_s)
+
+    rest = set(range(len(migrations))) - chosen
+    return part(chosen), part(rest)
+
+
+def _signature(migrations):
+    return sorted((m.instance, m.source, m.target or '') for m in migrations)
+
+
+@dataclasses.dataclass
+class CycleInput:
+    """What one planning cycle works from."""
+
+    #: the cluster model with the agents' metrics applied (not changed)
+    model: cluster.ClusterModel
+    #: host names this replica owns
+    owned: frozenset
+    #: running actions and pending actions of applying plans
+    in_flight: list = dataclasses.field(default_factory=list)
+    #: {(instance_uuid, target): until}
+    bad_pairs: dict = dataclasses.field(default_factory=dict)
+    #: host -> {resource: smoothed load}, from the host view
+    loads: dict = dataclasses.field(default_factory=dict)
+    #: host -> its compute service's disabled reason (disabled hosts)
+    disabled_reasons: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class CycleResult:
+    """What one planning cycle stored."""
+
+    #: uuids of the plans stored and applied
+    applied: list = dataclasses.field(default_factory=list)
+    #: uuids of the plans stored as recommendations
+    recommended: list = dataclasses.field(default_factory=list)
+    #: uuids of this replica's recommendations that still stand (the
+    #: cycle made the same plan again)
+    unchanged: list = dataclasses.field(default_factory=list)
+    #: hosts still hot after the plan
+    unresolved: list = dataclasses.field(default_factory=list)
+    #: the strategy's plan (None when nothing was planned)
+    plan: plan_mod.Plan = None
+    #: host -> {instance: why it stays} for evacuations
+    left_behind: dict = dataclasses.field(default_factory=dict)
+
+
+class Planner:
+    """Plans and stores; one per balancer replica.
+
+    :param conf: the configuration (``[drs]``, ``[drs_balancer]``)
+    :param db: a :class:`nova_drs.db.api.Database`
+    :param replica_id: this replica's id, the plans' ``created_by``
+    :param strategy: a strategy instance (default: the configured one)
+    """
+
+    def __init__(self, conf, db, replica_id, strategy=None):
+        check_conf(conf)
+        self.conf = conf
+        self.db = db
+        self.replica_id = replica_id
+        self.mode = conf.drs_balancer.mode
+        self.strategy = strategy or strategies.load(
+            conf.drs_balancer.strategy, conf)
+
+    # -- evacuations --
+
+    def maintenance_hosts(self, cycle):
+        prefix = self.conf.drs_balancer.maintenance_reason_prefix
+        return sorted(host for host, reason in cycle.disabled_reasons.items()
+                      if host in cycle.owned and host in cycle.model.host_index
+                      and in_maintenance(reason, prefix))
+
+    def _evacuating(self):
+        """Hosts with an evacuation plan recommended or applying."""
+        hosts = set()
+        for plan in self.db.list_plans(
+                state=(models.PLAN_RECOMMENDED, models.PLAN_APPLYING),
+                origin=models.ORIGIN_EVACUATION):
+            for action in self.db.get_plan(plan.uuid).actions:
+                hosts.add(action.source)
+        return hosts
+
+    def _evacuate(self, cycle, work, result):
+        hosts = self.maintenance_hosts(cycle)
+        if not hosts:
+            return
+        busy = self._evacuating()
+        moving = {a.instance_uuid for a in cycle.in_flight}
+        for host in hosts:
+            if host in busy:
+                continue
+            evac = evacuation.plan_evacuation(work, host, self.conf,
+                                              skip=moving)
+            if evac.left:
+                result.left_behind[host] = evac.left
+                LOG.warning('maintenance of %s: %d instance(s) cannot be '
+                            'moved by nova-drs: %s', host, len(evac.left),
+                            '; '.join('%s: %s' % kv
+                                      for kv in sorted(evac.left.items())))
+            if not evac.plan.migrations:
+                continue
+            # a maintenance evacuation is mandatory: applied unless manual
+            self._store(evac.plan, models.ORIGIN_EVACUATION,
+                        apply=self.mode != MANUAL, result=result,
+                        supersede=False)
+            LOG.info('maintenance of %s: evacuation plan with %d '
+                     'migration(s)', host, len(evac.plan.migrations))
+
+    # -- storing --
+
+    def _store(self, plan, origin, apply, result, supersede=True):
+        own_recommended = []
+        if supersede:
+            # a periodic and a hotspot plan are both the strategy's view
+            # of the cluster: the newest replaces either
+            own_recommended = self.db.list_plans(
+                state=models.PLAN_RECOMMENDED, origin=STRATEGY_ORIGINS,
+                created_by=self.replica_id)
+        if not apply and own_recommended:
+            latest = self.db.get_plan(own_recommended[0].uuid)
+            previous = sorted((a.instance_uuid, a.source, a.target or '')
+                              for a in latest.actions)
+            if previous == _signature(plan.migrations):
+                LOG.debug('plan unchanged since %s: not stored again',
+                          latest.uuid)
+                result.unchanged.append(latest.uuid)
+                return latest.uuid
+        row = self.db.create_plan(plan, origin, self.replica_id,
+                                  supersede=False)
+        for old in own_recommended:
+            self.db.transition_plan(old.uuid, models.PLAN_RECOMMENDED,
+                                    models.PLAN_SUPERSEDED, self.replica_id,
+                                    'superseded by plan %s' % row.uuid)
+        if apply:
+            self.db.transition_plan(row.uuid, models.PLAN_RECOMMENDED,
+                                    models.PLAN_APPLYING, self.replica_id,
+                                    'applied automatically (mode %s)'
+                                    % self.mode)
+            result.applied.append(row.uuid)
+        else:
+            result.recommended.append(row.uuid)
+        return row.uuid
+
+    # -- the cycle --
+
+    def run(self, cycle, origin=models.ORIGIN_PERIODIC):
+        """Plan with ``cycle`` and store the plans; returns a CycleResult."""
+        result = CycleResult()
+        bad = list(cycle.bad_pairs)
+        work = working_model(cycle.model, cycle.owned, cycle.in_flight, bad)
+        self._evacuate(cycle, work, result)
+        plan = self.strategy.plan(work)
+        result.plan = plan
+        result.unresolved = [h for h in plan.unresolved if h in cycle.owned]
+        if result.unresolved:
+            LOG.info('hotspots left unresolved: %s',
+                     ', '.join(result.unresolved))
+        if not plan.migrations:
+            return result
+        if self.mode == FULL:
+            self._store(plan, origin, True, result)
+        elif self.mode == MANUAL:
+            self._store(plan, origin, False, result)
+        else:
+            severe = severe_hosts(cycle.loads, self.conf)
+            mandatory, optional = split_mandatory(plan, set(severe))
+            if mandatory.migrations:
+                LOG.info('severe hotspots on %s: %d migration(s) applied',
+                         ', '.join('%s (%s)' % (h, '/'.join(r))
+                                   for h, r in sorted(severe.items())),
+                         len(mandatory.migrations))
+                self._store(mandatory, origin, True, result,
+                            supersede=False)
+            if optional.migrations:
+                self._store(optional, origin, False, result)
+        return result

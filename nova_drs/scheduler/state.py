@@ -1,0 +1,445 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What nova-drs tells nova-scheduler, kept in memory and refreshed.
+
+The balancer replicas write each host's state (hot resources, smoothed
+loads, staleness) to the ``host_states`` table of the nova-drs database,
+and their live migrations to ``actions``. A scheduling request must not
+wait for that database, once per host or even once per request, and must
+not fail when it is down. So each nova-scheduler process keeps a
+:class:`Snapshot` of both in memory, which a daemon thread replaces every
+``[drs_scheduler] refresh_interval`` seconds; the filter and weigher only
+look hosts up in its dictionaries.
+
+Staleness bound. A snapshot whose last successful refresh is older than
+``[drs_scheduler] max_age`` (on the monotonic clock) is not used at all,
+and within a usable one a host is unknown when its row was written longer
+ago than ``max_age`` (on the wall clock: the balancer's time in the row
+against this host's; keep the clocks in sync) or when the balancer marked
+it stale (its agent stopped reporting). With no usable snapshot, or for an
+unknown host, the filter passes the host and the weigher is neutral, with
+a warning at most every ``[drs_scheduler] warning_interval`` seconds.
+
+Threads and processes. The refresh thread is a plain ``threading.Thread``
+(a green thread when nova-scheduler runs monkey-patched by eventlet, a
+native one otherwise): it never dies, every error is logged (rate-limited)
+and the read is tried again at the next interval. nova-scheduler creates
+its filters and weighers in its parent process and then forks its workers,
+which do not inherit threads: a fork handler starts a new refresh thread
+in the child at once, with a database connection pool of its own (and the
+first request of a process that has none starts one too).
+"""
+
+import dataclasses
+import datetime
+import os
+import threading
+import time
+import weakref
+
+from oslo_log import log as logging
+
+LOG = logging.getLogger(__name__)
+
+#: the loads the weigher uses
+CPU = 'cpu'
+MEMORY = 'memory'
+
+
+class DataUnavailable(Exception):
+    """The nova-drs database cannot be read; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class HostEntry:
+    """One host, as the filter and weigher need it."""
+
+    #: hot resources (cpu, memory, disk, network)
+    hot: tuple
+    #: measured headroom between 1 (idle) and -1 (saturated): 1 - 2 x the
+    #: smoothed load, so that 0 is the neutral middle
+    cpu_headroom: float
+    memory_headroom: float
+    #: monotonic time after which the row is too old to act on
+    fresh_until: float
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """The nova-drs data at one refresh."""
+
+    #: host -> HostEntry, for the hosts with a current row
+    hosts: dict
+    #: host -> number of live migrations headed there
+    reserved: dict
+    #: monotonic time of the refresh
+    refreshed_at: float
+    #: monotonic time after which the whole snapshot is too old
+    fresh_until: float
+    #: rows left out: written too long ago, or marked stale by the balancer
+    unknown_hosts: tuple = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class Current:
+    """A usable snapshot, and the time a request looked at it."""
+
+    snapshot: Snapshot
+    now: float
+
+    def host(self, name):
+        """The :class:`HostEntry` of ``name``; None when it is unknown."""
+        entry = self.snapshot.hosts.get(name)
+        if entry is None or self.now > entry.fresh_until:
+            return None
+        return entry
+
+    def reserved(self, name):
+        """Live migrations headed to ``name``."""
+        return self.snapshot.reserved.get(name, 0)
+
+
+def _headroom(loads, resource):
+    try:
+        load = float(loads[resource])
+    except (KeyError, TypeError, ValueError):
+        return 0.0
+    return 1.0 - 2.0 * min(max(load, 0.0), 1.0)
+
+
+def build_snapshot(rows, reserved, max_age, wall_now, now):
+    """A :class:`Snapshot` of ``host_states`` rows and reservations.
+
+    :param rows: :class:`nova_drs.db.models.HostStateRow` objects
+    :param reserved: ``{host: count}`` (``Database.reserved_destinations``)
+    :param max_age: seconds a row is trusted after it was written
+    :param wall_now: the current time, naive UTC (the rows' clock)
+    :param now: the current monotonic time
+    """
+    hosts = {}
+    unknown = []
+    for row in rows:
+        age = (wall_now - row.updated_at).total_seconds()
+        if row.stale or age > max_age:
+            unknown.append(row.host)
+            continue
+        loads = row.smoothed or row.load or {}
+        hosts[row.host] = HostEntry(
+            hot=tuple(row.hot or ()),
+            cpu_headroom=_headroom(loads, CPU),
+            memory_headroom=_headroom(loads, MEMORY),
+            # a clock running behind the balancer's gives a negative age:
+            # never trust a row longer than max_age from now
+            fresh_until=now + max_age - max(age, 0.0))
+    return Snapshot(hosts=hosts, reserved=dict(reserved), refreshed_at=now,
+                    fresh_until=now + max_age, unknown_hosts=tuple(unknown))
+
+
+def utcnow():
+    """The current time as a naive UTC datetime (as in the database)."""
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+class RateLimitedLog(object):
+    """Log each kind of message at most once per interval.
+
+    The next message of a kind says how many were left out meanwhile.
+
+    :param interval: a callable returning the interval in seconds
+    """
+
+    def __init__(self, interval, clock=time.monotonic, logger=LOG):
+        self._interval = interval
+        self._clock = clock
+        self._logger = logger
+        self._lock = threading.Lock()
+        # kind -> [monotonic time of the last message, messages left out]
+        self._kinds = {}
+
+    def log(self, level, kind, message, *args, exc_info=False):
+        """Log ``message % args`` unless ``kind`` was logged too recently.
+
+        :returns: whether it was logged
+        """
+        now = self._clock()
+        with self._lock:
+            last = self._kinds.setdefault(kind, [None, 0])
+            if last[0] is not None and now - last[0] < self._interval():
+                last[1] += 1
+                return False
+            left_out, last[0], last[1] = last[1], now, 0
+        if left_out:
+            message += ' (%d similar message(s) not logged)'
+            args += (left_out,)
+        self._logger.log(level, message, *args, exc_info=exc_info)
+        return True
+
+
+def _sqlite_file_missing(url):
+    """The path of a SQLite database file that does not exist, else None.
+
+    SQLite would create an empty file: the scheduler only reads, and an
+    empty file owned by nova-scheduler's user would be in the way of the
+    balancer's ``nova-drs-manage db sync``.
+    """
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None       # Database() reports it
+    if not parsed.drivername.startswith('sqlite'):
+        return None
+    path = parsed.database
+    if not path or path == ':memory:' or path.startswith('file:'):
+        return None
+    return None if os.path.exists(path) else path
+
+
+def check_database(conf):
+    """Fail when ``[drs_database]`` names a SQLite file that is missing.
+
+    Checked before each read: SQLite opens the file anew for every
+    connection, and would create it where it was deleted or moved.
+
+    :raises DataUnavailable:
+    """
+    missing = _sqlite_file_missing(conf.drs_database.connection)
+    if missing:
+        raise DataUnavailable(
+            'the nova-drs database %s does not exist (the balancer creates '
+            'it with nova-drs-manage db sync)' % missing)
+
+
+def open_database(conf):
+    """The nova-drs database of ``[drs_database]``, for reading."""
+    # NOTE: imported here, in the refresh thread: SQLAlchemy and oslo.db
+    # have no business in nova-scheduler's import of the plugins.
+    from nova_drs.db import api
+
+    return api.Database(conf)
+
+
+def _read_errors():
+    """Exceptions that mean "the database cannot be read right now"."""
+    from oslo_db import exception as db_exc
+    import sqlalchemy as sa
+
+    from nova_drs.db import api
+    return (DataUnavailable, api.DatabaseNotConfigured, db_exc.DBError,
+            sa.exc.SQLAlchemyError, OSError)
+
+
+class SchedulerState(object):
+    """The process's view of nova-drs data, refreshed in the background.
+
+    :param conf: configuration with ``[drs_scheduler]`` and
+        ``[drs_database]`` (:mod:`nova_drs.scheduler.options`)
+    :param clock: monotonic clock
+    :param wall_clock: naive UTC now, to age the rows
+    :param database_factory: ``conf -> Database`` (tests replace it)
+    :param autostart: start the refresh thread on first use (tests that
+        call :meth:`refresh` themselves turn it off)
+    """
+
+    def __init__(self, conf, clock=time.monotonic, wall_clock=utcnow,
+                 database_factory=open_database, autostart=True):
+        self.conf = conf
+        self._autostart = autostart
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self._database_factory = database_factory
+        self._snapshot = None
+        self._db = None
+        self._thread = None
+        self._pid = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._log = RateLimitedLog(
+            lambda: self.conf.drs_scheduler.warning_interval, clock)
+        _instances.add(self)
+        #: refreshes, refresh_errors, unusable (requests that found no
+        #: usable snapshot)
+        self.counters = {'refreshes': 0, 'refresh_errors': 0,
+                         'unusable': 0}
+
+    # -- for the filter and weigher (once per request) -------------------
+
+    def current(self):
+        """The usable snapshot, or None (then pass every host, neutrally).
+
+        Starts the refresh thread when this process has none (first use,
+        or a worker forked from the process that created the plugins).
+        """
+        if self._autostart and self._pid != os.getpid():
+            self.start()
+        snapshot = self._snapshot
+        now = self._clock()
+        if snapshot is None:
+            self._unusable('nova-drs has no data for the scheduler yet')
+            return None
+        if now > snapshot.fresh_until:
+            self._unusable('the nova-drs data is %.0f s old (max_age %s s): '
+                           'the nova-drs database could not be read since',
+                           now - snapshot.refreshed_at,
+                           self.conf.drs_scheduler.max_age)
+            return None
+        return Current(snapshot, now)
+
+    def _unusable(self, reason, *args):
+        self.counters['unusable'] += 1
+        self._log.log(logging.WARNING, 'unusable',
+                      reason + '; DRSHotspotFilter passes every host and '
+                      'DRSLoadWeigher weighs them all the same', *args)
+
+    # -- refreshing --------------------------------------------------------
+
+    def refresh(self):
+        """Read the database once and replace the snapshot.
+
+        :returns: the new :class:`Snapshot`
+        :raises: what reading the database raises
+        """
+        check_database(self.conf)
+        if self._db is None:
+            self._db = self._database_factory(self.conf)
+        rows = self._db.list_host_states()
+        reserved = self._db.reserved_destinations()
+        snapshot = build_snapshot(rows, reserved,
+                                  self.conf.drs_scheduler.max_age,
+                                  self._wall_clock(), self._clock())
+        self._snapshot = snapshot
+        self.counters['refreshes'] += 1
+        if snapshot.unknown_hosts:
+            self._log.log(
+                logging.WARNING, 'unknown-hosts',
+                'nova-drs has no current state of %d host(s) (%s): the '
+                'scheduler plugins treat them as unknown',
+                len(snapshot.unknown_hosts),
+                ', '.join(sorted(snapshot.unknown_hosts)[:10]))
+        return snapshot
+
+    def _refresh_logged(self):
+        try:
+            self.refresh()
+        except _read_errors() as e:
+            self.counters['refresh_errors'] += 1
+            self._log.log(logging.WARNING, 'refresh',
+                          'cannot read the nova-drs database, retrying every '
+                          '%s s: %s', self.conf.drs_scheduler.refresh_interval,
+                          ' '.join(str(e).split()))
+        except Exception:
+            self.counters['refresh_errors'] += 1
+            self._log.log(logging.ERROR, 'refresh-bug',
+                          'unexpected error reading the nova-drs database, '
+                          'retrying every %s s',
+                          self.conf.drs_scheduler.refresh_interval,
+                          exc_info=True)
+
+    def _run(self, stop):
+        while not stop.is_set():
+            try:
+                self._refresh_logged()
+                interval = self.conf.drs_scheduler.refresh_interval
+            except Exception:
+                # NOTE: nothing above should raise; if it does (a broken
+                # configuration object), keep the thread alive anyway
+                LOG.exception('nova-drs scheduler refresh failed')
+                interval = 5.0
+            stop.wait(interval)
+
+    def start(self):
+        """Start the refresh thread of this process (idempotent)."""
+        with self._lock:
+            pid = os.getpid()
+            if self._pid == pid and self._thread is not None:
+                return
+            if self._pid is not None and self._pid != pid:
+                self._forget_parent_database()
+            self._pid = pid
+            self._stop = threading.Event()
+            self._thread = threading.Thread(
+                target=self._run, args=(self._stop,),
+                name='nova-drs-scheduler-refresh', daemon=True)
+            self._thread.start()
+
+    def _forget_parent_database(self):
+        """In a forked child: leave the parent's connections to it."""
+        db, self._db = self._db, None
+        if db is None:
+            return
+        try:
+            # SQLAlchemy's advice after a fork: a new pool, without
+            # closing (and so disturbing) the parent's connections
+            db.engine.dispose(close=False)
+        except Exception:
+            LOG.debug('could not drop the parent process\'s pool',
+                      exc_info=True)
+
+    def _restart_after_fork(self):
+        """In a forked child: a refresh thread of its own, at once."""
+        # NOTE: a lock held by a thread of the parent at the fork would
+        # stay held for ever here
+        self._lock = threading.Lock()
+        if self._autostart and self._thread is not None:
+            self.start()
+
+    def stop(self, timeout=10):
+        """Stop the refresh thread and close the database connections."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        db, self._db = self._db, None
+        if db is not None:
+            db.dispose()
+        self._pid = None
+
+    def running(self):
+        """Whether this process's refresh thread is alive."""
+        thread = self._thread
+        return (self._pid == os.getpid() and thread is not None
+                and thread.is_alive())
+
+
+#: every SchedulerState of the process, for the fork handler
+_instances = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for state in list(_instances):
+        try:
+            state._restart_after_fork()
+        except Exception:
+            LOG.exception('cannot restart the nova-drs scheduler refresh '
+                          'thread after a fork')
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+_shared = None
+_shared_lock = threading.Lock()
+
+
+def shared_state():
+    """The process-wide :class:`SchedulerState` on Nova's ``CONF``.
+
+    Created, and its thread started, by the first filter or weigher of the
+    process; both use the same one.
+    """
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            from nova_drs.scheduler import options
+            _shared = SchedulerState(options.nova_conf())
+            _shared.start()
+        return _shared
+
+
+def reset_shared_state():
+    """Stop and forget the process-wide state (tests)."""
+    global _shared
+    with _shared_lock:
+        state, _shared = _shared, None
+    if state is not None:
+        state.stop()

@@ -1,0 +1,208 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The balancer manager's planning cycle, destination check and events.
+
+Nova is faked at the openstacksdk boundary (``nova_fakes``); the
+database (SQLite), the coordination backend (tooz, file driver) and the
+host view are real. Threads are not started except the coordinator's
+heartbeat: cycles are run by calling :meth:`BalancerManager.cycle`.
+"""
+
+import os
+import time
+import types
+
+import fixtures
+import oslo_messaging
+from oslotest import base
+
+from nova_drs.balancer import manager as manager_mod
+from nova_drs.balancer import nova_events
+from nova_drs.db import api as db_api
+from nova_drs.db import migration
+from nova_drs.db import models
+from tests.unit.balancer import nova_fakes
+from tests.unit.balancer import test_host_view as docs
+from tests.unit import clusters
+
+HOSTS = ('compute-1', 'compute-2', 'compute-3')
+SERVERS = {'11111111-0000-0000-0000-00000000000%d' % n: 'compute-1'
+           for n in range(1, 4)}
+
+
+class ManagerTestCase(base.BaseTestCase):
+
+    mode = 'full'
+
+    def setUp(self):
+        super().setUp()
+        tmp = self.useFixture(fixtures.TempDir()).path
+        url = 'sqlite:///' + os.path.join(tmp, 'drs.sqlite')
+        migration.upgrade(None, connection=url)
+        self.conf = clusters.conf(
+            drs_balancer__mode=self.mode,
+            drs_coordination__backend_url='file://' + tmp,
+            drs_coordination__replica_id='replica-a',
+            drs_coordination__heartbeat_interval=0.1,
+            drs_coordination__member_timeout=2,
+            drs_database__connection=url,
+            drs_listener__nova_notifications=True)
+        self.conn = nova_fakes.FakeConnection()
+        for host in HOSTS:
+            # 12 cores: a 4-vCPU server at 100% is a third of the host
+            self.conn.add_host(host, vcpus=12)
+        for sid, host in SERVERS.items():
+            self.conn.add_server(sid, host, vcpus=4, ram=2048)
+        self.db = db_api.Database(connection=url)
+        self.addCleanup(self.db.dispose)
+        transport = oslo_messaging.get_notification_transport(
+            self.conf, url='fake:/')
+        self.manager = manager_mod.BalancerManager(
+            self.conf, conn=self.conn, db=self.db, transport=transport,
+            nova_transport=transport)
+        self.manager.coordinator.start()
+        self.addCleanup(self.manager.coordinator.stop)
+        self.assertTrue(self.manager.coordinator.wait_active(10))
+
+    def report(self, host, cpu_per_guest=0.1, load=None):
+        guests = [docs.guest_doc(sid, cpu=cpu_per_guest, mem=500.0, vcpus=4,
+                                 max_mb=2048.0)
+                  for sid, where in SERVERS.items() if where == host]
+        load = load if load is not None else \
+            cpu_per_guest * 4 * len(guests) / 12.0
+        doc = docs.metrics_doc(host, at=time.time(), guests=guests,
+                               load=(load, 0.1, 0.0, 0.0))
+        self.manager.view.on_metrics([docs.report(doc, time.monotonic())])
+
+    def report_all(self, hot_cpu=0.1):
+        self.report('compute-1', cpu_per_guest=hot_cpu)
+        self.report('compute-2')
+        self.report('compute-3')
+
+
+class CycleTest(ManagerTestCase):
+
+    def test_no_metrics_no_plan(self):
+        # every host is "never reported": nothing is planned
+        self.manager.cycle()
+        self.assertEqual([], self.db.list_plans())
+
+    def test_hot_host_gets_an_applied_plan(self):
+        # 3 x 4 vCPUs at 100% on 12 cores: CPU load 1.0
+        self.report_all(hot_cpu=1.0)
+        result = self.manager.cycle(models.ORIGIN_HOTSPOT)
+        self.assertEqual(1, len(result.applied))
+        plan = self.db.get_plan(result.applied[0])
+        self.assertEqual(models.PLAN_APPLYING, plan.state)
+        self.assertEqual({'compute-1'}, {a.source for a in plan.actions})
+        # the next cycle counts the pending action as under way: no new plan
+        again = self.manager.cycle()
+        self.assertEqual([], again.applied)
+        self.assertEqual(1, len(self.db.list_plans()))
+
+    def test_stale_hosts_are_not_destinations(self):
+        self.report('compute-1', cpu_per_guest=1.0)
+        self.report('compute-2')
+        # compute-3 never reports
+        result = self.manager.cycle()
+        plan = self.db.get_plan(result.applied[0])
+        self.assertEqual({'compute-2'}, {a.target for a in plan.actions})
+
+    def test_nova_down_no_plan_and_no_exception(self):
+        self.report_all(hot_cpu=1.0)
+        self.conn.compute.services = _raise
+        self.assertIsNone(self.manager.cycle())
+        self.assertEqual([], self.db.list_plans())
+
+    def test_bad_pairs_are_avoided(self):
+        self.report_all(hot_cpu=1.0)
+        for sid in SERVERS:
+            self.db.mark_bad_pair(sid, 'compute-2', 3600, 'test')
+        result = self.manager.cycle()
+        plan = self.db.get_plan(result.applied[0])
+        self.assertEqual({'compute-3'}, {a.target for a in plan.actions})
+
+
+class ManualTest(ManagerTestCase):
+
+    mode = 'manual'
+
+    def test_manual_mode_only_recommends(self):
+        self.report_all(hot_cpu=1.0)
+        result = self.manager.cycle()
+        self.assertEqual([], result.applied)
+        self.assertEqual(models.PLAN_RECOMMENDED,
+                         self.db.get_plan(result.recommended[0]).state)
+
+
+class RoomCheckTest(ManagerTestCase):
+
+    def action(self, instance, target):
+        return types.SimpleNamespace(instance_uuid=instance, target=target,
+                                     source='compute-1')
+
+    def test_room_check(self):
+        self.report_all(hot_cpu=1.0)
+        self.manager.cycle()
+        sids = sorted(SERVERS)
+        ok, why = self.manager.room_check(self.action(sids[0], 'compute-2'),
+                                          [])
+        self.assertTrue(ok, why)
+        # three 4-vCPU servers at 100% would put compute-2 above 1.0
+        ok, why = self.manager.room_check(
+            self.action(sids[0], 'compute-2'),
+            [self.action(sids[1], 'compute-2'),
+             self.action(sids[2], 'compute-2')])
+        self.assertFalse(ok)
+        self.assertIn('above its cpu threshold(s) with 3 incoming', why)
+        ok, why = self.manager.room_check(self.action(sids[0], 'nowhere'),
+                                          [])
+        self.assertFalse(ok)
+        self.assertIn('not a known compute host', why)
+        ok, _ = self.manager.room_check(self.action(sids[0], None), [])
+        self.assertTrue(ok)
+
+    def test_stale_destination_is_refused(self):
+        self.report('compute-1', cpu_per_guest=1.0)
+        self.report('compute-2')
+        self.manager.cycle()
+        ok, why = self.manager.room_check(
+            self.action(sorted(SERVERS)[0], 'compute-3'), [])
+        self.assertFalse(ok)
+        self.assertIn('sends no current metrics', why)
+
+
+class EventsTest(ManagerTestCase):
+
+    def setUp(self):
+        super().setUp()
+        # forget the wake-up of the membership change at start
+        time.sleep(0.3)
+        self.manager._take_reasons()
+
+    def event(self, event_type, kind):
+        return nova_events.NovaEvent(event_type=event_type, instance=None,
+                                     host='compute-2',
+                                     timestamp=time.time(), kind=kind)
+
+    def test_service_update_invalidates_and_wakes(self):
+        self.manager.on_nova_events([self.event('service.update',
+                                                'inventory')])
+        self.assertTrue(self.manager.inventory.dirty)
+        self.assertEqual({manager_mod.WAKE_REPLAN},
+                         self.manager._take_reasons())
+
+    def test_instance_event_only_invalidates(self):
+        self.manager.on_nova_events([self.event('instance.create.end',
+                                                'inventory')])
+        self.assertTrue(self.manager.inventory.dirty)
+        self.assertEqual(set(), self.manager._take_reasons())
+
+    def test_urgent_hotspot_wakes_the_planner(self):
+        doc = docs.hotspot_doc('compute-1', at=time.time())
+        self.manager.view.on_hotspots([docs.report(doc, time.monotonic())])
+        self.assertIn(manager_mod.WAKE_HOTSPOT,
+                      self.manager._take_reasons())
+
+
+def _raise(*args, **kwargs):
+    raise nova_fakes.http_error(503, 'Service Unavailable')

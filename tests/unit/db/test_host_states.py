@@ -1,0 +1,174 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The ``host_states`` table and the reservations the scheduler reads.
+
+:class:`HostStateTests` runs on any backend: here on SQLite, in
+tests/functional/db on MariaDB and PostgreSQL.
+"""
+
+import datetime
+
+from nova_drs.balancer import host_view
+from nova_drs.db import api
+from nova_drs.db import models
+from tests.unit.db import base
+
+#: 2026-01-01 12:00:00.5 UTC, in seconds since the epoch
+SAMPLED = 1767268800.5
+
+
+def host_state(name, hot=(), agent_hot=(), stale=False, cpu=0.25,
+               memory=0.5, sampled_at=SAMPLED, guests=3, **kwargs):
+    """A real balancer HostState, as HostView.hosts() returns them."""
+    load = {'cpu': cpu, 'memory': memory, 'disk': 0.0, 'network': 0.125}
+    values = dict(
+        name=name, stale=stale, sampled_at=sampled_at, received_at=12.5,
+        load=load, smoothed={r: v * 0.5 for r, v in load.items()},
+        hot=tuple(hot), agent_hot=tuple(agent_hot), cpu_count=16,
+        memory_total_mb=65536.5,
+        guests=tuple('guest-%d' % n for n in range(guests)),
+        libvirt_connected=True, agent_dropped_notifications=0)
+    values.update(kwargs)
+    return host_view.HostState(**values)
+
+
+class HostStateTests(object):
+    """Tests of the host state methods of :class:`api.Database` (a mixin).
+
+    Needs ``self.db``, ``self.clock`` and ``self.replica()``.
+    """
+
+    def test_save_and_list(self):
+        written = self.db.save_host_states(
+            [host_state('host-2', hot=['memory'], agent_hot=['cpu']),
+             host_state('host-1', stale=True, sampled_at=None)],
+            'replica-a')
+        self.assertEqual(2, written)
+        rows = self.db.list_host_states()
+        self.assertEqual(['host-1', 'host-2'], [r.host for r in rows])
+        one, two = rows
+        self.assertTrue(one.stale)
+        self.assertIsNone(one.sampled_at)
+        self.assertFalse(two.stale)
+        # union of both detectors, in the resources' order
+        self.assertEqual(['cpu', 'memory'], two.hot)
+        self.assertEqual({'cpu': 0.25, 'memory': 0.5, 'disk': 0.0,
+                          'network': 0.125}, two.load)
+        self.assertEqual(0.125, two.smoothed['cpu'])
+        self.assertEqual(16, two.cpu_count)
+        self.assertEqual(65536.5, two.memory_total_mb)
+        self.assertEqual(3, two.guest_count)
+        self.assertIsNone(two.balloon)
+        self.assertEqual('replica-a', two.reported_by)
+        self.assertEqual(base.START, two.updated_at)
+        self.assertEqual(
+            datetime.datetime(2026, 1, 1, 12, 0, 0, 500000), two.sampled_at)
+
+    def test_save_replaces(self):
+        self.db.save_host_states([host_state('host-1', hot=['cpu'])],
+                                 'replica-a')
+        self.clock.advance(10)
+        other = self.replica()
+        other.save_host_states({'host-1': host_state('host-1', cpu=0.75),
+                                'host-2': host_state('host-2')},
+                               'replica-b')
+        rows = {r.host: r for r in self.db.list_host_states()}
+        self.assertEqual([], rows['host-1'].hot)
+        self.assertEqual(0.75, rows['host-1'].load['cpu'])
+        self.assertEqual('replica-b', rows['host-1'].reported_by)
+        self.assertEqual(base.START + datetime.timedelta(seconds=10),
+                         rows['host-1'].updated_at)
+        self.assertEqual(2, len(rows))
+
+    def test_save_nothing(self):
+        self.assertEqual(0, self.db.save_host_states([], 'replica-a'))
+        self.assertEqual([], self.db.list_host_states())
+
+    def test_save_many_in_chunks(self):
+        count = api.HOST_STATE_CHUNK * 2 + 7
+        states = [host_state('host-%04d' % n, cpu=n / count)
+                  for n in range(count)]
+        self.assertEqual(count, self.db.save_host_states(states, 'r'))
+        self.clock.advance(1)
+        self.assertEqual(count, self.db.save_host_states(states, 'r'))
+        rows = self.db.list_host_states()
+        self.assertEqual(count, len(rows))
+        self.assertEqual(
+            {base.START + datetime.timedelta(seconds=1)},
+            {r.updated_at for r in rows})
+        subset = self.db.list_host_states(
+            hosts=['host-%04d' % n for n in range(0, count, 2)] + ['nope'])
+        self.assertEqual((count + 1) // 2, len(subset))
+        self.assertEqual(sorted(r.host for r in subset),
+                         [r.host for r in subset])
+
+    def test_balloon_is_stored(self):
+        state = host_state('host-1')
+        state.__dict__['balloon'] = {'reclaimed_mb': 2048.0, 'guests': 3}
+        self.db.save_host_states([state], 'replica-a')
+        self.assertEqual({'reclaimed_mb': 2048.0, 'guests': 3},
+                         self.db.list_host_states()[0].balloon)
+
+    def test_bad_states_write_nothing(self):
+        cases = [
+            (host_state('host-1', load={'cpu': float('nan')}),
+             'load[cpu] is not finite'),
+            (host_state('host-1', load={'gpu': 0.5}), "unknown resource"),
+            (host_state('host-1', smoothed={'cpu': 'high'}),
+             'smoothed[cpu] is not a number'),
+            (host_state('host-1', hot=('heat',)), "unknown resource 'heat'"),
+            (host_state('', hot=()), 'needs a host name'),
+            (host_state('host-1', sampled_at='yesterday'),
+             'sampled_at is not a time'),
+        ]
+        for state, message in cases:
+            e = self.assertRaises(ValueError, self.db.save_host_states,
+                                  [host_state('host-0'), state], 'r')
+            self.assertIn(message, str(e))
+        self.assertEqual([], self.db.list_host_states())
+
+    def test_delete(self):
+        self.db.save_host_states(
+            [host_state('host-%d' % n) for n in range(1, 6)], 'r')
+        self.assertEqual(2, self.db.delete_host_states(
+            keep=['host-1', 'host-2', 'host-3', 'host-9']))
+        self.assertEqual(1, self.db.delete_host_states(
+            hosts=['host-3', 'host-8']))
+        self.assertEqual(1, self.db.delete_host_states(
+            keep=['host-1'], hosts=['host-1', 'host-2']))
+        self.assertEqual(['host-1'],
+                         [r.host for r in self.db.list_host_states()])
+        self.assertEqual(1, self.db.delete_host_states(keep=[]))
+        self.assertEqual(0, self.db.delete_host_states(keep=[]))
+        self.assertRaises(ValueError, self.db.delete_host_states)
+
+    def test_reserved_destinations(self):
+        self.assertEqual({}, self.db.reserved_destinations())
+        # recommended: not reserved yet
+        self.db.create_plan(base.make_plan(2, target='host-7'),
+                            models.ORIGIN_PERIODIC, 'r', supersede=False)
+        # applying: its pending actions reserve their target; one running
+        plan = self.db.create_plan(base.make_plan(3, target='host-2'),
+                                   models.ORIGIN_PERIODIC, 'r',
+                                   supersede=False)
+        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
+                                models.PLAN_APPLYING, 'r')
+        self.assertTrue(self.db.start_action(plan.actions[0].uuid, 'r'))
+        # a scheduler-chosen target reserves nothing
+        free = self.db.create_plan(base.make_plan(1, target=None),
+                                   models.ORIGIN_PERIODIC, 'r',
+                                   supersede=False)
+        self.db.transition_plan(free.uuid, models.PLAN_RECOMMENDED,
+                                models.PLAN_APPLYING, 'r')
+        self.assertEqual({'host-2': 3}, self.db.reserved_destinations())
+        # a finished migration frees its share; a cancelled plan its
+        # pending ones, while its running migration still counts
+        self.db.finish_action(plan.actions[0].uuid, 'r',
+                              models.ACTION_COMPLETED)
+        self.assertTrue(self.db.start_action(plan.actions[1].uuid, 'r'))
+        self.assertEqual({'host-2': 2}, self.db.reserved_destinations())
+        self.db.cancel_plan(plan.uuid, 'operator')
+        self.assertEqual({'host-2': 1}, self.db.reserved_destinations())
+
+
+class TestHostStatesSqlite(base.SqliteTestCase, HostStateTests):
+    pass

@@ -1,0 +1,207 @@
+# SPDX-License-Identifier: Apache-2.0
+"""nova_drs.scheduler.state: the snapshot, its refresh thread, its bounds."""
+
+import datetime
+import logging as std_logging
+import os
+import socket
+import time
+
+from oslo_db import exception as db_exc
+from oslotest import base as oslo_base
+
+from nova_drs.scheduler import state as state_mod
+from tests.unit.scheduler import base
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def closed_port():
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+class Row(object):
+    def __init__(self, host, updated_at, hot=(), stale=False, smoothed=None,
+                 load=None):
+        self.host, self.updated_at, self.hot = host, updated_at, list(hot)
+        self.stale, self.smoothed, self.load = stale, smoothed, load or {}
+
+
+class TestBuildSnapshot(oslo_base.BaseTestCase):
+
+    NOW = datetime.datetime(2026, 1, 1, 12, 0, 0)
+
+    def ago(self, seconds):
+        return self.NOW - datetime.timedelta(seconds=seconds)
+
+    def test_entries(self):
+        snap = state_mod.build_snapshot(
+            [Row('a', self.ago(10), hot=['cpu'],
+                 smoothed={'cpu': 0.25, 'memory': 1.5}),
+             Row('b', self.ago(59), load={'cpu': 0.5}),
+             Row('old', self.ago(61)),
+             Row('stale', self.ago(1), stale=True)],
+            {'b': 2}, max_age=60.0, wall_now=self.NOW, now=500.0)
+        self.assertEqual({'a', 'b'}, set(snap.hosts))
+        self.assertEqual(('old', 'stale'), snap.unknown_hosts)
+        a = snap.hosts['a']
+        self.assertEqual(('cpu',), a.hot)
+        self.assertEqual(0.5, a.cpu_headroom)
+        self.assertEqual(-1.0, a.memory_headroom)
+        self.assertEqual(550.0, a.fresh_until)
+        # no smoothed loads: the raw ones; a missing resource is neutral
+        self.assertEqual(0.0, snap.hosts['b'].cpu_headroom)
+        self.assertEqual(0.0, snap.hosts['b'].memory_headroom)
+        self.assertEqual(501.0, snap.hosts['b'].fresh_until)
+        self.assertEqual({'b': 2}, snap.reserved)
+        self.assertEqual(560.0, snap.fresh_until)
+
+    def test_row_from_the_future_is_trusted_max_age_only(self):
+        # the balancer's clock is ahead of the scheduler's
+        snap = state_mod.build_snapshot(
+            [Row('a', self.NOW + datetime.timedelta(seconds=30))], {},
+            max_age=60.0, wall_now=self.NOW, now=0.0)
+        self.assertEqual(60.0, snap.hosts['a'].fresh_until)
+
+    def test_current_lookups(self):
+        snap = state_mod.build_snapshot([Row('a', self.ago(50))], {'a': 1},
+                                        60.0, self.NOW, 0.0)
+        self.assertIsNotNone(state_mod.Current(snap, 9.0).host('a'))
+        self.assertIsNone(state_mod.Current(snap, 11.0).host('a'))
+        self.assertIsNone(state_mod.Current(snap, 0.0).host('b'))
+        self.assertEqual(1, state_mod.Current(snap, 0.0).reserved('a'))
+        self.assertEqual(0, state_mod.Current(snap, 0.0).reserved('b'))
+
+
+class TestRateLimitedLog(oslo_base.BaseTestCase):
+
+    def test_once_per_interval_per_kind(self):
+        clock = base.MonotonicClock(0.0)
+        log = state_mod.RateLimitedLog(lambda: 60.0, clock)
+        with self.assertLogs('nova_drs.scheduler.state', 'WARNING') as logs:
+            self.assertTrue(log.log(std_logging.WARNING, 'a', 'first %s', 1))
+            self.assertFalse(log.log(std_logging.WARNING, 'a', 'again'))
+            self.assertFalse(log.log(std_logging.WARNING, 'a', 'again'))
+            self.assertTrue(log.log(std_logging.WARNING, 'b', 'other'))
+            clock.advance(60)
+            self.assertTrue(log.log(std_logging.WARNING, 'a', 'later'))
+        self.assertEqual(['first 1', 'other',
+                          'later (2 similar message(s) not logged)'],
+                         [r.getMessage() for r in logs.records])
+
+
+class TestRefresh(base.SchedulerDataTestCase):
+
+    def test_refresh_reads_rows_and_reservations(self):
+        self.report(hot={'fake-host-1': ['cpu']})
+        self.reserve('fake-host-2', count=2)
+        snap = self.state.refresh()
+        self.assertEqual(('cpu',), snap.hosts['fake-host-1'].hot)
+        self.assertEqual({'fake-host-2': 2}, snap.reserved)
+        self.assertIs(snap, self.state.current().snapshot)
+        self.assertEqual(1, self.state.counters['refreshes'])
+
+    def test_missing_sqlite_file_is_not_created(self):
+        path = os.path.join(os.path.dirname(self.url[len('sqlite:///'):]),
+                            'missing.sqlite')
+        self.conf.set_override('connection', 'sqlite:///' + path,
+                               group='drs_database')
+        e = self.assertRaises(state_mod.DataUnavailable, self.state.refresh)
+        self.assertIn('does not exist', str(e))
+        self.assertFalse(os.path.exists(path))
+
+    def test_database_file_moved_away_is_not_recreated(self):
+        self.report()
+        self.state.refresh()
+        path = self.url[len('sqlite:///'):]
+        os.rename(path, path + '.away')
+        self.assertRaises(state_mod.DataUnavailable, self.state.refresh)
+        self.assertFalse(os.path.exists(path))
+        os.rename(path + '.away', path)
+        self.assertEqual(3, len(self.state.refresh().hosts))
+
+    def test_thread_starts_on_first_use_and_survives_errors(self):
+        self.conf.set_override('refresh_interval', 0.5,
+                               group='drs_scheduler')
+        self.report(hot={'fake-host-1': ['memory']})
+        calls = []
+
+        def flaky(conf):
+            calls.append(1)
+            if len(calls) == 1:
+                raise db_exc.DBConnectionError('database is down')
+            if len(calls) == 2:
+                raise KeyError('a bug')
+            return state_mod.open_database(conf)
+
+        state = self.make_state(clock=time.monotonic,
+                                wall_clock=state_mod.utcnow,
+                                database_factory=flaky, autostart=True)
+        with self.assertLogs('nova_drs.scheduler.state', 'WARNING') as logs:
+            self.assertIsNone(state.current())
+            self.assertTrue(state.running())
+            self.assertTrue(wait_until(lambda: state.current() is not None))
+        messages = '\n'.join(logs.output)
+        self.assertIn('cannot read the nova-drs database, retrying every '
+                      '0.5 s: database is down', messages)
+        self.assertIn('unexpected error reading the nova-drs database',
+                      messages)
+        self.assertIn("KeyError: 'a bug'", messages)
+        self.assertEqual(2, state.counters['refresh_errors'])
+        # the rows were written with the test's fixed clock: too old now
+        self.assertIsNone(state.current().host('fake-host-1'))
+        self.assertTrue(state.running())
+        state.stop()
+        self.assertFalse(state.running())
+
+    def test_unreachable_database(self):
+        self.conf.set_override(
+            'connection', 'mysql+pymysql://nova_drs:secret@127.0.0.1:%d/x'
+            % closed_port(), group='drs_database')
+        self.conf.set_override('max_retries', 1, group='drs_database')
+        self.conf.set_override('retry_interval', 0, group='drs_database')
+        with self.assertLogs('nova_drs.scheduler.state', 'WARNING') as logs:
+            self.state._refresh_logged()
+        self.assertIn('cannot read the nova-drs database', logs.output[0])
+        self.assertNotIn('secret', '\n'.join(logs.output))
+        self.assertIsNone(self.state.current())
+
+    def test_forked_child_starts_its_own_thread(self):
+        self.report(hot={'fake-host-1': ['cpu']})
+        state = self.make_state(clock=time.monotonic, autostart=True)
+        state.refresh()
+        self.assertIsNotNone(state.current())
+        self.assertTrue(state.running())
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:           # the child: report, never return
+            code = 1
+            try:
+                before = state.counters['refreshes']
+                started = state.running()
+                inherited = state.current() is not None
+                refreshed = wait_until(
+                    lambda: state.counters['refreshes'] > before, 5)
+                os.write(write_end, ('%s %s %s' % (
+                    inherited, started, refreshed)).encode())
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(write_end)
+        _pid, status = os.waitpid(pid, 0)
+        with os.fdopen(read_end) as f:
+            answer = f.read()
+        self.assertEqual(0, status)
+        # the child had the parent's snapshot, its own thread (started by
+        # the fork handler) refreshed it through its own connection pool
+        self.assertEqual('True True True', answer)
+        self.assertTrue(state.running())
