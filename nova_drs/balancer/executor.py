@@ -531,6 +531,11 @@ class Executor(object):
                             action.uuid, self.replica_id,
                             result.migration_id, result.migration_uuid)
                         if stored is False:
+                            LOG.warning('Executor: action %s is no longer '
+                                        'running here (taken over or '
+                                        'ended) as Nova started migration '
+                                        '%s; no longer followed',
+                                        action.uuid, result.migration_id)
                             heartbeat.lost = True
                 finally:
                     destination.close()

@@ -96,6 +96,9 @@ class HostState:
     libvirt_connected: bool
     #: the agent's count of notifications it could not send
     agent_dropped_notifications: int
+    #: the latest sample's balloon totals (the payload's ``balloon``) and,
+    #: under ``guests``, each guest's balloon state and memory sizes
+    balloon: dict = None
 
 
 @dataclasses.dataclass
@@ -128,6 +131,7 @@ class _Host:
     guests: tuple = ()
     libvirt_connected: bool = True
     agent_dropped_notifications: int = 0
+    balloon: dict = None
 
 
 @dataclasses.dataclass
@@ -143,6 +147,21 @@ def _resources(flags):
 
 def _number(value):
     return 0.0 if value is None else float(value)
+
+
+def _balloon(doc):
+    """Balloon totals of a metrics payload, with each guest's state."""
+    out = dict(doc.get('balloon') or {})
+    guests = {}
+    for guest in doc['guests']:
+        memory = guest.get('memory') or {}
+        entry = dict(guest.get('balloon') or {})
+        entry['actual_mb'] = memory.get('actual_mb')
+        entry['max_mb'] = memory.get('max_mb')
+        entry['used_mb'] = memory.get('used_mb')
+        guests[guest['uuid']] = entry
+    out['guests'] = guests
+    return out
 
 
 def instance_load(guest):
@@ -333,6 +352,7 @@ class HostView(listener.MetricsHandler):
                 self._instances[uuid] = _Instance(
                     name, report.sampled_at, instance_load(guest))
         host.guests = tuple(current)
+        host.balloon = _balloon(doc)
         for uuid in set(previous).difference(current):
             known = self._instances.get(uuid)
             if known is not None and known.host == name:
@@ -383,7 +403,8 @@ class HostView(listener.MetricsHandler):
             agent_hot=agent_hot, cpu_count=host.cpu_count,
             memory_total_mb=host.memory_total_mb, guests=host.guests,
             libvirt_connected=host.libvirt_connected,
-            agent_dropped_notifications=host.agent_dropped_notifications)
+            agent_dropped_notifications=host.agent_dropped_notifications,
+            balloon=host.balloon)
 
     def host(self, name):
         """The :class:`HostState` of ``name``, None if never heard of."""

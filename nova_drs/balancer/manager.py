@@ -41,6 +41,7 @@ from nova_drs.balancer import inventory as inventory_mod
 from nova_drs.balancer import listener as listener_mod
 from nova_drs.balancer import nova_view
 from nova_drs.balancer import planner as planner_mod
+from nova_drs.balancer import requests as requests_mod
 from nova_drs.db import api as db_api
 from nova_drs.db import migration as db_migration
 from nova_drs.db import models
@@ -102,6 +103,8 @@ class BalancerManager:
         self.inventory = inventory_mod.Inventory(self._collect, conf,
                                                  clock=clock)
         self.planner = planner_mod.Planner(conf, self.db, self.replica_id)
+        self.requests = requests_mod.RequestHandler(
+            conf, self.db, self.planner, self.replica_id)
         self.thresholds = cluster.thresholds_from_conf(conf)
         # the listeners use the configured replica id only: a single
         # balancer without one reads the agents' default queue
@@ -227,9 +230,11 @@ class BalancerManager:
         next_plan = now
         next_states = now + opts.host_state_interval
         next_purge = now + 60.0
+        next_requests = now
         while not stop_event.is_set():
             now = self.clock()
-            timeout = max(0.0, min(next_plan, next_states, next_purge) - now)
+            timeout = max(0.0, min(next_plan, next_states, next_purge,
+                                   next_requests) - now)
             self._wake.wait(timeout)
             if stop_event.is_set():
                 break
@@ -240,6 +245,10 @@ class BalancerManager:
                           else models.ORIGIN_PERIODIC)
                 self.cycle(origin)
                 next_plan = self.clock() + opts.planning_interval
+            if now >= next_requests:
+                self._guard('carrying out plan requests',
+                            self.process_requests)
+                next_requests = self.clock() + opts.request_poll_interval
             if now >= next_states:
                 self._guard('writing host states', self.write_host_states)
                 next_states = self.clock() + opts.host_state_interval
@@ -329,6 +338,18 @@ class BalancerManager:
                      ', '.join(result.recommended) or '-',
                      self.last_cycle['duration_s'])
         return result
+
+    def process_requests(self):
+        """Carry out the operators' pending plan requests (API)."""
+        if not self.coordinator.is_active():
+            return
+        timeout = self.conf.drs_balancer.request_claim_timeout
+        self.db.release_stale_plan_requests(
+            self.db.now() - datetime.timedelta(seconds=timeout))
+        applied = self.requests.process(self.prepare_cycle,
+                                        self.coordinator.owns)
+        if applied:
+            self.executor.poke()
 
     # -- the executor's destination check --
 

@@ -144,6 +144,16 @@ BALANCER_OPTS = [
         help='Seconds between two writes of the owned hosts\' state '
              '(loads, hotspots, staleness) to the database, where the '
              'Nova scheduler filter and weigher and the API read it.'),
+    cfg.FloatOpt(
+        'request_poll_interval', default=2.0, min=0.2, max=60.0,
+        help='Seconds between two looks at the plan requests operators '
+             'made through the API (a dry-run plan, a host evacuation): '
+             'how long such a request waits at most for a replica.'),
+    cfg.IntOpt(
+        'request_claim_timeout', default=120, min=10, max=3600,
+        help='A plan request claimed by a replica that did not finish it '
+             'within this many seconds (it died) is released for another '
+             'replica to carry out.'),
     cfg.IntOpt(
         'history_days', default=30, min=1, max=3650,
         help='Finished plans, their actions and audit events older than '

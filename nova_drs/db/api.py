@@ -98,6 +98,12 @@ class ActionNotFound(NotFound):
         self.uuid = uuid
 
 
+class PlanRequestNotFound(NotFound):
+    def __init__(self, uuid):
+        super().__init__('plan request %s not found' % uuid)
+        self.uuid = uuid
+
+
 class InvalidTransition(ValueError):
     """The state machine does not allow this change."""
 
@@ -278,14 +284,26 @@ class Database(object):
         return row
 
     def list_plans(self, state=None, origin=None, created_by=None,
-                   since=None, limit=None):
+                   since=None, limit=None, marker=None):
         """Plans, newest first, without their actions.
 
         :param state: a state or a list of states
         :param origin: an origin or a list of origins
         :param since: only plans created at or after this time
+        :param marker: only the plans after this one in that order (the
+            last plan of the previous page)
+        :raises PlanNotFound: no plan ``marker``
         """
         query = sa.select(models.Plan)
+        if marker is not None:
+            with self._reader() as session:
+                last = session.get(models.Plan, marker)
+            if last is None:
+                raise PlanNotFound(marker)
+            query = query.where(sa.or_(
+                models.Plan.created_at < last.created_at,
+                sa.and_(models.Plan.created_at == last.created_at,
+                        models.Plan.uuid > last.uuid)))
         states, origins = _as_list(state), _as_list(origin)
         if states is not None:
             query = query.where(models.Plan.state.in_(states))
@@ -451,6 +469,66 @@ class Database(object):
             query = query.limit(limit)
         with self._reader() as session:
             return list(session.scalars(query))
+
+    def list_recent_actions(self, plan_uuid=None, state=None,
+                            instance_uuid=None, host=None, limit=None,
+                            marker=None):
+        """Actions, newest plan first, each plan's in their order.
+
+        The order the API lists migrations in, with keyset paging.
+
+        :param state: a state or a list of states
+        :param host: actions with this source or target
+        :param marker: only the actions after this one in that order (the
+            last action of the previous page)
+        :raises ActionNotFound: no action ``marker``
+        """
+        query = sa.select(models.Action)
+        states = _as_list(state)
+        if plan_uuid is not None:
+            query = query.where(models.Action.plan_uuid == plan_uuid)
+        if states is not None:
+            query = query.where(models.Action.state.in_(states))
+        if instance_uuid is not None:
+            query = query.where(models.Action.instance_uuid == instance_uuid)
+        if host is not None:
+            query = query.where(sa.or_(models.Action.source == host,
+                                       models.Action.target == host))
+        if marker is not None:
+            with self._reader() as session:
+                last = session.get(models.Action, marker)
+            if last is None:
+                raise ActionNotFound(marker)
+            query = query.where(sa.or_(
+                models.Action.created_at < last.created_at,
+                sa.and_(models.Action.created_at == last.created_at,
+                        sa.or_(models.Action.plan_uuid > last.plan_uuid,
+                               sa.and_(models.Action.plan_uuid
+                                       == last.plan_uuid,
+                                       models.Action.order_index
+                                       > last.order_index)))))
+        query = query.order_by(models.Action.created_at.desc(),
+                               models.Action.plan_uuid,
+                               models.Action.order_index)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader() as session:
+            return list(session.scalars(query))
+
+    def count_states(self):
+        """How many plans and actions are in each state.
+
+        :returns: ``{'plans': {state: n}, 'actions': {state: n}}`` (states
+            without any left out)
+        """
+        with self._reader() as session:
+            plans = dict(session.execute(
+                sa.select(models.Plan.state, sa.func.count())
+                .group_by(models.Plan.state)).all())
+            actions = dict(session.execute(
+                sa.select(models.Action.state, sa.func.count())
+                .group_by(models.Action.state)).all())
+        return {'plans': plans, 'actions': actions}
 
     def _action_exists(self, session, action_uuid):
         if session.scalar(sa.select(models.Action.uuid).where(
@@ -839,6 +917,164 @@ class Database(object):
             return {target: count
                     for target, count in session.execute(query)}
 
+    # -- plan requests (operators, through the API) -------------------------
+
+    @_retry_on_deadlock
+    def create_plan_request(self, kind, created_by, strategy=None,
+                            host=None, apply=False):
+        """Store an operator's request for a plan, ``pending``.
+
+        :param kind: ``plan`` (a dry-run plan by ``strategy``) or
+            ``evacuation`` (live-migrate everything off ``host``)
+        :param created_by: the user who asked
+        :param strategy: the strategy to plan with (None: the balancer's
+            configured one)
+        :param host: the host to evacuate (evacuations only)
+        :param apply: apply the plan at once, instead of storing it
+            ``recommended``
+        :returns: the :class:`~nova_drs.db.models.PlanRequest`
+        :raises ValueError: unknown kind, or an evacuation without a host
+        """
+        if kind not in models.REQUEST_KINDS:
+            raise ValueError('unknown plan request kind %r (one of %s)'
+                             % (kind, ', '.join(models.REQUEST_KINDS)))
+        if kind == models.REQUEST_EVACUATION and not host:
+            raise ValueError('an evacuation request needs a host')
+        now = self.now()
+        row = models.PlanRequest(
+            uuid=str(uuid_lib.uuid4()), kind=kind, strategy=strategy,
+            host=host, apply=bool(apply), state=models.REQUEST_PENDING,
+            created_at=now, updated_at=now, created_by=created_by)
+        with self._writer() as session:
+            session.add(row)
+            self._audit(session, now, created_by, 'plan_request.created',
+                        row.uuid,
+                        '%s request%s' % (kind, ' for %s' % host
+                                          if host else ''),
+                        {'kind': kind, 'strategy': strategy, 'host': host,
+                         'apply': bool(apply)})
+        return row
+
+    def get_plan_request(self, request_uuid):
+        """:raises PlanRequestNotFound:"""
+        with self._reader() as session:
+            row = session.get(models.PlanRequest, request_uuid)
+        if row is None:
+            raise PlanRequestNotFound(request_uuid)
+        return row
+
+    def list_plan_requests(self, state=None, kind=None, limit=None):
+        """Plan requests, oldest first (the order to work on them).
+
+        :param state: a state or a list of states
+        :param kind: a kind or a list of kinds
+        """
+        query = sa.select(models.PlanRequest)
+        states, kinds = _as_list(state), _as_list(kind)
+        if states is not None:
+            query = query.where(models.PlanRequest.state.in_(states))
+        if kinds is not None:
+            query = query.where(models.PlanRequest.kind.in_(kinds))
+        query = query.order_by(models.PlanRequest.created_at,
+                               models.PlanRequest.uuid)
+        if limit is not None:
+            query = query.limit(limit)
+        with self._reader() as session:
+            return list(session.scalars(query))
+
+    def _plan_request_exists(self, session, request_uuid):
+        if session.scalar(sa.select(models.PlanRequest.uuid).where(
+                models.PlanRequest.uuid == request_uuid)) is None:
+            raise PlanRequestNotFound(request_uuid)
+
+    @_retry_on_deadlock
+    def claim_plan_request(self, request_uuid, replica):
+        """pending -> claimed by ``replica``; True if this call won.
+
+        Only the replica that gets True works on the request.
+
+        :raises PlanRequestNotFound:
+        """
+        now = self.now()
+        with self._writer() as session:
+            won = self._update(
+                session, models.PlanRequest,
+                (models.PlanRequest.uuid == request_uuid,
+                 models.PlanRequest.state == models.REQUEST_PENDING),
+                {'state': models.REQUEST_CLAIMED, 'claimed_by': replica,
+                 'claimed_at': now, 'updated_at': now})
+            if won:
+                self._audit(session, now, replica, 'plan_request.claimed',
+                            request_uuid, 'claimed by %s' % replica)
+            else:
+                self._plan_request_exists(session, request_uuid)
+        return bool(won)
+
+    @_retry_on_deadlock
+    def finish_plan_request(self, request_uuid, replica, plan_uuid=None,
+                            error=None):
+        """claimed -> ``done`` (with the plan) or ``failed`` (``error``).
+
+        :param replica: only the replica holding the claim may finish it
+        :returns: False when the request is not claimed by ``replica``
+            (its claim was released as stale, and maybe claimed again)
+        :raises PlanRequestNotFound:
+        """
+        state = models.REQUEST_FAILED if error else models.REQUEST_DONE
+        now = self.now()
+        with self._writer() as session:
+            won = self._update(
+                session, models.PlanRequest,
+                (models.PlanRequest.uuid == request_uuid,
+                 models.PlanRequest.state == models.REQUEST_CLAIMED,
+                 models.PlanRequest.claimed_by == replica),
+                {'state': state, 'plan_uuid': plan_uuid, 'error': error,
+                 'updated_at': now})
+            if won:
+                self._audit(session, now, replica, 'plan_request.%s' % state,
+                            request_uuid,
+                            error or 'plan %s' % plan_uuid,
+                            {'plan_uuid': plan_uuid, 'error': error})
+            else:
+                self._plan_request_exists(session, request_uuid)
+        return bool(won)
+
+    @_retry_on_deadlock
+    def release_stale_plan_requests(self, before):
+        """Claims older than ``before`` go back to ``pending``.
+
+        The replica that claimed them died or hung; another one may claim
+        them now. A late ``finish_plan_request`` of the old claimer then
+        returns False.
+
+        :returns: the number of requests released
+        """
+        before = _utc(before)
+        now = self.now()
+        where = (models.PlanRequest.state == models.REQUEST_CLAIMED,
+                 models.PlanRequest.claimed_at < before)
+        with self._writer() as session:
+            stale = list(session.execute(
+                sa.select(models.PlanRequest.uuid,
+                          models.PlanRequest.claimed_by).where(*where)))
+            released = 0
+            for request_uuid, claimer in stale:
+                # NOTE: per row, compare-and-set on the claimer: a claim
+                # finished meanwhile is left alone
+                if self._update(
+                        session, models.PlanRequest,
+                        where + (models.PlanRequest.uuid == request_uuid,
+                                 models.PlanRequest.claimed_by == claimer),
+                        {'state': models.REQUEST_PENDING,
+                         'claimed_by': None, 'claimed_at': None,
+                         'updated_at': now}):
+                    released += 1
+                    self._audit(session, now, 'nova-drs',
+                                'plan_request.released', request_uuid,
+                                'claim of %s expired' % claimer,
+                                {'claimed_by': claimer})
+        return released
+
     # -- housekeeping --------------------------------------------------------
 
     @_retry_on_deadlock
@@ -846,11 +1082,11 @@ class Database(object):
         """Delete old history.
 
         Plans that reached a final state before ``before`` (with their
-        actions), audit events older than ``before``, and bad pairs that
-        have expired.
+        actions), plan requests done or failed before ``before``, audit
+        events older than ``before``, and bad pairs that have expired.
 
         :returns: ``{'plans': n, 'actions': n, 'audit_events': n,
-            'failed_pairs': n}``
+            'failed_pairs': n, 'plan_requests': n}``
         """
         before = _utc(before)
         old_plans = sa.select(models.Plan.uuid).where(
@@ -877,8 +1113,14 @@ class Database(object):
                 sa.delete(models.FailedPair)
                 .where(models.FailedPair.until <= self.now())
                 .execution_options(synchronize_session=False)).rowcount
+            requests = session.execute(
+                sa.delete(models.PlanRequest)
+                .where(models.PlanRequest.state.in_(
+                    sorted(models.REQUEST_FINAL_STATES)),
+                    models.PlanRequest.updated_at < before)
+                .execution_options(synchronize_session=False)).rowcount
         return {'plans': plans, 'actions': actions, 'audit_events': events,
-                'failed_pairs': pairs}
+                'failed_pairs': pairs, 'plan_requests': requests}
 
 
 def _chunks(items, size=HOST_STATE_CHUNK):

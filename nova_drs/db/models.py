@@ -17,6 +17,10 @@
     The latest state of each compute host as the balancer replica that
     owns it saw it (loads, hot resources, staleness), rewritten at each
     cycle; the Nova scheduler filter and weigher read it.
+``plan_requests``
+    An operator's request, through the API, for a plan made now (a
+    dry-run plan, or a host's evacuation): a balancer replica claims it,
+    plans, and records the plan it stored or why it could not.
 
 Times are naive UTC datetimes (as everywhere in OpenStack databases), with
 microseconds on every backend. These models must agree with the alembic
@@ -87,6 +91,19 @@ ACTION_TRANSITIONS = {
     ACTION_ABORTED: frozenset(),
     ACTION_CANCELLED: frozenset(),
 }
+
+#: What an operator asks the balancer for through the API.
+REQUEST_PLAN = 'plan'
+REQUEST_EVACUATION = 'evacuation'
+REQUEST_KINDS = (REQUEST_PLAN, REQUEST_EVACUATION)
+
+REQUEST_PENDING = 'pending'
+REQUEST_CLAIMED = 'claimed'
+REQUEST_DONE = 'done'
+REQUEST_FAILED = 'failed'
+REQUEST_STATES = (REQUEST_PENDING, REQUEST_CLAIMED, REQUEST_DONE,
+                  REQUEST_FAILED)
+REQUEST_FINAL_STATES = frozenset((REQUEST_DONE, REQUEST_FAILED))
 
 # -- column types -----------------------------------------------------------
 
@@ -280,3 +297,44 @@ class HostStateRow(Base):
     guest_count: orm.Mapped[int] = orm.mapped_column(sa.Integer)
     #: balloon totals of the host (JSON), when known
     balloon = orm.mapped_column(db_types.JsonEncodedDict(), nullable=True)
+
+
+class PlanRequest(Base):
+    """An operator's request for a plan, waiting for a balancer replica.
+
+    ``pending`` until a replica claims it (``claimed``, with
+    ``claimed_by`` and ``claimed_at``), then ``done`` with the stored
+    plan's uuid or ``failed`` with the error. A claim that is not
+    finished in time goes back to ``pending`` (the replica died).
+    """
+
+    __tablename__ = 'plan_requests'
+    __table_args__ = (
+        sa.CheckConstraint(_in('kind', REQUEST_KINDS), name='kind'),
+        sa.CheckConstraint(_in('state', REQUEST_STATES), name='state'),
+        # the work queue: pending requests, oldest first
+        sa.Index('ix_plan_requests_state_created_at', 'state',
+                 'created_at'),
+        TABLE_ARGS,
+    )
+
+    uuid: orm.Mapped[str] = orm.mapped_column(UUID, primary_key=True)
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    #: the strategy to plan with (None: the configured one)
+    strategy: orm.Mapped[str | None] = orm.mapped_column(sa.String(64))
+    #: the host to evacuate (evacuations only)
+    host: orm.Mapped[str | None] = orm.mapped_column(HOST)
+    #: apply the plan at once (evacuations), else store it recommended
+    apply: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    state: orm.Mapped[str] = orm.mapped_column(STATE)
+    #: the plan stored for it (no foreign key: plans are purged)
+    plan_uuid: orm.Mapped[str | None] = orm.mapped_column(UUID)
+    #: why it failed
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    created_at = orm.mapped_column(DATETIME, nullable=False)
+    updated_at = orm.mapped_column(DATETIME, nullable=False)
+    #: the user who asked
+    created_by: orm.Mapped[str] = orm.mapped_column(ACTOR)
+    #: the replica working on it
+    claimed_by: orm.Mapped[str | None] = orm.mapped_column(ACTOR)
+    claimed_at = orm.mapped_column(DATETIME, nullable=True)

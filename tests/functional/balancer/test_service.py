@@ -471,3 +471,40 @@ class _Collect(nova_events.NovaEventHandler):
 
     def on_nova_events(self, events):
         self.events.extend(events)
+
+
+class PlanRequestTest(ServiceTestCase):
+    """An operator's requests (what the API stores) carried out for real."""
+
+    DATABASE = 'sqlite'
+
+    def test_evacuation_and_dry_run_requests(self):
+        servers = self.boot_hot_servers(count=2)
+        proc = self.balancer('r1', mode='manual')
+        agents = self.agents()
+        self.wait_for('two rounds', lambda: agents.rounds >= 2,
+                      procs=[proc])
+        dry = self.db.create_plan_request('plan', 'alice',
+                                          strategy='balance')
+        evac = self.db.create_plan_request('evacuation', 'alice', host=HOT,
+                                           apply=True)
+        done = self.wait_for(
+            'both requests carried out',
+            lambda: all(self.db.get_plan_request(r.uuid).state
+                        in (models.REQUEST_DONE, models.REQUEST_FAILED)
+                        for r in (dry, evac)) and True, procs=[proc])
+        self.assertTrue(done)
+        dry = self.db.get_plan_request(dry.uuid)
+        evac = self.db.get_plan_request(evac.uuid)
+        self.assertEqual((models.REQUEST_DONE, None), (dry.state, dry.error))
+        self.assertEqual((models.REQUEST_DONE, None),
+                         (evac.state, evac.error))
+        self.assertEqual(models.PLAN_RECOMMENDED,
+                         self.db.get_plan(dry.plan_uuid).state)
+        # the evacuation is applied even in manual mode: it was asked for
+        self.wait_for('the evacuation applied',
+                      lambda: self.db.get_plan(evac.plan_uuid).state
+                      == models.PLAN_APPLIED, timeout=120, procs=[proc])
+        for server in servers:
+            self.assertNotEqual(
+                HOT, self.lab.conn.compute.get_server(server).compute_host)

@@ -13,6 +13,7 @@ from tests.unit.db import test_api
 from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
+from tests.unit.db import test_plan_requests
 
 BACKEND = 'mysql'
 
@@ -39,7 +40,7 @@ class TestMigrationMySQL(base.EmptyDatabaseTestCase,
                 'SELECT table_name, engine, table_collation '
                 'FROM information_schema.tables '
                 'WHERE table_schema = DATABASE()')).all()
-        self.assertEqual(6, len(rows))
+        self.assertEqual(7, len(rows))
         for name, engine_name, collation in rows:
             self.assertEqual('InnoDB', engine_name, name)
             self.assertTrue(collation.startswith('utf8mb4'), (name,
@@ -94,3 +95,13 @@ class TestManageMySQL(base.EmptyDatabaseTestCase, test_manage.ManageTests):
         self.assertEqual(2, rc, err)
         self.assertIn('does not exist; create it first', err)
         self.assertNotIn('Traceback', err)
+
+
+class TestPlanRequestsMySQL(base.MigratedDatabaseTestCase,
+                            test_plan_requests.PlanRequestTests):
+    BACKEND = BACKEND
+
+
+class TestPagingMySQL(base.MigratedDatabaseTestCase,
+                      test_plan_requests.PagingTests):
+    BACKEND = BACKEND

@@ -10,6 +10,7 @@ from tests.unit.db import test_api
 from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
+from tests.unit.db import test_plan_requests
 
 BACKEND = 'postgresql'
 
@@ -63,3 +64,13 @@ class TestManagePostgreSQL(base.EmptyDatabaseTestCase,
         self.assertEqual(2, rc, err)
         self.assertIn('does not exist; create it first', err)
         self.assertNotIn('Traceback', err)
+
+
+class TestPlanRequestsPostgreSQL(base.MigratedDatabaseTestCase,
+                                 test_plan_requests.PlanRequestTests):
+    BACKEND = BACKEND
+
+
+class TestPagingPostgreSQL(base.MigratedDatabaseTestCase,
+                           test_plan_requests.PagingTests):
+    BACKEND = BACKEND

@@ -520,3 +520,16 @@ class TestApply(ViewTestCase):
                                       view.model.instances.mem_used_mb)
         np.testing.assert_array_equal(before.instances.cpu_util,
                                       view.model.instances.cpu_util)
+
+
+class TestBalloonState(ViewTestCase):
+
+    def test_balloon_totals_and_guests_are_kept(self):
+        self.metrics(guests=[guest_doc('vm-a', mem=700.0)])
+        state = self.view.host('compute-1')
+        self.assertEqual('adaptive', state.balloon['policy'])
+        guest = state.balloon['guests']['vm-a']
+        self.assertEqual((4096.0, 4096.0, 700.0),
+                         (guest['actual_mb'], guest['max_mb'],
+                          guest['used_mb']))
+        self.assertTrue(guest['has_balloon'])

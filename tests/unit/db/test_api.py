@@ -748,7 +748,8 @@ class ApiTests(object):
             seconds=1800))
         # left: the recent plan's "created" and "cancelled"
         self.assertEqual({'plans': 1, 'actions': 2, 'failed_pairs': 1,
-                          'audit_events': events_before - 2}, counts)
+                          'audit_events': events_before - 2,
+                          'plan_requests': 0}, counts)
         self.assertRaises(api.PlanNotFound, self.db.get_plan, old.uuid)
         self.assertEqual([], self.db.list_actions(plan_uuid=old.uuid))
         self.assertEqual(models.PLAN_APPLYING,

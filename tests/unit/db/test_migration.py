@@ -20,7 +20,7 @@ from nova_drs.db import migration
 from nova_drs.db import models
 
 TABLES = {'plans', 'actions', 'audit_events', 'failed_pairs',
-          'host_states'}
+          'host_states', 'plan_requests'}
 INDEXES = {
     'plans': {'ix_plans_state_created_at', 'ix_plans_created_at'},
     'actions': {'ix_actions_state_source', 'ix_actions_state_target',
@@ -28,6 +28,7 @@ INDEXES = {
     'audit_events': {'ix_audit_events_object_uuid',
                      'ix_audit_events_created_at'},
     'failed_pairs': {'ix_failed_pairs_until'},
+    'plan_requests': {'ix_plan_requests_state_created_at'},
 }
 
 
@@ -47,7 +48,7 @@ class MigrationTests(object):
             engine.dispose()
 
     def test_head(self):
-        self.assertEqual('0002', migration.head())
+        self.assertEqual('0003', migration.head())
 
     def test_version_of_an_empty_database(self):
         self.assertIsNone(migration.version(None, connection=self.url))
@@ -66,7 +67,7 @@ class MigrationTests(object):
         before = self.tables()
         migration.upgrade(None, connection=self.url)
         self.assertEqual(before, self.tables())
-        self.assertEqual('0002', migration.version(None,
+        self.assertEqual('0003', migration.version(None,
                                                    connection=self.url))
 
     def test_upgrade_to_a_revision(self):
@@ -74,10 +75,15 @@ class MigrationTests(object):
         self.assertEqual('0001', migration.version(None,
                                                    connection=self.url))
         self.assertNotIn('host_states', self.tables())
-        migration.upgrade(None, connection=self.url)
+        migration.upgrade(None, revision='0002', connection=self.url)
         self.assertEqual('0002', migration.version(None,
                                                    connection=self.url))
         self.assertIn('host_states', self.tables())
+        self.assertNotIn('plan_requests', self.tables())
+        migration.upgrade(None, connection=self.url)
+        self.assertEqual('0003', migration.version(None,
+                                                   connection=self.url))
+        self.assertIn('plan_requests', self.tables())
 
     def test_unknown_revision(self):
         self.assertRaises(alembic_exc.CommandError, migration.upgrade,
@@ -149,7 +155,7 @@ class TestMigrationSqlite(SqliteFile, MigrationTests):
         conf = config.load([conf_path])
         self.assertIsNone(migration.version(conf))
         migration.upgrade(conf)
-        self.assertEqual('0002', migration.version(conf))
+        self.assertEqual('0003', migration.version(conf))
         self.assertTrue(os.path.exists(self.path))
 
 

@@ -1,0 +1,104 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Compute hosts as the balancer sees them, and their evacuation.
+
+Read from the ``host_states`` table, which the replica owning each host
+rewrites every ``[drs_balancer] host_state_interval`` seconds, and the
+destinations reserved by running or planned migrations. A host is shown
+``stale`` when the balancer marked it so (no current sample from its
+agent) or when its row is older than ``[drs_api] host_stale_after``
+(its replica stopped writing).
+"""
+
+from nova_drs.api.controllers import plan_requests
+from nova_drs.api import errors
+from nova_drs.api import fields
+from nova_drs.api import paging
+from nova_drs.db import models
+
+
+def is_stale(row, now, stale_after):
+    age = (now - row.updated_at).total_seconds()
+    return bool(row.stale) or age > stale_after
+
+
+def balloon_totals(balloon):
+    """A host's balloon totals, without the per-guest details.
+
+    The balancer stores the agent's totals with each guest's state under
+    ``guests`` (for ``GET /v1/instances/{uuid}``); a host shows how many
+    guests there are instead.
+    """
+    if not isinstance(balloon, dict):
+        return None
+    totals = {k: v for k, v in balloon.items() if k != 'guests'}
+    guests = balloon.get('guests')
+    if isinstance(guests, dict):
+        totals['guests'] = len(guests)
+    return totals
+
+
+def view(row, reserved, now, stale_after):
+    return {
+        'name': row.host,
+        'reported_by': row.reported_by,
+        'updated_at': fields.isotime(row.updated_at),
+        'sampled_at': fields.isotime(row.sampled_at),
+        'stale': is_stale(row, now, stale_after),
+        'hot': list(row.hot or []),
+        'load': dict(row.load or {}),
+        'smoothed': dict(row.smoothed or {}),
+        'cpu_count': row.cpu_count,
+        'memory_total_mb': row.memory_total_mb,
+        'guest_count': row.guest_count,
+        'balloon': balloon_totals(row.balloon),
+        'reserved_migrations': reserved.get(row.host, 0),
+    }
+
+
+def _row(call, host):
+    rows = call.db.list_host_states(hosts=[host])
+    if not rows:
+        raise errors.NotFound('host %s is unknown to the balancer (it has '
+                              'no state in its database)' % host)
+    return rows[0]
+
+
+def index(call):
+    db = call.db
+    now = db.now()
+    stale_after = call.conf.drs_api.host_stale_after
+    rows = db.list_host_states()
+    marker = call.query.get('marker')
+    if marker is not None:
+        names = [r.host for r in rows]
+        if marker not in names:
+            raise errors.BadRequest('marker host %s not found' % marker)
+        rows = rows[names.index(marker) + 1:]
+    hot = call.query.get('hot')
+    if hot is not None:
+        rows = [r for r in rows if bool(r.hot) == (hot == 'true')]
+    stale = call.query.get('stale')
+    if stale is not None:
+        rows = [r for r in rows
+                if is_stale(r, now, stale_after) == (stale == 'true')]
+    size = paging.page_size(call)
+    rows, links = paging.page(call, rows[:size + 1], lambda r: r.host, size)
+    reserved = db.reserved_destinations()
+    return 200, {'hosts': [view(r, reserved, now, stale_after)
+                           for r in rows],
+                 'links': links}
+
+
+def show(call, host):
+    row = _row(call, host)
+    return 200, {'host': view(row, call.db.reserved_destinations(),
+                              call.db.now(),
+                              call.conf.drs_api.host_stale_after)}
+
+
+def evacuate(call, host):
+    _row(call, host)
+    apply = call.body.get('apply', True)
+    request = call.db.create_plan_request(
+        models.REQUEST_EVACUATION, call.user, host=host, apply=apply)
+    return 202, {'plan_request': plan_requests.view(call, request)}

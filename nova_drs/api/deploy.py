@@ -1,0 +1,48 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Building the application of a WSGI server process from its environment.
+
+The configuration files are named by ``NOVA_DRS_API_CONFIG`` (several
+separated by ``;``, later ones win, as Nova's ``OS_NOVA_CONFIG_FILES``),
+by default ``/etc/nova-drs/nova-drs.conf``.
+"""
+
+import os
+import threading
+
+from oslo_log import log as logging
+
+from nova_drs.api import app as app_mod
+from nova_drs import config
+
+ENV = 'NOVA_DRS_API_CONFIG'
+DEFAULT_CONFIG = '/etc/nova-drs/nova-drs.conf'
+
+_lock = threading.Lock()
+
+
+def config_files(environ=None):
+    """The configuration files named by the environment."""
+    environ = os.environ if environ is None else environ
+    value = environ.get(ENV) or DEFAULT_CONFIG
+    return [path.strip() for path in value.split(';') if path.strip()]
+
+
+def init_application(environ=None):
+    """Load the configuration, set up logging, build the application.
+
+    :raises config.ConfigError: unreadable or invalid configuration
+    """
+    conf = config.load(config_files(environ))
+    logging.setup(conf, config.PROJECT)
+    return app_mod.create_app(conf)
+
+
+def load_or_exit():
+    """:func:`init_application`, or exit with a one-line message."""
+    with _lock:
+        try:
+            return init_application()
+        except config.ConfigError as e:
+            # NOTE: there is no request to answer yet: the message goes
+            # to the server's log, without a traceback
+            raise SystemExit('nova-drs-api: %s' % e) from None

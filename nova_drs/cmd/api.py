@@ -1,0 +1,109 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``nova-drs-api``: the API on a development server.
+
+For development and tests: a threaded wsgiref server (one thread per
+request). Production runs ``nova_drs.wsgi.api:application`` under uWSGI
+(doc/api.rst). ``--port 0`` picks a free port; the address actually used
+is printed on standard output once the server listens.
+"""
+
+import argparse
+import signal
+import socketserver
+import sys
+import threading
+from wsgiref import simple_server
+
+from oslo_log import log as logging
+
+from nova_drs.api import app as app_mod
+from nova_drs import config
+
+LOG = logging.getLogger(__name__)
+
+
+class _Server(socketserver.ThreadingMixIn, simple_server.WSGIServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+class _Handler(simple_server.WSGIRequestHandler):
+    def log_message(self, format, *args):
+        # NOTE: through oslo.log, not to stderr unconditionally
+        LOG.info('%s %s', self.address_string(), format % args)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(
+        prog='nova-drs-api',
+        description='Run the nova-drs REST API on a development server.')
+    parser.add_argument('--config-file', action='append', default=[],
+                        metavar='PATH',
+                        help='configuration file (repeatable; later files '
+                             'win)')
+    parser.add_argument('--config-dir', action='append', default=[],
+                        metavar='DIR',
+                        help='directory of *.conf configuration files')
+    parser.add_argument('--host', help='address to listen on (default: '
+                                       '[drs_api] host)')
+    parser.add_argument('--port', type=int, help='port to listen on, 0 for '
+                                                 'any free port (default: '
+                                                 '[drs_api] port)')
+    return parser.parse_args(argv)
+
+
+def serve(conf, host, port, ready=None):
+    """Serve until SIGTERM/SIGINT; ``ready(url)`` once listening."""
+    application = app_mod.create_app(conf)
+    server = simple_server.make_server(host, port, application,
+                                       server_class=_Server,
+                                       handler_class=_Handler)
+    stop = threading.Event()
+
+    def shutdown(signum, frame):
+        stop.set()
+        # NOTE: shutdown() waits for serve_forever, which runs in this
+        # thread: ask from another one
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    url = 'http://%s:%d' % server.server_address[:2]
+    LOG.info('nova-drs-api listening on %s', url)
+    if ready is not None:
+        ready(url)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        application.services.close()
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        conf = config.load(args.config_file, args.config_dir)
+    except config.ConfigError as e:
+        print('nova-drs-api: error: %s' % e, file=sys.stderr)
+        return 2
+    logging.setup(conf, config.PROJECT)
+    host = args.host if args.host is not None else conf.drs_api.host
+    port = args.port if args.port is not None else conf.drs_api.port
+    if not 0 <= port <= 65535:
+        print('nova-drs-api: error: --port %d is not a TCP port' % port,
+              file=sys.stderr)
+        return 2
+
+    def ready(url):
+        print('nova-drs-api: listening on %s' % url, flush=True)
+    try:
+        serve(conf, host, port, ready)
+    except OSError as e:
+        print('nova-drs-api: error: cannot listen on %s:%d: %s'
+              % (host, port, e.strerror or e), file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
