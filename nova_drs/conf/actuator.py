@@ -74,7 +74,7 @@ ACTUATOR_OPTS = [
              'live migration failed, was refused by Nova or was aborted '
              'is not planned again.'),
     cfg.FloatOpt(
-        'takeover_after', default=60.0, min=1.0, max=3600.0,
+        'takeover_after', default=20.0, min=1.0, max=3600.0,
         help='Seconds without a heartbeat after which a running migration '
              'is taken over by the replica that owns its source or '
              'destination host (which may be the same replica, after a '

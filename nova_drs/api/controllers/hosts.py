@@ -30,10 +30,9 @@ def balloon_totals(balloon):
     """
     if not isinstance(balloon, dict):
         return None
-    totals = {k: v for k, v in balloon.items() if k != 'guests'}
-    guests = balloon.get('guests')
-    if isinstance(guests, dict):
-        totals['guests'] = len(guests)
+    totals = dict(balloon)
+    if isinstance(totals.get('guests'), dict):
+        totals['guests'] = len(totals['guests'])
     return totals
 
 

@@ -208,9 +208,14 @@ class TestCallbacks(ActuatorTestCase):
         self.assertEqual(actuator.UNKNOWN, result.status, result)
         self.assertTrue(result.given_up)
         self.assertEqual('running', polls[-1])
-        # nothing was aborted: Nova completes it
+        # nothing was aborted: Nova completes it (the record's status
+        # may reach 'completed' a moment after the server's task ends)
         self.wait_idle(server)
         self.assertEqual('fake-host-2', self.host_of(server))
+        nova_fixtures.wait_for(
+            lambda: [m for m in self.conn.compute.migrations(
+                server_id=result.server) if m.id == result.migration_id
+                and m.status == 'completed'], 30, 'the record completed')
         self.assert_migration_record(result, 'completed')
 
 

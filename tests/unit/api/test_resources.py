@@ -5,6 +5,9 @@ import datetime
 import types
 import uuid
 
+import testtools
+
+from nova_drs.api.controllers import hosts as hosts_controller
 from nova_drs.db import models
 from tests.unit.api import base
 from tests.unit.db import base as db_base
@@ -438,3 +441,15 @@ class TestProtocol(base.ApiTestCase):
                                   + request.uuid, headers=A)
         self.assertEqual('2026-03-01T08:30:00Z',
                          data['plan_request']['created_at'])
+
+
+class TestBalloonTotals(testtools.TestCase):
+
+    def test_per_guest_details_become_a_count(self):
+        hosts = hosts_controller
+        self.assertEqual(
+            {'policy': 'adaptive', 'shrunk_mb': 10.0, 'guests': 2},
+            hosts.balloon_totals({'policy': 'adaptive', 'shrunk_mb': 10.0,
+                                  'guests': {'a': {}, 'b': {}}}))
+        self.assertEqual({'guests': 3}, hosts.balloon_totals({'guests': 3}))
+        self.assertIsNone(hosts.balloon_totals(None))
