@@ -198,8 +198,68 @@ def _short(value, limit=80):
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
-class MetricsEndpoint:
-    """Batch notification endpoint: check, count, deliver, never raise.
+class BatchEndpoint:
+    """The shared part of the notification endpoints.
+
+    Drops are counted and logged at a bounded rate; a batch never raises.
+    A subclass sets :attr:`what` (how its notifications are named in the
+    logs), implements ``_handle(messages)`` and calls :meth:`_take` from
+    the method named after each priority it listens to.
+
+    :param handler: what the good notifications are delivered to
+    :param log_interval: seconds between two warnings of the same kind
+    :param clock: monotonic clock stamped on each batch
+    :param logger: the logger of the warnings (the subclass's module's)
+    """
+
+    #: how the notifications are named in the logs
+    what = 'notification'
+
+    def __init__(self, handler, log_interval=60.0, clock=time.monotonic,
+                 logger=None):
+        self.handler = handler
+        self.clock = clock
+        self.logger = logger or LOG
+        self.log = RateLimitedLog(log_interval, clock, logger=self.logger)
+        self._lock = threading.Lock()
+        #: reason (one of DROP_REASONS) -> notifications dropped
+        self.dropped = collections.Counter()
+        self.batches = 0
+        #: monotonic time of the last batch (None before the first)
+        self.last_batch_at = None
+
+    def _take(self, messages):
+        try:
+            self._handle(messages)
+        except Exception:
+            # a bug here must neither kill the worker nor requeue the
+            # batch for ever
+            self._count(HANDLER_ERROR, len(messages))
+            self.logger.exception('Dropped a batch of %d %ss',
+                                  len(messages), self.what)
+        return oslo_messaging.NotificationResult.HANDLED
+
+    def _handle(self, messages):
+        raise NotImplementedError
+
+    def _count(self, reason, n=1):
+        with self._lock:
+            self.dropped[reason] += n
+
+    def _drop(self, reason, message, why):
+        self._count(reason)
+        self.log.warning(
+            reason, 'Dropped a %(event)s ' + self.what + ' from '
+            '%(publisher)s (message %(id)s): %(why)s',
+            {'event': _short(message.get('event_type')),
+             'publisher': _short(message.get('publisher_id')),
+             'id': _short((message.get('metadata') or {}).get(
+                 'message_id')),
+             'why': why})
+
+
+class MetricsEndpoint(BatchEndpoint):
+    """Batch endpoint of the agents' notifications: check, count, deliver.
 
     :param handler: a :class:`MetricsHandler`.
     :param log_interval: seconds between two warnings of the same kind.
@@ -210,43 +270,13 @@ class MetricsEndpoint:
         event_type=EVENT_TYPE_FILTER)
 
     def __init__(self, handler, log_interval=60.0, clock=time.monotonic):
-        self.handler = handler
-        self.clock = clock
-        self.log = RateLimitedLog(log_interval, clock)
-        self._lock = threading.Lock()
+        super().__init__(handler, log_interval, clock)
         #: event type -> notifications delivered to the handler
         self.accepted = collections.Counter()
-        #: reason (one of DROP_REASONS) -> notifications dropped
-        self.dropped = collections.Counter()
-        self.batches = 0
-        #: monotonic time of the last batch (None before the first)
-        self.last_batch_at = None
 
     def sample(self, messages):
         """oslo.messaging entry point for a batch of ``sample`` messages."""
-        try:
-            self._handle(messages)
-        except Exception:
-            # a bug here must neither kill the worker nor requeue the
-            # batch for ever
-            self._count(HANDLER_ERROR, len(messages))
-            LOG.exception('Dropped a batch of %d notifications',
-                          len(messages))
-        return oslo_messaging.NotificationResult.HANDLED
-
-    def _count(self, reason, n=1):
-        with self._lock:
-            self.dropped[reason] += n
-
-    def _drop(self, reason, message, why):
-        self._count(reason)
-        self.log.warning(
-            reason, 'Dropped a %(event)s notification from %(publisher)s '
-            '(message %(id)s): %(why)s',
-            {'event': _short(message.get('event_type')),
-             'publisher': _short(message.get('publisher_id')),
-             'id': (message.get('metadata') or {}).get('message_id'),
-             'why': why})
+        return self._take(messages)
 
     def check(self, message, received_at):
         """A :class:`Report` for a good message; None (counted) otherwise.

@@ -43,7 +43,6 @@ import collections
 import dataclasses
 import datetime
 import re
-import threading
 import time
 
 from oslo_log import log as logging
@@ -200,16 +199,14 @@ class NovaEventHandler(metaclass=abc.ABCMeta):
         """
 
 
-def _short(value, limit=80):
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + '...'
+_short = listener._short
 
 
 class _Ignored(Exception):
     """A well-formed notification the balancer has no use for."""
 
 
-class NovaEventEndpoint:
+class NovaEventEndpoint(listener.BatchEndpoint):
     """Batch endpoint for priorities info and error: check, count, deliver.
 
     :param handler: a :class:`NovaEventHandler`.
@@ -217,26 +214,19 @@ class NovaEventEndpoint:
     :param clock: monotonic clock stamped on each batch.
     """
 
+    what = 'Nova notification'
     filter_rule = oslo_messaging.NotificationFilter(
         event_type=EVENT_TYPE_FILTER)
 
     def __init__(self, handler, log_interval=60.0, clock=time.monotonic):
-        self.handler = handler
-        self.clock = clock
-        self.log = listener.RateLimitedLog(log_interval, clock, logger=LOG)
-        self._lock = threading.Lock()
+        super().__init__(handler, log_interval, clock, logger=LOG)
         #: kind -> events delivered to the handler
         self.accepted = collections.Counter()
         #: event type -> events delivered to the handler
         self.event_types = collections.Counter()
-        #: reason (one of DROP_REASONS) -> notifications dropped
-        self.dropped = collections.Counter()
         #: well-formed notifications of no use (other services than
         #: nova-compute)
         self.ignored = 0
-        self.batches = 0
-        #: monotonic time of the last batch (None before the first)
-        self.last_batch_at = None
 
     # oslo.messaging calls the method named after the priority; Nova sends
     # .error phases with priority error, everything else with info.
@@ -245,32 +235,6 @@ class NovaEventEndpoint:
 
     def error(self, messages):
         return self._take(messages)
-
-    def _take(self, messages):
-        try:
-            self._handle(messages)
-        except Exception:
-            # a bug here must neither kill the worker nor requeue the
-            # batch for ever
-            self._count(HANDLER_ERROR, len(messages))
-            LOG.exception('Dropped a batch of %d Nova notifications',
-                          len(messages))
-        return oslo_messaging.NotificationResult.HANDLED
-
-    def _count(self, reason, n=1):
-        with self._lock:
-            self.dropped[reason] += n
-
-    def _drop(self, reason, message, why):
-        self._count(reason)
-        self.log.warning(
-            reason, 'Dropped a Nova %(event)s notification from '
-            '%(publisher)s (message %(id)s): %(why)s',
-            {'event': _short(message.get('event_type')),
-             'publisher': _short(message.get('publisher_id')),
-             'id': _short((message.get('metadata') or {}).get(
-                 'message_id')),
-             'why': why})
 
     def check(self, message):
         """A :class:`NovaEvent` for a good message; None (counted) if not.
