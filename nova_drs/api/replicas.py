@@ -16,7 +16,6 @@ import threading
 from oslo_log import log as logging
 import tooz
 from tooz import coordination as tooz_coordination
-from tooz import hashring
 
 from nova_drs.api import errors
 from nova_drs.balancer import coordination
@@ -45,14 +44,12 @@ def owners(members, hosts, mode, reported_by=None):
             if replica in owned:
                 owned[replica].append(host)
     else:
-        # NOTE: the same ring as Coordinator._beat builds
-        ring = hashring.HashRing(sorted(members))
+        # the replicas' own rule, so that the status says what they do
+        hash_ring = coordination.ring(members)
         for host in hosts:
-            for node in ring.get_nodes(host.encode('utf-8')):
-                node = node.decode('utf-8') if isinstance(node, bytes) \
-                    else node
-                if node in owned:
-                    owned[node].append(host)
+            node = coordination.owner_of(host, hash_ring)
+            if node in owned:
+                owned[node].append(host)
     return {member: sorted(names) for member, names in owned.items()}
 
 

@@ -69,6 +69,22 @@ def host_lock_name(host):
     return 'drs-host-%s' % host
 
 
+def ring(members):
+    """The consistent hash ring that shares the hosts among ``members``.
+
+    Every replica, and the API's status, build it the same way, so they
+    all agree on who owns which host without talking to each other.
+    """
+    return hashring.HashRing(sorted(members))
+
+
+def owner_of(host, hash_ring):
+    """The member (str) that owns ``host`` on ``hash_ring``."""
+    for node in hash_ring.get_nodes(host.encode('utf-8')):
+        return node.decode('utf-8') if isinstance(node, bytes) else node
+    return None
+
+
 def default_replica_id():
     return '%s-%d' % (socket.gethostname(), os.getpid())
 
@@ -228,11 +244,11 @@ class Coordinator:
         with self._state:
             if not self._active(now):
                 return set()
-            ring = self._ring
+            hash_ring = self._ring
         if self.mode == PER_HOST:
             return {self.host} & set(all_hosts)
         return {host for host in all_hosts
-                if self.member_id in ring.get_nodes(host.encode('utf-8'))}
+                if owner_of(host, hash_ring) == self.member_id}
 
     def owns(self, host):
         return bool(self.owned_hosts([host]))
@@ -333,7 +349,7 @@ class Coordinator:
             if self._stopping.is_set():
                 return
             if members != self._members or self._ring is None:
-                self._ring = hashring.HashRing(sorted(members))
+                self._ring = ring(members)
                 self._members = members
             if self._lease_until is None or self._lease_until <= started:
                 # a new lease (first join, or after losing it): let the
