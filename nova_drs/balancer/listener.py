@@ -198,7 +198,7 @@ def _short(value, limit=80):
     return text if len(text) <= limit else text[:limit - 3] + '...'
 
 
-class BatchEndpoint:
+class BatchEndpoint(metaclass=abc.ABCMeta):
     """The shared part of the notification endpoints.
 
     Drops are counted and logged at a bounded rate; a batch never raises.
@@ -239,8 +239,9 @@ class BatchEndpoint:
                                   len(messages), self.what)
         return oslo_messaging.NotificationResult.HANDLED
 
+    @abc.abstractmethod
     def _handle(self, messages):
-        raise NotImplementedError
+        """Check and deliver one batch."""
 
     def _count(self, reason, n=1):
         with self._lock:

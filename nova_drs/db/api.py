@@ -442,13 +442,9 @@ class Database(object):
             raise ActionNotFound(action_uuid)
         return row
 
-    def list_actions(self, plan_uuid=None, state=None, instance_uuid=None,
-                     host=None, owner=None, limit=None):
-        """Actions, oldest plan first, in their plan's order.
-
-        :param state: a state or a list of states
-        :param host: actions with this source or target
-        """
+    @staticmethod
+    def _action_query(plan_uuid, state, instance_uuid, host):
+        """Select the actions matching the listing filters."""
         query = sa.select(models.Action)
         states = _as_list(state)
         if plan_uuid is not None:
@@ -460,6 +456,16 @@ class Database(object):
         if host is not None:
             query = query.where(sa.or_(models.Action.source == host,
                                        models.Action.target == host))
+        return query
+
+    def list_actions(self, plan_uuid=None, state=None, instance_uuid=None,
+                     host=None, owner=None, limit=None):
+        """Actions, oldest plan first, in their plan's order.
+
+        :param state: a state or a list of states
+        :param host: actions with this source or target
+        """
+        query = self._action_query(plan_uuid, state, instance_uuid, host)
         if owner is not None:
             query = query.where(models.Action.owner == owner)
         query = query.order_by(models.Action.created_at,
@@ -483,17 +489,7 @@ class Database(object):
             last action of the previous page)
         :raises ActionNotFound: no action ``marker``
         """
-        query = sa.select(models.Action)
-        states = _as_list(state)
-        if plan_uuid is not None:
-            query = query.where(models.Action.plan_uuid == plan_uuid)
-        if states is not None:
-            query = query.where(models.Action.state.in_(states))
-        if instance_uuid is not None:
-            query = query.where(models.Action.instance_uuid == instance_uuid)
-        if host is not None:
-            query = query.where(sa.or_(models.Action.source == host,
-                                       models.Action.target == host))
+        query = self._action_query(plan_uuid, state, instance_uuid, host)
         if marker is not None:
             with self._reader() as session:
                 last = session.get(models.Action, marker)
