@@ -635,6 +635,11 @@ class Executor(object):
                         'again after takeover_after (%s s)', action.uuid,
                         result.error, self.takeover_after)
             return
+        if state != models.ACTION_COMPLETED:
+            # NOTE: before the action shows as finished, so a planner that
+            # reads the failed action never re-plans the same pair between
+            # the two writes; marking twice after a takeover is harmless
+            self._mark_bad_pair(action, result, state)
         won = self._db_retry(
             'finish_action', self.db.finish_action, action.uuid,
             self.replica_id, state, error=result.error,
@@ -650,14 +655,14 @@ class Executor(object):
                            self.replica_id, 'action.note', result.note,
                            object_uuid=action.uuid)
         if state != models.ACTION_COMPLETED:
-            self._after_failure(action, result, state)
+            self._cancel_rest_of_plan(action, result, state)
         self._db_retry('complete_plan', self.db.complete_plan,
                        action.plan_uuid, self.replica_id)
         self._notify_finished(action, result)
         # the next action of a chain, or a freed slot
         self.poke()
 
-    def _after_failure(self, action, result, state):
+    def _mark_bad_pair(self, action, result, state):
         # NOTE: a pair is marked bad only when Nova had a say (a record,
         # or an HTTP answer): a request that never reached Nova, or a
         # Nova that could not be reached, says nothing about the pair
@@ -669,6 +674,8 @@ class Executor(object):
                            self.bad_pair_duration,
                            reason=result.error or state,
                            actor=self.replica_id)
+
+    def _cancel_rest_of_plan(self, action, result, state):
         # the rest of the plan was made assuming this migration succeeds
         # (a make-room chain needs it): cancel what has not started, and
         # let the planner plan again from what is

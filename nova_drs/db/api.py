@@ -899,19 +899,33 @@ class Database(object):
 
         :returns: ``{host: number of migrations}``
         """
+        return {target: len(instances) for target, instances
+                in self.destination_reservations().items()}
+
+    def destination_reservations(self):
+        """The instances each reserved destination is kept for.
+
+        As :meth:`reserved_destinations`, naming the instances: Nova's
+        scheduler checks the destination of each of these live migrations
+        too, and a host reserved for an instance must pass for that
+        instance.
+
+        :returns: ``{host: [instance uuid, ...]}``, one entry per action
+        """
         applying = sa.select(models.Plan.uuid).where(
             models.Plan.state == models.PLAN_APPLYING)
         query = (
-            sa.select(models.Action.target, sa.func.count())
+            sa.select(models.Action.target, models.Action.instance_uuid)
             .where(models.Action.target.is_not(None),
                    sa.or_(models.Action.state == models.ACTION_RUNNING,
                           sa.and_(
                               models.Action.state == models.ACTION_PENDING,
-                              models.Action.plan_uuid.in_(applying))))
-            .group_by(models.Action.target))
+                              models.Action.plan_uuid.in_(applying)))))
+        out = {}
         with self._reader() as session:
-            return {target: count
-                    for target, count in session.execute(query)}
+            for target, instance_uuid in session.execute(query):
+                out.setdefault(target, []).append(instance_uuid)
+        return out
 
     # -- plan requests (operators, through the API) -------------------------
 

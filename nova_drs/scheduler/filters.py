@@ -12,7 +12,8 @@ A host fails when nova-drs reports one of its resources hot (the balancer
 is about to move instances off it: a new one would make that worse), or,
 with ``[drs_scheduler] reject_reserved_destinations``, when it is the
 destination of a live migration nova-drs runs or is about to run (a new
-instance would take the room the migration counts on).
+instance would take the room the migration counts on) of another instance
+than the one being scheduled.
 
 nova-drs must never stop Nova from scheduling: when its data is missing or
 older than ``[drs_scheduler] max_age``, the filter passes every host, with
@@ -69,9 +70,11 @@ class DRSHotspotFilter(filters.BaseHostFilter):
             return list(filter_obj_list)
         opts = self._state.conf.drs_scheduler
         hosts = list(filter_obj_list)
+        instance_uuid = getattr(spec_obj, 'instance_uuid', None)
         kept = [host_state for host_state in hosts
                 if self._passes(current, host_state,
-                                opts.reject_reserved_destinations)]
+                                opts.reject_reserved_destinations,
+                                instance_uuid)]
         if hosts and not kept and opts.pass_all_when_all_rejected:
             # a cloud where every candidate is hot still has to place new
             # instances: nova-drs then only ranks them (the weigher)
@@ -88,17 +91,21 @@ class DRSHotspotFilter(filters.BaseHostFilter):
             return True
         return self._passes(
             current, host_state,
-            self._state.conf.drs_scheduler.reject_reserved_destinations)
+            self._state.conf.drs_scheduler.reject_reserved_destinations,
+            getattr(spec_obj, 'instance_uuid', None))
 
     @staticmethod
-    def _passes(current, host_state, reject_reserved):
+    def _passes(current, host_state, reject_reserved, instance_uuid):
         entry = current.host(host_state.host)
         if entry is not None and entry.hot:
             LOG.debug('%(host)s fails: nova-drs reports it hot (%(hot)s)',
                       {'host': host_state.host, 'hot': ', '.join(entry.hot)})
             return False
         if reject_reserved:
-            count = current.reserved(host_state.host)
+            # NOTE: not counting the instance's own migration: nova-drs
+            # asks Nova to live-migrate it there, and Nova's scheduler
+            # checks that destination with this filter too
+            count = current.reserved(host_state.host, instance_uuid)
             if count:
                 LOG.debug('%(host)s fails: destination of %(count)d '
                           'nova-drs live migration(s)',

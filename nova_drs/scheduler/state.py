@@ -69,7 +69,8 @@ class Snapshot:
 
     #: host -> HostEntry, for the hosts with a current row
     hosts: dict
-    #: host -> number of live migrations headed there
+    #: host -> the instances whose live migrations are headed there (one
+    #: entry per migration)
     reserved: dict
     #: monotonic time of the refresh
     refreshed_at: float
@@ -93,9 +94,14 @@ class Current:
             return None
         return entry
 
-    def reserved(self, name):
-        """Live migrations headed to ``name``."""
-        return self.snapshot.reserved.get(name, 0)
+    def reserved(self, name, instance_uuid=None):
+        """Live migrations headed to ``name``, but that of ``instance_uuid``.
+
+        The migration of ``instance_uuid`` itself does not count: the room
+        the balancer reserved on its destination is that instance's.
+        """
+        return sum(1 for uuid in self.snapshot.reserved.get(name, ())
+                   if uuid != instance_uuid)
 
 
 def _headroom(loads, resource):
@@ -110,7 +116,8 @@ def build_snapshot(rows, reserved, max_age, wall_now, now):
     """A :class:`Snapshot` of ``host_states`` rows and reservations.
 
     :param rows: :class:`nova_drs.db.models.HostStateRow` objects
-    :param reserved: ``{host: count}`` (``Database.reserved_destinations``)
+    :param reserved: ``{host: [instance uuid, ...]}``
+        (``Database.destination_reservations``)
     :param max_age: seconds a row is trusted after it was written
     :param wall_now: the current time, naive UTC (the rows' clock)
     :param now: the current monotonic time
@@ -130,7 +137,8 @@ def build_snapshot(rows, reserved, max_age, wall_now, now):
             # a clock running behind the balancer's gives a negative age:
             # never trust a row longer than max_age from now
             fresh_until=now + max_age - max(age, 0.0))
-    return Snapshot(hosts=hosts, reserved=dict(reserved), refreshed_at=now,
+    reserved = {host: tuple(uuids) for host, uuids in reserved.items()}
+    return Snapshot(hosts=hosts, reserved=reserved, refreshed_at=now,
                     fresh_until=now + max_age, unknown_hosts=tuple(unknown))
 
 
@@ -303,7 +311,7 @@ class SchedulerState(object):
         if self._db is None:
             self._db = self._database_factory(self.conf)
         rows = self._db.list_host_states()
-        reserved = self._db.reserved_destinations()
+        reserved = self._db.destination_reservations()
         snapshot = build_snapshot(rows, reserved,
                                   self.conf.drs_scheduler.max_age,
                                   self._wall_clock(), self._clock())

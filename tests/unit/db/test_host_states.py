@@ -168,6 +168,9 @@ class HostStateTests(object):
         self.assertEqual({'host-2': 2}, self.db.reserved_destinations())
         self.db.cancel_plan(plan.uuid, 'operator')
         self.assertEqual({'host-2': 1}, self.db.reserved_destinations())
+        # and for which instance: the one still migrating
+        self.assertEqual({'host-2': [plan.actions[1].instance_uuid]},
+                         self.db.destination_reservations())
 
 
 class TestHostStatesSqlite(base.SqliteTestCase, HostStateTests):

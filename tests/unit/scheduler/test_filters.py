@@ -67,6 +67,28 @@ class TestHotspotFilter(base.SchedulerDataTestCase):
         self.state.refresh()
         self.assertEqual(['fake-host-1', 'fake-host-3'], self.passing())
 
+    def test_reserved_destination_passes_for_its_own_instance(self):
+        # Nova's scheduler checks the destination of nova-drs' own live
+        # migration with this filter: the reservation is for that instance
+        self.report()
+        plan = self.reserve('fake-host-2')
+        moving = plan.actions[0].instance_uuid
+        self.state.refresh()
+        spec = base.request_spec()
+        spec.instance_uuid = moving
+        self.assertEqual(list(base.HOSTS), self.passing(spec))
+        # any other instance still keeps off the reserved host
+        self.assertEqual(['fake-host-1', 'fake-host-3'], self.passing())
+
+    def test_two_reservations_keep_the_host_from_either(self):
+        self.report()
+        plan = self.reserve('fake-host-2', count=2)
+        self.state.refresh()
+        spec = base.request_spec()
+        spec.instance_uuid = plan.actions[0].instance_uuid
+        # the other migration's room is not this instance's to take
+        self.assertEqual(['fake-host-1', 'fake-host-3'], self.passing(spec))
+
     def test_reserved_destination_allowed_by_option(self):
         self.conf.set_override('reject_reserved_destinations', False,
                                group='drs_scheduler')

@@ -50,7 +50,8 @@ class TestBuildSnapshot(oslo_base.BaseTestCase):
              Row('b', self.ago(59), load={'cpu': 0.5}),
              Row('old', self.ago(61)),
              Row('stale', self.ago(1), stale=True)],
-            {'b': 2}, max_age=60.0, wall_now=self.NOW, now=500.0)
+            {'b': ['i-1', 'i-2']}, max_age=60.0, wall_now=self.NOW,
+            now=500.0)
         self.assertEqual({'a', 'b'}, set(snap.hosts))
         self.assertEqual(('old', 'stale'), snap.unknown_hosts)
         a = snap.hosts['a']
@@ -62,7 +63,7 @@ class TestBuildSnapshot(oslo_base.BaseTestCase):
         self.assertEqual(0.0, snap.hosts['b'].cpu_headroom)
         self.assertEqual(0.0, snap.hosts['b'].memory_headroom)
         self.assertEqual(501.0, snap.hosts['b'].fresh_until)
-        self.assertEqual({'b': 2}, snap.reserved)
+        self.assertEqual({'b': ('i-1', 'i-2')}, snap.reserved)
         self.assertEqual(560.0, snap.fresh_until)
 
     def test_row_from_the_future_is_trusted_max_age_only(self):
@@ -73,13 +74,16 @@ class TestBuildSnapshot(oslo_base.BaseTestCase):
         self.assertEqual(60.0, snap.hosts['a'].fresh_until)
 
     def test_current_lookups(self):
-        snap = state_mod.build_snapshot([Row('a', self.ago(50))], {'a': 1},
-                                        60.0, self.NOW, 0.0)
+        snap = state_mod.build_snapshot([Row('a', self.ago(50))],
+                                        {'a': ['i-1']}, 60.0, self.NOW, 0.0)
         self.assertIsNotNone(state_mod.Current(snap, 9.0).host('a'))
         self.assertIsNone(state_mod.Current(snap, 11.0).host('a'))
         self.assertIsNone(state_mod.Current(snap, 0.0).host('b'))
         self.assertEqual(1, state_mod.Current(snap, 0.0).reserved('a'))
         self.assertEqual(0, state_mod.Current(snap, 0.0).reserved('b'))
+        # the reservation of the instance being scheduled does not count
+        self.assertEqual(0, state_mod.Current(snap, 0.0).reserved('a', 'i-1'))
+        self.assertEqual(1, state_mod.Current(snap, 0.0).reserved('a', 'i-2'))
 
 
 class TestRateLimitedLog(oslo_base.BaseTestCase):
@@ -103,10 +107,12 @@ class TestRefresh(base.SchedulerDataTestCase):
 
     def test_refresh_reads_rows_and_reservations(self):
         self.report(hot={'fake-host-1': ['cpu']})
-        self.reserve('fake-host-2', count=2)
+        plan = self.reserve('fake-host-2', count=2)
         snap = self.state.refresh()
         self.assertEqual(('cpu',), snap.hosts['fake-host-1'].hot)
-        self.assertEqual({'fake-host-2': 2}, snap.reserved)
+        self.assertEqual({'fake-host-2'}, set(snap.reserved))
+        self.assertEqual(sorted(a.instance_uuid for a in plan.actions),
+                         sorted(snap.reserved['fake-host-2']))
         self.assertIs(snap, self.state.current().snapshot)
         self.assertEqual(1, self.state.counters['refreshes'])
 
