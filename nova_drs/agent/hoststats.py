@@ -3,11 +3,21 @@
 
 Everything here is a raw counter or level, as the kernel reports it;
 :mod:`nova_drs.agent.metrics` turns two samples into rates.
+
+The host's CPU counters and CPU count are those of all its CPUs (the
+aggregate ``cpu`` line of /proc/stat), or, with ``[drs_agent] cpu_set``,
+those of the CPUs of that set only (the sum of their ``cpuN`` lines).
 """
 
 import dataclasses
 import os
 import time
+
+from oslo_log import log as logging
+
+from nova_drs.agent import cpuset as cpuset_mod
+
+LOG = logging.getLogger(__name__)
 
 #: /proc/stat CPU columns, in the kernel's order
 CPU_FIELDS = ('user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq',
@@ -22,6 +32,13 @@ VIRTUAL_DISK_PREFIXES = ('loop', 'ram', 'zram', 'dm-', 'md', 'sr', 'nbd',
 VIRTUAL_NIC_PREFIXES = ('lo', 'vnet', 'tap', 'virbr', 'ifb')
 
 
+def _counters(fields):
+    """:data:`CPU_FIELDS` -> jiffies, from the split line of one CPU."""
+    values = [int(v) for v in fields[1:1 + len(CPU_FIELDS)]]
+    values += [0] * (len(CPU_FIELDS) - len(values))
+    return dict(zip(CPU_FIELDS, values))
+
+
 @dataclasses.dataclass
 class HostSample:
     """One reading of the host's counters."""
@@ -30,8 +47,9 @@ class HostSample:
     monotonic: float
     #: time.time() of the reading
     wallclock: float
+    #: CPUs measured: all online CPUs, or those of the CPU set
     cpu_count: int
-    #: jiffies per field of :data:`CPU_FIELDS`, all CPUs together
+    #: jiffies per field of :data:`CPU_FIELDS`, the CPUs measured together
     cpu: dict
     #: KiB per field of :data:`MEMINFO_FIELDS`
     memory: dict
@@ -51,11 +69,62 @@ class HostStatsReader:
 
     :param proc: mount point of procfs (tests pass a directory of files).
     :param sys: mount point of sysfs.
+    :param cpus: CPU numbers to measure the host's CPU load and count
+        over (``[drs_agent] cpu_set``), or None for all CPUs. Every one
+        must be in /proc/stat now.
+    :raises ValueError: ``cpus`` is empty, or has CPUs that are not in
+        /proc/stat (offline or absent); the message names them.
     """
 
-    def __init__(self, proc='/proc', sys='/sys'):
+    def __init__(self, proc='/proc', sys='/sys', cpus=None):
         self.proc = proc
         self.sys = sys
+        self.cpus = None if cpus is None else frozenset(cpus)
+        #: CPUs of the set missing from /proc/stat at the last reading
+        self._missing = frozenset()
+        #: CPU number -> its last counters read, for CPUs of the set
+        self._last_cpu = {}
+        if self.cpus is not None:
+            self.check_cpus()
+
+    @classmethod
+    def from_conf(cls, conf, proc='/proc', sys='/sys'):
+        """A reader measuring the CPUs of ``[drs_agent] cpu_set``.
+
+        An unset or blank option means all CPUs.
+
+        :raises ValueError: the option cannot be parsed, or names CPUs
+            that are not in /proc/stat; the message names the option.
+        """
+        spec = conf.drs_agent.cpu_set
+        cpus = None
+        if spec is not None and spec.strip():
+            try:
+                cpus = cpuset_mod.parse_cpu_set(spec)
+            except ValueError as e:
+                raise ValueError('invalid value for [drs_agent] cpu_set: %s'
+                                 % e)
+        try:
+            return cls(proc, sys, cpus=cpus)
+        except ValueError as e:
+            raise ValueError('[drs_agent] cpu_set = %s: %s' % (spec, e))
+
+    def check_cpus(self):
+        """Check that every CPU of the set is in /proc/stat.
+
+        :raises ValueError: the set is empty, or has CPUs that are not in
+            /proc/stat, named with the CPUs that are.
+        """
+        if not self.cpus:
+            raise ValueError('the CPU set is empty')
+        present = set(self._per_cpu(self._read('stat'), None))
+        missing = self.cpus - present
+        if missing:
+            raise ValueError(
+                'CPU(s) %s of the CPU set are not in %s/stat (offline or '
+                'absent); the CPUs there are %s' % (
+                    cpuset_mod.format_cpu_set(missing), self.proc,
+                    cpuset_mod.format_cpu_set(present) or 'none'))
 
     def _read(self, *parts):
         with open(os.path.join(self.proc, *parts)) as f:
@@ -70,21 +139,81 @@ class HostStatsReader:
             disks=self._disks(), nics=self._nics())
 
     def _cpu(self):
+        text = self._read('stat')
+        if self.cpus is not None:
+            return self._cpu_set(text)
         total = None
         count = 0
-        for line in self._read('stat').splitlines():
+        for line in text.splitlines():
             if not line.startswith('cpu'):
                 continue
             fields = line.split()
             if fields[0] == 'cpu':
-                values = [int(v) for v in fields[1:1 + len(CPU_FIELDS)]]
-                values += [0] * (len(CPU_FIELDS) - len(values))
-                total = dict(zip(CPU_FIELDS, values))
+                total = _counters(fields)
             else:
                 count += 1
         if total is None:
             raise ValueError('no cpu line in %s/stat' % self.proc)
         return total, max(count, 1)
+
+    @staticmethod
+    def _per_cpu(text, wanted):
+        """CPU number -> counters of the ``cpuN`` lines of /proc/stat.
+
+        Only the CPUs of ``wanted`` are parsed (all, with counters None,
+        when ``wanted`` is None).
+        """
+        out = {}
+        for line in text.splitlines():
+            if not line.startswith('cpu'):
+                continue
+            fields = line.split()
+            number = fields[0][3:]
+            if not (number.isascii() and number.isdigit()):
+                continue
+            cpu = int(number)
+            if wanted is None:
+                out[cpu] = None
+            elif cpu in wanted:
+                out[cpu] = _counters(fields)
+        return out
+
+    def _cpu_set(self, text):
+        """Counters and count of the CPUs of the set.
+
+        A CPU of the set that left /proc/stat since the start (taken
+        offline) is not counted and keeps its last counters in the sum,
+        so that the sum never goes backwards; a warning is logged when
+        the CPUs missing change, and the CPUs back are counted again.
+        """
+        per_cpu = self._per_cpu(text, self.cpus)
+        missing = self.cpus - per_cpu.keys()
+        if missing != self._missing:
+            if missing:
+                LOG.warning(
+                    'CPU(s) %(missing)s of [drs_agent] cpu_set are not in '
+                    '%(proc)s/stat (taken offline?): the host\'s CPU load '
+                    'is measured over CPU(s) %(present)s until they are '
+                    'back', {'missing': cpuset_mod.format_cpu_set(missing),
+                             'proc': self.proc,
+                             'present': cpuset_mod.format_cpu_set(
+                                 per_cpu) or 'none'})
+            else:
+                LOG.info('All CPUs of [drs_agent] cpu_set (%s) are back in '
+                         '%s/stat', cpuset_mod.format_cpu_set(self.cpus),
+                         self.proc)
+            self._missing = frozenset(missing)
+        if not per_cpu:
+            raise ValueError('none of the CPUs of [drs_agent] cpu_set (%s) '
+                             'is in %s/stat' % (
+                                 cpuset_mod.format_cpu_set(self.cpus),
+                                 self.proc))
+        self._last_cpu.update(per_cpu)
+        total = dict.fromkeys(CPU_FIELDS, 0)
+        for cpu in self.cpus & self._last_cpu.keys():
+            for key, value in self._last_cpu[cpu].items():
+                total[key] += value
+        return total, len(per_cpu)
 
     def _meminfo(self):
         out = dict.fromkeys(MEMINFO_FIELDS, 0)

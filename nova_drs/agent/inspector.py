@@ -95,6 +95,10 @@ class GuestSample:
     vcpus: int = 0
     #: cumulative time per vCPU, in vCPU order
     vcpu_times: list = dataclasses.field(default_factory=list)
+    #: cumulative time per vCPU spent runnable but waiting for a host CPU
+    #: (libvirt's ``vcpu.<n>.delay``, the host scheduler's run-queue
+    #: delay: "CPU ready"); None when libvirt does not report it
+    vcpu_delays: list = None
     #: balloon.* statistics without the prefix (current, maximum, usable...)
     balloon: dict = dataclasses.field(default_factory=dict)
     #: sums over all disks: rd.bytes, wr.bytes, rd.reqs, wr.reqs
@@ -149,6 +153,18 @@ def _names(prefix, keys, count):
 # the statistics names of the first devices, made once
 _BLOCK_NAMES = _names('block', _BLOCK_KEYS, 8)
 _NET_NAMES = _names('net', _NET_KEYS, 8)
+
+
+def _vcpu_delays(stats, vcpus):
+    """Each vCPU's run-queue delay (ns), or None unless all are known.
+
+    libvirt reads it from the vCPU threads' schedstat (libvirt 7.x and
+    later, kernels with schedstats); older ones leave it out.
+    """
+    delays = [stats.get('vcpu.%d.delay' % i) for i in range(vcpus)]
+    if not delays or None in delays:
+        return None
+    return delays
 
 
 def _sum(stats, prefix, keys, names):
@@ -483,6 +499,7 @@ class LibvirtInspector:
             vcpus=vcpus,
             vcpu_times=[stats.get('vcpu.%d.time' % i, 0)
                         for i in range(vcpus)],
+            vcpu_delays=_vcpu_delays(stats, vcpus),
             balloon=balloon,
             block=_sum(stats, 'block', _BLOCK_KEYS, _BLOCK_NAMES),
             net=_sum(stats, 'net', _NET_KEYS, _NET_NAMES),

@@ -87,6 +87,7 @@ def guest_payload(g, b):
         'cpu_util': _r(g.cpu_util, 4),
         'vcpu_util': (None if g.vcpu_util is None
                       else [round(u, 4) for u in g.vcpu_util]),
+        'cpu_ready': _r(g.cpu_ready, 4),
         'memory': {'max_mb': _r(g.max_mb), 'actual_mb': _r(g.actual_mb),
                    'total_mb': _r(g.total_mb),
                    'available_mb': _r(g.available_mb),
@@ -107,6 +108,7 @@ def guest_payload(g, b):
                     'applied': b.applied, 'reason': b.reason},
         'migrating': g.sample.migrating,
         'smoothed': {'cpu_util': _r(g.smoothed_cpu_util, 4),
+                     'cpu_demand': _r(g.smoothed_cpu_demand, 4),
                      'memory_used_mb': _r(g.smoothed_used_mb)},
     }
 
@@ -124,7 +126,8 @@ class AgentManager:
         self.interval = conf.drs_agent.interval
         self.inspector = (inspector
                           or inspector_mod.LibvirtInspector.from_conf(conf))
-        self.host_reader = host_reader or hoststats.HostStatsReader()
+        self.host_reader = (host_reader
+                            or hoststats.HostStatsReader.from_conf(conf))
         self.publisher = publisher or publisher_mod.Publisher(conf)
         self.metrics = metrics_mod.MetricsCalculator(conf)
         self.actuator = actuator or balloon_mod.BalloonActuator(

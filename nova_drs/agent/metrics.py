@@ -44,6 +44,12 @@ class GuestMetrics:
     vcpus: int
     cpu_util: float = None
     vcpu_util: list = None
+    #: share of its vCPUs' time the guest was ready to run but waited for
+    #: a host CPU (None: not known)
+    cpu_ready: float = None
+    #: what the guest would have used on an idle host: used + ready, as a
+    #: share of its vCPUs (the CPU load the balancer plans with)
+    cpu_demand: float = None
     max_mb: float = 0.0
     actual_mb: float = 0.0
     total_mb: float = None
@@ -63,6 +69,7 @@ class GuestMetrics:
     rx_mb_s: float = None
     tx_mb_s: float = None
     smoothed_cpu_util: float = 0.0
+    smoothed_cpu_demand: float = 0.0
     smoothed_used_mb: float = 0.0
     #: the inspector's GuestSample (configuration, raw counters)
     sample: object = None
@@ -116,6 +123,18 @@ def guest_metrics(prev, cur):
                     for p, c in zip(prev.vcpu_times, cur.vcpu_times)]
             if None not in util:
                 m.vcpu_util = [min(u, 1.0) for u in util]
+        if (prev.vcpu_delays is not None and cur.vcpu_delays is not None
+                and len(prev.vcpu_delays) == len(cur.vcpu_delays)
+                and cur.vcpus):
+            waited = _rate(sum(prev.vcpu_delays), sum(cur.vcpu_delays),
+                           dt * 1e9)
+            if waited is not None:
+                m.cpu_ready = min(waited / cur.vcpus, 1.0)
+        if m.cpu_util is not None:
+            # NOTE: a guest on a saturated host uses what it gets, not
+            # what it needs; the time it waited for a CPU is the rest of
+            # its demand (VMware's "CPU ready")
+            m.cpu_demand = min(m.cpu_util + (m.cpu_ready or 0.0), 1.0)
     b = cur.balloon
     pb = prev.balloon if prev is not None else {}
     m.max_mb = b.get('maximum', 0) / KIB_PER_MIB
@@ -229,6 +248,10 @@ class MetricsCalculator:
         self.guest_smoother = detector.HotspotDetector(
             np.full(len(cluster.RESOURCES), np.inf),
             alpha=conf.drs.ewma_alpha, k=1, n=1)
+        # CPU demand (used + ready), smoothed the same way
+        self.demand_smoother = detector.HotspotDetector(
+            np.full(len(cluster.RESOURCES), np.inf),
+            alpha=conf.drs.ewma_alpha, k=1, n=1)
         self._prev_host = None
         self._prev_guests = {}
 
@@ -259,18 +282,25 @@ class MetricsCalculator:
         gone = [u for u in self._prev_guests if u not in current]
         for uuid in gone:
             self.guest_smoother.forget(uuid)
+            self.demand_smoother.forget(uuid)
         self._prev_guests = current
         if guests:
             loads = np.zeros((len(guests), len(cluster.RESOURCES)))
+            demand = np.zeros((len(guests), len(cluster.RESOURCES)))
             for row, g in enumerate(guests):
                 loads[row, cluster.CPU] = g.cpu_util or 0.0
+                demand[row, cluster.CPU] = g.cpu_demand or 0.0
                 if g.max_mb and g.used_mb is not None:
                     loads[row, cluster.MEMORY] = g.used_mb / g.max_mb
             keys = [g.uuid for g in guests]
             self.guest_smoother.update(keys, loads)
             smoothed = self.guest_smoother.smoothed(keys)
+            self.demand_smoother.update(keys, demand)
+            smoothed_demand = self.demand_smoother.smoothed(keys)
             for row, g in enumerate(guests):
                 g.smoothed_cpu_util = float(smoothed[row, cluster.CPU])
+                g.smoothed_cpu_demand = float(
+                    smoothed_demand[row, cluster.CPU])
                 g.smoothed_used_mb = float(smoothed[row, cluster.MEMORY]
                                            * g.max_mb)
         return host, guests, gone

@@ -168,7 +168,8 @@ def instance_load(guest):
     """The :class:`nova_view.InstanceLoad` of one ``guests[]`` entry.
 
     CPU and memory are the agent's smoothed values (the EWMA of ``[drs]
-    ewma_alpha``, the same smoothing as the host loads the detector
+    ewma_alpha``; for CPU the guest's demand, used + ready, when the agent
+    reports it), the same smoothing as the host loads the detector
     compares with the thresholds), so that one busy cycle of one guest
     does not make its host look hot in the model. Disk is read + write and
     network rx + tx, in MiB/s, as the simulator's traces count them; a rate
@@ -176,8 +177,14 @@ def instance_load(guest):
     """
     smoothed = guest['smoothed']
     disk, net = guest['disk'], guest['network']
+    # demand (used + ready, payload 1.1) where the agent knows it: what a
+    # guest uses on a saturated host understates what it will use when
+    # moved to a host with room
+    cpu = smoothed.get('cpu_demand')
+    if cpu is None:
+        cpu = smoothed['cpu_util']
     return nova_view.InstanceLoad(
-        cpu_util=min(max(float(smoothed['cpu_util']), 0.0), 1.0),
+        cpu_util=min(max(float(cpu), 0.0), 1.0),
         mem_used_mb=float(smoothed['memory_used_mb']),
         disk_mb_s=_number(disk['read_mb_s']) + _number(disk['write_mb_s']),
         net_mb_s=_number(net['rx_mb_s']) + _number(net['tx_mb_s']))

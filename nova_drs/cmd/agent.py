@@ -9,7 +9,8 @@ Run one per compute host::
 Options are read from ``[drs_agent]``, ``[drs_balloon]``, ``[drs]``,
 ``[libvirt] connection_uri``, the oslo.messaging groups and, only with
 ``[drs_agent] nova_metadata``, ``[drs_nova]`` (see doc/agent.rst). A bad
-configuration ends with one line on standard error and exit code 2; a
+configuration (including a ``[drs_agent] cpu_set`` with CPUs this host does
+not have online) ends with one line on standard error and exit code 2; a
 missing libvirt-python with exit code 1.
 """
 
@@ -50,6 +51,19 @@ def check_nova_metadata(conf):
     config.check(conf)
 
 
+def check_cpu_set(conf):
+    """Check ``[drs_agent] cpu_set`` against this host's /proc/stat.
+
+    :raises nova_drs.config.ConfigError: a malformed value, or CPUs that
+        are not online.
+    """
+    from nova_drs.agent import hoststats
+    try:
+        hoststats.HostStatsReader.from_conf(conf)
+    except ValueError as e:
+        raise config.ConfigError(str(e))
+
+
 def main(argv=None):
     agent.use_native_threads()
     # NOTE: imported here, after the threading backend is chosen: these
@@ -60,6 +74,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         conf = config.load(args=argv, groups=CONF_GROUPS)
+        check_cpu_set(conf)
         if conf.drs_agent.nova_metadata:
             check_nova_metadata(conf)
     except config.ConfigError as e:

@@ -78,6 +78,25 @@ AGENT_OPTS = [
              'against which its network load is measured. 0 means not '
              'known: the network load is then reported but never makes a '
              'hotspot.'),
+    cfg.StrOpt(
+        'cpu_set', default=None,
+        help='Host CPUs over which the host\'s CPU load and CPU count are '
+             'measured, in the syntax of Nova\'s ``[compute] '
+             'cpu_shared_set``: a comma-separated list of CPU numbers '
+             '``N``, ranges ``N-M`` and exclusions ``^N`` or ``^N-M``, '
+             'e.g. ``4-12,^8,15``. It should usually be the host\'s '
+             '``[compute] cpu_shared_set``, the CPUs the guests run on, '
+             'so that host services pinned to other CPUs neither make nor '
+             'hide a CPU hotspot. Unset or empty: all CPUs (the aggregate '
+             '``cpu`` line of /proc/stat). Every CPU of the set must be '
+             'online when the agent starts, otherwise it exits with '
+             'status 2; a CPU taken offline later is left out, with a '
+             'warning, until it is back.\n\n'
+             'Possible values:\n\n'
+             '* Unset, or a set of CPU numbers such as ``0-3`` or '
+             '``4-12,^8,15``.\n\n'
+             'Related options:\n\n'
+             '* ``[compute] cpu_shared_set`` (nova.conf)'),
     cfg.BoolOpt(
         'nova_metadata', default=False,
         help='Read each guest\'s balloon floor from its server metadata in '

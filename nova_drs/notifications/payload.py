@@ -28,7 +28,8 @@ import re
 #: event types and the payload version this code writes
 METRICS_EVENT = 'drs.host.metrics'
 HOTSPOT_EVENT = 'drs.host.hotspot'
-VERSION = '1.0'
+#: 1.1: guests' ``cpu_ready`` and ``smoothed.cpu_demand``
+VERSION = '1.1'
 SUPPORTED_MAJOR = 1
 
 RESOURCES = ('cpu', 'memory', 'disk', 'network')
@@ -202,8 +203,9 @@ _GUEST = obj({
                     'applied': boolean(),
                     'reason': string(nullable=True)}),
     'migrating': boolean(),
-    'smoothed': obj({'cpu_util': number(), 'memory_used_mb': number()}),
-})
+    'smoothed': obj({'cpu_util': number(), 'memory_used_mb': number()},
+                    optional={'cpu_demand': number(maximum=1.0)}),
+}, optional={'cpu_ready': _SHARE})
 
 _UUIDS = array(string())
 

@@ -238,7 +238,7 @@ def make_module():
 GIB_KIB = 1048576
 
 
-def sample(t, uuid='u1', config=None, **stats):
+def sample(t, uuid='u1', config=None, vcpu_delays=None, **stats):
     """A GuestSample as the inspector makes it, at monotonic time t."""
     raw = guest_stats(**stats)
     balloon = {k[8:]: v for k, v in raw.items() if k.startswith('balloon.')}
@@ -247,6 +247,7 @@ def sample(t, uuid='u1', config=None, **stats):
         uuid=uuid, name='instance-' + uuid, state='running', monotonic=t,
         cpu_time=raw['cpu.time'], vcpus=vcpus,
         vcpu_times=[raw['vcpu.%d.time' % i] for i in range(vcpus)],
+        vcpu_delays=vcpu_delays,
         balloon=balloon,
         block={'rd.bytes': raw['block.0.rd.bytes'],
                'wr.bytes': raw['block.0.wr.bytes'],

@@ -27,6 +27,7 @@ class TestAgentOptions(base.BaseTestCase):
         self.assertEqual('messagingv2', conf.drs_agent.notification_driver)
         self.assertEqual(360, conf.drs_agent.buffer_size)
         self.assertTrue(conf.drs_agent.host)
+        self.assertIsNone(conf.drs_agent.cpu_set)
         self.assertEqual('qemu:///system', conf.libvirt.connection_uri)
 
     def test_nova_conf_libvirt_section(self):
@@ -40,6 +41,11 @@ class TestAgentOptions(base.BaseTestCase):
         conf = self.load('[libvirt]\nconnection_uri = qemu+tcp://h/system\n')
         self.assertEqual('qemu+tcp://h/system',
                          inspector.LibvirtInspector.from_conf(conf).uri)
+
+    def test_cpu_set(self):
+        # Nova's syntax, kept as text: nova-drs-agent parses it at start
+        conf = self.load('[drs_agent]\ncpu_set = 4-12,^8,15\n')
+        self.assertEqual('4-12,^8,15', conf.drs_agent.cpu_set)
 
     def test_bad_values(self):
         for text, option in (

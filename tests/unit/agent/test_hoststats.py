@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
 import os
+from unittest import mock
 
 import fixtures
 from oslotest import base
@@ -123,3 +124,157 @@ class TestHostStats(base.BaseTestCase):
         s = hoststats.HostStatsReader().read()
         self.assertGreater(s.memory['MemTotal'], 0)
         self.assertGreaterEqual(s.cpu_count, 1)
+
+
+STAT_4 = """\
+cpu  1111 0 0 4000 40 0 0 0 0 0
+cpu0 1000 0 0 1000 10 0 0 0 0 0
+cpu1 100 0 0 1000 10 0 0 0 0 0
+cpu2 10 0 0 1000 10 0 0 0 0 0
+cpu3 1 0 0 1000 10 0 0 0 0 0
+intr 12345
+"""
+
+
+def stat(cpus, user, idle):
+    """A /proc/stat with lines cpuN of ``cpus``, each at user, idle."""
+    lines = ['cpu  %d 0 0 %d 0 0 0 0 0 0'
+             % (user * len(cpus), idle * len(cpus))]
+    lines += ['cpu%d %d 0 0 %d 0 0 0 0 0 0' % (cpu, user, idle)
+              for cpu in sorted(cpus)]
+    return '\n'.join(lines + ['intr 1', ''])
+
+
+class TestHostStatsCpuSet(base.BaseTestCase):
+    """``cpus``: the CPU load and count of a set of CPUs only."""
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.useFixture(fixtures.TempDir()).path
+        self.proc, self.sys = fake_tree(self.root)
+        write(self.proc, 'stat', STAT_4)
+
+    def conf(self, cpu_set):
+        conf = mock.Mock()
+        conf.drs_agent.cpu_set = cpu_set
+        return conf
+
+    def test_all_cpus_by_default(self):
+        s = hoststats.HostStatsReader(self.proc, self.sys).read()
+        self.assertEqual(4, s.cpu_count)
+        self.assertEqual(1111, s.cpu['user'])
+        self.assertEqual(4000, s.cpu['idle'])
+
+    def test_sum_of_selected_cpus(self):
+        reader = hoststats.HostStatsReader(self.proc, self.sys,
+                                           cpus={1, 3})
+        s = reader.read()
+        self.assertEqual(2, s.cpu_count)
+        self.assertEqual({'user': 101, 'nice': 0, 'system': 0,
+                          'idle': 2000, 'iowait': 20, 'irq': 0,
+                          'softirq': 0, 'steal': 0}, s.cpu)
+        s = hoststats.HostStatsReader(self.proc, self.sys,
+                                      cpus=[0]).read()
+        self.assertEqual(1, s.cpu_count)
+        self.assertEqual(1000, s.cpu['user'])
+
+    def test_short_cpu_lines(self):
+        # kernels before 2.6.11 have no steal column
+        write(self.proc, 'stat', 'cpu  3 0 0 9 1 0 0\ncpu0 1 0 0 4 1 0 0\n'
+                                 'cpu1 2 0 0 5 0 0 0\n')
+        s = hoststats.HostStatsReader(self.proc, self.sys,
+                                      cpus={0, 1}).read()
+        self.assertEqual({'user': 3, 'nice': 0, 'system': 0, 'idle': 9,
+                          'iowait': 1, 'irq': 0, 'softirq': 0,
+                          'steal': 0}, s.cpu)
+
+    def test_missing_cpus_at_start(self):
+        e = self.assertRaises(ValueError, hoststats.HostStatsReader,
+                              self.proc, self.sys, cpus={2, 3, 4, 5, 9})
+        self.assertIn('CPU(s) 4-5,9 of the CPU set are not in %s/stat'
+                      % self.proc, str(e))
+        self.assertIn('the CPUs there are 0-3', str(e))
+
+    def test_empty_set(self):
+        e = self.assertRaises(ValueError, hoststats.HostStatsReader,
+                              self.proc, self.sys, cpus=set())
+        self.assertIn('the CPU set is empty', str(e))
+
+    def test_from_conf(self):
+        reader = hoststats.HostStatsReader.from_conf(
+            self.conf('1-3,^2'), self.proc, self.sys)
+        self.assertEqual(frozenset({1, 3}), reader.cpus)
+        self.assertEqual(2, reader.read().cpu_count)
+        for unset in (None, '', '  '):
+            reader = hoststats.HostStatsReader.from_conf(
+                self.conf(unset), self.proc, self.sys)
+            self.assertIsNone(reader.cpus)
+            self.assertEqual(4, reader.read().cpu_count)
+
+    def test_from_conf_errors(self):
+        e = self.assertRaises(ValueError, hoststats.HostStatsReader.from_conf,
+                              self.conf('0,1-x'), self.proc, self.sys)
+        self.assertIn("invalid value for [drs_agent] cpu_set: invalid item "
+                      "'1-x'", str(e))
+        e = self.assertRaises(ValueError, hoststats.HostStatsReader.from_conf,
+                              self.conf('^1'), self.proc, self.sys)
+        self.assertIn('invalid value for [drs_agent] cpu_set', str(e))
+        self.assertIn('selects no CPU', str(e))
+        e = self.assertRaises(ValueError, hoststats.HostStatsReader.from_conf,
+                              self.conf('2-7'), self.proc, self.sys)
+        self.assertIn('[drs_agent] cpu_set = 2-7: CPU(s) 4-7 of the CPU set '
+                      'are not in', str(e))
+        self.assertIn('the CPUs there are 0-3', str(e))
+
+    def test_cpu_taken_offline_then_back(self):
+        log = self.useFixture(fixtures.FakeLogger(
+            name='nova_drs.agent.hoststats'))
+        reader = hoststats.HostStatsReader(self.proc, self.sys,
+                                           cpus={1, 2, 3})
+        write(self.proc, 'stat', stat((0, 1, 2, 3), user=10, idle=100))
+        s1 = reader.read()
+        self.assertEqual(3, s1.cpu_count)
+        self.assertEqual((30, 300), (s1.cpu['user'], s1.cpu['idle']))
+        # CPU 2 is taken offline: it leaves /proc/stat
+        offline = (0, 1, 3)
+        write(self.proc, 'stat', stat(offline, user=20, idle=200))
+        s2 = reader.read()
+        self.assertEqual(2, s2.cpu_count)
+        # CPU 2 keeps its last counters: the sum does not go backwards
+        self.assertEqual((50, 500), (s2.cpu['user'], s2.cpu['idle']))
+        self.assertIn('CPU(s) 2 of [drs_agent] cpu_set are not in',
+                      log.output)
+        self.assertIn('measured over CPU(s) 1,3', log.output)
+        self.assertEqual(1, log.output.count('not in'))
+        # the warning is logged once, not at every reading
+        write(self.proc, 'stat', stat(offline, user=30, idle=300))
+        s3 = reader.read()
+        self.assertEqual((70, 700), (s3.cpu['user'], s3.cpu['idle']))
+        self.assertEqual(1, log.output.count('not in'))
+        # back online
+        write(self.proc, 'stat', stat((0, 1, 2, 3), user=40, idle=400))
+        s4 = reader.read()
+        self.assertEqual(3, s4.cpu_count)
+        self.assertEqual((120, 1200), (s4.cpu['user'], s4.cpu['idle']))
+        self.assertIn('All CPUs of [drs_agent] cpu_set (1-3) are back',
+                      log.output)
+
+    def test_all_cpus_of_the_set_offline(self):
+        log = self.useFixture(fixtures.FakeLogger(
+            name='nova_drs.agent.hoststats'))
+        reader = hoststats.HostStatsReader(self.proc, self.sys,
+                                           cpus={2, 3})
+        write(self.proc, 'stat', stat((0, 1), user=1, idle=1))
+        e = self.assertRaises(ValueError, reader.read)
+        self.assertIn('none of the CPUs of [drs_agent] cpu_set (2-3) is in',
+                      str(e))
+        self.assertIn('CPU(s) 2-3 of [drs_agent] cpu_set are not in',
+                      log.output)
+
+    def test_real_proc(self):
+        cpus = set(hoststats.HostStatsReader._per_cpu(
+            hoststats.HostStatsReader()._read('stat'), None))
+        first = min(cpus)
+        s = hoststats.HostStatsReader(cpus={first}).read()
+        self.assertEqual(1, s.cpu_count)
+        self.assertGreater(sum(s.cpu.values()), 0)

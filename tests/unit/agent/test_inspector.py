@@ -62,6 +62,16 @@ class TestSampling(InspectorTestCase):
         self.assertEqual(100, s.net['rx.bytes'])
         self.assertEqual(1000.0, s.monotonic)
         self.assertFalse(s.migrating)
+        # libvirt without vcpu.<n>.delay: no run-queue delays
+        self.assertIsNone(s.vcpu_delays)
+
+    def test_run_queue_delays(self):
+        self.a.stats = fakes.guest_stats(vcpus=2)
+        self.a.stats.update({'vcpu.0.delay': 7, 'vcpu.1.delay': 9})
+        self.assertEqual([7, 9], self.by_uuid()[UUID_A].vcpu_delays)
+        # one vCPU without it: none (a partial sum would understate)
+        del self.a.stats['vcpu.1.delay']
+        self.assertIsNone(self.by_uuid()[UUID_A].vcpu_delays)
 
     def test_configuration_from_xml(self):
         samples = self.by_uuid()

@@ -6,6 +6,7 @@ from unittest import mock
 import fixtures
 from oslotest import base
 
+from nova_drs.agent import hoststats
 from nova_drs.agent import inspector
 from nova_drs.agent import manager
 from nova_drs.agent import publisher
@@ -88,7 +89,7 @@ class TestCycle(ManagerTestCase):
         self.flush(agent)
         self.assertEqual([first, second],
                          self.notifier.of(payload.METRICS_EVENT))
-        self.assertEqual('1.0', second['version'])
+        self.assertEqual('1.1', second['version'])
         self.assertEqual('compute-1', second['host']['name'])
         self.assertEqual(10.0, second['host']['interval_s'])
         self.assertEqual(0.25, second['host']['cpu']['util'])
@@ -186,3 +187,26 @@ class TestRun(ManagerTestCase):
         agent.run_cycle()
         agent.stop()
         self.assertTrue(self.conn.closed)
+
+
+class TestHostReader(ManagerTestCase):
+
+    def make_default_reader(self):
+        pub = publisher.Publisher(self.conf, notifier=self.notifier)
+        insp = inspector.LibvirtInspector(clock=lambda: self.host.t)
+        return manager.AgentManager(self.conf, inspector=insp,
+                                    publisher=pub).host_reader
+
+    def test_all_cpus_by_default(self):
+        reader = self.make_default_reader()
+        self.assertIsInstance(reader, hoststats.HostStatsReader)
+        self.assertIsNone(reader.cpus)
+
+    def test_cpu_set(self):
+        # a CPU of this host
+        with open('/proc/stat') as f:
+            cpu = int(f.read().split('\ncpu', 1)[1].split()[0])
+        self.conf.set_override('cpu_set', str(cpu), 'drs_agent')
+        reader = self.make_default_reader()
+        self.assertEqual(frozenset({cpu}), reader.cpus)
+        self.assertEqual(1, reader.read().cpu_count)

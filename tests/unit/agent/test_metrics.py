@@ -42,6 +42,33 @@ class TestGuestMetrics(base.BaseTestCase):
         self.assertAlmostEqual(1.0, m.tx_mb_s)
         self.assertAlmostEqual(0.0, m.rx_mb_s)
 
+    def test_cpu_ready_counts_in_the_demand(self):
+        # 5 s of CPU and 4 s of waiting for a host CPU, in 10 s on 2 vCPUs
+        prev = sample(10.0, cpu_time=10 ** 9, vcpus=2, vcpu_delays=[0, 0])
+        cur = sample(20.0, cpu_time=6 * 10 ** 9, vcpus=2,
+                     vcpu_delays=[3 * 10 ** 9, 10 ** 9])
+        m = metrics.guest_metrics(prev, cur)
+        self.assertAlmostEqual(0.25, m.cpu_util)
+        self.assertAlmostEqual(0.2, m.cpu_ready)
+        self.assertAlmostEqual(0.45, m.cpu_demand)
+
+    def test_demand_is_use_without_ready_and_at_most_one(self):
+        m = metrics.guest_metrics(sample(10.0, cpu_time=0),
+                                  sample(20.0, cpu_time=5 * 10 ** 9))
+        self.assertIsNone(m.cpu_ready)
+        self.assertAlmostEqual(0.5, m.cpu_demand)
+        m = metrics.guest_metrics(
+            sample(10.0, cpu_time=0, vcpu_delays=[0]),
+            sample(20.0, cpu_time=8 * 10 ** 9, vcpu_delays=[6 * 10 ** 9]))
+        self.assertAlmostEqual(0.6, m.cpu_ready)
+        self.assertEqual(1.0, m.cpu_demand)
+        # a counter that went back (a migrated guest) says nothing
+        m = metrics.guest_metrics(
+            sample(10.0, cpu_time=0, vcpu_delays=[6 * 10 ** 9]),
+            sample(20.0, cpu_time=10 ** 9, vcpu_delays=[0]))
+        self.assertIsNone(m.cpu_ready)
+        self.assertAlmostEqual(0.1, m.cpu_demand)
+
     def test_counter_reset_gives_no_rate(self):
         prev = sample(10.0, cpu_time=50 * 10 ** 9, major_fault=100)
         cur = sample(20.0, cpu_time=10 ** 9, major_fault=5)
@@ -153,6 +180,17 @@ class TestMetricsCalculator(base.BaseTestCase):
         self.assertAlmostEqual(0.5, g.cpu_util)
         # alpha 0.5: the first sample seeded 0 CPU
         self.assertAlmostEqual(0.25, g.smoothed_cpu_util)
+        self.assertAlmostEqual(0.25, g.smoothed_cpu_demand)
+        # a guest waiting for a CPU half the time: demand above use
+        _h, (g,), _gone = self.calc.update(
+            host_sample(5.0), [sample(5.0, 'u1', cpu_time=2 * 10 ** 9,
+                                      vcpu_delays=[0])])
+        _h, (g,), _gone = self.calc.update(
+            host_sample(7.0), [sample(7.0, 'u1', cpu_time=3 * 10 ** 9,
+                                      vcpu_delays=[10 ** 9])])
+        self.assertAlmostEqual(0.5, g.cpu_util)
+        self.assertAlmostEqual(1.0, g.cpu_demand)
+        self.assertGreater(g.smoothed_cpu_demand, g.smoothed_cpu_util)
         self.assertAlmostEqual(2048, g.smoothed_used_mb, delta=300)
 
     def test_libvirt_unavailable(self):

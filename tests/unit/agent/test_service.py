@@ -9,6 +9,7 @@ from nova_drs import agent
 from nova_drs.agent import inspector
 from nova_drs.agent import service
 from nova_drs.cmd import agent as agent_cmd
+from nova_drs import config
 from tests.unit import clusters
 
 
@@ -88,6 +89,51 @@ class TestMain(base.BaseTestCase):
         self.assertIn('[drs_agent] interval',
                       ''.join(c.args[0] for c in stderr.write.mock_calls))
         self.native.assert_called_once_with()
+
+    def main_with(self, text):
+        path = self.create_tempfiles([('agent', text)], ext='.conf')[0]
+        with mock.patch.object(sys, 'stderr') as stderr, \
+                mock.patch.object(inspector.LibvirtInspector,
+                                  'check_available'), \
+                mock.patch.object(service, 'run') as run:
+            rc = agent_cmd.main(['--config-file', path])
+        return rc, ''.join(c.args[0] for c in stderr.write.mock_calls), run
+
+    def test_malformed_cpu_set(self):
+        rc, err, run = self.main_with('[drs_agent]\ncpu_set = 0-3,^x\n')
+        self.assertEqual(2, rc)
+        self.assertIn('nova-drs-agent: invalid value for [drs_agent] '
+                      'cpu_set: invalid item \'^x\'', err)
+        run.assert_not_called()
+
+    def test_cpu_set_selects_nothing(self):
+        rc, err, run = self.main_with('[drs_agent]\ncpu_set = 0-3,^0-3\n')
+        self.assertEqual(2, rc)
+        self.assertIn('[drs_agent] cpu_set', err)
+        self.assertIn('selects no CPU', err)
+        run.assert_not_called()
+
+    def test_cpu_set_with_cpus_not_online(self):
+        # no host has CPU 65535
+        rc, err, run = self.main_with('[drs_agent]\ncpu_set = 65535\n')
+        self.assertEqual(2, rc)
+        self.assertIn('nova-drs-agent: [drs_agent] cpu_set = 65535: CPU(s) '
+                      '65535 of the CPU set are not in /proc/stat', err)
+        run.assert_not_called()
+
+    def test_valid_cpu_set(self):
+        with open('/proc/stat') as f:
+            cpu = int(f.read().split('\ncpu', 1)[1].split()[0])
+        rc, err, run = self.main_with('[drs_agent]\ncpu_set = %d\n' % cpu)
+        self.assertEqual(0, rc, err)
+        self.assertEqual(str(cpu), run.call_args[0][0].drs_agent.cpu_set)
+
+    def test_check_cpu_set(self):
+        conf = clusters.conf(drs_agent__cpu_set='1-')
+        e = self.assertRaises(config.ConfigError, agent_cmd.check_cpu_set,
+                              conf)
+        self.assertIn("invalid item '1-'", str(e))
+        agent_cmd.check_cpu_set(clusters.conf())
 
     def test_libvirt_missing(self):
         with mock.patch.object(inspector, 'libvirt', None), \

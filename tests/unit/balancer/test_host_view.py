@@ -243,6 +243,30 @@ class TestIntake(ViewTestCase):
         self.assertEqual(4, len(self.view.loads()))
 
 
+class TestInstanceLoad(base.BaseTestCase):
+
+    def test_cpu_demand_when_the_agent_reports_it(self):
+        # payload 1.1: a guest starved on a saturated host uses 0.4 of its
+        # vCPUs, but would use 0.9 where it had room
+        guest = guest_doc('u1', 0.4, 512.0)
+        guest['smoothed']['cpu_demand'] = 0.9
+        guest['cpu_ready'] = 0.5
+        doc = metrics_doc(guests=[guest])
+        doc['version'] = '1.1'
+        payload_mod.validate(doc, payload_mod.METRICS_EVENT)
+        self.assertEqual(0.9, host_view.instance_load(guest).cpu_util)
+
+    def test_cpu_use_from_a_1_0_agent(self):
+        guest = guest_doc('u1', 0.4, 512.0)
+        self.assertEqual(0.4, host_view.instance_load(guest).cpu_util)
+
+    def test_demand_and_ready_are_shares(self):
+        guest = guest_doc('u1', 0.4, 512.0)
+        guest['cpu_ready'] = 1.5
+        self.assertRaises(payload_mod.PayloadError, metrics_doc,
+                          guests=[guest])
+
+
 class TestStaleness(ViewTestCase):
 
     def test_host_goes_stale_and_comes_back(self):
