@@ -153,7 +153,8 @@ lab_services() {
 # configuration.
 lab_config_stamp() {
     {
-        cat "$LAB_TOOLS/nova-env.sh" "$LAB_TOOLS/nova-start.sh"
+        cat "$LAB_TOOLS/nova-env.sh" "$LAB_TOOLS/nova-start.sh" \
+            "$LAB_TOOLS/nova_lab_stub.py"
         printf '%s\n' "$NOVA_COMPUTES" "${NOVA_DRS_NOVA_DEBUG:-false}" \
             "${NOVA_DRS_NOVA_NOTIFICATIONS:-messagingv2}" "$REPO_DIR"
     } | sha1sum | cut -c1-12

@@ -6,9 +6,10 @@ Usage::
     python nova_lab_check.py NOVA_URL PLACEMENT_URL COMPUTES [WAIT_SECONDS]
 
 Ready means: nova-api and placement-api answer, the compute services
-``fake-host-1`` .. ``fake-host-COMPUTES`` are up, and each has a resource
-provider in Placement (before that Nova cannot schedule to it). With
-WAIT_SECONDS, checks once a second until ready or the time is up.
+``fake-host-1`` .. ``fake-host-COMPUTES`` (or, when COMPUTES is a comma
+separated list of names, those) are up, and each has a resource provider
+in Placement (before that Nova cannot schedule to it). With WAIT_SECONDS,
+checks once a second until ready or the time is up.
 
 Standard library only, so any Python runs it. The lab's token ``admin`` is
 read as an admin by both the lab's Nova filter and Placement's noauth2.
@@ -31,8 +32,14 @@ def _get(url, headers):
 
 
 def state(nova_url, placement_url, computes):
-    """Return None when ready, else what is missing."""
-    wanted = {'fake-host-%d' % n for n in range(1, computes + 1)}
+    """Return None when ready, else what is missing.
+
+    :param computes: a number of fake hosts, or a set of host names
+    """
+    if isinstance(computes, int):
+        wanted = {'fake-host-%d' % n for n in range(1, computes + 1)}
+    else:
+        wanted = set(computes)
     try:
         services = _get(nova_url + '/os-services?binary=nova-compute',
                         {'OpenStack-API-Version': 'compute 2.53'})
@@ -57,13 +64,16 @@ def state(nova_url, placement_url, computes):
 def main(argv):
     if len(argv) not in (4, 5):
         sys.exit(__doc__)
-    nova_url, placement_url, computes = argv[1], argv[2], int(argv[3])
+    nova_url, placement_url = argv[1], argv[2]
+    computes = (int(argv[3]) if argv[3].isdigit()
+                else {name for name in argv[3].split(',') if name})
     deadline = time.monotonic() + (float(argv[4]) if len(argv) == 5 else 0)
     while True:
         missing = state(nova_url, placement_url, computes)
         if missing is None:
-            print('nova lab ready: %d computes up with resource providers'
-                  % computes)
+            print('nova lab ready: %s up with resource providers'
+                  % ('%d computes' % computes if isinstance(computes, int)
+                     else ', '.join(sorted(computes))))
             return 0
         if time.monotonic() >= deadline:
             print('nova lab not ready: %s' % missing)

@@ -1,0 +1,471 @@
+# SPDX-License-Identifier: Apache-2.0
+"""nova-drs end to end, on real parts only.
+
+* Nova: the lab's control plane (nova-api, placement-api, conductor, and
+  nova-scheduler with the nova-drs filter and weigher) plus two compute
+  hosts, compute-a and compute-b, running Nova's **libvirt driver**
+  (``virt_type = qemu``) on libvirtd instances of their own
+  (``tools/lab/nova-e2e.sh``). Servers boot the lab's test guest; Nova
+  live-migrates them (block migration, as between hosts with local
+  disks). Each host's guests run on a CPU of their own (Nova's
+  ``cpu_shared_set``), and each host's agent measures that CPU
+  (``[drs_agent] cpu_set``): one machine, two hosts whose loads differ.
+* nova-drs: ``nova-drs-agent`` on each host (libvirt, RabbitMQ),
+  ``nova-drs-balancer`` (mode full) and ``nova-drs-api``, all started as
+  commands from configuration files, on the database that the lab's
+  nova-scheduler reads, and the ``openstack drs`` commands.
+
+Scenarios:
+
+* two guests of compute-a are made CPU-busy (their own test commands):
+  compute-a's agent reports the hotspot, the balancer asks Nova to
+  live-migrate one of them, Nova's scheduler (with the nova-drs filter)
+  accepts compute-b, the guest runs on compute-b's libvirtd, and the
+  migration shows as completed in ``openstack drs migration list``;
+* the agents reclaim idle guests' memory with the balloon while the host
+  is short of it, and a guest that then allocates memory gets it back at
+  once, without its OOM killer.
+
+The hosts are short of memory for real: the agents keep 90 % of this
+machine's memory available (``[drs_balloon] host_free_target``), and the
+test holds memory until only 80 % is (``MemoryHog``, at most 16 GiB).
+
+Run with ``pytest -s`` to see the timeline (``NOVA_DRS_FT_SHOW_LOGS=1``
+prints the services' logs, ``NOVA_DRS_FT_KEEP_LOGS=1`` keeps them). Takes
+about two minutes.
+``NOVA_DRS_SKIP_E2E=1`` (or ``NOVA_DRS_SKIP_NOVA=1`` or
+``NOVA_DRS_SKIP_LIBVIRT=1``) skips it.
+"""
+
+import datetime
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import uuid
+
+from oslotest import base
+
+from nova_drs.balancer import listener
+from nova_drs.balancer import nova_events
+from nova_drs.db import api as db_api
+from tests.functional.agent import lab as agent_lab
+from tests.functional import broker
+from tests.functional.e2e import lab
+from tests.functional.nova import fixtures as nova_fixtures
+from tests.functional.nova import test_nova_events
+from tests.functional import polling
+
+HOT, COOL = 'compute-a', 'compute-b'
+#: the agents' sampling interval
+INTERVAL = 2.0
+#: the CPU share each busy guest asks for: two of them saturate their
+#: host's CPU (each then gets half of it), one alone leaves a host below
+#: [drs] cpu_threshold
+BUSY_PCT = 60
+#: the balancer's planning interval
+PLANNING_INTERVAL = 10
+FLAVOR_MIB = 512
+#: what the memory-hungry guest allocates (MiB, then MiB a second)
+ALLOC_MIB, ALLOC_STEP = 280, 20
+#: idle guests shrink below this (their floor is half the flavor's
+#: memory), well below what the hungry guest then allocates
+SHRUNK_MIB = 336
+#: the agents keep this share of memory available ([drs_balloon]
+#: host_free_target); the test makes this machine have only
+#: AVAILABLE_SHARE, holding at most HOG_MAX_MIB to get there
+HOST_FREE_TARGET = 0.9
+AVAILABLE_SHARE = 0.8
+HOG_MAX_MIB = 16384
+ADMIN = {'X-Roles': 'admin', 'X-Project-Id': 'admin',
+         'X-User-Id': 'e2e-operator'}
+
+AGENT_CONF = """\
+[DEFAULT]
+transport_url = {transport}
+[libvirt]
+connection_uri = {uri}
+[drs_agent]
+host = {host}
+interval = {interval}
+topic = {topic}
+cpu_set = {cpu_set}
+[drs_balloon]
+host_free_target = {free_target}
+"""
+BALANCER_CONF = nova_fixtures.CLIENT_CONF + """\
+[DEFAULT]
+transport_url = {transport}
+[oslo_messaging_rabbit]
+rabbit_retry_interval = 1
+[drs_agent]
+interval = {interval}
+[drs_listener]
+topic = {topic}
+stale_after = {stale}
+nova_transport_url = {nova_transport}
+[drs_balancer]
+mode = full
+planning_interval = {planning_interval}
+inventory_min_interval = 0.5
+host_state_interval = 1
+[drs_actuator]
+poll_interval = 0.5
+scan_interval = 0.5
+[drs_coordination]
+backend_url = file://{tmp}/coordination
+group = drs-e2e-{tag}
+replica_id = {replica}
+[drs_database]
+connection = {database}
+"""
+API_CONF = """\
+[drs_api]
+auth_strategy = noauth
+[drs_database]
+connection = {database}
+[drs_coordination]
+backend_url = file://{tmp}/coordination
+group = drs-e2e-{tag}
+"""
+
+
+def _skip_reason():
+    for var in ('NOVA_DRS_SKIP_E2E', 'NOVA_DRS_SKIP_NOVA',
+                'NOVA_DRS_SKIP_LIBVIRT'):
+        if os.environ.get(var) == '1':
+            return '%s=1' % var
+    return None
+
+
+def _meminfo_mib():
+    """This machine's (MemTotal, MemAvailable) in MiB."""
+    values = {}
+    with open('/proc/meminfo') as f:
+        for line in f:
+            key, _, rest = line.partition(':')
+            values[key] = int(rest.split()[0])
+    return values['MemTotal'] // 1024, values['MemAvailable'] // 1024
+
+
+class EndToEndTest(base.BaseTestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        reason = _skip_reason()
+        if reason:
+            raise unittest.SkipTest(reason)
+        cls.tmp = tempfile.mkdtemp(prefix='drs-e2e-')
+        cls.services = []
+        cls.cleanups = []
+        cls.timeline = []
+        try:
+            cls._start()
+        except BaseException:
+            cls._stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._stop()
+        super().tearDownClass()
+
+    # -- the lab ---------------------------------------------------------
+
+    @classmethod
+    def mark(cls, what, when=None):
+        cls.timeline.append((when if when is not None else time.time(),
+                             what))
+
+    @classmethod
+    def _start(cls):
+        cls.t0 = time.time()
+        # one Nova test at a time, across processes (tests/functional/nova)
+        cls.cleanups.append(nova_fixtures._lock_lab())
+        cls.nova = nova_fixtures.NovaLab()
+        cls.nova.setUp()
+        cls.cleanups.append(cls.nova.cleanUp)
+        cls.nova.ensure_ready()
+        cls.cleanups.append(lab.stop_hosts)
+        cls.hosts = lab.start_hosts()
+        cls.mark('compute-a and compute-b up in Nova')
+        cls.conn = cls.nova.conn
+        # short of memory: less available than the agents' target
+        total_mib, available_mib = _meminfo_mib()
+        hog_mib = available_mib - AVAILABLE_SHARE * total_mib
+        if hog_mib > HOG_MAX_MIB:
+            raise AssertionError(
+                'this machine has %d of %d MiB available: making it short '
+                'of memory would take holding more than %d MiB'
+                % (available_mib, total_mib, HOG_MAX_MIB))
+        if hog_mib > 0:
+            hog = lab.MemoryHog(hog_mib)
+            cls.cleanups.append(hog.stop)
+            cls.mark('holding %d MiB: %d of %d MiB available'
+                     % (hog_mib, _meminfo_mib()[1], total_mib))
+
+        tag = '%d_%s' % (os.getpid(), uuid.uuid4().hex[:6])
+        cls.topic = 'drs_e2e_%s' % tag
+        replica = 'e2e-%s' % tag
+        cls.db_url = nova_fixtures.DRS_DATABASE_URL
+        cls.db = db_api.Database(connection=cls.db_url)
+        cls.cleanups.append(cls.db.dispose)
+        cls.cleanups.append(lambda: cls.db.delete_host_states(
+            keep=[h for h in nova_fixtures.HOSTS]))
+        cls.cleanups.append(lambda: broker.delete_queues(
+            agent_lab.TRANSPORT_URL,
+            ['%s.sample' % cls.topic,
+             '%s-%s' % (listener.POOL_PREFIX, replica)]))
+        cls.cleanups.append(lambda: broker.delete_queues(
+            test_nova_events.lab_notification_url(),
+            ['%s-%s' % (nova_events.POOL_PREFIX, replica)]))
+
+        # the guests first, so that the agents see them from their start
+        flavor = cls.nova.flavor('e2e', vcpus=1, ram=FLAVOR_MIB)
+        cls.servers = {}
+        for name, host in (('hot-1', HOT), ('hot-2', HOT),
+                           ('idle', COOL), ('hungry', COOL)):
+            server = cls.conn.compute.create_server(
+                name=nova_fixtures.PREFIX + 'e2e-' + name,
+                flavor_id=flavor.id, image_id=lab.GUEST_IMAGE_ID,
+                networks='none', host=host)
+            cls.servers[name] = server
+        for name, server in cls.servers.items():
+            cls.servers[name] = cls.nova.wait_active(server)
+        cls.guests = {name: lab.Guest(server.id, cls.hosts)
+                      for name, server in cls.servers.items()}
+        for name, guest in cls.guests.items():
+            host = cls.servers[name].compute_host
+            polling.wait_for(
+                lambda: any('DRS-GUEST: READY' in line
+                            for line in guest.console_lines(host)),
+                120, 'guest %s to boot on %s' % (name, host))
+        cls.mark('4 guests booted by Nova and ready')
+
+        for name, host in cls.hosts.items():
+            cls._service('nova-drs-agent', 'agent-%s' % name, AGENT_CONF,
+                         transport=agent_lab.TRANSPORT_URL, uri=host['uri'],
+                         host=name, interval=INTERVAL, topic=cls.topic,
+                         cpu_set=host['cpu_set'],
+                         free_target=HOST_FREE_TARGET)
+        cls._service('nova-drs-balancer', 'balancer', BALANCER_CONF,
+                     transport=agent_lab.TRANSPORT_URL, interval=INTERVAL,
+                     topic=cls.topic, stale=5 * INTERVAL,
+                     nova_transport=test_nova_events.lab_notification_url(),
+                     tmp=cls.tmp, tag=tag, replica=replica,
+                     database=cls.db_url,
+                     planning_interval=PLANNING_INTERVAL)
+        api = cls._service('nova-drs-api', 'api', API_CONF,
+                           args=['--host', '127.0.0.1', '--port', '0'],
+                           database=cls.db_url, tmp=cls.tmp, tag=tag)
+        line = polling.wait_for(
+            lambda: next((s for s in api.lines if 'listening on' in s),
+                         None) or not api.running(),
+            60, 'nova-drs-api to listen')
+        if not api.running():
+            raise AssertionError('nova-drs-api exited: %s'
+                                 % ''.join(api.lines))
+        cls.endpoint = line.split('listening on ')[1].strip()
+        cls.mark('2 agents, the balancer and the API started')
+
+    @classmethod
+    def _service(cls, command, name, conf, args=(), **values):
+        log_path = os.path.join(cls.tmp, '%s.log' % name)
+        conf_path = os.path.join(cls.tmp, '%s.conf' % name)
+        with open(conf_path, 'w') as f:
+            f.write('[DEFAULT]\nlog_file = %s\ndebug = true\n' % log_path)
+            f.write(conf.format(**values))
+        service = lab.Service(command, conf_path, log_path, args).start()
+        cls.services.append(service)
+        return service
+
+    @classmethod
+    def _stop(cls):
+        for service in reversed(getattr(cls, 'services', [])):
+            service.stop()
+        if os.environ.get('NOVA_DRS_FT_SHOW_LOGS'):
+            for service in cls.services:
+                print('==== %s\n%s' % (service.command, service.log()))
+        for cleanup in reversed(getattr(cls, 'cleanups', [])):
+            try:
+                cleanup()
+            except Exception as e:  # noqa: keep cleaning up
+                print('end-to-end cleanup %r failed: %s' % (cleanup, e))
+        if getattr(cls, 'timeline', None):
+            print('\nend-to-end timeline (s since the start):')
+            for when, what in sorted(cls.timeline):
+                print('  %7.1f  %s' % (when - cls.t0, what))
+        if os.environ.get('NOVA_DRS_FT_KEEP_LOGS'):
+            print('end-to-end configurations and logs kept in %s' % cls.tmp)
+        else:
+            shutil.rmtree(getattr(cls, 'tmp', ''), ignore_errors=True)
+
+    def setUp(self):
+        super().setUp()
+        for service in self.services:
+            if not service.running():
+                self.fail('%s exited:\n%s' % (service.command,
+                                              service.log()[-3000:]))
+
+    # -- helpers ---------------------------------------------------------
+
+    def openstack(self, *argv):
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith('OS_')}
+        env.update(OS_AUTH_TYPE='none', OS_DRS_ENDPOINT=self.endpoint,
+                   NOVA_DRS_NOAUTH_HEADERS=json.dumps(ADMIN),
+                   HOME=self.tmp)
+        proc = subprocess.run(
+            [os.path.join(lab.BIN, 'openstack')] + list(argv) +
+            ['-f', 'json'], env=env, capture_output=True, text=True,
+            timeout=120)
+        self.assertEqual(0, proc.returncode,
+                         'openstack %s: %s' % (' '.join(argv), proc.stderr))
+        return json.loads(proc.stdout)
+
+    def service_log(self, command, name=None):
+        for service in self.services:
+            if service.command == command and (
+                    name is None or name in service.log_path):
+                return service.log_path
+        raise AssertionError('no %s' % command)
+
+    # -- scenarios -------------------------------------------------------
+
+    def test_busy_guests_host_is_relieved_by_a_nova_live_migration(self):
+        hot = ('hot-1', 'hot-2')
+        busy_at = time.time()
+        for name in hot:
+            self.guests[name].command(HOT, 'busy %d' % BUSY_PCT,
+                                      ack='BUSY %d%%' % BUSY_PCT)
+        self.mark('hot-1 and hot-2 made %d %% busy on %s' % (BUSY_PCT, HOT),
+                  busy_at)
+        ids = {self.servers[name].id: name for name in hot}
+
+        # the migration nova-drs asks for, through its API and the CLI
+        def completed():
+            rows = self.openstack('drs', 'migration', 'list')
+            done = [r for r in rows if r.get('Instance') in ids
+                    and r.get('State') == 'completed']
+            failed = [r for r in rows if r.get('Instance') in ids
+                      and r.get('State') in ('failed', 'aborted')]
+            if failed:
+                raise AssertionError('migration failed: %s' % failed)
+            return done
+        try:
+            rows = polling.wait_for(completed, 180,
+                                    'a completed nova-drs migration',
+                                    step=1.0)
+        except AssertionError as e:
+            states = self.openstack('drs', 'host', 'list')
+            raise AssertionError('%s; the hosts nova-drs saw: %s'
+                                 % (e, states)) from None
+        self.assertEqual(1, len(rows), rows)
+        row = rows[0]
+        moved = ids[row['Instance']]
+        self.assertEqual((HOT, COOL), (row['Source'], row['Target']), row)
+        detail = self.openstack('drs', 'migration', 'show', row['UUID'])
+        self.assertEqual(COOL, detail['Target'])
+        self.assertEqual('completed', detail['Nova Status'])
+        self.mark('nova-drs: migration of %s completed (%s)'
+                  % (moved, detail['Reason']))
+
+        # Nova moved it: its record, its migration, and the hypervisors
+        server = self.conn.compute.get_server(self.servers[moved].id)
+        self.assertEqual(COOL, server.compute_host)
+        self.assertEqual('ACTIVE', server.status)
+        migrations = [m for m in self.conn.compute.migrations(
+            instance_uuid=server.id) if m.migration_type == 'live-migration']
+        self.assertEqual([('completed', HOT, COOL)],
+                         [(m.status, m.source_compute, m.dest_compute)
+                          for m in migrations])
+        self.assertEqual([COOL], self.guests[moved].running_on())
+        # the guest runs on in its new host, busy, on that host's CPU
+        polling.wait_for(
+            lambda: any('DRS-GUEST: mem' in line for line in
+                        self.guests[moved].console_lines(COOL)),
+            30, '%s to write on its console on %s' % (moved, COOL))
+        _active, xml, _stats = self.guests[moved].domain(COOL)
+        self.assertIn("cpuset='%s'" % self.hosts[COOL]['cpu_set'], xml)
+        # the other stayed
+        other = [name for name in hot if name != moved][0]
+        self.assertEqual([HOT], self.guests[other].running_on())
+
+        # relieved: nova-drs no longer sees compute-a hot, and moves
+        # nothing else (the busy guests now fit where they are)
+        polling.wait_for(
+            lambda: not self.openstack('drs', 'host', 'show', HOT)['Hot'],
+            60, 'nova-drs to find %s no longer hot' % HOT, step=1.0)
+        self.mark('nova-drs: %s no longer hot' % HOT)
+        self.assertEqual(1, len([r for r in self.openstack(
+            'drs', 'migration', 'list') if r.get('Instance') in ids]))
+
+        # the timeline: busy -> plan -> Nova -> done, and when the
+        # balancer's detector and the agent flagged the host (a planning
+        # cycle may see the guests' demand in its model first)
+        for what, path, pattern in (
+                ('balancer: %s hot' % HOT,
+                 self.service_log('nova-drs-balancer'),
+                 'Host %s became hot' % HOT),
+                ('agent of %s: hotspot notification' % HOT,
+                 self.service_log('nova-drs-agent', HOT),
+                 'Host %s is a hotspot' % HOT)):
+            times = lab.log_times(path, pattern)
+            if times:
+                self.mark(what, times[0])
+        action = self.db.get_action(row['UUID'])
+        started = _epoch(action.started_at)
+        finished = _epoch(action.finished_at)
+        self.mark('balancer: live migration requested from Nova', started)
+        self.mark('Nova: migration completed (%s)' % COOL, finished)
+        print('\nbusy -> migration request: %.1f s; request -> done: %.1f s'
+              % (started - busy_at, finished - started))
+        # the demand shows in the smoothed metrics within a few samples,
+        # and is acted on at once (hotspot) or at the next planning cycle
+        self.assertLess(started - busy_at, PLANNING_INTERVAL + 3 * INTERVAL)
+
+    def test_balloons_follow_the_guests_demand(self):
+        idle, hungry = self.guests['idle'], self.guests['hungry']
+
+        def shrunk(guest):
+            # well below what the hungry guest is about to allocate
+            actual = guest.actual_mib(COOL)
+            return actual is not None and actual < SHRUNK_MIB
+        polling.wait_for(lambda: shrunk(idle) and shrunk(hungry), 180,
+                         'the agent of %s to shrink its idle guests below '
+                         '%d MiB' % (COOL, SHRUNK_MIB), step=1.0)
+        low = hungry.actual_mib(COOL)
+        self.mark('idle guests ballooned: idle %.0f MiB, hungry %.0f MiB'
+                  % (idle.actual_mib(COOL), low))
+
+        hungry.command(COOL, 'alloc %d %d' % (ALLOC_MIB, ALLOC_STEP),
+                       ack='holding ')
+        self.mark('hungry allocates %d MiB' % ALLOC_MIB)
+        polling.wait_for(
+            lambda: any('ALLOC_DONE' in line or 'ALLOC_FAILED' in line
+                        for line in hungry.console_lines(COOL)),
+            120, 'hungry to finish allocating', step=1.0)
+        console = hungry.console_lines(COOL)
+        self.assertIn('DRS-GUEST: ALLOC_DONE %dMB' % ALLOC_MIB, console)
+        self.assertFalse([line for line in console
+                          if 'Out of memory' in line or 'oom' in line],
+                         console)
+        high = hungry.actual_mib(COOL)
+        self.mark('hungry holds %d MiB, balloon %.0f MiB'
+                  % (ALLOC_MIB, high))
+        # it got its memory back: what it holds, and room beyond it
+        self.assertGreater(high, ALLOC_MIB + 64)
+        self.assertGreater(high, low + ALLOC_MIB - SHRUNK_MIB)
+        # the idle guest stays ballooned
+        self.assertTrue(shrunk(idle))
+        # and the agent's balloon totals reach the API
+        host = self.openstack('drs', 'host', 'show', COOL)
+        self.assertIn('balloon', json.dumps(host).lower())
+
+
+def _epoch(naive_utc):
+    return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()
