@@ -40,6 +40,18 @@ def _is_rebuild(spec_obj):
     return utils.request_is_rebuild(spec_obj)
 
 
+def _instance_uuid(spec_obj):
+    """The uuid of the instance being scheduled, None when unset.
+
+    A ``RequestSpec`` without one raises on access (the field is not
+    lazy-loadable), rather than giving None.
+    """
+    is_set = getattr(spec_obj, 'obj_attr_is_set', None)
+    if is_set is not None:
+        return spec_obj.instance_uuid if is_set('instance_uuid') else None
+    return getattr(spec_obj, 'instance_uuid', None)
+
+
 class DRSHotspotFilter(filters.BaseHostFilter):
     """Reject the hosts nova-drs reports hot or reserves for migrations."""
 
@@ -70,7 +82,7 @@ class DRSHotspotFilter(filters.BaseHostFilter):
             return list(filter_obj_list)
         opts = self._state.conf.drs_scheduler
         hosts = list(filter_obj_list)
-        instance_uuid = getattr(spec_obj, 'instance_uuid', None)
+        instance_uuid = _instance_uuid(spec_obj)
         kept = [host_state for host_state in hosts
                 if self._passes(current, host_state,
                                 opts.reject_reserved_destinations,
@@ -92,7 +104,7 @@ class DRSHotspotFilter(filters.BaseHostFilter):
         return self._passes(
             current, host_state,
             self._state.conf.drs_scheduler.reject_reserved_destinations,
-            getattr(spec_obj, 'instance_uuid', None))
+            _instance_uuid(spec_obj))
 
     @staticmethod
     def _passes(current, host_state, reject_reserved, instance_uuid):

@@ -80,6 +80,18 @@ class TestHotspotFilter(base.SchedulerDataTestCase):
         # any other instance still keeps off the reserved host
         self.assertEqual(['fake-host-1', 'fake-host-3'], self.passing())
 
+    def test_request_without_an_instance_uuid(self):
+        # a RequestSpec whose instance_uuid is unset raises on access
+        self.report()
+        self.reserve('fake-host-2')
+        self.state.refresh()
+        spec = base.request_spec()
+        spec.obj_reset_changes()
+        del spec.instance_uuid
+        self.assertFalse(spec.obj_attr_is_set('instance_uuid'))
+        self.assertEqual(['fake-host-1', 'fake-host-3'], self.passing(spec))
+        self.assertFalse(self.filter.host_passes(self.hosts[1], spec))
+
     def test_two_reservations_keep_the_host_from_either(self):
         self.report()
         plan = self.reserve('fake-host-2', count=2)
