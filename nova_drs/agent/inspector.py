@@ -155,13 +155,20 @@ _BLOCK_NAMES = _names('block', _BLOCK_KEYS, 8)
 _NET_NAMES = _names('net', _NET_KEYS, 8)
 
 
+#: the statistics' names for the first vCPUs (built once, not per guest)
+_DELAY_KEYS = ['vcpu.%d.delay' % i for i in range(64)]
+_TIME_KEYS = ['vcpu.%d.time' % i for i in range(64)]
+
+
 def _vcpu_delays(stats, vcpus):
     """Each vCPU's run-queue delay (ns), or None unless all are known.
 
     libvirt reads it from the vCPU threads' schedstat (libvirt 7.x and
     later, kernels with schedstats); older ones leave it out.
     """
-    delays = [stats.get('vcpu.%d.delay' % i) for i in range(vcpus)]
+    keys = (_DELAY_KEYS[:vcpus] if vcpus <= len(_DELAY_KEYS)
+            else ['vcpu.%d.delay' % i for i in range(vcpus)])
+    delays = [stats.get(key) for key in keys]
     if not delays or None in delays:
         return None
     return delays
@@ -497,8 +504,10 @@ class LibvirtInspector:
             monotonic=now,
             cpu_time=stats.get('cpu.time'),
             vcpus=vcpus,
-            vcpu_times=[stats.get('vcpu.%d.time' % i, 0)
-                        for i in range(vcpus)],
+            vcpu_times=([stats.get(key, 0) for key in _TIME_KEYS[:vcpus]]
+                        if vcpus <= len(_TIME_KEYS)
+                        else [stats.get('vcpu.%d.time' % i, 0)
+                              for i in range(vcpus)]),
             vcpu_delays=_vcpu_delays(stats, vcpus),
             balloon=balloon,
             block=_sum(stats, 'block', _BLOCK_KEYS, _BLOCK_NAMES),

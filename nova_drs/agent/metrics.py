@@ -25,6 +25,10 @@ MIB = 1048576.0
 KIB_PER_MIB = 1024.0
 SECTOR = 512
 PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
+#: the guests' smoother is a four-column EWMA of which guests use two (CPU
+#: and memory; their disk and network rates are not smoothed): the column
+#: of the disk carries the CPU demand, smoothed in the same call
+_CPU_DEMAND = cluster.DISK
 
 
 def _rate(prev, cur, seconds, scale=1.0):
@@ -248,10 +252,7 @@ class MetricsCalculator:
         self.guest_smoother = detector.HotspotDetector(
             np.full(len(cluster.RESOURCES), np.inf),
             alpha=conf.drs.ewma_alpha, k=1, n=1)
-        # CPU demand (used + ready), smoothed the same way
-        self.demand_smoother = detector.HotspotDetector(
-            np.full(len(cluster.RESOURCES), np.inf),
-            alpha=conf.drs.ewma_alpha, k=1, n=1)
+
         self._prev_host = None
         self._prev_guests = {}
 
@@ -282,25 +283,20 @@ class MetricsCalculator:
         gone = [u for u in self._prev_guests if u not in current]
         for uuid in gone:
             self.guest_smoother.forget(uuid)
-            self.demand_smoother.forget(uuid)
         self._prev_guests = current
         if guests:
             loads = np.zeros((len(guests), len(cluster.RESOURCES)))
-            demand = np.zeros((len(guests), len(cluster.RESOURCES)))
             for row, g in enumerate(guests):
                 loads[row, cluster.CPU] = g.cpu_util or 0.0
-                demand[row, cluster.CPU] = g.cpu_demand or 0.0
+                loads[row, _CPU_DEMAND] = g.cpu_demand or 0.0
                 if g.max_mb and g.used_mb is not None:
                     loads[row, cluster.MEMORY] = g.used_mb / g.max_mb
             keys = [g.uuid for g in guests]
             self.guest_smoother.update(keys, loads)
             smoothed = self.guest_smoother.smoothed(keys)
-            self.demand_smoother.update(keys, demand)
-            smoothed_demand = self.demand_smoother.smoothed(keys)
             for row, g in enumerate(guests):
                 g.smoothed_cpu_util = float(smoothed[row, cluster.CPU])
-                g.smoothed_cpu_demand = float(
-                    smoothed_demand[row, cluster.CPU])
+                g.smoothed_cpu_demand = float(smoothed[row, _CPU_DEMAND])
                 g.smoothed_used_mb = float(smoothed[row, cluster.MEMORY]
                                            * g.max_mb)
         return host, guests, gone

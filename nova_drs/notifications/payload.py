@@ -52,11 +52,26 @@ class UnsupportedVersion(PayloadError):
 
 # -- schema building blocks: each is a function check(value, path) ----------
 
+def _path(path):
+    """``guests[3].memory`` from the nested ``(parent, key)`` pairs.
+
+    The checks pass their position down as pairs and only a failure spells
+    it out: an agent validates some 40,000 values a cycle.
+    """
+    if not isinstance(path, tuple):
+        return path
+    parent, key = path
+    base = _path(parent)
+    if isinstance(key, int):
+        return '%s[%d]' % (base, key)
+    return '%s.%s' % (base, key) if base else key
+
+
 def _fail(path, expected, value):
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + '...'
-    raise PayloadError('%s: expected %s, got %s' % (path or 'payload',
+    raise PayloadError('%s: expected %s, got %s' % (_path(path) or 'payload',
                                                     expected, shown))
 
 
@@ -69,17 +84,24 @@ def number(minimum=0.0, maximum=None, nullable=False, integer=False):
     if nullable:
         kind += ' or null'
     types = (int,) if integer else (int, float)
+    low = -math.inf if minimum is None else minimum
+    high = math.inf if maximum is None else maximum
 
     def check(value, path):
         if value is None:
             if not nullable:
                 _fail(path, kind, value)
             return
-        if isinstance(value, bool) or not isinstance(value, types) \
-                or not math.isfinite(value) \
-                or (minimum is not None and value < minimum) \
-                or (maximum is not None and value > maximum):
-            _fail(path, kind, value)
+        kind_of = type(value)
+        # NOTE: the common case first; bool is an int, and NaN fails both
+        # comparisons
+        if kind_of is float and not integer or kind_of is int:
+            if low <= value <= high and value - value == 0:
+                return
+        elif not isinstance(value, bool) and isinstance(value, types) \
+                and math.isfinite(value) and low <= value <= high:
+            return
+        _fail(path, kind, value)
     return check
 
 
@@ -117,15 +139,14 @@ def obj(fields, optional=None, nullable=False):
             return
         if not isinstance(value, dict):
             _fail(path, kind, value)
-        prefix = path + '.' if path else ''
         for name, field in fields.items():
             if name not in value:
                 raise PayloadError('%s: missing required key %r'
-                                   % (path or 'payload', name))
-            field(value[name], prefix + name)
+                                   % (_path(path) or 'payload', name))
+            field(value[name], (path, name))
         for name, field in optional.items():
             if name in value:
-                field(value[name], prefix + name)
+                field(value[name], (path, name))
     return check
 
 
@@ -138,7 +159,7 @@ def array(item, nullable=False):
         if not isinstance(value, list):
             _fail(path, kind, value)
         for i, element in enumerate(value):
-            item(element, '%s[%d]' % (path, i))
+            item(element, (path, i))
     return check
 
 
