@@ -160,15 +160,21 @@ _DELAY_KEYS = ['vcpu.%d.delay' % i for i in range(64)]
 _TIME_KEYS = ['vcpu.%d.time' % i for i in range(64)]
 
 
+def _vcpu_keys(cached, template, vcpus):
+    """The statistics' names for ``vcpus`` vCPUs, from ``cached`` first."""
+    if vcpus <= len(cached):
+        return cached[:vcpus]
+    return [template % i for i in range(vcpus)]
+
+
 def _vcpu_delays(stats, vcpus):
     """Each vCPU's run-queue delay (ns), or None unless all are known.
 
     libvirt reads it from the vCPU threads' schedstat (libvirt 7.x and
     later, kernels with schedstats); older ones leave it out.
     """
-    keys = (_DELAY_KEYS[:vcpus] if vcpus <= len(_DELAY_KEYS)
-            else ['vcpu.%d.delay' % i for i in range(vcpus)])
-    delays = [stats.get(key) for key in keys]
+    delays = [stats.get(key)
+              for key in _vcpu_keys(_DELAY_KEYS, 'vcpu.%d.delay', vcpus)]
     if not delays or None in delays:
         return None
     return delays
@@ -504,10 +510,8 @@ class LibvirtInspector:
             monotonic=now,
             cpu_time=stats.get('cpu.time'),
             vcpus=vcpus,
-            vcpu_times=([stats.get(key, 0) for key in _TIME_KEYS[:vcpus]]
-                        if vcpus <= len(_TIME_KEYS)
-                        else [stats.get('vcpu.%d.time' % i, 0)
-                              for i in range(vcpus)]),
+            vcpu_times=[stats.get(key, 0) for key in
+                        _vcpu_keys(_TIME_KEYS, 'vcpu.%d.time', vcpus)],
             vcpu_delays=_vcpu_delays(stats, vcpus),
             balloon=balloon,
             block=_sum(stats, 'block', _BLOCK_KEYS, _BLOCK_NAMES),

@@ -13,31 +13,24 @@ deletes the compute services, with which Nova also deletes their resource
 providers. The other tests of the Nova lab then see the fake hosts only,
 as before the end-to-end test.
 
-Standard library only (see nova_lab_check.py); the token ``admin`` is an
-admin in the lab.
+Standard library only; requests go through nova_lab_check.call (the
+lab's token ``admin`` is an admin).
 """
 
-import json
 import sys
 import time
 import urllib.error
 import urllib.parse
-import urllib.request
 
-TOKEN = 'admin'
+import nova_lab_check  # beside this script
+
 #: service ids are uuids from this microversion on
 MICROVERSION = 'compute 2.53'
 
 
 def _call(method, url, body=None):
-    data = None if body is None else json.dumps(body).encode('utf-8')
-    request = urllib.request.Request(url, method=method, data=data, headers={
-        'X-Auth-Token': TOKEN, 'Accept': 'application/json',
-        'Content-Type': 'application/json',
-        'OpenStack-API-Version': MICROVERSION})
-    with urllib.request.urlopen(request, timeout=30) as response:
-        body = response.read()
-    return json.loads(body) if body else None
+    return nova_lab_check.call(method, url, {'OpenStack-API-Version':
+                                             MICROVERSION}, body, timeout=30)
 
 
 def _servers(nova_url, host):

@@ -24,11 +24,17 @@ import urllib.request
 TOKEN = 'admin'
 
 
-def _get(url, headers):
-    request = urllib.request.Request(url, headers=dict(
-        headers, **{'X-Auth-Token': TOKEN, 'Accept': 'application/json'}))
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
+def call(method, url, headers=None, body=None, timeout=10):
+    """One JSON request to the lab's Nova or Placement with its token."""
+    data = None if body is None else json.dumps(body).encode('utf-8')
+    headers = dict(headers or {}, **{
+        'X-Auth-Token': TOKEN, 'Accept': 'application/json',
+        'Content-Type': 'application/json'})
+    request = urllib.request.Request(url, method=method, data=data,
+                                     headers=headers)
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        reply = response.read()
+    return json.loads(reply) if reply else None
 
 
 def state(nova_url, placement_url, computes):
@@ -41,7 +47,7 @@ def state(nova_url, placement_url, computes):
     else:
         wanted = set(computes)
     try:
-        services = _get(nova_url + '/os-services?binary=nova-compute',
+        services = call('GET', nova_url + '/os-services?binary=nova-compute',
                         {'OpenStack-API-Version': 'compute 2.53'})
     except (OSError, ValueError) as e:
         return 'nova-api does not answer (%s)' % e
@@ -50,7 +56,7 @@ def state(nova_url, placement_url, computes):
         return 'compute services not up yet: %s' % ', '.join(
             sorted(wanted - up))
     try:
-        providers = _get(placement_url + '/resource_providers',
+        providers = call('GET', placement_url + '/resource_providers',
                          {'OpenStack-API-Version': 'placement 1.14'})
     except (OSError, ValueError) as e:
         return 'placement-api does not answer (%s)' % e

@@ -10,9 +10,10 @@ loads the test sets per server; when a host's CPU load first goes over
 the threshold it also publishes the ``drs.host.hotspot`` event an agent
 sends, and records when (the hotspot's *onset*).
 
-:class:`BalancerProcess` runs ``nova-drs-balancer`` as a separate process
+:class:`ServiceProcess` runs a nova-drs command as a separate process
 from a configuration file, as an operator would, and can stop it
-(SIGTERM) or kill it (SIGKILL).
+(SIGTERM) or kill it (SIGKILL); :class:`BalancerProcess` is
+``nova-drs-balancer``.
 """
 
 import os
@@ -162,22 +163,23 @@ def write_conf(path, **values):
     return path
 
 
-class BalancerProcess:
-    """``nova-drs-balancer --config-file PATH`` in its own process."""
+class ServiceProcess:
+    """A nova-drs command in its own process group, as an operator runs it.
 
-    def __init__(self, conf_path, log_path):
-        self.conf_path = conf_path
+    Its console output goes to ``LOG_PATH.stdout``; its log (``[DEFAULT]
+    log_file``) is expected at ``log_path``.
+    """
+
+    def __init__(self, argv, log_path):
+        self.argv = list(argv)
         self.log_path = log_path
         self.proc = None
+        self.out = None
 
     def start(self):
         self.out = open(self.log_path + '.stdout', 'w')
         self.proc = subprocess.Popen(
-            [sys.executable, '-c',
-             'import sys; from nova_drs.cmd import balancer; '
-             'sys.exit(balancer.main())',
-             '--config-file', self.conf_path],
-            stdout=self.out, stderr=subprocess.STDOUT,
+            self.argv, stdout=self.out, stderr=subprocess.STDOUT,
             start_new_session=True)
         return self
 
@@ -203,7 +205,16 @@ class BalancerProcess:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.kill()
-        self.out.close()
+        if self.out is not None:
+            self.out.close()
+
+    def output(self):
+        """What it printed on its console so far."""
+        try:
+            with open(self.log_path + '.stdout') as f:
+                return f.read()
+        except OSError:
+            return ''
 
     def log(self):
         try:
@@ -211,6 +222,18 @@ class BalancerProcess:
                 return f.read()
         except OSError:
             return ''
+
+
+class BalancerProcess(ServiceProcess):
+    """``nova-drs-balancer --config-file PATH`` in its own process."""
+
+    def __init__(self, conf_path, log_path):
+        super().__init__(
+            [sys.executable, '-c',
+             'import sys; from nova_drs.cmd import balancer; '
+             'sys.exit(balancer.main())',
+             '--config-file', conf_path], log_path)
+        self.conf_path = conf_path
 
 
 def transport_url():

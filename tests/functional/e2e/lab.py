@@ -4,9 +4,7 @@
 :func:`start_hosts` runs ``tools/lab/nova-e2e.sh start`` (compute-a and
 compute-b: Nova's libvirt driver on libvirtd instances of their own, in the
 Nova lab) and returns what it wrote in ``hosts.json``; :func:`stop_hosts`
-takes them out again. :class:`Service` runs one nova-drs command
-(``nova-drs-agent``, ``nova-drs-balancer``, ``nova-drs-api``) as an
-operator would, from a configuration file, in a process group of its own.
+takes them out again. :class:`MemoryHog` holds memory of this machine.
 :class:`Guest` reads a server's console and sends the lab guest its
 commands (tools/lab/guest-init) on its second serial port, wherever Nova
 runs it.
@@ -16,11 +14,9 @@ import datetime
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from xml.etree import ElementTree
 
@@ -87,53 +83,6 @@ def log_times(path, pattern):
     except OSError:
         pass
     return times
-
-
-class Service:
-    """One nova-drs command in its own process group."""
-
-    def __init__(self, command, conf_path, log_path, args=()):
-        self.command = command
-        self.argv = [os.path.join(BIN, command), '--config-file',
-                     conf_path] + list(args)
-        self.log_path = log_path
-        self.proc = None
-        self.lines = []
-
-    def start(self):
-        self.proc = subprocess.Popen(
-            self.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True)
-        # the console output is read so that the pipe never fills up
-        threading.Thread(target=self._read, daemon=True,
-                         name='%s-output' % self.command).start()
-        return self
-
-    def _read(self):
-        for line in self.proc.stdout:
-            self.lines.append(line)
-
-    def running(self):
-        return self.proc is not None and self.proc.poll() is None
-
-    def stop(self, timeout=30):
-        if not self.running():
-            return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        except ProcessLookupError:
-            pass
-
-    def log(self):
-        try:
-            with open(self.log_path, errors='replace') as f:
-                return f.read()
-        except OSError:
-            return ''.join(self.lines)
 
 
 _HOG = """\

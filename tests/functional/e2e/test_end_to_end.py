@@ -49,10 +49,12 @@ import uuid
 
 from oslotest import base
 
+from nova_drs.agent import hoststats
 from nova_drs.balancer import listener
 from nova_drs.balancer import nova_events
 from nova_drs.db import api as db_api
 from tests.functional.agent import lab as agent_lab
+from tests.functional.balancer import service_lab
 from tests.functional import broker
 from tests.functional.e2e import lab
 from tests.functional.nova import fixtures as nova_fixtures
@@ -151,13 +153,9 @@ def _skip_reason():
 
 
 def _meminfo_mib():
-    """This machine's (MemTotal, MemAvailable) in MiB."""
-    values = {}
-    with open('/proc/meminfo') as f:
-        for line in f:
-            key, _, rest = line.partition(':')
-            values[key] = int(rest.split()[0])
-    return values['MemTotal'] // 1024, values['MemAvailable'] // 1024
+    """This machine's (MemTotal, MemAvailable) in MiB, as agents read it."""
+    memory = hoststats.HostStatsReader().read().memory
+    return memory['MemTotal'] // 1024, memory['MemAvailable'] // 1024
 
 
 class EndToEndTest(base.BaseTestCase):
@@ -169,7 +167,8 @@ class EndToEndTest(base.BaseTestCase):
         if reason:
             raise unittest.SkipTest(reason)
         cls.tmp = tempfile.mkdtemp(prefix='drs-e2e-')
-        cls.services = []
+        #: name -> service_lab.ServiceProcess, in the order started
+        cls.services = {}
         cls.cleanups = []
         cls.timeline = []
         try:
@@ -224,7 +223,7 @@ class EndToEndTest(base.BaseTestCase):
         cls.db = db_api.Database(connection=cls.db_url)
         cls.cleanups.append(cls.db.dispose)
         cls.cleanups.append(lambda: cls.db.delete_host_states(
-            keep=[h for h in nova_fixtures.HOSTS]))
+            keep=nova_fixtures.HOSTS))
         cls.cleanups.append(lambda: broker.delete_queues(
             agent_lab.TRANSPORT_URL,
             ['%s.sample' % cls.topic,
@@ -273,12 +272,12 @@ class EndToEndTest(base.BaseTestCase):
                            args=['--host', '127.0.0.1', '--port', '0'],
                            database=cls.db_url, tmp=cls.tmp, tag=tag)
         line = polling.wait_for(
-            lambda: next((s for s in api.lines if 'listening on' in s),
-                         None) or not api.running(),
+            lambda: next((s for s in api.output().splitlines()
+                          if 'listening on' in s), None)
+            or not api.running(),
             60, 'nova-drs-api to listen')
         if not api.running():
-            raise AssertionError('nova-drs-api exited: %s'
-                                 % ''.join(api.lines))
+            raise AssertionError('nova-drs-api exited: %s' % api.output())
         cls.endpoint = line.split('listening on ')[1].strip()
         cls.mark('2 agents, the balancer and the API started')
 
@@ -289,17 +288,20 @@ class EndToEndTest(base.BaseTestCase):
         with open(conf_path, 'w') as f:
             f.write('[DEFAULT]\nlog_file = %s\ndebug = true\n' % log_path)
             f.write(conf.format(**values))
-        service = lab.Service(command, conf_path, log_path, args).start()
-        cls.services.append(service)
+        service = service_lab.ServiceProcess(
+            [os.path.join(lab.BIN, command), '--config-file', conf_path]
+            + list(args), log_path).start()
+        cls.services[name] = service
         return service
 
     @classmethod
     def _stop(cls):
-        for service in reversed(getattr(cls, 'services', [])):
+        services = getattr(cls, 'services', {})
+        for service in reversed(list(services.values())):
             service.stop()
         if os.environ.get('NOVA_DRS_FT_SHOW_LOGS'):
-            for service in cls.services:
-                print('==== %s\n%s' % (service.command, service.log()))
+            for name, service in services.items():
+                print('==== %s\n%s' % (name, service.log()))
         for cleanup in reversed(getattr(cls, 'cleanups', [])):
             try:
                 cleanup()
@@ -316,10 +318,9 @@ class EndToEndTest(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        for service in self.services:
+        for name, service in self.services.items():
             if not service.running():
-                self.fail('%s exited:\n%s' % (service.command,
-                                              service.log()[-3000:]))
+                self.fail('%s exited:\n%s' % (name, service.log()[-3000:]))
 
     # -- helpers ---------------------------------------------------------
 
@@ -336,13 +337,6 @@ class EndToEndTest(base.BaseTestCase):
         self.assertEqual(0, proc.returncode,
                          'openstack %s: %s' % (' '.join(argv), proc.stderr))
         return json.loads(proc.stdout)
-
-    def service_log(self, command, name=None):
-        for service in self.services:
-            if service.command == command and (
-                    name is None or name in service.log_path):
-                return service.log_path
-        raise AssertionError('no %s' % command)
 
     # -- scenarios -------------------------------------------------------
 
@@ -419,10 +413,10 @@ class EndToEndTest(base.BaseTestCase):
         # cycle may see the guests' demand in its model first)
         for what, path, pattern in (
                 ('balancer: %s hot' % HOT,
-                 self.service_log('nova-drs-balancer'),
+                 self.services['balancer'].log_path,
                  'Host %s became hot' % HOT),
                 ('agent of %s: hotspot notification' % HOT,
-                 self.service_log('nova-drs-agent', HOT),
+                 self.services['agent-%s' % HOT].log_path,
                  'Host %s is a hotspot' % HOT)):
             times = lab.log_times(path, pattern)
             if times:
