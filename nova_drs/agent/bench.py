@@ -3,7 +3,8 @@
 nova_drs.agent.bench``.
 
 It runs the real agent cycle (inspector, /proc, metrics, balloon policy,
-payload validation, oslo.messaging publishing) in a process set up like
+payload signature with a host key, oslo.messaging publishing) in a process
+set up like
 ``nova-drs-agent`` (native threads, no eventlet) against libvirt's
 ``test:///`` driver with generated domains, and prints
 
@@ -143,13 +144,17 @@ def main(argv=None):
         f.write(node_xml(args.guests))
     broker = broker_answers(args.transport_url)
     conf_path = os.path.join(workdir, 'agent.conf')
+    # signed as in production, with a host key
+    key_path = os.path.join(workdir, 'host.key')
+    with open(os.open(key_path, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
+        f.write('ab' * 32)
     with open(conf_path, 'w') as f:
         f.write('[DEFAULT]\ntransport_url = %s\n'
                 '[libvirt]\nconnection_uri = test://%s\n'
                 '[drs_agent]\nhost = bench\ntopic = drs_bench_%d\n'
-                'notification_driver = %s\n'
+                'notification_driver = %s\nsigning_key_file = %s\n'
                 % (args.transport_url, node, os.getpid(),
-                   'messagingv2' if broker else 'noop'))
+                   'messagingv2' if broker else 'noop', key_path))
         # the agent's log (INFO) goes to a file, as it would in production
         f.write('[DEFAULT]\nlog_file = %s\n'
                 % os.path.join(workdir, 'agent.log'))
@@ -222,8 +227,12 @@ def main(argv=None):
                     'block.0.physical': 10 ** 9})
 
     class BenchInspector(inspector.LibvirtInspector):
-        def _connect(self):
-            return Stats(super()._connect())
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            # the statistics QEMU would add, on the sampling (read-only)
+            # connection
+            open_reader = self._reader._open
+            self._reader._open = lambda: Stats(open_reader())
 
         resized = 0
 
@@ -257,7 +266,7 @@ def main(argv=None):
     act = agent_manager.actuator
     act.cycle = timer.wrap('balloon', act.cycle)
     pub = agent_manager.publisher
-    pub.publish = timer.wrap('validate + queue', pub.publish)
+    pub.publish = timer.wrap('number + sign + queue', pub.publish)
     if not broker:
         real_publish = pub.publish
 

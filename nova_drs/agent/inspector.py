@@ -1,16 +1,21 @@
 # SPDX-License-Identifier: Apache-2.0
 """The libvirt inspector: the only module of nova-drs that imports libvirt.
 
-It keeps one read-write connection to ``[libvirt] connection_uri`` (the
-balloon needs write access), reads every guest's statistics with a single
-``getAllDomainStats`` call per cycle and turns them into plain
-:class:`GuestSample` objects, so that nothing else depends on libvirt.
+It samples through a **read-only** connection to ``[libvirt]
+connection_uri`` (``virConnectOpenReadOnly``): every guest's statistics
+with a single ``getAllDomainStats`` call per cycle, turned into plain
+:class:`GuestSample` objects so that nothing else depends on libvirt, the
+domain XML, job information and the events. Only the balloon actuator's
+``virDomainSetMemoryFlags`` goes through a second, read-write connection,
+opened when the first balloon is resized (never in dry-run mode), so a
+fault in the sampling code cannot change a guest.
 
-Lifecycle, migration and balloon-change events arrive through libvirt's
-default event loop, run by a daemon thread. A lost connection (libvirtd
-restarted) is noticed by the keepalive or the next call, and the inspector
-reconnects with a doubling back-off. A guest that disappears while it is
-being sampled is left out of that sample.
+Lifecycle, migration and balloon-change events arrive on the read-only
+connection through libvirt's default event loop, run by a daemon thread.
+A lost connection (libvirtd restarted) is noticed by the keepalive or the
+next call, and each connection is reopened on its next use with a doubling
+back-off. A guest that disappears while it is being sampled is left out of
+that sample.
 
 The guest configuration the agent needs (balloon device, ``autodeflate``,
 ``freePageReporting``, statistics period, and the per-guest balloon floor)
@@ -33,7 +38,10 @@ does not put server metadata into the domain XML: the
 import dataclasses
 import threading
 import time
-from xml.etree import ElementTree
+# NOTE: the XML parsed is the domain definition of the local libvirtd
+# (root's), never a guest's data; Python's expat refuses entity
+# expansion attacks and ElementTree resolves no external entities.
+from xml.etree import ElementTree  # nosec B405
 
 from oslo_log import log as logging
 
@@ -111,7 +119,8 @@ class GuestSample:
 
 def parse_domain_xml(xml):
     """Return the :class:`GuestConfig` of a domain XML document."""
-    root = ElementTree.fromstring(xml)
+    # libvirtd's own XML (see the import)
+    root = ElementTree.fromstring(xml)  # nosec B314
     config = GuestConfig()
     balloon = root.find('./devices/memballoon')
     if balloon is not None and balloon.get('model', 'none') != 'none':
@@ -228,8 +237,91 @@ def start_event_loop():
         _event_loops[id(libvirt)] = libvirt
 
 
+class _Link:
+    """One libvirt connection, reopened on use with a doubling back-off.
+
+    :param inspector: the owner (its clock and reconnect cap).
+    :param kind: ``read-only`` or ``read-write``, for the logs.
+    :param opener: ``libvirt.openReadOnly`` or ``libvirt.open``, looked up
+        at each attempt (by name: tests swap the module).
+    :param setup: ``setup(conn)`` after opening (events), may raise
+        libvirtError; ``teardown(conn)`` before closing.
+    """
+
+    def __init__(self, inspector, kind, opener, setup=None, teardown=None):
+        self.inspector = inspector
+        self.kind = kind
+        self.opener = opener
+        self.setup = setup
+        self.teardown = teardown
+        self.conn = None
+        self.backoff = 0.0
+        self.next_attempt = 0.0
+        #: successful (re)connections
+        self.connections = 0
+
+    def _open(self):
+        uri = self.inspector.uri
+        conn = getattr(libvirt, self.opener)(uri)
+        try:
+            try:
+                conn.setKeepAlive(5, 3)
+            except libvirt.libvirtError:
+                # only remote connections (through libvirtd) have one
+                LOG.debug('No keepalive on %s', uri)
+            if self.setup is not None:
+                self.setup(conn)
+        except libvirt.libvirtError:
+            conn.close()
+            raise
+        return conn
+
+    def get(self):
+        """The open connection; connect if due. Raises Unavailable."""
+        uri = self.inspector.uri
+        conn = self.conn
+        if conn is not None:
+            try:
+                if conn.isAlive():
+                    return conn
+            except libvirt.libvirtError:
+                pass
+            self.close('%s connection to %s lost' % (self.kind, uri))
+        now = self.inspector._clock()
+        if now < self.next_attempt:
+            raise Unavailable('not connected to %s (next attempt in '
+                              '%.0f s)' % (uri, self.next_attempt - now))
+        try:
+            self.conn = self._open()
+        except libvirt.libvirtError as e:
+            self.backoff = min(max(self.backoff * 2, 1.0),
+                               self.inspector.reconnect_max_interval)
+            self.next_attempt = now + self.backoff
+            raise Unavailable('cannot connect to %s (%s): %s'
+                              % (uri, self.kind, e.get_error_message()))
+        self.backoff = 0.0
+        self.connections += 1
+        LOG.info('Connected to libvirt at %s (%s)', uri, self.kind)
+        return self.conn
+
+    def close(self, reason=None):
+        conn, self.conn = self.conn, None
+        if conn is None:
+            return
+        if reason:
+            LOG.warning('Disconnected from libvirt: %s', reason)
+        if self.teardown is not None:
+            self.teardown(conn)
+        try:
+            conn.close()
+        except libvirt.libvirtError:
+            pass
+        # first reconnection attempt at once, then back off
+        self.next_attempt = 0.0
+
+
 class LibvirtInspector:
-    """Sample guests and resize balloons through one libvirt connection.
+    """Sample guests (read-only) and resize balloons (read-write).
 
     :param uri: libvirt URI; empty means ``qemu:///system``.
     :param reconnect_max_interval: cap in seconds of the reconnect
@@ -242,17 +334,25 @@ class LibvirtInspector:
         self.uri = uri or DEFAULT_URI
         self._clock = clock
         self.reconnect_max_interval = reconnect_max_interval
-        self._conn = None
         self._callbacks = []
         self._lock = threading.RLock()
         self._events_lock = threading.Lock()
         self._configs = {}
         self._migrating = set()
         self._balloon_events = {}
-        self._backoff = 0.0
-        self._next_attempt = 0.0
-        #: successful (re)connections since start
-        self.connections = 0
+        self._reader = _Link(self, 'read-only', 'openReadOnly',
+                             setup=self._register, teardown=self._deregister)
+        self._writer = _Link(self, 'read-write', 'open')
+
+    @property
+    def connections(self):
+        """Successful (re)connections of the read-only connection."""
+        return self._reader.connections
+
+    @property
+    def write_connections(self):
+        """Successful (re)connections of the read-write connection."""
+        return self._writer.connections
 
     @classmethod
     def from_conf(cls, conf):
@@ -281,77 +381,33 @@ class LibvirtInspector:
 
     @property
     def connected(self):
-        return self._conn is not None
+        """The read-only connection (sampling) is open."""
+        return self._reader.conn is not None
 
     def close(self):
         with self._lock:
-            self._disconnect(None)
+            self._reader.close()
+            self._writer.close()
 
-    def _connect(self):
-        conn = libvirt.open(self.uri)
-        try:
-            conn.registerCloseCallback(self._on_close, None)
-            try:
-                conn.setKeepAlive(5, 3)
-            except libvirt.libvirtError:
-                # only remote connections (through libvirtd) have one
-                LOG.debug('No keepalive on %s', self.uri)
-            handlers = (
-                (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
-                (libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
-                 self._on_balloon_change),
-                (libvirt.VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
-                 self._on_migration_iteration),
-                (libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
-                 self._on_job_completed),
-            )
-            self._callbacks = [conn.domainEventRegisterAny(None, event, cb,
-                                                           None)
-                               for event, cb in handlers]
-        except libvirt.libvirtError:
-            conn.close()
-            raise
-        return conn
+    def _register(self, conn):
+        conn.registerCloseCallback(self._on_close, None)
+        handlers = (
+            (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
+            (libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
+             self._on_balloon_change),
+            (libvirt.VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
+             self._on_migration_iteration),
+            (libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
+             self._on_job_completed),
+        )
+        self._callbacks = [conn.domainEventRegisterAny(None, event, cb, None)
+                           for event, cb in handlers]
+        with self._events_lock:
+            # the XML may have changed while we were away
+            self._configs.clear()
+            self._migrating.clear()
 
-    def _connection(self):
-        """The open connection; connect if due. Raises Unavailable."""
-        with self._lock:
-            conn = self._conn
-            if conn is not None:
-                try:
-                    if conn.isAlive():
-                        return conn
-                except libvirt.libvirtError:
-                    pass
-                self._disconnect('connection to %s lost' % self.uri)
-            now = self._clock()
-            if now < self._next_attempt:
-                raise Unavailable('not connected to %s (next attempt in '
-                                  '%.0f s)' % (self.uri,
-                                               self._next_attempt - now))
-            try:
-                self._conn = self._connect()
-            except libvirt.libvirtError as e:
-                self._backoff = min(max(self._backoff * 2, 1.0),
-                                    self.reconnect_max_interval)
-                self._next_attempt = now + self._backoff
-                raise Unavailable('cannot connect to %s: %s'
-                                  % (self.uri, e.get_error_message()))
-            self._backoff = 0.0
-            self.connections += 1
-            with self._events_lock:
-                # the XML may have changed while we were away
-                self._configs.clear()
-                self._migrating.clear()
-            LOG.info('Connected to libvirt at %s', self.uri)
-            return self._conn
-
-    def _disconnect(self, reason):
-        conn, self._conn = self._conn, None
-        if conn is None:
-            return
-        if reason:
-            LOG.warning('Disconnected from libvirt: %s', reason)
+    def _deregister(self, conn):
         for cid in self._callbacks:
             try:
                 conn.domainEventDeregisterAny(cid)
@@ -362,12 +418,22 @@ class LibvirtInspector:
             conn.unregisterCloseCallback()
         except libvirt.libvirtError:
             pass
-        try:
-            conn.close()
-        except libvirt.libvirtError:
-            pass
-        # first reconnection attempt at once, then back off
-        self._next_attempt = 0.0
+
+    def _connection(self):
+        """The read-only connection; connect if due. Raises Unavailable."""
+        with self._lock:
+            return self._reader.get()
+
+    def _write_connection(self):
+        """The read-write connection; connect if due. Raises Unavailable."""
+        with self._lock:
+            return self._writer.get()
+
+    def _disconnect(self, conn, reason):
+        """Close whichever connection ``conn`` is (if still current)."""
+        for link in (self._reader, self._writer):
+            if link.conn is conn:
+                link.close(reason)
 
     def _on_close(self, conn, reason, opaque):
         # runs in the event loop thread: only note it, the next call
@@ -398,9 +464,8 @@ class LibvirtInspector:
             pass
         if self._is_disconnection(error) or not alive:
             with self._lock:
-                if self._conn is conn:
-                    self._disconnect('%s failed: %s' % (
-                        what, error.get_error_message()))
+                self._disconnect(conn, '%s failed: %s' % (
+                    what, error.get_error_message()))
             return Unavailable('%s: connection to %s lost' % (what, self.uri))
         if self._is_gone(error):
             return GuestGone('%s: %s' % (what, error.get_error_message()))
@@ -539,8 +604,12 @@ class LibvirtInspector:
             raise self._failed(conn, e, 'job info of guest %s' % uuid)
 
     def set_memory(self, uuid, kib):
-        """Set the guest's balloon to ``kib`` KiB (live only)."""
-        conn = self._connection()
+        """Set the guest's balloon to ``kib`` KiB (live only).
+
+        The one call that changes a guest: it goes through the read-write
+        connection.
+        """
+        conn = self._write_connection()
         dom = self._domain(conn, uuid)
         try:
             dom.setMemoryFlags(int(kib), libvirt.VIR_DOMAIN_AFFECT_LIVE)

@@ -15,8 +15,18 @@ Every ``[drs_agent] interval`` seconds :meth:`AgentManager.run_cycle`
    ``drs.host.hotspot`` one when the set of hot resources changed.
 
 A failing cycle is logged and the next one runs on time. While libvirtd
-cannot be reached nothing is ballooned and no metrics are published (the
-guests are unknown), but the host keeps being watched.
+cannot be reached (or refuses to list the guests) nothing is ballooned,
+and each cycle publishes a ``drs.host.metrics`` report with
+``agent.libvirt_connected`` false, the host section from ``/proc`` and no
+guests (they are unknown, not gone), so that the balancer leaves the host
+alone until libvirtd is back.
+
+The payloads are built within the limits of the schema
+(:mod:`nova_drs.notifications.schema`): free texts and lists are cut to
+their maximum length, so that the balancer never refuses a whole report
+for one long libvirt error message. The agent does not validate them
+itself (some 2 ms of CPU per cycle for 200 guests, which its signature
+takes instead); its unit tests check its payloads against the schema.
 """
 
 import dataclasses
@@ -33,12 +43,20 @@ from nova_drs.agent import metrics as metrics_mod
 from nova_drs.agent import publisher as publisher_mod
 from nova_drs.model import cluster
 from nova_drs.notifications import payload as payload_mod
+from nova_drs.notifications import schema
 
 LOG = logging.getLogger(__name__)
 
 
 def _r(value, digits=3):
     return None if value is None else round(value, digits)
+
+
+def _cut(text, limit=schema.MAX_NAME):
+    """``text`` within the schema's length limit (None stays None)."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit - 3] + '...'
 
 
 def _timestamp(wallclock):
@@ -55,7 +73,9 @@ def host_payload(h):
     return {
         'name': h.name,
         'timestamp': _timestamp(h.wallclock),
-        'interval_s': _r(h.interval_s),
+        # a host suspended for days would measure a longer one
+        'interval_s': (None if h.interval_s is None
+                       else _r(min(h.interval_s, schema.MAX_INTERVAL_S))),
         'cpu': {'count': h.cpu_count, 'util': _r(h.cpu_util, 4),
                 'iowait': _r(h.iowait, 4), 'steal': _r(h.steal, 4)},
         'memory': {'total_mb': _r(h.total_mb), 'free_mb': _r(h.free_mb),
@@ -67,10 +87,12 @@ def host_payload(h):
                    'swap_in_mb_s': _r(h.swap_in_mb_s),
                    'swap_out_mb_s': _r(h.swap_out_mb_s)},
         'pressure': h.pressure,
-        'disks': [{k: v if k == 'name' else _r(v) for k, v in d.items()}
-                  for d in h.disks],
-        'nics': [{k: v if k == 'name' else _r(v) for k, v in n.items()}
-                 for n in h.nics],
+        'disks': [{k: _cut(v) if k == 'name' else _r(v)
+                   for k, v in d.items()}
+                  for d in h.disks[:schema.MAX_DEVICES]],
+        'nics': [{k: _cut(v) if k == 'name' else _r(v)
+                  for k, v in n.items()}
+                 for n in h.nics[:schema.MAX_DEVICES]],
         'load': _per_resource(h.load, lambda v: _r(v, 4)),
         'load_smoothed': _per_resource(h.load_smoothed, lambda v: _r(v, 4)),
         'hotspot': _per_resource(h.hot, bool),
@@ -82,7 +104,7 @@ def guest_payload(g, b):
     config = g.sample.config
     return {
         'uuid': g.uuid,
-        'name': g.name,
+        'name': _cut(g.name),
         'state': g.state,
         'vcpus': g.vcpus,
         'cpu_util': _r(g.cpu_util, 4),
@@ -106,7 +128,8 @@ def guest_payload(g, b):
                     'free_page_reporting': config.free_page_reporting,
                     'floor_mb': config.floor_mb,
                     'target_mb': _r(b.target_mb), 'action': b.action,
-                    'applied': b.applied, 'reason': b.reason},
+                    'applied': b.applied,
+                    'reason': _cut(b.reason or None, schema.MAX_REASON)},
         'migrating': g.sample.migrating,
         'smoothed': {'cpu_util': _r(g.smoothed_cpu_util, 4),
                      'cpu_demand': _r(g.smoothed_cpu_demand, 4),
@@ -182,7 +205,7 @@ class AgentManager:
             stop_event.wait(deadline - now)
 
     def run_cycle(self):
-        """One cycle; returns the metrics payload published, or None."""
+        """One cycle; returns the metrics payload published."""
         started = time.monotonic()
         self.cycles += 1
         host_sample = self.host_reader.read()
@@ -196,25 +219,36 @@ class AgentManager:
         host, guests, gone = self.metrics.update(host_sample, samples)
         self._hotspot(host)
         if samples is None:
-            return None
-        report = self.actuator.cycle(host, guests, gone)
+            # the guests are unknown, not gone: say so rather than
+            # falling silent, and leave the balloons alone
+            report = balloon_mod.BalloonReport()
+        else:
+            report = self.actuator.cycle(host, guests, gone)
+            if len(guests) > schema.MAX_GUESTS:
+                LOG.warning('%d guests: only the first %d are reported',
+                            len(guests), schema.MAX_GUESTS)
+                guests = guests[:schema.MAX_GUESTS]
         payload = {
             'version': payload_mod.VERSION,
             'host': host_payload(host),
             'guests': [guest_payload(g, report.guests[g.uuid])
                        for g in guests],
             'balloon': {
-                'policy': self.actuator.policy.name,
+                'policy': _cut(self.actuator.policy.name),
                 'dry_run': self.actuator.dry_run,
                 'shrunk_mb': _r(report.shrunk_mb),
                 'grown_mb': _r(report.grown_mb),
                 'fpr_reclaimed_mb': _r(report.fpr_reclaimed_mb),
-                'without_autodeflate': report.without_autodeflate,
+                'without_autodeflate':
+                    report.without_autodeflate[:schema.MAX_GUESTS],
                 'without_free_page_reporting':
-                    report.without_free_page_reporting},
+                    report.without_free_page_reporting[:schema.MAX_GUESTS]},
             'agent': {
-                'cycle_ms': _r((time.monotonic() - started) * 1000.0, 1),
-                'libvirt_connected': self.inspector.connected,
+                'cycle_ms': _r(min((time.monotonic() - started) * 1000.0,
+                                   schema.MAX_CYCLE_MS), 1),
+                # false: the guests could not be read this cycle, the
+                # list is empty because they are unknown
+                'libvirt_connected': samples is not None,
                 'dropped_notifications': self.publisher.dropped},
         }
         self.publisher.publish(payload_mod.METRICS_EVENT, payload)

@@ -1,10 +1,16 @@
 # SPDX-License-Identifier: Apache-2.0
 """Publishing: oslo.messaging notifications behind a bounded buffer.
 
-Every payload is validated (:mod:`nova_drs.notifications.payload`) and put
-in a buffer of ``[drs_agent] buffer_size`` notifications; a sender thread
-empties it through an oslo.messaging ``Notifier`` (priority ``sample``,
-publisher id ``nova-drs-agent:<host>``, topic ``[drs_agent] topic``).
+Every payload gets the agent's run id (a random UUID drawn at start) and
+the next sequence number of the run, is signed (HMAC-SHA256, see
+:mod:`nova_drs.notifications.signing`) with the host key of ``[drs_agent]
+signing_key_file`` or the shared ``[drs_signing] secret`` when one is
+configured, and is put in a buffer of ``[drs_agent] buffer_size``
+notifications; a sender thread empties it through an oslo.messaging
+``Notifier`` (priority ``sample``, publisher id ``nova-drs-agent:<host>``,
+topic ``[drs_agent] topic``). The payloads are not validated here: the
+agent builds them within the schema's limits, which its unit tests check,
+and the balancer validates what it receives.
 
 While the broker is down the sender blocks inside oslo.messaging, which
 reconnects with its own back-off, and the cycle goes on: the buffer
@@ -14,11 +20,12 @@ and counted. Memory use stays bounded whatever the outage lasts.
 
 import collections
 import threading
+import uuid
 
 from oslo_log import log as logging
 import oslo_messaging
 
-from nova_drs.notifications import payload as payload_schema
+from nova_drs.notifications import signing
 
 LOG = logging.getLogger(__name__)
 
@@ -32,11 +39,24 @@ class Publisher:
     :param notifier: an object with oslo.messaging's
         ``Notifier.sample(ctxt, event_type, payload)``; by default one is
         built from the configuration when the publisher starts.
+    :param signer: a :class:`nova_drs.notifications.signing.Signer`, or
+        None to send unsigned payloads; by default the configuration's.
+    :raises nova_drs.notifications.signing.KeyFileError: the configured
+        key file holds no key.
     """
 
-    def __init__(self, conf, notifier=None):
+    _FROM_CONF = object()
+
+    def __init__(self, conf, notifier=None, signer=_FROM_CONF):
         self.conf = conf
         self.publisher_id = '%s:%s' % (BINARY, conf.drs_agent.host)
+        if signer is self._FROM_CONF:
+            signer = signing.Signer.from_conf(conf, self.publisher_id)
+        self.signer = signer
+        #: this run of the agent; with the sequence numbers it lets the
+        #: balancer order the samples whatever the host's clock says
+        self.run_id = str(uuid.uuid4())
+        self.sequence = 0
         self.size = conf.drs_agent.buffer_size
         self._notifier = notifier
         self._transport = None
@@ -45,7 +65,8 @@ class Publisher:
         self._cond = threading.Condition()
         self._stopping = False
         self._thread = None
-        #: notifications sent, dropped (buffer full), refused (invalid)
+        #: notifications sent, dropped (buffer full), refused (not JSON
+        #: data: a NaN, which only a bug could make)
         self.sent = 0
         self.dropped = 0
         self.invalid = 0
@@ -67,19 +88,37 @@ class Publisher:
                 self._transport, publisher_id=self.publisher_id,
                 driver=self.conf.drs_agent.notification_driver,
                 topics=[self.conf.drs_agent.topic])
+        if self.signer is None:
+            LOG.warning('Metrics notifications are NOT signed: set '
+                        '[drs_agent] signing_key_file (or [drs_signing] '
+                        'secret) so that the balancer can tell them from '
+                        'forgeries (doc/security.rst)')
+        else:
+            LOG.info('Signing metrics notifications with the %s key',
+                     self.signer.kind)
         self._thread = threading.Thread(target=self._run,
                                         name='drs-publisher', daemon=True)
         self._thread.start()
 
     def publish(self, event_type, payload):
-        """Validate ``payload`` and queue it; False if it was refused."""
-        try:
-            payload_schema.validate(payload, event_type)
-        except payload_schema.PayloadError as e:
-            self.invalid += 1
-            LOG.error('Not publishing an invalid %(event)s payload: '
-                      '%(error)s', {'event': event_type, 'error': e})
-            return False
+        """Number, sign and queue ``payload`` (changed in place).
+
+        :returns: True when it is queued (the oldest waiting notification
+            may have been dropped to make room), False when it could not be
+            signed (it holds a NaN or something that is not JSON data).
+        """
+        with self._cond:
+            self.sequence += 1
+            payload['run_id'] = self.run_id
+            payload['sequence'] = self.sequence
+        if self.signer is not None:
+            try:
+                self.signer.sign(event_type, payload)
+            except ValueError as e:
+                self.invalid += 1
+                LOG.error('Not publishing a %(event)s payload that %(why)s',
+                          {'event': event_type, 'why': e})
+                return False
         with self._cond:
             if len(self._buffer) >= self.size:
                 # drop the oldest that is not being sent right now

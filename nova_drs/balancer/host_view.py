@@ -13,6 +13,25 @@ of the metrics listener. It keeps, safely for several threads:
   its latest measured load as a :class:`nova_drs.balancer.nova_view.
   InstanceLoad`, the ``loads`` mapping :func:`nova_view.collect` takes.
 
+Order. The samples of a host are ordered by the agent's run (a UUID it
+draws at start) and sequence number (payload 1.2), not by the host's
+clock: within a run a higher number is newer, whatever the timestamps say
+(a clock stepped back by NTP changes nothing), a sample of an unknown run
+is an agent restart and is taken at once, and a sample of a run already
+superseded, or a number already seen (a redelivery), is dropped as out of
+order. Payloads without them (1.0, 1.1) are ordered by their timestamps. A
+sample stamped more than ``[drs_listener] max_clock_skew`` ahead of the
+balancer's clock is dropped (the listener already drops it; the view
+checks again for other callers), so that no single sample can hide the
+host's next ones.
+
+libvirtd down. A ``drs.host.metrics`` report with ``agent.libvirt_connected``
+false (the agent could not read its guests) keeps the host current but
+makes it *unavailable*: it is neither hot nor a destination, nothing is
+moved off it (:meth:`HostView.apply` treats it as a stale host), its
+guests keep their last loads, and it fires no urgent event, until a report
+with libvirtd connected arrives.
+
 Staleness. A host is *fresh* for ``[drs_listener] stale_after`` seconds
 after a current sample of it arrived, and *stale* after that (or before its
 first one). Time is measured with the balancer's monotonic clock from
@@ -93,6 +112,8 @@ class HostState:
     memory_total_mb: float
     #: uuids of the active guests of the latest sample
     guests: tuple
+    #: the agent could read its guests in the latest sample; when false
+    #: the host is unavailable (see the module's documentation)
     libvirt_connected: bool
     #: the agent's count of notifications it could not send
     agent_dropped_notifications: int
@@ -109,12 +130,74 @@ class ApplyReport:
     stale_hosts: list
     #: of those, the hosts the view has never heard of
     never_reported: list
-    #: instances on those hosts, marked opt_out
+    #: instances on those hosts and on ``libvirt_down`` ones, marked
+    #: opt_out
     pinned_instances: list
     #: instances whose loads were set from metrics
     updated_instances: int
     #: instances of the model without metrics (left as they were)
     without_metrics: list
+    #: fresh hosts of the model whose agent cannot read its guests
+    #: (libvirtd down), marked disabled like stale hosts
+    libvirt_down: list = dataclasses.field(default_factory=list)
+
+
+class _Order:
+    """Tells the new samples of one stream (metrics, or hotspots) of a host.
+
+    By run and sequence number when the payload has them, by timestamp
+    otherwise (see the module's documentation).
+    """
+
+    #: superseded runs remembered, so that a late message of one of them
+    #: is not taken for a restart
+    OLD_RUNS = 8
+
+    __slots__ = ('run_id', 'sequence', 'sampled_at', 'old_runs')
+
+    def __init__(self):
+        self.run_id = None
+        self.sequence = None
+        self.sampled_at = -math.inf
+        self.old_runs = collections.deque(maxlen=self.OLD_RUNS)
+
+    def verdict(self, report, late):
+        """What ``report`` is to this stream.
+
+        ``new``, ``restart`` (a new run), ``old`` (a duplicate, or
+        superseded, or overtaken) or ``late_restart`` (an unknown run
+        whose sample is already old: a replay, or a backlog; not taken).
+        """
+        if report.run_id is None or report.sequence is None:
+            return 'new' if report.sampled_at > self.sampled_at else 'old'
+        if report.run_id == self.run_id:
+            return 'new' if report.sequence > self.sequence else 'old'
+        if report.run_id in self.old_runs:
+            return 'old'
+        if self.run_id is not None and late:
+            return 'late_restart'
+        return 'restart' if self.run_id is not None else 'new'
+
+    def take(self, report):
+        if report.run_id is not None and report.sequence is not None:
+            if self.run_id is not None and report.run_id != self.run_id:
+                self.old_runs.append(self.run_id)
+            self.run_id, self.sequence = report.run_id, report.sequence
+        self.sampled_at = report.sampled_at
+
+
+def _after(new, old):
+    """Whether ``(run_id, sequence, sampled_at)`` ``new`` is not older."""
+    if old is None:
+        return True
+    if None not in (new[0], new[1], old[0], old[1]):
+        # superseded runs never get this far: another run is a newer one
+        return new[1] >= old[1] if new[0] == old[0] else True
+    return new[2] >= old[2]
+
+
+def _position(report):
+    return (report.run_id, report.sequence, report.sampled_at)
 
 
 @dataclasses.dataclass
@@ -132,6 +215,7 @@ class _Host:
     libvirt_connected: bool = True
     agent_dropped_notifications: int = 0
     balloon: dict = None
+    order: _Order = dataclasses.field(default_factory=_Order)
 
 
 @dataclasses.dataclass
@@ -205,6 +289,7 @@ class HostView(listener.MetricsHandler):
                  wall_clock=time.time):
         opts = conf.drs_listener
         self.stale_after = float(opts.stale_after)
+        self.max_clock_skew = float(opts.max_clock_skew)
         self.detector = (detector if detector is not None
                          else detector_mod.HotspotDetector.from_conf(conf))
         self._clock = clock
@@ -212,15 +297,17 @@ class HostView(listener.MetricsHandler):
         self._lock = threading.Lock()
         self._hosts = {}
         self._instances = {}
-        # host -> (sampled_at, hot resources) as the agent last said
+        # host -> ((run_id, sequence, sampled_at), hot resources) as the
+        # agent last said
         self._agent_hot = {}
-        # host -> timestamp of the latest hotspot notification
-        self._hotspot_at = {}
+        # host -> _Order of its hotspot notifications
+        self._hotspot_order = {}
         self._callbacks = []
         self._log = listener.RateLimitedLog(opts.drop_log_interval, clock,
                                             logger=LOG)
-        #: samples, out_of_order, late, restarted, hotspot_events, urgent,
-        #: callback_errors
+        #: samples, out_of_order, late, restarted (history forgotten after
+        #: a gap), agent_restarts, late_restarts, clock_steps_back, future,
+        #: libvirt_down (samples), hotspot_events, urgent, callback_errors
         self.counters = collections.Counter()
 
     # -- urgent signal --------------------------------------------------------
@@ -272,38 +359,108 @@ class HostView(listener.MetricsHandler):
             {'event': report.event_type, 'host': report.host, 'age': age})
         return True
 
+    def _future(self, report, now_wall):
+        ahead = report.sampled_at - now_wall
+        if ahead <= self.max_clock_skew:
+            return False
+        self.counters['future'] += 1
+        self._log.warning(
+            'future', 'A %(event)s sample of host %(host)s is stamped '
+            '%(ahead).0f s in the future; dropped',
+            {'event': report.event_type, 'host': report.host,
+             'ahead': ahead})
+        return True
+
+    def _accept(self, order, report, now_wall):
+        """Whether ``report`` is new in ``order``'s stream; counts it."""
+        if self._future(report, now_wall):
+            return False
+        late = now_wall - report.sampled_at > self.stale_after
+        verdict = order.verdict(report, late)
+        if verdict == 'old':
+            # a duplicate (redelivery), or overtaken by a newer sample
+            self.counters['out_of_order'] += 1
+            return False
+        if verdict == 'late_restart':
+            self.counters['late_restarts'] += 1
+            self._log.warning(
+                'late_restart', 'A %(event)s sample of host %(host)s from '
+                'an unknown agent run is already %(age).0f s old: ignored '
+                '(a replay, or a backlog from before a restart)',
+                {'event': report.event_type, 'host': report.host,
+                 'age': now_wall - report.sampled_at})
+            return False
+        if verdict == 'restart':
+            self.counters['agent_restarts'] += 1
+        elif (report.sequence is not None
+              and report.sampled_at < order.sampled_at):
+            self.counters['clock_steps_back'] += 1
+            self._log.warning(
+                'clock_step', 'The clock of host %(host)s went back by '
+                '%(step).1f s; its samples are ordered by their sequence '
+                'numbers', {'host': report.host,
+                            'step': order.sampled_at - report.sampled_at})
+        order.take(report)
+        return True
+
+    @staticmethod
+    def _ordered(reports):
+        """``reports`` per host in the agents' order, hosts in turn.
+
+        A batch may hold several samples of a host (a backlog): they are
+        sorted by run (in order of arrival) and sequence number, or by
+        timestamp for payloads without them.
+        """
+        by_host = {}
+        for report in reports:
+            by_host.setdefault(report.host, []).append(report)
+        rounds = []
+        for host_reports in by_host.values():
+            runs = {}
+            for r in host_reports:
+                runs.setdefault(r.run_id, len(runs))
+            host_reports.sort(key=lambda r: (
+                runs[r.run_id], r.sampled_at if r.sequence is None
+                else r.sequence))
+            for n, report in enumerate(host_reports):
+                if n == len(rounds):
+                    rounds.append([])
+                rounds[n].append(report)
+        return rounds
+
     def on_metrics(self, reports):
         now_wall = self._wall_clock()
         events = []
         with self._lock:
             # one detector update takes one sample per host: a batch that
             # holds several samples of a host is fed in rounds, oldest first
-            rounds = []
-            seen = collections.Counter()
-            for report in sorted(reports, key=lambda r: r.sampled_at):
-                n = seen[report.host]
-                seen[report.host] += 1
-                if n == len(rounds):
-                    rounds.append([])
-                rounds[n].append(report)
-            for batch in rounds:
+            for batch in self._ordered(reports):
                 events += self._metrics_round(batch, now_wall)
         self._fire(events)
 
     def _metrics_round(self, reports, now_wall):
-        fresh = []
+        fresh, down = [], []
         for report in reports:
             host = self._hosts.get(report.host)
-            if host is not None and report.sampled_at <= host.sampled_at:
-                # a duplicate (redelivery) or overtaken by a newer sample
-                self.counters['out_of_order'] += 1
+            previous = host.sampled_at if host is not None else None
+            order = host.order if host is not None else _Order()
+            if not self._accept(order, report, now_wall):
                 continue
-            if (host is not None and report.sampled_at - host.sampled_at
-                    > self.stale_after):
+            if host is None:
+                host = self._hosts[report.host] = _Host(
+                    report.host, report.sampled_at, order=order)
+            elif report.sampled_at - previous > self.stale_after:
                 # after a gap the old history says nothing of the host now
                 self.detector.forget(report.host)
                 self.counters['restarted'] += 1
-            fresh.append(report)
+            if report.payload['agent']['libvirt_connected']:
+                fresh.append(report)
+            else:
+                down.append(report)
+        for report in down:
+            self.counters['samples'] += 1
+            self.counters['libvirt_down'] += 1
+            self._store_down(report, self._late(report, now_wall))
         if not fresh:
             return []
         keys = [r.host for r in fresh]
@@ -317,8 +474,12 @@ class HostView(listener.MetricsHandler):
         for i, report in enumerate(fresh):
             self.counters['samples'] += 1
             late = self._late(report, now_wall)
+            was_down = not self._hosts[report.host].libvirt_connected
             self._store(report, loads[i], smoothed[i], after[i], late)
             raised = after[i] & ~before[i]
+            if was_down:
+                LOG.info('The agent of host %s reads its guests again',
+                         report.host)
             if raised.any() and not late:
                 events.append(UrgentEvent(
                     host=report.host, resources=_resources(raised),
@@ -326,6 +487,33 @@ class HostView(listener.MetricsHandler):
                     sampled_at=report.sampled_at,
                     received_at=report.received_at))
         return events
+
+    def _store_down(self, report, late):
+        """A report without guests: the host is current but unavailable."""
+        doc = report.payload
+        host = self._hosts[report.host]
+        if host.libvirt_connected:
+            self._log.warning(
+                'libvirt_down', 'The agent of host %(host)s cannot read its '
+                'guests (libvirtd down?): no migration to or from it until '
+                'it can', {'host': report.host})
+        host.sampled_at = report.sampled_at
+        if not late:
+            host.received_at = report.received_at
+            host.fresh_until = report.received_at + self.stale_after
+        # what /proc says of the host, for the operator; the detector is
+        # not fed: without its guests the host is no hotspot to act on
+        host.load = np.array([doc['host']['load'][r]
+                              for r in cluster.RESOURCES], dtype=float)
+        host.hot = np.zeros(len(cluster.RESOURCES), dtype=bool)
+        host.cpu_count = doc['host']['cpu']['count']
+        host.memory_total_mb = doc['host']['memory']['total_mb']
+        host.libvirt_connected = False
+        host.agent_dropped_notifications = doc['agent'][
+            'dropped_notifications']
+        self._set_agent_hot(report.host, _position(report), ())
+        # the guests are unknown, not gone: their last loads, the host's
+        # guest list and balloon state stay as they were
 
     def _store(self, report, load, smoothed, hot, late):
         doc = report.payload
@@ -340,10 +528,10 @@ class HostView(listener.MetricsHandler):
         host.load, host.smoothed, host.hot = load, smoothed, hot.copy()
         host.cpu_count = doc['host']['cpu']['count']
         host.memory_total_mb = doc['host']['memory']['total_mb']
-        host.libvirt_connected = doc['agent']['libvirt_connected']
+        host.libvirt_connected = True
         host.agent_dropped_notifications = doc['agent'][
             'dropped_notifications']
-        self._set_agent_hot(name, report.sampled_at, tuple(
+        self._set_agent_hot(name, _position(report), tuple(
             r for r in cluster.RESOURCES if doc['host']['hotspot'][r]))
 
         previous = host.guests
@@ -365,33 +553,43 @@ class HostView(listener.MetricsHandler):
             if known is not None and known.host == name:
                 del self._instances[uuid]
 
-    def _set_agent_hot(self, name, sampled_at, hot):
+    def _set_agent_hot(self, name, position, hot):
         known = self._agent_hot.get(name)
-        if known is None or known[0] <= sampled_at:
-            self._agent_hot[name] = (sampled_at, hot)
+        if known is None or _after(position, known[0]):
+            self._agent_hot[name] = (position, hot)
 
     def on_hotspots(self, reports):
         now_wall = self._wall_clock()
         events = []
         with self._lock:
-            for report in sorted(reports, key=lambda r: r.sampled_at):
-                last = self._hotspot_at.get(report.host)
-                if last is not None and report.sampled_at <= last:
-                    self.counters['out_of_order'] += 1
-                    continue
-                self._hotspot_at[report.host] = report.sampled_at
-                self.counters['hotspot_events'] += 1
-                doc = report.payload
-                hot = tuple(r for r in cluster.RESOURCES if r in doc['hot'])
-                self._set_agent_hot(report.host, report.sampled_at, hot)
-                raised = tuple(r for r in cluster.RESOURCES
-                               if r in doc['raised'])
-                if raised and not self._late(report, now_wall):
-                    events.append(UrgentEvent(
-                        host=report.host, resources=raised, hot=hot,
-                        source=SOURCE_AGENT, sampled_at=report.sampled_at,
-                        received_at=report.received_at))
+            for batch in self._ordered(reports):
+                for report in batch:
+                    event = self._hotspot(report, now_wall)
+                    if event is not None:
+                        events.append(event)
         self._fire(events)
+
+    def _hotspot(self, report, now_wall):
+        order = self._hotspot_order.get(report.host)
+        if order is None:
+            order = self._hotspot_order[report.host] = _Order()
+        if not self._accept(order, report, now_wall):
+            return None
+        self.counters['hotspot_events'] += 1
+        host = self._hosts.get(report.host)
+        if host is not None and not host.libvirt_connected:
+            # its agent cannot read its guests: nothing to act on
+            return None
+        doc = report.payload
+        hot = tuple(r for r in cluster.RESOURCES if r in doc['hot'])
+        self._set_agent_hot(report.host, _position(report), hot)
+        raised = tuple(r for r in cluster.RESOURCES if r in doc['raised'])
+        if raised and not self._late(report, now_wall):
+            return UrgentEvent(
+                host=report.host, resources=raised, hot=hot,
+                source=SOURCE_AGENT, sampled_at=report.sampled_at,
+                received_at=report.received_at)
+        return None
 
     # -- queries --------------------------------------------------------------
 
@@ -448,16 +646,29 @@ class HostView(listener.MetricsHandler):
             return sorted(name for name, host in self._hosts.items()
                           if now <= host.fresh_until)
 
+    def libvirt_down_hosts(self):
+        """Sorted names of the fresh hosts whose libvirtd is down.
+
+        Their agent cannot read their guests: they are unavailable, see
+        :meth:`apply`.
+        """
+        now = self._clock()
+        with self._lock:
+            return sorted(name for name, host in self._hosts.items()
+                          if now <= host.fresh_until
+                          and not host.libvirt_connected)
+
     def hot_hosts(self):
         """Fresh hosts that are hot: name -> resources.
 
         A resource counts when the view's detector or the agent says so.
+        Hosts whose agent cannot read its guests are never hot.
         """
         now = self._clock()
         out = {}
         with self._lock:
             for name, host in self._hosts.items():
-                if now > host.fresh_until:
+                if now > host.fresh_until or not host.libvirt_connected:
                     continue
                 hot = set(_resources(host.hot))
                 hot.update(self._agent_hot.get(name, (None, ()))[1])
@@ -498,7 +709,7 @@ class HostView(listener.MetricsHandler):
     def _forget(self, name):
         host = self._hosts.pop(name, None)
         self._agent_hot.pop(name, None)
-        self._hotspot_at.pop(name, None)
+        self._hotspot_order.pop(name, None)
         self.detector.forget(name)
         if host is None:
             return
@@ -532,7 +743,8 @@ class HostView(listener.MetricsHandler):
           :func:`nova_view.collect` clamps its ``loads`` (CPU 0-1, memory
           0-flavor); instances without metrics keep their values
           (``nova_view``'s defaults: CPU idle, all flavor memory in use);
-        * every host that is stale, or that the view has never heard of,
+        * every host that is stale, that the view has never heard of, or
+          whose agent reports it cannot read its guests (libvirtd down),
           is marked ``disabled``, and its instances ``opt_out``.
 
         :returns: an :class:`ApplyReport`.
@@ -541,6 +753,8 @@ class HostView(listener.MetricsHandler):
         with self._lock:
             fresh = {name for name, host in self._hosts.items()
                      if now <= host.fresh_until}
+            down = {name for name in fresh
+                    if not self._hosts[name].libvirt_connected}
             known = set(self._hosts)
             loads = {uuid: inst.load for uuid, inst in
                      self._instances.items()}
@@ -548,6 +762,12 @@ class HostView(listener.MetricsHandler):
         hosts, inst = model.hosts, model.instances
         stale = np.array([name not in fresh for name in hosts.names],
                          dtype=bool)
+        # NOTE: a host whose libvirtd is down is as unusable as a stale
+        # one: the balancer cannot know its guests, and Nova cannot migrate
+        # to or from it
+        libvirt_down = np.array([name in down for name in hosts.names],
+                                dtype=bool)
+        unavailable = stale | libvirt_down
         # NOTE: "disabled" is the lever because it already means "send
         # nothing here" wherever a destination is chosen: PlacementState
         # lets only enabled hosts receive, the balance strategy levels only
@@ -559,8 +779,9 @@ class HostView(listener.MetricsHandler):
         # evidence. A disabled host can still be a source, so its
         # instances are also opted out: their loads are old, and a host
         # that stopped reporting may not be reachable to migrate from.
-        hosts.disabled |= stale
-        on_stale = stale[inst.host] if len(inst) else np.zeros(0, bool)
+        hosts.disabled |= unavailable
+        on_stale = (unavailable[inst.host] if len(inst)
+                    else np.zeros(0, bool))
         inst.opt_out |= on_stale
 
         rows, values, missing = [], [], []
@@ -588,4 +809,6 @@ class HostView(listener.MetricsHandler):
             pinned_instances=[inst.names[i]
                               for i in np.flatnonzero(on_stale)],
             updated_instances=len(rows),
-            without_metrics=missing)
+            without_metrics=missing,
+            libvirt_down=[n for n, d in zip(hosts.names, libvirt_down)
+                          if d])

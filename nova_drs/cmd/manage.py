@@ -12,6 +12,11 @@ does nothing on a database already there. ``db version`` prints the
 database's revision. Run ``db sync`` after every upgrade of nova-drs,
 before restarting the balancer (doc/database.rst).
 
+``signing host-key HOST`` prints the key with which the agent of compute
+host ``HOST`` signs its metrics (``[drs_agent] signing_key_file``),
+derived from ``[drs_signing] secret`` (doc/security.rst); with
+``--output PATH`` it writes it to a new file readable by its owner only.
+
 A bad configuration, a bad URL, a database that cannot be reached or an
 unknown revision ends with one line on standard error and exit code 2; a
 database error during the migration with exit code 1. No traceback,
@@ -36,9 +41,9 @@ from nova_drs.db import migration
 LOG = logging.getLogger(__name__)
 
 PROG = 'nova-drs-manage'
-#: modules of nova_drs.conf to register: the database, and [drs] that
-#: config.load checks
-CONF_GROUPS = ('database', 'drs')
+#: modules of nova_drs.conf to register: the database, [drs] that
+#: config.load checks, and [drs_signing] for the host keys
+CONF_GROUPS = ('database', 'drs', 'signing')
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -219,6 +224,33 @@ def cmd_db_version(args):
     return EXIT_OK
 
 
+def cmd_signing_host_key(args):
+    from nova_drs.notifications import schema
+    from nova_drs.notifications import signing
+    conf = _load_conf(args)
+    if not conf.drs_signing.secret:
+        raise CommandError('[drs_signing] secret is not set: there is no '
+                           'key to derive')
+    if not re.match(schema.HOSTNAME_PATTERN, args.host) \
+            or '\n' in args.host:
+        raise CommandError('%r is not a host name Nova accepts (1-255 '
+                           'letters, digits, "-", "." and "_")' % args.host)
+    key = signing.host_key(conf.drs_signing.secret, args.host).hex()
+    if not args.output:
+        print(key)
+        return EXIT_OK
+    try:
+        fd = os.open(args.output, os.O_WRONLY | os.O_CREAT | os.O_EXCL,
+                     0o600)
+    except OSError as e:
+        raise CommandError('cannot create %s: %s' % (args.output,
+                                                     e.strerror))
+    with os.fdopen(fd, 'w') as f:
+        f.write(key + '\n')
+    print('%s: signing key of host %s written' % (args.output, args.host))
+    return EXIT_OK
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         self.print_usage(sys.stderr)
@@ -228,7 +260,8 @@ class _Parser(argparse.ArgumentParser):
 def build_parser():
     parser = _Parser(prog=PROG,
                      description='Administration of the nova-drs '
-                                 'balancer\'s database.')
+                                 'balancer\'s database and of the metrics '
+                                 'signing keys.')
     _add_config_args(parser)
     categories = parser.add_subparsers(dest='category', metavar='CATEGORY',
                                        parser_class=_Parser)
@@ -257,6 +290,28 @@ def build_parser():
                     'whether it is the newest.')
     _add_config_args(version, 'sub_')
     version.set_defaults(func=cmd_db_version)
+
+    signing = categories.add_parser(
+        'signing', help='Keys of the metrics signatures.',
+        description='Keys with which the agents sign their metrics '
+                    '(doc/security.rst).')
+    signing_commands = signing.add_subparsers(
+        dest='command', metavar='COMMAND', parser_class=_Parser)
+    signing_commands.required = True
+    host_key = signing_commands.add_parser(
+        'host-key', help='Print the signing key of a compute host.',
+        description='Print the key the agent of HOST signs with, derived '
+                    'from [drs_signing] secret: put it in the file of '
+                    'that host\'s [drs_agent] signing_key_file, readable '
+                    'by the agent only.')
+    host_key.add_argument('host', metavar='HOST',
+                          help='The host\'s name as the agent sends it '
+                               '([drs_agent] host).')
+    host_key.add_argument('--output', metavar='PATH',
+                          help='Write the key to this new file (mode 600) '
+                               'instead of printing it.')
+    _add_config_args(host_key, 'sub_')
+    host_key.set_defaults(func=cmd_signing_host_key)
     return parser
 
 

@@ -10,6 +10,8 @@ import socket
 
 from oslo_config import cfg
 
+from nova_drs.notifications import schema
+
 agent_group = cfg.OptGroup(
     name='drs_agent',
     title='nova-drs agent options',
@@ -24,10 +26,12 @@ AGENT_OPTS = [
              '``drs.host.metrics`` notification.'),
     cfg.StrOpt(
         'host', default=socket.gethostname(),
-        sample_default='<hostname>',
+        sample_default='<hostname>', regex=schema.HOSTNAME_PATTERN,
         help='Name of this compute host in the notifications. It must be '
              'the name Nova knows the host by (``[DEFAULT] host`` of '
-             'nova-compute, the hypervisor hostname by default).'),
+             'nova-compute, the hypervisor hostname by default): 1 to 255 '
+             'letters, digits, ``-``, ``.`` and ``_``, as Nova\'s API '
+             'accepts host names.'),
     cfg.StrOpt(
         'topic', default='drs_notifications',
         help='oslo.messaging notification topic the metrics are sent to. '
@@ -97,6 +101,21 @@ AGENT_OPTS = [
              '``4-12,^8,15``.\n\n'
              'Related options:\n\n'
              '* ``[compute] cpu_shared_set`` (nova.conf)'),
+    cfg.StrOpt(
+        'signing_key_file',
+        help='File holding this host\'s own key for signing its '
+             'notifications: 64 hexadecimal digits, written by '
+             '``nova-drs-manage signing host-key <host>`` on a node that '
+             'has ``[drs_signing] secret``, and readable by the agent '
+             'only. With it the agent signs with the host key, which the '
+             'balancer derives from the shared secret, so this node can '
+             'sign for itself (``host``) only and need not hold the shared '
+             'secret. Unset: the agent signs with ``[drs_signing] secret`` '
+             'when that is set, and sends unsigned notifications '
+             'otherwise. A file that cannot be read or holds no key stops '
+             'the agent at start (exit status 2).\n\n'
+             'Related options:\n\n'
+             '* ``[drs_signing] secret``, ``require_host_keys``'),
     cfg.BoolOpt(
         'nova_metadata', default=False,
         help='Read each guest\'s balloon floor from its server metadata in '

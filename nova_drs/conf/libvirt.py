@@ -19,8 +19,10 @@ LIBVIRT_OPTS = [
         'connection_uri', default='qemu:///system',
         help='libvirt connection URI of the hypervisor whose guests the '
              'agent watches. An empty value (Nova\'s default) means '
-             '``qemu:///system``. The agent needs a read-write connection '
-             'because it resizes balloons.'),
+             '``qemu:///system``. The agent samples the guests through a '
+             'read-only connection and opens a read-write one only to '
+             'resize balloons (never with ``[drs_balloon] dry_run``), so '
+             'it needs write access to libvirtd unless it runs dry.'),
 ]
 
 

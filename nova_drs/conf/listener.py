@@ -88,6 +88,19 @@ LISTENER_OPTS = [
              'notifications.\n\n'
              'Related options:\n\n'
              '* ``[drs_agent] interval``'),
+    cfg.FloatOpt(
+        'max_clock_skew', default=60.0, min=1.0, max=3600.0,
+        help='Seconds a metrics or hotspot notification may be stamped '
+             'ahead of this balancer\'s clock. One stamped further in the '
+             'future (a compute node whose clock is wrong, or a forged '
+             'message) is dropped and counted as ``future``, never stored: '
+             'a single such sample would otherwise make every real sample '
+             'after it look out of order. Keep the hosts\' clocks in sync '
+             '(NTP); the agents\' sequence numbers, not their clocks, '
+             'order the samples of a host, so a clock stepped back does '
+             'not stall it.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_listener] stale_after``'),
     cfg.BoolOpt(
         'nova_notifications', default=True,
         help='Read Nova\'s versioned notifications (instance create, '
@@ -139,12 +152,14 @@ LISTENER_OPTS = [
              'of a replica taken out of service and bounds its backlog.'),
     cfg.FloatOpt(
         'drop_log_interval', default=60.0, min=0.0, max=86400.0,
-        help='Notifications that are dropped (malformed, of an unsupported '
-             'payload version, or from an unexpected publisher) are counted '
-             'and logged as warnings, at most once per this many seconds '
-             'for each kind of fault; the next warning says how many were '
-             'not logged. 0 logs every one. The same applies to Nova\'s '
-             'notifications that are dropped.'),
+        help='Notifications that are dropped (malformed or out of bounds, '
+             'of an unsupported payload version, from an unexpected '
+             'publisher, unsigned or badly signed, or stamped in the '
+             'future) are counted and logged as warnings, at most once '
+             'per this many seconds for each kind of fault; the next '
+             'warning says how many were not logged. 0 logs every one. '
+             'The same applies to Nova\'s notifications that are '
+             'dropped.'),
 ]
 
 

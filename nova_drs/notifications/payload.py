@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Schemas of the agent's notification payloads, and their validator.
+"""The agent's notification payloads: event types, versions, validation.
 
 The agent sends two notifications with priority ``sample`` (see
 ``doc/metrics-payload.rst`` for every field):
@@ -7,39 +7,46 @@ The agent sends two notifications with priority ``sample`` (see
 * ``drs.host.metrics``: one per cycle, the host and its guests;
 * ``drs.host.hotspot``: when the set of hot resources of the host changes.
 
-Both payloads carry ``"version": "MAJOR.MINOR"``. A minor version adds
-optional fields only, so a receiver accepts any ``1.x`` and ignores keys it
-does not know; a different major version is refused. The sender validates
-what it sends and the receiver what it gets::
+Both payloads carry ``"version": "MAJOR.MINOR"``. Their schema is one JSON
+Schema document, :mod:`nova_drs.notifications.schema`, compiled here with
+fastjsonschema. A receiver validates what it gets::
 
     from nova_drs.notifications import payload
 
     try:
-        payload.validate(message, event_type)
+        doc = payload.validate(message, event_type)
     except payload.PayloadError as e:
         LOG.warning('dropping %s from %s: %s', event_type, publisher, e)
 
-This module has no dependency beyond the standard library.
+and uses the document :func:`validate` returns: for a payload of a newer
+minor version than this code knows (:data:`~.schema.KNOWN_MINOR`), a copy
+without the keys this code does not know, so that nothing unvalidated is
+used. A different major version is refused. The agent does not validate
+its own payloads (it builds them within the schema's limits; the unit
+tests check that); see :mod:`.signing` for their signature.
 """
 
-import math
+import functools
+import json
 import re
+import reprlib
+
+from nova_drs.notifications import schema
 
 #: event types and the payload version this code writes
 METRICS_EVENT = 'drs.host.metrics'
 HOTSPOT_EVENT = 'drs.host.hotspot'
-#: 1.1: guests' ``cpu_ready`` and ``smoothed.cpu_demand``
-VERSION = '1.1'
+#: 1.1: guests' ``cpu_ready`` and ``smoothed.cpu_demand``; 1.2: ``run_id``,
+#: ``sequence`` and ``signature``, and the strict schema
+VERSION = '1.%d' % schema.KNOWN_MINOR
 SUPPORTED_MAJOR = 1
+EVENT_TYPES = (METRICS_EVENT, HOTSPOT_EVENT)
 
-RESOURCES = ('cpu', 'memory', 'disk', 'network')
-GUEST_STATES = ('nostate', 'running', 'blocked', 'paused', 'shutdown',
-                'shutoff', 'crashed', 'pmsuspended', 'unknown')
-BALLOON_ACTIONS = ('grow', 'shrink', 'hold', 'none')
+RESOURCES = schema.RESOURCES
+GUEST_STATES = schema.GUEST_STATES
+BALLOON_ACTIONS = schema.BALLOON_ACTIONS
 
-_VERSION_RE = re.compile(r'^(\d+)\.(\d+)$')
-_TIMESTAMP_RE = re.compile(
-    r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$')
+_VERSION_RE = re.compile(r'^(\d{1,4})\.(\d{1,4})\Z')
 
 
 class PayloadError(ValueError):
@@ -50,211 +57,14 @@ class UnsupportedVersion(PayloadError):
     """The payload has a major version this code does not understand."""
 
 
-# -- schema building blocks: each is a function check(value, path) ----------
-
-def _path(path):
-    """``guests[3].memory`` from the nested ``(parent, key)`` pairs.
-
-    The checks pass their position down as pairs and only a failure spells
-    it out: an agent validates some 40,000 values a cycle.
-    """
-    if not isinstance(path, tuple):
-        return path
-    parent, key = path
-    base = _path(parent)
-    if isinstance(key, int):
-        return '%s[%d]' % (base, key)
-    return '%s.%s' % (base, key) if base else key
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 200
 
 
-def _fail(path, expected, value):
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + '...'
-    raise PayloadError('%s: expected %s, got %s' % (_path(path) or 'payload',
-                                                    expected, shown))
-
-
-def number(minimum=0.0, maximum=None, nullable=False, integer=False):
-    kind = 'an integer' if integer else 'a number'
-    if minimum is not None:
-        kind += ' >= %s' % minimum
-    if maximum is not None:
-        kind += ' <= %s' % maximum
-    if nullable:
-        kind += ' or null'
-    types = (int,) if integer else (int, float)
-    low = -math.inf if minimum is None else minimum
-    high = math.inf if maximum is None else maximum
-
-    def check(value, path):
-        if value is None:
-            if not nullable:
-                _fail(path, kind, value)
-            return
-        kind_of = type(value)
-        # NOTE: the common case first; bool is an int, and NaN fails both
-        # comparisons
-        if kind_of is float and not integer or kind_of is int:
-            if low <= value <= high and value - value == 0:
-                return
-        elif not isinstance(value, bool) and isinstance(value, types) \
-                and math.isfinite(value) and low <= value <= high:
-            return
-        _fail(path, kind, value)
-    return check
-
-
-def string(nullable=False, pattern=None, choices=None):
-    kind = 'a non-empty string'
-    if choices:
-        kind = 'one of %s' % ', '.join(choices)
-    if nullable:
-        kind += ' or null'
-
-    def check(value, path):
-        if value is None and nullable:
-            return
-        if not isinstance(value, str) or not value \
-                or (pattern is not None and not pattern.match(value)) \
-                or (choices is not None and value not in choices):
-            _fail(path, kind, value)
-    return check
-
-
-def boolean():
-    def check(value, path):
-        if not isinstance(value, bool):
-            _fail(path, 'true or false', value)
-    return check
-
-
-def obj(fields, optional=None, nullable=False):
-    """A JSON object with required ``fields``; unknown keys are allowed."""
-    optional = optional or {}
-    kind = 'an object' + (' or null' if nullable else '')
-
-    def check(value, path):
-        if value is None and nullable:
-            return
-        if not isinstance(value, dict):
-            _fail(path, kind, value)
-        for name, field in fields.items():
-            if name not in value:
-                raise PayloadError('%s: missing required key %r'
-                                   % (_path(path) or 'payload', name))
-            field(value[name], (path, name))
-        for name, field in optional.items():
-            if name in value:
-                field(value[name], (path, name))
-    return check
-
-
-def array(item, nullable=False):
-    kind = 'a list' + (' or null' if nullable else '')
-
-    def check(value, path):
-        if value is None and nullable:
-            return
-        if not isinstance(value, list):
-            _fail(path, kind, value)
-        for i, element in enumerate(value):
-            item(element, (path, i))
-    return check
-
-
-def per_resource(field):
-    return obj({name: field for name in RESOURCES})
-
-
-# -- the schemas of version 1 -----------------------------------------------
-
-_RATE = number(nullable=True)
-_SHARE = number(maximum=1.0, nullable=True)
-_MB = number()
-_TIMESTAMP = string(pattern=_TIMESTAMP_RE)
-
-_HOST = obj({
-    'name': string(),
-    'timestamp': _TIMESTAMP,
-    'interval_s': number(nullable=True),
-    'cpu': obj({'count': number(minimum=1, integer=True),
-                'util': _SHARE, 'iowait': _SHARE, 'steal': _SHARE}),
-    'memory': obj({'total_mb': _MB, 'free_mb': _MB, 'available_mb': _MB,
-                   'used_mb': _MB, 'swap_total_mb': _MB, 'swap_free_mb': _MB,
-                   'major_fault_rate': _RATE, 'swap_in_mb_s': _RATE,
-                   'swap_out_mb_s': _RATE}),
-    'pressure': obj({'cpu_some': _RATE, 'memory_some': _RATE,
-                     'memory_full': _RATE, 'io_some': _RATE,
-                     'io_full': _RATE}, nullable=True),
-    'disks': array(obj({'name': string(), 'read_mb_s': _RATE,
-                        'write_mb_s': _RATE, 'read_iops': _RATE,
-                        'write_iops': _RATE})),
-    'nics': array(obj({'name': string(), 'rx_mb_s': _RATE,
-                       'tx_mb_s': _RATE})),
-    'load': per_resource(number()),
-    'load_smoothed': per_resource(number()),
-    'hotspot': per_resource(boolean()),
-})
-
-_GUEST = obj({
-    'uuid': string(),
-    'name': string(),
-    'state': string(choices=GUEST_STATES),
-    'vcpus': number(integer=True),
-    'cpu_util': _SHARE,
-    'vcpu_util': array(_SHARE, nullable=True),
-    'memory': obj({'max_mb': _MB, 'actual_mb': _MB,
-                   'total_mb': number(nullable=True),
-                   'available_mb': number(nullable=True),
-                   'unused_mb': number(nullable=True),
-                   'used_mb': number(nullable=True),
-                   'rss_mb': number(nullable=True),
-                   'stats': boolean(),
-                   'major_fault_rate': _RATE, 'swap_in_mb_s': _RATE,
-                   'swap_out_mb_s': _RATE}),
-    'disk': obj({'read_mb_s': _RATE, 'write_mb_s': _RATE,
-                 'read_iops': _RATE, 'write_iops': _RATE}),
-    'network': obj({'rx_mb_s': _RATE, 'tx_mb_s': _RATE}),
-    'balloon': obj({'has_balloon': boolean(), 'autodeflate': boolean(),
-                    'free_page_reporting': boolean(),
-                    'floor_mb': number(nullable=True),
-                    'target_mb': number(nullable=True),
-                    'action': string(choices=BALLOON_ACTIONS),
-                    'applied': boolean(),
-                    'reason': string(nullable=True)}),
-    'migrating': boolean(),
-    'smoothed': obj({'cpu_util': number(), 'memory_used_mb': number()},
-                    optional={'cpu_demand': number(maximum=1.0)}),
-}, optional={'cpu_ready': _SHARE})
-
-_UUIDS = array(string())
-
-METRICS_SCHEMA = obj({
-    'version': string(pattern=_VERSION_RE),
-    'host': _HOST,
-    'guests': array(_GUEST),
-    'balloon': obj({'policy': string(), 'dry_run': boolean(),
-                    'shrunk_mb': _MB, 'grown_mb': _MB,
-                    'fpr_reclaimed_mb': _MB,
-                    'without_autodeflate': _UUIDS,
-                    'without_free_page_reporting': _UUIDS}),
-    'agent': obj({'cycle_ms': _MB, 'libvirt_connected': boolean(),
-                  'dropped_notifications': number(integer=True)}),
-})
-
-HOTSPOT_SCHEMA = obj({
-    'version': string(pattern=_VERSION_RE),
-    'host': string(),
-    'timestamp': _TIMESTAMP,
-    'hot': array(string(choices=RESOURCES)),
-    'raised': array(string(choices=RESOURCES)),
-    'cleared': array(string(choices=RESOURCES)),
-    'load_smoothed': per_resource(number()),
-    'thresholds': per_resource(number()),
-})
-
-SCHEMAS = {METRICS_EVENT: METRICS_SCHEMA, HOTSPOT_EVENT: HOTSPOT_SCHEMA}
+def _short(value, limit=60):
+    # NOTE: not repr(): a forged value may be nested deeper than it can go
+    shown = _REPR.repr(value)
+    return shown if len(shown) <= limit else shown[:limit - 3] + '...'
 
 
 def check_version(payload):
@@ -264,11 +74,13 @@ def check_version(payload):
     :raises UnsupportedVersion: a major version other than 1.
     """
     if not isinstance(payload, dict):
-        _fail('', 'an object', payload)
+        raise PayloadError('payload: expected an object, got %s'
+                           % _short(payload))
     version = payload.get('version')
     match = _VERSION_RE.match(version) if isinstance(version, str) else None
     if match is None:
-        _fail('version', 'a "MAJOR.MINOR" string', version)
+        raise PayloadError('version: expected a "MAJOR.MINOR" string, got %s'
+                           % _short(version))
     major, minor = int(match.group(1)), int(match.group(2))
     if major != SUPPORTED_MAJOR:
         raise UnsupportedVersion(
@@ -277,23 +89,137 @@ def check_version(payload):
     return major, minor
 
 
-def validate(payload, event_type=METRICS_EVENT):
+# -- the compiled schema -----------------------------------------------------
+
+@functools.lru_cache(maxsize=None)
+def _validator(event_type):
+    """``(check, exception class)`` of one event type's schema."""
+    # NOTE: imported and compiled on first use (some 70 ms per event type):
+    # the agent, which never validates, does not pay for it
+    import fastjsonschema
+    return (fastjsonschema.compile(schema.for_event(event_type)),
+            fastjsonschema.JsonSchemaValueException)
+
+
+def prepare():
+    """Compile the validators now, not on the first message."""
+    for event_type in EVENT_TYPES:
+        _validator(event_type)
+
+
+def _location(name):
+    # fastjsonschema names the value data.guests[3].memory
+    if name == 'data':
+        return 'payload'
+    return name[5:] if name.startswith('data.') else name
+
+
+def _error(e):
+    """A PayloadError from fastjsonschema's exception, path first."""
+    where = _location(e.name)
+    if e.rule == 'required' and isinstance(e.value, dict):
+        missing = [k for k in e.rule_definition if k not in e.value]
+        return PayloadError('%s: missing required key%s %s' % (
+            where, 's' if len(missing) > 1 else '',
+            ', '.join(repr(k) for k in missing)))
+    if e.rule == 'additionalProperties' and isinstance(e.value, dict):
+        known = e.definition.get('properties', {})
+        unknown = ', '.join(sorted(str(k) for k in e.value
+                                   if k not in known))
+        if len(unknown) > 60:
+            unknown = unknown[:57] + '...'
+        return PayloadError('%s: unknown key%s %s' % (
+            where, 's' if ',' in unknown else '', unknown))
+    why = e.message
+    if why.startswith(e.name + ' '):
+        why = why[len(e.name) + 1:]
+    return PayloadError('%s: %s, got %s' % (where, why, _short(e.value)))
+
+
+# -- newer minor versions: drop what this code does not know ----------------
+
+def _shape(node):
+    """The keys of a schema node, recursively: what :func:`_prune` keeps."""
+    types = node.get('type')
+    types = types if isinstance(types, list) else [types]
+    if 'object' in types and 'properties' in node:
+        return {k: _shape(v) for k, v in node['properties'].items()}
+    if 'array' in types and 'items' in node:
+        return [_shape(node['items'])]
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def _shape_of(event_type):
+    return _shape(schema.DOCUMENT['definitions'][event_type])
+
+
+def _prune(value, shape):
+    if shape is None:
+        return value
+    if isinstance(shape, dict):
+        if not isinstance(value, dict):
+            return value
+        return {k: _prune(v, shape[k]) for k, v in value.items()
+                if k in shape}
+    if isinstance(value, list):
+        return [_prune(v, shape[0]) for v in value]
+    return value
+
+
+def known_part(payload, event_type):
+    """A copy of ``payload`` with only the keys the schema knows."""
+    return _prune(payload, _shape_of(event_type))
+
+
+def check_finite(payload):
+    """Raise PayloadError if ``payload`` holds a NaN or an infinity.
+
+    JSON has neither, but Python's decoder (and so oslo.messaging) reads
+    ``NaN`` and ``Infinity``; a schema's bounds do not catch a NaN.
+    :func:`nova_drs.notifications.signing.canonical` makes the same check
+    as it serialises.
+    """
+    try:
+        json.dumps(payload, allow_nan=False, check_circular=False)
+    except ValueError:
+        raise PayloadError('payload: holds a number that is not finite '
+                           '(NaN or infinity)') from None
+    except (TypeError, RecursionError) as e:
+        raise PayloadError('payload: not JSON data (%s)' % e) from None
+
+
+def validate(payload, event_type=METRICS_EVENT, finite_checked=False):
     """Check a payload of ``event_type`` against its schema.
 
-    Keys the schema does not know are accepted (later minor versions add
-    them), missing or ill-typed known keys are not.
+    Every object is closed: a key the schema does not know is an error in
+    a payload of a version this code knows (1.0 to 1.\\ ``KNOWN_MINOR``),
+    and is removed from a payload of a newer minor version, which is then
+    checked like the others.
 
     :param payload: the decoded notification payload.
     :param event_type: :data:`METRICS_EVENT` or :data:`HOTSPOT_EVENT`.
+    :param finite_checked: the caller has already made sure that no number
+        is a NaN or infinite (see :func:`check_finite`).
+    :returns: the payload to use: ``payload`` itself, or for a newer minor
+        version a copy holding the known keys only.
     :raises PayloadError: with the path of the first offending field, e.g.
-        ``guests[3].memory.actual_mb: expected a number >= 0.0, got -1``.
+        ``guests[3].memory.actual_mb: must be bigger than or equal to 0,
+        got -1``.
     :raises UnsupportedVersion: (a PayloadError) for a major version other
         than 1.
     """
-    schema = SCHEMAS.get(event_type)
-    if schema is None:
+    if event_type not in EVENT_TYPES:
         raise PayloadError('unknown event type %r (known: %s)'
-                           % (event_type, ', '.join(sorted(SCHEMAS))))
-    check_version(payload)
-    schema(payload, '')
+                           % (event_type, ', '.join(EVENT_TYPES)))
+    check, invalid = _validator(event_type)
+    _major, minor = check_version(payload)
+    if minor > schema.KNOWN_MINOR:
+        payload = known_part(payload, event_type)
+    try:
+        check(payload)
+    except invalid as e:
+        raise _error(e) from None
+    if not finite_checked:
+        check_finite(payload)
     return payload

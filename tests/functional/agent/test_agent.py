@@ -14,10 +14,13 @@ import time
 
 import oslo_messaging
 
+from nova_drs.balancer import host_view
+from nova_drs.balancer import listener as listener_mod
 from nova_drs import config
 from nova_drs.notifications import payload as payload_mod
 from tests.functional.agent import base
 from tests.functional.agent import lab
+from tests.unit.balancer import test_host_view as view_docs
 
 GUEST_A = {'memory_mib': 512, 'autodeflate': True,
            'free_page_reporting': True, 'floor_mb': 192}
@@ -118,6 +121,96 @@ class TestAgentOnGuests(base.AgentLabTestCase):
         self.assertNotIn(a.uuid, p['balloon']['without_autodeflate'])
         self.assertEqual(0, agent.failed_cycles)
 
+    def test_samples_through_a_read_only_connection(self):
+        # dry run: the agent never needs to write, and never connects to
+        # write
+        conf = self.load_conf(SQUEEZE_DRY_RUN)
+        agent = self.start_agent(conf)
+        a, b = self.guests['a'], self.guests['b']
+        p = self.wait_payload(
+            lambda p: all(base.guest_entry(p, g) and base.guest_entry(
+                p, g)['memory']['stats'] for g in (a, b)),
+            30, 'statistics of both guests')
+        payload_mod.validate(p)
+        self.assertEqual(1, agent.inspector.connections)
+        self.assertEqual(0, agent.inspector.write_connections)
+        # the connection it samples through is refused any change by
+        # libvirtd
+        conn = agent.inspector._connection()
+        dom = conn.lookupByUUIDString(a.uuid)
+        e = self.assertRaises(lab.libvirt.libvirtError, dom.setMemoryFlags,
+                              256 * 1024, lab.libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        self.assertEqual(lab.libvirt.VIR_ERR_OPERATION_DENIED,
+                         e.get_error_code())
+        self.assertEqual(512, a.actual_mib())
+        self.assertEqual(0, agent.failed_cycles)
+
+    def test_reports_libvirtd_down_and_the_balancer_leaves_the_host(self):
+        conf = self.load_conf()
+        # the balancer's side: the listener's checks and a host view,
+        # fed with what the agent publishes
+        view = host_view.HostView(conf)
+        endpoint = listener_mod.MetricsEndpoint(view)
+        agent = self.start_agent(conf)
+        notifier = self.notifier
+        real_sample = notifier.sample
+
+        def sample_and_deliver(ctxt, event_type, doc):
+            real_sample(ctxt, event_type, doc)
+            endpoint.sample([{'publisher_id': agent.publisher.publisher_id,
+                              'event_type': event_type, 'payload': doc,
+                              'metadata': {}}])
+        notifier.sample = sample_and_deliver
+        a, b = self.guests['a'], self.guests['b']
+        self.wait_payload(lambda p: all(base.guest_entry(p, g)
+                                        for g in (a, b)), 30, 'both guests')
+        lab.wait_for(lambda: view.host(base.HOST), 10, what='the view')
+        self.assertTrue(view.host(base.HOST).libvirt_connected)
+
+        def down_reports():
+            return [p for p in notifier.payloads()
+                    if not p['agent']['libvirt_connected']]
+
+        def back():
+            lab.libvirtd('start')
+            self.reconnect()
+        self.addCleanup(back)
+        lab.libvirtd('stop')
+        lab.wait_for(lambda: len(down_reports()) >= 2, 30,
+                     what='two reports with libvirtd down')
+        for p in down_reports():
+            self.assertEqual([], p['guests'])
+            self.assertEqual(base.HOST, p['host']['name'])
+            self.assertGreater(p['host']['memory']['total_mb'], 0)
+        self.assertEqual(0, endpoint.stats()['dropped']['malformed'])
+        self.assertEqual([base.HOST], view.libvirt_down_hosts())
+        state = view.host(base.HOST)
+        self.assertFalse(state.stale)
+        self.assertEqual({a.uuid, b.uuid}, set(state.guests))
+        model = view_docs.model_of([base.HOST],
+                                   [(a.uuid, base.HOST, 1, 512),
+                                    (b.uuid, base.HOST, 1, 512)])
+        report = view.apply(model)
+        self.assertEqual(([base.HOST], []), (report.libvirt_down,
+                                             report.stale_hosts))
+        self.assertEqual([True], list(model.hosts.disabled))
+        self.assertEqual([True, True], list(model.instances.opt_out))
+
+        back()
+        restarted = time.monotonic()
+        self.wait_payload(lambda p: p['agent']['libvirt_connected']
+                          and all(base.guest_entry(p, g) for g in (a, b)),
+                          60, 'both guests after libvirtd is back')
+        lab.wait_for(lambda: not view.libvirt_down_hosts(), 10,
+                     what='the host to be available again')
+        print('\nlibvirtd down: %d reports with libvirt_connected false; '
+              'the host available again %.1f s after libvirtd restarted'
+              % (len(down_reports()), time.monotonic() - restarted))
+        model = view_docs.model_of([base.HOST], [(a.uuid, base.HOST, 1, 512)])
+        self.assertEqual([], view.apply(model).libvirt_down)
+        self.assertEqual(0, agent.failed_cycles)
+        self.assertTrue(a.alive() and b.alive())
+
     def test_idle_guests_shrink_then_a_busy_guest_grows_back(self):
         a, b = self.guests['a'], self.guests['b']
         conf = self.load_conf(SQUEEZE)
@@ -158,6 +251,8 @@ class TestAgentOnGuests(base.AgentLabTestCase):
         self.assertGreaterEqual(a.actual_mib(), 192)
         self.assertGreater(agent.actuator.totals['shrunk_mb'], 100)
         self.assertGreater(agent.actuator.totals['grown_mb'], 100)
+        # the resizes went through the read-write connection, opened once
+        self.assertEqual(1, agent.inspector.write_connections)
         self.assertEqual(0, agent.failed_cycles)
 
     def test_survives_libvirtd_restart(self):

@@ -35,6 +35,7 @@ from nova_drs.balancer import host_view
 from nova_drs.balancer import listener
 from nova_drs import config
 from nova_drs.notifications import payload as payload_mod
+from nova_drs.notifications import signing
 from tests.functional.agent import lab
 from tests.functional import broker
 from tests.unit.balancer import test_host_view as docs
@@ -59,6 +60,15 @@ def _check_broker():
 def delete_queues(names):
     """Delete queues on the real broker (not through any relay)."""
     broker.delete_queues(lab.TRANSPORT_URL, names)
+
+
+SECRET = 'functional test secret %s' % uuid.uuid4().hex
+#: the balancer's [drs_signing]: host keys only
+SIGNING = """\
+    [drs_signing]
+    secret = %s
+    require_host_keys = true
+    """ % SECRET
 
 
 class ListenerTestCase(base.BaseTestCase):
@@ -110,14 +120,23 @@ class ListenerTestCase(base.BaseTestCase):
         self.addCleanup(metrics.stop)
         return view, metrics
 
-    def agent(self, host):
+    def agent(self, host, extra=''):
         """The agent's publisher for ``host``, straight to the broker."""
-        conf = config.load([self.conf_file('agent.conf', lab.TRANSPORT_URL)])
+        conf = config.load([self.conf_file('agent.conf', lab.TRANSPORT_URL,
+                                           extra)])
         conf.set_override('host', host, 'drs_agent')
         pub = publisher.Publisher(conf)
         pub.start()
         self.addCleanup(pub.stop, 5.0)
         return pub
+
+    def signed_agent(self, host):
+        """A real agent publisher signing with its own host key."""
+        path = os.path.join(self.tmp, '%s.key' % host)
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600), 'w') as f:
+            f.write(signing.host_key(SECRET, host).hex())
+        return self.agent(host, '[drs_agent]\nsigning_key_file = %s\n'
+                          % path)
 
     def raw_notifier(self, publisher_id):
         """A Notifier that sends whatever it is given (no validation)."""
@@ -168,7 +187,9 @@ class TestMetricsIntake(ListenerTestCase):
             and metrics.stats(), 30, what='four drops')
         self.assertEqual({'malformed': 1, 'unsupported_version': 1,
                           'unknown_event': 0, 'bad_publisher': 1,
-                          'host_mismatch': 1, 'handler_error': 0},
+                          'host_mismatch': 1, 'unsigned': 0,
+                          'bad_signature': 0, 'future': 0,
+                          'handler_error': 0},
                          stats['dropped'])
         self.assertEqual(3, stats['accepted'][payload_mod.METRICS_EVENT])
         self.assertEqual(['ft-a', 'ft-b'], view.fresh_hosts())
@@ -177,9 +198,10 @@ class TestMetricsIntake(ListenerTestCase):
         self.assertEqual('%s.sample' % self.topic, stats['queue'])
 
     def test_hotspot_latency(self):
-        # the default batch_timeout (0.25 s) bounds the wait in the listener
-        view, metrics = self.start_view()
-        pub = self.agent('ft-hot')
+        # the default batch_timeout (0.25 s) bounds the wait in the listener;
+        # signed and checked end to end
+        view, metrics = self.start_view(extra=SIGNING)
+        pub = self.signed_agent('ft-hot')
         pub.publish(payload_mod.METRICS_EVENT, self.metrics('ft-hot'))
         lab.wait_for(lambda: view.host('ft-hot'), 30, what='host ft-hot')
         arrived = {}
@@ -205,9 +227,10 @@ class TestMetricsIntake(ListenerTestCase):
         latencies = sorted((arrived[s] - sent[s]) * 1000.0 for s in sent)
         median = statistics.median(latencies)
         p90 = latencies[int(0.9 * (rounds - 1))]
-        print('\nhotspot notification -> urgent callback through RabbitMQ '
-              '(batch_timeout %.2f s, %d events): median %.0f ms, p90 %.0f '
-              'ms, min %.0f ms, max %.0f ms' % (
+        self.assertEqual(0, sum(metrics.stats()['dropped'].values()))
+        print('\nsigned hotspot notification -> urgent callback through '
+              'RabbitMQ (batch_timeout %.2f s, %d events): median %.0f ms, '
+              'p90 %.0f ms, min %.0f ms, max %.0f ms' % (
                   metrics.conf.drs_listener.batch_timeout, rounds, median,
                   p90, latencies[0], latencies[-1]))
         timeout_ms = metrics.conf.drs_listener.batch_timeout * 1000.0
@@ -274,3 +297,129 @@ class TestBrokerRestart(ListenerTestCase):
         # the drain emptied the agents' default queue, over the restart too
         lab.wait_for(lambda: metrics.stats()['drained'] == 3, 30,
                      what='the drain to discard the default queue copies')
+
+
+class TestSignedClockSafeIntake(ListenerTestCase):
+    """Issue 13 over RabbitMQ: forged, unsigned and misdated samples."""
+
+    @staticmethod
+    def sign(doc, host, key=None, event=payload_mod.METRICS_EVENT):
+        """``doc`` signed as ``host``'s agent, or with another ``key``."""
+        doc['version'] = payload_mod.VERSION
+        return signing.Signer(
+            key or signing.host_key(SECRET, host), signing.HOST,
+            'nova-drs-agent:%s' % host).sign(event, doc)
+
+    def publish_and_time(self, pub, view, host, cpu, at=None):
+        """Publish one real sample; seconds until the view shows it."""
+        sent = time.monotonic()
+        pub.publish(payload_mod.METRICS_EVENT, docs.metrics_doc(
+            host, at=time.time() if at is None else at,
+            load=(cpu, 0.1, 0, 0)))
+        lab.wait_for(lambda: view.host(host) is not None
+                     and view.host(host).load['cpu'] == cpu, 30,
+                     what='the sample with CPU %s' % cpu)
+        return time.monotonic() - sent
+
+    def test_forgeries_are_dropped_and_the_host_stays_current(self):
+        view, metrics = self.start_view(extra=SIGNING)
+        events = []
+        view.add_urgent_callback(events.append)
+        host = 'ft-sig'
+        pub = self.signed_agent(host)
+        interval = pub.conf.drs_agent.interval
+        self.publish_and_time(pub, view, host, 0.1)
+
+        forger = self.raw_notifier('nova-drs-agent:%s' % host)
+        # 1. unsigned: what any holder of broker credentials could send
+        forger.sample({}, payload_mod.METRICS_EVENT,
+                      self.metrics(host, load=(1.0, 0, 0, 0)))
+        # 2. signed with a guessed key
+        forger.sample({}, payload_mod.METRICS_EVENT, self.sign(
+            self.metrics(host, load=(1.0, 0, 0, 0)), host, key=b'guess'))
+        # 3. another node signing with its own key, claiming to be ft-sig
+        forger.sample({}, payload_mod.METRICS_EVENT, self.sign(
+            self.metrics(host, load=(1.0, 0, 0, 0)), host,
+            key=signing.host_key(SECRET, 'ft-other')))
+        # 4. a genuine signature on a changed payload
+        tampered = self.sign(self.metrics(host), host)
+        tampered['host']['load']['cpu'] = 1.0
+        forger.sample({}, payload_mod.METRICS_EVENT, tampered)
+        # 5. a genuine metrics signature replayed as a hotspot
+        forger.sample({}, payload_mod.HOTSPOT_EVENT,
+                      self.sign(self.metrics(host), host))
+        # 6. validly signed but stamped an hour ahead: the sample that
+        #    froze a host before (a node's wrong clock does the same)
+        forger.sample({}, payload_mod.METRICS_EVENT, self.sign(
+            docs.metrics_doc(host, at=time.time() + 3600,
+                             load=(1.0, 0, 0, 0)), host))
+        # 7. validly signed, with a CPU load of 1e308
+        huge = self.metrics(host)
+        huge['host']['load']['cpu'] = 1e308
+        forger.sample({}, payload_mod.METRICS_EVENT, self.sign(huge, host))
+
+        stats = lab.wait_for(
+            lambda: sum(metrics.stats()['dropped'].values()) == 7
+            and metrics.stats(), 30, what='seven drops')
+        # the host's real samples go on being taken at once
+        latencies = [self.publish_and_time(pub, view, host, cpu)
+                     for cpu in (0.2, 0.3, 0.4)]
+        self.assertLess(max(latencies), interval)
+        pub.publish(payload_mod.HOTSPOT_EVENT,
+                    docs.hotspot_doc(host, at=time.time()))
+        lab.wait_for(lambda: events, 30, what='the urgent callback')
+
+        dropped = stats['dropped']
+        print('\nmetrics intake over RabbitMQ, [drs_signing] with host '
+              'keys: dropped %d unsigned, %d badly signed (forged), %d '
+              'future, %d out of bounds; the host\'s next real samples '
+              'taken %.2f s max after publication (agent interval %g s)'
+              % (dropped['unsigned'], dropped['bad_signature'],
+                 dropped['future'], dropped['malformed'],
+                 max(latencies), interval))
+        self.assertEqual({'malformed': 1, 'unsupported_version': 0,
+                          'unknown_event': 0, 'bad_publisher': 0,
+                          'host_mismatch': 0, 'unsigned': 1,
+                          'bad_signature': 4, 'future': 1,
+                          'handler_error': 0}, dropped)
+        self.assertEqual([host], view.fresh_hosts())
+        self.assertEqual(0.4, view.host(host).load['cpu'])
+        self.assertEqual([(host, host_view.SOURCE_AGENT)],
+                         [(e.host, e.source) for e in events])
+        self.assertEqual(4, metrics.stats()['accepted'][
+            payload_mod.METRICS_EVENT])
+        self.assertEqual('host keys', stats['signatures'])
+
+    def test_clock_step_back_and_agent_restart(self):
+        view, metrics = self.start_view(extra=SIGNING)
+        host = 'ft-clock'
+        pub = self.signed_agent(host)
+        interval = pub.conf.drs_agent.interval
+        # the host's clock runs 50 s ahead (within max_clock_skew)...
+        for cpu in (0.1, 0.2):
+            self.publish_and_time(pub, view, host, cpu,
+                                  at=time.time() + 50)
+        # ...then NTP steps it back: ordered by sequence number, the next
+        # sample is taken at once, not 50 s later
+        stepped = self.publish_and_time(pub, view, host, 0.3)
+        self.assertLess(stepped, interval)
+        self.assertEqual(1, view.stats()['clock_steps_back'])
+
+        # the agent restarts (a new run) with its clock behind a little
+        restarted = self.signed_agent(host)
+        self.assertNotEqual(pub.run_id, restarted.run_id)
+        after_restart = self.publish_and_time(restarted, view, host, 0.4,
+                                              at=time.time() - 5)
+        self.assertLess(after_restart, interval)
+        self.assertEqual(1, view.stats()['agent_restarts'])
+        # a message of the old run, late, changes nothing
+        pub.publish(payload_mod.METRICS_EVENT, self.metrics(
+            host, load=(0.9, 0, 0, 0)))
+        lab.wait_for(lambda: view.stats().get('out_of_order'), 30,
+                     what='the old run\'s message to be dropped')
+        self.assertEqual(0.4, view.host(host).load['cpu'])
+        self.assertEqual([host], view.fresh_hosts())
+        self.assertEqual(0, sum(metrics.stats()['dropped'].values()))
+        print('\nclock stepped back 50 s: next sample taken after %.2f s; '
+              'agent restarted: first sample taken after %.2f s (agent '
+              'interval %g s)' % (stepped, after_restart, interval))

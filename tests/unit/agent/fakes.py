@@ -5,6 +5,7 @@ Only what :mod:`nova_drs.agent.inspector` uses, with libvirt's constant
 values. Set it with ``mock.patch.object(inspector, 'libvirt', fake)``.
 """
 
+import copy
 import threading
 import types
 
@@ -32,8 +33,9 @@ CONSTANTS = {
     'VIR_ERR_INTERNAL_ERROR': 1, 'VIR_ERR_NO_SUPPORT': 3,
     'VIR_ERR_NO_CONNECT': 5, 'VIR_ERR_INVALID_CONN': 6,
     'VIR_ERR_SYSTEM_ERROR': 38, 'VIR_ERR_NO_DOMAIN': 42,
-    'VIR_ERR_OPERATION_INVALID': 55,
-    'VIR_FROM_QEMU': 10, 'VIR_FROM_REMOTE': 13, 'VIR_FROM_RPC': 7,
+    'VIR_ERR_OPERATION_INVALID': 55, 'VIR_ERR_OPERATION_DENIED': 29,
+    'VIR_FROM_QEMU': 10, 'VIR_FROM_DOMAIN': 20, 'VIR_FROM_REMOTE': 13,
+    'VIR_FROM_RPC': 7,
 }
 
 
@@ -132,8 +134,20 @@ class FakeDomain:
 
     def setMemoryFlags(self, kib, flags):
         self._check()
+        if self.conn.readonly:
+            # as libvirtd answers a read-only client
+            raise libvirtError('operation forbidden: read only access '
+                               'prevents virDomainSetMemoryFlags',
+                               CONSTANTS['VIR_ERR_OPERATION_DENIED'],
+                               CONSTANTS['VIR_FROM_DOMAIN'])
         self.memory_calls.append((kib, flags))
         return 0
+
+    def bound(self, conn):
+        """This guest as seen through another connection (same state)."""
+        other = copy.copy(self)
+        other.conn = conn
+        return other
 
     def jobInfo(self):
         self._check()
@@ -144,10 +158,12 @@ class FakeDomain:
 
 
 class FakeConnection:
-    def __init__(self, module, uri):
+    def __init__(self, module, uri, readonly=True, domains=None):
         self.module = module
         self.uri = uri
-        self.domains = {}
+        self.readonly = readonly
+        #: uuid -> FakeDomain, shared by the connections of one "libvirtd"
+        self.domains = {} if domains is None else domains
         self.alive = True
         self.callbacks = {}
         self.closed = False
@@ -203,22 +219,26 @@ class FakeConnection:
         dom = self.domains.get(uuid)
         if dom is None or dom.vanished:
             raise no_domain()
-        return dom
+        return dom if dom.conn is self else dom.bound(self)
 
 
 def make_module():
     """A fresh fake libvirt module.
 
-    ``module.next_connection`` is what the next ``open()`` returns,
-    ``module.open_error`` makes it fail.
+    ``openReadOnly()`` returns ``module.next_connection`` (then a new
+    read-only connection), ``open()`` ``module.next_write_connection``
+    (then a new read-write connection to the same guests as the last
+    read-only one); ``module.open_error`` makes both fail. Every
+    connection opened is in ``module.opened``.
     """
     module = types.SimpleNamespace(**CONSTANTS)
     module.libvirtError = libvirtError
     module.opened = []
     module.open_error = None
     module.next_connection = None
+    module.next_write_connection = None
 
-    def open_(uri):
+    def open_readonly(uri):
         if module.open_error is not None:
             raise module.open_error
         conn = module.next_connection or FakeConnection(module, uri)
@@ -227,6 +247,21 @@ def make_module():
         module.opened.append(conn)
         return conn
 
+    def open_(uri):
+        if module.open_error is not None:
+            raise module.open_error
+        conn = module.next_write_connection
+        module.next_write_connection = None
+        if conn is None:
+            readers = [c for c in module.opened if c.readonly]
+            conn = FakeConnection(
+                module, uri, readonly=False,
+                domains=readers[-1].domains if readers else None)
+        conn.uri = uri
+        module.opened.append(conn)
+        return conn
+
+    module.openReadOnly = open_readonly
     module.open = open_
     module.virEventRegisterDefaultImpl = lambda: 0
     # blocks for ever, as the real one does without events

@@ -212,6 +212,21 @@ class TestConnection(InspectorTestCase):
         self.assertEqual({}, self.conn.callbacks)
         self.assertFalse(self.inspector.connected)
 
+    def test_sampling_and_events_use_a_read_only_connection(self):
+        self.inspector.sample()
+        self.assertFalse(self.inspector.job_active(UUID_A))
+        self.assertEqual([True], [c.readonly for c in self.libvirt.opened])
+        self.assertTrue(self.conn.readonly)
+        self.assertEqual(4, len(self.conn.callbacks))
+        self.assertEqual(0, self.inspector.write_connections)
+
+    def test_close_closes_both_connections(self):
+        self.inspector.set_memory(UUID_A, 1024)
+        writer = self.libvirt.opened[-1]
+        self.inspector.close()
+        self.assertTrue(self.conn.closed)
+        self.assertTrue(writer.closed)
+
     def test_libvirt_missing(self):
         with mock.patch.object(inspector, 'libvirt', None):
             e = self.assertRaises(inspector.InspectorError,
@@ -224,6 +239,40 @@ class TestActions(InspectorTestCase):
     def test_set_memory_is_live(self):
         self.inspector.set_memory(UUID_A, 1048576.4)
         self.assertEqual([(1048576, 1)], self.a.memory_calls)
+
+    def test_set_memory_goes_through_a_read_write_connection(self):
+        # the read-only one refuses, as libvirtd does
+        e = self.assertRaises(fakes.libvirtError,
+                              self.conn.lookupByUUIDString(
+                                  UUID_A).setMemoryFlags, 1024, 1)
+        self.assertIn('read only access', str(e))
+        self.inspector.set_memory(UUID_A, 2048)
+        self.inspector.set_memory(UUID_B, 4096)
+        self.assertEqual([True, False],
+                         [c.readonly for c in self.libvirt.opened])
+        self.assertEqual(1, self.inspector.write_connections)
+        self.assertEqual([(2048, 1)], self.a.memory_calls)
+        self.assertEqual([(4096, 1)], self.b.memory_calls)
+
+    def test_read_write_connection_reconnects(self):
+        self.inspector.set_memory(UUID_A, 2048)
+        writer = self.libvirt.opened[-1]
+        writer.alive = False
+        self.libvirt.open_error = fakes.libvirtError('no socket', 38, 7)
+        self.assertRaises(inspector.Unavailable, self.inspector.set_memory,
+                          UUID_A, 1024)
+        self.assertTrue(writer.closed)
+        # its back-off is its own: a second later it is tried again
+        self.libvirt.open_error = None
+        self.assertRaises(inspector.Unavailable, self.inspector.set_memory,
+                          UUID_A, 1024)
+        self.clock += 1.0
+        self.inspector.set_memory(UUID_A, 1024)
+        self.assertEqual([(2048, 1), (1024, 1)], self.a.memory_calls)
+        self.assertEqual(2, self.inspector.write_connections)
+        # sampling was never disturbed
+        self.assertEqual(1, self.inspector.connections)
+        self.assertEqual({UUID_A, UUID_B}, set(self.by_uuid()))
 
     def test_set_memory_of_vanished_guest(self):
         self.a.vanished = True

@@ -89,7 +89,8 @@ class TestCycle(ManagerTestCase):
         self.flush(agent)
         self.assertEqual([first, second],
                          self.notifier.of(payload.METRICS_EVENT))
-        self.assertEqual('1.1', second['version'])
+        self.assertEqual('1.2', second['version'])
+        self.assertEqual([1, 2], [first['sequence'], second['sequence']])
         self.assertEqual('compute-1', second['host']['name'])
         self.assertEqual(10.0, second['host']['interval_s'])
         self.assertEqual(0.25, second['host']['cpu']['util'])
@@ -112,14 +113,49 @@ class TestCycle(ManagerTestCase):
         self.assertTrue(p['guests'][0]['balloon']['applied'])
         self.assertEqual(204.8, p['balloon']['shrunk_mb'])
 
-    def test_nothing_published_while_libvirt_is_down(self):
+    def test_reports_libvirt_down_every_cycle(self):
+        self.host.available = GIB // 2
         agent = self.make()
         agent.run_cycle()
+        self.assertEqual(1, len(self.dom.memory_calls))
         self.conn.alive = False
         self.libvirt.open_error = fakes.libvirtError('down', 38, 7)
-        self.assertIsNone(agent.run_cycle())
+        down = [agent.run_cycle(), agent.run_cycle()]
         self.flush(agent)
-        self.assertEqual(1, len(self.notifier.of(payload.METRICS_EVENT)))
+        # published (and valid: the notifier validates), host from /proc,
+        # no guests, nothing ballooned
+        self.assertEqual(down, self.notifier.of(payload.METRICS_EVENT)[1:])
+        for p in down:
+            self.assertFalse(p['agent']['libvirt_connected'])
+            self.assertEqual([], p['guests'])
+            self.assertEqual('compute-1', p['host']['name'])
+            self.assertEqual(16384.0, p['host']['memory']['total_mb'])
+            self.assertEqual((0.0, 0.0), (p['balloon']['shrunk_mb'],
+                                          p['balloon']['grown_mb']))
+        self.assertEqual(1, len(self.dom.memory_calls))
+        # libvirtd is back: so are the guests
+        self.libvirt.open_error = None
+        back = fakes.FakeConnection(self.libvirt, None)
+        back.add(UUID_A, 'instance-a')
+        self.libvirt.next_connection = back
+        p = agent.run_cycle()
+        self.assertTrue(p['agent']['libvirt_connected'])
+        self.assertEqual([UUID_A], [g['uuid'] for g in p['guests']])
+        self.assertEqual(0, agent.failed_cycles)
+
+    def test_guests_unreadable_counts_as_libvirt_down(self):
+        # libvirtd answers but refuses to list the guests: they are
+        # unknown, the report must not say "connected, no guests"
+        agent = self.make()
+        agent.run_cycle()
+
+        def refuse(*args):
+            raise fakes.libvirtError('internal error', 1, 10)
+        self.conn.getAllDomainStats = refuse
+        p = agent.run_cycle()
+        self.assertTrue(agent.inspector.connected)
+        self.assertFalse(p['agent']['libvirt_connected'])
+        self.assertEqual([], p['guests'])
 
     def test_guest_gone(self):
         agent = self.make()

@@ -1,14 +1,18 @@
 # SPDX-License-Identifier: Apache-2.0
+import os
 import threading
 import time
 from unittest import mock
+import uuid
 
+import fixtures
 import oslo_messaging
 from oslo_messaging import conffixture
 from oslotest import base
 
 from nova_drs.agent import publisher
 from nova_drs.notifications import payload
+from nova_drs.notifications import signing
 from tests.unit.agent import test_payload
 from tests.unit import clusters
 
@@ -67,14 +71,31 @@ class TestPublisher(base.BaseTestCase):
         self.assertEqual([0, 1, 2, 3, 4], self.sent_numbers())
         self.assertEqual(0, self.pub.pending)
 
-    def test_invalid_payload_is_refused(self):
+    def test_numbered_in_one_run(self):
+        for n in range(3):
+            self.pub.publish(payload.METRICS_EVENT, self.doc(n))
+            wait_for(lambda: self.pub.sent == n + 1)
+        self.pub.publish(payload.HOTSPOT_EVENT,
+                         test_payload.hotspot_payload())
+        wait_for(lambda: self.pub.sent == 4)
+        docs = [d for _e, d in self.notifier.sent]
+        self.assertEqual([1, 2, 3, 4], [d['sequence'] for d in docs])
+        self.assertEqual({self.pub.run_id}, {d['run_id'] for d in docs})
+        # unsigned without a secret, and still valid
+        self.assertNotIn('signature', docs[0])
+        payload.validate(docs[0])
+        # a restart is a new run
+        other = publisher.Publisher(self.conf, notifier=self.notifier)
+        self.assertNotEqual(self.pub.run_id, other.run_id)
+        uuid.UUID(other.run_id)
+
+    def test_nothing_is_validated_on_the_way_out(self):
+        # the agent's cycle does not pay for validation: the balancer
+        # checks what it receives
         doc = self.doc(1)
         del doc['host']
-        with self.assertLogs('nova_drs.agent.publisher', 'ERROR') as logs:
-            self.assertFalse(self.pub.publish(payload.METRICS_EVENT, doc))
-        self.assertIn("missing required key 'host'", logs.output[0])
-        self.assertEqual(1, self.pub.invalid)
-        self.assertEqual(0, self.pub.pending)
+        self.assertTrue(self.pub.publish(payload.METRICS_EVENT, doc))
+        wait_for(lambda: self.pub.sent == 1)
 
     def test_bounded_buffer_drops_oldest_while_broker_is_down(self):
         self.notifier.up.clear()
@@ -114,6 +135,59 @@ class TestPublisher(base.BaseTestCase):
         start = time.monotonic()
         self.pub.stop(0.2)
         self.assertLess(time.monotonic() - start, 2.0)
+
+
+class TestSigning(base.BaseTestCase):
+
+    def publish(self, conf):
+        notifier = BlockingNotifier()
+        pub = publisher.Publisher(conf, notifier=notifier)
+        pub.start()
+        self.addCleanup(pub.stop, 0.5)
+        pub.publish(payload.METRICS_EVENT, test_payload.metrics_payload())
+        wait_for(lambda: pub.sent == 1)
+        return pub, notifier.sent[0][1]
+
+    def test_signed_with_the_shared_secret(self):
+        conf = clusters.conf(drs_agent__host='compute-1',
+                             drs_signing__secret='s3cret')
+        pub, doc = self.publish(conf)
+        self.assertEqual('shared', doc['signature']['key'])
+        signing.Verifier('s3cret').verify(
+            payload.METRICS_EVENT, pub.publisher_id, 'compute-1', doc)
+        payload.validate(doc)
+
+    def test_signed_with_the_host_key(self):
+        key_file = os.path.join(self.useFixture(fixtures.TempDir()).path,
+                                'key')
+        with open(key_file, 'w') as f:
+            f.write(signing.host_key('s3cret', 'compute-1').hex())
+        os.chmod(key_file, 0o600)
+        conf = clusters.conf(drs_agent__host='compute-1',
+                             drs_agent__signing_key_file=key_file)
+        pub, doc = self.publish(conf)
+        self.assertEqual('host', doc['signature']['key'])
+        signing.Verifier('s3cret', require_host_keys=True).verify(
+            payload.METRICS_EVENT, pub.publisher_id, 'compute-1', doc)
+
+    def test_a_payload_that_cannot_be_signed_is_refused(self):
+        conf = clusters.conf(drs_agent__host='compute-1',
+                             drs_signing__secret='s3cret')
+        pub = publisher.Publisher(conf, notifier=BlockingNotifier())
+        doc = test_payload.metrics_payload()
+        doc['host']['load']['cpu'] = float('nan')
+        with self.assertLogs('nova_drs.agent.publisher', 'ERROR') as logs:
+            self.assertFalse(pub.publish(payload.METRICS_EVENT, doc))
+        self.assertIn('not finite', logs.output[0])
+        self.assertEqual((1, 0), (pub.invalid, pub.pending))
+
+    def test_unsigned_is_warned_of(self):
+        conf = clusters.conf(drs_agent__host='compute-1')
+        with self.assertLogs('nova_drs.agent.publisher', 'WARNING') as logs:
+            pub = publisher.Publisher(conf, notifier=BlockingNotifier())
+            pub.start()
+            pub.stop(0.5)
+        self.assertIn('NOT signed', logs.output[0])
 
 
 class TestNotifierFromConf(base.BaseTestCase):

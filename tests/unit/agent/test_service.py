@@ -128,6 +128,26 @@ class TestMain(base.BaseTestCase):
         self.assertEqual(0, rc, err)
         self.assertEqual(str(cpu), run.call_args[0][0].drs_agent.cpu_set)
 
+    def test_signing_key_file_without_a_key(self):
+        missing = self.create_tempfiles([('x', '')], ext='.key')[0] + '.gone'
+        rc, err, run = self.main_with(
+            '[drs_agent]\nsigning_key_file = %s\n' % missing)
+        self.assertEqual(2, rc)
+        self.assertIn('nova-drs-agent: cannot read the signing key file',
+                      err)
+        run.assert_not_called()
+        bad = self.create_tempfiles([('bad', 'not a key')], ext='.key')[0]
+        rc, err, run = self.main_with(
+            '[drs_agent]\nsigning_key_file = %s\n' % bad)
+        self.assertEqual(2, rc)
+        self.assertIn('does not hold a key', err)
+
+    def test_host_name_nova_would_not_accept(self):
+        rc, err, run = self.main_with('[drs_agent]\nhost = compute 1\n')
+        self.assertEqual(2, rc)
+        self.assertIn('[drs_agent] host', err)
+        run.assert_not_called()
+
     def test_check_cpu_set(self):
         conf = clusters.conf(drs_agent__cpu_set='1-')
         e = self.assertRaises(config.ConfigError, agent_cmd.check_cpu_set,

@@ -18,6 +18,9 @@ from tests.unit import clusters
 
 #: wall clock of the tests (seconds since the epoch)
 T0 = 1_800_000_000.0
+#: instance uuids
+U1, U2, U3, U4, U5, U6, U7, U8, U9 = (
+    '00000000-0000-4000-8000-00000000000%d' % n for n in range(1, 10))
 RESOURCES = ('cpu', 'memory', 'disk', 'network')
 
 
@@ -52,8 +55,12 @@ def guest_doc(uuid, cpu=0.5, mem=1000.0, disk=(1.0, 2.0), net=(0.5, 0.25),
 
 
 def metrics_doc(host='compute-1', at=T0, load=(0.1, 0.2, 0.0, 0.0),
-                guests=(), hotspot=()):
-    """A valid ``drs.host.metrics`` payload."""
+                guests=(), hotspot=(), run_id=None, sequence=None,
+                libvirt_connected=True):
+    """A valid ``drs.host.metrics`` payload.
+
+    Version 1.2 when it has a run and a number, 1.0 otherwise.
+    """
     per = dict(zip(RESOURCES, (float(v) for v in load)))
     doc = {
         'version': '1.0',
@@ -76,14 +83,20 @@ def metrics_doc(host='compute-1', at=T0, load=(0.1, 0.2, 0.0, 0.0),
                     'shrunk_mb': 0.0, 'grown_mb': 0.0,
                     'fpr_reclaimed_mb': 0.0, 'without_autodeflate': [],
                     'without_free_page_reporting': []},
-        'agent': {'cycle_ms': 2.0, 'libvirt_connected': True,
+        'agent': {'cycle_ms': 2.0, 'libvirt_connected': libvirt_connected,
                   'dropped_notifications': 0},
     }
+    _origin(doc, run_id, sequence)
     return payload_mod.validate(doc, payload_mod.METRICS_EVENT)
 
 
+def _origin(doc, run_id, sequence):
+    if run_id is not None:
+        doc.update(version='1.2', run_id=run_id, sequence=sequence)
+
+
 def hotspot_doc(host='compute-1', at=T0, hot=('cpu',), raised=('cpu',),
-                cleared=()):
+                cleared=(), run_id=None, sequence=None):
     """A valid ``drs.host.hotspot`` payload."""
     doc = {'version': '1.0', 'host': host, 'timestamp': iso(at),
            'hot': list(hot), 'raised': list(raised),
@@ -92,6 +105,7 @@ def hotspot_doc(host='compute-1', at=T0, hot=('cpu',), raised=('cpu',),
                              'network': 0.0},
            'thresholds': {'cpu': 0.85, 'memory': 0.9, 'disk': 0.9,
                           'network': 0.9}}
+    _origin(doc, run_id, sequence)
     return payload_mod.validate(doc, payload_mod.HOTSPOT_EVENT)
 
 
@@ -106,7 +120,8 @@ def report(doc, received_at=0.0):
     return listener.Report(
         host=host, event_type=event, payload=doc,
         publisher_id='nova-drs-agent:%s' % host,
-        sampled_at=listener.parse_timestamp(stamp), received_at=received_at)
+        sampled_at=listener.parse_timestamp(stamp), received_at=received_at,
+        run_id=doc.get('run_id'), sequence=doc.get('sequence'))
 
 
 class Clock:
@@ -133,9 +148,10 @@ class ViewTestCase(base.BaseTestCase):
         self.mono.now += seconds
         self.wall.now += seconds
 
-    def metrics(self, host='compute-1', **kw):
-        """Deliver one current metrics sample of ``host``."""
-        doc = metrics_doc(host, at=self.wall.now, **kw)
+    def metrics(self, host='compute-1', at=None, **kw):
+        """Deliver one metrics sample of ``host`` (current by default)."""
+        doc = metrics_doc(host, at=self.wall.now if at is None else at,
+                          **kw)
         self.view.on_metrics([report(doc, self.mono.now)])
         return doc
 
@@ -144,9 +160,9 @@ class TestIntake(ViewTestCase):
 
     def test_metrics_update_host_and_instances(self):
         self.metrics(load=(0.3, 0.5, 0.01, 0.02),
-                     guests=[guest_doc('u1', cpu=0.25, mem=1500.0,
+                     guests=[guest_doc(U1, cpu=0.25, mem=1500.0,
                                        disk=(1.0, None), net=(2.0, 3.0)),
-                             'u2'],
+                             U2],
                      hotspot=('memory',))
         state = self.view.host('compute-1')
         self.assertFalse(state.stale)
@@ -154,46 +170,46 @@ class TestIntake(ViewTestCase):
                           'network': 0.02}, state.load)
         # the first sample seeds the EWMA
         self.assertEqual(state.load, state.smoothed)
-        self.assertEqual(('u1', 'u2'), state.guests)
+        self.assertEqual((U1, U2), state.guests)
         self.assertEqual(('memory',), state.agent_hot)
         self.assertEqual((), state.hot)
         self.assertEqual(16, state.cpu_count)
         self.assertEqual(T0, state.sampled_at)
         self.assertEqual(100.0, state.received_at)
         loads = self.view.loads()
-        self.assertEqual({'u1', 'u2'}, set(loads))
+        self.assertEqual({U1, U2}, set(loads))
         self.assertEqual(nova_view.InstanceLoad(
             cpu_util=0.25, mem_used_mb=1500.0, disk_mb_s=1.0, net_mb_s=5.0),
-            loads['u1'])
+            loads[U1])
         self.assertEqual(1, self.view.stats()['samples'])
         self.assertIsNone(self.view.host('nowhere'))
 
     def test_guest_gone_from_its_host_is_forgotten(self):
-        self.metrics(guests=['u1', 'u2'])
+        self.metrics(guests=[U1, U2])
         self.tick()
-        self.metrics(guests=['u2'])
-        self.assertEqual({'u2'}, set(self.view.loads()))
+        self.metrics(guests=[U2])
+        self.assertEqual({U2}, set(self.view.loads()))
 
     def test_instance_follows_its_latest_host(self):
-        self.metrics('a', guests=[guest_doc('u1', cpu=0.1)])
+        self.metrics('a', guests=[guest_doc(U1, cpu=0.1)])
         self.tick(1)
         # live migration: both hosts report it, the newest wins
-        self.metrics('b', guests=[guest_doc('u1', cpu=0.2, state='paused')])
-        self.assertEqual(0.2, self.view.loads()['u1'].cpu_util)
+        self.metrics('b', guests=[guest_doc(U1, cpu=0.2, state='paused')])
+        self.assertEqual(0.2, self.view.loads()[U1].cpu_util)
         # a's next report still has it (migration not over)
         self.tick(1)
-        self.metrics('a', guests=[guest_doc('u1', cpu=0.3)])
-        self.assertEqual(0.3, self.view.loads()['u1'].cpu_util)
+        self.metrics('a', guests=[guest_doc(U1, cpu=0.3)])
+        self.assertEqual(0.3, self.view.loads()[U1].cpu_util)
         # b reports without it: it was a's after all, keep a's figure
         self.tick(1)
         self.metrics('b', guests=[])
-        self.assertEqual(0.3, self.view.loads()['u1'].cpu_util)
+        self.assertEqual(0.3, self.view.loads()[U1].cpu_util)
         # migration done: a drops it, b has it
         self.tick(1)
-        self.metrics('b', guests=[guest_doc('u1', cpu=0.4)])
+        self.metrics('b', guests=[guest_doc(U1, cpu=0.4)])
         self.tick(1)
         self.metrics('a', guests=[])
-        self.assertEqual(0.4, self.view.loads()['u1'].cpu_util)
+        self.assertEqual(0.4, self.view.loads()[U1].cpu_util)
 
     def test_duplicates_and_older_samples_are_dropped(self):
         first = metrics_doc(at=T0, load=(0.1, 0, 0, 0))
@@ -226,7 +242,8 @@ class TestIntake(ViewTestCase):
                 for n in range(50):
                     doc = metrics_doc(host, at=T0 + n,
                                       load=(n % 2, 0.1, 0, 0),
-                                      guests=['%s-%d' % (host, n % 3)])
+                                      guests=['%08d-0000-4000-8000-%012d'
+                                              % (int(host[1:]), n % 3)])
                     self.view.on_metrics([report(doc, 100.0)])
                     self.view.hosts()
                     self.view.loads()
@@ -243,12 +260,203 @@ class TestIntake(ViewTestCase):
         self.assertEqual(4, len(self.view.loads()))
 
 
+RUN_A = '0a0a0a0a-0000-4000-8000-00000000000a'
+RUN_B = '0b0b0b0b-0000-4000-8000-00000000000b'
+
+
+class TestClockSafeIntake(ViewTestCase):
+    """Issue 13: no sample may stall a host, whatever its timestamp."""
+
+    def cpu(self):
+        return self.view.host('compute-1').load['cpu']
+
+    def test_a_future_sample_does_not_stall_the_host(self):
+        # the hand-made attack: one sample stamped an hour ahead, then the
+        # host's real samples; before the fix every real one was dropped
+        # as older than the forged one
+        self.metrics(load=(0.1, 0, 0, 0))
+        self.metrics(at=self.wall.now + 3600, load=(1.0, 0, 0, 0))
+        self.assertEqual(0.1, self.cpu())
+        for n in range(3):
+            self.tick()
+            self.metrics(load=(0.2 + n / 10, 0, 0, 0))
+            self.assertEqual(0.2 + n / 10, self.cpu())
+        self.assertEqual(['compute-1'], self.view.fresh_hosts())
+        stats = self.view.stats()
+        self.assertEqual((1, 0), (stats['future'],
+                                  stats.get('out_of_order', 0)))
+        self.assertEqual({}, self.view.hot_hosts())
+
+    def test_skew_within_the_bound_is_accepted(self):
+        self.metrics(at=self.wall.now + 59, load=(0.3, 0, 0, 0))
+        self.assertEqual(0.3, self.cpu())
+        self.assertEqual(0, self.view.stats().get('future', 0))
+
+    def test_a_future_hotspot_notification_is_dropped(self):
+        doc = hotspot_doc(at=self.wall.now + 3600)
+        self.view.on_hotspots([report(doc, self.mono.now)])
+        self.assertEqual([], self.events)
+        self.view.on_hotspots([report(hotspot_doc(at=self.wall.now),
+                                      self.mono.now)])
+        self.assertEqual(1, len(self.events))
+        self.assertEqual(1, self.view.stats()['future'])
+
+    def test_clock_stepped_back_is_ordered_by_sequence(self):
+        # the host's clock ran 50 s ahead (within the skew), then NTP
+        # stepped it back: the next sample is taken at once
+        for n in range(1, 4):
+            self.metrics(at=self.wall.now + 50, run_id=RUN_A, sequence=n,
+                         load=(0.1 * n, 0, 0, 0))
+            self.tick()
+        self.metrics(run_id=RUN_A, sequence=4, load=(0.7, 0, 0, 0))
+        self.assertEqual(0.7, self.cpu())
+        self.assertEqual(self.wall.now,
+                         self.view.host('compute-1').sampled_at)
+        stats = self.view.stats()
+        self.assertEqual((4, 1, 0), (stats['samples'],
+                                     stats['clock_steps_back'],
+                                     stats.get('out_of_order', 0)))
+
+    def test_clock_stepped_back_without_sequence_numbers(self):
+        # payload 1.1: ordered by time, so dropped until the clock catches
+        # up, which max_clock_skew bounds
+        self.metrics(at=self.wall.now + 50, load=(0.1, 0, 0, 0))
+        self.tick()
+        self.metrics(load=(0.5, 0, 0, 0))
+        self.assertEqual(0.1, self.cpu())
+        self.tick(50)
+        self.metrics(load=(0.6, 0, 0, 0))
+        self.assertEqual(0.6, self.cpu())
+
+    def test_duplicates_and_superseded_runs_are_dropped(self):
+        self.metrics(run_id=RUN_A, sequence=7, load=(0.1, 0, 0, 0))
+        self.tick()
+        self.metrics(run_id=RUN_A, sequence=8, load=(0.2, 0, 0, 0))
+        # a redelivery of 7, and of 8
+        self.metrics(run_id=RUN_A, sequence=7, load=(0.9, 0, 0, 0))
+        self.metrics(run_id=RUN_A, sequence=8, load=(0.9, 0, 0, 0))
+        self.assertEqual(0.2, self.cpu())
+        # the agent restarts (sequence from 1 again, clock behind)
+        self.tick()
+        self.metrics(at=self.wall.now - 5, run_id=RUN_B, sequence=1,
+                     load=(0.3, 0, 0, 0))
+        self.assertEqual(0.3, self.cpu())
+        # a late message of the old run changes nothing
+        self.metrics(run_id=RUN_A, sequence=9, load=(0.9, 0, 0, 0))
+        self.assertEqual(0.3, self.cpu())
+        stats = self.view.stats()
+        self.assertEqual((3, 1), (stats['out_of_order'],
+                                  stats['agent_restarts']))
+
+    def test_replay_of_an_old_unknown_run_is_ignored(self):
+        # a captured message of a run long gone, replayed: already old
+        self.metrics(run_id=RUN_A, sequence=3, load=(0.2, 0, 0, 0))
+        self.metrics(at=self.wall.now - 3600, run_id=RUN_B, sequence=90,
+                     load=(0.9, 0, 0, 0))
+        self.tick()
+        self.metrics(run_id=RUN_A, sequence=4, load=(0.4, 0, 0, 0))
+        self.assertEqual(0.4, self.cpu())
+        self.assertEqual(1, self.view.stats()['late_restarts'])
+
+    def test_batch_with_a_backlog_across_a_clock_step(self):
+        # three samples of one run in one batch, the last one after the
+        # clock went back: fed in sequence order
+        docs = [metrics_doc(at=T0 + at, run_id=RUN_A, sequence=n,
+                            load=(0.95, 0.1, 0, 0))
+                for n, at in ((3, -30), (1, 10), (2, 20))]
+        self.view.on_metrics([report(d, 100.0) for d in docs])
+        state = self.view.host('compute-1')
+        self.assertEqual(T0 - 30, state.sampled_at)
+        self.assertEqual(('cpu',), state.hot)
+        self.assertEqual(0, self.view.stats().get('out_of_order', 0))
+
+    def test_hotspots_ordered_by_sequence_too(self):
+        self.metrics(at=self.wall.now + 50, run_id=RUN_A, sequence=1)
+        self.view.on_hotspots([report(hotspot_doc(
+            at=self.wall.now + 50, run_id=RUN_A, sequence=2), 100.0)])
+        self.assertEqual(('cpu',), self.view.host('compute-1').agent_hot)
+        self.tick()
+        # the clock stepped back by 50 s; the hotspot is over...
+        self.view.on_hotspots([report(hotspot_doc(
+            hot=(), raised=(), cleared=('cpu',), run_id=RUN_A,
+            sequence=3), 110.0)])
+        self.assertEqual((), self.view.host('compute-1').agent_hot)
+        # ...and comes back: signalled again at once
+        self.view.on_hotspots([report(hotspot_doc(
+            run_id=RUN_A, sequence=4), 110.0)])
+        self.assertEqual(2, len(self.events))
+        self.assertEqual(('cpu',), self.view.host('compute-1').agent_hot)
+
+
+class TestLibvirtDown(ViewTestCase):
+    """An agent that cannot read its guests makes its host unavailable."""
+
+    def test_host_is_unavailable_until_libvirtd_is_back(self):
+        self.metrics('a', guests=[guest_doc(U1, cpu=0.5)])
+        self.metrics('b', guests=[guest_doc(U2, cpu=0.5)])
+        # libvirtd of 'a' goes down; /proc says it is very busy, and the
+        # agent's own detector flags it
+        for _ in range(3):
+            self.tick()
+            self.metrics('a', load=(0.99, 0.95, 0, 0), hotspot=('cpu',),
+                         libvirt_connected=False)
+            self.metrics('b')
+        state = self.view.host('a')
+        self.assertFalse(state.libvirt_connected)
+        self.assertFalse(state.stale)
+        self.assertEqual((), state.hot)
+        self.assertEqual((), state.agent_hot)
+        self.assertEqual(0.99, state.load['cpu'])
+        # its guests are unknown, not gone
+        self.assertEqual((U1,), state.guests)
+        self.assertEqual(0.5, self.view.loads()[U1].cpu_util)
+        self.assertEqual({}, self.view.hot_hosts())
+        self.assertEqual([], self.events)
+        self.assertEqual(['a'], self.view.libvirt_down_hosts())
+        self.assertEqual(3, self.view.stats()['libvirt_down'])
+        # a hotspot notification from it is not acted on either
+        self.view.on_hotspots([report(hotspot_doc('a', at=self.wall.now),
+                                      self.mono.now)])
+        self.assertEqual([], self.events)
+
+        model = model_of(['a', 'b'], [(U1, 'a', 1, 1000),
+                                      (U2, 'b', 1, 1000)])
+        result = self.view.apply(model)
+        self.assertEqual(['a'], result.libvirt_down)
+        self.assertEqual([], result.stale_hosts)
+        self.assertEqual([U1], result.pinned_instances)
+        self.assertEqual([True, False], list(model.hosts.disabled))
+        self.assertEqual([True, False], list(model.instances.opt_out))
+
+        # back: available again at once, and its hotspot counts
+        for _ in range(4):
+            self.tick()
+            self.metrics('a', load=(0.99, 0.1, 0, 0), guests=[U1])
+            self.metrics('b')
+        self.assertTrue(self.view.host('a').libvirt_connected)
+        self.assertEqual([], self.view.libvirt_down_hosts())
+        self.assertEqual({'a': ('cpu',)}, self.view.hot_hosts())
+        model = model_of(['a', 'b'], [(U1, 'a', 1, 1000),
+                                      (U2, 'b', 1, 1000)])
+        result = self.view.apply(model)
+        self.assertEqual([], result.libvirt_down)
+        self.assertEqual([False, False], list(model.hosts.disabled))
+
+    def test_first_report_with_libvirt_down(self):
+        self.metrics('a', libvirt_connected=False)
+        state = self.view.host('a')
+        self.assertEqual(((), False), (state.guests,
+                                       state.libvirt_connected))
+        model = model_of(['a'], [(U1, 'a', 1, 1000)])
+        self.assertEqual(['a'], self.view.apply(model).libvirt_down)
+
+
 class TestInstanceLoad(base.BaseTestCase):
 
     def test_cpu_demand_when_the_agent_reports_it(self):
         # payload 1.1: a guest starved on a saturated host uses 0.4 of its
         # vCPUs, but would use 0.9 where it had room
-        guest = guest_doc('u1', 0.4, 512.0)
+        guest = guest_doc(U1, 0.4, 512.0)
         guest['smoothed']['cpu_demand'] = 0.9
         guest['cpu_ready'] = 0.5
         doc = metrics_doc(guests=[guest])
@@ -257,11 +465,11 @@ class TestInstanceLoad(base.BaseTestCase):
         self.assertEqual(0.9, host_view.instance_load(guest).cpu_util)
 
     def test_cpu_use_from_a_1_0_agent(self):
-        guest = guest_doc('u1', 0.4, 512.0)
+        guest = guest_doc(U1, 0.4, 512.0)
         self.assertEqual(0.4, host_view.instance_load(guest).cpu_util)
 
     def test_demand_and_ready_are_shares(self):
-        guest = guest_doc('u1', 0.4, 512.0)
+        guest = guest_doc(U1, 0.4, 512.0)
         guest['cpu_ready'] = 1.5
         self.assertRaises(payload_mod.PayloadError, metrics_doc,
                           guests=[guest])
@@ -313,12 +521,12 @@ class TestStaleness(ViewTestCase):
         self.assertEqual(1, self.view.stats()['restarted'])
 
     def test_forget_and_prune(self):
-        self.metrics('a', guests=['u1'])
-        self.metrics('b', guests=['u2'])
+        self.metrics('a', guests=[U1])
+        self.metrics('b', guests=[U2])
         self.view.on_hotspots([report(hotspot_doc('c', at=self.wall.now))])
         self.assertEqual(['a', 'c'], self.view.prune(['b']))
         self.assertEqual(['b'], sorted(self.view.hosts()))
-        self.assertEqual({'u2'}, set(self.view.loads()))
+        self.assertEqual({U2}, set(self.view.loads()))
         self.view.forget('b')
         self.assertEqual({}, self.view.hosts())
         self.assertEqual({}, self.view.loads())
@@ -439,44 +647,44 @@ class TestApply(ViewTestCase):
 
     def test_loads_and_stale_hosts(self):
         model = model_of(['fresh', 'stale', 'silent'], [
-            ('u1', 'fresh', 2, 2000), ('u2', 'fresh', 2, 1000),
-            ('u3', 'stale', 1, 2000), ('u4', 'silent', 1, 2000),
-            ('u5', 'fresh', 1, 2000)])
-        self.metrics('stale', guests=[guest_doc('u3', cpu=0.5, mem=100.0)])
+            (U1, 'fresh', 2, 2000), (U2, 'fresh', 2, 1000),
+            (U3, 'stale', 1, 2000), (U4, 'silent', 1, 2000),
+            (U5, 'fresh', 1, 2000)])
+        self.metrics('stale', guests=[guest_doc(U3, cpu=0.5, mem=100.0)])
         self.tick(31)
         self.metrics('fresh', guests=[
-            guest_doc('u1', cpu=0.75, mem=500.0, disk=(1.0, 2.0),
+            guest_doc(U1, cpu=0.75, mem=500.0, disk=(1.0, 2.0),
                       net=(3.0, 4.0)),
             # more memory in use than the flavor: clamped as nova_view does
-            guest_doc('u2', cpu=1.0, mem=5000.0)])
+            guest_doc(U2, cpu=1.0, mem=5000.0)])
         result = self.view.apply(model)
 
         self.assertEqual(['stale', 'silent'], result.stale_hosts)
         self.assertEqual(['silent'], result.never_reported)
-        self.assertEqual(['u3', 'u4'], result.pinned_instances)
+        self.assertEqual([U3, U4], result.pinned_instances)
         self.assertEqual(3, result.updated_instances)
-        self.assertEqual(['u4', 'u5'], result.without_metrics)
+        self.assertEqual([U4, U5], result.without_metrics)
         h, i = model.hosts, model.instances
         self.assertEqual([False, True, True], list(h.disabled))
         row = {n: k for k, n in enumerate(i.names)}
-        self.assertEqual(0.75, i.cpu_util[row['u1']])
-        self.assertEqual(500.0, i.mem_used_mb[row['u1']])
-        self.assertEqual(3.0, i.disk_mb_s[row['u1']])
-        self.assertEqual(7.0, i.net_mb_s[row['u1']])
-        self.assertEqual(1000.0, i.mem_used_mb[row['u2']])
+        self.assertEqual(0.75, i.cpu_util[row[U1]])
+        self.assertEqual(500.0, i.mem_used_mb[row[U1]])
+        self.assertEqual(3.0, i.disk_mb_s[row[U1]])
+        self.assertEqual(7.0, i.net_mb_s[row[U1]])
+        self.assertEqual(1000.0, i.mem_used_mb[row[U2]])
         # stale host: its last known load is still put in
-        self.assertEqual(0.5, i.cpu_util[row['u3']])
+        self.assertEqual(0.5, i.cpu_util[row[U3]])
         # no metrics: left alone
-        self.assertEqual(2000.0, i.mem_used_mb[row['u5']])
+        self.assertEqual(2000.0, i.mem_used_mb[row[U5]])
         self.assertEqual([False, False, True, True, False],
                          [bool(i.opt_out[row[u]])
-                          for u in ('u1', 'u2', 'u3', 'u4', 'u5')])
+                          for u in (U1, U2, U3, U4, U5)])
 
     def test_apply_keeps_what_is_already_disabled_or_opted_out(self):
-        model = model_of(['a'], [('u1', 'a', 1, 1000)])
+        model = model_of(['a'], [(U1, 'a', 1, 1000)])
         model.hosts.disabled[0] = True
         model.instances.opt_out[0] = True
-        self.metrics('a', guests=['u1'])
+        self.metrics('a', guests=[U1])
         result = self.view.apply(model)
         self.assertEqual([], result.stale_hosts)
         self.assertTrue(model.hosts.disabled[0])
@@ -496,19 +704,20 @@ class TestApply(ViewTestCase):
         # 'hot' is a CPU hotspot; 'stale' is empty but silent, 'ok' has
         # room: the instance must go to 'ok'
         conf = clusters.conf(drs_balancer__instance_cooldown=0)
+        BIG, SMALL, BUSY = U1, U2, U3
         self.conf = conf
-        instances = [('big', 'hot', 4, 1000), ('small', 'hot', 5, 1000),
-                     ('busy', 'ok', 4, 1000)]
+        instances = [(BIG, 'hot', 4, 1000), (SMALL, 'hot', 5, 1000),
+                     (BUSY, 'ok', 4, 1000)]
         self.metrics('stale')
         self.tick(31)
         self.metrics('hot', load=(0.95, 0.1, 0, 0), guests=[
-            guest_doc('big', cpu=1.0), guest_doc('small', cpu=1.0)])
+            guest_doc(BIG, cpu=1.0), guest_doc(SMALL, cpu=1.0)])
         self.metrics('ok', load=(0.4, 0.1, 0, 0),
-                     guests=[guest_doc('busy', cpu=1.0)])
+                     guests=[guest_doc(BUSY, cpu=1.0)])
         model = model_of(['hot', 'stale', 'ok'], instances)
         self.view.apply(model)
         plan = strategies.load('hotspot', conf).plan(model)
-        self.assertEqual([('big', 'hot', 'ok')],
+        self.assertEqual([(BIG, 'hot', 'ok')],
                          [(m.instance, m.source, m.target)
                           for m in plan.migrations])
         # the same loads with the stale host left enabled: the planner
@@ -520,21 +729,21 @@ class TestApply(ViewTestCase):
     def test_loads_fit_nova_view(self):
         conn = nova_fakes.FakeConnection()
         conn.add_host('h1')
-        conn.add_server('u1', 'h1', vcpus=2, ram=2048)
-        conn.add_server('u2', 'h1', vcpus=2, ram=2048)
-        self.metrics('h1', guests=[guest_doc('u1', cpu=0.5, mem=700.0,
+        conn.add_server(U1, 'h1', vcpus=2, ram=2048)
+        conn.add_server(U2, 'h1', vcpus=2, ram=2048)
+        self.metrics('h1', guests=[guest_doc(U1, cpu=0.5, mem=700.0,
                                              disk=(1.0, 1.0),
                                              net=(0.5, 0.5))])
         view = nova_view.NovaCollector(conn, self.conf).collect(
             loads=self.view.loads())
         snap = view.to_snapshot()['instances']
-        u1 = snap[view.model.instance_index['u1']]
+        u1 = snap[view.model.instance_index[U1]]
         self.assertEqual(0.5, view.model.instances.cpu_util[
-            view.model.instance_index['u1']])
+            view.model.instance_index[U1]])
         self.assertEqual(700.0, u1['mem_used_mb'])
         self.assertEqual(2.0, u1['disk_mb_s'])
         self.assertEqual(1.0, u1['net_mb_s'])
-        u2 = snap[view.model.instance_index['u2']]
+        u2 = snap[view.model.instance_index[U2]]
         self.assertEqual(2048.0, u2['mem_used_mb'])
         # applying on top changes nothing but staleness
         before = view.model.copy()
@@ -549,10 +758,10 @@ class TestApply(ViewTestCase):
 class TestBalloonState(ViewTestCase):
 
     def test_balloon_totals_and_guests_are_kept(self):
-        self.metrics(guests=[guest_doc('vm-a', mem=700.0)])
+        self.metrics(guests=[guest_doc(U1, mem=700.0)])
         state = self.view.host('compute-1')
         self.assertEqual('adaptive', state.balloon['policy'])
-        guest = state.balloon['guests']['vm-a']
+        guest = state.balloon['guests'][U1]
         self.assertEqual((4096.0, 4096.0, 700.0),
                          (guest['actual_mb'], guest['max_mb'],
                           guest['used_mb']))

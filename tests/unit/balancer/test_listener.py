@@ -13,6 +13,7 @@ from nova_drs.agent import publisher as agent_publisher
 from nova_drs.balancer import host_view
 from nova_drs.balancer import listener
 from nova_drs.notifications import payload as payload_mod
+from nova_drs.notifications import signing
 from tests.unit.balancer import test_host_view as docs
 from tests.unit import clusters
 
@@ -108,9 +109,11 @@ class TestEndpoint(base.BaseTestCase):
         super().setUp()
         self.handler = RecordingHandler()
         self.clock = docs.Clock(50.0)
+        self.wall = docs.Clock(docs.T0)
         self.endpoint = listener.MetricsEndpoint(self.handler,
                                                  log_interval=60.0,
-                                                 clock=self.clock)
+                                                 clock=self.clock,
+                                                 wall_clock=self.wall)
         patcher = mock.patch.object(listener.LOG, 'warning')
         self.warn = patcher.start()
         self.addCleanup(patcher.stop)
@@ -133,7 +136,7 @@ class TestEndpoint(base.BaseTestCase):
             self.assertEqual(ok, rule.match({}, 'p', event, {}, {}), event)
 
     def test_good_batch_is_delivered(self):
-        metrics = docs.metrics_doc('c1', guests=['u1'])
+        metrics = docs.metrics_doc('c1', guests=[docs.U1])
         hotspot = docs.hotspot_doc('c1')
         self.deliver(message(metrics), message(hotspot, message_id='m-2'))
         self.assertEqual(1, len(self.handler.metrics))
@@ -160,7 +163,7 @@ class TestEndpoint(base.BaseTestCase):
         missing = copy.deepcopy(good)
         del missing['host']['load']
         negative = copy.deepcopy(good)
-        negative['guests'] = [docs.guest_doc('u1')]
+        negative['guests'] = [docs.guest_doc(docs.U1)]
         negative['guests'][0]['memory']['actual_mb'] = -1
         v2 = copy.deepcopy(good)
         v2['version'] = '2.0'
@@ -217,7 +220,8 @@ class TestEndpoint(base.BaseTestCase):
 
     def test_zero_interval_logs_every_drop(self):
         endpoint = listener.MetricsEndpoint(self.handler, log_interval=0.0,
-                                            clock=self.clock)
+                                            clock=self.clock,
+                                            wall_clock=self.wall)
         bad = docs.metrics_doc('c1')
         bad['version'] = '3.0'
         for _ in range(3):
@@ -242,6 +246,142 @@ class TestEndpoint(base.BaseTestCase):
             self.deliver(message(docs.metrics_doc('c1')))
         log.assert_called_once()
         self.assertEqual({'handler_error': 1}, self.dropped())
+
+
+SECRET = 'listener test secret'
+
+
+def signed(doc, event_type=None, host=None, kind=signing.HOST,
+           secret=SECRET):
+    """``doc`` signed as the agent of ``host`` would (in place)."""
+    if event_type is None:
+        event_type = (payload_mod.METRICS_EVENT
+                      if isinstance(doc.get('host'), dict)
+                      else payload_mod.HOTSPOT_EVENT)
+    if host is None:
+        host = doc['host']['name'] if isinstance(doc['host'], dict) \
+            else doc['host']
+    key = (signing.host_key(secret, host) if kind == signing.HOST
+           else signing.secret_bytes(secret))
+    return signing.Signer(key, kind, 'nova-drs-agent:%s' % host).sign(
+        event_type, doc)
+
+
+class TestSignedAndBoundedIntake(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.handler = RecordingHandler()
+        self.wall = docs.Clock(docs.T0)
+        self.endpoint = listener.MetricsEndpoint(
+            self.handler, clock=docs.Clock(50.0), wall_clock=self.wall,
+            verifier=signing.Verifier(SECRET), max_clock_skew=60.0)
+        patcher = mock.patch.object(listener.LOG, 'warning')
+        self.warn = patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def deliver(self, *messages):
+        self.assertEqual(HANDLED, self.endpoint.sample(list(messages)))
+
+    def dropped(self):
+        return {k: v for k, v in self.endpoint.stats()['dropped'].items()
+                if v}
+
+    def warnings(self):
+        return ' '.join(c[0][0] % c[0][1] for c in self.warn.call_args_list)
+
+    def test_signed_messages_are_accepted(self):
+        run = docs.RUN_A
+        self.deliver(
+            message(signed(docs.metrics_doc('c1', run_id=run, sequence=5))),
+            message(signed(docs.metrics_doc('c2'), kind=signing.SHARED)),
+            message(signed(docs.hotspot_doc('c1', run_id=run,
+                                            sequence=6))))
+        self.assertEqual({}, self.dropped())
+        self.assertEqual([('c1', run, 5), ('c2', None, None)],
+                         [(r.host, r.run_id, r.sequence)
+                          for r in self.handler.metrics])
+        self.assertEqual([6], [r.sequence for r in self.handler.hotspots])
+        self.assertEqual('shared or host keys',
+                         self.endpoint.stats()['signatures'])
+
+    def test_unsigned_and_forged_messages_are_dropped_and_counted(self):
+        tampered = signed(docs.metrics_doc('c1'))
+        tampered['host']['load']['cpu'] = 1.0
+        # c2's agent signs with its own key and claims to be c1
+        impostor = signed(docs.metrics_doc('c1'), host='c2')
+        # a good signature of c1, replayed as another event type
+        replayed = signed(docs.metrics_doc('c1'))
+        wrong_secret = signed(docs.metrics_doc('c1'), secret='guess')
+        nan = signed(docs.metrics_doc('c1'))
+        nan['host']['load']['cpu'] = float('nan')
+        self.deliver(
+            message(docs.metrics_doc('c1')), message(tampered),
+            message(impostor, publisher_id='nova-drs-agent:c1'),
+            message(replayed, event_type=payload_mod.HOTSPOT_EVENT),
+            message(wrong_secret), message(nan))
+        self.assertEqual({'unsigned': 1, 'bad_signature': 4,
+                          'malformed': 1}, self.dropped())
+        self.assertEqual([], self.handler.metrics)
+        text = self.warnings()
+        self.assertIn('the payload is not signed', text)
+        self.assertIn('the host-key signature does not match', text)
+        self.assertIn('not finite', text)
+
+    def test_host_keys_only(self):
+        self.endpoint.verifier = signing.Verifier(SECRET,
+                                                  require_host_keys=True)
+        self.deliver(
+            message(signed(docs.metrics_doc('c1'), kind=signing.SHARED)),
+            message(signed(docs.metrics_doc('c2'))))
+        self.assertEqual({'bad_signature': 1}, self.dropped())
+        self.assertEqual(['c2'], [r.host for r in self.handler.metrics])
+        self.assertIn('require_host_keys', self.warnings())
+        self.assertEqual('host keys', self.endpoint.stats()['signatures'])
+
+    def test_future_samples_are_dropped_and_counted(self):
+        self.deliver(
+            message(signed(docs.metrics_doc('c1', at=docs.T0 + 3600))),
+            message(signed(docs.hotspot_doc('c1', at=docs.T0 + 61))),
+            message(signed(docs.metrics_doc('c2', at=docs.T0 + 59))))
+        self.assertEqual({'future': 2}, self.dropped())
+        self.assertEqual(['c2'], [r.host for r in self.handler.metrics])
+        self.assertIn('stamped 3600 s ahead', self.warnings())
+
+    def test_out_of_bounds_values_are_dropped(self):
+        # issue 13: a load of 1e308 kept a host hot for 1.4 hours
+        huge = docs.metrics_doc('c1')
+        huge['host']['load']['cpu'] = 1e308
+        self.deliver(message(signed(huge)))
+        self.assertEqual({'malformed': 1}, self.dropped())
+        self.assertIn('host.load.cpu: must be smaller than or equal to 1',
+                      self.warnings())
+
+    def test_deeply_nested_input_is_dropped_not_an_error(self):
+        deep = []
+        for _ in range(100000):
+            deep = [deep]
+        doc = signed(docs.metrics_doc('c1'))
+        doc['guests'] = deep
+        self.deliver(dict(message(doc), publisher_id=deep),
+                     dict(message(doc), event_type=deep), message(doc))
+        self.assertEqual({'bad_publisher': 1, 'unknown_event': 1,
+                          'malformed': 1}, self.dropped())
+
+    def test_newer_minor_version_is_verified_whole_and_used_known(self):
+        doc = docs.metrics_doc('c1', guests=[docs.U1])
+        doc['version'] = '1.5'
+        doc['gpu'] = {'util': 0.5}
+        doc['guests'][0]['balloon']['note'] = 'x'
+        self.deliver(message(signed(doc)))
+        (r,) = self.handler.metrics
+        self.assertNotIn('gpu', r.payload)
+        self.assertNotIn('note', r.payload['guests'][0]['balloon'])
+        self.assertNotIn('signature', r.payload['guests'][0])
+        # the keys it drops were signed: changing them is a forgery
+        doc['gpu'] = {'util': 0.9}
+        self.deliver(message(doc))
+        self.assertEqual({'bad_signature': 1}, self.dropped())
 
 
 class TestListenerOnFakeTransport(base.BaseTestCase):
@@ -277,7 +417,7 @@ class TestListenerOnFakeTransport(base.BaseTestCase):
     def test_notifications_reach_the_view(self):
         metrics = self.listen()
         self.notifier('c1').sample({}, payload_mod.METRICS_EVENT,
-                                   self.now_doc('c1', guests=['u1']))
+                                   self.now_doc('c1', guests=[docs.U1]))
         self.notifier('c1').sample({}, 'compute.instance.update',
                                    {'not': 'ours'})
         # a forged one among good ones
@@ -287,7 +427,7 @@ class TestListenerOnFakeTransport(base.BaseTestCase):
                                    self.now_doc('c2'))
         wait_for(lambda: len(self.view.hosts()) == 2, what='two hosts')
         self.assertEqual(['c1', 'c2'], self.view.fresh_hosts())
-        self.assertEqual({'u1'}, set(self.view.loads()))
+        self.assertEqual({docs.U1}, set(self.view.loads()))
         stats = wait_for(lambda: metrics.stats()['dropped'][
             'host_mismatch'] and metrics.stats(), what='the forged one')
         self.assertEqual(2, stats['accepted'][payload_mod.METRICS_EVENT])
@@ -332,6 +472,27 @@ class TestListenerOnFakeTransport(base.BaseTestCase):
         wait_for(lambda: self.view.hosts(), what='a host')
         self.assertEqual(0, metrics.stats()['drained'])
         self.assertEqual(1, len(metrics._servers))
+
+    def test_says_when_nothing_is_verified(self):
+        with mock.patch.object(listener.LOG, 'warning') as warn:
+            metrics = self.listen()
+        self.assertIn('[drs_signing] secret is not set',
+                      warn.call_args_list[0][0][0])
+        self.assertEqual('off', metrics.stats()['signatures'])
+
+    def test_signed_intake_on_the_fake_transport(self):
+        self.conf.set_override('secret', SECRET, 'drs_signing')
+        with mock.patch.object(listener.LOG, 'warning') as warn:
+            metrics = self.listen()
+        warn.assert_not_called()
+        self.notifier('c1').sample({}, payload_mod.METRICS_EVENT, signed(
+            self.now_doc('c1')))
+        self.notifier('c2').sample({}, payload_mod.METRICS_EVENT,
+                                   self.now_doc('c2'))
+        wait_for(lambda: metrics.stats()['dropped']['unsigned'],
+                 what='the unsigned one')
+        wait_for(lambda: self.view.hosts(), what='the signed one')
+        self.assertEqual(['c1'], list(self.view.hosts()))
 
     def test_stop_and_own_transport(self):
         fixture = self.useFixture(conffixture.ConfFixture(self.conf))
