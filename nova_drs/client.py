@@ -23,6 +23,11 @@ from keystoneauth1 import exceptions as ks_exc
 
 SERVICE_TYPE = 'drs'
 DEFAULT_API_VERSION = '1.0'
+#: the newest API version this client knows (the OSC plugin's default)
+LATEST_API_VERSION = '1.2'
+#: the first version with operator control (the balancer's settings, a
+#: host's pause): these operations do not exist below it
+CONTROL_API_VERSION = '1.2'
 _VERSION = re.compile(r'^(latest|[1-9][0-9]*\.(0|[1-9][0-9]*))$')
 _ERRNO = re.compile(r'\[Errno -?\d+\] ([^"\')\]]+)')
 
@@ -58,6 +63,20 @@ class ClientError(Exception):
 
 class WaitTimeout(ClientError):
     """A plan request was still pending when the wait ended."""
+
+
+def _version_tuple(version):
+    major, minor = version.split('.')
+    return int(major), int(minor)
+
+
+def at_least(version, minimum):
+    """``version``, or ``minimum`` when it is older (``latest`` stays)."""
+    if version == 'latest':
+        return version
+    if _version_tuple(version) < _version_tuple(minimum):
+        return minimum
+    return version
 
 
 def validate_api_version(version):
@@ -169,10 +188,19 @@ class Client(object):
             self._root = root
         return self._root
 
-    def _request(self, method, path, body=None, params=None):
+    def _request(self, method, path, body=None, params=None,
+                 min_version=None):
+        """One request; ``min_version``: the operation's first version.
+
+        An operation that exists from a microversion on is sent with at
+        least that version (it has no older shape to keep), whatever
+        version the client was made with.
+        """
         url = self._root_url() + path
         kwargs = {'headers': dict(self.headers, Accept='application/json'),
                   'raise_exc': False}
+        if min_version is not None:
+            kwargs['microversion'] = at_least(self.api_version, min_version)
         if body is not None:
             kwargs['json'] = body
         if params:
@@ -256,6 +284,15 @@ class Client(object):
 
     def get_host(self, host):
         data = self._request('GET', '/v1/hosts/%s' % _quote(host))
+        return self._member(data, 'host')
+
+    def set_host_paused(self, host, paused, reason=None):
+        """Pause or resume a host's balancing (1.2); returns the host."""
+        body = {'paused': bool(paused)}
+        if reason is not None:
+            body['reason'] = reason
+        data = self._request('PATCH', '/v1/hosts/%s' % _quote(host),
+                             body=body, min_version=CONTROL_API_VERSION)
         return self._member(data, 'host')
 
     def evacuate_host(self, host, apply=True):
@@ -377,6 +414,33 @@ class Client(object):
     def get_status(self):
         data = self._request('GET', '/v1/status')
         return self._member(data, 'status')
+
+    # -- the balancer's settings (1.2) ------------------------------------
+
+    def get_balancer(self):
+        """The cluster's mode, pause and paused hosts."""
+        data = self._request('GET', '/v1/balancer',
+                             min_version=CONTROL_API_VERSION)
+        return self._member(data, 'balancer')
+
+    def update_balancer(self, mode=UNSET, paused=None, reason=None):
+        """Set the cluster's mode and/or pause; returns the settings.
+
+        ``mode=None`` goes back to each replica's configured mode;
+        ``paused`` True pauses automatic balancing, False resumes it.
+        """
+        body = {}
+        if mode is not UNSET:
+            body['mode'] = mode
+        if paused is not None:
+            body['paused'] = bool(paused)
+        if not body:
+            raise ClientError('nothing to change: give mode and/or paused')
+        if reason is not None:
+            body['reason'] = reason
+        data = self._request('PATCH', '/v1/balancer', body=body,
+                             min_version=CONTROL_API_VERSION)
+        return self._member(data, 'balancer')
 
 
 def _flag(value):

@@ -8,24 +8,31 @@ A request goes through, in order:
 3. for the resources under /v1: authentication (keystonemiddleware, or
    ``noauth``; 401) and the route's policy rule (403),
 4. validation of the query string and the JSON body against the route's
-   schemas (:mod:`.schemas`; 400/415),
-5. the controller.
+   schemas (:mod:`.schemas`; the body read by :mod:`.body`: 400/411/415),
+5. the controller (which checks the instance rules on the server Nova
+   showed the caller, :mod:`.access`).
 
 Every answer, errors included, carries ``OpenStack-API-Version`` and
-``Vary``; every error has the JSON shape of :mod:`.errors`, and an
-unexpected exception is logged and answered with a generic 500.
+``Vary``; every error has the JSON shape of :mod:`.errors` (an error
+answered by keystonemiddleware in another shape is rewritten to it), and
+an unexpected exception is logged and answered with a generic 500. An
+expected failure (the database or Nova cannot be reached) is a 503 with
+one warning line in the log, never a traceback.
 """
 
 import dataclasses
+import functools
 import re
 
 from oslo_db import exception as db_exc
 from oslo_log import log as logging
-from oslo_policy import policy
 from oslo_serialization import jsonutils
 import webob
 
+from nova_drs.api import access as access_mod
 from nova_drs.api import auth
+from nova_drs.api import body as body_mod
+from nova_drs.api.controllers import balancer
 from nova_drs.api.controllers import hosts
 from nova_drs.api.controllers import instances
 from nova_drs.api.controllers import migrations
@@ -40,11 +47,16 @@ from nova_drs.api import policies
 from nova_drs.api import router
 from nova_drs.api import schemas
 from nova_drs.api import services as services_mod
+from nova_drs.db import api as db_api
+from nova_drs import masking
 
 LOG = logging.getLogger(__name__)
 
+DATABASE_UNAVAILABLE = ('The nova-drs database cannot be reached; the '
+                        'API\'s log has the details.')
+
 #: the largest request body accepted (the biggest valid one is ~100 bytes)
-MAX_BODY = 64 * 1024
+MAX_BODY = body_mod.MAX_BYTES
 
 _UUID_RE = re.compile(schemas.UUID_PATTERN)
 _R = router.Route
@@ -58,11 +70,15 @@ ROUTES = [
     _R('GET', '/openapi.yaml', openapi.show),
     _R('GET', '/v1/hosts', hosts.index, 'drs:host:list', S.HOSTS_QUERY),
     _R('GET', '/v1/hosts/{host}', hosts.show, 'drs:host:show'),
+    _R('PATCH', '/v1/hosts/{host}', hosts.update, 'drs:host:update',
+       body=S.HOST_UPDATE),
     _R('POST', '/v1/hosts/{host}/evacuate', hosts.evacuate,
        'drs:host:evacuate', body=S.EVACUATE),
-    _R('GET', '/v1/instances/{uuid}', instances.show, 'drs:instance:show'),
+    _R('GET', '/v1/instances/{uuid}', instances.show,
+       policies.INSTANCE_SHOW, policy_target=router.SERVER),
     _R('PATCH', '/v1/instances/{uuid}', instances.update,
-       'drs:instance:update', body=S.INSTANCE_UPDATE),
+       policies.INSTANCE_UPDATE, body=S.INSTANCE_UPDATE,
+       policy_target=router.SERVER),
     _R('GET', '/v1/plans', plans.index, 'drs:plan:list', S.PLANS_QUERY),
     _R('POST', '/v1/plans', plans.create, 'drs:plan:create',
        body=S.PLAN_CREATE),
@@ -78,6 +94,9 @@ ROUTES = [
     _R('GET', '/v1/migrations/{uuid}', migrations.show,
        'drs:migration:show'),
     _R('GET', '/v1/status', status.show, 'drs:status:show'),
+    _R('GET', '/v1/balancer', balancer.show, 'drs:balancer:show'),
+    _R('PATCH', '/v1/balancer', balancer.update, 'drs:balancer:update',
+       body=S.BALANCER_UPDATE),
 ]
 
 
@@ -95,14 +114,31 @@ class Call:
     query: dict = dataclasses.field(default_factory=dict)
     #: the validated JSON body ({} when none)
     body: dict = dataclasses.field(default_factory=dict)
+    #: the policy checks (:class:`.access.Access`)
+    access: object = None
 
     @property
     def db(self):
         return self.services.db
 
-    @property
+    @functools.cached_property
     def nova(self):
-        return self.services.nova
+        """Nova's servers as the caller sees them (the caller's token)."""
+        return self.services.nova.as_caller(self.req.environ)
+
+    def close(self):
+        """Release what the request opened (its connection to Nova)."""
+        caller_nova = self.__dict__.get('nova')
+        if caller_nova is not None:
+            caller_nova.close()
+
+    def authorize(self, rule, target):
+        """Pass ``rule`` on ``target`` or raise a 403 naming it."""
+        self.access.authorize(rule, self.context, target)
+
+    def allowed(self, rule, target):
+        """Whether ``rule`` passes on ``target`` (what an answer shows)."""
+        return self.access.allowed(rule, self.context, target)
 
     @property
     def replicas(self):
@@ -136,6 +172,7 @@ class Application:
         self.services = services or services_mod.Services(conf)
         self.router = router.Router(ROUTES)
         self.enforcer = policies.make_enforcer(conf)
+        self.access = access_mod.Access(self.enforcer)
         if conf.drs_api.auth_strategy == 'keystone':
             self._protected = auth.keystone(self._handle, conf)
         else:
@@ -146,14 +183,27 @@ class Application:
 
     def __call__(self, environ, start_response):
         headers = microversion.response_headers(microversion.MIN_VERSION)
+        if not environ.get('REQUEST_METHOD'):
+            # NOTE: uWSGI passes a request line it cannot parse ("GARBAGE")
+            # on to the application without a method
+            response = errors.error_response(
+                400, 'malformed request: no method in the request line')
+            response.headers.update(headers)
+            return response(dict(environ, REQUEST_METHOD='GET'),
+                            start_response)
+        if not environ.get('PATH_INFO'):
+            # PEP 3333: absent or empty at the application's root
+            environ['PATH_INFO'] = '/'
         try:
             req = webob.Request(environ)
             version = microversion.requested(req.headers)
             headers = microversion.response_headers(version)
             route, params = self.router.match(req.method, req.path_info)
             environ['nova_drs.route'] = (route, params, version)
-            app = self._handle if route.rule is None else self._protected
-            return app(environ, _adding_headers(start_response, headers))
+            if route.rule is None:
+                return self._handle(
+                    environ, _adding_headers(start_response, headers))
+            response = _in_error_shape(req.get_response(self._protected))
         except errors.APIError as e:
             response = e.response()
         except UnicodeDecodeError:
@@ -176,11 +226,14 @@ class Application:
             response = self._respond(req, route, params, version)
         except errors.APIError as e:
             response = e.response()
-        except db_exc.DBConnectionError:
-            LOG.exception('The database cannot be reached')
-            response = errors.error_response(
-                503, 'The nova-drs database cannot be reached; the API\'s '
-                     'log has the details.')
+        except db_exc.DBConnectionError as e:
+            # NOTE: an expected condition: one line, no traceback
+            LOG.warning('The database cannot be reached: %s',
+                        _one_line(e))
+            response = errors.error_response(503, DATABASE_UNAVAILABLE)
+        except db_api.DatabaseNotConfigured as e:
+            LOG.warning('No database: %s', e)
+            response = errors.error_response(503, DATABASE_UNAVAILABLE)
         except Exception:
             LOG.exception('Unexpected error in %s %s', req.method,
                           req.path_info)
@@ -189,15 +242,23 @@ class Application:
 
     def _respond(self, req, route, params, version):
         call = Call(req=req, conf=self.conf, services=self.services,
-                    version=version)
+                    version=version, access=self.access)
         if route.rule is not None:
             call.context = auth.request_context(req.environ)
-            self._authorize(route.rule, call.context)
+            if route.policy_target == router.CLUSTER:
+                self.access.authorize(
+                    route.rule, call.context,
+                    access_mod.cluster_target(call.context))
+            else:
+                self.access.check_scope(route.rule, call.context)
         params = {name: _path_param(name, value)
                   for name, value in params.items()}
         call.query = _query(req, route)
         call.body = _body(req, route)
-        status_code, result = route.handler(call, **params)
+        try:
+            status_code, result = route.handler(call, **params)
+        finally:
+            call.close()
         if isinstance(result, webob.Response):
             result.status = status_code
             return result
@@ -205,24 +266,26 @@ class Application:
                               content_type='application/json',
                               body=jsonutils.dump_as_bytes(result))
 
-    def _authorize(self, rule, context):
-        try:
-            self.enforcer.authorize(rule, {}, context, do_raise=True)
-        except (policy.PolicyNotAuthorized, policy.InvalidScope):
-            raise errors.Forbidden(
-                'policy does not allow %s for this token (roles: %s, '
-                'scope: %s)' % (rule, ', '.join(context.roles) or 'none',
-                                _scope(context))) from None
+
+def _one_line(exc):
+    """An exception's text for a log line: one line, URLs masked."""
+    return masking.mask_url(' '.join(str(exc).split()))
 
 
-def _scope(context):
-    if context.system_scope:
-        return 'system'
-    if context.project_id:
-        return 'project'
-    if context.domain_id:
-        return 'domain'
-    return 'none'
+def _in_error_shape(response):
+    """``response``, with an error body in the API's shape.
+
+    keystonemiddleware answers its 401 in this shape already, but a 503
+    (Keystone unreachable) or a 400 as webob renders it: HTML or text.
+    """
+    if response.status_int < 400 or errors.is_error_body(response):
+        return response
+    shaped = errors.error_response(response.status_int,
+                                   errors.foreign_message(response))
+    for name, value in response.headers.items():
+        if name.lower() not in ('content-type', 'content-length'):
+            shaped.headers[name] = value
+    return shaped
 
 
 def _adding_headers(start_response, extra):
@@ -266,26 +329,7 @@ def _query(req, route):
 def _body(req, route):
     if route.body is None:
         return {}
-    length = req.content_length
-    if length is not None and length > MAX_BODY:
-        raise errors.BadRequest('request body larger than %d bytes'
-                                % MAX_BODY)
-    raw = req.body_file.read(MAX_BODY + 1)
-    if len(raw) > MAX_BODY:
-        raise errors.BadRequest('request body larger than %d bytes'
-                                % MAX_BODY)
-    if not raw.strip():
-        body = {}
-    else:
-        if req.content_type not in ('application/json', ''):
-            raise errors.UnsupportedMediaType(
-                'request bodies must be application/json, not %s'
-                % req.content_type)
-        try:
-            body = jsonutils.loads(raw.decode('utf-8'))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise errors.BadRequest('request body is not valid JSON: %s'
-                                    % e) from None
+    body = body_mod.parse_json(body_mod.raw(req), req.content_type)
     try:
         schemas.validate(route.body, body, 'body')
     except ValueError as e:

@@ -17,6 +17,8 @@ from nova_drs import config
 ENV = 'NOVA_DRS_API_CONFIG'
 DEFAULT_CONFIG = '/etc/nova-drs/nova-drs.conf'
 
+LOG = logging.getLogger(__name__)
+
 _lock = threading.Lock()
 
 
@@ -34,6 +36,7 @@ def init_application(environ=None):
     """
     conf = config.load(config_files(environ))
     logging.setup(conf, config.PROJECT)
+    config.log_settings(conf, LOG)
     return app_mod.create_app(conf)
 
 

@@ -31,6 +31,10 @@ class BadRequest(APIError):
     code = 400
 
 
+class Unauthorized(APIError):
+    code = 401
+
+
 class Forbidden(APIError):
     code = 403
 
@@ -54,6 +58,10 @@ class NotAcceptable(APIError):
 
 class Conflict(APIError):
     code = 409
+
+
+class LengthRequired(APIError):
+    code = 411
 
 
 class UnsupportedMediaType(APIError):
@@ -82,6 +90,36 @@ def error_response(code, message, headers=None):
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def is_error_body(response):
+    """Whether a webob response's body is already an error of this shape."""
+    if response.content_type != 'application/json':
+        return False
+    try:
+        error = jsonutils.loads(response.body)['error']
+        return (error['code'] == response.status_int
+                and isinstance(error['title'], str)
+                and isinstance(error['message'], str))
+    except (ValueError, TypeError, KeyError):
+        return False
+
+
+#: what an error answered by the layers before the API means
+_FOREIGN_MESSAGES = {
+    400: 'The request\'s authentication headers are not valid.',
+    401: 'The request you have made requires authentication.',
+    503: 'The identity service (Keystone) cannot validate the token now; '
+         'try again later.',
+}
+
+
+def foreign_message(response):
+    """A message for an error that keystonemiddleware answered."""
+    return _FOREIGN_MESSAGES.get(
+        response.status_int,
+        'The request was refused before reaching the API (%s).'
+        % response.status)
 
 
 #: the message of every 500: the cause is in the API's log

@@ -32,6 +32,14 @@ HISTORY = (
     (Version(1, 1), 'Plan requests show the ``claimed`` state (1.0 shows '
                     'it as ``pending``) and the ``claimed_by`` and '
                     '``claimed_at`` fields.'),
+    (Version(1, 2), 'Operator control: ``GET``/``PATCH /v1/balancer`` '
+                    '(the cluster\'s mode and pause), ``PATCH '
+                    '/v1/hosts/{host}`` (pause a host); hosts show '
+                    '``paused``, ``pause_reason``, ``paused_by``, '
+                    '``paused_at`` and ``libvirt_connected``; the status '
+                    'shows ``mode_source``, '
+                    '``paused``, ``paused_hosts`` and each replica\'s own '
+                    'report (mode, strategy, latest cycle...).'),
 )
 MIN_VERSION = HISTORY[0][0]
 MAX_VERSION = HISTORY[-1][0]
@@ -81,6 +89,19 @@ def requested(headers):
             % (version, MIN_VERSION, MAX_VERSION),
             headers=response_headers(MIN_VERSION))
     return version
+
+
+def require(version, minimum, what):
+    """Refuse (404) an operation that does not exist at ``version``.
+
+    :param what: the operation, for the message (``GET /v1/balancer``)
+    :raises errors.NotFound:
+    """
+    if version < minimum:
+        raise errors.NotFound(
+            '%s needs API microversion %s or later (this request asked '
+            'for %s; send "%s: %s %s")'
+            % (what, minimum, version, HEADER, SERVICE, minimum))
 
 
 def response_headers(version):

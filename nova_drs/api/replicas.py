@@ -19,6 +19,7 @@ from tooz import coordination as tooz_coordination
 
 from nova_drs.api import errors
 from nova_drs.balancer import coordination
+from nova_drs import masking
 
 LOG = logging.getLogger(__name__)
 
@@ -88,9 +89,14 @@ class ReplicaReader:
                         timeout=opts.member_timeout)
             except tooz_coordination.GroupNotCreated:
                 return []
-            except (tooz.ToozError, OSError) as e:
+            except (tooz.ToozError, OSError, ValueError) as e:
+                # ValueError: a URL the backend's client refuses (a
+                # configuration error, shown as the backend being out of
+                # reach rather than as a failed request)
+                # NOTE: the URL may hold the backend's password
                 LOG.warning('Cannot read the members of group %s at %s: %s',
-                            opts.group, opts.backend_url, e)
+                            opts.group, masking.mask_url(opts.backend_url),
+                            masking.mask_url(' '.join(str(e).split())))
                 self._close()
                 raise errors.ServiceUnavailable(UNAVAILABLE) from None
         return sorted(m.decode('utf-8') if isinstance(m, bytes) else m

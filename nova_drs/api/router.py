@@ -15,6 +15,13 @@ from nova_drs.api import errors
 
 _PARAM = re.compile(r'\{([a-z_]+)\}')
 
+#: the route's rule is checked before the controller, on the caller's own
+#: project (cluster-wide data)
+CLUSTER = 'cluster'
+#: the controller checks the route's rule on the server Nova showed the
+#: caller; only the token's scope is checked before
+SERVER = 'server'
+
 
 @dataclasses.dataclass(frozen=True)
 class Route:
@@ -30,6 +37,8 @@ class Route:
     query: dict = None
     #: JSON schema of the body; None: no body accepted
     body: dict = None
+    #: what the rule's target is: :data:`CLUSTER` or :data:`SERVER`
+    policy_target: str = CLUSTER
 
 
 def _compile(template):

@@ -60,6 +60,32 @@ EVACUATE = {
     'additionalProperties': False,
 }
 
+#: an operator's reason for a change of the balancer's settings
+REASON = {'type': 'string', 'maxLength': 255}
+
+BALANCER_UPDATE = {
+    'type': 'object',
+    'properties': {
+        # null: back to each replica's [drs_balancer] mode
+        'mode': {'type': ['string', 'null'],
+                 'enum': list(models.MODES) + [None]},
+        'paused': {'type': 'boolean'},
+        'reason': REASON,
+    },
+    'additionalProperties': False,
+    'minProperties': 1,
+}
+
+HOST_UPDATE = {
+    'type': 'object',
+    'properties': {
+        'paused': {'type': 'boolean'},
+        'reason': REASON,
+    },
+    'required': ['paused'],
+    'additionalProperties': False,
+}
+
 INSTANCE_UPDATE = {
     'type': 'object',
     'properties': {

@@ -34,7 +34,10 @@ class Services:
     def db(self):
         with self._lock:
             if self._db is None:
-                self._db = db_api.Database(self.conf)
+                # NOTE: a request is answered at once (a 503 when the
+                # database is down), not after [drs_database] max_retries
+                # attempts to connect that a service makes at start-up
+                self._db = db_api.Database(self.conf, max_retries=0)
             return self._db
 
     @property

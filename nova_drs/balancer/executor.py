@@ -15,6 +15,15 @@ every ``[drs_actuator] scan_interval`` seconds (or at once after
 3. cancels the plan of an action that stayed blocked (no room on its
    destination, a lock held elsewhere) for ``pending_timeout`` seconds.
 
+What operators set through the API is read at each scan and again right
+before an action starts (:meth:`nova_drs.db.api.Database.
+balancer_settings`): while automatic balancing is paused, or while the
+action's source or destination host is paused, the pending actions of the
+plans the balancer applied by itself (``applied_automatically``) are held:
+they wait like a blocked action (and their plan is cancelled after
+``pending_timeout`` if the pause lasts). Plans an operator applied, and
+migrations already running, go on.
+
 Each migration runs in a worker thread of its own, which holds the
 instance's lock for the whole migration and the destination's lock from
 the room check until Nova's migration record is known.
@@ -65,6 +74,28 @@ DB_ERRORS = (db_exc.DBError, sa_exc.SQLAlchemyError)
 #: the result status given to ``on_finished`` for an action that never
 #: ran: it stayed blocked and its plan was cancelled
 NOT_STARTED = 'not_started'
+
+#: why an action of an automatic plan waits
+PAUSED = 'automatic balancing is paused'
+
+
+def hold_reason(settings, action, automatic):
+    """Why ``action`` must not start now, or None.
+
+    :param settings: the operators' :class:`~nova_drs.db.control.
+        BalancerSettings`
+    :param automatic: its plan was applied by the balancer by itself
+    """
+    if not automatic:
+        return None
+    if settings.paused:
+        return PAUSED
+    paused = [host for host in (action.source, action.target)
+              if host and settings.host_paused(host)]
+    if paused:
+        return 'host %s is paused' % ' and '.join(paused)
+    return None
+
 
 # what a worker tells the scan about the action it was given
 STARTED = 'started'
@@ -249,7 +280,8 @@ class Executor(object):
 
         ``started``, ``completed``, ``failed``, ``aborted``,
         ``taken_over``, ``given_up``, ``unknown``, ``lost``, ``refused``,
-        ``lock_busy``, ``plans_cancelled``, ``out_of_date``, ``db_errors``,
+        ``held`` (paused), ``lock_busy``, ``plans_cancelled``,
+        ``out_of_date``, ``db_errors``,
         ``callback_errors``, ``worker_errors``, ``scan_errors``,
         ``scans``.
         """
@@ -394,11 +426,13 @@ class Executor(object):
     # -- 2. start -------------------------------------------------------------
 
     def _candidates(self):
-        """Pending actions this replica may start now, in order."""
+        """``(action, automatic)`` this replica may start now, in order."""
         plans = sorted(self.db.list_plans(state=models.PLAN_APPLYING),
                        key=lambda p: (p.created_at, p.uuid))
+        settings = self.db.balancer_settings() if plans else None
         candidates, pending = [], set()
         for plan in plans:
+            automatic = bool(plan.applied_automatically)
             # hosts being emptied and instances being moved by earlier,
             # unfinished actions of this plan
             sources, instances = set(), set()
@@ -409,7 +443,12 @@ class Executor(object):
                             and action.instance_uuid not in instances
                             and not self._busy(action.uuid)
                             and self._owns(action.source)):
-                        candidates.append(action)
+                        held = hold_reason(settings, action, automatic)
+                        if held:
+                            self.count('held')
+                            self._note_blocked(action, held)
+                        else:
+                            candidates.append((action, automatic))
                 if action.state in (models.ACTION_PENDING,
                                     models.ACTION_RUNNING):
                     sources.add(action.source)
@@ -435,7 +474,7 @@ class Executor(object):
         per_host = collections.Counter()
         for action in running:
             per_host.update(h for h in (action.source, action.target) if h)
-        for action in candidates:
+        for action, automatic in candidates:
             if self.stopping or not self.coordinator.is_active():
                 return
             if total >= self.max_total:
@@ -443,14 +482,14 @@ class Executor(object):
             hosts = [h for h in (action.source, action.target) if h]
             if any(per_host[h] >= self.max_per_host for h in hosts):
                 continue
-            if self._start(action) == STARTED:
+            if self._start(action, automatic) == STARTED:
                 total += 1
                 per_host.update(hosts)
 
-    def _start(self, action):
+    def _start(self, action, automatic=False):
         """Hand ``action`` to a worker; what it did with it."""
         handoff = _Handoff()
-        if not self._spawn(action, self._run_action, handoff):
+        if not self._spawn(action, self._run_action, handoff, automatic):
             return None
         if not handoff.done.wait(START_WAIT):
             LOG.warning('Executor: action %s: no answer from its worker '
@@ -462,14 +501,28 @@ class Executor(object):
             self._blocked.pop(action.uuid, None)
         return handoff.outcome
 
-    def _run_action(self, action, handoff):
+    def _run_action(self, action, handoff, automatic=False):
         try:
-            self._start_and_follow(action, handoff)
+            self._start_and_follow(action, handoff, automatic)
         finally:
             # whatever happened, the scan waits no longer
             handoff.tell(ERROR, 'the worker failed (see the log)')
 
-    def _start_and_follow(self, action, handoff):
+    def _held_now(self, action, automatic):
+        """The operators' settings read again, right before the start."""
+        if not automatic:
+            return None
+        try:
+            settings = self.db.balancer_settings()
+        except DB_ERRORS as e:
+            self.count('db_errors')
+            return 'the balancer settings cannot be read: %s' % e
+        held = hold_reason(settings, action, automatic)
+        if held:
+            self.count('held')
+        return held
+
+    def _start_and_follow(self, action, handoff, automatic=False):
         with contextlib.ExitStack() as stack:
             try:
                 stack.enter_context(self.coordinator.lock(
@@ -510,6 +563,11 @@ class Executor(object):
             if moved:
                 self._cancel_out_of_date(action, moved)
                 handoff.tell(SKIPPED, moved)
+                return
+            # an operator may have paused balancing since the scan
+            held = self._held_now(action, automatic)
+            if held:
+                handoff.tell(BLOCKED, held)
                 return
             if not self.db.start_action(action.uuid, self.replica_id):
                 handoff.tell(LOST, 'started elsewhere, or plan ended')
@@ -604,9 +662,11 @@ class Executor(object):
 
     def _note_blocked(self, action, reason):
         now = self.clock()
-        since = self._blocked.get(action.uuid, (now,))[0]
+        since, before = self._blocked.get(action.uuid, (now, None))
         self._blocked[action.uuid] = (since, reason)
-        LOG.info('Executor: action %s waits: %s', action.uuid, reason)
+        # NOTE: once per reason: a pause holds actions for many scans
+        LOG.log(logging.INFO if reason != before else logging.DEBUG,
+                'Executor: action %s waits: %s', action.uuid, reason)
         if now - since < self.pending_timeout:
             return
         del self._blocked[action.uuid]

@@ -20,8 +20,17 @@ hotspot (``HostView`` urgent callback), when a migration failed, when the
 replicas' membership changed or when Nova says a compute service changed
 (a host may have gone into maintenance). It writes the state of the hosts
 this replica owns to the database every ``host_state_interval`` seconds
-(for the scheduler plugin and the API), and purges old history once a
-day. Everything that talks to Nova, the broker, the database or the
+(for the scheduler plugin and the API), with its own report (mode in
+effect, strategy, latest cycle: ``replica_states``), and purges old
+history once a day.
+
+Each cycle first reads what operators set through the API
+(:meth:`nova_drs.db.api.Database.balancer_settings`): the mode, which
+replaces ``[drs_balancer] mode`` once set, whether automatic balancing is
+paused (then the cycle makes no plan; operators' plan requests are still
+carried out) and which hosts are paused (fenced off by the planner).
+
+Everything that talks to Nova, the broker, the database or the
 coordination backend may fail at any time: each failure is logged and the
 loop carries on at its next turn; nothing here ends the service but
 :meth:`BalancerManager.stop`.
@@ -29,6 +38,8 @@ loop carries on at its next turn; nothing here ends the service but
 
 import datetime
 import logging
+import os
+import socket
 import threading
 import time
 
@@ -43,9 +54,11 @@ from nova_drs.balancer import nova_view
 from nova_drs.balancer import planner as planner_mod
 from nova_drs.balancer import requests as requests_mod
 from nova_drs.db import api as db_api
+from nova_drs.db import control
 from nova_drs.db import migration as db_migration
 from nova_drs.db import models
 from nova_drs.model import cluster
+from nova_drs import version
 
 LOG = logging.getLogger(__name__)
 
@@ -55,6 +68,10 @@ WAKE_REPLAN = 'replan'
 
 #: seconds between two purges of old history
 PURGE_INTERVAL = 24 * 3600.0
+#: the purge forgets the rows of replicas silent for this long (they
+#: stopped without removing their row); the API shows them stale long
+#: before, after ``[drs_api] host_stale_after``
+REPLICA_FORGET_AFTER = 24 * 3600.0
 
 
 class ServiceError(Exception):
@@ -94,7 +111,10 @@ class BalancerManager:
 
         self.conf = conf
         self.clock = clock
-        self.mode = conf.drs_balancer.mode
+        #: ``[drs_balancer] mode``, until an operator sets one
+        self.configured_mode = conf.drs_balancer.mode
+        #: what operators set, as last read (refresh_settings)
+        self.settings = control.BalancerSettings()
         self.db = db or db_api.Database(conf)
         self.conn = conn or clients.connect(conf)
         self.coordinator = coordination.Coordinator(conf)
@@ -132,9 +152,46 @@ class BalancerManager:
         self.cycles = 0
         self.cycle_errors = 0
         self.last_cycle = None        # summary dict of the latest cycle
+        #: why the latest prepare_cycle had nothing to plan with
+        self.idle_reason = None
+        self.started_at = None        # naive UTC, for the replica report
         self._started = False
         self.view.add_urgent_callback(self._on_urgent)
         self.coordinator.add_listener(self._on_membership)
+
+    # -- what operators set -------------------------------------------------
+
+    @property
+    def mode(self):
+        """The mode the next cycle plans in."""
+        return self.settings.effective_mode(self.configured_mode)
+
+    def refresh_settings(self):
+        """Read what operators set through the API; the new settings.
+
+        Logs the changes this replica sees. Raises the database's errors
+        (the caller decides: a cycle fails, a report is tried later).
+        """
+        new = self.db.balancer_settings()
+        old, self.settings = self.settings, new
+        who = ' (by %s%s)' % (new.updated_by,
+                              ': %s' % new.reason if new.reason else '')
+        if new.effective_mode(self.configured_mode) != \
+                old.effective_mode(self.configured_mode):
+            LOG.info('planning in %s mode from now on (%s)%s', self.mode,
+                     'set by an operator' if new.mode
+                     else '[drs_balancer] mode', who)
+        if new.paused != old.paused:
+            LOG.warning('automatic balancing %s%s',
+                        'paused' if new.paused else 'resumed', who)
+        for host in sorted(set(new.paused_hosts) ^ set(old.paused_hosts)):
+            pause = new.paused_hosts.get(host)
+            LOG.info('host %s %s', host,
+                     'paused (by %s%s)' % (pause.updated_by,
+                                           ': %s' % pause.reason
+                                           if pause.reason else '')
+                     if pause else 'resumed')
+        return new
 
     # -- wiring ---------------------------------------------------------------
 
@@ -186,6 +243,8 @@ class BalancerManager:
     def start(self):
         """Connect everything; raises ServiceError when it cannot start."""
         check_schema(self.db)
+        self.refresh_settings()
+        self.started_at = self.db.now()
         self.coordinator.start()
         self.intake.start()
         if self.nova_events is not None:
@@ -196,12 +255,18 @@ class BalancerManager:
                              'replica %s started in %s mode'
                              % (self.replica_id, self.mode),
                              detail={'mode': self.mode,
+                                     'mode_source':
+                                     self.settings.mode_source,
+                                     'paused': self.settings.paused,
                                      'strategy':
                                      self.conf.drs_balancer.strategy})
-        LOG.info('nova-drs-balancer %s started: mode %s, strategy %s, '
-                 'planning every %d s', self.replica_id, self.mode,
-                 self.conf.drs_balancer.strategy,
-                 self.conf.drs_balancer.planning_interval)
+        self._guard('writing the replica report', self.report)
+        LOG.info('nova-drs-balancer %s started: mode %s (%s), strategy %s, '
+                 'planning every %d s%s', self.replica_id, self.mode,
+                 self.settings.mode_source, self.conf.drs_balancer.strategy,
+                 self.conf.drs_balancer.planning_interval,
+                 '; automatic balancing is PAUSED' if self.settings.paused
+                 else '')
 
     def stop(self):
         """Stop listening, planning and starting migrations.
@@ -221,6 +286,10 @@ class BalancerManager:
                 part.stop()
             except Exception:
                 LOG.exception('stopping the %s failed', name)
+        if self._started:
+            # a clean stop: the status no longer lists this replica
+            self._guard('removing the replica report',
+                        self.db.delete_replica_state, self.replica_id)
         self.db.dispose()
 
     def run(self, stop_event):
@@ -251,6 +320,8 @@ class BalancerManager:
                 next_requests = self.clock() + opts.request_poll_interval
             if now >= next_states:
                 self._guard('writing host states', self.write_host_states)
+                self._guard('writing the replica report',
+                            self.refresh_and_report)
                 next_states = self.clock() + opts.host_state_interval
             if now >= next_purge:
                 self._guard('purging old history', self.purge)
@@ -276,20 +347,31 @@ class BalancerManager:
                 or a.plan_uuid in applying]
 
     def _smoothed_loads(self):
+        # a host whose libvirtd is down is unavailable, not hot
         return {name: dict(state.smoothed)
                 for name, state in self.view.hosts().items()
-                if not state.stale}
+                if not state.stale and state.libvirt_connected}
+
+    def _idle(self, reason):
+        self.idle_reason = reason
+        return None
 
     def prepare_cycle(self):
-        """Everything a planning cycle needs, or None (nothing to do)."""
+        """Everything a planning cycle needs, or None (nothing to do).
+
+        Reads the operators' settings first (raises when the database
+        cannot be read); ``idle_reason`` says why there is nothing.
+        """
+        self.idle_reason = None
         if not self.coordinator.is_active():
             LOG.debug('no lease on the coordination group: not planning')
-            return None
+            return self._idle('no lease on the coordination group')
+        settings = self.refresh_settings()
         try:
             nova = self.inventory.get()
         except inventory_mod.InventoryUnavailable as e:
             LOG.error('not planning: %s', e)
-            return None
+            return self._idle('no view of Nova')
         model = nova.model.copy()
         self.view.apply(model)
         self.view.prune(model.hosts.names)
@@ -298,7 +380,7 @@ class BalancerManager:
             self._model_at = self.clock()
         owned = frozenset(self.coordinator.owned_hosts(model.hosts.names))
         if not owned:
-            return None
+            return self._idle('no host owned')
         in_flight = self._in_flight()
         bad = self.db.bad_pairs()
         disabled = {name: info.disabled_reason
@@ -306,33 +388,49 @@ class BalancerManager:
                     if getattr(info, 'disabled_reason', None)}
         return planner_mod.CycleInput(
             model=model, owned=owned, in_flight=in_flight, bad_pairs=bad,
-            loads=self._smoothed_loads(), disabled_reasons=disabled)
+            loads=self._smoothed_loads(), disabled_reasons=disabled,
+            mode=settings.mode,
+            paused_hosts=frozenset(settings.paused_hosts))
 
     def cycle(self, origin=models.ORIGIN_PERIODIC):
-        """One planning cycle; never raises."""
+        """One planning cycle; never raises.
+
+        :returns: the planner's CycleResult, or None when nothing was
+            planned (no view, no lease, balancing paused, or an error;
+            ``last_cycle`` says which)
+        """
         started = time.monotonic()
+        started_at = self.db.now()
+        result, skipped, failed = None, None, False
         try:
             cycle_input = self.prepare_cycle()
             if cycle_input is None:
-                return None
-            result = self.planner.run(cycle_input, origin)
+                skipped = self.idle_reason
+            elif self.settings.paused:
+                skipped = 'automatic balancing is paused'
+                LOG.info('%s cycle: automatic balancing is paused: no '
+                         'plan', origin)
+            else:
+                result = self.planner.run(cycle_input, origin)
         except Exception:
+            failed = True
             self.cycle_errors += 1
             LOG.exception('planning cycle failed; trying again at the '
                           'next one')
+        else:
+            self.cycles += 1
+        self.last_cycle = cycle_summary(
+            origin, self.mode, started_at, time.monotonic() - started,
+            result, skipped, failed)
+        self._guard('writing the replica report', self.report)
+        if result is None:
             return None
-        self.cycles += 1
         if result.applied:
             self.executor.poke()
-        self.last_cycle = {
-            'origin': origin, 'duration_s': time.monotonic() - started,
-            'applied': list(result.applied),
-            'recommended': list(result.recommended),
-            'unresolved': list(result.unresolved),
-            'migrations': len(result.plan.migrations) if result.plan else 0}
         if result.applied or result.recommended:
-            LOG.info('%s cycle: %d migration(s) planned; plans applied: '
-                     '%s; recommended: %s (%.2f s)', origin,
+            LOG.info('%s cycle (%s mode): %d migration(s) planned; plans '
+                     'applied: %s; recommended: %s (%.2f s)', origin,
+                     self.last_cycle['mode'],
                      self.last_cycle['migrations'],
                      ', '.join(result.applied) or '-',
                      ', '.join(result.recommended) or '-',
@@ -408,10 +506,33 @@ class BalancerManager:
             # hosts Nova no longer has; each replica forgets its own
             self.db.delete_host_states(keep=model.hosts.names)
 
+    def report(self):
+        """Write this replica's row of ``replica_states`` (a heartbeat)."""
+        self.db.report_replica(
+            self.replica_id, host=socket.gethostname(), pid=os.getpid(),
+            version=version.version_info.version_string(), mode=self.mode,
+            mode_source=self.settings.mode_source,
+            strategy=self.conf.drs_balancer.strategy,
+            paused=self.settings.paused,
+            started_at=self.started_at or self.db.now(),
+            cycles=self.cycles, cycle_errors=self.cycle_errors,
+            last_cycle=self.last_cycle)
+
+    def refresh_and_report(self):
+        """Read the settings again, then report.
+
+        So the report shows the mode the next cycle will plan in, even
+        between cycles.
+        """
+        self.refresh_settings()
+        self.report()
+
     def purge(self):
-        before = self.db.now() - datetime.timedelta(
+        now = self.db.now()
+        before = now - datetime.timedelta(
             days=self.conf.drs_balancer.history_days)
-        counts = self.db.purge(before)
+        counts = self.db.purge(before, replicas_before=now - datetime.
+                               timedelta(seconds=REPLICA_FORGET_AFTER))
         LOG.info('purged history older than %s: %s', before.date(), counts)
 
     def status(self):
@@ -419,6 +540,9 @@ class BalancerManager:
         return {
             'replica': self.replica_id,
             'mode': self.mode,
+            'mode_source': self.settings.mode_source,
+            'paused': self.settings.paused,
+            'paused_hosts': sorted(self.settings.paused_hosts),
             'strategy': self.conf.drs_balancer.strategy,
             'active': self.coordinator.is_active(),
             'members': sorted(self.coordinator.members),
@@ -431,3 +555,34 @@ class BalancerManager:
             'metrics': self.intake.stats(),
             'executor': self.executor.stats(),
         }
+
+
+def _isotime(value):
+    return value.isoformat() + 'Z'
+
+
+def cycle_summary(origin, mode, started_at, duration_s, result=None,
+                  skipped=None, failed=False):
+    """What a replica reports of its latest cycle (JSON-ready).
+
+    :param started_at: naive UTC
+    :param result: the planner's CycleResult (None: nothing planned)
+    :param skipped: why nothing was planned (paused, no lease...)
+    :param failed: the cycle raised (see the log)
+    """
+    finished_at = started_at + datetime.timedelta(seconds=duration_s)
+    return {
+        'origin': origin,
+        'mode': mode,
+        'started_at': _isotime(started_at),
+        'finished_at': _isotime(finished_at),
+        'duration_s': round(duration_s, 6),
+        'migrations': (len(result.plan.migrations)
+                       if result is not None and result.plan else 0),
+        'applied': list(result.applied) if result is not None else [],
+        'recommended': (list(result.recommended) if result is not None
+                        else []),
+        'unresolved': len(result.unresolved) if result is not None else 0,
+        'skipped': skipped,
+        'failed': bool(failed),
+    }

@@ -10,9 +10,14 @@ maintenance. The planner
    instances already being migrated, are pinned (``opt_out``); an
    instance under way is counted on its destination already, so the
    strategy sees the cluster as it will be; failed pairs are excluded;
+   hosts an operator paused are fenced off as stale hosts are (never a
+   destination, their instances pinned);
 2. plans an evacuation for each owned host in maintenance that has no
-   evacuation under way, and one plan with the configured strategy;
-3. stores them in the database according to ``[drs_balancer] mode``:
+   evacuation under way (and is not paused), and one plan with the
+   configured strategy;
+3. stores them in the database according to the mode: the one an
+   operator set through the API (``CycleInput.mode``), else
+   ``[drs_balancer] mode``:
 
    ``manual``
        every plan is stored ``recommended``, for an operator to apply;
@@ -45,9 +50,9 @@ LOG = logging.getLogger(__name__)
 #: origins of the strategy's plans (one recommendation stands for both)
 STRATEGY_ORIGINS = (models.ORIGIN_PERIODIC, models.ORIGIN_HOTSPOT)
 
-MANUAL = 'manual'
-PARTIAL = 'partial'
-FULL = 'full'
+MANUAL = models.MODE_MANUAL
+PARTIAL = models.MODE_PARTIAL
+FULL = models.MODE_FULL
 
 #: Resources whose hotspots can be mandatory in partial mode, with the
 #: option that sets their severe threshold.
@@ -79,20 +84,27 @@ def in_maintenance(disabled_reason, prefix):
     return disabled_reason.strip().lower().startswith(prefix.lower())
 
 
-def working_model(model, owned, in_flight=(), bad_pairs=()):
+def working_model(model, owned, in_flight=(), bad_pairs=(), paused=()):
     """A copy of ``model`` prepared for planning by one replica.
 
     :param owned: host names this replica owns
     :param in_flight: actions (objects with ``instance_uuid`` and
         ``target``) started or about to start
     :param bad_pairs: ``(instance_uuid, target)`` pairs not to plan
+    :param paused: host names an operator paused: marked ``disabled``
+        (never a destination) and their instances pinned (never moved
+        off), as ``HostView.apply`` fences off stale hosts
     """
     work = model.copy()
     inst = work.instances
     owned_mask = np.array([name in owned for name in work.hosts.names],
                           dtype=bool)
+    paused_mask = np.array([name in paused for name in work.hosts.names],
+                           dtype=bool)
+    work.hosts.disabled |= paused_mask
     if len(inst):
         inst.opt_out |= ~owned_mask[inst.host]
+        inst.opt_out |= paused_mask[inst.host]
     for action in in_flight:
         i = work.instance_index.get(action.instance_uuid)
         if i is None:
@@ -176,6 +188,10 @@ class CycleInput:
     loads: dict = dataclasses.field(default_factory=dict)
     #: host -> its compute service's disabled reason (disabled hosts)
     disabled_reasons: dict = dataclasses.field(default_factory=dict)
+    #: the mode an operator set for the cluster (None: the configured one)
+    mode: str = None
+    #: hosts an operator paused: neither source nor destination
+    paused_hosts: frozenset = frozenset()
 
 
 @dataclasses.dataclass
@@ -218,10 +234,16 @@ class Planner:
     # -- evacuations --
 
     def maintenance_hosts(self, cycle):
+        """Owned hosts in maintenance; a paused host is left alone."""
         prefix = self.conf.drs_balancer.maintenance_reason_prefix
         return sorted(host for host, reason in cycle.disabled_reasons.items()
                       if host in cycle.owned and host in cycle.model.host_index
+                      and host not in cycle.paused_hosts
                       and in_maintenance(reason, prefix))
+
+    def mode_of(self, cycle):
+        """The mode to plan in: the operator's, else the configured one."""
+        return cycle.mode or self.mode
 
     def _evacuating(self):
         """Hosts with an evacuation plan recommended or applying."""
@@ -233,7 +255,7 @@ class Planner:
                 hosts.add(action.source)
         return hosts
 
-    def _evacuate(self, cycle, work, result):
+    def _evacuate(self, cycle, work, result, mode):
         hosts = self.maintenance_hosts(cycle)
         if not hosts:
             return
@@ -254,14 +276,14 @@ class Planner:
                 continue
             # a maintenance evacuation is mandatory: applied unless manual
             self._store(evac.plan, models.ORIGIN_EVACUATION,
-                        apply=self.mode != MANUAL, result=result,
+                        apply=mode != MANUAL, result=result, mode=mode,
                         supersede=False)
             LOG.info('maintenance of %s: evacuation plan with %d '
                      'migration(s)', host, len(evac.plan.migrations))
 
     # -- storing --
 
-    def _store(self, plan, origin, apply, result, supersede=True):
+    def _store(self, plan, origin, apply, result, mode, supersede=True):
         own_recommended = []
         if supersede:
             # a periodic and a hotspot plan are both the strategy's view
@@ -288,7 +310,7 @@ class Planner:
             self.db.transition_plan(row.uuid, models.PLAN_RECOMMENDED,
                                     models.PLAN_APPLYING, self.replica_id,
                                     'applied automatically (mode %s)'
-                                    % self.mode)
+                                    % mode, automatic=True)
             result.applied.append(row.uuid)
         else:
             result.recommended.append(row.uuid)
@@ -299,9 +321,11 @@ class Planner:
     def run(self, cycle, origin=models.ORIGIN_PERIODIC):
         """Plan with ``cycle`` and store the plans; returns a CycleResult."""
         result = CycleResult()
+        mode = self.mode_of(cycle)
         bad = list(cycle.bad_pairs)
-        work = working_model(cycle.model, cycle.owned, cycle.in_flight, bad)
-        self._evacuate(cycle, work, result)
+        work = working_model(cycle.model, cycle.owned, cycle.in_flight, bad,
+                             paused=cycle.paused_hosts)
+        self._evacuate(cycle, work, result, mode)
         plan = self.strategy.plan(work)
         result.plan = plan
         result.unresolved = [h for h in plan.unresolved if h in cycle.owned]
@@ -310,10 +334,10 @@ class Planner:
                      ', '.join(result.unresolved))
         if not plan.migrations:
             return result
-        if self.mode == FULL:
-            self._store(plan, origin, True, result)
-        elif self.mode == MANUAL:
-            self._store(plan, origin, False, result)
+        if mode == FULL:
+            self._store(plan, origin, True, result, mode)
+        elif mode == MANUAL:
+            self._store(plan, origin, False, result, mode)
         else:
             severe = severe_hosts(cycle.loads, self.conf)
             mandatory, optional = split_mandatory(plan, set(severe))
@@ -322,8 +346,8 @@ class Planner:
                          ', '.join('%s (%s)' % (h, '/'.join(r))
                                    for h, r in sorted(severe.items())),
                          len(mandatory.migrations))
-                self._store(mandatory, origin, True, result,
+                self._store(mandatory, origin, True, result, mode,
                             supersede=False)
             if optional.migrations:
-                self._store(optional, origin, False, result)
+                self._store(optional, origin, False, result, mode)
         return result

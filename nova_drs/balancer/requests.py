@@ -16,6 +16,11 @@ at its next turn (every ``[drs_balancer] request_poll_interval`` seconds):
   every movable instance off the host (``evacuation.plan_evacuation``),
   applied at once when the request says so.
 
+Both are an operator's explicit requests: they are carried out while
+automatic balancing is paused (an applied evacuation runs then too). Hosts
+an operator paused are fenced off in both (never a destination, nothing
+moved off them), except the host an evacuation was asked for.
+
 A request is claimed with a compare-and-set, so exactly one replica
 carries it out; one claimed by a replica that died is released after
 ``request_claim_timeout`` seconds and claimed again.
@@ -141,7 +146,7 @@ class RequestHandler:
         # the whole cluster: a dry run for the operator
         work = planner_mod.working_model(
             model, frozenset(model.hosts.names), cycle.in_flight,
-            list(cycle.bad_pairs))
+            list(cycle.bad_pairs), paused=cycle.paused_hosts)
         plan = strategy.plan(work)
         return self._store(plan, models.ORIGIN_OPERATOR, request, False)
 
@@ -150,9 +155,12 @@ class RequestHandler:
         if request.host not in model.host_index:
             raise RequestError('%s is not a compute host nova-drs knows'
                                % request.host)
+        # the host asked for is emptied even when paused: the operator
+        # asked for it; other paused hosts take nothing
         work = planner_mod.working_model(
             model, frozenset(model.hosts.names), cycle.in_flight,
-            list(cycle.bad_pairs))
+            list(cycle.bad_pairs),
+            paused=cycle.paused_hosts - {request.host})
         # nothing goes onto the host being emptied
         work.hosts.disabled[work.host_index[request.host]] = True
         moving = {a.instance_uuid for a in cycle.in_flight}

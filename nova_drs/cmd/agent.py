@@ -7,11 +7,12 @@ Run one per compute host::
         --config-file /etc/nova-drs/nova-drs.conf
 
 Options are read from ``[drs_agent]``, ``[drs_balloon]``, ``[drs]``,
-``[libvirt] connection_uri``, the oslo.messaging groups and, only with
-``[drs_agent] nova_metadata``, ``[drs_nova]`` (see doc/agent.rst). A bad
-configuration (including a ``[drs_agent] cpu_set`` with CPUs this host does
-not have online) ends with one line on standard error and exit code 2; a
-missing libvirt-python with exit code 1.
+``[drs_signing]``, ``[libvirt] connection_uri``, the oslo.messaging groups
+and, only with ``[drs_agent] nova_metadata``, ``[drs_nova]`` (see
+doc/agent.rst). A bad configuration (including a ``[drs_agent] cpu_set``
+with CPUs this host does not have online, or a ``[drs_agent]
+signing_key_file`` without a key) ends with one line on standard error and
+exit code 2; a missing libvirt-python with exit code 1.
 """
 
 import sys
@@ -27,7 +28,7 @@ LOG = logging.getLogger(__name__)
 #: balancer's Nova client options would only cost memory here. ``nova``
 #: ([drs_nova]) is registered after the files are read, and only when
 #: [drs_agent] nova_metadata is on: it imports keystoneauth1 (6 MB).
-CONF_GROUPS = ('agent', 'balloon', 'drs', 'libvirt')
+CONF_GROUPS = ('agent', 'balloon', 'drs', 'libvirt', 'signing')
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -64,6 +65,20 @@ def check_cpu_set(conf):
         raise config.ConfigError(str(e))
 
 
+def check_signing_key(conf):
+    """Check ``[drs_agent] signing_key_file`` holds a key.
+
+    :raises nova_drs.config.ConfigError: unreadable, or not a key.
+    """
+    if not conf.drs_agent.signing_key_file:
+        return
+    from nova_drs.notifications import signing
+    try:
+        signing.read_key_file(conf.drs_agent.signing_key_file)
+    except signing.KeyFileError as e:
+        raise config.ConfigError(str(e))
+
+
 def main(argv=None):
     agent.use_native_threads()
     # NOTE: imported here, after the threading backend is chosen: these
@@ -75,6 +90,7 @@ def main(argv=None):
     try:
         conf = config.load(args=argv, groups=CONF_GROUPS)
         check_cpu_set(conf)
+        check_signing_key(conf)
         if conf.drs_agent.nova_metadata:
             check_nova_metadata(conf)
     except config.ConfigError as e:

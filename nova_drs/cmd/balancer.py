@@ -25,7 +25,7 @@ LOG = logging.getLogger(__name__)
 PROG = 'nova-drs-balancer'
 #: The option groups (modules of nova_drs.conf) the balancer reads.
 CONF_GROUPS = ('actuator', 'balancer', 'coordination', 'database', 'drs',
-               'listener', 'nova', 'placement')
+               'listener', 'nova', 'placement', 'signing')
 
 EXIT_OK = 0
 EXIT_USAGE = 2

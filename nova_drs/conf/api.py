@@ -17,9 +17,13 @@ api_group = cfg.OptGroup(
          'requests are authenticated, list limits and the links of the '
          'version document.')
 
+#: an API listens for its clients on every address by default, as Nova's
+#: osapi_compute_listen does
+ALL_ADDRESSES = '0.0.0.0'  # nosec B104
+
 API_OPTS = [
     cfg.HostAddressOpt(
-        'host', default='0.0.0.0',
+        'host', default=ALL_ADDRESSES,
         help='Address the development server ``nova-drs-api`` listens on. '
              'Not used under uWSGI, whose own configuration says where to '
              'listen.'),

@@ -99,7 +99,10 @@ BALANCER_OPTS = [
              'default so that a new installation acts only where waiting '
              'hurts (a host about to run out of CPU or memory, a host '
              'being emptied for maintenance) and shows what else it would '
-             'do.'),
+             'do. This is the default only: once an operator sets a mode '
+             'for the cluster through the API (``openstack drs balancer '
+             'set --mode``), every replica plans in that one until it is '
+             'unset.'),
     cfg.FloatOpt(
         'severe_cpu_threshold', default=0.95, min=0.0, max=1.0,
         help='In ``partial`` mode, a CPU hotspot is mandatory (its moves '

@@ -31,8 +31,6 @@ import datetime
 import math
 import uuid as uuid_lib
 
-from oslo_db import api as oslo_db_api
-from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import enginefacade
 from oslo_log import log as logging
 from oslo_utils import timeutils
@@ -40,7 +38,9 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from nova_drs.conf import database as db_conf
+from nova_drs.db import control
 from nova_drs.db import models
+from nova_drs.db import retry
 
 LOG = logging.getLogger(__name__)
 
@@ -63,19 +63,9 @@ HOST_RESOURCES = ('cpu', 'memory', 'disk', 'network')
 #: limit on bound parameters (SQLite's is the lowest).
 HOST_STATE_CHUNK = 500
 
-#: Deadlocks are retried (the whole transaction) this many times.
-DEADLOCK_RETRIES = 5
-
-_retry_on_deadlock = oslo_db_api.wrap_db_retry(
-    max_retries=DEADLOCK_RETRIES, retry_on_deadlock=True,
-    retry_interval=0.1, max_retry_interval=1)
-
-#: ... and inserts that lost a race to the same primary key: the retry
-#: finds the row and updates it.
-_retry_on_deadlock_or_duplicate = oslo_db_api.wrap_db_retry(
-    max_retries=DEADLOCK_RETRIES, retry_on_deadlock=True,
-    retry_interval=0.1, max_retry_interval=1,
-    exception_checker=lambda e: isinstance(e, db_exc.DBDuplicateEntry))
+DEADLOCK_RETRIES = retry.DEADLOCK_RETRIES
+_retry_on_deadlock = retry.retry_on_deadlock
+_retry_on_deadlock_or_duplicate = retry.retry_on_deadlock_or_duplicate
 
 
 class DatabaseNotConfigured(Exception):
@@ -113,13 +103,15 @@ class _Context(object):
     """Carries the session enginefacade opens for one call."""
 
 
-def create_context_manager(conf=None, connection=None):
+def create_context_manager(conf=None, connection=None, max_retries=None):
     """An enginefacade transaction context for the balancer's database.
 
     :param conf: configuration with ``[drs_database]``
         (:mod:`nova_drs.conf.database`); without it, the options' defaults
     :param connection: database URL, overriding
         ``[drs_database] connection``
+    :param max_retries: connection attempts at engine creation, overriding
+        ``[drs_database] max_retries`` (the API answers a request at once)
     :raises DatabaseNotConfigured: no URL
     """
     # NOTE: enginefacade reads what it is not given from the global
@@ -138,6 +130,8 @@ def create_context_manager(conf=None, connection=None):
         kwargs.update((name, group[name]) for name in db_conf.OPT_NAMES)
     if connection is not None:
         kwargs['connection'] = connection
+    if max_retries is not None:
+        kwargs['max_retries'] = max_retries
     if not kwargs.get('connection'):
         raise DatabaseNotConfigured('[drs_database] connection is not set')
     # an empty SQL mode keeps the server's (oslo.db would set it empty)
@@ -165,7 +159,7 @@ def _as_list(value):
     return list(value)
 
 
-class Database(object):
+class Database(control.ControlMixin):
     """The balancer's database, through oslo.db's enginefacade.
 
     One instance per process is enough; it is thread-safe (each call uses
@@ -175,10 +169,13 @@ class Database(object):
     :param connection: database URL overriding the configuration
     :param clock: returns the current time as a naive UTC datetime (tests
         replace it)
+    :param max_retries: see :func:`create_context_manager`
     """
 
-    def __init__(self, conf=None, connection=None, clock=timeutils.utcnow):
-        self._context_manager = create_context_manager(conf, connection)
+    def __init__(self, conf=None, connection=None, clock=timeutils.utcnow,
+                 max_retries=None):
+        self._context_manager = create_context_manager(conf, connection,
+                                                       max_retries)
         self._clock = clock
 
     @property
@@ -239,7 +236,8 @@ class Database(object):
             uuid=plan_uuid or str(uuid_lib.uuid4()), strategy=plan.strategy,
             origin=origin, state=models.PLAN_RECOMMENDED, created_at=now,
             updated_at=now, decision_s=float(plan.decision_s),
-            unresolved=list(plan.unresolved), created_by=created_by)
+            unresolved=list(plan.unresolved), created_by=created_by,
+            applied_automatically=False)
         row.actions = [
             models.Action(
                 uuid=str(uuid_lib.uuid4()), order_index=n,
@@ -326,13 +324,15 @@ class Database(object):
             raise PlanNotFound(plan_uuid)
 
     def _end_plan(self, session, now, plan_uuid, expected, new, actor,
-                  reason):
+                  reason, automatic=False):
         """Move a plan from one of ``expected`` to ``new``; True if won.
 
         Cancelling or superseding a plan also cancels its pending
         actions; running ones go on to their end.
         """
         values = {'state': new, 'updated_at': now}
+        if new == models.PLAN_APPLYING:
+            values['applied_automatically'] = bool(automatic)
         if reason is not None:
             values['state_reason'] = reason
         if new in models.PLAN_FINAL_STATES:
@@ -343,6 +343,8 @@ class Database(object):
         if not won:
             return False
         detail = {'from': list(expected), 'to': new}
+        if new == models.PLAN_APPLYING:
+            detail['automatic'] = bool(automatic)
         if new in (models.PLAN_CANCELLED, models.PLAN_SUPERSEDED):
             detail['cancelled_actions'] = self._update(
                 session, models.Action,
@@ -355,7 +357,8 @@ class Database(object):
         return True
 
     @_retry_on_deadlock
-    def transition_plan(self, plan_uuid, expected, new, actor, reason=None):
+    def transition_plan(self, plan_uuid, expected, new, actor, reason=None,
+                        automatic=False):
         """Compare-and-set a plan's state; True if this call changed it.
 
         :param expected: the state the caller saw
@@ -364,6 +367,10 @@ class Database(object):
             ``expected``
         :param actor: replica id or user, for the audit trail
         :param reason: stored in ``state_reason`` and the audit event
+        :param automatic: to ``applying``: the balancer applies the plan
+            by itself (its mode), not on an operator's request; such a
+            plan's pending actions wait while balancing is paused
+            (``applied_automatically``)
         :raises InvalidTransition: not allowed by the state machine
         :raises PlanNotFound:
         """
@@ -373,7 +380,7 @@ class Database(object):
         now = self.now()
         with self._writer() as session:
             won = self._end_plan(session, now, plan_uuid, (expected,), new,
-                                 actor, reason)
+                                 actor, reason, automatic=automatic)
             if not won:
                 self._plan_exists(session, plan_uuid)
         return won
@@ -862,6 +869,16 @@ class Database(object):
                     models.HostStateRow.host.in_(chunk))))
         return sorted(found, key=lambda row: row.host)
 
+    def list_host_names(self):
+        """The names of the hosts that have a stored state, sorted.
+
+        Names only (the API matches a server's ``hostId`` against them).
+        """
+        query = sa.select(models.HostStateRow.host).order_by(
+            models.HostStateRow.host)
+        with self._reader() as session:
+            return list(session.scalars(query))
+
     @_retry_on_deadlock
     def delete_host_states(self, keep=None, hosts=None):
         """Forget hosts, e.g. those Nova no longer has.
@@ -1088,17 +1105,21 @@ class Database(object):
     # -- housekeeping --------------------------------------------------------
 
     @_retry_on_deadlock
-    def purge(self, before):
+    def purge(self, before, replicas_before=None):
         """Delete old history.
 
         Plans that reached a final state before ``before`` (with their
         actions), plan requests done or failed before ``before``, audit
-        events older than ``before``, and bad pairs that have expired.
+        events older than ``before``, bad pairs that have expired, and
+        the rows of replicas that have not reported since
+        ``replicas_before`` (default: ``before``): they stopped without
+        saying so.
 
         :returns: ``{'plans': n, 'actions': n, 'audit_events': n,
-            'failed_pairs': n, 'plan_requests': n}``
+            'failed_pairs': n, 'plan_requests': n, 'replica_states': n}``
         """
         before = _utc(before)
+        replicas_before = _utc(replicas_before) or before
         old_plans = sa.select(models.Plan.uuid).where(
             models.Plan.state.in_(sorted(models.PLAN_FINAL_STATES)),
             models.Plan.finished_at < before)
@@ -1129,8 +1150,10 @@ class Database(object):
                     sorted(models.REQUEST_FINAL_STATES)),
                     models.PlanRequest.updated_at < before)
                 .execution_options(synchronize_session=False)).rowcount
+            replicas = self._forget_replicas(session, replicas_before)
         return {'plans': plans, 'actions': actions, 'audit_events': events,
-                'failed_pairs': pairs, 'plan_requests': requests}
+                'failed_pairs': pairs, 'plan_requests': requests,
+                'replica_states': replicas}
 
 
 def _chunks(items, size=HOST_STATE_CHUNK):
@@ -1211,4 +1234,10 @@ def _host_state_values(state):
         'memory_total_mb': memory_total_mb,
         'guest_count': len(getattr(state, 'guests', None) or ()),
         'balloon': dict(balloon) if balloon is not None else None,
+        'libvirt_connected': _optional_bool(state, 'libvirt_connected'),
     }
+
+
+def _optional_bool(state, field):
+    value = getattr(state, field, None)
+    return None if value is None else bool(value)

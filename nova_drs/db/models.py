@@ -21,6 +21,19 @@
     An operator's request, through the API, for a plan made now (a
     dry-run plan, or a host's evacuation): a balancer replica claims it,
     plans, and records the plan it stored or why it could not.
+``balancer_settings``
+    What an operator set for the whole cluster through the API: the
+    automation mode (instead of ``[drs_balancer] mode``) and whether
+    automatic balancing is paused; one row. Every replica reads it at
+    each cycle.
+``host_settings``
+    What an operator set for one compute host: whether the balancer
+    leaves it alone (paused: neither source nor destination of automatic
+    plans).
+``replica_states``
+    One row per running balancer replica, rewritten by the replica: the
+    mode it plans in, its strategy, its heartbeat and its latest cycle,
+    for ``GET /v1/status``.
 
 Times are naive UTC datetimes (as everywhere in OpenStack databases), with
 microseconds on every backend. These models must agree with the alembic
@@ -105,6 +118,20 @@ REQUEST_STATES = (REQUEST_PENDING, REQUEST_CLAIMED, REQUEST_DONE,
                   REQUEST_FAILED)
 REQUEST_FINAL_STATES = frozenset((REQUEST_DONE, REQUEST_FAILED))
 
+#: The balancer's automation levels (``[drs_balancer] mode``).
+MODE_MANUAL = 'manual'
+MODE_PARTIAL = 'partial'
+MODE_FULL = 'full'
+MODES = (MODE_MANUAL, MODE_PARTIAL, MODE_FULL)
+
+#: Where a replica's mode comes from.
+MODE_SOURCE_CONFIG = 'config'
+MODE_SOURCE_OPERATOR = 'operator'
+MODE_SOURCES = (MODE_SOURCE_CONFIG, MODE_SOURCE_OPERATOR)
+
+#: The key of the one ``balancer_settings`` row (the whole cluster).
+CLUSTER = 'cluster'
+
 # -- column types -----------------------------------------------------------
 
 #: Deterministic constraint and index names on every backend, so that a
@@ -175,6 +202,10 @@ class Plan(Base):
                                    nullable=False)
     #: the replica (or user) that made the plan
     created_by: orm.Mapped[str] = orm.mapped_column(ACTOR)
+    #: the balancer applied it by itself (its mode), not an operator:
+    #: while balancing is paused its pending actions do not start
+    applied_automatically: orm.Mapped[bool] = orm.mapped_column(
+        sa.Boolean, server_default=sa.false())
 
     actions: orm.Mapped[list['Action']] = orm.relationship(
         back_populates='plan', order_by='Action.order_index',
@@ -297,6 +328,9 @@ class HostStateRow(Base):
     guest_count: orm.Mapped[int] = orm.mapped_column(sa.Integer)
     #: balloon totals of the host (JSON), when known
     balloon = orm.mapped_column(db_types.JsonEncodedDict(), nullable=True)
+    #: the agent reaches its libvirtd (False: the host is unavailable to
+    #: the balancer until it does again); None: not known
+    libvirt_connected = orm.mapped_column(sa.Boolean, nullable=True)
 
 
 class PlanRequest(Base):
@@ -338,3 +372,82 @@ class PlanRequest(Base):
     #: the replica working on it
     claimed_by: orm.Mapped[str | None] = orm.mapped_column(ACTOR)
     claimed_at = orm.mapped_column(DATETIME, nullable=True)
+
+
+class BalancerSetting(Base):
+    """What an operator set for the whole cluster (one row, ``cluster``).
+
+    No row, or a null ``mode``: each replica plans in its ``[drs_balancer]
+    mode``.
+    """
+
+    __tablename__ = 'balancer_settings'
+    __table_args__ = (
+        sa.CheckConstraint(_in('mode', MODES), name='mode'),
+        TABLE_ARGS,
+    )
+
+    #: always :data:`CLUSTER` (a key, so that the row can be upserted)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(32),
+                                              primary_key=True)
+    #: the mode every replica plans in; None: each its configured one
+    mode: orm.Mapped[str | None] = orm.mapped_column(sa.String(16))
+    #: no automatic plan is made or applied
+    paused: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    #: why, as the operator said (the latest change)
+    reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    #: the user who made the latest change, and when
+    updated_by: orm.Mapped[str] = orm.mapped_column(ACTOR)
+    updated_at = orm.mapped_column(DATETIME, nullable=False)
+
+
+class HostSetting(Base):
+    """What an operator set for one compute host."""
+
+    __tablename__ = 'host_settings'
+    __table_args__ = (TABLE_ARGS,)
+
+    #: the compute service host
+    host: orm.Mapped[str] = orm.mapped_column(HOST, primary_key=True)
+    #: the balancer moves nothing off or onto the host automatically
+    paused: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    #: why, as the operator said (the latest change)
+    reason: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    updated_by: orm.Mapped[str] = orm.mapped_column(ACTOR)
+    updated_at = orm.mapped_column(DATETIME, nullable=False)
+
+
+class ReplicaState(Base):
+    """A balancer replica as it reports itself."""
+
+    __tablename__ = 'replica_states'
+    __table_args__ = (
+        sa.CheckConstraint(_in('mode', MODES), name='mode'),
+        sa.CheckConstraint(_in('mode_source', MODE_SOURCES),
+                           name='mode_source'),
+        TABLE_ARGS,
+    )
+
+    #: the replica's id (its tooz member id)
+    replica_id: orm.Mapped[str] = orm.mapped_column(ACTOR, primary_key=True)
+    #: the machine it runs on, and its process id
+    host: orm.Mapped[str] = orm.mapped_column(HOST)
+    pid: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    #: the nova-drs version it runs
+    version: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    #: the mode its next cycle plans in, and where that comes from
+    mode: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    mode_source: orm.Mapped[str] = orm.mapped_column(sa.String(16))
+    #: its configured strategy
+    strategy: orm.Mapped[str] = orm.mapped_column(sa.String(64))
+    #: it saw balancing paused at its latest reading of the settings
+    paused: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
+    started_at = orm.mapped_column(DATETIME, nullable=False)
+    #: its latest report (a heartbeat: readers judge its age by it)
+    updated_at = orm.mapped_column(DATETIME, nullable=False)
+    #: planning cycles run, and those that failed
+    cycles: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    cycle_errors: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    #: a summary of its latest cycle (JSON), empty before the first
+    last_cycle = orm.mapped_column(db_types.JsonEncodedDict(),
+                                   nullable=True)

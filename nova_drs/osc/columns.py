@@ -91,16 +91,82 @@ class ActionsColumn(columns.FormattableColumn):
         return [dict(a) for a in self._value or []]
 
 
+def _cycle(cycle):
+    """A replica's latest cycle on one line."""
+    text = '%s cycle at %s, %.2f s, %s mode: ' % (
+        cycle.get('origin'), cycle.get('finished_at'),
+        float(cycle.get('duration_s') or 0.0), cycle.get('mode'))
+    if cycle.get('failed'):
+        return text + 'FAILED (see its log)'
+    if cycle.get('skipped'):
+        return text + 'nothing planned (%s)' % cycle['skipped']
+    return text + ('%d migration(s), %d applied, %d recommended, %d '
+                   'unresolved'
+                   % (cycle.get('migrations') or 0,
+                      len(cycle.get('applied') or ()),
+                      len(cycle.get('recommended') or ()),
+                      cycle.get('unresolved') or 0))
+
+
+def _report(replica):
+    """The lines of a replica's own report (API 1.2), indented."""
+    if 'mode' not in replica:
+        return []
+    if replica.get('mode') is None:
+        return ['  no report from this replica']
+    lines = ['  %s mode (%s), %s strategy, %s cycles (%s failed), %s pid '
+             '%s%s' % (
+                 replica.get('mode'), replica.get('mode_source'),
+                 replica.get('strategy'), replica.get('cycles'),
+                 replica.get('cycle_errors'), replica.get('host'),
+                 replica.get('pid'),
+                 ', sees balancing PAUSED' if replica.get('paused') else '')]
+    if replica.get('stale'):
+        lines.append('  STALE: no report since %s' % replica.get(
+            'updated_at'))
+    if replica.get('last_cycle'):
+        lines.append('  last: %s' % _cycle(replica['last_cycle']))
+    else:
+        lines.append('  no cycle yet')
+    return lines
+
+
 class ReplicasColumn(columns.FormattableColumn):
-    """The balancer replicas and the hosts each owns, one a line."""
+    """The balancer replicas, the hosts each owns and their reports.
+
+    One line per replica (``id: hosts``), then, from API 1.2, what it
+    reports of itself: the mode it plans in, its strategy, its latest
+    cycle.
+    """
 
     def human_readable(self):
         lines = []
         for replica in self._value or []:
             hosts = replica.get('hosts') or []
-            lines.append('%s: %s' % (replica.get('id'),
-                                     ', '.join(hosts) or '(no host)'))
+            name = replica.get('id')
+            if replica.get('member') is False:
+                name = '%s (left the group)' % name
+            lines.append('%s: %s' % (name, ', '.join(hosts) or '(no host)'))
+            lines.extend(_report(replica))
         return '\n'.join(lines)
 
     def machine_readable(self):
         return [dict(r) for r in self._value or []]
+
+
+class PausedHostsColumn(columns.FormattableColumn):
+    """The paused hosts, one a line: who paused each, when and why."""
+
+    def human_readable(self):
+        lines = []
+        for pause in self._value or []:
+            line = '%s (by %s at %s)' % (
+                pause.get('host'), pause.get('paused_by'),
+                pause.get('paused_at'))
+            if pause.get('reason'):
+                line += ': %s' % pause['reason']
+            lines.append(line)
+        return '\n'.join(lines)
+
+    def machine_readable(self):
+        return [dict(p) for p in self._value or []]

@@ -40,7 +40,10 @@ LOG = logging.getLogger(__name__)
 
 API_NAME = 'drs'
 API_VERSION_OPTION = 'os_drs_api_version'
-DEFAULT_API_VERSION = drs_client.DEFAULT_API_VERSION
+# NOTE: the newest version the commands know, so that they show what the
+# API has (each replica's report, a host's pause); the CLI and the API
+# ship together. --os-drs-api-version asks for another.
+DEFAULT_API_VERSION = drs_client.LATEST_API_VERSION
 API_VERSIONS = {'1': 'nova_drs.client.Client'}
 _CLI_VERSION = re.compile(r'^1\.(0|[1-9][0-9]*)$')
 

@@ -7,13 +7,21 @@ destinations reserved by running or planned migrations. A host is shown
 ``stale`` when the balancer marked it so (no current sample from its
 agent) or when its row is older than ``[drs_api] host_stale_after``
 (its replica stopped writing).
+
+From microversion 1.2 a host also shows whether an operator paused its
+balancing (``host_settings``), and ``PATCH /v1/hosts/{host}`` pauses or
+resumes it.
 """
 
 from nova_drs.api.controllers import plan_requests
 from nova_drs.api import errors
 from nova_drs.api import fields
+from nova_drs.api import microversion
 from nova_drs.api import paging
 from nova_drs.db import models
+
+#: the first version that shows and changes a host's pause
+PAUSE_VERSION = microversion.Version(1, 2)
 
 
 def is_stale(row, now, stale_after):
@@ -36,8 +44,20 @@ def balloon_totals(balloon):
     return totals
 
 
-def view(row, reserved, now, stale_after):
+def pause_fields(setting):
+    """A host's pause (1.2): its ``host_settings`` row, or None."""
+    paused = bool(setting is not None and setting.paused)
     return {
+        'paused': paused,
+        'pause_reason': setting.reason if paused else None,
+        'paused_by': setting.updated_by if paused else None,
+        'paused_at': fields.isotime(setting.updated_at) if paused else None,
+    }
+
+
+def view(row, reserved, now, stale_after, settings=None):
+    """A host; with ``settings`` (``{host: HostSetting}``), its pause."""
+    body = {
         'name': row.host,
         'reported_by': row.reported_by,
         'updated_at': fields.isotime(row.updated_at),
@@ -52,6 +72,18 @@ def view(row, reserved, now, stale_after):
         'balloon': balloon_totals(row.balloon),
         'reserved_migrations': reserved.get(row.host, 0),
     }
+    if settings is not None:
+        # 1.2
+        body.update(pause_fields(settings.get(row.host)))
+        body['libvirt_connected'] = row.libvirt_connected
+    return body
+
+
+def _settings(call, names):
+    """The pauses of ``names``, when the version shows them (else None)."""
+    if call.version < PAUSE_VERSION:
+        return None
+    return call.db.list_host_settings(hosts=names)
 
 
 def _row(call, host):
@@ -83,7 +115,8 @@ def index(call):
     size = paging.page_size(call)
     rows, links = paging.page(call, rows[:size + 1], lambda r: r.host, size)
     reserved = db.reserved_destinations()
-    return 200, {'hosts': [view(r, reserved, now, stale_after)
+    settings = _settings(call, [r.host for r in rows])
+    return 200, {'hosts': [view(r, reserved, now, stale_after, settings)
                            for r in rows],
                  'links': links}
 
@@ -92,7 +125,21 @@ def show(call, host):
     row = _row(call, host)
     return 200, {'host': view(row, call.db.reserved_destinations(),
                               call.db.now(),
-                              call.conf.drs_api.host_stale_after)}
+                              call.conf.drs_api.host_stale_after,
+                              _settings(call, [host]))}
+
+
+def update(call, host):
+    """Pause or resume the balancing of a host (1.2)."""
+    microversion.require(call.version, PAUSE_VERSION,
+                         'PATCH /v1/hosts/{host}')
+    _row(call, host)
+    try:
+        call.db.set_host_paused(host, call.body['paused'], call.user,
+                                reason=call.body.get('reason'))
+    except ValueError as e:
+        raise errors.BadRequest(str(e)) from None
+    return show(call, host)
 
 
 def evacuate(call, host):

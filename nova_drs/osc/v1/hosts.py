@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""``openstack drs host list|show|evacuate``."""
+"""``openstack drs host list|show|evacuate|pause|resume``."""
 
 from osc_lib.command import command
 
@@ -76,3 +76,34 @@ class EvacuateHost(command.ShowOne):
         request = client.evacuate_host(parsed_args.host,
                                        apply=parsed_args.apply)
         return waiting.result(client, request, parsed_args)
+
+
+class PauseHost(command.ShowOne):
+    """Pause the automatic balancing of a host.
+
+    The balancer moves no instance off or onto it by itself (from each
+    replica's next cycle); an explicit "host evacuate" still works.
+    """
+
+    resume = False
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('host', metavar='<host>',
+                            help='Compute host (as Nova names it)')
+        parser.add_argument(
+            '--reason', metavar='<reason>',
+            help='Why (at most 255 characters; stored with the change and '
+                 'in the audit trail)')
+        return parser
+
+    def take_action(self, parsed_args):
+        host = self.app.client_manager.drs.set_host_paused(
+            parsed_args.host, not self.resume, reason=parsed_args.reason)
+        return fields.show(host, views.HOST_SHOW)
+
+
+class ResumeHost(PauseHost):
+    """Resume the automatic balancing of a host."""
+
+    resume = True

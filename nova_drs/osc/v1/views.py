@@ -18,6 +18,7 @@ HOST_LIST = (
     field('Guests', 'guest_count'),
     field('Reserved', 'reserved_migrations'),
     field('Stale', 'stale'),
+    field('Paused', 'paused'),
     field('Updated At', 'updated_at'),
 )
 
@@ -32,6 +33,11 @@ HOST_SHOW = (
     field('Guests', 'guest_count'),
     field('Balloon', 'balloon', col.DictColumn),
     field('Reserved Migrations', 'reserved_migrations'),
+    field('Paused', 'paused'),
+    field('Pause Reason', 'pause_reason'),
+    field('Paused By', 'paused_by'),
+    field('Paused At', 'paused_at'),
+    field('Libvirt Connected', 'libvirt_connected'),
     field('Reported By', 'reported_by'),
     field('Sampled At', 'sampled_at'),
     field('Updated At', 'updated_at'),
@@ -123,6 +129,9 @@ INSTANCE_SHOW = (
 
 STATUS_SHOW = (
     field('Mode', 'mode'),
+    field('Mode Source', 'mode_source'),
+    field('Paused', 'paused'),
+    field('Paused Hosts', 'paused_hosts', col.ListColumn),
     field('Strategy', 'strategy'),
     field('Hosts', 'hosts'),
     field('Hot Hosts', 'hot_hosts'),
@@ -130,4 +139,14 @@ STATUS_SHOW = (
     field('Migrations Running', 'migrations_running'),
     field('Plans Recommended', 'plans_recommended'),
     field('Replicas', 'replicas', col.ReplicasColumn),
+)
+
+BALANCER_SHOW = (
+    field('Mode', 'mode'),
+    field('Mode Source', 'mode_source'),
+    field('Paused', 'paused'),
+    field('Reason', 'reason'),
+    field('Updated By', 'updated_by'),
+    field('Updated At', 'updated_at'),
+    field('Paused Hosts', 'paused_hosts', col.PausedHostsColumn),
 )

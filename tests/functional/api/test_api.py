@@ -7,7 +7,9 @@ MariaDB (:class:`TestApiMySQL`); the database is filled through
 validated against the OpenAPI document.
 """
 
+import json
 import os
+import socket
 import uuid
 
 import fixtures
@@ -166,20 +168,22 @@ class ApiServerTests(object):
                          (body['hosts'], body['hot_hosts'],
                           body['stale_hosts'], body['plans_recommended']))
 
-    def test_reader_reads_and_changes_nothing(self):
+    def test_projects_get_no_cluster_data(self):
+        # hosts, plans, migrations (every project's instances), status:
+        # admins only, as Nova's hypervisors and migrations
         for headers in (base.READER, base.MEMBER):
             for path in ('/v1/hosts', '/v1/hosts/host-1', '/v1/plans',
                          '/v1/plans/' + self.plan.uuid, '/v1/migrations',
                          '/v1/status'):
                 status, data, _ = self.call('GET', path, headers=headers)
-                self.assertEqual(200, status, (path, data))
+                self.assertEqual(403, status, (path, data))
+                self.assertIn('policy does not allow',
+                              data['error']['message'])
             for method, path, body in (
                     ('POST', '/v1/plans', {}),
                     ('POST', '/v1/plans/%s/apply' % self.plan.uuid, None),
                     ('POST', '/v1/plans/%s/cancel' % self.plan.uuid, None),
-                    ('POST', '/v1/hosts/host-1/evacuate', {}),
-                    ('PATCH', '/v1/instances/%s' % uuid.uuid4(),
-                     {'opt_out': True})):
+                    ('POST', '/v1/hosts/host-1/evacuate', {})):
                 status, data, _ = self.call(method, path, json=body,
                                             headers=headers)
                 self.assertEqual(403, status, (method, path, data))
@@ -187,6 +191,87 @@ class ApiServerTests(object):
                               data['error']['message'])
         self.assertEqual(models.PLAN_RECOMMENDED,
                          self.db.get_plan(self.plan.uuid).state)
+        self.assertEqual([], self.db.list_plan_requests())
+
+    def test_system_scoped_admin_reads_cluster_data(self):
+        headers = {'X-Roles': 'admin', 'OpenStack-System-Scope': 'all',
+                   'X-User-Id': 'cloud-admin'}
+        for path in ('/v1/hosts', '/v1/plans', '/v1/migrations'):
+            status, data, _ = self.call('GET', path, headers=headers)
+            self.assertEqual(200, status, (path, data))
+
+    def test_chunked_dry_run_stays_dry(self):
+        # the body arrives in chunks (requests sends a generator so):
+        # the development server de-chunks it, and apply false is kept
+        def body():
+            yield b'{"apply": '
+            yield b'false}'
+        status, data, resp = self.call(
+            'POST', '/v1/hosts/host-1/evacuate', data=body(),
+            headers=dict(A, **{'Content-Type': 'application/json'}))
+        self.assertEqual('chunked', resp.request.headers.get(
+            'Transfer-Encoding'))
+        self.assertEqual(202, status, data)
+        self.assertFalse(data['plan_request']['apply'])
+        (row,) = self.db.list_plan_requests()
+        self.assertFalse(row.apply)
+
+    def test_deep_json_is_400(self):
+        status, data, _ = self.call(
+            'POST', '/v1/plans', data=b'[' * 5000 + b']' * 5000,
+            headers=dict(A, **{'Content-Type': 'application/json'}))
+        self.assertEqual(400, status, data)
+        self.assertIn('deep', data['error']['message'])
+        self.assertNotIn('Traceback', self.server.log())
+
+    def raw(self, request, half_close=False):
+        """Send raw bytes; (status, headers text, body) of the answer.
+
+        :param half_close: say the request ends after the bytes sent
+        """
+        host, port = self.server.url[len('http://'):].split(':')
+        with socket.create_connection((host, int(port)), timeout=30) as s:
+            s.sendall(request)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+            answer = b''
+            while True:
+                data = s.recv(65536)
+                if not data:
+                    break
+                answer += data
+        head, _sep, body = answer.partition(b'\r\n\r\n')
+        status = int(head.split(b' ', 2)[1])
+        return status, head.decode('latin-1'), body
+
+    def test_server_errors_are_json(self):
+        # what the WSGI server itself refuses: a malformed request line, a
+        # header line over 64 KiB, a request line over 64 KiB
+        for request, code in (
+                (b'GET /v1 /v1/hosts HTTP/1.1\r\n\r\n', 400),
+                (b'GET /v1/hosts HTTP/9.9\r\n\r\n', 505),
+                (b'GET /v1/hosts HTTP/1.1\r\nX-Big: ' + b'x' * 70000 +
+                 b'\r\n\r\n', 431),
+                (b'GET /' + b'x' * 70000 + b' HTTP/1.1\r\n\r\n', 414)):
+            status, head, body = self.raw(request)
+            self.assertEqual(code, status, head)
+            self.assertIn('Content-Type: application/json', head)
+            error = json.loads(body)['error']
+            self.assertEqual(code, error['code'])
+            base.checker().check('GET', '/nowhere', status,
+                                 json.loads(body))
+        self.assertNotIn('Traceback', self.server.log())
+
+    def test_a_body_cut_short_applies_nothing(self):
+        # the client stops sending before Content-Length bytes came
+        status, head, body = self.raw(
+            b'POST /v1/hosts/host-1/evacuate HTTP/1.1\r\nHost: x\r\n'
+            b'X-Roles: admin\r\nX-Project-Id: p\r\nX-User-Id: u\r\n'
+            b'Content-Type: application/json\r\n'
+            b'Content-Length: 100\r\n\r\n{"apply": fal', half_close=True)
+        self.assertEqual(400, status, head)
+        self.assertIn('could not be read', json.loads(body)['error'][
+            'message'])
         self.assertEqual([], self.db.list_plan_requests())
 
     def test_bad_requests(self):
@@ -211,6 +296,30 @@ class ApiServerTests(object):
             self.assertEqual(code, data['error']['code'])
             self.assertNotIn('Traceback', resp.text)
         self.assertNotIn('Traceback', self.server.log())
+
+
+class TestDatabaseUnreachable(oslo_base.BaseTestCase):
+    """No database server: a 503 at once, one warning line each."""
+
+    def test_503_and_one_warning_line(self):
+        # NOTE: nothing listens on 127.0.0.1:9 (discard); the password
+        # must not reach the log
+        server = self.useFixture(base.ApiServer(
+            'mysql+pymysql://nova_drs:db-s3cret@127.0.0.1:9/nova_drs'))
+        for path in ('/v1/hosts', '/v1/plans', '/v1/status'):
+            status, data, _ = server.call('GET', path, headers=A)
+            self.assertEqual(503, status, data)
+            self.assertIn('database', data['error']['message'])
+        log = server.log()
+        self.assertNotIn('Traceback', log)
+        self.assertNotIn('db-s3cret', log)
+        # (no "SQL connection failed. N attempts left": a request does
+        # not wait for [drs_database] max_retries attempts)
+        warnings = [line for line in log.splitlines() if ' WARNING ' in line
+                    and 'noauth' not in line]
+        self.assertEqual(3, len(warnings), warnings)
+        for line in warnings:
+            self.assertIn('The database cannot be reached', line)
 
 
 class TestApiSqlite(ApiServerTests, oslo_base.BaseTestCase):

@@ -284,12 +284,12 @@ class OpenStackDrsTest(base.BaseTestCase):
         self.assertTrue(message.endswith('(HTTP 406)'), message)
         self.assertIn('1.0', message)
 
-    def test_reader_may_read_but_not_cancel(self):
+    def test_a_projects_reader_gets_no_cluster_data(self):
+        # plans name every project's instances: admins only (as Nova)
         plan = self.make_plan(INSTANCES[0])
-        self.json('drs', 'plan', 'show', plan, identity=READER)
-        message = self.error('drs', 'plan', 'cancel', plan,
-                             identity=READER)
-        self.assertTrue(message.endswith('(HTTP 403)'), message)
+        for argv in (('plan', 'show', plan), ('plan', 'cancel', plan)):
+            message = self.error('drs', *argv, identity=READER)
+            self.assertTrue(message.endswith('(HTTP 403)'), message)
         self.assertEqual('recommended', self.db.get_plan(plan).state)
 
     # -- plans -----------------------------------------------------------
@@ -389,3 +389,108 @@ class OpenStackDrsTest(base.BaseTestCase):
     def test_balloon_set_needs_a_change(self):
         message = self.error('drs', 'balloon', 'set', INSTANCES[0])
         self.assertIn('nothing to set', message)
+
+    # -- operator control (API 1.2) ------------------------------------------
+
+    def test_balancer_mode_and_pause(self):
+        self.addCleanup(self.db.update_balancer_settings, 'test', mode=None,
+                        paused=False)
+        shown = self.json('drs', 'balancer', 'show')
+        self.assertEqual(('partial', 'config', False),
+                         (shown['Mode'], shown['Mode Source'],
+                          shown['Paused']))
+        shown = self.json('drs', 'balancer', 'set', '--mode', 'full',
+                          '--reason', 'night shift')
+        self.assertEqual(('full', 'operator', 'alice', 'night shift'),
+                         (shown['Mode'], shown['Mode Source'],
+                          shown['Updated By'], shown['Reason']))
+        self.assertEqual('full', self.db.balancer_settings().mode)
+        shown = self.json('drs', 'balancer', 'pause', '--reason',
+                          'SAN upgrade')
+        self.assertIs(True, shown['Paused'])
+        status = self.json('drs', 'status')
+        self.assertEqual(('full', 'operator', True),
+                         (status['Mode'], status['Mode Source'],
+                          status['Paused']))
+        self.assertIs(False, self.json('drs', 'balancer', 'resume')[
+            'Paused'])
+        shown = self.json('drs', 'balancer', 'unset', '--mode')
+        self.assertEqual(('partial', 'config'),
+                         (shown['Mode'], shown['Mode Source']))
+        # the audit trail has who did what, and why
+        events = [(e.kind, e.actor, e.message) for e in
+                  self.db.list_events(kind='balancer.', actor='alice')]
+        self.assertEqual(
+            [('balancer.mode', 'alice', 'mode configured -> full: night '
+                                        'shift'),
+             ('balancer.paused', 'alice', 'automatic balancing paused: SAN '
+                                          'upgrade'),
+             ('balancer.resumed', 'alice', 'automatic balancing resumed'),
+             ('balancer.mode', 'alice', 'mode full -> configured')],
+            events)
+        _out, err = self.openstack('drs', 'balancer', 'set', '--mode',
+                                   'auto', expect=2)
+        self.assertIn("invalid choice: 'auto'", err)
+
+    def test_host_pause_and_resume(self):
+        host = self.json('drs', 'host', 'pause', 'compute-3', '--reason',
+                         'BIOS update')
+        self.assertEqual((True, 'BIOS update', 'alice'),
+                         (host['Paused'], host['Pause Reason'],
+                          host['Paused By']))
+        listed = {h['Name']: h['Paused']
+                  for h in self.json('drs', 'host', 'list')}
+        self.assertEqual({'compute-1': False, 'compute-2': False,
+                          'compute-3': True}, listed)
+        out, _err = self.openstack('drs', 'balancer', 'show')
+        self.assertIn('compute-3 (by alice at ', out)
+        self.assertTrue(self.db.balancer_settings().host_paused('compute-3'))
+        host = self.json('drs', 'host', 'resume', 'compute-3')
+        self.assertIs(False, host['Paused'])
+        self.assertEqual({}, self.db.balancer_settings().paused_hosts)
+        message = self.error('drs', 'host', 'pause', 'compute-404')
+        self.assertTrue(message.endswith('(HTTP 404)'), message)
+
+    def test_status_shows_each_replicas_own_report(self):
+        self.addCleanup(self.db.delete_replica_state, REPLICA)
+        self.db.report_replica(
+            REPLICA, host='ctl-1', pid=4242, version='1.2.0', mode='full',
+            mode_source='config', strategy='balance', paused=False,
+            started_at=self.db.now(), cycles=7, cycle_errors=1,
+            last_cycle={'origin': 'hotspot', 'mode': 'full',
+                        'started_at': '2026-03-01T10:00:00Z',
+                        'finished_at': '2026-03-01T10:00:01Z',
+                        'duration_s': 1.0, 'migrations': 1,
+                        'applied': [INSTANCES[0]], 'recommended': [],
+                        'unresolved': 0, 'skipped': None,
+                        'failed': False})
+        status = self.json('drs', 'status')
+        (replica,) = [r for r in status['Replicas'] if r['id'] == REPLICA]
+        self.assertEqual(('full', 'config', 'balance', 7, 1, False),
+                         (replica['mode'], replica['mode_source'],
+                          replica['strategy'], replica['cycles'],
+                          replica['cycle_errors'], replica['stale']))
+        # what the replica runs, not the API's own [drs_balancer]
+        self.assertEqual(('full', 'balance'),
+                         (status['Mode'], status['Strategy']))
+        out, _err = self.openstack('drs', 'status', '-c', 'Replicas',
+                                   '--max-width', '400')
+        self.assertIn('full mode (config), balance strategy, 7 cycles (1 '
+                      'failed), ctl-1 pid 4242', out)
+        self.assertIn('last: hotspot cycle at 2026-03-01T10:00:01Z, 1.00 s, '
+                      'full mode: 1 migration(s), 1 applied, 0 recommended',
+                      out)
+        # at 1.0 the status keeps its old shape: the members of the group
+        # only (none here), no report; its mode is the replicas' still
+        status = self.json('--os-drs-api-version', '1.0', 'drs', 'status')
+        self.assertEqual(([], None, 'full'),
+                         (status['Replicas'], status['Mode Source'],
+                          status['Mode']))
+
+    def test_a_reader_changes_nothing(self):
+        for argv in (('balancer', 'pause'), ('host', 'pause', 'compute-1'),
+                     ('balancer', 'show')):
+            message = self.error('drs', *argv, identity=READER)
+            self.assertTrue(message.endswith('(HTTP 403)'), message)
+        self.assertFalse(self.db.balancer_settings().paused)
+        self.assertEqual({}, self.db.balancer_settings().paused_hosts)

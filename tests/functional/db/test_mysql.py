@@ -10,6 +10,7 @@ from nova_drs.db import api
 from nova_drs.db import migration
 from tests.functional.db import base
 from tests.unit.db import test_api
+from tests.unit.db import test_control
 from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
@@ -40,7 +41,7 @@ class TestMigrationMySQL(base.EmptyDatabaseTestCase,
                 'SELECT table_name, engine, table_collation '
                 'FROM information_schema.tables '
                 'WHERE table_schema = DATABASE()')).all()
-        self.assertEqual(7, len(rows))
+        self.assertEqual(len(test_migration.TABLES) + 1, len(rows))
         for name, engine_name, collation in rows:
             self.assertEqual('InnoDB', engine_name, name)
             self.assertTrue(collation.startswith('utf8mb4'), (name,
@@ -104,4 +105,9 @@ class TestPlanRequestsMySQL(base.MigratedDatabaseTestCase,
 
 class TestPagingMySQL(base.MigratedDatabaseTestCase,
                       test_plan_requests.PagingTests):
+    BACKEND = BACKEND
+
+
+class TestControlMySQL(base.MigratedDatabaseTestCase,
+                       test_control.ControlTests):
     BACKEND = BACKEND

@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from nova_drs.db import migration
 from tests.functional.db import base
 from tests.unit.db import test_api
+from tests.unit.db import test_control
 from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
@@ -73,4 +74,9 @@ class TestPlanRequestsPostgreSQL(base.MigratedDatabaseTestCase,
 
 class TestPagingPostgreSQL(base.MigratedDatabaseTestCase,
                            test_plan_requests.PagingTests):
+    BACKEND = BACKEND
+
+
+class TestControlPostgreSQL(base.MigratedDatabaseTestCase,
+                            test_control.ControlTests):
     BACKEND = BACKEND

@@ -4,17 +4,23 @@
 Nova (openstacksdk) and the tooz group are faked at their module boundary
 (:class:`FakeNova`, :class:`FakeReplicas`); the database is real. Every
 JSON answer is checked against the OpenAPI document.
+
+The personas send the identity headers the ``noauth`` strategy trusts and
+an ``X-Auth-Token`` (which the API forwards to Nova: :class:`FakeNova`
+shows each caller what Nova would, by project).
 """
 
 import os
 import uuid
 
 import fixtures
+from oslo_context import context as oslo_context
 from oslo_serialization import jsonutils
 from oslotest import base
 import webob
 
 from nova_drs.api import app as app_mod
+from nova_drs.api.controllers import instances
 from nova_drs.api import errors
 from nova_drs.api import services
 from nova_drs import config
@@ -24,13 +30,20 @@ from tests.unit.api import openapi_check
 from tests.unit.db import base as db_base
 
 ADMIN = {'X-Roles': 'admin', 'X-Project-Id': 'admin-project',
-         'X-User-Id': 'admin-user'}
+         'X-User-Id': 'admin-user', 'X-Auth-Token': 'admin-token'}
 MEMBER = {'X-Roles': 'member', 'X-Project-Id': 'demo-project',
-          'X-User-Id': 'member-user'}
+          'X-User-Id': 'member-user', 'X-Auth-Token': 'member-token'}
 READER = {'X-Roles': 'reader', 'X-Project-Id': 'demo-project',
-          'X-User-Id': 'reader-user'}
+          'X-User-Id': 'reader-user', 'X-Auth-Token': 'reader-token'}
+OTHER_MEMBER = {'X-Roles': 'member', 'X-Project-Id': 'other-project',
+                'X-User-Id': 'other-user', 'X-Auth-Token': 'other-token'}
 SYSTEM_ADMIN = {'X-Roles': 'admin', 'OpenStack-System-Scope': 'all',
-                'X-User-Id': 'system-admin'}
+                'X-User-Id': 'system-admin', 'X-Auth-Token': 'system-token'}
+NO_ROLE = {'X-Project-Id': 'demo-project', 'X-User-Id': 'nobody',
+           'X-Auth-Token': 'nobody-token'}
+#: the project and user of the servers FakeNova adds by default
+PROJECT = MEMBER['X-Project-Id']
+OWNER = MEMBER['X-User-Id']
 
 _CHECKER = None
 
@@ -43,37 +56,77 @@ def checker():
 
 
 class FakeServer:
-    def __init__(self, server_id, host='host-1', metadata=None):
+    """A Nova server as openstacksdk returns it."""
+
+    def __init__(self, server_id, host='host-1', metadata=None,
+                 project_id=PROJECT, user_id=OWNER, shows_host=True):
         self.id = server_id
-        self.compute_host = host
+        self.project_id = project_id
+        self.user_id = user_id
         self.metadata = dict(metadata or {})
+        self.host = host
+        # Nova shows everyone the hashed host, its name to admins only
+        self.host_id = instances.host_id(project_id, host) if host else ''
+        self.compute_host = host if shows_host else None
 
 
 class FakeNova:
-    """:class:`nova_drs.api.nova_servers.NovaServers` without Nova."""
+    """:class:`nova_drs.api.nova_servers.NovaServers` without Nova.
+
+    As Nova does with the caller's token: an admin sees every server and
+    its host; anyone else the servers of its own project, without host.
+    """
 
     def __init__(self):
         self.servers = {}
         self.down = False
         self.updates = []
+        #: the tokens the API called Nova with
+        self.tokens = []
+        #: how many callers' connections the API closed
+        self.closed = 0
 
-    def add(self, host='host-1', metadata=None):
-        server = FakeServer(str(uuid.uuid4()), host, metadata)
+    def add(self, host='host-1', metadata=None, project_id=PROJECT,
+            user_id=OWNER):
+        server = FakeServer(str(uuid.uuid4()), host, metadata, project_id,
+                            user_id)
         self.servers[server.id] = server
         return server
 
+    def as_caller(self, environ):
+        token = environ.get('HTTP_X_AUTH_TOKEN')
+        if not token:
+            raise errors.Unauthorized('no X-Auth-Token (fake)')
+        self.tokens.append(token)
+        return FakeCallerNova(
+            self, oslo_context.RequestContext.from_environ(environ))
+
+
+class FakeCallerNova:
+    def __init__(self, nova, context):
+        self.nova = nova
+        self.context = context
+        self.admin = 'admin' in context.roles
+
     def get(self, server_id):
-        if self.down:
+        if self.nova.down:
             raise errors.ServiceUnavailable('Nova is down (fake)')
-        server = self.servers.get(server_id)
-        if server is None:
+        server = self.nova.servers.get(server_id)
+        if server is None or not (
+                self.admin or server.project_id == self.context.project_id):
             return None
         # a copy, as Nova returns a new object each time
-        return FakeServer(server.id, server.compute_host, server.metadata)
+        return FakeServer(server.id, server.host, server.metadata,
+                          server.project_id, server.user_id,
+                          shows_host=self.admin)
+
+    def close(self):
+        self.nova.closed += 1
 
     def update_metadata(self, server, set_items, delete_keys):
-        self.updates.append((server.id, dict(set_items), list(delete_keys)))
-        stored = self.servers[server.id].metadata
+        self.nova.updates.append((server.id, dict(set_items),
+                                  list(delete_keys)))
+        stored = self.nova.servers[server.id].metadata
         stored.update(set_items)
         for key in delete_keys:
             stored.pop(key, None)

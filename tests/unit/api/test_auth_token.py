@@ -56,15 +56,17 @@ class TestKeystoneAuth(base.ApiTestCase):
 
     def test_valid_token_is_200(self):
         resp, body = self.get('/v1/hosts',
-                              token=self.token('reader'))
+                              token=self.token('admin', 'member', 'reader'))
         self.assertEqual(200, resp.status_int, body)
         self.assertEqual({'hosts': [], 'links': []}, body)
 
     def test_token_roles_decide(self):
-        resp, _ = self.get('/v1/hosts', token=self.token('member'))
-        self.assertEqual(403, resp.status_int)
-        resp, _ = self.get('/v1/hosts', token=self.token('reader',
-                                                         'member'))
+        # cluster-wide data: a project's members and readers get 403
+        for roles in (('member', 'reader'), ('reader',), ()):
+            resp, body = self.get('/v1/hosts', token=self.token(*roles))
+            self.assertEqual(403, resp.status_int, roles)
+            self.assertIn('drs:host:list', body['error']['message'])
+        resp, _ = self.get('/v1/hosts', token=self.token('admin'))
         self.assertEqual(200, resp.status_int)
 
     def test_forged_role_headers_are_ignored(self):
@@ -77,3 +79,37 @@ class TestKeystoneAuth(base.ApiTestCase):
             resp, _ = self.get(path) if path != '/openapi.yaml' else (
                 webob.Request.blank(path).get_response(self.app), None)
             self.assertEqual(200, resp.status_int, path)
+
+
+class TestKeystoneUnreachable(base.ApiTestCase):
+    """keystonemiddleware's 503 (HTML from webob) in the API's shape."""
+
+    # NOTE: nothing listens on 127.0.0.1:9 (discard), so the middleware
+    # cannot get its own token to validate the caller's
+    extra_conf = ('[keystone_authtoken]\n'
+                  'www_authenticate_uri = http://127.0.0.1:9/identity\n'
+                  'auth_type = password\n'
+                  'auth_url = http://127.0.0.1:9/identity/v3\n'
+                  'username = nova-drs\npassword = secret\n'
+                  'project_name = service\nuser_domain_id = default\n'
+                  'project_domain_id = default\n'
+                  'http_request_max_retries = 0\n')
+
+    def setUp(self):
+        super().setUp()
+        self.conf.set_override('auth_strategy', 'keystone', 'drs_api')
+        from nova_drs.api import app as app_mod
+        self.app = app_mod.create_app(self.conf, self.app.services)
+
+    def test_503_is_json(self):
+        for accept in ('text/html', 'application/json', '*/*'):
+            status, data, resp = self.request(
+                'GET', '/v1/hosts',
+                headers={'X-Auth-Token': 'some-token', 'Accept': accept})
+            self.assertEqual(503, status, resp.text)
+            self.assertEqual('application/json', resp.content_type)
+            self.assertEqual({'code': 503, 'title': 'Service Unavailable',
+                              'message': 'The identity service (Keystone) '
+                                         'cannot validate the token now; '
+                                         'try again later.'},
+                             data['error'])

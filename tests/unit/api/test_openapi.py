@@ -46,6 +46,21 @@ class TestOpenAPIDocument(base.BaseTestCase):
             self.assertIn('Policy: %s' % route.rule,
                           operation['description'])
 
+    def test_errors_are_documented(self):
+        # what a client of each operation must expect, beyond "default"
+        for route in app.ROUTES:
+            if route.rule is None:
+                continue
+            operation = self.document['paths'][route.template][
+                route.method.lower()]
+            expected = {'400', '401', '403', '503'}
+            if '{' in route.template:
+                expected.add('404')
+            if route.body is not None:
+                expected |= {'411', '415'}
+            self.assertEqual(set(), expected - set(operation['responses']),
+                             '%s %s' % (route.method, route.template))
+
     def test_version_matches_the_newest_microversion(self):
         from nova_drs.api import microversion
         self.assertEqual(str(microversion.MAX_VERSION),

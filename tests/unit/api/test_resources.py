@@ -2,10 +2,12 @@
 """Every resource of the API, in process, on a real SQLite database."""
 
 import datetime
+import os
 import types
 import uuid
 
 import testtools
+import webob
 
 from nova_drs.api.controllers import hosts as hosts_controller
 from nova_drs.db import models
@@ -292,32 +294,80 @@ class TestMigrations(base.ApiTestCase):
 
 
 class TestInstances(base.ApiTestCase):
+    """The instance resource as each persona sees it.
+
+    FakeNova shows each caller what Nova would, by project.
+    """
 
     def setUp(self):
         super().setUp()
         self.server = self.nova.add('host-1', {'drs:opt_out': 'Yes',
                                                'drs:balloon_floor_mb': '512'})
         self.path = '/v1/instances/' + self.server.id
+        self.guest = {'actual_mb': 1024, 'target_mb': 900}
+        # save_host_states reads attributes: a HostState with a balloon
+        self.db.save_host_states([
+            types.SimpleNamespace(**dict(
+                vars(test_host_states.host_state('host-1')),
+                balloon={'policy': 'adaptive',
+                         'guests': {self.server.id: self.guest}})),
+            test_host_states.host_state('host-2')], 'r')
 
-    def test_show(self):
+    def test_admin_sees_the_host(self):
         status, data, _ = self.request('GET', self.path, headers=A)
         self.assertEqual(200, status)
         self.assertEqual({'uuid': self.server.id, 'host': 'host-1',
                           'opt_out': True, 'balloon_floor_mb': 512,
-                          'balloon': None}, data['instance'])
+                          'balloon': self.guest}, data['instance'])
         self.assertError(404, 'GET', '/v1/instances/%s' % uuid.uuid4(),
                          'Nova', headers=A)
+        self.assertEqual(['admin-token'] * 2, self.nova.tokens)
+        # each request's connection to Nova is closed with the request
+        self.assertEqual(2, self.nova.closed)
 
-    def test_balloon_state_from_the_host(self):
-        guest = {'actual_mb': 1024, 'target_mb': 900}
-        # save_host_states reads attributes: a HostState with a balloon
-        state = types.SimpleNamespace(**dict(
-            vars(test_host_states.host_state('host-1')),
-            balloon={'policy': 'adaptive',
-                     'guests': {self.server.id: guest}}))
-        self.db.save_host_states([state], 'r')
-        _, data, _ = self.request('GET', self.path, headers=A)
-        self.assertEqual(guest, data['instance']['balloon'])
+    def test_own_project_sees_balloon_state_not_the_host(self):
+        for persona in (base.MEMBER, base.READER):
+            status, data, _ = self.request('GET', self.path,
+                                           headers=persona)
+            self.assertEqual(200, status, data)
+            # the host was found by Nova's hostId, and is not shown
+            self.assertEqual({'uuid': self.server.id, 'host': None,
+                              'opt_out': True, 'balloon_floor_mb': 512,
+                              'balloon': self.guest}, data['instance'])
+        self.assertEqual(['member-token', 'reader-token'], self.nova.tokens)
+
+    def test_unknown_host_id_means_no_balloon_state(self):
+        other = self.nova.add('host-9')
+        _, data, _ = self.request('GET', '/v1/instances/' + other.id,
+                                  headers=base.MEMBER)
+        self.assertEqual((None, None), (data['instance']['host'],
+                                        data['instance']['balloon']))
+
+    def test_other_project_gets_404(self):
+        # Nova does not show the server to the other project's token
+        self.assertError(404, 'GET', self.path, 'Nova has no server',
+                         headers=base.OTHER_MEMBER)
+        self.assertError(404, 'PATCH', self.path, 'Nova has no server',
+                         body={'opt_out': False}, headers=base.OTHER_MEMBER)
+        self.assertEqual([], self.nova.updates)
+
+    def test_scope_and_roles_refused(self):
+        # a system-scoped token never reaches Nova (Nova's servers are
+        # project-scoped)
+        self.assertError(403, 'GET', self.path, 'drs:instance:show',
+                         headers=base.SYSTEM_ADMIN)
+        self.assertError(403, 'PATCH', self.path, 'drs:instance:update',
+                         body={'opt_out': False}, headers=base.SYSTEM_ADMIN)
+        self.assertEqual([], self.nova.tokens)
+        # the policy refuses a token of the server's project without role
+        self.assertError(403, 'GET', self.path, 'drs:instance:show',
+                         headers=base.NO_ROLE)
+
+    def test_no_token_to_forward_is_401(self):
+        headers = {k: v for k, v in base.ADMIN.items()
+                   if k != 'X-Auth-Token'}
+        self.assertError(401, 'GET', self.path, 'X-Auth-Token',
+                         headers=headers)
 
     def test_update(self):
         status, data, _ = self.request(
@@ -334,6 +384,42 @@ class TestInstances(base.ApiTestCase):
         self.assertIsNone(data['instance']['balloon_floor_mb'])
         self.assertEqual({'drs:opt_out': 'true'},
                          self.nova.servers[self.server.id].metadata)
+
+    def test_members_change_nothing_by_default(self):
+        for persona in (base.MEMBER, base.READER):
+            self.assertError(403, 'PATCH', self.path, 'drs:instance:update',
+                             body={'opt_out': False}, headers=persona)
+        self.assertEqual([], self.nova.updates)
+
+    def test_operator_lets_members_change_their_own(self):
+        path = os.path.join(self.tmp, 'policy.yaml')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('"drs:instance:update": '
+                    '"rule:project_member_or_admin"\n')
+        self.conf.set_override('policy_file', path, 'oslo_policy')
+        status, data, _ = self.request('PATCH', self.path,
+                                       body={'opt_out': False},
+                                       headers=base.MEMBER)
+        self.assertEqual(200, status, data)
+        self.assertFalse(data['instance']['opt_out'])
+        self.assertIsNone(data['instance']['host'])
+        self.assertEqual([(self.server.id, {}, ['drs:opt_out'])],
+                         self.nova.updates)
+        # a reader is no member; another project's member sees nothing
+        self.assertError(403, 'PATCH', self.path, 'drs:instance:update',
+                         body={'opt_out': True}, headers=base.READER)
+        self.assertError(404, 'PATCH', self.path, body={'opt_out': True},
+                         headers=base.OTHER_MEMBER)
+        self.assertEqual(1, len(self.nova.updates))
+
+    def test_operator_shows_members_the_host(self):
+        path = os.path.join(self.tmp, 'policy.yaml')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write('"drs:instance:show:host": '
+                    '"rule:project_reader_or_admin"\n')
+        self.conf.set_override('policy_file', path, 'oslo_policy')
+        _, data, _ = self.request('GET', self.path, headers=base.READER)
+        self.assertEqual('host-1', data['instance']['host'])
 
     def test_update_errors(self):
         for body, word in (({}, 'invalid body'),
@@ -362,8 +448,7 @@ class TestStatus(base.ApiTestCase):
         self.db.create_plan(db_base.make_plan(1), models.ORIGIN_HOTSPOT,
                             'u')
         self.replicas.list = ['replica-b', 'replica-a']
-        status, data, _ = self.request('GET', '/v1/status',
-                                       headers=base.READER)
+        status, data, _ = self.request('GET', '/v1/status', headers=A)
         self.assertEqual(200, status)
         body = data['status']
         self.assertEqual('partial', body['mode'])
@@ -388,16 +473,16 @@ class TestProtocol(base.ApiTestCase):
     def test_versions(self):
         _, data, resp = self.request('GET', '/')
         (v1,) = data['versions']
-        self.assertEqual(('v1', 'CURRENT', '1.0', '1.1'),
+        self.assertEqual(('v1', 'CURRENT', '1.0', '1.2'),
                          (v1['id'], v1['status'], v1['min_version'],
                           v1['max_version']))
         self.assertEqual('http://localhost/v1', v1['links'][0]['href'])
         _, data, _ = self.request('GET', '/v1/')
-        self.assertEqual('1.1', data['version']['max_version'])
+        self.assertEqual('1.2', data['version']['max_version'])
 
     def test_microversion_headers(self):
         for header, value, used in (
-                ('OpenStack-API-Version', 'drs latest', 'drs 1.1'),
+                ('OpenStack-API-Version', 'drs latest', 'drs 1.2'),
                 ('OpenStack-API-Version', 'compute 2.90, drs 1.1',
                  'drs 1.1'),
                 ('OpenStack-API-Version', 'compute 2.90', 'drs 1.0'),
@@ -407,9 +492,9 @@ class TestProtocol(base.ApiTestCase):
             self.assertEqual(used, resp.headers['OpenStack-API-Version'],
                              value)
         message = self.assertError(
-            406, 'GET', '/v1/hosts', '1.0 to 1.1',
-            headers=dict(A, **{'OpenStack-API-Version': 'drs 1.2'}))
-        self.assertIn('1.2', message)
+            406, 'GET', '/v1/hosts', '1.0 to 1.2',
+            headers=dict(A, **{'OpenStack-API-Version': 'drs 1.3'}))
+        self.assertIn('1.3', message)
         self.assertError(
             400, 'GET', '/v1/hosts', 'MAJOR.MINOR',
             headers=dict(A, **{'OpenStack-API-Version': 'drs one'}))
@@ -419,6 +504,22 @@ class TestProtocol(base.ApiTestCase):
         self.assertError(405, 'PUT', '/v1/hosts', 'GET')
         status, _, resp = self.request('DELETE', '/v1/plans')
         self.assertEqual('GET, POST', resp.headers['Allow'])
+
+    def test_environ_without_method_or_path(self):
+        # what uWSGI hands over for a request line it cannot parse
+        environ = webob.Request.blank('/v1/hosts', headers=A).environ
+        del environ['REQUEST_METHOD']
+        del environ['PATH_INFO']
+        resp = webob.Request(environ).get_response(self.app)
+        self.assertEqual(400, resp.status_int)
+        self.assertEqual('malformed request: no method in the request line',
+                         resp.json['error']['message'])
+        # at the application's root PATH_INFO may be absent (PEP 3333)
+        environ = webob.Request.blank('/').environ
+        del environ['PATH_INFO']
+        resp = webob.Request(environ).get_response(self.app)
+        self.assertEqual(200, resp.status_int)
+        self.assertIn('versions', resp.json)
 
     def test_unexpected_error_is_a_generic_500(self):
         self.useFixture(base.fixtures.MockPatchObject(

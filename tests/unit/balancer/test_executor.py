@@ -8,6 +8,7 @@ import datetime
 import itertools
 import threading
 import time
+import types
 import uuid
 
 import fixtures
@@ -210,8 +211,13 @@ class ExecutorTestCase(db_base.SqliteTestCase):
             ex.start()
         return ex
 
-    def applying_plan(self, moves, origin=models.ORIGIN_PERIODIC):
-        """A plan being applied; moves: (instance, source, target)."""
+    def applying_plan(self, moves, origin=models.ORIGIN_PERIODIC,
+                      automatic=False):
+        """A plan being applied; moves: (instance, source, target).
+
+        :param automatic: applied by the balancer itself (else by an
+            operator)
+        """
         migrations = []
         for instance, source, target in moves:
             self.nova.sources[instance] = source
@@ -223,7 +229,7 @@ class ExecutorTestCase(db_base.SqliteTestCase):
             origin, 'planner', supersede=False)
         self.assertTrue(self.db.transition_plan(
             plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
-            'planner'))
+            'planner', automatic=automatic))
         return self.db.get_plan(plan.uuid)
 
     def action(self, action_uuid):
@@ -598,6 +604,93 @@ class TestLocks(ExecutorTestCase):
         self.assertEqual([models.ACTION_PENDING, models.ACTION_RUNNING],
                          states)
         self.nova.gate('vm-1').set()
+
+
+class TestPause(ExecutorTestCase):
+    """What operators pause holds the balancer's own plans only."""
+
+    def test_cluster_pause_holds_automatic_plans_only(self):
+        auto = self.applying_plan([('vm-1', 'host-1', 'host-2')],
+                                  automatic=True)
+        by_operator = self.applying_plan([('vm-2', 'host-3', 'host-4')])
+        self.db.update_balancer_settings('alice', paused=True)
+        ex = self.executor()
+        ex.scan()
+        self.wait_state(by_operator.actions[0].uuid,
+                        models.ACTION_COMPLETED)
+        self.wait_idle(ex)
+        ex.scan()
+        self.assertEqual(['vm-2'], self.nova.started())
+        self.assertEqual(models.ACTION_PENDING,
+                         self.action(auto.actions[0].uuid).state)
+        self.assertLessEqual(2, ex.stats()['held'])
+        # resumed: it starts at the next scan
+        self.db.update_balancer_settings('alice', paused=False)
+        ex.scan()
+        self.wait_state(auto.actions[0].uuid, models.ACTION_COMPLETED)
+        self.assertEqual(['vm-2', 'vm-1'], self.nova.started())
+
+    def test_paused_source_or_destination_holds_automatic_plans(self):
+        to_paused = self.applying_plan([('vm-1', 'host-1', 'host-2')],
+                                       automatic=True)
+        from_paused = self.applying_plan([('vm-2', 'host-2', 'host-3')],
+                                         automatic=True)
+        elsewhere = self.applying_plan([('vm-3', 'host-4', 'host-5')],
+                                       automatic=True)
+        self.db.set_host_paused('host-2', True, 'alice')
+        ex = self.executor()
+        ex.scan()
+        self.wait_state(elsewhere.actions[0].uuid, models.ACTION_COMPLETED)
+        self.wait_idle(ex)
+        self.assertEqual(['vm-3'], self.nova.started())
+        for plan in (to_paused, from_paused):
+            self.assertEqual(models.ACTION_PENDING,
+                             self.action(plan.actions[0].uuid).state)
+        self.assertEqual('host host-2 is paused',
+                         ex._blocked[to_paused.actions[0].uuid][1])
+
+    def test_a_long_pause_cancels_the_plan(self):
+        plan = self.applying_plan([('vm-1', 'host-1', 'host-2')],
+                                  automatic=True)
+        self.db.update_balancer_settings('alice', paused=True)
+        clock = db_base.FakeClock(start=0)
+        clock.now = 1000.0
+        ex = self.executor(pending_timeout=120, clock=lambda: clock.now)
+        ex.scan()
+        clock.now += 121
+        ex.scan()
+        stored = self.db.get_plan(plan.uuid, False)
+        self.assertEqual(models.PLAN_CANCELLED, stored.state)
+        self.assertIn('blocked for 121 s: automatic balancing is paused',
+                      stored.state_reason)
+        self.assertEqual([], self.nova.calls)
+
+    def test_pause_between_the_scan_and_the_start(self):
+        plan = self.applying_plan([('vm-1', 'host-1', 'host-2')],
+                                  automatic=True)
+
+        def room_check(action, incoming):
+            # the operator pauses while the worker takes its locks
+            self.db.update_balancer_settings('alice', paused=True)
+            return True, ''
+
+        ex = self.executor(room_check=room_check)
+        ex.scan()
+        self.assertEqual(models.ACTION_PENDING,
+                         self.action(plan.actions[0].uuid).state)
+        self.assertEqual([], self.nova.started())
+        self.assertEqual(executor_mod.PAUSED,
+                         ex._blocked[plan.actions[0].uuid][1])
+
+    def test_hold_reason(self):
+        settings = self.db.balancer_settings()
+        action = types.SimpleNamespace(source='a', target=None)
+        self.assertIsNone(executor_mod.hold_reason(settings, action, True))
+        self.db.set_host_paused('a', True, 'alice')
+        settings = self.db.balancer_settings()
+        self.assertEqual('host a is paused',
+                         executor_mod.hold_reason(settings, action, True))
+        self.assertIsNone(executor_mod.hold_reason(settings, action, False))
 
 
 class TestRoomCheck(ExecutorTestCase):

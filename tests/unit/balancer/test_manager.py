@@ -7,6 +7,7 @@ host view are real. Threads are not started except the coordinator's
 heartbeat: cycles are run by calling :meth:`BalancerManager.cycle`.
 """
 
+import datetime
 import os
 import time
 import types
@@ -36,7 +37,7 @@ class ManagerTestCase(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         tmp = self.useFixture(fixtures.TempDir()).path
-        url = 'sqlite:///' + os.path.join(tmp, 'drs.sqlite')
+        url = self.url = 'sqlite:///' + os.path.join(tmp, 'drs.sqlite')
         migration.upgrade(None, connection=url)
         self.conf = clusters.conf(
             drs_balancer__mode=self.mode,
@@ -132,6 +133,119 @@ class ManualTest(ManagerTestCase):
         self.assertEqual([], result.applied)
         self.assertEqual(models.PLAN_RECOMMENDED,
                          self.db.get_plan(result.recommended[0]).state)
+
+
+class OperatorSettingsTest(ManagerTestCase):
+    """What operators set through the API, read at each cycle."""
+
+    def row(self):
+        (row,) = self.db.list_replica_states()
+        return row
+
+    def test_operator_mode_at_the_next_cycle(self):
+        self.report_all(hot_cpu=1.0)
+        self.db.update_balancer_settings('alice', mode='manual',
+                                         reason='audit week')
+        result = self.manager.cycle(models.ORIGIN_HOTSPOT)
+        self.assertEqual([], result.applied)
+        self.assertEqual(1, len(result.recommended))
+        self.assertEqual('manual', self.manager.mode)
+        summary = self.manager.last_cycle
+        self.assertEqual(('hotspot', 'manual', result.recommended, [], 1,
+                          None, False),
+                         (summary['origin'], summary['mode'],
+                          summary['recommended'], summary['applied'],
+                          summary['migrations'], summary['skipped'],
+                          summary['failed']))
+        # the cycle's report is in the database at once
+        row = self.row()
+        self.assertEqual(('replica-a', 'manual', 'operator', 'hotspot',
+                          False, 1, 0),
+                         (row.replica_id, row.mode, row.mode_source,
+                          row.strategy, row.paused, row.cycles,
+                          row.cycle_errors))
+        self.assertEqual(summary, row.last_cycle)
+        # back to [drs_balancer] mode
+        self.db.update_balancer_settings('alice', mode=None)
+        self.manager.refresh_and_report()
+        self.assertEqual(('full', 'config'),
+                         (self.row().mode, self.row().mode_source))
+
+    def test_paused_cycle_plans_nothing(self):
+        self.report_all(hot_cpu=1.0)
+        self.db.update_balancer_settings('alice', paused=True)
+        self.assertIsNone(self.manager.cycle())
+        self.assertEqual([], self.db.list_plans())
+        self.assertEqual('automatic balancing is paused',
+                         self.manager.last_cycle['skipped'])
+        self.assertTrue(self.row().paused)
+        self.assertEqual(1, self.row().cycles)
+        self.assertTrue(self.manager.status()['paused'])
+        # resumed: the next cycle plans and applies
+        self.db.update_balancer_settings('alice', paused=False)
+        result = self.manager.cycle()
+        self.assertEqual(1, len(result.applied))
+        self.assertTrue(
+            self.db.get_plan(result.applied[0]).applied_automatically)
+        self.assertFalse(self.row().paused)
+
+    def test_paused_host_is_left_alone(self):
+        self.report_all(hot_cpu=1.0)
+        self.db.set_host_paused('compute-1', True, 'alice')
+        result = self.manager.cycle()
+        self.assertEqual([], result.applied)
+        self.assertEqual(['compute-1'], result.unresolved)
+        self.assertEqual(['compute-1'], self.manager.status()['paused_hosts'])
+        # and no destination: compute-1 resumed, compute-2 paused
+        self.db.set_host_paused('compute-1', False, 'alice')
+        self.db.set_host_paused('compute-2', True, 'alice')
+        result = self.manager.cycle()
+        plan = self.db.get_plan(result.applied[0])
+        self.assertEqual({'compute-3'}, {a.target for a in plan.actions})
+
+    def test_plan_requests_are_carried_out_while_paused(self):
+        self.report_all(hot_cpu=1.0)
+        self.db.update_balancer_settings('alice', paused=True)
+        request = self.db.create_plan_request('plan', 'alice')
+        self.manager.process_requests()
+        done = self.db.get_plan_request(request.uuid)
+        self.assertEqual(models.REQUEST_DONE, done.state)
+        plan = self.db.get_plan(done.plan_uuid)
+        self.assertEqual(models.PLAN_RECOMMENDED, plan.state)
+        self.assertTrue(plan.actions)
+
+    def test_failed_cycle_is_reported(self):
+        self.report_all(hot_cpu=1.0)
+        self.manager.planner.run = _raise
+        self.assertIsNone(self.manager.cycle())
+        self.assertTrue(self.manager.last_cycle['failed'])
+        self.assertEqual((0, 1), (self.row().cycles, self.row().cycle_errors))
+
+    def test_start_reports_and_clean_stop_forgets(self):
+        self.db.update_balancer_settings('alice', mode='partial')
+        self.manager.start()
+        row = self.row()
+        self.assertEqual(('partial', 'operator', os.getpid()),
+                         (row.mode, row.mode_source, row.pid))
+        self.assertEqual({}, row.last_cycle)
+        started = self.db.list_events(kind='balancer.started')[0]
+        self.assertEqual('operator', started.detail['mode_source'])
+        self.manager.stop()
+        self.assertEqual([], self.db.list_replica_states())
+
+    def test_purge_forgets_silent_replicas(self):
+        # a replica that died two days ago without removing its row
+        then = self.db.now() - datetime.timedelta(days=2)
+        past = db_api.Database(connection=self.url, clock=lambda: then)
+        self.addCleanup(past.dispose)
+        past.report_replica(
+            'gone', host='x', pid=1, version='0', mode='full',
+            mode_source='config', strategy='hotspot', paused=False,
+            started_at=then)
+        self.manager.refresh_and_report()
+        self.manager.purge()
+        self.assertEqual(['replica-a'], [
+            r.replica_id for r in self.db.list_replica_states()])
 
 
 class RoomCheckTest(ManagerTestCase):

@@ -68,6 +68,18 @@ class WorkingModelTest(base.SqliteTestCase):
         self.assertEqual(first[0].instance, second[0].instance)
         self.assertNotEqual(first[0].target, second[0].target)
 
+    def test_paused_hosts_are_fenced_off(self):
+        model = hot_cluster()
+        work = planner.working_model(model, ALL, paused=('host-1',
+                                                         'host-3'))
+        disabled = dict(zip(work.hosts.names, work.hosts.disabled))
+        self.assertEqual({'host-1': True, 'host-2': False, 'host-3': True},
+                         disabled)
+        pinned = dict(zip(work.instances.names, work.instances.opt_out))
+        self.assertEqual({'a': True, 'b': True, 'small': True,
+                          'idle': False}, pinned)
+        self.assertFalse(model.hosts.disabled.any())
+
 
 class SplitTest(base.SqliteTestCase):
 
@@ -170,6 +182,46 @@ class ModeTest(base.SqliteTestCase):
         self.assertEqual([], result.unresolved)
 
 
+class OperatorSettingsTest(ModeTest):
+    """The mode and the paused hosts an operator set (CycleInput)."""
+
+    def test_operator_mode_replaces_the_configured_one(self):
+        p = self.planner('manual')
+        result = p.run(self.cycle(mode='full'), models.ORIGIN_HOTSPOT)
+        self.assertEqual(1, len(result.applied))
+        plan = self.db.get_plan(result.applied[0])
+        self.assertTrue(plan.applied_automatically)
+        self.assertEqual('applied automatically (mode full)',
+                         plan.state_reason)
+        self.assertEqual('full', p.mode_of(self.cycle(mode='full')))
+        self.assertEqual('manual', p.mode_of(self.cycle()))
+
+    def test_operator_manual_mode_only_recommends(self):
+        result = self.planner('full').run(self.cycle(mode='manual'))
+        self.assertEqual([], result.applied)
+        plan = self.db.get_plan(result.recommended[0])
+        self.assertEqual(models.PLAN_RECOMMENDED, plan.state)
+        self.assertFalse(plan.applied_automatically)
+
+    def test_paused_hot_host_is_not_relieved(self):
+        result = self.planner('full').run(
+            self.cycle(paused_hosts=frozenset(('host-1',))))
+        self.assertEqual(([], []), (result.applied, result.recommended))
+        self.assertEqual([], self.db.list_plans())
+
+    def test_paused_host_is_no_destination(self):
+        result = self.planner('full').run(
+            self.cycle(paused_hosts=frozenset(('host-3',))))
+        plan = self.db.get_plan(result.applied[0])
+        self.assertEqual({'host-2'}, {a.target for a in plan.actions})
+        result = self.planner('full').run(self.cycle(
+            bad_pairs={}, paused_hosts=frozenset(('host-2', 'host-3'))))
+        # the plan above is under way in the database, not in this
+        # cycle's input: host-1 is still hot, and nowhere to go
+        self.assertEqual([], result.applied)
+        self.assertEqual(['host-1'], result.unresolved)
+
+
 class MaintenanceTest(base.SqliteTestCase):
 
     def run_cycle(self, mode='partial', reason='Maintenance: new DIMMs',
@@ -207,6 +259,19 @@ class MaintenanceTest(base.SqliteTestCase):
     def test_other_reasons_and_other_replicas_hosts_are_not_evacuated(self):
         self.run_cycle(reason='broken NIC')
         self.run_cycle(owned=frozenset(('host-1', 'host-3')))
+        self.assertEqual([], self.evacuations())
+
+    def test_paused_host_in_maintenance_is_left_alone(self):
+        p = planner.Planner(c.conf(drs_balancer__mode='full'), self.db,
+                            'r1')
+        model = hot_cluster()
+        model.hosts.disabled[model.host_index['host-2']] = True
+        cycle = planner.CycleInput(
+            model=model, owned=ALL,
+            disabled_reasons={'host-2': 'maintenance'},
+            paused_hosts=frozenset(('host-2',)))
+        self.assertEqual([], p.maintenance_hosts(cycle))
+        p.run(cycle)
         self.assertEqual([], self.evacuations())
 
     def test_opted_out_instance_is_left_and_reported(self):

@@ -17,11 +17,13 @@ class RequestsTest(base.SqliteTestCase):
         self.handler = requests.RequestHandler(
             conf, self.db, planner.Planner(conf, self.db, 'r1'), 'r1')
         self.cycles = 0
+        self.paused = frozenset()
 
     def cycle(self):
         self.cycles += 1
         return planner.CycleInput(model=cases.hot_cluster(),
-                                  owned=frozenset(('host-1',)))
+                                  owned=frozenset(('host-1',)),
+                                  paused_hosts=self.paused)
 
     def process(self, owned=('host-1', 'host-2', 'host-3')):
         return self.handler.process(self.cycle, lambda h: h in owned)
@@ -85,3 +87,38 @@ class RequestsTest(base.SqliteTestCase):
         self.handler.process(lambda: None, lambda h: True)
         self.assertEqual(models.REQUEST_PENDING,
                          self.db.get_plan_request(req.uuid).state)
+
+    def test_dry_run_leaves_paused_hosts_alone(self):
+        self.paused = frozenset(('host-3',))
+        req = self.db.create_plan_request('plan', 'alice',
+                                          strategy='hotspot')
+        self.process()
+        plan = self.db.get_plan(self.db.get_plan_request(req.uuid).plan_uuid)
+        self.assertEqual({'host-2'}, {a.target for a in plan.actions})
+        self.paused = frozenset(('host-1',))
+        req = self.db.create_plan_request('plan', 'alice',
+                                          strategy='hotspot')
+        self.process()
+        plan = self.db.get_plan(self.db.get_plan_request(req.uuid).plan_uuid)
+        self.assertEqual([], plan.actions)
+
+    def test_evacuation_of_a_paused_host_is_carried_out(self):
+        # an explicit request: the paused host itself is emptied, and the
+        # other paused host (host-3, the only one with room) is not chosen:
+        # no target, Nova's scheduler picks (doc/balancer.rst)
+        self.paused = frozenset(('host-2', 'host-3'))
+        req = self.db.create_plan_request('evacuation', 'bob', host='host-2',
+                                          apply=True)
+        applied = self.process(owned=('host-2',))
+        plan = self.db.get_plan(self.db.get_plan_request(req.uuid).plan_uuid)
+        self.assertEqual([plan.uuid], applied)
+        self.assertEqual([('idle', 'host-2', None)],
+                         [(a.instance_uuid, a.source, a.target)
+                          for a in plan.actions])
+        self.assertFalse(plan.applied_automatically)
+        # not paused, host-3 takes it
+        self.paused = frozenset()
+        req = self.db.create_plan_request('evacuation', 'bob', host='host-2')
+        self.process(owned=('host-2',))
+        plan = self.db.get_plan(self.db.get_plan_request(req.uuid).plan_uuid)
+        self.assertEqual(['host-3'], [a.target for a in plan.actions])

@@ -749,7 +749,8 @@ class ApiTests(object):
         # left: the recent plan's "created" and "cancelled"
         self.assertEqual({'plans': 1, 'actions': 2, 'failed_pairs': 1,
                           'audit_events': events_before - 2,
-                          'plan_requests': 0}, counts)
+                          'plan_requests': 0, 'replica_states': 0},
+                         counts)
         self.assertRaises(api.PlanNotFound, self.db.get_plan, old.uuid)
         self.assertEqual([], self.db.list_actions(plan_uuid=old.uuid))
         self.assertEqual(models.PLAN_APPLYING,

@@ -20,7 +20,8 @@ from nova_drs.db import migration
 from nova_drs.db import models
 
 TABLES = {'plans', 'actions', 'audit_events', 'failed_pairs',
-          'host_states', 'plan_requests'}
+          'host_states', 'plan_requests', 'balancer_settings',
+          'host_settings', 'replica_states'}
 INDEXES = {
     'plans': {'ix_plans_state_created_at', 'ix_plans_created_at'},
     'actions': {'ix_actions_state_source', 'ix_actions_state_target',
@@ -48,7 +49,7 @@ class MigrationTests(object):
             engine.dispose()
 
     def test_head(self):
-        self.assertEqual('0003', migration.head())
+        self.assertEqual('0004', migration.head())
 
     def test_version_of_an_empty_database(self):
         self.assertIsNone(migration.version(None, connection=self.url))
@@ -67,7 +68,7 @@ class MigrationTests(object):
         before = self.tables()
         migration.upgrade(None, connection=self.url)
         self.assertEqual(before, self.tables())
-        self.assertEqual('0003', migration.version(None,
+        self.assertEqual('0004', migration.version(None,
                                                    connection=self.url))
 
     def test_upgrade_to_a_revision(self):
@@ -80,10 +81,16 @@ class MigrationTests(object):
                                                    connection=self.url))
         self.assertIn('host_states', self.tables())
         self.assertNotIn('plan_requests', self.tables())
-        migration.upgrade(None, connection=self.url)
+        migration.upgrade(None, revision='0003', connection=self.url)
         self.assertEqual('0003', migration.version(None,
                                                    connection=self.url))
         self.assertIn('plan_requests', self.tables())
+        self.assertNotIn('replica_states', self.tables())
+        migration.upgrade(None, connection=self.url)
+        self.assertEqual('0004', migration.version(None,
+                                                   connection=self.url))
+        self.assertLessEqual({'balancer_settings', 'host_settings',
+                              'replica_states'}, set(self.tables()))
 
     def test_unknown_revision(self):
         self.assertRaises(alembic_exc.CommandError, migration.upgrade,
@@ -155,7 +162,7 @@ class TestMigrationSqlite(SqliteFile, MigrationTests):
         conf = config.load([conf_path])
         self.assertIsNone(migration.version(conf))
         migration.upgrade(conf)
-        self.assertEqual('0003', migration.version(conf))
+        self.assertEqual('0004', migration.version(conf))
         self.assertTrue(os.path.exists(self.path))
 
 

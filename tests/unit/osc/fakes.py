@@ -74,11 +74,52 @@ INSTANCE = {
 }
 
 STATUS = {
-    'mode': 'automatic', 'strategy': 'hotspot',
+    'mode': 'partial', 'strategy': 'hotspot',
     'replicas': [{'id': 'balancer-a', 'hosts': ['compute-1', 'compute-2']},
                  {'id': 'balancer-b', 'hosts': []}],
     'hosts': 2, 'hot_hosts': 1, 'stale_hosts': 1, 'migrations_running': 0,
     'plans_recommended': 1,
+}
+
+LAST_CYCLE = {
+    'origin': 'hotspot', 'mode': 'full',
+    'started_at': '2026-03-01T10:00:00Z',
+    'finished_at': '2026-03-01T10:00:00.5Z', 'duration_s': 0.5,
+    'migrations': 2, 'applied': [PLAN_UUID], 'recommended': [],
+    'unresolved': 1, 'skipped': None, 'failed': False,
+}
+
+REPORT = {
+    'member': True, 'stale': False, 'host': 'ctl-1', 'pid': 4242,
+    'version': '1.2.0', 'mode': 'full', 'mode_source': 'operator',
+    'strategy': 'hotspot', 'paused': False,
+    'started_at': '2026-03-01T09:00:00Z',
+    'updated_at': '2026-03-01T10:00:01Z', 'cycles': 61, 'cycle_errors': 0,
+    'last_cycle': LAST_CYCLE,
+}
+
+#: the status as API 1.2 shows it: each replica's own report
+STATUS_1_2 = dict(
+    STATUS, mode='full', mode_source='operator', paused=True,
+    paused_hosts=['compute-2'],
+    replicas=[
+        dict(REPORT, id='balancer-a', hosts=['compute-1', 'compute-2']),
+        dict(REPORT, id='balancer-b', hosts=[], paused=True,
+             last_cycle=dict(LAST_CYCLE, applied=[], migrations=0,
+                             unresolved=0,
+                             skipped='automatic balancing is paused')),
+        dict({k: None for k in REPORT}, id='balancer-c', hosts=[],
+             member=True, stale=True),
+        dict(REPORT, id='balancer-d', hosts=[], member=False, stale=True,
+             last_cycle=None)])
+
+BALANCER = {
+    'mode': 'full', 'mode_source': 'operator', 'paused': False,
+    'reason': 'change window', 'updated_by': 'alice',
+    'updated_at': '2026-03-01T09:30:00Z',
+    'paused_hosts': [{'host': 'compute-2', 'reason': 'BIOS update',
+                      'paused_by': 'bob',
+                      'paused_at': '2026-03-01T09:40:00Z'}],
 }
 
 
@@ -93,6 +134,8 @@ class FakeClient(object):
         # What successive get_plan_request calls return (then the last).
         self.request_states = []
         self.instance = copy.deepcopy(INSTANCE)
+        self.status = copy.deepcopy(STATUS)
+        self.balancer = copy.deepcopy(BALANCER)
         self.errors = {}
 
     def _call(self, name, *args, **kwargs):
@@ -163,7 +206,32 @@ class FakeClient(object):
 
     def get_status(self):
         self._call('get_status')
-        return STATUS
+        return self.status
+
+    def get_balancer(self):
+        self._call('get_balancer')
+        return self.balancer
+
+    def update_balancer(self, mode=drs_client.UNSET, paused=None,
+                        reason=None):
+        kwargs = {'paused': paused, 'reason': reason}
+        if mode is not drs_client.UNSET:
+            kwargs['mode'] = mode
+        self._call('update_balancer', **kwargs)
+        changed = dict(self.balancer, reason=reason)
+        if mode is not drs_client.UNSET:
+            changed.update(mode=mode or 'partial',
+                           mode_source='operator' if mode else 'config')
+        if paused is not None:
+            changed['paused'] = paused
+        return changed
+
+    def set_host_paused(self, host, paused, reason=None):
+        self._call('set_host_paused', host, paused, reason=reason)
+        return dict(self.hosts[0], name=host, paused=paused,
+                    pause_reason=reason if paused else None,
+                    paused_by='alice' if paused else None,
+                    paused_at='2026-03-01T10:00:00Z' if paused else None)
 
 
 class FakeCompute(object):

@@ -292,3 +292,59 @@ class WaitTest(ClientTestCase):
         self.assertRaises(drs_client.ClientError,
                           self.client.wait_for_plan_request,
                           fakes.REQUEST_UUID)
+
+
+class ControlTest(ClientTestCase):
+    """The operations of microversion 1.2: sent with at least 1.2."""
+
+    def version(self):
+        return self.last().headers['OpenStack-API-Version']
+
+    def test_get_balancer_at_least_1_2(self):
+        self.http.get(ROOT + '/v1/balancer',
+                      json={'balancer': fakes.BALANCER})
+        self.assertEqual(fakes.BALANCER, self.client.get_balancer())
+        # the client was made for 1.0: this operation needs 1.2
+        self.assertEqual('drs 1.2', self.version())
+        self.make_client(api_version='1.7').get_balancer()
+        self.assertEqual('drs 1.7', self.version())
+        self.make_client(api_version='latest').get_balancer()
+        self.assertEqual('drs latest', self.version())
+        # other operations keep the client's version
+        self.http.get(ROOT + '/v1/status', json={'status': fakes.STATUS})
+        self.client.get_status()
+        self.assertEqual('drs 1.0', self.version())
+
+    def test_update_balancer_bodies(self):
+        self.http.patch(ROOT + '/v1/balancer',
+                        json={'balancer': fakes.BALANCER})
+        for kwargs, body in (
+                ({'mode': 'full', 'reason': 'why'},
+                 {'mode': 'full', 'reason': 'why'}),
+                ({'mode': None}, {'mode': None}),
+                ({'paused': True}, {'paused': True}),
+                ({'mode': 'manual', 'paused': False},
+                 {'mode': 'manual', 'paused': False})):
+            self.client.update_balancer(**kwargs)
+            self.assertEqual(body, self.last().json())
+            self.assertEqual('drs 1.2', self.version())
+        count = len(self.http.request_history)
+        self.assertRaises(drs_client.ClientError,
+                          self.client.update_balancer, reason='only')
+        self.assertEqual(count, len(self.http.request_history))
+
+    def test_set_host_paused(self):
+        self.http.patch(ROOT + '/v1/hosts/compute%2F1',
+                        json={'host': fakes.HOST})
+        self.assertEqual(fakes.HOST, self.client.set_host_paused(
+            'compute/1', True, reason='BIOS'))
+        self.assertEqual({'paused': True, 'reason': 'BIOS'},
+                         self.last().json())
+        self.assertEqual('drs 1.2', self.version())
+        self.client.set_host_paused('compute/1', False)
+        self.assertEqual({'paused': False}, self.last().json())
+
+    def test_at_least(self):
+        self.assertEqual('1.2', drs_client.at_least('1.0', '1.2'))
+        self.assertEqual('1.10', drs_client.at_least('1.10', '1.2'))
+        self.assertEqual('latest', drs_client.at_least('latest', '1.2'))

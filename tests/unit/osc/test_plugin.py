@@ -23,6 +23,7 @@ from requests_mock.contrib import fixture as rm_fixture
 
 from nova_drs.db import models
 from nova_drs.osc import plugin
+from nova_drs.osc.v1 import balancer
 from nova_drs.osc.v1 import states
 from tests.unit.osc import fakes
 
@@ -63,6 +64,11 @@ class PluginTest(base.BaseTestCase):
         options = parser.parse_args(['--os-drs-endpoint', 'http://x'])
         self.assertEqual('http://x', options.os_drs_endpoint)
 
+    def test_default_is_the_newest_version_the_client_knows(self):
+        self.useFixture(fixtures.EnvironmentVariable('OS_DRS_API_VERSION'))
+        parser = plugin.build_option_parser(argparse.ArgumentParser())
+        self.assertEqual('1.2', parser.parse_args([]).os_drs_api_version)
+
     def test_make_client(self):
         self.useFixture(fixtures.EnvironmentVariable(
             plugin.NOAUTH_HEADERS_ENV, '{"X-Roles": "reader"}'))
@@ -83,6 +89,7 @@ class PluginTest(base.BaseTestCase):
         self.assertEqual(set(models.ORIGINS), set(states.PLAN_ORIGINS))
         self.assertEqual(set(models.ACTION_STATES),
                          set(states.MIGRATION_STATES))
+        self.assertEqual(models.MODES, balancer.MODES)
 
 
 class OpenStackShellTest(base.BaseTestCase):
