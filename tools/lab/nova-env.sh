@@ -5,8 +5,9 @@
 # nova-start.sh, nova-stop.sh); sourced, not run. The Nova lab is a real
 # Nova 34 control plane for the balancer's functional tests: nova-api,
 # placement-api, nova-conductor, nova-scheduler and fake nova-computes
-# (fake.FakeLiveMigrateDriver), on RabbitMQ and MariaDB, all on 127.0.0.1.
-# See doc/nova-lab.rst.
+# (fake.FakeLiveMigrateDriver), on RabbitMQ and MariaDB, all on 127.0.0.1;
+# plus a real Keystone 30 and a second nova-api that validates its tokens,
+# for the tests of authorization. See doc/nova-lab.rst.
 #
 # Environment (all optional):
 #
@@ -50,6 +51,27 @@ STUB_PORT=9696
 NOVA_API_URL=http://$NOVA_LAB_HOST:$NOVA_API_PORT/v2.1
 PLACEMENT_URL=http://$NOVA_LAB_HOST:$PLACEMENT_PORT
 
+# Keystone, and the nova-api behind keystonemiddleware's auth_token (real
+# tokens, Nova's own policy) that its catalog names as "compute"; the
+# nova-api above keeps the lab's no-auth filter (tokens "user:project").
+KEYSTONE_PORT=5000
+NOVA_KS_API_PORT=8784
+KEYSTONE_URL=http://$NOVA_LAB_HOST:$KEYSTONE_PORT
+NOVA_KS_API_URL=http://$NOVA_LAB_HOST:$NOVA_KS_API_PORT/v2.1
+# The catalog's "drs" endpoint (the nova-drs API): nothing listens there
+# until a test starts nova-drs-api and points the endpoint at it.
+DRS_API_CATALOG_URL=http://$NOVA_LAB_HOST:9799
+# Keystone's runtime state: fernet and credential keys
+KEYSTONE_RUN=$NOVA_RUN/keystone
+# One cloud per lab user (openstack --os-cloud NAME), for the tests.
+KEYSTONE_CLOUDS=$NOVA_RUN/etc/clouds.yaml
+# The lab's passwords (tests only; read by nova_lab_keystone.py): the
+# bootstrap admin "admin", the service users "nova" and "nova-drs", the
+# test users drs-admin, alpha-member, beta-member and alpha-reader.
+export NOVA_LAB_ADMIN_PASSWORD=drs-lab-admin
+export NOVA_LAB_SERVICE_PASSWORD=drs-lab-service
+export NOVA_LAB_USER_PASSWORD=drs-lab-user
+
 DB_HOST=127.0.0.1
 DB_PORT=3306
 # set only when the lab started MariaDB itself (nova-stop.sh stops it)
@@ -62,13 +84,16 @@ DB_API=drs_lab_nova_api
 DB_CELL0=drs_lab_nova_cell0
 DB_CELL1=drs_lab_nova
 DB_PLACEMENT=drs_lab_placement
+DB_KEYSTONE=drs_lab_keystone
 
 RABBIT_HOST=127.0.0.1
 RABBIT_PORT=5672
 RABBIT_VHOST=nova_drs_lab
 
-# The pinned Nova release and the versions it was tested with.
-NOVA_PINS=(nova==34.0.0 openstack-placement==16.0.0 'PyMySQL>=1.0.0')
+# The pinned Nova release (and Keystone of the same release, 2026.2) and
+# the versions they were tested with.
+NOVA_PINS=(nova==34.0.0 openstack-placement==16.0.0 keystone==30.0.0
+           'PyMySQL>=1.0.0')
 NOVA_CONSTRAINTS=$LAB_TOOLS/nova-constraints.txt
 
 # tcp_answers HOST PORT: exit 0 when something accepts connections there.
@@ -141,7 +166,8 @@ service_pid() {
 # lab_services: the names of every service the lab runs.
 lab_services() {
     local n
-    echo stub placement-api nova-api nova-conductor nova-scheduler
+    echo keystone stub placement-api nova-api nova-api-keystone \
+        nova-conductor nova-scheduler
     for n in $(seq 1 "$NOVA_COMPUTES"); do
         echo "nova-compute-$n"
     done
@@ -154,14 +180,16 @@ lab_services() {
 lab_config_stamp() {
     {
         cat "$LAB_TOOLS/nova-env.sh" "$LAB_TOOLS/nova-start.sh" \
-            "$LAB_TOOLS/nova_lab_stub.py"
+            "$LAB_TOOLS/nova_lab_stub.py" "$LAB_TOOLS/nova_lab_keystone.py"
         printf '%s\n' "$NOVA_COMPUTES" "${NOVA_DRS_NOVA_DEBUG:-false}" \
             "${NOVA_DRS_NOVA_NOTIFICATIONS:-messagingv2}" "$REPO_DIR"
     } | sha1sum | cut -c1-12
 }
 
 # lab_ready: exit 0 when every service runs, with the configuration of
-# these scripts, and Nova is ready for tests.
+# these scripts, and Nova is ready for tests: the computes are up with
+# their resource providers, and a Keystone token of a lab user works on
+# the keystonemiddleware nova-api.
 lab_ready() {
     local name
     for name in $(lab_services); do
@@ -173,6 +201,8 @@ lab_ready() {
             "nova-start.sh)"
         return 1
     fi
+    "$NOVA_VENV/bin/python" "$LAB_TOOLS/nova_lab_keystone.py" check \
+        "$KEYSTONE_CLOUDS" || return 1
     "$NOVA_VENV/bin/python" "$LAB_TOOLS/nova_lab_check.py" "$NOVA_API_URL" \
         "$PLACEMENT_URL" "$NOVA_COMPUTES" "$@"
 }

@@ -10,15 +10,18 @@
 #   * RabbitMQ: tools/lab/rabbitmq.sh (reuses a broker that answers);
 #   * Nova's own virtualenv, $NOVA_DRS_NOVA_VENV (default
 #     /var/tmp/nova-drs-lab/novavenv), apart from the project's: nova
-#     34.0.0 and openstack-placement 16.0.0 pin a whole OpenStack release
-#     that must not meet the project's own (newer or older) libraries.
+#     34.0.0, openstack-placement 16.0.0 and keystone 30.0.0 pin a whole
+#     OpenStack release that must not meet the project's own (newer or
+#     older) libraries. Keystone shares Nova's virtualenv: same release,
+#     same libraries (it adds Flask, pysaml2 and a few small ones).
 #
-# Versions: nova and placement are pinned to the release the lab is tested
-# with. Everything else is held to tools/lab/nova-constraints.txt, the set
-# that was installed and tested with them: Nova declares lower bounds only
-# and relies on OpenStack's upper-constraints (which this project's
-# machines cannot download), so a newer SQLAlchemy, eventlet or oslo
-# library published after the release may break it.
+# Versions: nova, placement and keystone are pinned to the release the lab
+# is tested with. Everything else is held to
+# tools/lab/nova-constraints.txt, the set that was installed and tested
+# with them: Nova declares lower bounds only and relies on OpenStack's
+# upper-constraints (which this project's machines cannot download), so a
+# newer SQLAlchemy, eventlet or oslo library published after the release
+# may break it.
 #
 # Idempotent: a second run takes about a second. Run as root (or with
 # sudo for the apt part).
@@ -42,8 +45,8 @@ fi
 
 # -- Nova's virtualenv ------------------------------------------------------
 STAMP=$(nova_venv_stamp)
-if [ -f "$STAMP" ] && "$NOVA_VENV/bin/python" -c 'import nova, placement' \
-        2>/dev/null; then
+if [ -f "$STAMP" ] && "$NOVA_VENV/bin/python" -c \
+        'import nova, placement, keystone' 2>/dev/null; then
     lab_note "Nova virtualenv $NOVA_VENV is up to date"
 else
     command -v "$NOVA_PYTHON" >/dev/null 2>&1 || lab_apt_install python3

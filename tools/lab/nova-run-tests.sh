@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # tools/run-tests.sh sources this file before its functional step. It runs
-# one more step, "nova-lab": the Nova lab for tests/functional/nova
+# one more step, "nova-lab": the Nova lab, with its Keystone, for
+# tests/functional/nova and the tests on real tokens
 # (tools/lab/nova-start.sh; about a second when it already runs, about a
 # minute from nothing, a few more the first time for the installs). When
 # the step started the lab, the lab is stopped when run-tests.sh exits,

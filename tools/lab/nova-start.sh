@@ -9,6 +9,18 @@
 # Glance/Neutron stub, all on 127.0.0.1, workers = 1. RabbitMQ and MariaDB
 # are reused when they answer, else installed and started.
 #
+# Also a real Keystone (fernet tokens, database in the same MariaDB) and a
+# second nova-api, nova-api-keystone, on the same Nova databases and cell
+# but behind keystonemiddleware's auth_token: it validates real tokens and
+# applies Nova's default policy to their roles. Keystone's catalog names it
+# as "compute" (with placement, the stub as image and network, and a "drs"
+# endpoint for the nova-drs API of the tests), and nova_lab_keystone.py
+# creates the test identities (projects drs-alpha and drs-beta; users
+# drs-admin, alpha-member, beta-member, alpha-reader, and the service
+# users nova and nova-drs) and writes $KEYSTONE_CLOUDS, a clouds.yaml
+# with one cloud per user. Keystone's setup runs alongside Nova's schema
+# sync, so it adds only a few seconds.
+#
 # nova-scheduler also loads the nova-drs filter and weigher
 # (DRSHotspotFilter, DRSLoadWeigher) of this checkout, installed into
 # Nova's virtualenv without dependencies, and reads their data from a
@@ -29,6 +41,10 @@
 # Clients reach it with keystoneauth's admin_token plugin, token "admin":
 #   Nova      http://127.0.0.1:8774/v2.1
 #   Placement http://127.0.0.1:8778
+# or with real tokens (openstack --os-cloud alpha-member, clouds.yaml in
+# $NOVA_DRS_LAB_RUN/nova/etc):
+#   Keystone  http://127.0.0.1:5000/v3
+#   Nova      http://127.0.0.1:8784/v2.1 (the catalog's compute endpoint)
 
 set -euo pipefail
 # shellcheck source=tools/lab/nova-env.sh
@@ -142,16 +158,18 @@ rm -rf "$NOVA_RUN"
 mkdir -p "$NOVA_ETC" "$NOVA_RUN/pids" "$NOVA_RUN/log" "$NOVA_RUN/locks"
 
 lab_note "creating the databases ($DB_API, $DB_CELL0, $DB_CELL1," \
-    "$DB_PLACEMENT)"
+    "$DB_PLACEMENT, $DB_KEYSTONE)"
 db_root <<SQL
 DROP DATABASE IF EXISTS $DB_API;
 DROP DATABASE IF EXISTS $DB_CELL0;
 DROP DATABASE IF EXISTS $DB_CELL1;
 DROP DATABASE IF EXISTS $DB_PLACEMENT;
+DROP DATABASE IF EXISTS $DB_KEYSTONE;
 CREATE DATABASE $DB_API CHARACTER SET utf8mb4;
 CREATE DATABASE $DB_CELL0 CHARACTER SET utf8mb4;
 CREATE DATABASE $DB_CELL1 CHARACTER SET utf8mb4;
 CREATE DATABASE $DB_PLACEMENT CHARACTER SET utf8mb4;
+CREATE DATABASE $DB_KEYSTONE CHARACTER SET utf8mb4;
 CREATE USER IF NOT EXISTS '$DB_USER'@'127.0.0.1' IDENTIFIED BY '$DB_PASSWORD';
 CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASSWORD';
 GRANT ALL PRIVILEGES ON \`drs_lab_%\`.* TO '$DB_USER'@'127.0.0.1';
@@ -276,6 +294,58 @@ sed -e '/^\[filter:authtoken\]/,/^\[/ s#^paste\.filter_factory = .*#paste.filter
 grep -q '^paste.filter_factory = nova_lab_noauth:' "$NOVA_ETC/api-paste.ini" \
     || lab_die "could not replace authtoken in $NOVA_ETC/api-paste.ini"
 
+# -- Keystone, and the nova-api that validates its tokens --------------------
+mkdir -p "$KEYSTONE_RUN/fernet-keys" "$KEYSTONE_RUN/credential-keys"
+chmod 0700 "$KEYSTONE_RUN/fernet-keys" "$KEYSTONE_RUN/credential-keys"
+cat > "$NOVA_ETC/keystone.conf" <<EOF
+[DEFAULT]
+debug = ${NOVA_DRS_NOVA_DEBUG:-false}
+
+[database]
+connection = $DB_URL/$DB_KEYSTONE
+max_pool_size = 5
+max_overflow = 10
+
+[token]
+provider = fernet
+
+[fernet_tokens]
+key_repository = $KEYSTONE_RUN/fernet-keys
+
+[credential]
+key_repository = $KEYSTONE_RUN/credential-keys
+
+[identity]
+# tests authenticate with passwords often: bcrypt's cheapest cost (a lab
+# only; the default, 12, costs about 0.25 s of CPU per password check)
+password_hash_rounds = 4
+# bcrypt's own limit (a longer limit makes keystone warn at each check)
+max_password_length = 72
+
+[cache]
+# one keystone process: an in-process cache is coherent, and makes token
+# validations (every request of every lab service) about 3 times cheaper
+enabled = true
+backend = dogpile.cache.memory
+EOF
+
+# Nova's paste file as shipped: keystonemiddleware's auth_token validates
+# the tokens. Nova's WSGI module takes the first file of
+# OS_NOVA_CONFIG_FILES as its paste file; the last adds auth_token's
+# settings, read by this nova-api only.
+cp "$NOVA_VENV/etc/nova/api-paste.ini" "$NOVA_ETC/api-paste-keystone.ini"
+cat > "$NOVA_ETC/nova-api-keystone.conf" <<EOF
+[keystone_authtoken]
+www_authenticate_uri = $KEYSTONE_URL
+auth_url = $KEYSTONE_URL
+auth_type = password
+username = nova
+password = $NOVA_LAB_SERVICE_PASSWORD
+user_domain_id = default
+project_name = service
+project_domain_id = default
+EOF
+
 # Each compute gets other reservations and allocation ratios, so that tests
 # can tell that the balancer reads Placement's values rather than defaults.
 compute_conf() {
@@ -306,6 +376,62 @@ EOF
 done
 T_CONF=$(now)
 
+PY=$NOVA_VENV/bin/python
+
+# run NAME COMMAND...: start a service in its own session, log and pid
+# under $NOVA_RUN; with no open file but its log: not this script's locks
+# (fds 8 and 9), nor any its caller left open (a lock taken with flock(1)
+# around this script), which the service would otherwise hold as long as
+# it runs.
+run() {
+    local name=$1 fd
+    shift
+    (
+        for fd in /proc/"$BASHPID"/fd/*; do
+            fd=${fd##*/}
+            if [ "$fd" -gt 2 ]; then
+                eval "exec $fd>&-"
+            fi
+        done
+        exec setsid "$@" > "$NOVA_RUN/log/$name.log" 2>&1 < /dev/null
+    ) &
+    echo $! > "$NOVA_RUN/pids/$name.pid"
+}
+
+# -- Keystone, in the background --------------------------------------------
+# Its schema, keys and bootstrap (admin, the default roles, the identity
+# endpoint), then the service, then the catalog and the test identities:
+# all while Nova's schemas sync, so that Keystone is ready about when
+# Nova's services start. The keys need no database: made during db_sync.
+KEYSTONE_MANAGE=("$NOVA_VENV/bin/keystone-manage" --config-file
+                 "$NOVA_ETC/keystone.conf")
+{
+    "${KEYSTONE_MANAGE[@]}" fernet_setup --keystone-user root \
+        --keystone-group root &
+    keys=$!
+    "${KEYSTONE_MANAGE[@]}" credential_setup --keystone-user root \
+        --keystone-group root
+    "${KEYSTONE_MANAGE[@]}" db_sync
+    wait "$keys"
+    "${KEYSTONE_MANAGE[@]}" bootstrap \
+        --bootstrap-password "$NOVA_LAB_ADMIN_PASSWORD" \
+        --bootstrap-public-url "$KEYSTONE_URL/v3" \
+        --bootstrap-internal-url "$KEYSTONE_URL/v3" \
+        --bootstrap-admin-url "$KEYSTONE_URL/v3" \
+        --bootstrap-region-id RegionOne
+    OS_KEYSTONE_CONFIG_DIR=$NOVA_ETC OS_KEYSTONE_CONFIG_FILES=keystone.conf \
+        run keystone "$PY" "$LAB_TOOLS/nova_lab_wsgi.py" "$NOVA_LAB_HOST" \
+        "$KEYSTONE_PORT" keystone.wsgi.api:application
+    "$PY" "$LAB_TOOLS/nova_lab_keystone.py" setup "$KEYSTONE_URL" \
+        "$KEYSTONE_CLOUDS" 90 \
+        "compute=nova=$NOVA_KS_API_URL" \
+        "placement=placement=$PLACEMENT_URL" \
+        "image=glance-stub=http://$NOVA_LAB_HOST:$STUB_PORT" \
+        "network=neutron-stub=http://$NOVA_LAB_HOST:$STUB_PORT" \
+        "drs=nova-drs=$DRS_API_CATALOG_URL"
+} > "$NOVA_RUN/log/keystone-setup.log" 2>&1 &
+KEYSTONE_SETUP=$!
+
 # -- database schemas ------------------------------------------------------
 NOVA_MANAGE=("$NOVA_VENV/bin/nova-manage" --config-file "$NOVA_ETC/nova.conf"
              --config-file "$NOVA_ETC/db.conf")
@@ -331,19 +457,7 @@ migration.upgrade(None, connection=sys.argv[1])' "sqlite:///$DRS_DATABASE"
 T_DB=$(now)
 
 # -- services ----------------------------------------------------------------
-PY=$NOVA_VENV/bin/python
-
-# run NAME COMMAND...: start a service in its own session, log and pid
-# under $NOVA_RUN; without this script's locks (fds 8 and 9), which would
-# otherwise stay held as long as the service runs.
-run() {
-    local name=$1
-    shift
-    setsid "$@" > "$NOVA_RUN/log/$name.log" 2>&1 < /dev/null 8>&- 9>&- &
-    echo $! > "$NOVA_RUN/pids/$name.pid"
-}
-
-lab_note "starting $(lab_services | tr '\n' ' ')"
+lab_note "starting $(lab_services | grep -vx keystone | tr '\n' ' ')"
 run stub "$PY" "$LAB_TOOLS/nova_lab_wsgi.py" "$NOVA_LAB_HOST" "$STUB_PORT" \
     nova_lab_stub:application
 OS_PLACEMENT_CONFIG_DIR=$NOVA_ETC run placement-api \
@@ -353,6 +467,11 @@ OS_NOVA_CONFIG_DIR=$NOVA_ETC \
     OS_NOVA_CONFIG_FILES="api-paste.ini;nova.conf;db.conf" run nova-api \
     "$PY" "$LAB_TOOLS/nova_lab_wsgi.py" "$NOVA_LAB_HOST" "$NOVA_API_PORT" \
     nova.wsgi.osapi_compute:application
+ks_api_files="api-paste-keystone.ini;nova.conf;db.conf"
+ks_api_files+=";nova-api-keystone.conf"
+OS_NOVA_CONFIG_DIR=$NOVA_ETC OS_NOVA_CONFIG_FILES=$ks_api_files \
+    run nova-api-keystone "$PY" "$LAB_TOOLS/nova_lab_wsgi.py" \
+    "$NOVA_LAB_HOST" "$NOVA_KS_API_PORT" nova.wsgi.osapi_compute:application
 run nova-conductor "$NOVA_VENV/bin/nova-conductor" \
     --config-file "$NOVA_ETC/nova.conf" --config-file "$NOVA_ETC/db.conf"
 run nova-scheduler "$NOVA_VENV/bin/nova-scheduler" \
@@ -363,6 +482,14 @@ for n in $(seq 1 "$NOVA_COMPUTES"); do
         --config-file "$NOVA_ETC/nova.conf" \
         --config-file "$NOVA_ETC/compute-$n.conf"
 done
+
+# Keystone, its catalog and the test identities (usually ready by now).
+wait "$KEYSTONE_SETUP" || {
+    tail -n 5 "$NOVA_RUN/log/keystone-setup.log" >&2
+    lab_die "Keystone setup failed: see $NOVA_RUN/log/keystone-setup.log" \
+        "and keystone.log"
+}
+T_KEYSTONE=$(now)
 
 # Wait until every compute is up with a resource provider; give up early
 # when a service died.
@@ -385,6 +512,13 @@ if [ "$ready" != 1 ]; then
     cat "$NOVA_RUN/log/check.log" >&2
     lab_die "the Nova lab is not ready: see the logs in $NOVA_RUN/log"
 fi
+# a member's token works on the keystonemiddleware nova-api
+"$PY" "$LAB_TOOLS/nova_lab_keystone.py" check "$KEYSTONE_CLOUDS" \
+    >> "$NOVA_RUN/log/keystone-setup.log" 2>&1 || {
+        tail -n 5 "$NOVA_RUN/log/keystone-setup.log" >&2
+        lab_die "nova-api-keystone refuses a Keystone token: see" \
+            "$NOVA_RUN/log/nova-api-keystone.log"
+    }
 # map the new computes to cell1 now rather than at the scheduler's next
 # periodic discovery
 "${NOVA_MANAGE[@]}" cell_v2 discover_hosts >> "$NOVA_RUN/log/db-sync.log" 2>&1
@@ -397,7 +531,10 @@ lab_note "timings: install/deps $(awk -v a="$T0" -v b="$T_DEPS" \
     'BEGIN{printf "%.1f", b-a}') s, config $(awk -v a="$T_DEPS" \
     -v b="$T_CONF" 'BEGIN{printf "%.1f", b-a}') s, db sync $(awk \
     -v a="$T_CONF" -v b="$T_DB" 'BEGIN{printf "%.1f", b-a}') s, services \
-$(awk -v a="$T_DB" -v b="$T_END" 'BEGIN{printf "%.1f", b-a}') s;" \
-    "total $(since "$T0") s"
+$(awk -v a="$T_DB" -v b="$T_END" 'BEGIN{printf "%.1f", b-a}') s (waited \
+$(awk -v a="$T_DB" -v b="$T_KEYSTONE" 'BEGIN{printf "%.1f", b-a}') s of them \
+for Keystone's setup);" "total $(since "$T0") s"
 lab_note "Nova $NOVA_API_URL, Placement $PLACEMENT_URL (token admin)," \
     "logs in $NOVA_RUN/log"
+lab_note "Keystone $KEYSTONE_URL/v3, Nova with real tokens $NOVA_KS_API_URL," \
+    "clouds.yaml $KEYSTONE_CLOUDS"

@@ -2,7 +2,11 @@
 # shellcheck disable=SC2119  # lab_ready and db_root take optional args
 # SPDX-License-Identifier: Apache-2.0
 #
-# Is the Nova lab running and ready? Exit 0 when it is, 1 when not.
+# Is the Nova lab running and ready? Exit 0 when it is, 1 when not. Ready:
+# every service runs (Keystone and nova-api-keystone included), with the
+# configuration of the current scripts; the computes are up with their
+# resource providers; a lab user's Keystone token works on the
+# keystonemiddleware nova-api (lab_ready in nova-env.sh).
 #
 #   nova-status.sh            say so
 #   nova-status.sh -q         say nothing
@@ -46,10 +50,10 @@ kib() {
 if [ "$memory" = 1 ]; then
     total_rss=0
     total_pss=0
-    printf '%-16s %6s %9s %9s\n' service procs 'RSS MiB' 'PSS MiB'
+    printf '%-18s %6s %9s %9s\n' service procs 'RSS MiB' 'PSS MiB'
     for name in $(lab_services); do
         pid=$(service_pid "$name") || {
-            printf '%-16s not running\n' "$name"
+            printf '%-18s not running\n' "$name"
             continue
         }
         mapfile -t pids < <(descendants "$pid")
@@ -57,17 +61,17 @@ if [ "$memory" = 1 ]; then
         pss=$(kib Pss "${pids[@]}")
         total_rss=$((total_rss + rss))
         total_pss=$((total_pss + pss))
-        printf '%-16s %6d %9d %9d\n' "$name" "${#pids[@]}" $((rss / 1024)) \
+        printf '%-18s %6d %9d %9d\n' "$name" "${#pids[@]}" $((rss / 1024)) \
             $((pss / 1024))
     done
-    printf '%-16s %6s %9d %9d\n' 'total (Nova)' '' $((total_rss / 1024)) \
+    printf '%-18s %6s %9d %9d\n' 'total (Nova)' '' $((total_rss / 1024)) \
         $((total_pss / 1024))
     for name in mariadbd beam.smp; do
         mapfile -t pids < <(pgrep -x "$name" || true)
         if [ "${#pids[@]}" -eq 0 ] || [ -z "${pids[0]}" ]; then
             continue
         fi
-        printf '%-16s %6d %9d %9d  (shared service)\n' "$name" "${#pids[@]}" \
+        printf '%-18s %6d %9d %9d  (shared service)\n' "$name" "${#pids[@]}" \
             $(($(kib Rss "${pids[@]}") / 1024)) \
             $(($(kib Pss "${pids[@]}") / 1024))
     done

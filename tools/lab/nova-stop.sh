@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Stop the Nova lab started by tools/lab/nova-start.sh: its services, by
-# their recorded pids (nothing else is touched), and MariaDB when
-# nova-start.sh had to start it itself (not with NOVA_DRS_KEEP_MARIADB=1).
+# Stop the Nova lab started by tools/lab/nova-start.sh: its services
+# (Keystone and both nova-api included), by their recorded pids (nothing
+# else is touched), and MariaDB when nova-start.sh had to start it itself
+# (not with NOVA_DRS_KEEP_MARIADB=1).
 # RabbitMQ is left running: the agent lab uses it too. The databases and
 # the logs stay until the next start; --purge removes them as well.
 #
@@ -55,7 +56,8 @@ if [ "$purge" = 1 ]; then
         db_root -e "DROP DATABASE IF EXISTS $DB_API;
             DROP DATABASE IF EXISTS $DB_CELL0;
             DROP DATABASE IF EXISTS $DB_CELL1;
-            DROP DATABASE IF EXISTS $DB_PLACEMENT;" \
+            DROP DATABASE IF EXISTS $DB_PLACEMENT;
+            DROP DATABASE IF EXISTS $DB_KEYSTONE;" \
             && lab_note "dropped the lab databases"
     fi
     rm -rf "$NOVA_RUN"

@@ -101,7 +101,11 @@ def lab_state(conn):
     return None
 
 
-def _start_lab():
+def start_lab():
+    """Run nova-start.sh (starts the lab, or restarts an outdated one).
+
+    :raises LabUnavailable: it failed; the message has its output's end
+    """
     LOG.info('starting the Nova lab: %s', START)
     try:
         proc = subprocess.run([START], stdout=subprocess.PIPE,
@@ -125,7 +129,7 @@ def ensure_lab(conn):
         missing = lab_state(conn)
         if missing is not None:
             try:
-                _start_lab()
+                start_lab()
             except LabUnavailable as e:
                 _state['error'] = (
                     'the Nova lab is not running (%s) and could not be '
@@ -216,7 +220,7 @@ class NovaLab(fixtures.Fixture):
         if metadata:
             kwargs['metadata'] = metadata
         server = self.conn.compute.create_server(**kwargs)
-        self.addCleanup(self._delete_server, server)
+        self.addCleanup(self.delete_server, server)
         if wait:
             server = self.wait_active(server)
         return server
@@ -225,9 +229,13 @@ class NovaLab(fixtures.Fixture):
         return self.conn.compute.wait_for_server(server, status='ACTIVE',
                                                  interval=0.3, wait=120)
 
-    def _delete_server(self, server):
+    def delete_server(self, server):
+        """Delete a server (any project's) and wait until it is gone."""
         self.conn.compute.delete_server(server, ignore_missing=True)
         self.conn.compute.wait_for_delete(server, interval=0.3, wait=60)
+
+    # the earlier name, still used by other suites
+    _delete_server = delete_server
 
     def server_group(self, name, policy, rules=None):
         group = self.conn.compute.create_server_group(
@@ -259,8 +267,12 @@ class NovaLab(fixtures.Fixture):
         return svc
 
 
-def _lock_lab():
-    """Hold the lab for this test; returns the function that releases it."""
+def lock_lab():
+    """Hold the lab for this test; returns the function that releases it.
+
+    (Tests that need the lab for a whole class, such as the Keystone
+    tests, hold it from setUpClass.)
+    """
     os.makedirs(os.path.dirname(LOCK_FILE), exist_ok=True)
     handle = open(LOCK_FILE, 'a')
     fcntl.flock(handle, fcntl.LOCK_EX)
@@ -269,6 +281,10 @@ def _lock_lab():
         fcntl.flock(handle, fcntl.LOCK_UN)
         handle.close()
     return release
+
+
+# the earlier name, still used by other suites
+_lock_lab = lock_lab
 
 
 class NovaLabTestCase(base.BaseTestCase):
@@ -286,7 +302,7 @@ class NovaLabTestCase(base.BaseTestCase):
         if skip_requested():
             raise unittest.SkipTest('NOVA_DRS_SKIP_NOVA=1')
         # registered first, so released after every other cleanup
-        self.addCleanup(_lock_lab())
+        self.addCleanup(lock_lab())
         # openstacksdk warns about its own internals on every request
         self.useFixture(fixtures.WarningsFilter([{
             'action': 'ignore', 'category': PendingDeprecationWarning,
@@ -347,7 +363,7 @@ def ensure_scheduler_plugins():
     with _lock:
         if scheduler_plugins_missing() is None:
             return
-        _start_lab()
+        start_lab()
         missing = scheduler_plugins_missing()
         if missing is not None:
             raise LabUnavailable('the Nova lab runs without the nova-drs '
