@@ -55,6 +55,16 @@ def load(config_files=(), config_dirs=(), conf=None, args=None,
     return conf
 
 
+def log_settings(conf, logger):
+    """Log every option's value at DEBUG, as OpenStack services do at start.
+
+    oslo.config prints ``****`` for every ``secret=True`` option
+    (``tests/unit/test_secret_options.py`` keeps the options that may hold
+    a password or key secret).
+    """
+    conf.log_opt_values(logger, logging.DEBUG)
+
+
 def check(conf):
     """Read every registered option so invalid values fail now."""
     for key in list(conf):

@@ -5,7 +5,7 @@
 # Python 3 it installs what is missing, builds .venv, then runs, stopping
 # at the first failure:
 #
-#   pep8        flake8 with the OpenStack hacking rules
+#   pep8        flake8 with the OpenStack hacking rules, bandit, reno lint
 #   unit        pytest tests/unit (includes the config sample check)
 #   agent-lab   libvirtd, the TCG test guest and RabbitMQ for the agent
 #   nova-lab    a Nova control plane with fake computes (tools/lab)
@@ -13,8 +13,9 @@
 #   redis       Redis, the tooz backend of the coordination tests
 #   functional  pytest tests/functional (real libvirtd, RabbitMQ, Nova,
 #               MariaDB, PostgreSQL, Redis)
-#   bench       the planner, simulator and agent benchmarks; each fails
-#               when one of its targets is missed
+#   bench       the planner, simulator, agent, scheduler plugin and metrics
+#               intake benchmarks; each fails when one of its targets
+#               is missed
 #
 # Environment:
 #   NOVA_DRS_SKIP_BENCH=1   skip the benchmark (quick local runs)
@@ -80,6 +81,8 @@ step_bootstrap() {
 
 step_pep8() {
     flake8 nova_drs tests && echo "flake8: no problems found"
+    bandit -c pyproject.toml -r nova_drs -q && echo "bandit: no issues"
+    reno lint >/dev/null && echo "reno lint: release notes are valid"
 }
 
 step_unit() {
@@ -118,6 +121,8 @@ step_bench() {
     python -m nova_drs.agent.bench
     drs_header "bench: scheduler plugins (python -m nova_drs.scheduler.bench)"
     python -m nova_drs.scheduler.bench
+    drs_header "bench: metrics intake (python -m nova_drs.notifications.bench)"
+    python -m nova_drs.notifications.bench
 }
 
 run_step bootstrap step_bootstrap

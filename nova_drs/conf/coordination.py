@@ -20,6 +20,7 @@ coordination_group = cfg.OptGroup(
 COORDINATION_OPTS = [
     cfg.StrOpt(
         'backend_url', default='file:///var/lib/nova-drs/coordination',
+        secret=True,
         help='tooz backend URL shared by all balancer replicas. The '
              'default, a directory, only works for replicas on one node. '
              'For several nodes use ``redis://HOST:6379``, '

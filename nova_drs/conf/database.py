@@ -48,7 +48,7 @@ DATABASE_OPTS = [
              '?charset=utf8mb4``\n'
              '* ``postgresql+psycopg2://nova_drs:PASSWORD@db/nova_drs``'),
     cfg.StrOpt(
-        'connection_parameters', default='',
+        'connection_parameters', default='', secret=True,
         help='Parameters added to the query string of ``connection`` at '
              'connect time, as ``param1=value1&param2=value2``; keeps '
              'driver settings apart from the URL and its password.'),
