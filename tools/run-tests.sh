@@ -2,8 +2,10 @@
 # SPDX-License-Identifier: Apache-2.0
 #
 # The one test command of nova-drs (README, CI): on a fresh Debian 12 with
-# Python 3 it installs what is missing, builds .venv, then runs, stopping
-# at the first failure:
+# Python 3 it installs what is missing, builds .venv, then runs every step
+# below, even after one has failed (only a failed bootstrap stops it), and
+# ends with a summary of every step and the test totals; it exits non-zero
+# when any step failed:
 #
 #   pep8        flake8 with the OpenStack hacking rules, bandit, reno lint
 #   unit        pytest tests/unit (includes the config sample check)
@@ -19,6 +21,10 @@
 #
 # Environment:
 #   NOVA_DRS_SKIP_BENCH=1   skip the benchmark (quick local runs)
+#   NOVA_DRS_TRACE_DIR=DIR  the PlanetLab/Bitbrains traces of the planner
+#                           and simulator benchmarks (default: ../shared/
+#                           traces beside the repository); without them
+#                           those two are reported skipped in the summary
 #   NOVA_DRS_VENV=DIR       virtual environment to use (default: .venv)
 #   PYTHON=python3.X        interpreter for the virtual environment
 
@@ -32,7 +38,9 @@ LOG_DIR=$(mktemp -d)
 trap 'rm -rf "$LOG_DIR"' EXIT
 
 STEPS=()
+FAILED_STEPS=()
 TESTS_PASSED=0
+TESTS_FAILED=0
 TESTS_SKIPPED=0
 
 summary() {
@@ -43,67 +51,94 @@ summary() {
     done
 }
 
-# run_step NAME COMMAND...: run one section, record its result and time,
-# and stop everything at the first failure.
+# run_step NAME COMMAND...: run one section and record its result, time
+# and note (STEP_NOTE). A failure is recorded and the next steps still run.
+# NOTE: a step function runs with errexit off (it is called in a "||"
+# list): it must return the status of every command that matters itself.
 run_step() {
     local name=$1 start=$SECONDS rc=0
     shift
     drs_header "$name"
     "$@" || rc=$?
     if [ "$rc" -ne 0 ]; then
-        STEPS+=("$(printf '%-11s FAILED (exit %d, %ds)' "$name" "$rc" \
-            $((SECONDS - start)))")
-        summary
-        printf '\nrun-tests: %s failed\n' "$name" >&2
-        exit "$rc"
+        STEPS+=("$(printf '%-11s FAILED (exit %d, %ds)%s' "$name" "$rc" \
+            $((SECONDS - start)) "${STEP_NOTE:+  $STEP_NOTE}")")
+        FAILED_STEPS+=("$name")
+    else
+        STEPS+=("$(printf '%-11s ok (%ds)%s' "$name" \
+            $((SECONDS - start)) "${STEP_NOTE:+  $STEP_NOTE}")")
     fi
-    STEPS+=("$(printf '%-11s ok (%ds)%s' "$name" $((SECONDS - start)) \
-        "${STEP_NOTE:+  $STEP_NOTE}")")
     STEP_NOTE=
+    return 0
 }
 STEP_NOTE=
 
+# _count WORD LINE: the number before WORD in pytest's last line, or 0.
+_count() {
+    local n
+    n=$(grep -oE "[0-9]+ $1" <<<"$2" | grep -oE '[0-9]+' || true)
+    echo "${n:-0}"
+}
+
 # Add pytest's counts from its log to the totals of the final summary.
 count_tests() {
-    local last passed skipped
+    local last passed failed skipped
     last=$(grep -E '^=*.* in [0-9.]+s' "$1" | tail -n 1 || true)
-    passed=$(grep -oE '[0-9]+ passed' <<<"$last" | grep -oE '[0-9]+' || true)
-    skipped=$(grep -oE '[0-9]+ skipped' <<<"$last" | grep -oE '[0-9]+' \
-        || true)
-    TESTS_PASSED=$((TESTS_PASSED + ${passed:-0}))
-    TESTS_SKIPPED=$((TESTS_SKIPPED + ${skipped:-0}))
-    STEP_NOTE="${passed:-0} passed, ${skipped:-0} skipped"
+    passed=$(_count passed "$last")
+    failed=$(( $(_count failed "$last") + $(_count errors? "$last") ))
+    skipped=$(_count skipped "$last")
+    TESTS_PASSED=$((TESTS_PASSED + passed))
+    TESTS_FAILED=$((TESTS_FAILED + failed))
+    TESTS_SKIPPED=$((TESTS_SKIPPED + skipped))
+    STEP_NOTE="$passed passed, $failed failed, $skipped skipped"
 }
 
 step_bootstrap() {
     drs_bootstrap -e '.[bench]' -r test-requirements.txt
 }
 
+# check NAME COMMAND...: run one check of a step, say how it went; the
+# step fails when any of its checks does (FAILED_CHECKS).
+check() {
+    local name=$1 rc=0
+    shift
+    "$@" || rc=$?
+    if [ "$rc" -eq 0 ]; then
+        echo "$name: ok"
+    else
+        echo "$name: FAILED (exit $rc)"
+        FAILED_CHECKS+=("$name")
+    fi
+}
+
 step_pep8() {
-    flake8 nova_drs tests && echo "flake8: no problems found"
-    bandit -c pyproject.toml -r nova_drs -q && echo "bandit: no issues"
-    reno lint >/dev/null && echo "reno lint: release notes are valid"
+    FAILED_CHECKS=()
+    check flake8 flake8 nova_drs tests
+    check bandit bandit -c pyproject.toml -r nova_drs -q
+    check "reno lint" reno lint
+    [ "${#FAILED_CHECKS[@]}" -eq 0 ] || {
+        STEP_NOTE="failed: ${FAILED_CHECKS[*]}"; return 1; }
+}
+
+# pytest_step NAME PATH: one pytest run, its counts in the summary
+pytest_step() {
+    local log=$LOG_DIR/$1.log rc=0
+    python -m pytest "$2" -q 2>&1 | tee "$log" || rc=$?
+    count_tests "$log"
+    return "$rc"
 }
 
 step_unit() {
-    local log=$LOG_DIR/unit.log rc=0
-    python -m pytest tests/unit -q 2>&1 | tee "$log" || rc=$?
-    [ "$rc" -eq 0 ] || return "$rc"
-    count_tests "$log"
+    pytest_step unit tests/unit
 }
 
 step_functional() {
-    local log=$LOG_DIR/functional.log rc=0
-    python -m pytest tests/functional -q 2>&1 | tee "$log" || rc=$?
-    if [ "$rc" -eq 5 ]; then
-        # pytest: "no tests collected". The functional tier is filled by
-        # later work; until then an empty tier is not a failure.
-        echo "functional: no tests collected yet (pytest exit 5), accepted"
-        STEP_NOTE="no tests yet"
-        return 0
-    fi
-    [ "$rc" -eq 0 ] || return "$rc"
-    count_tests "$log"
+    pytest_step functional tests/functional
+}
+
+# the traces the planner and simulator benchmarks replay
+trace_dir() {
+    echo "${NOVA_DRS_TRACE_DIR:-$(cd .. && pwd)/shared/traces}"
 }
 
 step_bench() {
@@ -112,20 +147,43 @@ step_bench() {
         STEP_NOTE="skipped (NOVA_DRS_SKIP_BENCH=1)"
         return 0
     fi
-    # each exits non-zero when one of its targets is missed
-    drs_header "bench: planner (nova-drs bench)"
-    nova-drs bench
-    drs_header "bench: simulator (nova-drs simulate --bench)"
-    nova-drs simulate --bench
+    # each exits non-zero when one of its targets is missed; every one
+    # runs, and the step fails when any did
+    local traces skipped=()
+    traces=$(trace_dir)
+    FAILED_CHECKS=()
+    if [ -d "$traces/planetlab" ]; then
+        drs_header "bench: planner (nova-drs bench)"
+        check "planner bench" nova-drs bench --trace-dir "$traces"
+        drs_header "bench: simulator (nova-drs simulate --bench)"
+        check "simulator bench" nova-drs simulate --bench \
+            --trace-dir "$traces"
+    else
+        echo "no PlanetLab traces in $traces (NOVA_DRS_TRACE_DIR): the" \
+            "planner and simulator benchmarks are NOT run"
+        skipped=(planner simulator)
+    fi
     drs_header "bench: agent (python -m nova_drs.agent.bench)"
-    python -m nova_drs.agent.bench
+    check "agent bench" python -m nova_drs.agent.bench
     drs_header "bench: scheduler plugins (python -m nova_drs.scheduler.bench)"
-    python -m nova_drs.scheduler.bench
+    check "scheduler bench" python -m nova_drs.scheduler.bench
     drs_header "bench: metrics intake (python -m nova_drs.notifications.bench)"
-    python -m nova_drs.notifications.bench
+    check "intake bench" python -m nova_drs.notifications.bench
+    if [ "${#skipped[@]}" -gt 0 ]; then
+        STEP_NOTE="${skipped[*]} NOT RUN: no traces in $traces"
+    fi
+    if [ "${#FAILED_CHECKS[@]}" -gt 0 ]; then
+        STEP_NOTE="failed: ${FAILED_CHECKS[*]}${STEP_NOTE:+; $STEP_NOTE}"
+        return 1
+    fi
 }
 
 run_step bootstrap step_bootstrap
+if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then
+    summary
+    printf '\nrun-tests: bootstrap failed: nothing else can run\n' >&2
+    exit 1
+fi
 run_step pep8 step_pep8
 run_step unit step_unit
 run_step agent-lab tools/lab/setup-agent-lab.sh
@@ -136,5 +194,9 @@ run_step functional step_functional
 run_step bench step_bench
 
 summary
-printf '\ntests: %d passed, 0 failed, %d skipped\n' \
-    "$TESTS_PASSED" "$TESTS_SKIPPED"
+printf '\ntests: %d passed, %d failed, %d skipped\n' \
+    "$TESTS_PASSED" "$TESTS_FAILED" "$TESTS_SKIPPED"
+if [ "${#FAILED_STEPS[@]}" -gt 0 ]; then
+    printf 'run-tests: FAILED: %s\n' "${FAILED_STEPS[*]}" >&2
+    exit 1
+fi

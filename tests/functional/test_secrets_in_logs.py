@@ -69,7 +69,8 @@ def wait_for_line(test, proc, text, timeout=60):
         time.sleep(0.5)
 
 
-class TestNoSecretInLogs(nova_fixtures.NovaLabTestCase):
+class SecretMixin:
+    """A password seen nowhere else, a temporary folder and a database."""
 
     def setUp(self):
         super().setUp()
@@ -81,6 +82,10 @@ class TestNoSecretInLogs(nova_fixtures.NovaLabTestCase):
     def assertNoSecret(self, where, text):
         self.assertNotIn(self.secret, text,
                          '%s shows the password' % where)
+
+
+class TestBalancer(SecretMixin, nova_fixtures.NovaLabTestCase):
+    """The balancer's console and log with passwords in its URLs."""
 
     def test_balancer(self):
         transport = broker_user(self, self.secret)
@@ -112,19 +117,8 @@ class TestNoSecretInLogs(nova_fixtures.NovaLabTestCase):
         self.assertNoSecret('the balancer console', proc.output())
 
 
-class TestApi(base.BaseTestCase):
+class TestApi(SecretMixin, base.BaseTestCase):
     """The API's log with a password in the coordination backend URL."""
-
-    def setUp(self):
-        super().setUp()
-        self.tmp = self.useFixture(fixtures.TempDir()).path
-        self.secret = 'S3cr3t-%s' % uuid.uuid4().hex
-        self.db_url = 'sqlite:///' + os.path.join(self.tmp, 'drs.sqlite')
-        migration.upgrade(None, connection=self.db_url)
-
-    def assertNoSecret(self, where, text):
-        self.assertNotIn(self.secret, text,
-                         '%s shows the password' % where)
 
     def test_api_with_failing_coordination_backend(self):
         # db=abc: the redis client refuses the URL at once, so the API's
@@ -143,12 +137,11 @@ class TestApi(base.BaseTestCase):
         self.assertNoSecret('the API log', log)
 
 
-class TestAgentTransport(base.BaseTestCase):
+class TestAgentTransport(SecretMixin, base.BaseTestCase):
     """The agent's console and log with a password in its broker URL."""
 
     def test_agent(self):
-        tmp = self.useFixture(fixtures.TempDir()).path
-        secret = 'S3cr3t-%s' % uuid.uuid4().hex
+        tmp, secret = self.tmp, self.secret
         transport = broker_user(self, secret)
         topic = 'drs_ft_secret_agent_%s' % uuid.uuid4().hex[:8]
         self.addCleanup(broker.delete_queues, agent_lab.TRANSPORT_URL,
@@ -176,5 +169,5 @@ class TestAgentTransport(base.BaseTestCase):
             time.sleep(0.5)
         proc.stop()
         self.assertRegex(proc.log(), r'drs_signing\.secret += \*\*\*\*')
-        self.assertNotIn(secret, proc.log())
-        self.assertNotIn(secret, proc.output())
+        self.assertNoSecret('the agent log', proc.log())
+        self.assertNoSecret('the agent console', proc.output())
