@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Hotspot detection with EWMA smoothing and k-of-n persistence.
 
-One detector class serves the agent (one host, one row), the balancer (one
-row per host it owns) and the simulator (every host, every step), so that a
-setting means the same everywhere.
+One detector class serves the agent (one host, one row) and the simulator
+(every host, every step), so that a setting means the same in both. The
+agent's is the one answer to "is this host hot?" in a live cloud: the
+balancer runs none, it keeps each agent's flags
+(:mod:`nova_drs.balancer.host_view`).
 
 For each tracked key (a host name) and resource the detector keeps
 

@@ -68,8 +68,12 @@ def _per_resource(values, convert=_r):
     return {name: convert(v) for name, v in zip(cluster.RESOURCES, values)}
 
 
-def host_payload(h):
-    """The ``host`` section of a metrics payload."""
+def host_payload(h, thresholds):
+    """The ``host`` section of a metrics payload.
+
+    :param thresholds: resource -> the ``[drs]`` threshold ``h.hot`` was
+        judged by (the balancer judges the host by them too)
+    """
     return {
         'name': h.name,
         'timestamp': _timestamp(h.wallclock),
@@ -96,6 +100,7 @@ def host_payload(h):
         'load': _per_resource(h.load, lambda v: _r(v, 4)),
         'load_smoothed': _per_resource(h.load_smoothed, lambda v: _r(v, 4)),
         'hotspot': _per_resource(h.hot, bool),
+        'thresholds': thresholds,
     }
 
 
@@ -168,6 +173,9 @@ class AgentManager:
         self.cycles = 0
         self.failed_cycles = 0
         self._hot = []
+        #: resource -> [drs] threshold, in every payload (one dict, made
+        #: once: the cycle's budget is tight)
+        self.thresholds = self.metrics.thresholds
         #: the last payload published (or None), for tests and debugging
         self.last_payload = None
 
@@ -230,7 +238,7 @@ class AgentManager:
                 guests = guests[:schema.MAX_GUESTS]
         payload = {
             'version': payload_mod.VERSION,
-            'host': host_payload(host),
+            'host': host_payload(host, self.thresholds),
             'guests': [guest_payload(g, report.guests[g.uuid])
                        for g in guests],
             'balloon': {
@@ -300,5 +308,5 @@ class AgentManager:
             'cleared': cleared,
             'load_smoothed': _per_resource(host.load_smoothed,
                                            lambda v: _r(v, 4)),
-            'thresholds': self.metrics.thresholds,
+            'thresholds': self.thresholds,
         })

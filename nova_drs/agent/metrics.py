@@ -9,7 +9,11 @@ and rates MiB/s (``mb`` means 2**20 bytes, as in Nova's ``memory_mb``).
 Host loads (shares of capacity, in the order of
 :data:`nova_drs.model.cluster.RESOURCES`) go through the
 :class:`nova_drs.detector.HotspotDetector` configured by ``[drs]``, which
-smooths them and flags persistent hotspots; guests' CPU and memory use are
+smooths them and flags persistent hotspots: the one answer to "is this
+host hot?" that the balancer, the API and the Nova scheduler filter all
+use. The CPU load is the demand for the host's CPUs (busy time plus the
+time the guests waited for a CPU), so that guests starved in bursts make
+a hotspot as guests starved steadily do. Guests' CPU and memory use are
 smoothed the same way.
 """
 
@@ -271,11 +275,8 @@ class MetricsCalculator:
         """
         host = host_metrics(self.host_name, self._prev_host, host_sample)
         self._prev_host = host_sample
-        host.load = self._host_load(host)
-        key = [self.host_name]
-        host.hot = self.detector.update(key, [host.load])[0].tolist()
-        host.load_smoothed = self.detector.smoothed(key)[0].tolist()
         if guest_samples is None:
+            self._judge(host, 0.0)
             return host, [], []
         guests = [guest_metrics(self._prev_guests.get(s.uuid), s)
                   for s in guest_samples]
@@ -284,11 +285,15 @@ class MetricsCalculator:
         for uuid in gone:
             self.guest_smoother.forget(uuid)
         self._prev_guests = current
+        # vCPUs' time waiting for a host CPU, in CPUs
+        waited = 0.0
         if guests:
             loads = np.zeros((len(guests), len(cluster.RESOURCES)))
             for row, g in enumerate(guests):
                 loads[row, cluster.CPU] = g.cpu_util or 0.0
                 loads[row, _CPU_DEMAND] = g.cpu_demand or 0.0
+                if g.cpu_ready:
+                    waited += g.cpu_ready * g.vcpus
                 if g.max_mb and g.used_mb is not None:
                     loads[row, cluster.MEMORY] = g.used_mb / g.max_mb
             keys = [g.uuid for g in guests]
@@ -299,14 +304,33 @@ class MetricsCalculator:
                 g.smoothed_cpu_demand = float(smoothed[row, _CPU_DEMAND])
                 g.smoothed_used_mb = float(smoothed[row, cluster.MEMORY]
                                            * g.max_mb)
+        self._judge(host, waited)
         return host, guests, gone
 
-    def _host_load(self, host):
+    def _judge(self, host, waited):
+        """The host's loads, smoothed, and the detector's verdict."""
+        host.load = self._host_load(host, waited)
+        key = [self.host_name]
+        host.hot = self.detector.update(key, [host.load])[0].tolist()
+        host.load_smoothed = self.detector.smoothed(key)[0].tolist()
+
+    def _host_load(self, host, waited=0.0):
+        """Shares of capacity; ``waited``: CPUs' worth of guest CPU ready.
+
+        CPU is the demand for the host's CPUs: what was used (all
+        processes) plus what the guests waited for (their CPU ready),
+        at most 1. Guests that contend for a CPU in bursts can leave it
+        idle half the time and still wait for it the other half: their
+        host is short of CPU although its utilisation is well below 1.
+        """
         disk = sum((d['read_mb_s'] or 0.0) + (d['write_mb_s'] or 0.0)
                    for d in host.disks)
         net = sum(max(n['rx_mb_s'] or 0.0, n['tx_mb_s'] or 0.0)
                   for n in host.nics)
-        return [host.cpu_util or 0.0,
+        cpu = host.cpu_util or 0.0
+        if waited and host.cpu_count:
+            cpu = min(cpu + waited / host.cpu_count, 1.0)
+        return [cpu,
                 host.used_mb / host.total_mb if host.total_mb else 0.0,
                 min(disk / self.disk_capacity, 1.0)
                 if self.disk_capacity else 0.0,

@@ -4,14 +4,34 @@
 :class:`HostView` is the :class:`~nova_drs.balancer.listener.MetricsHandler`
 of the metrics listener. It keeps, safely for several threads:
 
-* per host, the latest ``drs.host.metrics`` sample: the raw per-cycle loads,
-  the loads smoothed by the balancer's own
-  :class:`~nova_drs.detector.HotspotDetector` (``[drs]`` thresholds,
-  ``ewma_alpha`` and k-of-n persistence, exactly as in the agent and the
-  simulator) and its hot flags, and the hot flags the agent reported;
+* per host, the state its agent reported in its latest current
+  ``drs.host.metrics`` sample: the raw per-cycle loads (``host.load``),
+  the smoothed loads (``host.load_smoothed``), the hot flags
+  (``host.hotspot``, or a newer ``drs.host.hotspot`` notification's
+  ``hot``) and the thresholds the agent judged them by
+  (``host.thresholds``, payload 1.2; the balancer's own ``[drs]``
+  thresholds for older agents);
 * per instance (by uuid: the libvirt domain uuid is the Nova server id),
   its latest measured load as a :class:`nova_drs.balancer.nova_view.
   InstanceLoad`, the ``loads`` mapping :func:`nova_view.collect` takes.
+
+One answer to "is this host hot?". The host's agent decides, with its
+:class:`~nova_drs.detector.HotspotDetector` (EWMA + k-of-n) on every sample
+it takes; the view keeps its answer and runs no detector of its own.
+Every sample is judged where it is taken: a message lost on the way, or a
+change of the replica that owns the host, loses no k-of-n history, and
+taking a report in costs no detector update. The owning replica
+writes this state to ``host_states`` (:meth:`hosts`), which the Nova
+scheduler filter and the API read; :meth:`apply` gives it to the planner
+in the model (``base_load``, ``thresholds``, ``hot``). So the planner, the
+partial mode's severe check, the executor's destination check, the API
+and the scheduler filter all judge a host by the same flags, loads and
+thresholds.
+
+Thresholds. Each host is judged by its own agent's thresholds. When they
+differ from this balancer's ``[drs]`` thresholds the view logs a warning
+once per host and change (counter ``threshold_mismatches``): keep
+``[drs]`` the same on agents and balancers.
 
 Order. The samples of a host are ordered by the agent's run (a UUID it
 draws at start) and sequence number (payload 1.2), not by the host's
@@ -38,16 +58,18 @@ first one). Time is measured with the balancer's monotonic clock from
 arrival, so the hosts' clocks do not matter, except for one check: a sample
 that is already older than ``stale_after`` (by its own timestamp against
 the balancer's wall clock) when it arrives, as after a broker outage while
-the agent's buffer is delivered, goes into the history but does not make
-the host fresh again, and triggers nothing. :meth:`HostView.apply` turns
+the agent's buffer is delivered, is stored but does not make the host
+fresh again, and triggers nothing. :meth:`HostView.apply` turns
 stale and never-heard-of hosts into hosts no strategy uses.
 
-Urgency. When a ``drs.host.hotspot`` notification raises a resource, or the
-view's own detector finds a resource newly hot in a current sample, the
-view calls every callback registered with :meth:`HostView.add_urgent_callback`
-at once, from the listener's thread, with an :class:`UrgentEvent`; the
-balancer service wakes its planner with it rather than waiting for the next
-periodic cycle. Only rising edges are signalled: a hotspot that persists is
+Urgency. When a ``drs.host.hotspot`` notification raises a resource, or a
+current metrics sample flags a resource its agent did not flag before,
+the view calls every callback registered with
+:meth:`HostView.add_urgent_callback` at once, from the listener's thread,
+with an :class:`UrgentEvent`; the balancer service wakes its planner with
+it rather than waiting for the next periodic cycle. Only rising edges are
+signalled (a resource the view already knows hot is not signalled again,
+whichever of the two messages arrives first): a hotspot that persists is
 the periodic cycle's business.
 """
 
@@ -62,14 +84,14 @@ from oslo_log import log as logging
 
 from nova_drs.balancer import listener
 from nova_drs.balancer import nova_view
-from nova_drs import detector as detector_mod
 from nova_drs.model import cluster
 
 LOG = logging.getLogger(__name__)
 
-#: where an urgent event comes from
-SOURCE_AGENT = 'agent'
-SOURCE_DETECTOR = 'detector'
+#: where an urgent event comes from: the agent's drs.host.hotspot
+#: notification, or the hot flags of its drs.host.metrics report
+SOURCE_HOTSPOT = 'hotspot notification'
+SOURCE_METRICS = 'metrics report'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,9 +101,9 @@ class UrgentEvent:
     host: str
     #: resources that just became hot
     resources: tuple
-    #: every resource hot now, according to ``source``
+    #: every resource its agent flags hot now
     hot: tuple
-    #: SOURCE_AGENT (a drs.host.hotspot notification) or SOURCE_DETECTOR
+    #: SOURCE_HOTSPOT or SOURCE_METRICS
     source: str
     #: the agent's timestamp of the sample (seconds since the epoch)
     sampled_at: float
@@ -102,12 +124,11 @@ class HostState:
     received_at: float
     #: resource -> load of the latest cycle (share of capacity)
     load: dict
-    #: resource -> load smoothed by the view's detector
+    #: resource -> the agent's smoothed load (EWMA)
     smoothed: dict
-    #: resources the view's detector finds hot
+    #: resources its agent flags hot (k-of-n), as it last said: the one
+    #: hot state of the host
     hot: tuple
-    #: resources the agent last reported hot
-    agent_hot: tuple
     cpu_count: int
     memory_total_mb: float
     #: uuids of the active guests of the latest sample
@@ -120,6 +141,9 @@ class HostState:
     #: the latest sample's balloon totals (the payload's ``balloon``) and,
     #: under ``guests``, each guest's balloon state and memory sizes
     balloon: dict = None
+    #: resource -> the threshold the host is judged by: its agent's
+    #: (payload 1.2), else this balancer's ``[drs]`` one
+    thresholds: dict = None
 
 
 @dataclasses.dataclass
@@ -208,7 +232,9 @@ class _Host:
     fresh_until: float = -math.inf
     load: np.ndarray = None
     smoothed: np.ndarray = None
-    hot: np.ndarray = None
+    #: the thresholds it is judged by: its agent's, else the balancer's
+    #: (None: no metrics report yet)
+    thresholds: np.ndarray = None
     cpu_count: int = 0
     memory_total_mb: float = 0.0
     guests: tuple = ()
@@ -225,8 +251,9 @@ class _Instance:
     load: nova_view.InstanceLoad
 
 
-def _resources(flags):
-    return tuple(r for r, hot in zip(cluster.RESOURCES, flags) if hot)
+def _text(thresholds):
+    return ', '.join('%s %g' % (r, t)
+                     for r, t in zip(cluster.RESOURCES, thresholds))
 
 
 def _number(value):
@@ -277,37 +304,35 @@ def instance_load(guest):
 class HostView(listener.MetricsHandler):
     """Latest metrics per host and instance, staleness, urgent signals.
 
-    :param conf: configuration (``[drs]``, ``[drs_listener]``).
-    :param detector: a :class:`~nova_drs.detector.HotspotDetector`; by
-        default one from ``conf``.
+    :param conf: configuration (``[drs]`` thresholds: those of hosts whose
+        agent does not send its own; ``[drs_listener]``).
     :param clock: monotonic clock (arrival times, staleness).
     :param wall_clock: wall clock, only to tell how old a sample is when
         it arrives.
     """
 
-    def __init__(self, conf, detector=None, clock=time.monotonic,
-                 wall_clock=time.time):
+    def __init__(self, conf, clock=time.monotonic, wall_clock=time.time):
         opts = conf.drs_listener
         self.stale_after = float(opts.stale_after)
         self.max_clock_skew = float(opts.max_clock_skew)
-        self.detector = (detector if detector is not None
-                         else detector_mod.HotspotDetector.from_conf(conf))
+        #: this balancer's [drs] thresholds
+        self.thresholds = cluster.thresholds_from_conf(conf)
         self._clock = clock
         self._wall_clock = wall_clock
         self._lock = threading.Lock()
         self._hosts = {}
         self._instances = {}
-        # host -> ((run_id, sequence, sampled_at), hot resources) as the
-        # agent last said
-        self._agent_hot = {}
+        # host -> ((run_id, sequence, sampled_at), hot resources) as its
+        # agent last said, in a metrics report or a hotspot notification
+        self._flags = {}
         # host -> _Order of its hotspot notifications
         self._hotspot_order = {}
         self._callbacks = []
         self._log = listener.RateLimitedLog(opts.drop_log_interval, clock,
                                             logger=LOG)
-        #: samples, out_of_order, late, restarted (history forgotten after
-        #: a gap), agent_restarts, late_restarts, clock_steps_back, future,
-        #: libvirt_down (samples), hotspot_events, urgent, callback_errors
+        #: samples, out_of_order, late, agent_restarts, late_restarts,
+        #: clock_steps_back, future, libvirt_down (samples),
+        #: hotspot_events, urgent, callback_errors, threshold_mismatches
         self.counters = collections.Counter()
 
     # -- urgent signal --------------------------------------------------------
@@ -405,7 +430,7 @@ class HostView(listener.MetricsHandler):
 
     @staticmethod
     def _ordered(reports):
-        """``reports`` per host in the agents' order, hosts in turn.
+        """``reports``, each host's in its agent's order.
 
         A batch may hold several samples of a host (a backlog): they are
         sorted by run (in order of arrival) and sequence number, or by
@@ -414,7 +439,7 @@ class HostView(listener.MetricsHandler):
         by_host = {}
         for report in reports:
             by_host.setdefault(report.host, []).append(report)
-        rounds = []
+        ordered = []
         for host_reports in by_host.values():
             runs = {}
             for r in host_reports:
@@ -422,116 +447,113 @@ class HostView(listener.MetricsHandler):
             host_reports.sort(key=lambda r: (
                 runs[r.run_id], r.sampled_at if r.sequence is None
                 else r.sequence))
-            for n, report in enumerate(host_reports):
-                if n == len(rounds):
-                    rounds.append([])
-                rounds[n].append(report)
-        return rounds
+            ordered.extend(host_reports)
+        return ordered
 
     def on_metrics(self, reports):
         now_wall = self._wall_clock()
         events = []
         with self._lock:
-            # one detector update takes one sample per host: a batch that
-            # holds several samples of a host is fed in rounds, oldest first
-            for batch in self._ordered(reports):
-                events += self._metrics_round(batch, now_wall)
+            for report in self._ordered(reports):
+                event = self._metrics(report, now_wall)
+                if event is not None:
+                    events.append(event)
         self._fire(events)
 
-    def _metrics_round(self, reports, now_wall):
-        fresh, down = [], []
-        for report in reports:
-            host = self._hosts.get(report.host)
-            previous = host.sampled_at if host is not None else None
-            order = host.order if host is not None else _Order()
-            if not self._accept(order, report, now_wall):
-                continue
-            if host is None:
-                host = self._hosts[report.host] = _Host(
-                    report.host, report.sampled_at, order=order)
-            elif report.sampled_at - previous > self.stale_after:
-                # after a gap the old history says nothing of the host now
-                self.detector.forget(report.host)
-                self.counters['restarted'] += 1
-            if report.payload['agent']['libvirt_connected']:
-                fresh.append(report)
-            else:
-                down.append(report)
-        for report in down:
-            self.counters['samples'] += 1
+    def _metrics(self, report, now_wall):
+        host = self._hosts.get(report.host)
+        order = host.order if host is not None else _Order()
+        if not self._accept(order, report, now_wall):
+            return None
+        if host is None:
+            host = self._hosts[report.host] = _Host(
+                report.host, report.sampled_at, order=order)
+        self.counters['samples'] += 1
+        late = self._late(report, now_wall)
+        if not report.payload['agent']['libvirt_connected']:
             self.counters['libvirt_down'] += 1
-            self._store_down(report, self._late(report, now_wall))
-        if not fresh:
-            return []
-        keys = [r.host for r in fresh]
-        loads = np.array([[r.payload['host']['load'][res]
-                           for res in cluster.RESOURCES] for r in fresh],
-                         dtype=float)
-        before = self.detector.hot(keys)
-        after = self.detector.update(keys, loads)
-        smoothed = self.detector.smoothed(keys)
-        events = []
-        for i, report in enumerate(fresh):
-            self.counters['samples'] += 1
-            late = self._late(report, now_wall)
-            was_down = not self._hosts[report.host].libvirt_connected
-            self._store(report, loads[i], smoothed[i], after[i], late)
-            raised = after[i] & ~before[i]
-            if was_down:
-                LOG.info('The agent of host %s reads its guests again',
-                         report.host)
-            if raised.any() and not late:
-                events.append(UrgentEvent(
-                    host=report.host, resources=_resources(raised),
-                    hot=_resources(after[i]), source=SOURCE_DETECTOR,
-                    sampled_at=report.sampled_at,
-                    received_at=report.received_at))
-        return events
+            self._store_down(host, report, late)
+            return None
+        if not host.libvirt_connected:
+            LOG.info('The agent of host %s reads its guests again',
+                     report.host)
+        before = self._hot(report.host)
+        self._store(host, report, late)
+        after = self._hot(report.host)
+        raised = tuple(r for r in after if r not in before)
+        if raised and not late:
+            return UrgentEvent(
+                host=report.host, resources=raised, hot=after,
+                source=SOURCE_METRICS, sampled_at=report.sampled_at,
+                received_at=report.received_at)
+        return None
 
-    def _store_down(self, report, late):
+    def _store_common(self, host, report, late):
+        """What a metrics report says of the host, libvirtd up or down."""
+        doc = report.payload['host']
+        host.sampled_at = report.sampled_at
+        if not late:
+            host.received_at = report.received_at
+            host.fresh_until = report.received_at + self.stale_after
+        host.load = np.array([doc['load'][r] for r in cluster.RESOURCES],
+                             dtype=float)
+        host.smoothed = np.array([doc['load_smoothed'][r]
+                                  for r in cluster.RESOURCES], dtype=float)
+        self._take_thresholds(host, doc.get('thresholds'))
+        host.cpu_count = doc['cpu']['count']
+        host.memory_total_mb = doc['memory']['total_mb']
+        host.agent_dropped_notifications = report.payload['agent'][
+            'dropped_notifications']
+
+    def _take_thresholds(self, host, reported):
+        """The host's thresholds: its agent's, else this balancer's."""
+        if reported is None:
+            # an agent before payload 1.2: it judges with its own [drs]
+            # thresholds but does not say which; assume ours
+            thresholds = self.thresholds
+        else:
+            thresholds = np.array([reported[r] for r in cluster.RESOURCES],
+                                  dtype=float)
+        previous, host.thresholds = host.thresholds, thresholds
+        if previous is not None and np.array_equal(previous, thresholds):
+            return
+        if not np.allclose(thresholds, self.thresholds, rtol=0, atol=1e-9):
+            # once per host and change: the operator should know, the
+            # host is judged by its agent's all the same
+            self.counters['threshold_mismatches'] += 1
+            LOG.warning(
+                'The agent of host %(host)s judges it hot with the '
+                'thresholds %(theirs)s, this balancer\'s [drs] thresholds '
+                'are %(ours)s: the balancer judges %(host)s by its '
+                'agent\'s. Keep [drs] the same on agents and balancers',
+                {'host': host.name, 'theirs': _text(thresholds),
+                 'ours': _text(self.thresholds)})
+        elif previous is not None:
+            LOG.info('The agent of host %(host)s now uses the same '
+                     'thresholds as this balancer (%(ours)s)',
+                     {'host': host.name, 'ours': _text(thresholds)})
+
+    def _store_down(self, host, report, late):
         """A report without guests: the host is current but unavailable."""
-        doc = report.payload
-        host = self._hosts[report.host]
         if host.libvirt_connected:
             self._log.warning(
                 'libvirt_down', 'The agent of host %(host)s cannot read its '
                 'guests (libvirtd down?): no migration to or from it until '
                 'it can', {'host': report.host})
-        host.sampled_at = report.sampled_at
-        if not late:
-            host.received_at = report.received_at
-            host.fresh_until = report.received_at + self.stale_after
-        # what /proc says of the host, for the operator; the detector is
-        # not fed: without its guests the host is no hotspot to act on
-        host.load = np.array([doc['host']['load'][r]
-                              for r in cluster.RESOURCES], dtype=float)
-        host.hot = np.zeros(len(cluster.RESOURCES), dtype=bool)
-        host.cpu_count = doc['host']['cpu']['count']
-        host.memory_total_mb = doc['host']['memory']['total_mb']
+        # what /proc says of the host, for the operator; without its
+        # guests the host is no hotspot to act on: its flags are dropped
+        self._store_common(host, report, late)
         host.libvirt_connected = False
-        host.agent_dropped_notifications = doc['agent'][
-            'dropped_notifications']
-        self._set_agent_hot(report.host, _position(report), ())
+        self._set_flags(report.host, _position(report), ())
         # the guests are unknown, not gone: their last loads, the host's
         # guest list and balloon state stay as they were
 
-    def _store(self, report, load, smoothed, hot, late):
+    def _store(self, host, report, late):
         doc = report.payload
         name = report.host
-        host = self._hosts.get(name)
-        if host is None:
-            host = self._hosts[name] = _Host(name, report.sampled_at)
-        host.sampled_at = report.sampled_at
-        if not late:
-            host.received_at = report.received_at
-            host.fresh_until = report.received_at + self.stale_after
-        host.load, host.smoothed, host.hot = load, smoothed, hot.copy()
-        host.cpu_count = doc['host']['cpu']['count']
-        host.memory_total_mb = doc['host']['memory']['total_mb']
+        self._store_common(host, report, late)
         host.libvirt_connected = True
-        host.agent_dropped_notifications = doc['agent'][
-            'dropped_notifications']
-        self._set_agent_hot(name, _position(report), tuple(
+        self._set_flags(name, _position(report), tuple(
             r for r in cluster.RESOURCES if doc['host']['hotspot'][r]))
 
         previous = host.guests
@@ -553,20 +575,24 @@ class HostView(listener.MetricsHandler):
             if known is not None and known.host == name:
                 del self._instances[uuid]
 
-    def _set_agent_hot(self, name, position, hot):
-        known = self._agent_hot.get(name)
+    def _hot(self, name):
+        """The resources the agent of ``name`` flags hot now."""
+        return self._flags.get(name, (None, ()))[1]
+
+    def _set_flags(self, name, position, hot):
+        """Take the agent's flags unless newer ones are known."""
+        known = self._flags.get(name)
         if known is None or _after(position, known[0]):
-            self._agent_hot[name] = (position, hot)
+            self._flags[name] = (position, hot)
 
     def on_hotspots(self, reports):
         now_wall = self._wall_clock()
         events = []
         with self._lock:
-            for batch in self._ordered(reports):
-                for report in batch:
-                    event = self._hotspot(report, now_wall)
-                    if event is not None:
-                        events.append(event)
+            for report in self._ordered(reports):
+                event = self._hotspot(report, now_wall)
+                if event is not None:
+                    events.append(event)
         self._fire(events)
 
     def _hotspot(self, report, now_wall):
@@ -581,13 +607,18 @@ class HostView(listener.MetricsHandler):
             # its agent cannot read its guests: nothing to act on
             return None
         doc = report.payload
-        hot = tuple(r for r in cluster.RESOURCES if r in doc['hot'])
-        self._set_agent_hot(report.host, _position(report), hot)
-        raised = tuple(r for r in cluster.RESOURCES if r in doc['raised'])
+        before = self._hot(report.host)
+        self._set_flags(report.host, _position(report), tuple(
+            r for r in cluster.RESOURCES if r in doc['hot']))
+        # a resource the view already knows hot (its metrics report came
+        # first) is no news
+        raised = tuple(r for r in cluster.RESOURCES
+                       if r in doc['raised'] and r not in before)
         if raised and not self._late(report, now_wall):
             return UrgentEvent(
-                host=report.host, resources=raised, hot=hot,
-                source=SOURCE_AGENT, sampled_at=report.sampled_at,
+                host=report.host, resources=raised,
+                hot=self._hot(report.host), source=SOURCE_HOTSPOT,
+                sampled_at=report.sampled_at,
                 received_at=report.received_at)
         return None
 
@@ -598,18 +629,19 @@ class HostView(listener.MetricsHandler):
             if values is None:
                 return {r: 0.0 for r in cluster.RESOURCES}
             return {r: float(v) for r, v in zip(cluster.RESOURCES, values)}
-        agent_hot = self._agent_hot.get(host.name, (None, ()))[1]
         return HostState(
             name=host.name, stale=now > host.fresh_until,
             sampled_at=host.sampled_at, received_at=host.received_at,
             load=per_resource(host.load),
             smoothed=per_resource(host.smoothed),
-            hot=_resources(host.hot) if host.hot is not None else (),
-            agent_hot=agent_hot, cpu_count=host.cpu_count,
+            hot=self._hot(host.name), cpu_count=host.cpu_count,
             memory_total_mb=host.memory_total_mb, guests=host.guests,
             libvirt_connected=host.libvirt_connected,
             agent_dropped_notifications=host.agent_dropped_notifications,
-            balloon=host.balloon)
+            balloon=host.balloon,
+            thresholds=per_resource(host.thresholds
+                                    if host.thresholds is not None
+                                    else self.thresholds))
 
     def host(self, name):
         """The :class:`HostState` of ``name``, None if never heard of."""
@@ -661,8 +693,8 @@ class HostView(listener.MetricsHandler):
     def hot_hosts(self):
         """Fresh hosts that are hot: name -> resources.
 
-        A resource counts when the view's detector or the agent says so.
-        Hosts whose agent cannot read its guests are never hot.
+        The resources their agent flags hot. Hosts whose agent cannot
+        read its guests are never hot.
         """
         now = self._clock()
         out = {}
@@ -670,11 +702,9 @@ class HostView(listener.MetricsHandler):
             for name, host in self._hosts.items():
                 if now > host.fresh_until or not host.libvirt_connected:
                     continue
-                hot = set(_resources(host.hot))
-                hot.update(self._agent_hot.get(name, (None, ()))[1])
+                hot = self._hot(name)
                 if hot:
-                    out[name] = tuple(r for r in cluster.RESOURCES
-                                      if r in hot)
+                    out[name] = hot
         return out
 
     def loads(self):
@@ -708,9 +738,8 @@ class HostView(listener.MetricsHandler):
 
     def _forget(self, name):
         host = self._hosts.pop(name, None)
-        self._agent_hot.pop(name, None)
+        self._flags.pop(name, None)
         self._hotspot_order.pop(name, None)
-        self.detector.forget(name)
         if host is None:
             return
         for uuid in host.guests:
@@ -725,7 +754,7 @@ class HostView(listener.MetricsHandler):
         """
         keep = set(keep)
         with self._lock:
-            gone = sorted(set(self._hosts).union(self._agent_hot)
+            gone = sorted(set(self._hosts).union(self._flags)
                           .difference(keep))
             for name in gone:
                 self._forget(name)
@@ -745,7 +774,15 @@ class HostView(listener.MetricsHandler):
           (``nova_view``'s defaults: CPU idle, all flavor memory in use);
         * every host that is stale, that the view has never heard of, or
           whose agent reports it cannot read its guests (libvirtd down),
-          is marked ``disabled``, and its instances ``opt_out``.
+          is marked ``disabled``, and its instances ``opt_out``;
+        * the hosts' measured state (see :mod:`nova_drs.model.cluster`):
+          ``hosts.hot``, the flags of each available host's agent (no
+          flag on the others: they are fenced off); ``hosts.thresholds``,
+          each host's (this balancer's ``[drs]`` ones for hosts it never
+          heard of); ``hosts.base_load``, per available host its agent's
+          smoothed load x capacity - its guests' demand (after the loads
+          above), at least 0: what the host's own processes use, 0 on
+          the others.
 
         :returns: an :class:`ApplyReport`.
         """
@@ -758,6 +795,12 @@ class HostView(listener.MetricsHandler):
             known = set(self._hosts)
             loads = {uuid: inst.load for uuid, inst in
                      self._instances.items()}
+            # name -> (smoothed loads, hot flags) of the available hosts
+            measured = {name: (self._hosts[name].smoothed, self._hot(name))
+                        for name in fresh - down}
+            thresholds = {name: host.thresholds
+                          for name, host in self._hosts.items()
+                          if host.thresholds is not None}
 
         hosts, inst = model.hosts, model.instances
         stale = np.array([name not in fresh for name in hosts.names],
@@ -802,6 +845,8 @@ class HostView(listener.MetricsHandler):
             inst.disk_mb_s[rows] = np.maximum(values[:, 2], 0.0)
             inst.net_mb_s[rows] = np.maximum(values[:, 3], 0.0)
 
+        _apply_measured(model, measured, thresholds, self.thresholds)
+
         stale_names = [n for n, s in zip(hosts.names, stale) if s]
         return ApplyReport(
             stale_hosts=stale_names,
@@ -812,3 +857,33 @@ class HostView(listener.MetricsHandler):
             without_metrics=missing,
             libvirt_down=[n for n, d in zip(hosts.names, libvirt_down)
                           if d])
+
+
+def _apply_measured(model, measured, thresholds, default):
+    """Set the model's ``base_load``, ``thresholds`` and ``hot``.
+
+    :param measured: host -> (smoothed loads, hot resources) of the hosts
+        available to the planner
+    :param thresholds: host -> its thresholds (array of four)
+    :param default: the thresholds of hosts not in ``thresholds``
+    """
+    hosts = model.hosts
+    n = len(hosts)
+    width = len(cluster.RESOURCES)
+    base = np.zeros((n, width))
+    hot = np.zeros((n, width), dtype=bool)
+    own = np.tile(np.asarray(default, dtype=float), (n, 1))
+    rows = [h for h, name in enumerate(hosts.names) if name in measured]
+    if rows:
+        capacity = model.capacity()
+        guests = model.guest_demand()
+        for h in rows:
+            smoothed, flags = measured[hosts.names[h]]
+            # NOTE: guest demand above what the host measured (a guest's
+            # CPU demand counts the time it waited) leaves no base load
+            base[h] = np.maximum(smoothed * capacity[h] - guests[h], 0.0)
+            hot[h] = [r in flags for r in cluster.RESOURCES]
+    for h, name in enumerate(hosts.names):
+        if name in thresholds:
+            own[h] = thresholds[name]
+    hosts.base_load, hosts.thresholds, hosts.hot = base, own, hot

@@ -125,7 +125,6 @@ class BalancerManager:
         self.planner = planner_mod.Planner(conf, self.db, self.replica_id)
         self.requests = requests_mod.RequestHandler(
             conf, self.db, self.planner, self.replica_id)
-        self.thresholds = cluster.thresholds_from_conf(conf)
         # the listeners use the configured replica id only: a single
         # balancer without one reads the agents' default queue
         listener_replica = conf.drs_coordination.replica_id
@@ -211,7 +210,7 @@ class BalancerManager:
         return reasons
 
     def _on_urgent(self, event):
-        LOG.info('hotspot on %s (%s, from the %s): planning now',
+        LOG.info('hotspot on %s (%s, from its agent\'s %s): planning now',
                  event.host, '/'.join(event.resources), event.source)
         self.wake(WAKE_HOTSPOT)
 
@@ -347,7 +346,8 @@ class BalancerManager:
                 or a.plan_uuid in applying]
 
     def _smoothed_loads(self):
-        # a host whose libvirtd is down is unavailable, not hot
+        # the agents' smoothed loads, for the severe check; a host whose
+        # libvirtd is down is unavailable, not hot
         return {name: dict(state.smoothed)
                 for name, state in self.view.hosts().items()
                 if not state.stale and state.libvirt_connected}
@@ -454,11 +454,16 @@ class BalancerManager:
     def room_check(self, action, incoming):
         """May ``action`` start now? ``(ok, why not)``.
 
-        Checked under the destination's lock right before the request:
-        the destination must be reporting, enabled, and stay at or below
-        every threshold with this instance and the ones already on their
-        way to it (which its measured load does not show yet). Nova's
-        scheduler checks Placement capacity itself.
+        Checked under the destination's lock right before the request, on
+        the destination's state as its agent reports it now (the state
+        the Nova scheduler filter reads too): the destination must be a
+        known, enabled host reporting current metrics with its guests
+        readable, its agent must not flag it hot, and its measured load
+        (the agent's smoothed load, and at least its guests' demand, as
+        the planner's model counts it) with this instance and the ones
+        already on their way to it (which its measured load does not
+        show yet) must stay at or below each of its thresholds (its
+        agent's). Nova's scheduler checks Placement capacity itself.
         """
         target = action.target
         if target is None:
@@ -471,18 +476,30 @@ class BalancerManager:
         if t is None:
             return False, 'destination %s is not a known compute host' % (
                 target)
-        if self.view.is_stale(target):
+        state = self.view.host(target)
+        if state is None or state.stale:
             return False, 'destination %s sends no current metrics' % target
+        if not state.libvirt_connected:
+            return False, ('the agent of destination %s cannot read its '
+                           'guests' % target)
         if model.hosts.disabled[t]:
             return False, 'destination %s is disabled' % target
+        if state.hot:
+            return False, ('destination %s is hot (%s): its agent says so, '
+                           'and Nova\'s scheduler filter would refuse it'
+                           % (target, '/'.join(state.hot)))
+        capacity = model.capacity()[t]
+        measured = capacity * np.array(
+            [state.smoothed[r] for r in cluster.RESOURCES])
+        demand = np.maximum(measured, model.guest_demand()[t])
         inst_demand = model.instance_demand()
-        demand = model.host_demand()[t].copy()
         for other in list(incoming) + [action]:
             i = model.instance_index.get(other.instance_uuid)
             if i is not None and model.instances.host[i] != t:
                 demand += inst_demand[i]
-        capacity = model.capacity()[t]
-        limit = np.where(capacity > 0, capacity * self.thresholds, np.inf)
+        thresholds = np.array([state.thresholds[r]
+                               for r in cluster.RESOURCES])
+        limit = np.where(capacity > 0, capacity * thresholds, np.inf)
         over = [cluster.RESOURCES[r] for r in range(len(cluster.RESOURCES))
                 if demand[r] > limit[r] + 1e-9]
         if over:

@@ -9,7 +9,9 @@ pass, the same in every strategy:
 * the destination has room under Placement's allocation ratios (vCPUs and
   flavor memory, less reserved);
 * the destination's load stays at or below every threshold (a plan never
-  creates a hotspot);
+  creates a hotspot): its measured load, the model's ``base_load`` plus
+  its guests' demand, plus what moves in, against its own thresholds
+  (``model.host_thresholds``: those its agent judges it by);
 * the destination is enabled, not in maintenance, not hot, and was not hot
   when planning began (hosts being relieved do not receive load);
 * same availability zone as the source (``same_availability_zone``) and,
@@ -24,6 +26,18 @@ pass, the same in every strategy:
 * at most ``max_migrations_per_source_host`` moves off and
   ``max_migrations_per_destination_host`` moves onto any host, and
   ``max_migrations_per_plan`` in all.
+
+Which hosts are hot. When the model carries its agents' hot flags
+(``model.hosts.hot``, the live balancer's), a host is a *source* when its
+agent flags it hot and some resource of it is above its threshold; the
+moves bring every resource of it back to its threshold. A host flagged
+hot whose smoothed load is already back under every threshold is
+*cooling*: its agent's k-of-n rule has not cleared it yet, it needs no
+move (:meth:`PlacementState.cooling_mask`), and, like every flagged host,
+it receives nothing: the Nova scheduler filter rejects it too. A host
+above a threshold that its agent does not flag (one spike) is neither a
+source nor a destination. Without flags (offline models) a host is hot
+when its load is above a threshold, as it always was.
 """
 
 import collections
@@ -45,7 +59,8 @@ class PlacementState:
         self.model = model
         self.conf = conf
         opts = conf.drs_balancer
-        self.thresholds = np.asarray(thresholds, dtype=float)
+        #: (hosts, 4): each host's own, ``thresholds`` where it has none
+        self.thresholds = model.host_thresholds(thresholds)
         self.max_out = opts.max_migrations_per_source_host
         self.max_in = opts.max_migrations_per_destination_host
         self.max_total = opts.max_migrations_per_plan
@@ -85,8 +100,15 @@ class PlacementState:
         self.moves_in = np.zeros(len(hosts), dtype=np.int64)
         self.n_moves = 0
 
-        self.initially_hot = self.hot_mask()
-        self.receivable = ~hosts.disabled & ~self.initially_hot
+        # the agents' flags (None: offline model, hot is over threshold)
+        self.flagged = (None if hosts.hot is None
+                        else np.asarray(hosts.hot, dtype=bool).any(axis=1))
+        self.initially_over = self._over()
+        # neither what its agent flags (the scheduler filter rejects it)
+        # nor what is over a threshold receives
+        self.receivable = ~hosts.disabled & ~self.initially_over
+        if self.flagged is not None:
+            self.receivable &= ~self.flagged
         self.pool = np.flatnonzero(
             self.receivable & (self.headroom > 0).all(axis=1)
             & (self.alloc_headroom > 0).all(axis=1))
@@ -102,9 +124,22 @@ class PlacementState:
 
     # -- queries ------------------------------------------------------------
 
-    def hot_mask(self):
-        """Hosts with any resource above its threshold."""
+    def _over(self):
         return (self.demand > self.limit + EPS).any(axis=1)
+
+    def hot_mask(self):
+        """Hosts to relieve: above a threshold (and flagged, with flags)."""
+        over = self._over()
+        return over if self.flagged is None else over & self.flagged
+
+    def cooling_mask(self):
+        """Hosts flagged hot that were under every threshold to begin with.
+
+        Their agent has not cleared them yet (k-of-n): no move needed.
+        """
+        if self.flagged is None:
+            return np.zeros(len(self.model.hosts), dtype=bool)
+        return self.flagged & ~self.initially_over
 
     def excess(self, host):
         """Demand above the limit on ``host``, per resource (>= 0)."""

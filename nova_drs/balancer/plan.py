@@ -31,11 +31,16 @@ class Plan:
 
     strategy: str
     migrations: list = dataclasses.field(default_factory=list)
+    #: hosts still above a threshold after the plan
     unresolved: list = dataclasses.field(default_factory=list)
     decision_s: float = 0.0
+    #: hosts their agent still flags hot, already back under every
+    #: threshold: no move needed (the flag clears after k-of-n samples)
+    cooling: list = dataclasses.field(default_factory=list)
 
     def to_dict(self):
         return {'strategy': self.strategy,
                 'decision_s': round(self.decision_s, 6),
                 'migrations': [m.to_dict() for m in self.migrations],
-                'unresolved': list(self.unresolved)}
+                'unresolved': list(self.unresolved),
+                'cooling': list(self.cooling)}

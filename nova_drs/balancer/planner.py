@@ -28,6 +28,13 @@ maintenance. The planner
    ``full``
        every plan is stored and applied.
 
+Which hosts are hot is their agents' answer, the one the Nova scheduler
+filter reads too (:mod:`nova_drs.balancer.host_view`): the model carries
+each host's hot flags, thresholds and base load, so the strategy relieves
+the hosts their agents flag, judges every host on its measured load
+against its own thresholds, and never sends load to a host the filter
+would refuse; the severe check reads the agents' smoothed loads.
+
 A recommendation identical to this replica's latest one (periodic or
 hotspot) is not stored again (a stable cluster would otherwise write a plan
 every cycle); a different one supersedes it. Replicas supersede only
@@ -121,7 +128,9 @@ def working_model(model, owned, in_flight=(), bad_pairs=(), paused=()):
 def severe_hosts(loads, conf):
     """Hosts whose smoothed load is above a severe threshold.
 
-    :param loads: host -> {resource: smoothed load}
+    :param loads: host -> {resource: smoothed load}, as their agents
+        report them (the host view's state, the one the model's hot
+        flags and base loads come from)
     :returns: host -> list of the severe resources
     """
     out = {}
@@ -184,7 +193,7 @@ class CycleInput:
     in_flight: list = dataclasses.field(default_factory=list)
     #: {(instance_uuid, target): until}
     bad_pairs: dict = dataclasses.field(default_factory=dict)
-    #: host -> {resource: smoothed load}, from the host view
+    #: host -> {resource: smoothed load}, the agents' (the host view)
     loads: dict = dataclasses.field(default_factory=dict)
     #: host -> its compute service's disabled reason (disabled hosts)
     disabled_reasons: dict = dataclasses.field(default_factory=dict)
@@ -207,6 +216,8 @@ class CycleResult:
     unchanged: list = dataclasses.field(default_factory=list)
     #: hosts still hot after the plan
     unresolved: list = dataclasses.field(default_factory=list)
+    #: hosts their agent flags hot that need no move (see Plan.cooling)
+    cooling: list = dataclasses.field(default_factory=list)
     #: the strategy's plan (None when nothing was planned)
     plan: plan_mod.Plan = None
     #: host -> {instance: why it stays} for evacuations
@@ -329,9 +340,14 @@ class Planner:
         plan = self.strategy.plan(work)
         result.plan = plan
         result.unresolved = [h for h in plan.unresolved if h in cycle.owned]
+        result.cooling = [h for h in plan.cooling if h in cycle.owned]
         if result.unresolved:
             LOG.info('hotspots left unresolved: %s',
                      ', '.join(result.unresolved))
+        if result.cooling:
+            LOG.info('hosts cooling (their agent still flags them hot, '
+                     'their loads are back under their thresholds: no '
+                     'move): %s', ', '.join(result.cooling))
         if not plan.migrations:
             return result
         if mode == FULL:

@@ -64,6 +64,10 @@ def _plan_table(plan):
                  % (plan.strategy, len(plan.migrations), plan.decision_s))
     lines.append('unresolved hotspots: %s'
                  % (', '.join(plan.unresolved) or 'none'))
+    if plan.cooling:
+        lines.append('cooling (flagged hot by their agent, already under '
+                     'their thresholds: no move): %s'
+                     % ', '.join(plan.cooling))
     return '\n'.join(lines) + '\n'
 
 

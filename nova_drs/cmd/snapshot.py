@@ -20,7 +20,9 @@ writes what the balancer would plan for, in the snapshot format that
    (RabbitMQ; best effort, and the broker policy on ``^drs-balancer-``
    expires it anyway). The default queue is neither read nor drained:
    a running balancer may be reading it;
-3. ``view.apply(model)``: the measured loads, and hosts without current
+3. ``view.apply(model)``: the measured loads, each host's measured state
+   (its agent's hot flags and thresholds, its base load: the snapshot's
+   ``hot``, ``thresholds`` and ``base_load``), and hosts without current
    metrics marked ``disabled`` with their instances ``opt_out``, as the
    balancer sees them. ``--metrics-wait 0`` skips 2 and 3: inventory only,
    with ``nova_view``'s default loads (CPU idle, flavor memory in use).

@@ -1193,13 +1193,13 @@ def _host_state_values(state):
     name = getattr(state, 'name', None)
     if not isinstance(name, str) or not name:
         raise ValueError('a host state needs a host name, not %r' % (name,))
+    # the hot resources its agent flags: the one hot state of the host
     hot = set()
-    for field in ('hot', 'agent_hot'):
-        for resource in getattr(state, field, None) or ():
-            if resource not in HOST_RESOURCES:
-                raise ValueError('host %s: %s has an unknown resource %r'
-                                 % (name, field, resource))
-            hot.add(resource)
+    for resource in getattr(state, 'hot', None) or ():
+        if resource not in HOST_RESOURCES:
+            raise ValueError('host %s: hot has an unknown resource %r'
+                             % (name, resource))
+        hot.add(resource)
     sampled_at = getattr(state, 'sampled_at', None)
     if sampled_at is not None:
         try:

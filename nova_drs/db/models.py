@@ -317,11 +317,11 @@ class HostStateRow(Base):
     #: the agent has sent no current sample: loads and hot flags are old
     stale: orm.Mapped[bool] = orm.mapped_column(sa.Boolean)
     #: hot resources (cpu, memory, disk, network), as a JSON list: the
-    #: union of the balancer's detector and the agent's report
+    #: flags of the host's agent (its EWMA + k-of-n detector)
     hot = orm.mapped_column(db_types.JsonEncodedList(), nullable=False)
     #: {resource: share of capacity} of the latest cycle
     load = orm.mapped_column(db_types.JsonEncodedDict(), nullable=False)
-    #: {resource: share of capacity}, smoothed (EWMA) as the detector sees
+    #: {resource: share of capacity}, smoothed (EWMA) by the agent
     smoothed = orm.mapped_column(db_types.JsonEncodedDict(), nullable=False)
     cpu_count: orm.Mapped[int] = orm.mapped_column(sa.Integer)
     memory_total_mb: orm.Mapped[float] = orm.mapped_column(sa.Double)

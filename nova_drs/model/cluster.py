@@ -22,6 +22,29 @@ Allocation (what Placement enforces) is separate from load: a host may hold
 ``(vcpus - reserved_host_cpus) x cpu_allocation_ratio`` vCPUs and
 ``(memory_mb - reserved_host_memory_mb) x ram_allocation_ratio`` MiB of
 flavor memory.
+
+The measured host state. A host's load is not only its guests': its own
+processes (the hypervisor's housekeeping, storage daemons, anything else
+on the machine) use CPU, memory, disk and network too. The balancer gives
+the model what the host's agent measured (see
+:meth:`nova_drs.balancer.host_view.HostView.apply`), in three optional
+per-host arrays of :class:`Hosts`:
+
+* ``base_load``: demand outside the guests, in the units of the demand
+  matrix: the agent's smoothed host load x capacity - the sum of the
+  guests' demand, at least 0. :meth:`ClusterModel.host_demand` adds it, so
+  a destination is judged on its measured load plus what moves in (as the
+  Nova scheduler filter sees it), and a source's relief is computed from
+  its measured load;
+* ``thresholds``: the thresholds each host's agent judges it by (a row of
+  NaN: the planner's own ``[drs]`` thresholds);
+* ``hot``: the agent's hot flags (EWMA + k-of-n, :mod:`nova_drs.detector`):
+  the one answer to "is this host hot?" that the planner, the executor's
+  destination check, the API and the Nova scheduler filter all read.
+
+Offline models (snapshots without these fields, the simulator, the bench)
+leave them None: no base load, the configured thresholds, and hosts hot
+where their load is above a threshold, as before.
 """
 
 import dataclasses
@@ -54,6 +77,14 @@ class Hosts:
     disabled: np.ndarray              # bool: disabled or in maintenance
     disk_capacity_mb_s: np.ndarray    # 0 = not tracked
     net_capacity_mb_s: np.ndarray     # 0 = not tracked
+    #: (hosts, 4) demand outside the guests; None: none (offline models)
+    base_load: np.ndarray = None
+    #: (hosts, 4) each host's thresholds, NaN rows for the planner's
+    #: own; None: the planner's own for every host
+    thresholds: np.ndarray = None
+    #: (hosts, 4) bool, the hot flags of each host's agent; None: hot
+    #: where the load is above the threshold (offline models)
+    hot: np.ndarray = None
 
     def __len__(self):
         return len(self.names)
@@ -160,9 +191,28 @@ class ClusterModel:
                                       minlength=n_hosts)
         return out
 
-    def host_demand(self):
+    def guest_demand(self):
         """Sum of instance demand per host, shape (hosts, 4)."""
         return self._per_host(self.instance_demand())
+
+    def base_load(self):
+        """Demand outside the guests per host, shape (hosts, 4)."""
+        base = self.hosts.base_load
+        if base is None:
+            return np.zeros((len(self.hosts), len(RESOURCES)))
+        return np.asarray(base, dtype=float)
+
+    def host_demand(self):
+        """Demand per host, shape (hosts, 4): its guests' and its base load.
+
+        With the measured ``base_load`` this is the host's measured load
+        (in capacity units) while its guests stay; moving a guest moves
+        its demand only.
+        """
+        demand = self.guest_demand()
+        if self.hosts.base_load is not None:
+            demand += self.base_load()
+        return demand
 
     def host_allocation(self):
         """Allocated vCPUs and flavor MiB per host, shape (hosts, 2)."""
@@ -178,9 +228,29 @@ class ClusterModel:
         return np.divide(demand, cap, out=np.zeros_like(demand),
                          where=cap > 0)
 
+    def host_thresholds(self, default):
+        """Each host's thresholds, shape (hosts, 4).
+
+        :param default: the four thresholds of hosts that have none of
+            their own (the planner's ``[drs]`` thresholds)
+        """
+        default = np.broadcast_to(np.asarray(default, dtype=float),
+                                  (len(self.hosts), len(RESOURCES)))
+        own = self.hosts.thresholds
+        if own is None:
+            return default.copy()
+        own = np.asarray(own, dtype=float)
+        return np.where(np.isnan(own), default, own)
+
     def hot_hosts(self, thresholds):
-        """Boolean (hosts, 4): load above the per-resource thresholds."""
-        return self.host_load() > np.asarray(thresholds, dtype=float)
+        """Boolean (hosts, 4): the hot resources of each host.
+
+        The agents' flags when the model has them (``hosts.hot``), else
+        load above the thresholds (each host's own, or ``thresholds``).
+        """
+        if self.hosts.hot is not None:
+            return np.asarray(self.hosts.hot, dtype=bool).copy()
+        return self.host_load() > self.host_thresholds(thresholds)
 
     def movable(self, cooldown_s):
         """Boolean per instance: may a strategy migrate it at all?
@@ -203,7 +273,7 @@ class ClusterModel:
         model = ClusterModel(
             dataclasses.replace(
                 self.hosts,
-                **{f.name: np.copy(getattr(self.hosts, f.name))
+                **{f.name: _copy(getattr(self.hosts, f.name))
                    for f in dataclasses.fields(Hosts) if f.name != 'names'}),
             dataclasses.replace(
                 self.instances,
@@ -215,6 +285,10 @@ class ClusterModel:
         model.excluded_targets = {i: set(h) for i, h in
                                   self.excluded_targets.items()}
         return model
+
+
+def _copy(array):
+    return None if array is None else np.copy(array)
 
 
 def thresholds_from_conf(conf):

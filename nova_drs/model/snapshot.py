@@ -81,6 +81,38 @@ def _list(doc, key, required=True):
     return value
 
 
+def _per_resource(obj, where, key, maximum=None):
+    """An optional ``{resource: number}`` object with all four resources.
+
+    :returns: the four values in :data:`cluster.RESOURCES` order, or None
+    """
+    value = obj.get(key)
+    if value is None:
+        return None
+    path = '%s.%s' % (where, key)
+    if not isinstance(value, dict):
+        raise SnapshotError('%s: must be an object with the keys %s'
+                            % (path, ', '.join(cluster.RESOURCES)))
+    unknown = sorted(set(value) - set(cluster.RESOURCES))
+    if unknown:
+        raise SnapshotError('%s: unknown resource %r (one of %s)' % (
+            path, unknown[0], ', '.join(cluster.RESOURCES)))
+    return [_field(value, path, r, float, minimum=0, maximum=maximum)
+            for r in cluster.RESOURCES]
+
+
+def _resources(obj, where, key):
+    """An optional list of resource names, as a row of four flags."""
+    names = _field(obj, where, key, list, required=False)
+    if names is None:
+        return None
+    unknown = sorted(set(names) - set(cluster.RESOURCES))
+    if unknown:
+        raise SnapshotError('%s.%s: unknown resource %r (one of %s)' % (
+            where, key, unknown[0], ', '.join(cluster.RESOURCES)))
+    return [r in names for r in cluster.RESOURCES]
+
+
 def _index(values, table, value):
     if value not in table:
         table[value] = len(values)
@@ -121,6 +153,8 @@ def from_dict(doc):
     hosts_doc = _list(doc, 'hosts')
     if not hosts_doc:
         raise SnapshotError('hosts: must hold at least one host')
+    # the measured host state (optional): host -> four values or None
+    measured = {'base_load': [], 'thresholds': [], 'hot': []}
     for n, h in enumerate(hosts_doc):
         where = 'hosts[%d]' % n
         name = _field(h, where, 'name', str)
@@ -156,6 +190,10 @@ def from_dict(doc):
                    default=0.0, minimum=0),
             _field(h, where, 'net_capacity_mb_s', float, required=False,
                    default=0.0, minimum=0)))
+        measured['base_load'].append(_per_resource(h, where, 'base_load'))
+        measured['thresholds'].append(
+            _per_resource(h, where, 'thresholds', maximum=1.0))
+        measured['hot'].append(_resources(h, where, 'hot'))
 
     inst_rows = []
     seen = set()
@@ -196,9 +234,22 @@ def from_dict(doc):
                    default=math.inf, minimum=0)))
 
     hosts = _hosts_from_rows(host_rows)
+    # hosts without the field: no base load, the planner's thresholds;
+    # once one host has hot flags, a host without them is not hot
+    hosts.base_load = _measured(measured['base_load'], 0.0, float)
+    hosts.thresholds = _measured(measured['thresholds'], np.nan, float)
+    hosts.hot = _measured(measured['hot'], False, bool)
     instances = _instances_from_rows(inst_rows)
     return cluster.ClusterModel(hosts, instances, groups, zones or ['nova'],
                                 agg_sets or [()])
+
+
+def _measured(rows, missing, dtype):
+    """A (hosts, 4) array of optional rows; None when no host has one."""
+    if all(row is None for row in rows):
+        return None
+    return np.array([[missing] * len(cluster.RESOURCES) if row is None
+                     else row for row in rows], dtype=dtype)
 
 
 def _column(rows, col, dtype):
@@ -271,6 +322,7 @@ def to_dict(model):
             row['disk_capacity_mb_s'] = float(h.disk_capacity_mb_s[n])
         if h.net_capacity_mb_s[n]:
             row['net_capacity_mb_s'] = float(h.net_capacity_mb_s[n])
+        row.update(_measured_fields(h, n))
         hosts.append(row)
     instances = []
     for n, name in enumerate(i.names):
@@ -298,6 +350,22 @@ def to_dict(model):
               for g in model.groups]
     return {'version': FORMAT_VERSION, 'hosts': hosts,
             'instances': instances, 'server_groups': groups}
+
+
+def _measured_fields(hosts, n):
+    """The optional measured state of host ``n`` (see from_dict)."""
+    out = {}
+    if hosts.base_load is not None and hosts.base_load[n].any():
+        out['base_load'] = dict(zip(cluster.RESOURCES,
+                                    hosts.base_load[n].tolist()))
+    if hosts.thresholds is not None and \
+            not np.isnan(hosts.thresholds[n]).any():
+        out['thresholds'] = dict(zip(cluster.RESOURCES,
+                                     hosts.thresholds[n].tolist()))
+    if hosts.hot is not None:
+        out['hot'] = [r for r, flag in zip(cluster.RESOURCES, hosts.hot[n])
+                      if flag]
+    return out
 
 
 def dump(model, path):

@@ -70,6 +70,8 @@ UUID_PATTERN = ('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
 VERSION_PATTERN = r'^[0-9]{1,4}\.[0-9]{1,4}$'
 TIMESTAMP_PATTERN = (r'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:'
                      r'[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$')
+#: the versions before 1.2, which may leave out what 1.2 requires
+OLDER_THAN_1_2 = r'^[0-9]{1,4}\.[01]$'
 #: an HMAC-SHA256 in lowercase hexadecimal
 DIGEST_PATTERN = '^[0-9a-f]{64}$'
 
@@ -168,6 +170,10 @@ HOST = obj({
     'load': per_resource(SHARE),
     'load_smoothed': per_resource(SHARE),
     'hotspot': per_resource(BOOLEAN),
+}, optional={
+    # 1.2 (required from 1.2 on, see METRICS): the [drs] thresholds the
+    # agent judged ``hotspot`` with
+    'thresholds': per_resource(SHARE),
 })
 
 GUEST = obj({
@@ -212,6 +218,12 @@ METRICS = obj({
                   'libvirt_connected': BOOLEAN,
                   'dropped_notifications': COUNT}),
 }, optional=ORIGIN)
+# the host's thresholds are required from 1.2 on: the balancer judges each
+# host by its agent's thresholds (1.0 and 1.1: by its own [drs] ones)
+METRICS.update({
+    'if': {'properties': {'version': {'pattern': OLDER_THAN_1_2}}},
+    'else': {'properties': {'host': {'required': ['thresholds']}}},
+})
 
 _RESOURCE_LIST = array(choice(RESOURCES), len(RESOURCES), unique=True)
 

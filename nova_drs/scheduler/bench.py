@@ -69,7 +69,6 @@ def _balancer_states(count):
         state.load = {r: 0.5 for r in api.HOST_RESOURCES}
         state.smoothed = dict(state.load, cpu=cpu, memory=memory)
         state.hot = ('cpu',) if n % 10 == 0 else ()
-        state.agent_hot = ()
         state.cpu_count = 64
         state.memory_total_mb = 262144.0
         state.guests = ('guest',) * 10

@@ -8,8 +8,10 @@ Load it into nova-scheduler by import path (doc/scheduler.rst)::
     available_filters = nova_drs.scheduler.filters.DRSHotspotFilter
     enabled_filters = ...,DRSHotspotFilter
 
-A host fails when nova-drs reports one of its resources hot (the balancer
-is about to move instances off it: a new one would make that worse), or,
+A host fails when nova-drs reports one of its resources hot (the flags
+of its agent, the hot state the balancer plans with too: the planner never
+sends a live migration to a host this filter refuses; the balancer is
+about to move instances off it: a new one would make that worse), or,
 with ``[drs_scheduler] reject_reserved_destinations``, when it is the
 destination of a live migration nova-drs runs or is about to run (a new
 instance would take the room the migration counts on) of another instance

@@ -10,8 +10,8 @@ Load it into nova-scheduler by import path (doc/scheduler.rst)::
 Nova's RAM and CPU weighers count what flavors allocate; on an
 overcommitted cloud what guests really use differs widely from host to
 host. This weigher uses the loads nova-drs measures (the smoothed shares
-of CPU and memory capacity its hotspot detector sees). Up to a constant
-that is the same for every host, it adds::
+of CPU and memory capacity, as the host's agent smoothed them). Up to a
+constant that is the same for every host, it adds::
 
     - cpu_weight_multiplier x cpu_load - memory_weight_multiplier x memory_load
 

@@ -48,8 +48,7 @@ class BalanceStrategy(strategies.Strategy):
         if not state.hot_mask().any():
             _Leveller(state, opts.balance_threshold,
                       opts.balance_min_improvement).run(result)
-        result.unresolved = [model.hosts.names[h]
-                             for h in np.flatnonzero(state.hot_mask())]
+        hotspot.finish(result, state)
         result.decision_s = time.perf_counter() - started
         return result
 

@@ -28,6 +28,16 @@ move first. The make-room instance must itself go directly to a host with
 room; chains are never nested. Chains are tried only after direct
 placements of every set of the same size failed.
 
+*Which hosts*
+
+The hosts to relieve are those the model says are hot: with the agents'
+hot flags (the live balancer), a host its agent flags whose measured load
+is above a threshold; a flagged host already back under its thresholds
+is *cooling* and gets no move (``Plan.cooling``). Loads are measured
+loads: each host's ``base_load`` (its own processes) plus its guests'
+demand, against each host's own thresholds; see
+:mod:`nova_drs.balancer.placement`.
+
 *Limitations*
 
 A hotspot that cannot be resolved within ``max_migrations_per_source_host``
@@ -291,7 +301,7 @@ class HotspotResolver:
         after = state.load(h)
         hot_text = ', '.join(
             '%s %.2f > %.2f -> %.2f' % (
-                cluster.RESOURCES[r], before[r], state.thresholds[r],
+                cluster.RESOURCES[r], before[r], state.thresholds[h, r],
                 after[r]) for r in hot_r)
         moves = []
         for move in done:
@@ -332,7 +342,13 @@ class HotspotStrategy(strategies.Strategy):
         state = placement.PlacementState(model, self.conf, self.thresholds)
         result = plan_mod.Plan(self.name or 'hotspot')
         HotspotResolver(state, self.conf).resolve_all(result)
-        result.unresolved = [model.hosts.names[h]
-                             for h in np.flatnonzero(state.hot_mask())]
+        finish(result, state)
         result.decision_s = time.perf_counter() - started
         return result
+
+
+def finish(result, state):
+    """Name the hosts left hot, and those cooling, in ``result``."""
+    names = state.model.hosts.names
+    result.unresolved = [names[h] for h in np.flatnonzero(state.hot_mask())]
+    result.cooling = [names[h] for h in np.flatnonzero(state.cooling_mask())]

@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 
-from tests.functional import polling
+from tests import polling
 
 #: the suites' shared polling helper
 wait_for = polling.wait_for

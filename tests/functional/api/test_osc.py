@@ -30,7 +30,7 @@ from oslotest import base
 from nova_drs.balancer import plan as plan_mod
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
-from tests.functional import polling
+from tests import polling
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
@@ -63,7 +63,7 @@ def host_state(name, cpu, memory, hot=(), guests=4, balloon=None):
         load={'cpu': cpu, 'memory': memory, 'disk': 0.02, 'network': 0.01},
         smoothed={'cpu': cpu, 'memory': memory, 'disk': 0.02,
                   'network': 0.01},
-        hot=tuple(hot), agent_hot=(), cpu_count=16, memory_total_mb=65536,
+        hot=tuple(hot), cpu_count=16, memory_total_mb=65536,
         guests=tuple('g%d' % i for i in range(guests)), balloon=balloon)
 
 

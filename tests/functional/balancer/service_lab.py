@@ -6,9 +6,11 @@ compute hosts: every ``interval`` seconds it asks Nova which servers run
 on each host (so a migrated server is reported by its new host, as a real
 agent would) and publishes each host's ``drs.host.metrics`` with the
 agent's own publisher (real oslo.messaging, real RabbitMQ), from CPU
-loads the test sets per server; when a host's CPU load first goes over
-the threshold it also publishes the ``drs.host.hotspot`` event an agent
-sends, and records when (the hotspot's *onset*).
+loads the test sets per server, with the hot flags and the thresholds an
+agent sends (flagged as soon as the load is over the threshold); when a
+host's CPU load first goes over the threshold it also publishes the
+``drs.host.hotspot`` event an agent sends, and records when (the
+hotspot's *onset*).
 
 :class:`ServiceProcess` runs a nova-drs command as a separate process
 from a configuration file, as an operator would, and can stop it
@@ -94,9 +96,13 @@ class FakeAgents:
                                              vcpus=vcpus, max_mb=1024.0))
             load = cpu_cores / FAKE_HOST_VCPUS
             hot = load > self.threshold
+            # as an agent sends it: its flags (at once: 1 of 1) and the
+            # thresholds it judged them by
             doc = docs.metrics_doc(host, at=now, load=(load, 0.05, 0, 0),
                                    guests=guests,
-                                   hotspot=('cpu',) if hot else ())
+                                   hotspot=('cpu',) if hot else (),
+                                   thresholds=(self.threshold, 0.9, 0.9,
+                                               0.9))
             pub = self._publishers[host]
             pub.publish('drs.host.metrics', doc)
             if hot and host not in self._hot:

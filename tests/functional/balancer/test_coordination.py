@@ -27,7 +27,7 @@ import redis
 from nova_drs.balancer import coordination
 from nova_drs import config
 from tests.functional.agent import lab
-from tests.functional import polling
+from tests import polling
 
 SETUP = 'tools/lab/redis.sh'
 REDIS_URL = os.environ.get('NOVA_DRS_TEST_REDIS_URL',

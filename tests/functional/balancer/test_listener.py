@@ -220,6 +220,11 @@ class TestMetricsIntake(ListenerTestCase):
             stamp = listener.parse_timestamp(doc['timestamp'])
             sent[stamp] = time.monotonic()
             pub.publish(payload_mod.HOTSPOT_EVENT, doc)
+            # and over, as an agent says before the next one: only a
+            # rising edge is urgent
+            pub.publish(payload_mod.HOTSPOT_EVENT, docs.hotspot_doc(
+                'ft-hot', at=time.time(), hot=(), raised=(),
+                cleared=('cpu',)))
             # a random phase against the listener's batch window
             time.sleep(0.3 + rng.random() * 0.3)
         lab.wait_for(lambda: len(arrived) == rounds, 30,
@@ -237,18 +242,23 @@ class TestMetricsIntake(ListenerTestCase):
         self.assertLess(median, timeout_ms + 250)
         self.assertLess(latencies[-1], timeout_ms + 2000)
 
-    def test_detector_flags_a_persistent_hotspot(self):
+    def test_the_agents_flag_in_a_metrics_report_is_urgent(self):
+        # the agent's k-of-n rule flags the host at its second busy
+        # sample: one urgent event, and the host is hot in the view
         view, _metrics = self.start_view()
         events = []
         view.add_urgent_callback(events.append)
         pub = self.agent('ft-busy')
-        for _ in range(3):
+        for flags in ((), ('cpu',), ('cpu',)):
             pub.publish(payload_mod.METRICS_EVENT, self.metrics(
-                'ft-busy', load=(0.97, 0.1, 0, 0)))
+                'ft-busy', load=(0.97, 0.1, 0, 0), hotspot=flags))
             time.sleep(0.05)
         lab.wait_for(lambda: events, 30, what='an urgent event')
-        self.assertEqual([('ft-busy', ('cpu',), host_view.SOURCE_DETECTOR)],
+        lab.wait_for(lambda: view.stats()['samples'] == 3, 30,
+                     what='the three samples')
+        self.assertEqual([('ft-busy', ('cpu',), host_view.SOURCE_METRICS)],
                          [(e.host, e.resources, e.source) for e in events])
+        self.assertEqual({'ft-busy': ('cpu',)}, view.hot_hosts())
 
 
 class TestBrokerRestart(ListenerTestCase):
@@ -384,7 +394,7 @@ class TestSignedClockSafeIntake(ListenerTestCase):
                           'handler_error': 0}, dropped)
         self.assertEqual([host], view.fresh_hosts())
         self.assertEqual(0.4, view.host(host).load['cpu'])
-        self.assertEqual([(host, host_view.SOURCE_AGENT)],
+        self.assertEqual([(host, host_view.SOURCE_HOTSPOT)],
                          [(e.host, e.source) for e in events])
         self.assertEqual(4, metrics.stats()['accepted'][
             payload_mod.METRICS_EVENT])

@@ -31,7 +31,7 @@ from oslotest import base
 
 from nova_drs.balancer import clients
 from nova_drs import config
-from tests.functional import polling
+from tests import polling
 
 #: the suites' shared polling helper
 wait_for = polling.wait_for

@@ -27,7 +27,7 @@ def host_state(name, hot=(), cpu=0.3, memory=0.4):
     load = {'cpu': cpu, 'memory': memory, 'disk': 0.0, 'network': 0.0}
     return host_view.HostState(
         name=name, stale=False, sampled_at=time.time(), received_at=None,
-        load=load, smoothed=dict(load), hot=tuple(hot), agent_hot=(),
+        load=load, smoothed=dict(load), hot=tuple(hot),
         cpu_count=8, memory_total_mb=16384.0, guests=(),
         libvirt_connected=True, agent_dropped_notifications=0)
 

@@ -94,6 +94,10 @@ class TestCycle(ManagerTestCase):
         self.assertEqual('compute-1', second['host']['name'])
         self.assertEqual(10.0, second['host']['interval_s'])
         self.assertEqual(0.25, second['host']['cpu']['util'])
+        # the [drs] thresholds it judged the host by, for the balancer
+        self.assertEqual({'cpu': 0.85, 'memory': 0.8, 'disk': 0.9,
+                          'network': 0.9}, second['host']['thresholds'])
+        payload.validate(second)
         (guest,) = second['guests']
         self.assertEqual(UUID_A, guest['uuid'])
         self.assertIsNone(first['guests'][0]['cpu_util'])

@@ -162,6 +162,30 @@ class TestMetricsCalculator(base.BaseTestCase):
         self.assertAlmostEqual(0.75, host.load_smoothed[1])
         self.assertEqual(0.6, self.calc.thresholds['memory'])
 
+    def test_cpu_load_counts_what_guests_waited_for(self):
+        # the host's 4 CPUs half busy; two 2-vCPU guests each waited for
+        # a CPU 20 % of their vCPUs' time: 0.8 CPU of demand not served
+        def guests(t, delay):
+            return [sample(t, u, vcpus=2, cpu_time=int(t * 10 ** 9),
+                           vcpu_delays=[delay, delay]) for u in ('u1', 'u2')]
+        self.calc.update(host_sample(1.0, busy=0, idle=0), guests(1.0, 0))
+        host, _g, _gone = self.calc.update(
+            host_sample(11.0, busy=200, idle=200), guests(11.0, 2 * 10 ** 9))
+        self.assertAlmostEqual(0.5, host.cpu_util)
+        self.assertAlmostEqual(0.5 + 0.8 / 4, host.load[0])
+        # no guest waiting: the utilisation; never above 1
+        host, _g, _gone = self.calc.update(
+            host_sample(21.0, busy=400, idle=400), guests(21.0, 2 * 10 ** 9))
+        self.assertAlmostEqual(0.5, host.load[0])
+        host, _g, _gone = self.calc.update(
+            host_sample(31.0, busy=700, idle=500),
+            guests(31.0, 12 * 10 ** 9))
+        self.assertEqual(1.0, host.load[0])
+        # libvirtd down: the utilisation alone
+        host, _g, _gone = self.calc.update(
+            host_sample(41.0, busy=900, idle=700), None)
+        self.assertAlmostEqual(0.5, host.load[0])
+
     def test_disk_load_against_configured_bandwidth(self):
         self.calc.update(host_sample(1.0, disks={'vda': (0, 0, 0, 0)}), [])
         host, _g, _gone = self.calc.update(

@@ -18,6 +18,7 @@ from tests.unit.agent import fakes
 
 UUID_1 = '8f4e1d64-3c9a-4a3b-9a57-1e2f0c6b7d01'
 UUID_2 = '8f4e1d64-3c9a-4a3b-9a57-1e2f0c6b7d02'
+THRESHOLDS = {'cpu': 0.85, 'memory': 0.9, 'disk': 0.9, 'network': 0.9}
 
 
 def host_metrics(disks=None, nics=None):
@@ -39,7 +40,7 @@ def metrics_payload():
     first = metrics.guest_metrics(None, fakes.sample(11.0, UUID_2))
     doc = {
         'version': payload.VERSION,
-        'host': manager.host_payload(host_metrics()),
+        'host': manager.host_payload(host_metrics(), THRESHOLDS),
         'guests': [manager.guest_payload(guest, balloon.GuestBalloon(
             target_mb=3900.0, action='shrink', applied=True, reason='x')),
             manager.guest_payload(first, balloon.GuestBalloon())],
@@ -97,7 +98,7 @@ class TestAgentPayloads(base.BaseTestCase):
     def test_device_lists_are_cut_to_the_schema_limit(self):
         many = {'sd%05d' % i: (1, 1, 1, 1)
                 for i in range(schema.MAX_DEVICES + 5)}
-        host = manager.host_payload(host_metrics(disks=many))
+        host = manager.host_payload(host_metrics(disks=many), THRESHOLDS)
         self.assertEqual(schema.MAX_DEVICES, len(host['disks']))
         doc = metrics_payload()
         doc['host'] = host
@@ -107,7 +108,8 @@ class TestAgentPayloads(base.BaseTestCase):
         host = host_metrics()
         host.interval_s = 10 * schema.MAX_INTERVAL_S
         self.assertEqual(schema.MAX_INTERVAL_S,
-                         manager.host_payload(host)['interval_s'])
+                         manager.host_payload(
+                             host, THRESHOLDS)['interval_s'])
 
     def test_hotspot_payload_is_valid(self):
         payload.validate(hotspot_payload(), payload.HOTSPOT_EVENT)

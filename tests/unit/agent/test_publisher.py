@@ -13,6 +13,7 @@ from oslotest import base
 from nova_drs.agent import publisher
 from nova_drs.notifications import payload
 from nova_drs.notifications import signing
+from tests import polling
 from tests.unit.agent import test_payload
 from tests.unit import clusters
 
@@ -32,12 +33,7 @@ class BlockingNotifier:
         self.sent.append((event_type, doc))
 
 
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out')
-        time.sleep(0.005)
+wait_for = polling.wait_for
 
 
 class TestPublisher(base.BaseTestCase):

@@ -3,7 +3,6 @@
 
 import os
 import threading
-import time
 import uuid
 
 import fixtures
@@ -12,19 +11,13 @@ import tooz
 
 from nova_drs.balancer import coordination
 from nova_drs import config
+from tests import polling
 
 HOSTS = ['compute-%02d' % i for i in range(40)]
 INTERVAL = 0.1
 TIMEOUT = 2
 
-
-def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %s s waiting for %s'
-                                 % (timeout, what))
-        time.sleep(0.05)
+wait_for = polling.wait_for
 
 
 class CoordinationTestCase(base.BaseTestCase):

@@ -19,6 +19,7 @@ from nova_drs.balancer import executor as executor_mod
 from nova_drs.balancer import plan as plan_mod
 from nova_drs import config
 from nova_drs.db import models
+from tests import polling
 from tests.unit.balancer import nova_fakes
 from tests.unit.db import base as db_base
 
@@ -28,16 +29,7 @@ POLL = 0.02
 TAKEOVER_AFTER = 30.0
 
 
-def wait_for(predicate, timeout=10.0, what='condition'):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out after %s s waiting for %s'
-                                 % (timeout, what))
-        time.sleep(0.01)
+wait_for = polling.wait_for
 
 
 def _utcnow():

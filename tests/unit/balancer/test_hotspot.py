@@ -298,7 +298,7 @@ class TestHotspotStrategy(base.BaseTestCase):
         self.assertIn('target b: cpu 0.00 -> 0.40', reason)
         doc = p.to_dict()
         self.assertEqual({'strategy', 'decision_s', 'migrations',
-                          'unresolved'}, set(doc))
+                          'unresolved', 'cooling'}, set(doc))
         self.assertEqual('hotspot', doc['strategy'])
         self.assertIsInstance(doc['decision_s'], float)
         self.assertEqual({'instance', 'source', 'target', 'reason',
@@ -314,3 +314,105 @@ class TestHotspotStrategy(base.BaseTestCase):
                  drs_balancer__max_migrations_per_destination_host=10)
         self.assertEqual(7, len(p.migrations))
         self.assertEqual([], p.unresolved)
+
+
+def base_load(cpu=0.0, memory=0.0):
+    """A host's ``base_load``: cores and MiB its own processes use."""
+    return {'cpu': cpu, 'memory': memory, 'disk': 0.0, 'network': 0.0}
+
+
+def own(cpu=0.85, memory=0.9):
+    """A host's ``thresholds``."""
+    return {'cpu': cpu, 'memory': memory, 'disk': 0.9, 'network': 0.9}
+
+
+class TestMeasuredHostState(base.BaseTestCase):
+    """Models with the agents' state: base loads, thresholds, hot flags."""
+
+    def test_destinations_are_judged_on_their_measured_load(self):
+        # b's guests are idle, its own processes use 8 cores: 3 more
+        # would put it at 1.1; c has room
+        m = c.model([c.host('a', hot=['cpu']),
+                     c.host('b', base_load=base_load(8.0), hot=[]),
+                     c.host('c', hot=[])],
+                    [busy('v1', 'a', 6, mem=3000), busy('v2', 'a', 3),
+                     c.vm('idle', 'b', vcpus=2, util=0.0)])
+        p = plan(m)
+        self.assertEqual([('v2', 'a', 'c')], moves(p))
+        self.assertIn('target c: cpu 0.00 -> 0.30',
+                      p.migrations[0].reason)
+        # without c, nothing fits: b is never used
+        m = c.model([c.host('a', hot=['cpu']),
+                     c.host('b', base_load=base_load(8.0), hot=[])],
+                    [busy('v1', 'a', 6, mem=3000), busy('v2', 'a', 3),
+                     c.vm('idle', 'b', vcpus=2, util=0.0)])
+        p = plan(m)
+        self.assertEqual([], moves(p))
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_a_sources_relief_is_computed_from_its_measured_load(self):
+        # a's guests use 8 cores (under 8.5), its own processes 1.5 more:
+        # 9.5 cores, one must go
+        m = c.model([c.host('a', base_load=base_load(1.5), hot=['cpu']),
+                     c.host('b', hot=[])],
+                    [busy('v1', 'a', 4), busy('v2', 'a', 2),
+                     busy('v3', 'a', 2, mem=100)])
+        p = plan(m)
+        self.assertEqual([('v3', 'a', 'b')], moves(p))
+        self.assertIn('hotspot on a (cpu 0.95 > 0.85 -> 0.75)',
+                      p.migrations[0].reason)
+        # base load alone above the threshold: no move of guests helps
+        m = c.model([c.host('a', base_load=base_load(9.0), hot=['cpu']),
+                     c.host('b', hot=[])],
+                    [busy('v1', 'a', 1)])
+        p = plan(m)
+        self.assertEqual([], moves(p))
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_the_hot_set_is_the_agents_flags(self):
+        # a and b are both at 9 cores; only a's agent flags it (b: one
+        # spike, k-of-n not reached): a is relieved, b is neither a
+        # source nor a destination
+        m = c.model([c.host('a', hot=['cpu']), c.host('b', hot=[]),
+                     c.host('c', hot=[])],
+                    [busy('a1', 'a', 6, mem=3000), busy('a2', 'a', 3),
+                     busy('b1', 'b', 6, mem=3000), busy('b2', 'b', 3)])
+        p = plan(m)
+        self.assertEqual([('a2', 'a', 'c')], moves(p))
+        self.assertEqual([], p.unresolved)
+        self.assertEqual([], p.cooling)
+        # without flags (an offline model), both are hot, as before
+        m.hosts.hot = None
+        self.assertEqual({'a', 'b'},
+                         {x.source for x in plan(m).migrations})
+
+    def test_a_cooling_host_needs_no_move_and_receives_none(self):
+        # a's agent still flags it (k-of-n) though its load is back to
+        # 0.5: no move, reported as cooling; and no destination, as Nova's
+        # scheduler filter would refuse it; b is relieved to c
+        m = c.model([c.host('a', hot=['cpu']), c.host('b', hot=['cpu']),
+                     c.host('c', hot=[])],
+                    [busy('a1', 'a', 5), busy('b1', 'b', 6, mem=3000),
+                     busy('b2', 'b', 3)])
+        for strategy in ('hotspot', 'balance'):
+            p = plan(m, strategy)
+            self.assertEqual([('b2', 'b', 'c')], moves(p), strategy)
+            self.assertEqual(['a'], p.cooling)
+            self.assertEqual([], p.unresolved)
+
+    def test_each_host_is_judged_by_its_own_thresholds(self):
+        # a's agent uses cpu 0.95: at 9 cores it is not over; b's uses
+        # 0.6: at 5 cores it would be over, so it takes nothing; c's
+        # thresholds are the planner's (none given)
+        m = c.model([c.host('a', thresholds=own(0.95), hot=['cpu']),
+                     c.host('b', thresholds=own(0.6), hot=['cpu']),
+                     c.host('c', hot=[]), c.host('d', hot=[])],
+                    [busy('a1', 'a', 9), busy('b1', 'b', 4, mem=3000),
+                     busy('b2', 'b', 3), busy('d1', 'd', 7)])
+        p = plan(m)
+        self.assertEqual(['a'], p.cooling)
+        self.assertEqual([('b2', 'b', 'c')], moves(p))
+        self.assertIn('hotspot on b (cpu 0.70 > 0.60 -> 0.40)',
+                      p.migrations[0].reason)
+        # d at 7 cores would be at 1.0 with b2: not a destination
+        self.assertNotIn('d', {x.target for x in p.migrations})

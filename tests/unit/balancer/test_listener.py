@@ -14,6 +14,7 @@ from nova_drs.balancer import host_view
 from nova_drs.balancer import listener
 from nova_drs.notifications import payload as payload_mod
 from nova_drs.notifications import signing
+from tests import polling
 from tests.unit.balancer import test_host_view as docs
 from tests.unit import clusters
 
@@ -51,15 +52,7 @@ def message(doc, event_type=None, publisher_id=None, message_id='m-1'):
             'metadata': {'message_id': message_id, 'timestamp': 'x'}}
 
 
-def wait_for(predicate, timeout=10.0, what='condition'):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out waiting for %s' % what)
-        time.sleep(0.01)
+wait_for = polling.wait_for
 
 
 class TestParseTimestamp(base.BaseTestCase):
@@ -442,8 +435,8 @@ class TestListenerOnFakeTransport(base.BaseTestCase):
         self.notifier('c1').sample({}, payload_mod.HOTSPOT_EVENT, doc)
         wait_for(lambda: self.urgent, what='the urgent callback')
         event = self.urgent[0]
-        self.assertEqual(('c1', host_view.SOURCE_AGENT), (event.host,
-                                                          event.source))
+        self.assertEqual(('c1', host_view.SOURCE_HOTSPOT),
+                         (event.host, event.source))
         self.assertLess(event.received_at - started, 5.0)
 
     def test_replicas_each_get_everything(self):

@@ -64,14 +64,24 @@ class ManagerTestCase(base.BaseTestCase):
         self.addCleanup(self.manager.coordinator.stop)
         self.assertTrue(self.manager.coordinator.wait_active(10))
 
-    def report(self, host, cpu_per_guest=0.1, load=None):
+    def report(self, host, cpu_per_guest=0.1, load=None, hotspot=None,
+               **kwargs):
+        """A metrics report of ``host``, as its agent would send it.
+
+        Its CPU load is its guests' unless ``load`` says otherwise, and
+        its agent flags it hot as soon as that is above the [drs]
+        threshold (1 of 1) unless ``hotspot`` says otherwise.
+        """
         guests = [docs.guest_doc(sid, cpu=cpu_per_guest, mem=500.0, vcpus=4,
                                  max_mb=2048.0)
                   for sid, where in SERVERS.items() if where == host]
         load = load if load is not None else \
             cpu_per_guest * 4 * len(guests) / 12.0
+        if hotspot is None:
+            hotspot = ('cpu',) if load > self.conf.drs.cpu_threshold else ()
         doc = docs.metrics_doc(host, at=time.time(), guests=guests,
-                               load=(load, 0.1, 0.0, 0.0))
+                               load=(load, 0.1, 0.0, 0.0), hotspot=hotspot,
+                               **kwargs)
         self.manager.view.on_metrics([docs.report(doc, time.monotonic())])
 
     def report_all(self, hot_cpu=0.1):
@@ -274,6 +284,56 @@ class RoomCheckTest(ManagerTestCase):
         self.assertIn('not a known compute host', why)
         ok, _ = self.manager.room_check(self.action(sids[0], None), [])
         self.assertTrue(ok)
+
+    def test_room_check_judges_the_measured_host_load(self):
+        # compute-2's guests are idle (it has none), but its own
+        # processes use half of it: a 4-vCPU server at 100% (a third of
+        # it) puts it at 0.83, under 0.85; at 0.6 it would be 0.93
+        sid = sorted(SERVERS)[0]
+        move = self.action(sid, 'compute-2')
+        self.report_all(hot_cpu=1.0)
+        self.report('compute-2', load=0.5)
+        self.manager.cycle()
+        self.assertEqual((True, ''), self.manager.room_check(move, []))
+        self.report('compute-2', load=0.6)
+        ok, why = self.manager.room_check(move, [])
+        self.assertFalse(ok)
+        self.assertIn('compute-2 would be above its cpu threshold(s) with '
+                      '1 incoming', why)
+        # judged by its agent's thresholds, not this balancer's
+        self.report('compute-2', load=0.6, thresholds=(0.95, 0.9, 0.9, 0.9))
+        self.assertEqual((True, ''), self.manager.room_check(move, []))
+
+    def test_a_hot_destination_is_refused(self):
+        # the end-to-end failure of issue 14: compute-2's guests are idle
+        # but its host is at 1.0 and its agent flags it: Nova's filter
+        # would refuse the move, and so does the room check
+        sid = sorted(SERVERS)[0]
+        self.report_all(hot_cpu=1.0)
+        self.manager.cycle()
+        self.report('compute-2', load=1.0)
+        ok, why = self.manager.room_check(self.action(sid, 'compute-2'), [])
+        self.assertFalse(ok)
+        self.assertIn('compute-2 is hot (cpu)', why)
+        # flagged hot while its load is back to 0.1 (cooling): refused too
+        self.report('compute-2', load=0.1, hotspot=('cpu',))
+        ok, why = self.manager.room_check(self.action(sid, 'compute-2'), [])
+        self.assertFalse(ok)
+        self.assertIn('is hot (cpu)', why)
+        # not flagged (yet) but at 1.0: no room
+        self.report('compute-2', load=1.0, hotspot=())
+        ok, why = self.manager.room_check(self.action(sid, 'compute-2'), [])
+        self.assertFalse(ok)
+        self.assertIn('above its cpu threshold', why)
+
+    def test_a_destination_busy_outside_its_guests_is_not_chosen(self):
+        self.report('compute-1', cpu_per_guest=1.0)
+        self.report('compute-2', load=1.0)
+        self.report('compute-3', load=0.2)
+        result = self.manager.cycle()
+        plan = self.db.get_plan(result.applied[0])
+        self.assertEqual({'compute-3'}, {a.target for a in plan.actions})
+        self.assertIn('compute-2', result.unresolved)
 
     def test_stale_destination_is_refused(self):
         self.report('compute-1', cpu_per_guest=1.0)

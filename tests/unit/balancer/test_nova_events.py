@@ -11,6 +11,7 @@ from oslotest import base
 
 from nova_drs.balancer import nova_events
 from nova_drs import config
+from tests import polling
 from tests.unit import clusters
 
 HANDLED = oslo_messaging.NotificationResult.HANDLED
@@ -61,15 +62,7 @@ class RecordingHandler(nova_events.NovaEventHandler):
         return [e for batch in self.batches for e in batch]
 
 
-def wait_for(predicate, timeout=10.0, what='condition'):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError('timed out waiting for %s' % what)
-        time.sleep(0.01)
+wait_for = polling.wait_for
 
 
 class TestEventTypes(base.BaseTestCase):

@@ -38,7 +38,8 @@ SNAPSHOT = {
     ],
 }
 
-PLAN_KEYS = {'strategy', 'decision_s', 'migrations', 'unresolved'}
+PLAN_KEYS = {'strategy', 'decision_s', 'migrations', 'unresolved',
+             'cooling'}
 MIGRATION_KEYS = {'instance', 'source', 'target', 'reason', 'transfer_mb',
                   'duration_s'}
 

@@ -288,8 +288,11 @@ class TestWithMetrics(ExportTestCase):
     CONF = ('[DEFAULT]\ntransport_url = fake:/\n'
             '[drs_listener]\nbatch_timeout = 0.05\n')
 
-    def agent(self, host, guests, stop):
-        """Publish ``host``'s metrics every 50 ms until ``stop`` is set."""
+    def agent(self, host, guests, stop, **fields):
+        """Publish ``host``'s metrics every 50 ms until ``stop`` is set.
+
+        ``fields``: more arguments of ``metrics_doc`` (load, hotspot...).
+        """
         conf = config.load()
         transport = oslo_messaging.get_notification_transport(
             conf, url='fake:/')
@@ -303,7 +306,7 @@ class TestWithMetrics(ExportTestCase):
             while not stop.is_set():
                 notifier.sample({}, payload_mod.METRICS_EVENT,
                                 docs.metrics_doc(host, at=time.time(),
-                                                 guests=guests))
+                                                 guests=guests, **fields))
                 stop.wait(0.05)
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
@@ -312,8 +315,12 @@ class TestWithMetrics(ExportTestCase):
 
     def test_loads_and_stale_hosts(self):
         stop = threading.Event()
+        # c1's agent: 8 of its 16 cores and 16,384 MiB in use, and its
+        # own CPU threshold of 0.45: it flags the host hot
         self.agent('c1', [docs.guest_doc(VM1, cpu=0.75, mem=6000.0),
-                          docs.guest_doc(VM2, cpu=0.25, mem=1000.0)], stop)
+                          docs.guest_doc(VM2, cpu=0.25, mem=1000.0)], stop,
+                   load=(0.5, 0.25, 0.0, 0.0), hotspot=('cpu',),
+                   thresholds=(0.45, 0.9, 0.9, 0.9))
         started = time.monotonic()
         rc = self.export('--metrics-wait', '1.5', conf_extra=self.CONF)
         stop.set()
@@ -328,6 +335,19 @@ class TestWithMetrics(ExportTestCase):
         self.assertEqual(75.0, by_name[VM1]['cpu_util'])
         self.assertEqual(6000.0, by_name[VM1]['mem_used_mb'])
         self.assertEqual(3.0, by_name[VM1]['disk_mb_s'])
+        # the measured state, as the balancer holds it: the agent's flags
+        # and thresholds, and what the host uses beside its guests (3.5
+        # cores, 7,000 MiB)
+        self.assertEqual(
+            (['cpu'], {'cpu': 0.45, 'memory': 0.9, 'disk': 0.9,
+                       'network': 0.9},
+             {'cpu': 4.5, 'memory': 9384.0, 'disk': 0.0, 'network': 0.0}),
+            (hosts['c1']['hot'], hosts['c1']['thresholds'],
+             hosts['c1']['base_load']))
+        # the silent host: no flag, the configured thresholds
+        self.assertEqual(([], 0.85), (hosts['c2']['hot'],
+                                      hosts['c2']['thresholds']['cpu']))
+        self.assertNotIn('base_load', hosts['c2'])
         # VM3 is on the silent host: kept, but not to be moved
         self.assertTrue(by_name[VM3]['opt_out'])
         self.assertEqual(0.0, by_name[VM3]['cpu_util'])

@@ -16,14 +16,14 @@ from tests.unit.db import base
 SAMPLED = 1767268800.5
 
 
-def host_state(name, hot=(), agent_hot=(), stale=False, cpu=0.25,
+def host_state(name, hot=(), stale=False, cpu=0.25,
                memory=0.5, sampled_at=SAMPLED, guests=3, **kwargs):
     """A real balancer HostState, as HostView.hosts() returns them."""
     load = {'cpu': cpu, 'memory': memory, 'disk': 0.0, 'network': 0.125}
     values = dict(
         name=name, stale=stale, sampled_at=sampled_at, received_at=12.5,
         load=load, smoothed={r: v * 0.5 for r, v in load.items()},
-        hot=tuple(hot), agent_hot=tuple(agent_hot), cpu_count=16,
+        hot=tuple(hot), cpu_count=16,
         memory_total_mb=65536.5,
         guests=tuple('guest-%d' % n for n in range(guests)),
         libvirt_connected=True, agent_dropped_notifications=0)
@@ -39,7 +39,7 @@ class HostStateTests(object):
 
     def test_save_and_list(self):
         written = self.db.save_host_states(
-            [host_state('host-2', hot=['memory'], agent_hot=['cpu']),
+            [host_state('host-2', hot=['memory', 'cpu']),
              host_state('host-1', stale=True, sampled_at=None)],
             'replica-a')
         self.assertEqual(2, written)
@@ -49,7 +49,7 @@ class HostStateTests(object):
         self.assertTrue(one.stale)
         self.assertIsNone(one.sampled_at)
         self.assertFalse(two.stale)
-        # union of both detectors, in the resources' order
+        # the agent's flags, in the resources' order
         self.assertEqual(['cpu', 'memory'], two.hot)
         self.assertEqual({'cpu': 0.25, 'memory': 0.5, 'disk': 0.0,
                           'network': 0.125}, two.load)

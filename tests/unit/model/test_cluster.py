@@ -93,6 +93,109 @@ class TestClusterModel(base.BaseTestCase):
         self.assertEqual([True, False], m.hosts.disabled.tolist())
 
 
+LOADS = ('cpu', 'memory', 'disk', 'network')
+
+
+def per_resource(*values):
+    return dict(zip(LOADS, values))
+
+
+class TestMeasuredHostState(base.BaseTestCase):
+    """base_load, thresholds and hot: the agents' state of each host."""
+
+    def setUp(self):
+        super().setUp()
+        self.model = c.model(
+            [c.host('a', base_load=per_resource(2.0, 3000.0, 0.0, 0.0),
+                    thresholds=per_resource(0.8, 0.7, 0.9, 0.9),
+                    hot=['memory']),
+             c.host('b')],
+            [c.vm('v1', 'a', vcpus=4, util=50.0, mem=1500),
+             c.vm('v2', 'b', vcpus=2, util=100.0, mem=2500,
+                  memory_mb=4000)])
+
+    def test_base_load_is_part_of_the_host_load(self):
+        np.testing.assert_allclose(self.model.guest_demand()[0],
+                                   [2.0, 1500.0, 0.0, 0.0])
+        np.testing.assert_allclose(self.model.host_demand(),
+                                   [[4.0, 4500.0, 0, 0], [2.0, 2500.0, 0, 0]])
+        np.testing.assert_allclose(self.model.host_load()[:, :2],
+                                   [[0.4, 0.45], [0.2, 0.25]])
+
+    def test_thresholds_are_each_hosts_or_the_default(self):
+        np.testing.assert_allclose(
+            self.model.host_thresholds([0.85, 0.9, 0.9, 0.9]),
+            [[0.8, 0.7, 0.9, 0.9], [0.85, 0.9, 0.9, 0.9]])
+
+    def test_hot_flags_are_the_agents_when_present(self):
+        # a's memory is flagged though its load is 0.45; b is not,
+        # whatever the thresholds say
+        hot = self.model.hot_hosts([0.1, 0.1, 0.9, 0.9])
+        self.assertEqual([[False, True, False, False], [False] * 4],
+                         hot.tolist())
+        self.model.hosts.hot = None
+        hot = self.model.hot_hosts([0.1, 0.1, 0.9, 0.9])
+        # a by its own thresholds (not over), b by the default ones
+        self.assertEqual([[False, False, False, False],
+                          [True, True, False, False]], hot.tolist())
+
+    def test_offline_models_keep_their_figures(self):
+        m = c.model([c.host('a')], [c.vm('v', 'a', vcpus=4, util=50.0)])
+        self.assertIsNone(m.hosts.base_load)
+        self.assertIsNone(m.hosts.thresholds)
+        self.assertIsNone(m.hosts.hot)
+        np.testing.assert_allclose(m.host_demand(), m.guest_demand())
+        copy = m.copy()
+        self.assertIsNone(copy.hosts.hot)
+        self.assertNotIn('base_load', snapshot.to_dict(m)['hosts'][0])
+
+    def test_copy_is_independent(self):
+        copy = self.model.copy()
+        copy.hosts.base_load[0, 0] = 9.0
+        copy.hosts.hot[1, 0] = True
+        copy.hosts.thresholds[0, 0] = 0.5
+        self.assertEqual(2.0, self.model.hosts.base_load[0, 0])
+        self.assertFalse(self.model.hosts.hot[1, 0])
+        self.assertEqual(0.8, self.model.hosts.thresholds[0, 0])
+
+    def test_snapshot_round_trip(self):
+        doc = snapshot.to_dict(self.model)
+        a, b = doc['hosts']
+        self.assertEqual((per_resource(2.0, 3000.0, 0.0, 0.0),
+                          per_resource(0.8, 0.7, 0.9, 0.9), ['memory']),
+                         (a['base_load'], a['thresholds'], a['hot']))
+        # b gave none: no base load, the planner's thresholds, not hot
+        self.assertEqual([], b['hot'])
+        self.assertNotIn('base_load', b)
+        self.assertNotIn('thresholds', b)
+        again = snapshot.from_dict(doc)
+        self.assertEqual(doc, snapshot.to_dict(again))
+        np.testing.assert_allclose(again.host_demand(),
+                                   self.model.host_demand())
+        self.assertEqual(self.model.hot_hosts([0.85] * 4).tolist(),
+                         again.hot_hosts([0.85] * 4).tolist())
+
+    def test_snapshot_errors_name_the_field(self):
+        for fields, fragment in (
+                ({'base_load': {'cpu': 1.0}},
+                 "hosts[0].base_load.memory: required field is missing"),
+                ({'base_load': per_resource(-1.0, 0, 0, 0)},
+                 'hosts[0].base_load.cpu: must be at least 0'),
+                ({'base_load': [1, 2, 3, 4]},
+                 'hosts[0].base_load: must be an object'),
+                ({'thresholds': dict(per_resource(0.8, 0.9, 0.9, 0.9),
+                                     gpu=0.5)},
+                 "hosts[0].thresholds: unknown resource 'gpu'"),
+                ({'thresholds': per_resource(0.8, 1.5, 0.9, 0.9)},
+                 'hosts[0].thresholds.memory: must be at most 1.0'),
+                ({'hot': ['cpu', 'heat']},
+                 "hosts[0].hot: unknown resource 'heat'"),
+                ({'hot': 'cpu'}, 'hosts[0].hot: must be a list')):
+            e = self.assertRaises(snapshot.SnapshotError, c.model,
+                                  [c.host('a', **fields)], [])
+            self.assertIn(fragment, str(e))
+
+
 class TestSnapshotErrors(base.BaseTestCase):
 
     def assertError(self, doc, fragment):

@@ -190,6 +190,31 @@ class TestValidate(base.BaseTestCase):
         del doc['guests'][0]['smoothed']['cpu_demand']
         self.assertIs(doc, payload.validate(doc))
 
+    def test_host_thresholds_are_required_from_1_2(self):
+        # the thresholds the agent judged its host by: the balancer
+        # judges the host by them too
+        doc = metrics_doc()
+        self.assertEqual({'cpu': 0.85, 'memory': 0.9, 'disk': 0.9,
+                          'network': 0.9}, doc['host']['thresholds'])
+        del doc['host']['thresholds']
+        self.assertEqual("host: missing required key 'thresholds'",
+                         self.error(doc))
+        doc['version'] = '1.3'
+        self.assertIn("missing required key 'thresholds'", self.error(doc))
+        # the agents before 1.2 did not send them
+        for version in ('1.0', '1.1'):
+            doc['version'] = version
+            self.assertIs(doc, payload.validate(doc))
+        # shares, like the loads
+        doc = metrics_doc()
+        doc['host']['thresholds']['memory'] = 1.2
+        self.assertIn('host.thresholds.memory', self.error(doc))
+        doc['host']['thresholds']['memory'] = -0.1
+        self.assertIn('host.thresholds.memory', self.error(doc))
+        del doc['host']['thresholds']['memory']
+        self.assertIn("host.thresholds: missing required key 'memory'",
+                      self.error(doc))
+
     def test_newer_minor_version_keeps_only_known_keys(self):
         doc = metrics_doc()
         doc['version'] = '1.7'

@@ -11,16 +11,8 @@ from oslo_db import exception as db_exc
 from oslotest import base as oslo_base
 
 from nova_drs.scheduler import state as state_mod
+from tests import polling
 from tests.unit.scheduler import base
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def closed_port():
@@ -155,7 +147,8 @@ class TestRefresh(base.SchedulerDataTestCase):
         with self.assertLogs('nova_drs.scheduler.state', 'WARNING') as logs:
             self.assertIsNone(state.current())
             self.assertTrue(state.running())
-            self.assertTrue(wait_until(lambda: state.current() is not None))
+            self.assertTrue(polling.wait_for(
+                lambda: state.current() is not None))
         messages = '\n'.join(logs.output)
         self.assertIn('cannot read the nova-drs database, retrying every '
                       '0.5 s: database is down', messages)
@@ -195,7 +188,7 @@ class TestRefresh(base.SchedulerDataTestCase):
                 before = state.counters['refreshes']
                 started = state.running()
                 inherited = state.current() is not None
-                refreshed = wait_until(
+                refreshed = polling.wait_for(
                     lambda: state.counters['refreshes'] > before, 5)
                 os.write(write_end, ('%s %s %s' % (
                     inherited, started, refreshed)).encode())
