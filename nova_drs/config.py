@@ -2,9 +2,14 @@
 """Load and check configuration for the nova-drs commands.
 
 Commands accept several ``--config-file`` arguments and ``--config-dir``,
-as Nova's services do, so nova-drs can be tuned inside nova.conf. Values
-are checked when the files are read, not when an option is first used, so
-a bad setting is reported at start with the file, group and option named.
+as Nova's services do, so nova-drs can be tuned inside nova.conf. Without
+them, files are found where operators expect them, by oslo.config's own
+lookup: ``nova-drs.conf`` in ``~/.nova-drs/``, ``~/``, ``/etc/nova-drs/``
+and ``/etc/``, and the ``*.conf`` files of ``nova-drs.conf.d`` beside it
+(a ``--config-file`` replaces the default files; the default directory is
+still read, as for Nova). Values are checked when the files are read, not
+when an option is first used, so a bad setting is reported at start with
+the file, group and option named.
 """
 
 import re
@@ -22,13 +27,16 @@ class ConfigError(Exception):
 
 
 def load(config_files=(), config_dirs=(), conf=None, args=None,
-         groups=None):
+         groups=None, default_files=True):
     """Parse configuration files and return the checked configuration.
 
     Options are registered on a new ConfigOpts unless ``conf`` is given.
 
     :param groups: modules of :mod:`nova_drs.conf` to register (all by
         default).
+    :param default_files: also look for ``nova-drs.conf`` and
+        ``nova-drs.conf.d`` in oslo.config's default places; False reads
+        only what is named (tests, the benchmarks' own files).
     :raises ConfigError: unreadable file, syntax error or invalid value.
     """
     if conf is None:
@@ -41,8 +49,10 @@ def load(config_files=(), config_dirs=(), conf=None, args=None,
     for path in config_dirs:
         argv += ['--config-dir', path]
     try:
-        conf(argv, project=PROJECT, default_config_files=[],
-             default_config_dirs=[])
+        # NOTE: None is oslo.config's "search the default places"
+        defaults = None if default_files else []
+        conf(argv, project=PROJECT, default_config_files=defaults,
+             default_config_dirs=defaults)
     except cfg.ConfigFilesNotFoundError as e:
         raise ConfigError('cannot read configuration file(s): %s'
                           % ', '.join(e.config_files))

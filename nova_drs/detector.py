@@ -20,16 +20,33 @@ however large, never makes a hotspot on its own: it needs a second sample
 above the threshold within three.
 """
 
-import numpy as np
+import itertools
+import math
 
-from nova_drs.model import cluster
+from nova_drs.model import resources
+
+
+class _KeyState:
+    """What the detector keeps for one key."""
+
+    __slots__ = ('ewma', 'history')
+
+    def __init__(self, ewma):
+        self.ewma = ewma
+        #: the last n above/below comparisons, oldest first
+        self.history = []
 
 
 class HotspotDetector:
     """Smooth per-host loads and flag persistent hotspots.
 
+    Plain Python on purpose: the agent feeds it one host (and its guests'
+    loads) per cycle and must not load numpy, some 17 MB of its memory
+    budget, for that; the simulator feeds it every host and takes numpy
+    arrays or nested lists alike.
+
     :param thresholds: per-resource thresholds, in the order of
-        :data:`nova_drs.model.cluster.RESOURCES`.
+        :data:`nova_drs.model.resources.RESOURCES`.
     :param alpha: EWMA weight of the newest sample (1.0: no smoothing).
     :param k: how many of the last ``n`` smoothed samples must be above the
         threshold.
@@ -37,104 +54,97 @@ class HotspotDetector:
     """
 
     def __init__(self, thresholds, alpha=0.5, k=2, n=3):
-        thresholds = np.asarray(thresholds, dtype=float)
-        if thresholds.shape != (len(cluster.RESOURCES),):
+        thresholds = tuple(float(t) for t in thresholds)
+        if len(thresholds) != len(resources.RESOURCES):
             raise ValueError('one threshold per resource is needed: %s'
-                             % ', '.join(cluster.RESOURCES))
+                             % ', '.join(resources.RESOURCES))
         if not 0.0 < alpha <= 1.0:
             raise ValueError('alpha must be in (0, 1], got %r' % alpha)
         if not 1 <= k <= n:
             raise ValueError('persistence needs 1 <= k <= n, got k=%r n=%r'
                              % (k, n))
+        #: per-resource thresholds (a tuple of floats)
         self.thresholds = thresholds
         self.alpha = float(alpha)
         self.k = int(k)
         self.n = int(n)
-        self._rows = {}
-        self._ewma = np.zeros((0, thresholds.size))
-        # ring of the last n above/below comparisons per key and resource
-        self._history = np.zeros((0, thresholds.size, self.n), dtype=bool)
-        self._seen = np.zeros(0, dtype=np.int64)
+        self._keys = {}
 
     @classmethod
     def from_conf(cls, conf):
-        return cls(cluster.thresholds_from_conf(conf),
+        return cls(resources.thresholds_from_conf(conf),
                    alpha=conf.drs.ewma_alpha,
                    k=conf.drs.persistence_count,
                    n=conf.drs.persistence_window)
 
-    def _rows_for(self, keys):
-        rows = np.empty(len(keys), dtype=np.int64)
-        new = 0
-        for pos, key in enumerate(keys):
-            row = self._rows.get(key)
-            if row is None:
-                row = len(self._rows)
-                self._rows[key] = row
-                new += 1
-            rows[pos] = row
-        if new:
-            width = self.thresholds.size
-            self._ewma = np.vstack([self._ewma, np.zeros((new, width))])
-            self._history = np.concatenate(
-                [self._history, np.zeros((new, width, self.n), dtype=bool)])
-            self._seen = np.concatenate(
-                [self._seen, np.zeros(new, dtype=np.int64)])
+    def _rows(self, keys, loads):
+        """``loads`` as lists of floats, checked before anything changes."""
+        if hasattr(loads, 'tolist'):
+            # a numpy array: one conversion instead of one per element
+            loads = loads.tolist()
+        width = len(self.thresholds)
+        rows = [list(map(float, row)) for row in loads]
+        if len(rows) != len(keys) or any(len(r) != width for r in rows):
+            raise ValueError('one row of %d loads per key is needed'
+                             % width)
+        if not all(map(math.isfinite, itertools.chain.from_iterable(rows))):
+            raise ValueError('loads must be finite numbers')
         return rows
+
+    def _flags(self, state):
+        return [above >= self.k for above in map(sum, zip(*state.history))]
 
     def update(self, keys, loads):
         """Feed one sample per key; return the hot flags after it.
 
         :param keys: sequence of host names, one per row of ``loads``.
-        :param loads: array (len(keys), 4) of loads as shares of capacity.
-        :returns: boolean array (len(keys), 4): resource hot on that host.
+        :param loads: (len(keys), 4) loads as shares of capacity: a numpy
+            array or a sequence of sequences.
+        :returns: one list of 4 booleans per key: resource hot on that
+            host.
+        :raises ValueError: a row of the wrong length, or a load that is
+            not a finite number (nothing is updated then).
         """
-        loads = np.asarray(loads, dtype=float).reshape(
-            len(keys), self.thresholds.size)
-        if not np.isfinite(loads).all():
-            raise ValueError('loads must be finite numbers')
-        rows = self._rows_for(keys)
-        first = self._seen[rows] == 0
-        ewma = np.where(first[:, None], loads,
-                        self.alpha * loads
-                        + (1.0 - self.alpha) * self._ewma[rows])
-        self._ewma[rows] = ewma
-        slot = self._seen[rows] % self.n
-        self._history[rows, :, slot] = ewma > self.thresholds
-        self._seen[rows] += 1
-        return self._history[rows].sum(axis=2) >= self.k
+        rows = self._rows(keys, loads)
+        # NOTE: locals, and no call per key: the agent smooths every
+        # guest's loads with this each cycle
+        alpha, rest = self.alpha, 1.0 - self.alpha
+        thresholds, n, k = self.thresholds, self.n, self.k
+        known = self._keys
+        out = []
+        for key, row in zip(keys, rows):
+            state = known.get(key)
+            if state is None:
+                # the first sample seeds the average
+                state = known[key] = _KeyState(row)
+                ewma = row
+            else:
+                ewma = state.ewma = [alpha * x + rest * e
+                                     for x, e in zip(row, state.ewma)]
+            above = [e > t for e, t in zip(ewma, thresholds)]
+            history = state.history
+            history.append(above)
+            if len(history) > n:
+                del history[0]
+            if n == 1:
+                # one of one: hot when above (k is 1)
+                out.append(above[:])
+            else:
+                out.append([c >= k for c in map(sum, zip(*history))])
+        return out
 
     def smoothed(self, keys):
         """Current smoothed loads for ``keys`` (zeros for unknown keys)."""
-        out = np.zeros((len(keys), self.thresholds.size))
-        for pos, key in enumerate(keys):
-            row = self._rows.get(key)
-            if row is not None:
-                out[pos] = self._ewma[row]
-        return out
+        zeros = [0.0] * len(self.thresholds)
+        return [list(s.ewma) if s is not None else list(zeros)
+                for s in map(self._keys.get, keys)]
 
     def hot(self, keys):
         """Current hot flags for ``keys`` without feeding a sample."""
-        out = np.zeros((len(keys), self.thresholds.size), dtype=bool)
-        for pos, key in enumerate(keys):
-            row = self._rows.get(key)
-            if row is not None:
-                out[pos] = self._history[row].sum(axis=1) >= self.k
-        return out
+        nothing = [False] * len(self.thresholds)
+        return [self._flags(s) if s is not None else list(nothing)
+                for s in map(self._keys.get, keys)]
 
     def forget(self, key):
-        """Drop a key's state (the host went away); its row is recycled."""
-        row = self._rows.pop(key, None)
-        if row is None:
-            return
-        last = len(self._rows)
-        if row != last:
-            # move the last row into the hole to keep the arrays dense
-            moved = next(k for k, r in self._rows.items() if r == last)
-            self._rows[moved] = row
-            self._ewma[row] = self._ewma[last]
-            self._history[row] = self._history[last]
-            self._seen[row] = self._seen[last]
-        self._ewma = self._ewma[:last]
-        self._history = self._history[:last]
-        self._seen = self._seen[:last]
+        """Drop a key's state (the host went away)."""
+        self._keys.pop(key, None)

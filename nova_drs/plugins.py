@@ -13,8 +13,10 @@ def names(namespace):
     return sorted(stevedore.ExtensionManager(namespace).names())
 
 
-def load(namespace, name, conf, kind, error=PluginNotFound):
+def load(namespace, name, conf, kind, error=PluginNotFound, **kwargs):
     """Instantiate plugin ``name`` of ``namespace`` with ``conf``.
+
+    ``kwargs`` are passed on to the plugin's constructor.
 
     The plugin's ``name`` attribute is set to its entry point name, which
     is its identity. An unknown name raises ``error`` listing the
@@ -23,7 +25,8 @@ def load(namespace, name, conf, kind, error=PluginNotFound):
     try:
         manager = stevedore.DriverManager(namespace, name,
                                           invoke_on_load=True,
-                                          invoke_args=(conf,))
+                                          invoke_args=(conf,),
+                                          invoke_kwds=kwargs)
     except stevedore.exception.NoMatches:
         raise error('unknown %s %r; installed: %s'
                     % (kind, name, ', '.join(names(namespace)) or 'none'))

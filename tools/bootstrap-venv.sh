@@ -125,8 +125,8 @@ _drs_stamp() {
     local f
     {
         printf '%s\n' "$@"
-        for f in requirements.txt test-requirements.txt setup.cfg \
-                pyproject.toml; do
+        for f in requirements.txt test-requirements.txt doc/requirements.txt \
+                setup.cfg pyproject.toml; do
             [ -f "$DRS_REPO/$f" ] && cat "$DRS_REPO/$f"
         done
         "$DRS_VENV/bin/python" --version

@@ -32,7 +32,7 @@ your own traces, with for example:
     .venv/bin/nova-drs simulate --trace-dir ../shared/traces/planetlab \\
         --day 20110303 --hosts 200
 
-and plan migrations for a cluster snapshot (format: doc/snapshot-format.rst):
+and plan migrations for a cluster snapshot (format: doc/source/snapshot-format.rst):
 
     .venv/bin/nova-drs plan --snapshot nova_drs/data/example-snapshot.json
 EOT

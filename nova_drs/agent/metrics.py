@@ -7,7 +7,7 @@ time gives ``None`` for that cycle, never a made-up number. Sizes are MiB
 and rates MiB/s (``mb`` means 2**20 bytes, as in Nova's ``memory_mb``).
 
 Host loads (shares of capacity, in the order of
-:data:`nova_drs.model.cluster.RESOURCES`) go through the
+:data:`nova_drs.model.resources.RESOURCES`) go through the
 :class:`nova_drs.detector.HotspotDetector` configured by ``[drs]``, which
 smooths them and flags persistent hotspots: the one answer to "is this
 host hot?" that the balancer, the API and the Nova scheduler filter all
@@ -20,19 +20,15 @@ smoothed the same way.
 import dataclasses
 import os
 
-import numpy as np
-
 from nova_drs import detector
-from nova_drs.model import cluster
+# NOTE: not nova_drs.model.cluster, which loads numpy: the agent has no
+# use for it, and it would be a fifth of the agent's memory
+from nova_drs.model import resources
 
 MIB = 1048576.0
 KIB_PER_MIB = 1024.0
 SECTOR = 512
 PAGE_SIZE = os.sysconf('SC_PAGE_SIZE')
-#: the guests' smoother is a four-column EWMA of which guests use two (CPU
-#: and memory; their disk and network rates are not smoothed): the column
-#: of the disk carries the CPU demand, smoothed in the same call
-_CPU_DEMAND = cluster.DISK
 
 
 def _rate(prev, cur, seconds, scale=1.0):
@@ -42,9 +38,13 @@ def _rate(prev, cur, seconds, scale=1.0):
     return (cur - prev) / seconds / scale
 
 
-@dataclasses.dataclass
+# NOTE: slots: one per guest per cycle, made faster and smaller
+@dataclasses.dataclass(slots=True)
 class GuestMetrics:
-    """One guest's metrics for one cycle (see doc/metrics-payload.rst)."""
+    """One guest's metrics for one cycle.
+
+    See doc/source/metrics-payload.rst.
+    """
 
     uuid: str
     name: str
@@ -121,64 +121,72 @@ def guest_metrics(prev, cur):
     """
     m = GuestMetrics(uuid=cur.uuid, name=cur.name, state=cur.state,
                      vcpus=cur.vcpus, sample=cur)
-    dt = cur.monotonic - prev.monotonic if prev is not None else 0.0
-    if prev is not None and dt > 0:
-        cpu = _rate(prev.cpu_time, cur.cpu_time, dt * 1e9)
-        if cpu is not None and cur.vcpus:
-            m.cpu_util = min(cpu / cur.vcpus, 1.0)
-        if len(prev.vcpu_times) == len(cur.vcpu_times) and cur.vcpu_times:
-            util = [_rate(p, c, dt * 1e9)
-                    for p, c in zip(prev.vcpu_times, cur.vcpu_times)]
-            if None not in util:
-                m.vcpu_util = [min(u, 1.0) for u in util]
-        if (prev.vcpu_delays is not None and cur.vcpu_delays is not None
-                and len(prev.vcpu_delays) == len(cur.vcpu_delays)
-                and cur.vcpus):
-            waited = _rate(sum(prev.vcpu_delays), sum(cur.vcpu_delays),
-                           dt * 1e9)
-            if waited is not None:
-                m.cpu_ready = min(waited / cur.vcpus, 1.0)
-        if m.cpu_util is not None:
-            # NOTE: a guest on a saturated host uses what it gets, not
-            # what it needs; the time it waited for a CPU is the rest of
-            # its demand (VMware's "CPU ready")
-            m.cpu_demand = min(m.cpu_util + (m.cpu_ready or 0.0), 1.0)
     b = cur.balloon
-    pb = prev.balloon if prev is not None else {}
-    m.max_mb = b.get('maximum', 0) / KIB_PER_MIB
-    m.actual_mb = b.get('current', 0) / KIB_PER_MIB
+    m.max_mb = max_mb = b.get('maximum', 0) / KIB_PER_MIB
+    m.actual_mb = actual_mb = b.get('current', 0) / KIB_PER_MIB
     if 'rss' in b:
         m.rss_mb = b['rss'] / KIB_PER_MIB
     if 'usable' in b and 'available' in b:
         m.stats = True
         m.total_mb = b['available'] / KIB_PER_MIB
         m.available_mb = b['usable'] / KIB_PER_MIB
-        m.used_mb = m.total_mb - m.available_mb
+        used = m.total_mb - m.available_mb
         if cur.config.autodeflate:
             # with deflate-on-OOM the guest keeps the balloon's pages in
             # its MemTotal (it may take them back): they are not in use
-            m.used_mb -= m.max_mb - m.actual_mb
-        m.used_mb = max(m.used_mb, 0.0)
+            used -= max_mb - actual_mb
+        m.used_mb = max(used, 0.0)
         if 'unused' in b:
             m.unused_mb = b['unused'] / KIB_PER_MIB
     elif m.rss_mb is not None:
         # no guest statistics: what QEMU holds is the best estimate
-        m.used_mb = min(m.rss_mb, m.actual_mb or m.rss_mb)
-    if prev is not None and dt > 0:
-        m.major_fault_rate = _rate(pb.get('major_fault'),
-                                   b.get('major_fault'), dt)
-        m.swap_in_mb_s = _rate(pb.get('swap_in'), b.get('swap_in'), dt,
-                               KIB_PER_MIB)
-        m.swap_out_mb_s = _rate(pb.get('swap_out'), b.get('swap_out'), dt,
-                                KIB_PER_MIB)
-        pk, ck = prev.block, cur.block
-        m.read_mb_s = _rate(pk.get('rd.bytes'), ck.get('rd.bytes'), dt, MIB)
-        m.write_mb_s = _rate(pk.get('wr.bytes'), ck.get('wr.bytes'), dt, MIB)
-        m.read_iops = _rate(pk.get('rd.reqs'), ck.get('rd.reqs'), dt)
-        m.write_iops = _rate(pk.get('wr.reqs'), ck.get('wr.reqs'), dt)
-        pn, cn = prev.net, cur.net
-        m.rx_mb_s = _rate(pn.get('rx.bytes'), cn.get('rx.bytes'), dt, MIB)
-        m.tx_mb_s = _rate(pn.get('tx.bytes'), cn.get('tx.bytes'), dt, MIB)
+        m.used_mb = min(m.rss_mb, actual_mb or m.rss_mb)
+    if prev is None:
+        return m
+    dt = cur.monotonic - prev.monotonic
+    if dt <= 0:
+        return m
+    # NOTE: the rates of the CPU counters inline (this runs for every
+    # guest every cycle): the arithmetic of _rate(), so the same numbers
+    ns = dt * 1e9
+    vcpus = cur.vcpus
+    p, c = prev.cpu_time, cur.cpu_time
+    if p is not None and c is not None and c >= p and vcpus:
+        m.cpu_util = min((c - p) / ns / vcpus, 1.0)
+    times = cur.vcpu_times
+    if times and len(prev.vcpu_times) == len(times):
+        util = []
+        for p, c in zip(prev.vcpu_times, times):
+            if p is None or c is None or c < p:
+                util = None
+                break
+            util.append(min((c - p) / ns, 1.0))
+        m.vcpu_util = util
+    p, c = prev.vcpu_delays, cur.vcpu_delays
+    if p is not None and c is not None and len(p) == len(c) and vcpus:
+        waited = _rate(sum(p), sum(c), ns)
+        if waited is not None:
+            m.cpu_ready = min(waited / vcpus, 1.0)
+    if m.cpu_util is not None:
+        # NOTE: a guest on a saturated host uses what it gets, not
+        # what it needs; the time it waited for a CPU is the rest of
+        # its demand (VMware's "CPU ready")
+        m.cpu_demand = min(m.cpu_util + (m.cpu_ready or 0.0), 1.0)
+    pb = prev.balloon
+    m.major_fault_rate = _rate(pb.get('major_fault'), b.get('major_fault'),
+                               dt)
+    m.swap_in_mb_s = _rate(pb.get('swap_in'), b.get('swap_in'), dt,
+                           KIB_PER_MIB)
+    m.swap_out_mb_s = _rate(pb.get('swap_out'), b.get('swap_out'), dt,
+                            KIB_PER_MIB)
+    pk, ck = prev.block, cur.block
+    m.read_mb_s = _rate(pk.get('rd.bytes'), ck.get('rd.bytes'), dt, MIB)
+    m.write_mb_s = _rate(pk.get('wr.bytes'), ck.get('wr.bytes'), dt, MIB)
+    m.read_iops = _rate(pk.get('rd.reqs'), ck.get('rd.reqs'), dt)
+    m.write_iops = _rate(pk.get('wr.reqs'), ck.get('wr.reqs'), dt)
+    pn, cn = prev.net, cur.net
+    m.rx_mb_s = _rate(pn.get('rx.bytes'), cn.get('rx.bytes'), dt, MIB)
+    m.tx_mb_s = _rate(pn.get('tx.bytes'), cn.get('tx.bytes'), dt, MIB)
     return m
 
 
@@ -241,6 +249,38 @@ def _nic(name, prev, cur, dt):
     return out
 
 
+class GuestSmoother:
+    """The guests' CPU use, CPU demand and memory use, smoothed.
+
+    The EWMA of :class:`nova_drs.detector.HotspotDetector` (the first
+    sample seeds it; the same arithmetic, so the same numbers), without
+    its hotspot verdict, which the guests do not need: this runs for
+    every guest every cycle.
+    """
+
+    def __init__(self, alpha):
+        if not 0.0 < alpha <= 1.0:
+            raise ValueError('alpha must be in (0, 1], got %r' % alpha)
+        self.alpha = float(alpha)
+        self._ewma = {}
+
+    def update(self, key, cpu, demand, memory):
+        """Feed one sample of ``key``; its smoothed values after it."""
+        last = self._ewma.get(key)
+        if last is None:
+            out = (float(cpu), float(demand), float(memory))
+        else:
+            alpha, rest = self.alpha, 1.0 - self.alpha
+            out = (alpha * cpu + rest * last[0],
+                   alpha * demand + rest * last[1],
+                   alpha * memory + rest * last[2])
+        self._ewma[key] = out
+        return out
+
+    def forget(self, key):
+        self._ewma.pop(key, None)
+
+
 class MetricsCalculator:
     """Keep the previous samples and the detectors between cycles.
 
@@ -252,18 +292,15 @@ class MetricsCalculator:
         self.disk_capacity = conf.drs_agent.disk_bandwidth_mb_s
         self.net_capacity = conf.drs_agent.network_bandwidth_mb_s
         self.detector = detector.HotspotDetector.from_conf(conf)
-        # guests: the same smoothing, thresholds that never fire
-        self.guest_smoother = detector.HotspotDetector(
-            np.full(len(cluster.RESOURCES), np.inf),
-            alpha=conf.drs.ewma_alpha, k=1, n=1)
+        # guests: the same smoothing, no hotspot verdict
+        self.guest_smoother = GuestSmoother(conf.drs.ewma_alpha)
 
         self._prev_host = None
         self._prev_guests = {}
 
     @property
     def thresholds(self):
-        return dict(zip(cluster.RESOURCES,
-                        self.detector.thresholds.tolist()))
+        return dict(zip(resources.RESOURCES, self.detector.thresholds))
 
     def update(self, host_sample, guest_samples):
         """Metrics of one cycle.
@@ -287,23 +324,16 @@ class MetricsCalculator:
         self._prev_guests = current
         # vCPUs' time waiting for a host CPU, in CPUs
         waited = 0.0
-        if guests:
-            loads = np.zeros((len(guests), len(cluster.RESOURCES)))
-            for row, g in enumerate(guests):
-                loads[row, cluster.CPU] = g.cpu_util or 0.0
-                loads[row, _CPU_DEMAND] = g.cpu_demand or 0.0
-                if g.cpu_ready:
-                    waited += g.cpu_ready * g.vcpus
-                if g.max_mb and g.used_mb is not None:
-                    loads[row, cluster.MEMORY] = g.used_mb / g.max_mb
-            keys = [g.uuid for g in guests]
-            self.guest_smoother.update(keys, loads)
-            smoothed = self.guest_smoother.smoothed(keys)
-            for row, g in enumerate(guests):
-                g.smoothed_cpu_util = float(smoothed[row, cluster.CPU])
-                g.smoothed_cpu_demand = float(smoothed[row, _CPU_DEMAND])
-                g.smoothed_used_mb = float(smoothed[row, cluster.MEMORY]
-                                           * g.max_mb)
+        smooth = self.guest_smoother.update
+        for g in guests:
+            if g.cpu_ready:
+                waited += g.cpu_ready * g.vcpus
+            memory = (g.used_mb / g.max_mb
+                      if g.max_mb and g.used_mb is not None else 0.0)
+            (g.smoothed_cpu_util, g.smoothed_cpu_demand,
+             memory) = smooth(g.uuid, g.cpu_util or 0.0,
+                              g.cpu_demand or 0.0, memory)
+            g.smoothed_used_mb = memory * g.max_mb
         self._judge(host, waited)
         return host, guests, gone
 
@@ -311,8 +341,8 @@ class MetricsCalculator:
         """The host's loads, smoothed, and the detector's verdict."""
         host.load = self._host_load(host, waited)
         key = [self.host_name]
-        host.hot = self.detector.update(key, [host.load])[0].tolist()
-        host.load_smoothed = self.detector.smoothed(key)[0].tolist()
+        host.hot = self.detector.update(key, [host.load])[0]
+        host.load_smoothed = self.detector.smoothed(key)[0]
 
     def _host_load(self, host, waited=0.0):
         """Shares of capacity; ``waited``: CPUs' worth of guest CPU ready.

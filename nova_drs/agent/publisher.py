@@ -8,9 +8,11 @@ signing_key_file`` or the shared ``[drs_signing] secret`` when one is
 configured, and is put in a buffer of ``[drs_agent] buffer_size``
 notifications; a sender thread empties it through an oslo.messaging
 ``Notifier`` (priority ``sample``, publisher id ``nova-drs-agent:<host>``,
-topic ``[drs_agent] topic``). The payloads are not validated here: the
-agent builds them within the schema's limits, which its unit tests check,
-and the balancer validates what it receives.
+topic ``[drs_agent] topic``, or with ``[drs_agent] partitions`` the topic
+of the host's intake partition, :mod:`nova_drs.notifications.partition`).
+The payloads are not validated here: the agent builds them within the
+schema's limits, which its unit tests check, and the balancer validates
+what it receives.
 
 While the broker is down the sender blocks inside oslo.messaging, which
 reconnects with its own back-off, and the cycle goes on: the buffer
@@ -25,6 +27,7 @@ import uuid
 from oslo_log import log as logging
 import oslo_messaging
 
+from nova_drs.notifications import partition
 from nova_drs.notifications import signing
 
 LOG = logging.getLogger(__name__)
@@ -58,6 +61,11 @@ class Publisher:
         self.run_id = str(uuid.uuid4())
         self.sequence = 0
         self.size = conf.drs_agent.buffer_size
+        #: the topic of this host's intake partition, or ``[drs_agent]
+        #: topic`` without partitions (nova_drs.notifications.partition)
+        self.topic = partition.topic_for(conf.drs_agent.topic,
+                                         conf.drs_agent.host,
+                                         conf.drs_agent.partitions)
         self._notifier = notifier
         self._transport = None
         self._buffer = collections.deque()
@@ -87,12 +95,12 @@ class Publisher:
             self._notifier = oslo_messaging.Notifier(
                 self._transport, publisher_id=self.publisher_id,
                 driver=self.conf.drs_agent.notification_driver,
-                topics=[self.conf.drs_agent.topic])
+                topics=[self.topic])
         if self.signer is None:
             LOG.warning('Metrics notifications are NOT signed: set '
                         '[drs_agent] signing_key_file (or [drs_signing] '
                         'secret) so that the balancer can tell them from '
-                        'forgeries (doc/security.rst)')
+                        'forgeries (doc/source/security.rst)')
         else:
             LOG.info('Signing metrics notifications with the %s key',
                      self.signer.kind)

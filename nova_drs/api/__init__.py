@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The nova-drs REST API (service type ``drs``), see doc/api.rst.
+"""The nova-drs REST API (service type ``drs``), see doc/source/api.rst.
 
 Plain WSGI with webob: :mod:`.app` builds the application (routing,
 version negotiation, authentication, policy, validation, errors), each

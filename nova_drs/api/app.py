@@ -33,6 +33,7 @@ from nova_drs.api import access as access_mod
 from nova_drs.api import auth
 from nova_drs.api import body as body_mod
 from nova_drs.api.controllers import balancer
+from nova_drs.api.controllers import events
 from nova_drs.api.controllers import hosts
 from nova_drs.api.controllers import instances
 from nova_drs.api.controllers import migrations
@@ -93,6 +94,8 @@ ROUTES = [
        S.MIGRATIONS_QUERY),
     _R('GET', '/v1/migrations/{uuid}', migrations.show,
        'drs:migration:show'),
+    _R('GET', '/v1/events', events.index, 'drs:event:list',
+       S.EVENTS_QUERY),
     _R('GET', '/v1/status', status.show, 'drs:status:show'),
     _R('GET', '/v1/balancer', balancer.show, 'drs:balancer:show'),
     _R('PATCH', '/v1/balancer', balancer.update, 'drs:balancer:update',

@@ -3,7 +3,8 @@
 
 The configuration files are named by ``NOVA_DRS_API_CONFIG`` (several
 separated by ``;``, later ones win, as Nova's ``OS_NOVA_CONFIG_FILES``),
-by default ``/etc/nova-drs/nova-drs.conf``.
+by default found by oslo.config's lookup (``/etc/nova-drs/nova-drs.conf``
+and ``/etc/nova-drs/nova-drs.conf.d``, see :mod:`nova_drs.config`).
 """
 
 import os
@@ -15,7 +16,6 @@ from nova_drs.api import app as app_mod
 from nova_drs import config
 
 ENV = 'NOVA_DRS_API_CONFIG'
-DEFAULT_CONFIG = '/etc/nova-drs/nova-drs.conf'
 
 LOG = logging.getLogger(__name__)
 
@@ -23,9 +23,12 @@ _lock = threading.Lock()
 
 
 def config_files(environ=None):
-    """The configuration files named by the environment."""
+    """The configuration files named by the environment.
+
+    None named: :func:`nova_drs.config.load`'s default lookup applies.
+    """
     environ = os.environ if environ is None else environ
-    value = environ.get(ENV) or DEFAULT_CONFIG
+    value = environ.get(ENV) or ''
     return [path.strip() for path in value.split(';') if path.strip()]
 
 

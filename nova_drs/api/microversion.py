@@ -5,11 +5,13 @@ A client names it in ``OpenStack-API-Version: drs 1.1`` (or the
 service-specific ``X-OpenStack-DRS-API-Version: 1.1``); no header means
 1.0, ``latest`` the newest. A version outside the supported range is
 refused with 406. Every answer says which version it used, so that
-caches and clients can tell (doc/api.rst, "Microversions").
+caches and clients can tell (doc/source/api.rst, "Microversions").
 """
 
 import collections
 import re
+
+import microversion_parse
 
 from nova_drs.api import errors
 
@@ -40,10 +42,16 @@ HISTORY = (
                     'shows ``mode_source``, '
                     '``paused``, ``paused_hosts`` and each replica\'s own '
                     'report (mode, strategy, latest cycle...).'),
+    (Version(1, 3), 'The audit trail: ``GET /v1/events``; hosts show '
+                    '``consolidation`` (``empty``: no guest, it can be '
+                    'powered off; ``disabled``: and nova-drs disabled '
+                    'its nova-compute service).'),
 )
 MIN_VERSION = HISTORY[0][0]
 MAX_VERSION = HISTORY[-1][0]
 
+# NOTE: stricter than microversion_parse.parse_version_string, which
+# reads "1.01" as 1.1: as Nova's API, one spelling per version
 _VERSION_RE = re.compile(r'^([1-9][0-9]*)\.(0|[1-9][0-9]*)$')
 
 
@@ -70,16 +78,10 @@ def requested(headers):
     :raises errors.BadRequest: a malformed version
     :raises errors.NotAcceptable: a version this API does not serve
     """
-    text = None
-    value = headers.get(HEADER)
-    if value:
-        # "compute 2.79, drs 1.1": the entry for this service, if any
-        for entry in value.split(','):
-            service, _sep, version = entry.strip().partition(' ')
-            if service.lower() == SERVICE:
-                text = version
-    if text is None:
-        text = headers.get(LEGACY_HEADER)
+    # "compute 2.79, drs 1.1": the entry for this service, if any, else
+    # the legacy header
+    text = microversion_parse.get_version(headers, SERVICE,
+                                          legacy_headers=[LEGACY_HEADER])
     if not text:
         return MIN_VERSION
     version = parse(text)

@@ -129,6 +129,10 @@ RULES = [
     _rule('drs:migration:show', ADMIN,
           'Show one of the balancer\'s live migrations.',
           'GET', '/v1/migrations/{uuid}'),
+    _rule('drs:event:list', ADMIN,
+          'List the audit trail: what the balancer\'s replicas and the '
+          'operators did to plans, migrations, plan requests and '
+          'settings, and who did it.', 'GET', '/v1/events'),
     _rule('drs:status:show', ADMIN,
           'Show the balancer\'s replicas, the hosts each owns, its mode.',
           'GET', '/v1/status'),

@@ -18,6 +18,7 @@ import tooz
 from tooz import coordination as tooz_coordination
 
 from nova_drs.api import errors
+from nova_drs.balancer import backend_retries
 from nova_drs.balancer import coordination
 from nova_drs import masking
 
@@ -28,7 +29,7 @@ UNAVAILABLE = ('The coordination backend of the balancer replicas '
                'API\'s log has the details.')
 
 
-def owners(members, hosts, mode, reported_by=None):
+def owners(members, hosts, mode, reported_by=None, partitions=0):
     """``{member: sorted owned hosts}`` for every member.
 
     :param members: the replicas' member ids
@@ -36,6 +37,8 @@ def owners(members, hosts, mode, reported_by=None):
     :param mode: ``partitioned`` or ``per_host``
     :param reported_by: ``{host: replica}`` that wrote each host's state
         (the owner in ``per_host`` mode)
+    :param partitions: ``[drs_listener] partitions`` (a host belongs to
+        the owner of its intake partition when not 0)
     """
     owned = {member: [] for member in members}
     if not members:
@@ -48,7 +51,7 @@ def owners(members, hosts, mode, reported_by=None):
         # the replicas' own rule, so that the status says what they do
         hash_ring = coordination.ring(members)
         for host in hosts:
-            node = coordination.owner_of(host, hash_ring)
+            node = coordination.owner_of(host, hash_ring, partitions)
             if node in owned:
                 owned[node].append(host)
     return {member: sorted(names) for member, names in owned.items()}
@@ -78,10 +81,10 @@ class ReplicaReader:
         with self._lock:
             try:
                 if self._driver is None:
-                    driver = self._get_coordinator(
+                    driver = backend_retries.bound(self._get_coordinator(
                         opts.backend_url, self.member_id.encode('utf-8'),
                         **coordination.backend_options(
-                            opts.backend_url, opts.member_timeout))
+                            opts.backend_url, opts.member_timeout)))
                     driver.start(start_heart=False)
                     self._driver = driver
                 members = self._driver.get_members(

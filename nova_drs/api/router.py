@@ -8,12 +8,11 @@ matches nothing a 404.
 """
 
 import dataclasses
-import re
 import urllib.parse
 
-from nova_drs.api import errors
+import routes as routes_lib
 
-_PARAM = re.compile(r'\{([a-z_]+)\}')
+from nova_drs.api import errors
 
 #: the route's rule is checked before the controller, on the caller's own
 #: project (cluster-wide data)
@@ -41,17 +40,28 @@ class Route:
     policy_target: str = CLUSTER
 
 
-def _compile(template):
-    pattern = _PARAM.sub(lambda m: '(?P<%s>[^/]+)' % m.group(1),
-                         re.escape(template).replace(r'\{', '{')
-                         .replace(r'\}', '}'))
-    return re.compile('^%s$' % pattern)
+#: the key under which a match names its template (not a path parameter:
+#: those are lower-case words)
+_TEMPLATE_KEY = 'NOVA_DRS_TEMPLATE'
 
 
 class Router:
+    """The routes, matched with the ``routes`` library (as Placement does).
+
+    Each template is connected once; the method is chosen here, so that a
+    path that exists with another method is a 405 rather than a 404.
+    """
+
     def __init__(self, routes):
         self.routes = list(routes)
-        self._compiled = [(_compile(r.template), r) for r in self.routes]
+        self._methods = {}
+        self._mapper = routes_lib.Mapper()
+        for route in self.routes:
+            if route.template not in self._methods:
+                self._methods[route.template] = {}
+                self._mapper.connect(route.template,
+                                     **{_TEMPLATE_KEY: route.template})
+            self._methods[route.template][route.method] = route
 
     def match(self, method, path):
         """The route and its path parameters (decoded).
@@ -61,16 +71,12 @@ class Router:
         """
         if len(path) > 1:
             path = path.rstrip('/')
-        allowed = []
-        for regex, route in self._compiled:
-            found = regex.match(path)
-            if found is None:
-                continue
-            if route.method == method:
-                params = {k: urllib.parse.unquote(v)
-                          for k, v in found.groupdict().items()}
-                return route, params
-            allowed.append(route.method)
-        if allowed:
-            raise errors.MethodNotAllowed(method, sorted(set(allowed)))
-        raise errors.NotFound('no resource at %s' % path)
+        found = self._mapper.match(path)
+        if found is None:
+            raise errors.NotFound('no resource at %s' % path)
+        methods = self._methods[found.pop(_TEMPLATE_KEY)]
+        route = methods.get(method)
+        if route is None:
+            raise errors.MethodNotAllowed(method, sorted(methods))
+        params = {k: urllib.parse.unquote(v) for k, v in found.items()}
+        return route, params

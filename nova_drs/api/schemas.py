@@ -25,6 +25,22 @@ def _query(**properties):
             'additionalProperties': False}
 
 
+#: an audit event's kind, or a prefix of kinds ending with a dot
+EVENT_KIND = {'type': 'string', 'maxLength': 64,
+              'pattern': r'^[a-z_]+(\.[a-z_]+)*\.?$'}
+#: a timestamp in ISO 8601 with a time zone (the controller parses it)
+TIMESTAMP = {'type': 'string', 'maxLength': 40,
+             'pattern': r'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+'
+                        r'(Z|[+-][0-9]{2}:?[0-9]{2})$'}
+
+EVENTS_QUERY = _query(
+    kind=EVENT_KIND,
+    object={'type': 'string', 'pattern': UUID_PATTERN},
+    actor={'type': 'string', 'minLength': 1, 'maxLength': 255},
+    since=TIMESTAMP,
+    sort_dir={'type': 'string', 'enum': ['asc', 'desc']},
+    marker={'type': 'string', 'pattern': '^[1-9][0-9]{0,17}$'})
+
 #: a query string without parameters
 NO_QUERY = {'type': 'object', 'additionalProperties': False}
 

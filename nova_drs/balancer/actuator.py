@@ -38,7 +38,7 @@ An :class:`Actuator` keeps no state between calls: one instance may run
 several migrations at once from several threads (the service limits how
 many). The user needs the admin role: with Nova's default policy, live
 migration to a named host and the error details of instance actions are
-admin-only (see doc/balancer.rst).
+admin-only (see doc/source/balancer.rst).
 """
 
 import dataclasses
@@ -48,6 +48,7 @@ import time
 from keystoneauth1 import exceptions as ks_exc
 from openstack import exceptions as sdk_exc
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 LOG = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ CLOCK_SKEW = 30.0
 
 
 def _utcnow():
-    return datetime.datetime.now(datetime.timezone.utc)
+    return timeutils.utcnow(with_timezone=True)
 
 
 def _as_utc(value):
@@ -97,7 +98,9 @@ def _as_utc(value):
         return None
     if isinstance(value, str):
         try:
-            value = datetime.datetime.fromisoformat(value.strip())
+            # NOTE: iso8601 reads Nova's forms ("T" or " ", with or
+            # without a zone; naive is UTC)
+            value = timeutils.parse_isotime(value.strip())
         except ValueError:
             return None
     if value.tzinfo is None:

@@ -7,6 +7,12 @@ hash ring over the current members names, so replicas that see the same
 members agree without talking to each other. In ``per_host`` mode a
 replica owns only its own compute host.
 
+With ``[drs_listener] partitions`` N > 0 the ring places the N intake
+partitions rather than the hosts, and a host belongs to the owner of its
+partition (:mod:`nova_drs.notifications.partition`): a replica then owns
+exactly the hosts whose metrics it reads (:mod:`nova_drs.balancer.
+partitions`), and a membership change moves whole partitions.
+
 Ownership rule: ownership is a lease. A replica owns hosts only until
 ``member_timeout - heartbeat_interval`` seconds after the start of its
 last successful heartbeat. The backend forgets a member ``member_timeout``
@@ -37,6 +43,9 @@ from oslo_log import log as logging
 import tooz
 from tooz import coordination as tooz_coordination
 from tooz import hashring
+
+from nova_drs.balancer import backend_retries
+from nova_drs.notifications import partition as partition_mod
 
 LOG = logging.getLogger(__name__)
 
@@ -78,9 +87,26 @@ def ring(members):
     return hashring.HashRing(sorted(members))
 
 
-def owner_of(host, hash_ring):
-    """The member (str) that owns ``host`` on ``hash_ring``."""
-    for node in hash_ring.get_nodes(host.encode('utf-8')):
+def owner_of(host, hash_ring, partitions=partition_mod.UNPARTITIONED):
+    """The member (str) that owns ``host`` on ``hash_ring``.
+
+    :param partitions: ``[drs_listener] partitions``: with N > 0 a host
+        belongs to the owner of its intake partition, so that a replica
+        owns exactly the hosts whose metrics it receives
+    """
+    if partitions:
+        return partition_owner(
+            partition_mod.partition_of(host, partitions), hash_ring)
+    return _owner(host, hash_ring)
+
+
+def partition_owner(partition, hash_ring):
+    """The member (str) that owns intake partition ``partition``."""
+    return _owner(partition_mod.ring_key(partition), hash_ring)
+
+
+def _owner(key, hash_ring):
+    for node in hash_ring.get_nodes(key.encode('utf-8')):
         return node.decode('utf-8') if isinstance(node, bytes) else node
     return None
 
@@ -126,7 +152,8 @@ class Coordinator:
     :raises tooz.ToozError: unknown backend (driver not installed)
     """
 
-    def __init__(self, conf, clock=time.monotonic):
+    def __init__(self, conf, clock=time.monotonic,
+                 partitions=partition_mod.UNPARTITIONED):
         opts = conf.drs_coordination
         if opts.heartbeat_interval * 3 > opts.member_timeout:
             raise ValueError(
@@ -140,11 +167,14 @@ class Coordinator:
         self.interval = opts.heartbeat_interval
         self.member_timeout = opts.member_timeout
         self.lock_wait = opts.lock_wait
+        #: intake partitions (``[drs_listener] partitions``; 0: none)
+        self.partitions = partitions
         self._clock = clock
         self._group_id = self.group.encode('utf-8')
-        self._driver = tooz_coordination.get_coordinator(
-            opts.backend_url, self.member_id.encode('utf-8'),
-            **backend_options(opts.backend_url, self.member_timeout))
+        self._driver = backend_retries.bound(
+            tooz_coordination.get_coordinator(
+                opts.backend_url, self.member_id.encode('utf-8'),
+                **backend_options(opts.backend_url, self.member_timeout)))
         self._state = threading.Lock()
         self._members = frozenset()
         self._ring = None
@@ -248,7 +278,22 @@ class Coordinator:
         if self.mode == PER_HOST:
             return {self.host} & set(all_hosts)
         return {host for host in all_hosts
-                if owner_of(host, hash_ring) == self.member_id}
+                if owner_of(host, hash_ring, self.partitions)
+                == self.member_id}
+
+    def owned_partitions(self):
+        """The intake partitions this replica owns now (a frozenset).
+
+        Empty without a valid lease, as :meth:`owned_hosts`, or without
+        partitions. The hosts of these partitions are :meth:`owned_hosts`.
+        """
+        now = self._clock()
+        with self._state:
+            if not self._active(now) or not self.partitions:
+                return frozenset()
+            hash_ring = self._ring
+        return frozenset(p for p in range(self.partitions)
+                         if partition_owner(p, hash_ring) == self.member_id)
 
     def owns(self, host):
         return bool(self.owned_hosts([host]))

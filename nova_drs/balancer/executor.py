@@ -28,7 +28,7 @@ Each migration runs in a worker thread of its own, which holds the
 instance's lock for the whole migration and the destination's lock from
 the room check until Nova's migration record is known.
 
-What makes two replicas safe together (see doc/executor.rst): the
+What makes two replicas safe together (see doc/source/executor.rst): the
 database's compare-and-set transitions decide who starts, follows and
 finishes an action; the tooz locks keep an instance from being migrated
 twice and a destination from being filled by two replicas at once; the

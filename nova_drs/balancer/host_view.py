@@ -84,6 +84,7 @@ from oslo_log import log as logging
 
 from nova_drs.balancer import listener
 from nova_drs.balancer import nova_view
+from nova_drs.balancer import peaks as peaks_mod
 from nova_drs.model import cluster
 
 LOG = logging.getLogger(__name__)
@@ -144,6 +145,10 @@ class HostState:
     #: resource -> the threshold the host is judged by: its agent's
     #: (payload 1.2), else this balancer's ``[drs]`` one
     thresholds: dict = None
+    #: set by the balancer, not the agent: ``empty`` when the host runs
+    #: no guest and none is on its way, ``disabled`` when nova-drs also
+    #: disabled its service (:mod:`nova_drs.balancer.consolidation`)
+    consolidation: str = None
 
 
 @dataclasses.dataclass
@@ -309,9 +314,13 @@ class HostView(listener.MetricsHandler):
     :param clock: monotonic clock (arrival times, staleness).
     :param wall_clock: wall clock, only to tell how old a sample is when
         it arrives.
+    :param peak_window_s: how far back each instance's recent peak load
+        looks (:mod:`nova_drs.balancer.peaks`; the model's
+        ``instances.peak``, which consolidation packs by).
     """
 
-    def __init__(self, conf, clock=time.monotonic, wall_clock=time.time):
+    def __init__(self, conf, clock=time.monotonic, wall_clock=time.time,
+                 peak_window_s=peaks_mod.DEFAULT_WINDOW_S):
         opts = conf.drs_listener
         self.stale_after = float(opts.stale_after)
         self.max_clock_skew = float(opts.max_clock_skew)
@@ -322,6 +331,11 @@ class HostView(listener.MetricsHandler):
         self._lock = threading.Lock()
         self._hosts = {}
         self._instances = {}
+        # host -> shared_state.SharedHost: hosts other replicas own, as
+        # their owners shared them (partitioned intake; set_shared)
+        self._shared = {}
+        #: each instance's recent peak load, by uuid
+        self.peaks = peaks_mod.PeakTracker(peak_window_s)
         # host -> ((run_id, sequence, sampled_at), hot resources) as its
         # agent last said, in a metrics report or a hotspot notification
         self._flags = {}
@@ -346,10 +360,6 @@ class HostView(listener.MetricsHandler):
         """
         with self._lock:
             self._callbacks.append(callback)
-
-    def remove_urgent_callback(self, callback):
-        with self._lock:
-            self._callbacks.remove(callback)
 
     def _fire(self, events):
         if not events:
@@ -558,16 +568,20 @@ class HostView(listener.MetricsHandler):
 
         previous = host.guests
         current = []
+        now = self._clock()
         for guest in doc['guests']:
             uuid = guest['uuid']
             current.append(uuid)
+            load = instance_load(guest)
+            self.peaks.record(uuid, (load.cpu_util, load.mem_used_mb,
+                                     load.disk_mb_s, load.net_mb_s), now)
             known = self._instances.get(uuid)
             # during a live migration both hosts report the guest: the
             # newest sample wins
             if known is None or known.host == name or \
                     known.sampled_at <= report.sampled_at:
                 self._instances[uuid] = _Instance(
-                    name, report.sampled_at, instance_load(guest))
+                    name, report.sampled_at, load)
         host.guests = tuple(current)
         host.balloon = _balloon(doc)
         for uuid in set(previous).difference(current):
@@ -644,11 +658,43 @@ class HostView(listener.MetricsHandler):
                                     else self.thresholds))
 
     def host(self, name):
-        """The :class:`HostState` of ``name``, None if never heard of."""
+        """The :class:`HostState` of ``name``, None if never heard of.
+
+        A host only known from another replica's shared state
+        (:meth:`set_shared`) has no guests, balloon or drop count, and
+        this balancer's thresholds.
+        """
         now = self._clock()
         with self._lock:
             host = self._hosts.get(name)
-            return None if host is None else self._state(host, now)
+            if host is not None:
+                return self._state(host, now)
+            shared, until = self._shared.get(name, (None, None))
+        if shared is None:
+            return None
+        return HostState(
+            name=name, stale=now > until, sampled_at=None,
+            received_at=None, load=dict(shared.smoothed),
+            smoothed=dict(shared.smoothed), hot=shared.hot,
+            cpu_count=shared.cpu_count,
+            memory_total_mb=shared.memory_total_mb, guests=(),
+            libvirt_connected=shared.libvirt_connected,
+            agent_dropped_notifications=0, balloon=None,
+            thresholds=dict(zip(cluster.RESOURCES, self.thresholds)))
+
+    def set_shared(self, shared):
+        """Replace the states of the hosts other replicas own.
+
+        :param shared: host -> :class:`nova_drs.balancer.shared_state.
+            SharedHost` (compact: no per-guest metrics). Used by
+            :meth:`apply` and :meth:`host` for hosts without a current
+            sample here; :meth:`hosts` (what this replica writes to the
+            database) never includes them.
+        """
+        now = self._clock()
+        with self._lock:
+            self._shared = {name: (state, now + state.trusted_for_s)
+                            for name, state in shared.items()}
 
     def hosts(self):
         """Every host heard of: name -> :class:`HostState`."""
@@ -758,6 +804,8 @@ class HostView(listener.MetricsHandler):
                           .difference(keep))
             for name in gone:
                 self._forget(name)
+            # instances no host reported for a whole window
+            self.peaks.prune(self._clock())
         return gone
 
     # -- the model ------------------------------------------------------------
@@ -782,7 +830,10 @@ class HostView(listener.MetricsHandler):
           heard of); ``hosts.base_load``, per available host its agent's
           smoothed load x capacity - its guests' demand (after the loads
           above), at least 0: what the host's own processes use, 0 on
-          the others.
+          the others;
+        * ``instances.peak_slices`` and ``instances.peak``: each
+          instance's recent peak load (:attr:`peaks`), per slice of the
+          window and overall, NaN where the view has none.
 
         :returns: an :class:`ApplyReport`.
         """
@@ -801,6 +852,21 @@ class HostView(listener.MetricsHandler):
             thresholds = {name: host.thresholds
                           for name, host in self._hosts.items()
                           if host.thresholds is not None}
+            # hosts other replicas own and this one gets no metrics of:
+            # their owners' shared state, while it is trusted
+            for name, (shared, until) in self._shared.items():
+                if name in fresh or now > until:
+                    continue
+                fresh.add(name)
+                known.add(name)
+                if not shared.libvirt_connected:
+                    down.add(name)
+                    continue
+                measured[name] = (np.array([shared.smoothed[r] for r in
+                                            cluster.RESOURCES]),
+                                  shared.hot)
+            peaks = [self.peaks.slices(uuid, now)
+                     for uuid in model.instances.names]
 
         hosts, inst = model.hosts, model.instances
         stale = np.array([name not in fresh for name in hosts.names],
@@ -846,6 +912,7 @@ class HostView(listener.MetricsHandler):
             inst.net_mb_s[rows] = np.maximum(values[:, 3], 0.0)
 
         _apply_measured(model, measured, thresholds, self.thresholds)
+        _apply_peaks(model, peaks)
 
         stale_names = [n for n, s in zip(hosts.names, stale) if s]
         return ApplyReport(
@@ -857,6 +924,31 @@ class HostView(listener.MetricsHandler):
             without_metrics=missing,
             libvirt_down=[n for n, d in zip(hosts.names, libvirt_down)
                           if d])
+
+
+def _apply_peaks(model, peaks):
+    """Set ``instances.peak_slices`` and ``instances.peak``.
+
+    :param peaks: per instance, its tracker slices or None. NaN where no
+        peak is known; clamped as the current loads are (CPU 0-1, memory
+        0-flavor).
+    """
+    inst = model.instances
+    width = len(cluster.RESOURCES)
+    out = np.full((len(inst), peaks_mod.BUCKETS, width), np.nan,
+                  dtype=np.float32)
+    for i, rows in enumerate(peaks):
+        if rows is not None:
+            out[i] = rows
+    if len(inst):
+        out[:, :, 0] = np.clip(out[:, :, 0], 0.0, 1.0)
+        out[:, :, 1] = np.minimum(np.maximum(out[:, :, 1], 0.0),
+                                  inst.memory_mb.astype(np.float32)[:, None])
+        out[:, :, 2:] = np.maximum(out[:, :, 2:], 0.0)
+    inst.peak_slices = out
+    with np.errstate(all='ignore'):
+        # an all-NaN row stays NaN (no peak known)
+        inst.peak = np.fmax.reduce(out, axis=1).astype(float)
 
 
 def _apply_measured(model, measured, thresholds, default):

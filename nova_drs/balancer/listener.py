@@ -4,8 +4,8 @@
 Every ``nova-drs-agent`` publishes ``drs.host.metrics`` (each cycle) and
 ``drs.host.hotspot`` (when the set of hot resources of its host changes)
 with priority ``sample`` on the topic ``[drs_agent] topic``
-(``doc/metrics-payload.rst``). :class:`MetricsListener` reads them with an
-oslo.messaging batch notification listener (threading executor: native
+(``doc/source/metrics-payload.rst``). :class:`MetricsListener` reads them
+with an oslo.messaging batch notification listener (threading executor: native
 threads, no eventlet; the service calls
 :func:`nova_drs.agent.use_native_threads` first, as the agent does) and
 :class:`MetricsEndpoint` checks every message before handing it to a
@@ -20,8 +20,9 @@ fault every ``[drs_listener] drop_log_interval`` seconds) when
 * ``[drs_signing] secret`` is set and the payload is not signed
   (``unsigned``), or its signature does not verify for this event type,
   this publisher and this payload (``bad_signature``; see
-  :mod:`nova_drs.notifications.signing` and ``doc/security.rst``). Without
-  a secret nothing is verified, and the listener says so at start;
+  :mod:`nova_drs.notifications.signing` and
+  ``doc/source/security.rst``). Without a secret nothing is verified,
+  and the listener says so at start;
 * its payload fails :func:`nova_drs.notifications.payload.validate`
   (malformed, out of bounds, or a major version this code does not read),
   or its timestamp is not a real date;
@@ -531,7 +532,7 @@ class MetricsListener:
                         'notifications are accepted unsigned, and anyone '
                         'who can publish on the message broker can make '
                         'this balancer believe any host is loaded '
-                        '(doc/security.rst)')
+                        '(doc/source/security.rst)')
         else:
             LOG.info('Metrics notifications must be signed (%s)',
                      self.endpoint.signatures)

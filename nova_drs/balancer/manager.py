@@ -18,7 +18,12 @@ The main loop runs a planning cycle every ``[drs_balancer]
 planning_interval`` seconds, and at once when an agent reports a new
 hotspot (``HostView`` urgent callback), when a migration failed, when the
 replicas' membership changed or when Nova says a compute service changed
-(a host may have gone into maintenance). It writes the state of the hosts
+(a host may have gone into maintenance). With ``[drs_balancer]
+consolidation_interval`` it also runs a consolidation pass that often
+(:meth:`BalancerManager.consolidation_cycle`), disables the nova-compute
+service of hosts a consolidation plan emptied when ``disable_freed_hosts``
+is set, and enables one again when a hotspot needs its room
+(:mod:`nova_drs.balancer.consolidation`). It writes the state of the hosts
 this replica owns to the database every ``host_state_interval`` seconds
 (for the scheduler plugin and the API), with its own report (mode in
 effect, strategy, latest cycle: ``replica_states``), and purges old
@@ -36,23 +41,28 @@ loop carries on at its next turn; nothing here ends the service but
 :meth:`BalancerManager.stop`.
 """
 
+import dataclasses
 import datetime
-import logging
+import math
 import os
 import socket
 import threading
 import time
 
 import numpy as np
+from oslo_log import log as logging
 
 from nova_drs.balancer import clients
+from nova_drs.balancer import consolidation
 from nova_drs.balancer import coordination
 from nova_drs.balancer import host_view as host_view_mod
 from nova_drs.balancer import inventory as inventory_mod
 from nova_drs.balancer import listener as listener_mod
 from nova_drs.balancer import nova_view
+from nova_drs.balancer import partitions as partitions_mod
 from nova_drs.balancer import planner as planner_mod
 from nova_drs.balancer import requests as requests_mod
+from nova_drs.balancer import shared_state
 from nova_drs.db import api as db_api
 from nova_drs.db import control
 from nova_drs.db import migration as db_migration
@@ -117,10 +127,26 @@ class BalancerManager:
         self.settings = control.BalancerSettings()
         self.db = db or db_api.Database(conf)
         self.conn = conn or clients.connect(conf)
-        self.coordinator = coordination.Coordinator(conf)
+        partitions = conf.drs_listener.partitions
+        if partitions and conf.drs_coordination.mode != \
+                coordination.PARTITIONED:
+            LOG.warning('[drs_listener] partitions is ignored in %s '
+                        'coordination mode', conf.drs_coordination.mode)
+            partitions = 0
+        self.coordinator = coordination.Coordinator(conf,
+                                                    partitions=partitions)
         self.replica_id = self.coordinator.member_id
-        self.view = host_view_mod.HostView(conf)
-        self.inventory = inventory_mod.Inventory(self._collect, conf,
+        self.view = host_view_mod.HostView(
+            conf, peak_window_s=conf.drs_balancer.consolidation_peak_window)
+        self.services = consolidation.Services(self.conn)
+        #: host -> consolidation state (empty, disabled) of the owned
+        #: hosts, as the latest cycle saw them (for the host states)
+        self.consolidation_states = {}
+        # host -> when this replica disabled its service: the view of
+        # Nova may not show it yet (it is read at most so often)
+        self._disabled_at = {}
+        self.collector = nova_view.NovaCollector(self.conn, conf)
+        self.inventory = inventory_mod.Inventory(self.collector, conf,
                                                  clock=clock)
         self.planner = planner_mod.Planner(conf, self.db, self.replica_id)
         self.requests = requests_mod.RequestHandler(
@@ -128,9 +154,14 @@ class BalancerManager:
         # the listeners use the configured replica id only: a single
         # balancer without one reads the agents' default queue
         listener_replica = conf.drs_coordination.replica_id
-        self.intake = listener_mod.MetricsListener(
-            conf, self.view, transport=transport,
-            replica_id=listener_replica)
+        if partitions:
+            # each replica reads the metrics of the hosts it owns only
+            self.intake = partitions_mod.PartitionedIntake(
+                conf, self.view, self.coordinator, transport=transport)
+        else:
+            self.intake = listener_mod.MetricsListener(
+                conf, self.view, transport=transport,
+                replica_id=listener_replica)
         self.nova_events = None
         if conf.drs_listener.nova_notifications:
             self.nova_events = nova_events.NovaEventListener(
@@ -147,7 +178,6 @@ class BalancerManager:
         self._wake_reasons = set()
         self._model_lock = threading.Lock()
         self._model = None            # latest model with metrics applied
-        self._model_at = None
         self.cycles = 0
         self.cycle_errors = 0
         self.last_cycle = None        # summary dict of the latest cycle
@@ -194,9 +224,6 @@ class BalancerManager:
 
     # -- wiring ---------------------------------------------------------------
 
-    def _collect(self):
-        return nova_view.collect(self.conn, self.conf)
-
     def wake(self, reason):
         """Run a planning cycle now (from any thread; returns at once)."""
         with self._wake_lock:
@@ -230,7 +257,9 @@ class BalancerManager:
     def on_nova_events(self, events):
         """Nova's versioned notifications (NovaEventHandler)."""
         kinds = {e.kind for e in events}
-        self.inventory.invalidate(events[-1].event_type)
+        # servers created, deleted, moved: applied to the view; a read of
+        # what changed for the others
+        self.inventory.apply_events(events)
         if 'migration' in kinds:
             self.executor.poke()
         if any(e.event_type.startswith('service.') for e in events):
@@ -299,10 +328,13 @@ class BalancerManager:
         next_states = now + opts.host_state_interval
         next_purge = now + 60.0
         next_requests = now
+        # off: never due
+        next_consolidation = (now + opts.consolidation_interval
+                              if opts.consolidation_interval else math.inf)
         while not stop_event.is_set():
             now = self.clock()
             timeout = max(0.0, min(next_plan, next_states, next_purge,
-                                   next_requests) - now)
+                                   next_requests, next_consolidation) - now)
             self._wake.wait(timeout)
             if stop_event.is_set():
                 break
@@ -313,6 +345,10 @@ class BalancerManager:
                           else models.ORIGIN_PERIODIC)
                 self.cycle(origin)
                 next_plan = self.clock() + opts.planning_interval
+            if now >= next_consolidation:
+                self.consolidation_cycle()
+                next_consolidation = (self.clock()
+                                      + opts.consolidation_interval)
             if now >= next_requests:
                 self._guard('carrying out plan requests',
                             self.process_requests)
@@ -373,11 +409,12 @@ class BalancerManager:
             LOG.error('not planning: %s', e)
             return self._idle('no view of Nova')
         model = nova.model.copy()
+        if self.coordinator.partitions:
+            self._share_states(model.hosts.names)
         self.view.apply(model)
         self.view.prune(model.hosts.names)
         with self._model_lock:
             self._model = model
-            self._model_at = self.clock()
         owned = frozenset(self.coordinator.owned_hosts(model.hosts.names))
         if not owned:
             return self._idle('no host owned')
@@ -391,6 +428,23 @@ class BalancerManager:
             loads=self._smoothed_loads(), disabled_reasons=disabled,
             mode=settings.mode,
             paused_hosts=frozenset(settings.paused_hosts))
+
+    def _share_states(self, names):
+        """Partitioned intake: other replicas' hosts, from the database.
+
+        This replica gets the metrics of its own hosts only; the others
+        are judged as destinations by the compact state their owners write
+        to ``host_states`` (:mod:`nova_drs.balancer.shared_state`). What it
+        still holds of hosts it no longer owns (their guests' metrics) is
+        forgotten.
+        """
+        owned = self.coordinator.owned_hosts(names)
+        if owned:
+            for name in set(self.view.hosts()) - owned:
+                self.view.forget(name)
+        self.view.set_shared(shared_state.from_rows(
+            self.db.list_host_states(), owned, self.db.now(),
+            self.view.stale_after))
 
     def cycle(self, origin=models.ORIGIN_PERIODIC):
         """One planning cycle; never raises.
@@ -412,6 +466,8 @@ class BalancerManager:
                          'plan', origin)
             else:
                 result = self.planner.run(cycle_input, origin)
+                self._guard('handling hosts freed by consolidation',
+                            self.handle_freed_hosts, cycle_input, result)
         except Exception:
             failed = True
             self.cycle_errors += 1
@@ -436,6 +492,114 @@ class BalancerManager:
                      ', '.join(result.recommended) or '-',
                      self.last_cycle['duration_s'])
         return result
+
+    def consolidation_cycle(self):
+        """One consolidation pass; never raises.
+
+        Under the same rules as a planning cycle (lease, pause, the mode),
+        and only once the peaks cover a whole ``consolidation_peak_window``
+        of this replica's watch: peaks it has not seen would pack hosts
+        for a quiet hour only.
+
+        :returns: the planner's CycleResult, or None
+        """
+        window = self.conf.drs_balancer.consolidation_peak_window
+        watched = self.view.peaks.history_s(self.clock())
+        if watched < window:
+            LOG.info('consolidation pass: waiting until the guests\' '
+                     'peak load covers %d s (%d s so far)', window, watched)
+            return None
+        result = None
+        try:
+            cycle_input = self.prepare_cycle()
+            if cycle_input is None:
+                LOG.debug('consolidation pass: %s', self.idle_reason)
+            elif self.settings.paused:
+                LOG.info('consolidation pass: automatic balancing is '
+                         'paused: no plan')
+            else:
+                result = self.planner.consolidate(cycle_input)
+                self._guard('handling hosts freed by consolidation',
+                            self.handle_freed_hosts, cycle_input, result)
+        except Exception:
+            LOG.exception('consolidation pass failed; trying again at the '
+                          'next one')
+            return None
+        if result is not None and result.applied:
+            self.executor.poke()
+        return result
+
+    def handle_freed_hosts(self, cycle_input, result):
+        """Nova services of hosts consolidation freed, after a cycle.
+
+        Enables the hosts the plan needs room on (nova-drs disabled them);
+        with ``disable_freed_hosts``, disables the owned hosts a
+        consolidation plan emptied; notes every owned host's consolidation
+        state for the host states. Each Nova call that fails is logged
+        and tried again at the next cycle.
+        """
+        model = cycle_input.model
+        reasons = dict(cycle_input.disabled_reasons)
+        changed = False
+        for host in result.enable_hosts if result is not None else ():
+            try:
+                self.services.enable(host)
+            except Exception:
+                LOG.exception('enabling the service of %s failed', host)
+                continue
+            changed = True
+            reasons.pop(host, None)
+            self._enabled_in_model(host)
+            self.db.record_event(self.replica_id,
+                                 consolidation.EVENT_ENABLED,
+                                 'host %s enabled again: a hotspot needs '
+                                 'room' % host, detail={'host': host})
+        for host in result.hosts_wanted if result is not None else ():
+            self.db.record_event(self.replica_id, consolidation.EVENT_WANTED,
+                                 'host %s (emptied by consolidation) could '
+                                 'relieve a hotspot but does not report: '
+                                 'power it on' % host, detail={'host': host})
+        now = self.clock()
+        recent = self.conf.drs_balancer.inventory_refresh_interval
+        self._disabled_at = {h: t for h, t in self._disabled_at.items()
+                             if now - t < recent and h not in reasons}
+        if self.conf.drs_balancer.disable_freed_hosts:
+            sources = consolidation.consolidation_sources(self.db)
+            for host in consolidation.to_disable(
+                    model, cycle_input.owned, cycle_input.in_flight,
+                    reasons, sources):
+                if host in self._disabled_at:
+                    reasons[host] = consolidation.DISABLED_REASON
+                    continue
+                if consolidation.already_disabled(self.db, host,
+                                                  sources[host]):
+                    continue
+                try:
+                    self.services.disable(host)
+                except Exception:
+                    LOG.exception('disabling the service of %s failed',
+                                  host)
+                    continue
+                changed = True
+                reasons[host] = consolidation.DISABLED_REASON
+                self._disabled_at[host] = now
+                self.db.record_event(
+                    self.replica_id, consolidation.EVENT_DISABLED,
+                    'host %s runs no guest: service disabled (%s), it can '
+                    'be powered off' % (host, consolidation.DISABLED_REASON),
+                    object_uuid=sources[host], detail={'host': host})
+        if changed:
+            self.inventory.invalidate('services changed by consolidation')
+        self.consolidation_states = consolidation.host_states(
+            model, cycle_input.owned, cycle_input.in_flight, reasons)
+
+    def _enabled_in_model(self, host):
+        # the executor's destination check reads this model: the host
+        # may receive before the next read of Nova
+        with self._model_lock:
+            model = self._model
+            if model is not None and host in model.host_index:
+                model.hosts.disabled[model.host_index[host]] = False
 
     def process_requests(self):
         """Carry out the operators' pending plan requests (API)."""
@@ -514,7 +678,9 @@ class BalancerManager:
         """Store the owned hosts' state (loads, hotspots, staleness)."""
         states = self.view.hosts()
         owned = self.coordinator.owned_hosts(states)
-        mine = [state for name, state in states.items() if name in owned]
+        freed = self.consolidation_states
+        mine = [dataclasses.replace(state, consolidation=freed.get(name))
+                for name, state in states.items() if name in owned]
         if mine:
             self.db.save_host_states(mine, self.replica_id)
         with self._model_lock:
@@ -569,6 +735,8 @@ class BalancerManager:
             'inventory_age_s': self.inventory.age(),
             'inventory_reads': self.inventory.reads,
             'inventory_failures': self.inventory.failures,
+            # what the latest read of Nova cost, API calls by kind
+            'inventory': self.inventory.stats(),
             'metrics': self.intake.stats(),
             'executor': self.executor.stats(),
         }

@@ -34,7 +34,7 @@ for a replica (every replica keeps its own view, so every replica must see
 every notification) and ``drs-balancer-nova`` for a single balancer, never
 Nova's default queue ``versioned_notifications.info``: other services may
 consume that queue and a listener there would take messages from them.
-See :func:`pool_name` and ``doc/nova-events.rst`` for the broker policy
+See :func:`pool_name` and ``doc/source/nova-events.rst`` for the broker policy
 operators should set.
 """
 
@@ -161,6 +161,48 @@ def parse_timestamp(text):
     return stamp.timestamp()
 
 
+def _optional_text(value):
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(value)
+
+
+def server_facts(data):
+    """:class:`ServerFacts` from an InstancePayload's data, or None.
+
+    None when a field the view needs is missing or of the wrong type (an
+    older or newer payload version, or a forged one): the balancer then
+    reads Nova instead of trusting the payload. Never raises.
+    """
+    flavor = data.get('flavor')
+    flavor = flavor.get('nova_object.data') if isinstance(
+        flavor, dict) else None
+    metadata = data.get('metadata')
+    if not isinstance(flavor, dict) or not isinstance(metadata, dict):
+        return None
+    vcpus, ram = flavor.get('vcpus'), flavor.get('memory_mb')
+    state = data.get('state')
+    try:
+        if not all(isinstance(v, int) and not isinstance(v, bool)
+                   and v > 0 for v in (vcpus, ram)):
+            raise ValueError('flavor sizes')
+        if not isinstance(state, str) or not state:
+            raise ValueError('state')
+        pairs = tuple(sorted((str(k), _optional_text(v))
+                             for k, v in metadata.items()))
+        return ServerFacts(
+            host=_optional_text(data.get('host')) or None,
+            vm_state=state,
+            task_state=_optional_text(data.get('task_state')) or None,
+            vcpus=vcpus, ram_mb=ram,
+            flavor_name=_optional_text(flavor.get('name')),
+            metadata=pairs,
+            name=_optional_text(data.get('display_name')),
+            project_id=_optional_text(data.get('tenant_id')))
+    except ValueError:
+        return None
+
+
 @dataclasses.dataclass(frozen=True)
 class NovaEvent:
     """One Nova notification, as the balancer needs it."""
@@ -178,6 +220,33 @@ class NovaEvent:
     #: KIND_INVENTORY (refresh the inventory) or KIND_MIGRATION (a live
     #: migration started, ended, or was rolled back, aborted, forced)
     kind: str
+    #: for an instance notification, what its payload says of the server
+    #: (:class:`ServerFacts`), or None when the payload lacks part of it
+    server: object = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ServerFacts:
+    """A server as an instance notification's payload describes it.
+
+    Enough to add, move or update the server in the balancer's view of
+    Nova without reading Nova (:mod:`nova_drs.balancer.nova_view`); which
+    notifications are trusted for it is the view's business (see
+    :data:`nova_drs.balancer.nova_view.DELTA_EVENTS`).
+    """
+
+    #: the compute service host (None: not scheduled yet, or offloaded)
+    host: str
+    #: Nova's vm_state (``active``, ``paused``, ``stopped``...)
+    vm_state: str
+    task_state: str
+    vcpus: int
+    ram_mb: int
+    flavor_name: str
+    #: server metadata (str -> str), as a tuple of pairs (hashable)
+    metadata: tuple
+    name: str
+    project_id: str
 
 
 class NovaEventHandler(metaclass=abc.ABCMeta):
@@ -292,8 +361,9 @@ class NovaEventEndpoint(listener.BatchEndpoint):
                 (message.get('metadata') or {}).get('timestamp'))
         except ValueError as e:
             raise ValueError('bad timestamp: %s' % e)
+        server = server_facts(data) if instance is not None else None
         return NovaEvent(event_type=event_type, instance=instance, host=host,
-                         timestamp=stamp, kind=kind)
+                         timestamp=stamp, kind=kind, server=server)
 
     def _handle(self, messages):
         received_at = self.clock()

@@ -47,6 +47,7 @@ but are marked ``opt_out`` so that no strategy moves them; the reason is in
 offloaded, errored before scheduling) are left out.
 """
 
+import collections
 import dataclasses
 import datetime
 import math
@@ -73,6 +74,41 @@ TRUE_VALUES = ('1', 'true', 'yes', 'on')
 MOVED_STATUSES = ('completed', 'done', 'finished', 'confirmed')
 
 DEFAULT_ZONE = 'nova'
+
+#: the status Nova's API gives a deleted server (``changes-since`` lists
+#: them)
+DELETED = 'DELETED'
+
+#: seconds by which an incremental read goes back before the newest change
+#: seen: a change committed late, or stamped by a Nova service whose clock
+#: is a little behind, is still listed (and read twice, harmlessly)
+CHANGES_OVERLAP_S = 120.0
+
+#: the instance notifications whose payload is trusted as the server's
+#: current state. Not the others: ``instance.live_migration_post.end``,
+#: for one, is sent by the source host with its stale copy of the
+#: instance (still on the source, task ``migrating``) after the
+#: destination's ``live_migration_post_dest.end``.
+DELETE_EVENT = 'instance.delete.end'
+LIVE_MIGRATION_END_EVENT = 'instance.live_migration_post_dest.end'
+DELTA_EVENTS = frozenset((
+    'instance.create.end', DELETE_EVENT, LIVE_MIGRATION_END_EVENT,
+    # sent on every state change when notify_on_state_change is set, with
+    # the instance just saved
+    'instance.update'))
+
+#: Nova's vm_state -> the status its API shows (without a task)
+VM_STATE_STATUS = {
+    'active': 'ACTIVE', 'building': 'BUILD', 'paused': 'PAUSED',
+    'suspended': 'SUSPENDED', 'stopped': 'SHUTOFF', 'rescued': 'RESCUE',
+    'resized': 'VERIFY_RESIZE', 'soft-delete': 'SOFT_DELETED',
+    'deleted': DELETED, 'error': 'ERROR', 'shelved': 'SHELVED',
+    'shelved_offloaded': 'SHELVED_OFFLOADED'}
+
+#: the kinds of API calls counted per read (ReadStats.calls)
+CALL_KINDS = ('services', 'aggregates', 'hypervisors', 'resource_providers',
+              'inventories', 'server_groups', 'migrations', 'servers',
+              'flavors')
 
 
 @dataclasses.dataclass
@@ -133,7 +169,7 @@ class NovaView:
     collected_at: float
 
     def to_snapshot(self):
-        """The snapshot dict of the model (doc/snapshot-format.rst)."""
+        """The snapshot dict of the model (doc/source/snapshot-format.rst)."""
         return to_snapshot(self.model)
 
 
@@ -157,6 +193,12 @@ def _truthy(value):
     return str(value).strip().lower() in TRUE_VALUES
 
 
+def _isotime(epoch):
+    """Epoch seconds as the UTC timestamp Nova's filters take."""
+    return datetime.datetime.fromtimestamp(
+        epoch, datetime.timezone.utc).strftime('%Y-%m-%dT%H:%M:%SZ')
+
+
 def _parse_time(value):
     """A Nova timestamp (naive UTC, or with an offset) as epoch seconds."""
     if not value:
@@ -171,12 +213,87 @@ def _parse_time(value):
     return stamp.timestamp()
 
 
+@dataclasses.dataclass
+class _Server:
+    """What the collector keeps of one server between reads."""
+
+    id: str
+    name: str
+    host: str
+    status: str
+    task_state: str
+    project_id: str
+    vcpus: int
+    ram: int
+    flavor_name: str
+    metadata: dict
+    #: when Nova last changed it (seconds since the epoch, Nova's clock:
+    #: the API's ``updated``, or the notification's timestamp), or None
+    updated: float = None
+
+
+@dataclasses.dataclass
+class ReadStats:
+    """What one read of Nova and Placement cost."""
+
+    #: ``full`` or ``incremental``
+    kind: str
+    #: API call kind -> calls (see :data:`CALL_KINDS`)
+    calls: dict
+    duration_s: float
+    #: servers the read returned (all of them, or the changed ones)
+    servers_read: int
+    #: resource providers whose inventories were read (generation changed)
+    inventories_read: int
+
+    @property
+    def total(self):
+        return sum(self.calls.values())
+
+    def as_dict(self):
+        return {'kind': self.kind, 'calls': dict(self.calls),
+                'total_calls': self.total,
+                'duration_s': round(self.duration_s, 3),
+                'servers_read': self.servers_read,
+                'inventories_read': self.inventories_read}
+
+
 class NovaCollector(object):
-    """Reads Nova and Placement into a :class:`NovaView`.
+    """Reads Nova and Placement into a :class:`NovaView`, incrementally.
+
+    :meth:`collect` reads everything. The balancer instead keeps one
+    collector and calls :meth:`read`: the first read and every
+    ``full=True`` read are complete; the others (*incremental*) list only
+    what changed, with a number of calls that does not depend on the
+    number of compute nodes or servers:
+
+    * Placement: ``GET /resource_providers`` lists every provider with its
+      generation, which Placement increments on every change of the
+      provider's inventories (and of its allocations); the inventories of
+      a provider are read (``GET /resource_providers/{uuid}/inventories``)
+      only when its generation differs from the one of the inventories
+      kept. Placement has no call that returns the inventories of several
+      providers (``/allocation_candidates`` summarises capacities without
+      ``reserved`` and ``allocation_ratio`` and leaves full providers out;
+      ``/usages`` sums per project), so this is the bulk form: one call,
+      plus one per provider that changed.
+    * servers: ``GET /servers/detail?changes-since=`` from the newest
+      ``updated`` time seen, less :data:`CHANGES_OVERLAP_S`; deleted
+      servers come back with status ``DELETED`` and are removed;
+    * flavors (only for servers that do not embed theirs, before compute
+      microversion 2.47) are kept by id;
+    * recent migrations: ``changes-since`` the previous read.
+
+    Services, hypervisors, aggregates and server groups are listed at
+    every read (one call each per page of results).
+
+    Between reads :meth:`apply_events` applies Nova's instance
+    notifications to the servers kept (:data:`DELTA_EVENTS`).
 
     :param conn: an :class:`openstack.connection.Connection` with the
         admin role (see :mod:`nova_drs.balancer.clients`)
     :param conf: the configuration (``[drs_balancer]`` is read)
+    :param clock: wall clock, seconds since the epoch
     """
 
     def __init__(self, conn, conf, clock=time.time):
@@ -184,11 +301,34 @@ class NovaCollector(object):
         self.opt_out_key = conf.drs_balancer.opt_out_metadata_key
         self.cooldown_s = conf.drs_balancer.instance_cooldown
         self.clock = clock
+        #: API call kind -> calls, of the read in progress or the last one
+        self.calls = collections.Counter()
+        #: :class:`ReadStats` of the last read (None before the first)
+        self.last_read = None
+        #: events applied, and events that needed a read instead
+        self.deltas_applied = 0
+        self.deltas_refused = 0
+        self._providers = {}         # rp uuid -> (generation, {rc: inv})
+        self._flavors = {}           # flavor id -> (vcpus, ram, name)
+        self._servers = None         # server id -> _Server
+        self._deleted = {}           # server id -> when it was deleted
+        self._servers_mark = None    # newest `updated` seen (Nova's clock)
+        self._moved = {}             # server id -> latest move (epoch)
+        self._migrations_read_at = None
+        self._hosts = None           # (rows, infos, skipped) of last read
+        self._groups = None          # (groups, names, member_of)
+        self._read_at = None
+        self._full_read_at = None    # wall time the last full read began
+        self.inventories_read = 0
+
+    def _call(self, kind):
+        self.calls[kind] += 1
 
     # -- hosts --
 
     def _services(self):
         services = {}
+        self._call('services')
         for svc in self.conn.compute.services(binary='nova-compute'):
             if svc.host in services:
                 LOG.warning('two nova-compute services on host %s; using '
@@ -200,6 +340,7 @@ class NovaCollector(object):
     def _aggregates(self):
         """host -> aggregate names, host -> zone from aggregate metadata."""
         names, zones = {}, {}
+        self._call('aggregates')
         for agg in self.conn.compute.aggregates():
             zone = agg.availability_zone or _get(agg.metadata,
                                                  'availability_zone')
@@ -211,21 +352,42 @@ class NovaCollector(object):
 
     def _resource_providers(self):
         by_id, by_name = {}, {}
+        self._call('resource_providers')
         for rp in self.conn.placement.resource_providers():
             by_id[rp.id] = rp
             by_name[rp.name] = rp
         return by_id, by_name
 
-    def _inventories(self, rp_id):
-        return {inv.resource_class: inv for inv in
-                self.conn.placement.resource_provider_inventories(rp_id)}
+    def _inventories(self, rp, full):
+        """{resource class: inventory} of a provider; read when changed."""
+        generation = getattr(rp, 'generation', None)
+        kept = self._providers.get(rp.id)
+        if not full and kept is not None and generation is not None \
+                and kept[0] == generation:
+            return kept[1]
+        self._call('inventories')
+        self.inventories_read += 1
+        inventories = {}
+        for inv in self.conn.placement.resource_provider_inventories(rp.id):
+            inventories[inv.resource_class] = inv
+            # NOTE: the generation of the inventories read, which is newer
+            # than the listed one when the provider changed in between
+            generation = getattr(inv, 'resource_provider_generation',
+                                 None) or generation
+        self._providers[rp.id] = (generation, inventories)
+        return inventories
 
-    def _collect_hosts(self, skipped):
+    def _collect_hosts(self, full):
+        skipped = []
         services = self._services()
         agg_names, agg_zones = self._aggregates()
         rp_by_id, rp_by_name = self._resource_providers()
+        # forget the providers that are gone
+        for rp_id in set(self._providers) - set(rp_by_id):
+            del self._providers[rp_id]
         rows = []
         infos = {}
+        self._call('hypervisors')
         for hv in self.conn.compute.hypervisors(details=True):
             service = hv.service_details or {}
             host = service.get('host')
@@ -249,7 +411,7 @@ class NovaCollector(object):
                                 'Placement (compute node not reported '
                                 'yet?)'))
                 continue
-            inventories = self._inventories(rp.id)
+            inventories = self._inventories(rp, full)
             vcpu, mem = inventories.get(VCPU), inventories.get(MEMORY_MB)
             if vcpu is None or mem is None or not vcpu.total or \
                     not mem.total:
@@ -283,27 +445,92 @@ class NovaCollector(object):
                 forced_down=bool(svc.is_forced_down),
                 disabled_reason=svc.disabled_reason)
         rows.sort(key=lambda r: r['name'])
-        return rows, infos
+        return rows, infos, skipped
 
     # -- servers --
 
-    def _flavor(self, server, cache):
+    def _flavor(self, server):
         """(vcpus, ram, name) of a server's flavor."""
         flavor = server.flavor
         vcpus, ram = _get(flavor, 'vcpus'), _get(flavor, 'ram')
         name = _get(flavor, 'original_name') or _get(flavor, 'name')
         if vcpus and ram:
             return int(vcpus), int(ram), name
-        # before microversion 2.47 the server only names its flavor
+        # before microversion 2.47 the server only names its flavor; a
+        # flavor's sizes never change (Nova has no flavor update), so the
+        # answer is kept for good
         flavor_id = _get(flavor, 'id')
-        if flavor_id not in cache:
-            cache[flavor_id] = self.conn.compute.get_flavor(flavor_id)
-        full = cache[flavor_id]
-        return int(full.vcpus), int(full.ram), full.name
+        if flavor_id not in self._flavors:
+            self._call('flavors')
+            full = self.conn.compute.get_flavor(flavor_id)
+            self._flavors[flavor_id] = (int(full.vcpus), int(full.ram),
+                                        full.name)
+        return self._flavors[flavor_id]
 
-    def _groups(self):
+    def _server_record(self, server):
+        vcpus, ram, flavor_name = self._flavor(server)
+        return _Server(
+            id=server.id, name=server.name, host=server.compute_host,
+            status=server.status, task_state=server.task_state,
+            project_id=server.project_id, vcpus=vcpus, ram=ram,
+            flavor_name=flavor_name, metadata=dict(server.metadata or {}),
+            updated=_parse_time(getattr(server, 'updated_at', None)))
+
+    def _read_servers(self, full, now):
+        if full or self._servers is None:
+            self._call('servers')
+            servers, mark = {}, None
+            for server in self.conn.compute.servers(details=True,
+                                                    all_projects=True):
+                record = self._server_record(server)
+                servers[record.id] = record
+                if record.updated is not None:
+                    mark = max(mark or record.updated, record.updated)
+            self._servers, self._deleted = servers, {}
+            # no server stamped: the balancer's clock, within the overlap
+            self._servers_mark = mark if mark is not None else now
+            return len(servers)
+        since = self._servers_mark - CHANGES_OVERLAP_S
+        self._call('servers')
+        # NOTE: the whole listing first: a listing that fails half-way
+        # must not move the mark past servers it did not return
+        changed = list(self.conn.compute.servers(
+            details=True, all_projects=True, changes_since=_isotime(since)))
+        mark = self._servers_mark
+        for server in changed:
+            updated = _parse_time(getattr(server, 'updated_at', None))
+            if updated is not None:
+                mark = max(mark, updated)
+            if server.status == DELETED:
+                self._forget(server.id, updated)
+            else:
+                self._keep(self._server_record(server))
+        self._servers_mark = mark
+        return len(changed)
+
+    def _keep(self, record):
+        """Store a server unless what is stored is newer."""
+        deleted = self._deleted.get(record.id)
+        if deleted is not None and (record.updated is None
+                                    or record.updated <= deleted):
+            return False
+        known = self._servers.get(record.id)
+        if known is not None and known.updated is not None and \
+                record.updated is not None and \
+                record.updated < known.updated:
+            return False
+        self._deleted.pop(record.id, None)
+        self._servers[record.id] = record
+        return True
+
+    def _forget(self, server_id, when):
+        self._servers.pop(server_id, None)
+        self._deleted[server_id] = when if when is not None else math.inf
+
+    def _groups_read(self):
         """([ServerGroup], {uuid: name}, {server id: group index})."""
         groups, names, member_of = [], {}, {}
+        self._call('server_groups')
         for g in self.conn.compute.server_groups(all_projects=True):
             policy = g.policy or (g.policies or [None])[0]
             if policy not in cluster.SERVER_GROUP_POLICIES:
@@ -322,21 +549,26 @@ class NovaCollector(object):
                 member_of[member] = index
         return groups, names, member_of
 
-    def _last_moved(self, now):
-        """server id -> epoch seconds of its latest completed move."""
+    def _read_migrations(self, now, full):
+        """Update server id -> epoch seconds of its latest completed move."""
         if not self.cooldown_s:
-            return {}
-        since = datetime.datetime.fromtimestamp(
-            now - self.cooldown_s, datetime.timezone.utc)
-        moved = {}
-        for m in self.conn.compute.migrations(
-                changes_since=since.strftime('%Y-%m-%dT%H:%M:%SZ')):
+            self._moved = {}
+            return
+        oldest = now - self.cooldown_s
+        if full or self._migrations_read_at is None:
+            since, moved = oldest, {}
+        else:
+            since = max(oldest, self._migrations_read_at - CHANGES_OVERLAP_S)
+            moved = dict(self._moved)
+        self._call('migrations')
+        for m in self.conn.compute.migrations(changes_since=_isotime(since)):
             if m.status not in MOVED_STATUSES:
                 continue
             stamp = _parse_time(m.updated_at or m.created_at)
             if stamp is not None and stamp > moved.get(m.server_id, 0):
                 moved[m.server_id] = stamp
-        return moved
+        self._moved = {k: v for k, v in moved.items() if v >= oldest}
+        self._migrations_read_at = now
 
     @staticmethod
     def _pinned(server):
@@ -346,10 +578,44 @@ class NovaCollector(object):
             return 'task %s in progress' % server.task_state
         return None
 
-    # -- the whole view --
+    # -- reads --
+
+    def _read(self, full):
+        started = time.monotonic()
+        now = self.clock()
+        full = full or self._servers is None
+        if full:
+            self._full_read_at = now
+        self.calls = collections.Counter()
+        self.inventories_read = 0
+        rows, infos, skipped = self._collect_hosts(full)
+        groups = self._groups_read()
+        self._read_migrations(now, full)
+        servers_read = self._read_servers(full, now)
+        # only now: a failed read changes nothing of the view
+        self._hosts = (rows, infos, skipped)
+        self._groups = groups
+        self._read_at = now
+        self.last_read = ReadStats(
+            kind='full' if full else 'incremental', calls=dict(self.calls),
+            duration_s=time.monotonic() - started, servers_read=servers_read,
+            inventories_read=self.inventories_read)
+
+    def read(self, full=False):
+        """Read Nova and Placement (all of it when ``full``); the view.
+
+        :raises openstack.exceptions.SDKException: Nova or Placement
+            answered with an error
+        :raises keystoneauth1.exceptions.ClientException: they could not be
+            reached, or authentication failed
+        """
+        self._read(full)
+        view = self.build()
+        self._log(view)
+        return view
 
     def collect(self, loads=None, host_capacities=None):
-        """Read Nova and Placement; return a :class:`NovaView`.
+        """Read all of Nova and Placement; return a :class:`NovaView`.
 
         :param loads: server uuid -> :class:`InstanceLoad` (or an object or
             dict with its field names); missing servers count as idle on
@@ -362,19 +628,88 @@ class NovaCollector(object):
         :raises keystoneauth1.exceptions.ClientException: they could not be
             reached, or authentication failed
         """
+        self._read(full=True)
+        view = self.build(loads, host_capacities)
+        self._log(view)
+        return view
+
+    def _log(self, view):
+        stats = self.last_read
+        LOG.info('read Nova (%s): %d hosts, %d instances, %d server groups '
+                 '(%d left out); %d API calls (%s), %d servers and %d '
+                 'providers\' inventories read, in %.2f s', stats.kind,
+                 len(view.model.hosts), len(view.model.instances),
+                 len(view.model.groups), len(view.skipped), stats.total,
+                 ', '.join('%s %d' % kv for kv in sorted(stats.calls.items())),
+                 stats.servers_read, stats.inventories_read,
+                 stats.duration_s)
+
+    # -- notifications --
+
+    def apply_events(self, events):
+        """Apply Nova notifications to the servers kept; the rest.
+
+        :param events: :class:`nova_drs.balancer.nova_events.NovaEvent`
+        :returns: the events that could not be applied (their change is
+            only seen at the next read): those of :data:`DELTA_EVENTS`
+            whose payload lacks a field, and every other kind of event.
+            Before the first read nothing is kept and all are returned.
+        """
+        if self._servers is None:
+            return list(events)
+        rest = []
+        for event in events:
+            facts = getattr(event, 'server', None)
+            if event.event_type not in DELTA_EVENTS or (
+                    facts is None and event.event_type != DELETE_EVENT) or \
+                    event.timestamp < self._full_read_at:
+                # NOTE: a notification older than the last full read may
+                # be about a server deleted before it, which no tombstone
+                # remembers: read instead
+                rest.append(event)
+                continue
+            self.deltas_applied += 1
+            if event.event_type == DELETE_EVENT or \
+                    facts.vm_state == 'deleted':
+                self._forget(event.instance, event.timestamp)
+                continue
+            if event.event_type == LIVE_MIGRATION_END_EVENT and \
+                    facts.host:
+                self._moved[event.instance] = max(
+                    event.timestamp, self._moved.get(event.instance, 0))
+            self._keep(_Server(
+                id=event.instance, name=facts.name, host=facts.host,
+                status=VM_STATE_STATUS.get(facts.vm_state,
+                                           facts.vm_state.upper()),
+                task_state=facts.task_state, project_id=facts.project_id,
+                vcpus=facts.vcpus, ram=facts.ram_mb,
+                flavor_name=facts.flavor_name,
+                metadata=dict(facts.metadata), updated=event.timestamp))
+        self.deltas_refused += len(rest)
+        return rest
+
+    # -- the view --
+
+    def build(self, loads=None, host_capacities=None):
+        """The :class:`NovaView` of what was read and applied.
+
+        :param loads: see :meth:`collect`
+        :param host_capacities: see :meth:`collect`
+        :raises RuntimeError: nothing was read yet
+        """
+        if self._hosts is None:
+            raise RuntimeError('Nova was not read yet')
         loads = loads or {}
         host_capacities = host_capacities or {}
         now = self.clock()
-        skipped = []
-        host_rows, host_infos = self._collect_hosts(skipped)
+        host_rows, host_infos, host_skipped = self._hosts
+        skipped = list(host_skipped)
         host_index = {r['name']: n for n, r in enumerate(host_rows)}
-        groups, group_names, member_of = self._groups()
-        last_moved = self._last_moved(now)
+        groups, group_names, member_of = self._groups
 
-        inst_rows, servers, flavors = [], {}, {}
-        for server in self.conn.compute.servers(details=True,
-                                                all_projects=True):
-            host = server.compute_host
+        inst_rows, servers = [], {}
+        for server in self._servers.values():
+            host = server.host
             if not host:
                 skipped.append(('server', server.id, 'no host (status %s)'
                                 % server.status))
@@ -383,14 +718,13 @@ class NovaCollector(object):
                 skipped.append(('server', server.id, 'on host %s, which is '
                                 'not in the model' % host))
                 continue
-            vcpus, ram, flavor_name = self._flavor(server, flavors)
-            opted_out = _truthy((server.metadata or {}).get(
-                self.opt_out_key, ''))
+            vcpus, ram = server.vcpus, server.ram
+            opted_out = _truthy(server.metadata.get(self.opt_out_key, ''))
             pinned = self._pinned(server)
             load = loads.get(server.id)
             cpu_util = min(max(float(_get(load, 'cpu_util', 0.0)), 0.0), 1.0)
             mem_used = float(_get(load, 'mem_used_mb', ram))
-            moved = last_moved.get(server.id)
+            moved = self._moved.get(server.id)
             inst_rows.append(dict(
                 name=server.id, host=host_index[host], vcpus=vcpus,
                 memory_mb=ram, cpu_util=cpu_util,
@@ -406,18 +740,16 @@ class NovaCollector(object):
             servers[server.id] = ServerInfo(
                 id=server.id, name=server.name, host=host,
                 status=server.status, task_state=server.task_state,
-                project_id=server.project_id, flavor_name=flavor_name,
+                project_id=server.project_id,
+                flavor_name=server.flavor_name,
                 opt_out=opted_out, pinned=pinned)
         inst_rows.sort(key=lambda r: r['name'])
 
         model = _model(host_rows, inst_rows, groups, host_capacities)
         for kind, name, why in skipped:
             LOG.debug('left out %s %s: %s', kind, name, why)
-        LOG.info('collected %d hosts, %d instances, %d server groups '
-                 '(%d left out)', len(host_rows), len(inst_rows),
-                 len(groups), len(skipped))
-        return NovaView(model=model, hosts=host_infos, servers=servers,
-                        groups=group_names, skipped=skipped,
+        return NovaView(model=model, hosts=dict(host_infos), servers=servers,
+                        groups=dict(group_names), skipped=skipped,
                         collected_at=now)
 
 

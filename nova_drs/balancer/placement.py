@@ -8,12 +8,16 @@ pass, the same in every strategy:
 
 * the destination has room under Placement's allocation ratios (vCPUs and
   flavor memory, less reserved);
-* the destination's load stays at or below every threshold (a plan never
-  creates a hotspot): its measured load, the model's ``base_load`` plus
-  its guests' demand, plus what moves in, against its own thresholds
-  (``model.host_thresholds``: those its agent judges it by);
+* the destination's load stays at or below its *ceiling*, every
+  threshold minus ``relief_margin`` (a plan never creates a hotspot, nor
+  a host that is hot again at the next busy minute): its measured load,
+  the model's ``base_load`` plus its guests' demand, plus what moves in,
+  against its own thresholds (``model.host_thresholds``: those its agent
+  judges it by);
 * the destination is enabled, not in maintenance, not hot, and was not hot
-  when planning began (hosts being relieved do not receive load);
+  when planning began, unless the plan cooled it and its agent does not
+  flag it (offline models): such a host receives only under its comfort
+  level;
 * same availability zone as the source (``same_availability_zone``) and,
   optionally, the same aggregates;
 * server groups: members of a hard-affinity group with other members do not
@@ -24,8 +28,12 @@ pass, the same in every strategy:
 * an instance is never planned onto a host its migration to failed
   recently (``model.excluded_targets``);
 * at most ``max_migrations_per_source_host`` moves off and
-  ``max_migrations_per_destination_host`` moves onto any host, and
+  ``max_migrations_per_destination_host`` moves onto any host (0, the
+  default: no cap, the executor paces them), and
   ``max_migrations_per_plan`` in all.
+
+Which destination, among those allowed: ``[drs_balancer]
+destination_policy``, see :mod:`nova_drs.balancer.destinations`.
 
 Which hosts are hot. When the model carries its agents' hot flags
 (``model.hosts.hot``, the live balancer's), a host is a *source* when its
@@ -45,6 +53,7 @@ import collections
 import numpy as np
 
 from nova_drs.balancer import cost
+from nova_drs.balancer import destinations as dest_mod
 from nova_drs.model import cluster
 
 # Loads are compared with a small tolerance so that float rounding never
@@ -59,10 +68,16 @@ class PlacementState:
         self.model = model
         self.conf = conf
         opts = conf.drs_balancer
+        #: destination policy, comfort level and relief margin
+        self.rules = dest_mod.Rules.from_conf(conf)
         #: (hosts, 4): each host's own, ``thresholds`` where it has none
         self.thresholds = model.host_thresholds(thresholds)
-        self.max_out = opts.max_migrations_per_source_host
-        self.max_in = opts.max_migrations_per_destination_host
+        # 0: no cap (the executor paces the moves of one host)
+        self.max_out_unbounded = np.iinfo(np.int64).max
+        self.max_out = (opts.max_migrations_per_source_host
+                        or self.max_out_unbounded)
+        self.max_in = (opts.max_migrations_per_destination_host
+                       or self.max_out_unbounded)
         self.max_total = opts.max_migrations_per_plan
         self.same_az = opts.same_availability_zone
         self.same_aggregates = opts.same_aggregates
@@ -79,16 +94,38 @@ class PlacementState:
                                   0.0)
         self.inv_capacity = np.where(cap > 0, 1.0 / np.where(cap > 0, cap, 1),
                                      0.0)
+        tracked = cap > 0
+        #: (hosts, 4) demand a destination may reach and a hot host is
+        #: relieved to: each threshold less the relief margin
+        self.ceiling = np.where(
+            tracked, np.maximum(cap * (self.thresholds - self.rules.margin),
+                                0.0), np.inf)
+        # the comfort level lies this far below the ceiling (>= 0)
+        self.comfort_gap = np.where(
+            tracked, np.minimum(
+                cap * (self.rules.comfort_share - self.rules.margin),
+                self.ceiling), 0.0)
         self.demand = model.host_demand()
         self.alloc = model.host_allocation()
         self.alloc_limit = model.allocation_limit()
-        # headroom is kept up to date incrementally: destination checks are
-        # then one comparison over all hosts
-        self.headroom = self.limit - self.demand
-        self.alloc_headroom = self.alloc_limit - self.alloc
+        # room under the ceiling (4 load columns) and under Placement's
+        # limits (2 allocation columns), kept up to date incrementally in
+        # one array so that a destination check is one comparison;
+        # ``headroom`` and ``alloc_headroom`` are views of it
+        self.room = np.concatenate([self.ceiling - self.demand,
+                                    self.alloc_limit - self.alloc], axis=1)
+        self.headroom = self.room[:, :4]
+        self.alloc_headroom = self.room[:, 4:]
+        self.gap = np.concatenate(
+            [self.comfort_gap, np.zeros((len(cap), 2))], axis=1)
 
         self.inst_demand = model.instance_demand()
         self.inst_alloc = model.instance_allocation()
+        #: (instances, 6): demand and allocation, as ``room``'s columns
+        self.inst_size = np.concatenate([self.inst_demand, self.inst_alloc],
+                                        axis=1)
+        # what a destination's room is compared with (float tolerance)
+        self.inst_need = self.inst_size - EPS
         self.inst_host = inst.host.copy()
         self.inst_transfer = cost.transfer_mb(inst.mem_used_mb,
                                               inst.dirty_rate_mb_s,
@@ -99,6 +136,8 @@ class PlacementState:
         self.moves_out = np.zeros(len(hosts), dtype=np.int64)
         self.moves_in = np.zeros(len(hosts), dtype=np.int64)
         self.n_moves = 0
+        #: guests per host (a host running none is empty: pack avoids it)
+        self.guests = np.bincount(self.inst_host, minlength=len(hosts))
 
         # the agents' flags (None: offline model, hot is over threshold)
         self.flagged = (None if hosts.hot is None
@@ -114,6 +153,11 @@ class PlacementState:
             & (self.alloc_headroom > 0).all(axis=1))
         self.pool_zone = hosts.availability_zone[self.pool]
         self.pool_aggregates = hosts.aggregates[self.pool]
+        #: hosts cooled by this plan that now receive (comfort level only)
+        self.reused = np.zeros(len(hosts), dtype=bool)
+        self.n_reused = 0
+        self.n_groups = len(model.groups)
+        self.index = dest_mod.Index(self)
         self._zone_masks = {}
         self._aggregate_masks = {}
         self._members = None
@@ -144,6 +188,17 @@ class PlacementState:
     def excess(self, host):
         """Demand above the limit on ``host``, per resource (>= 0)."""
         return np.maximum(self.demand[host] - self.limit[host], 0.0)
+
+    def relief_need(self, host, margin=True):
+        """(hot resources, demand to move off ``host`` on each).
+
+        With ``margin`` the host is relieved to its ceiling (threshold
+        less ``relief_margin``: hysteresis), else just to its thresholds.
+        """
+        hot_r = np.flatnonzero(self.excess(host) > EPS)
+        target = self.ceiling[host] if margin else self.limit[host]
+        return hot_r, np.maximum(self.demand[host, hot_r] - target[hot_r],
+                                 0.0)
 
     def severity(self, host):
         """How far over its thresholds a host is (max relative excess)."""
@@ -202,30 +257,67 @@ class PlacementState:
     def destinations(self, i):
         """Indices of every host instance ``i`` may move to now.
 
-        Only the pool of hosts that had room when planning began is
-        searched: room only shrinks while a plan is built (sources are
-        hot, so never receive), so the pool stays a superset of the
-        answer and keeps each search short on large regions.
+        A full scan, for the ``balance`` leveller and for diagnostics;
+        the hotspot search asks :meth:`choose_destination`, which uses
+        the destination index. Only the pool of hosts that had room when
+        planning began is searched (room only shrinks while a plan is
+        built), plus the hosts the plan cooled and reuses.
         """
         pool = self.pool
-        ok = ((self.headroom[pool] >= self.inst_demand[i] - EPS).all(axis=1)
-              & (self.alloc_headroom[pool]
-                 >= self.inst_alloc[i] - EPS).all(axis=1)
-              & (self.moves_in[pool] < self.max_in)
-              & (pool != self.inst_host[i]))
+        if self.reused.any():
+            pool = np.concatenate([pool, np.flatnonzero(self.reused)])
+        return self.feasible(i, pool, False)
+
+    def feasible(self, i, hosts, comfort=False, same_partition=False):
+        """The hosts of ``hosts`` that may receive ``i`` now.
+
+        :param comfort: the load after the move must stay under the
+            comfort level, not only under the ceiling
+        :param same_partition: ``hosts`` are known to be in ``i``'s zone
+            (and aggregates, when that option is on)
+        """
+        room = self.room[hosts]
+        if comfort:
+            room -= self.gap[hosts]
+        ok = (room >= self.inst_need[i]).all(axis=1)
+        ok &= self.receivable[hosts]
+        ok &= hosts != self.inst_host[i]
+        if self.max_in < self.max_out_unbounded:
+            ok &= self.moves_in[hosts] < self.max_in
+        hosts = hosts[ok]
+        if hosts.size and not comfort and self.n_reused:
+            # a host cooled earlier in the plan receives only under its
+            # comfort level
+            reused = self.reused[hosts]
+            if reused.any():
+                fit = ((self.room[hosts] - self.gap[hosts])
+                       >= self.inst_need[i]).all(axis=1)
+                hosts = hosts[~reused | fit]
+        if hosts.size and (self.n_groups
+                           or (not same_partition
+                               and (self.same_az or self.same_aggregates))
+                           or i in self.model.excluded_targets):
+            hosts = self.rule_filter(i, hosts)
+        return hosts
+
+    def rule_filter(self, i, hosts):
+        """Zone, aggregates, server groups and failed targets."""
         source = self.inst_host[i]
-        hosts = self.model.hosts
+        model_hosts = self.model.hosts
+        ok = np.ones(hosts.size, dtype=bool)
         if self.same_az:
-            ok &= self.pool_zone == hosts.availability_zone[source]
+            ok &= (model_hosts.availability_zone[hosts]
+                   == model_hosts.availability_zone[source])
         if self.same_aggregates:
-            ok &= self.pool_aggregates == hosts.aggregates[source]
+            ok &= (model_hosts.aggregates[hosts]
+                   == model_hosts.aggregates[source])
         full = self._full_group_hosts(i)
         if full:
-            ok &= ~np.isin(pool, full)
+            ok &= ~np.isin(hosts, full)
         excluded = self.model.excluded_targets.get(i)
         if excluded:
-            ok &= ~np.isin(pool, list(excluded))
-        return pool[ok]
+            ok &= ~np.isin(hosts, list(excluded))
+        return hosts[ok]
 
     def _full_group_hosts(self, i):
         """Hosts an anti-affinity member of ``i``'s group may not join."""
@@ -238,33 +330,58 @@ class PlacementState:
         return [h for h, count in self.group_hosts[group].items()
                 if count >= sg.max_server_per_host]
 
-    def destination_scores(self, i, hosts):
-        """Lower is better: the destination's highest load after the move.
-
-        Choosing the least-loaded destination keeps every host as far from
-        its thresholds as possible, so a plan does not seed the next
-        hotspot. Soft-anti-affinity adds a penalty where the group already
-        has members.
-        """
-        after = (self.demand[hosts] + self.inst_demand[i]) * \
-            self.inv_limit[hosts]
-        score = after.max(axis=1)
+    def _soft_penalty(self, i, hosts):
         group = self.model.instances.group[i]
         if group != cluster.NO_GROUP and self.soft_penalty:
             sg = self.model.groups[group]
             if sg.policy == 'soft-anti-affinity':
                 present = self.group_hosts[group]
-                score = score + self.soft_penalty * np.array(
+                return self.soft_penalty * np.array(
                     [present.get(int(h), 0) > 0 for h in hosts])
-        return score
+        return 0.0
+
+    def destination_scores(self, i, hosts):
+        """Lower is better: the destination's highest load after the move.
+
+        The ``spread`` rule: choosing the least-loaded destination keeps
+        every host as far from its thresholds as possible. Soft
+        anti-affinity adds a penalty where the group already has
+        members.
+        """
+        after = (self.demand[hosts] + self.inst_demand[i]) * \
+            self.inv_limit[hosts]
+        return after.max(axis=1) + self._soft_penalty(i, hosts)
+
+    def least_loaded(self, i, hosts):
+        """The host of ``hosts`` with the lowest highest load after."""
+        return int(hosts[np.argmin(self.destination_scores(i, hosts))])
+
+    def fit_scores(self, i, hosts):
+        """Lower is better: room left on ``hosts`` after receiving ``i``.
+
+        The ``pack`` rule (best fit): the sum over tracked resources and
+        the two allocation columns of the room left, as a share of the
+        limit, so the host that ``i`` fills most tightly wins and the
+        large free slots stay for large guests.
+        """
+        room = (self.headroom[hosts] - self.comfort_gap[hosts]
+                - self.inst_demand[i])
+        room = np.where(np.isfinite(room), room, 0.0) * self.inv_limit[hosts]
+        alloc_room = (self.alloc_headroom[hosts] - self.inst_alloc[i]) / \
+            np.maximum(self.alloc_limit[hosts], 1.0)
+        return (room.sum(axis=1) + alloc_room.sum(axis=1)
+                + self._soft_penalty(i, hosts))
+
+    def best_fit(self, i, hosts):
+        return int(hosts[np.argmin(self.fit_scores(i, hosts))])
+
+    def choose_destination(self, i):
+        """(host, how it was chosen) for ``i`` now; (-1, None): none."""
+        return self.index.choose(i)
 
     def best_destination(self, i):
         """The best host for ``i`` now, or -1 when none is allowed."""
-        candidates = self.destinations(i)
-        if candidates.size == 0:
-            return -1
-        scores = self.destination_scores(i, candidates)
-        return int(candidates[np.argmin(scores)])
+        return self.index.choose(i)[0]
 
     def _instance_costs(self):
         """Planner cost of moving each instance: data sent, plus penalties.
@@ -289,6 +406,7 @@ class PlacementState:
         self.moves_out[src] += 1
         self.moves_in[dest] += 1
         self.n_moves += 1
+        self.index.moved(src, dest)
         return src
 
     def undo(self, i, src):
@@ -299,6 +417,22 @@ class PlacementState:
         self.moves_out[src] -= 1
         self.moves_in[dest] -= 1
         self.n_moves -= 1
+        self.index.moved(dest, src)
+
+    def reuse(self, host):
+        """Let ``host``, cooled by this plan, receive under its comfort level.
+
+        Only without the agents' flags: a host its agent flags hot is
+        refused by the Nova scheduler filter until the flag clears.
+        """
+        if (self.flagged is not None or self.model.hosts.disabled[host]
+                or (self.demand[host] > self.limit[host] + EPS).any()):
+            return
+        if not self.reused[host]:
+            self.reused[host] = True
+            self.n_reused += 1
+            self.receivable[host] = True
+            self.index.grew(host)
 
     def _shift(self, i, src, dest):
         d, a = self.inst_demand[i], self.inst_alloc[i]
@@ -306,11 +440,12 @@ class PlacementState:
         self.demand[dest] += d
         self.alloc[src] -= a
         self.alloc[dest] += a
-        self.headroom[src] += d
-        self.headroom[dest] -= d
-        self.alloc_headroom[src] += a
-        self.alloc_headroom[dest] -= a
+        size = self.inst_size[i]
+        self.room[src] += size
+        self.room[dest] -= size
         self.inst_host[i] = dest
+        self.guests[src] -= 1
+        self.guests[dest] += 1
         if self._members is not None:
             self._members[src].remove(i)
             self._members[dest].append(i)
@@ -323,6 +458,66 @@ class PlacementState:
             counts[dest] += 1
 
     # -- reporting ----------------------------------------------------------
+
+    def explain(self, i):
+        """Why ``i`` has no destination: how many hosts each rule rules out.
+
+        A full scan: only for hosts left hot, so only a few per plan.
+        """
+        hosts = self.model.hosts
+        source = self.inst_host[i]
+        cand = np.flatnonzero(~hosts.disabled)
+        cand = cand[cand != source]
+        parts = []
+        if self.same_az:
+            same = (hosts.availability_zone[cand]
+                    == hosts.availability_zone[source])
+            cand = cand[same]
+        if self.same_aggregates:
+            cand = cand[hosts.aggregates[cand] == hosts.aggregates[source]]
+        total = cand.size
+        if total == 0:
+            return ('no other enabled host%s (the others are disabled, '
+                    'paused or in maintenance)'
+                    % (' in its zone' if self.same_az else ''))
+        hot = ~self.receivable[cand]
+        if hot.any():
+            parts.append('%d hot or cooling' % hot.sum())
+        cand = cand[~hot]
+        names = ('CPU load', 'memory load', 'disk load', 'network load')
+        for r, name in enumerate(names):
+            short = self.headroom[cand, r] < self.inst_demand[i, r] - EPS
+            if short.any():
+                parts.append('%d lack %s room under threshold - %.2f'
+                             % (short.sum(), name, self.rules.margin))
+        for c, name in enumerate(('vCPU', 'flavor memory')):
+            short = self.alloc_headroom[cand, c] < self.inst_alloc[i, c] - EPS
+            if short.any():
+                parts.append('%d lack %s allocation room' % (short.sum(),
+                                                             name))
+        capped = self.moves_in[cand] >= self.max_in
+        if capped.any():
+            parts.append('%d reached max_migrations_per_destination_host '
+                         '(%d)' % (capped.sum(), self.max_in))
+        full = self._full_group_hosts(i)
+        if full:
+            group = self.model.groups[self.model.instances.group[i]]
+            parts.append('%d hold max_server_per_host members of '
+                         'anti-affinity server group %s'
+                         % (np.isin(cand, full).sum(), group.name))
+        excluded = self.model.excluded_targets.get(i)
+        if excluded:
+            parts.append('%d failed recently for it'
+                         % np.isin(cand, list(excluded)).sum())
+        return ('of %d host(s)%s, for %s (%s): %s' % (
+            total, ' in its zone' if self.same_az else '',
+            self.model.instances.names[i], self.describe_demand(i),
+            '; '.join(parts) or 'none fits'))
+
+    def describe_demand(self, i):
+        return '%.1f cores, %.0f MiB used, %d vCPU, %d MiB flavor' % (
+            self.inst_demand[i, 0], self.inst_demand[i, 1],
+            self.inst_alloc[i, 0], self.inst_alloc[i, 1])
 
     def load(self, host):
         """Load of ``host`` as shares of capacity, per resource."""

@@ -37,10 +37,23 @@ class Plan:
     #: hosts their agent still flags hot, already back under every
     #: threshold: no move needed (the flag clears after k-of-n samples)
     cooling: list = dataclasses.field(default_factory=list)
+    #: hosts the plan empties (``consolidate``): no guest is left on them
+    #: once it ran, they can be powered off
+    freed: list = dataclasses.field(default_factory=list)
+    #: host -> why it is still hot (which limit, no room for which
+    #: resource, opt-outs, server groups; "partly relieved" when the plan
+    #: lowered its overload without ending it)
+    unresolved_reasons: dict = dataclasses.field(default_factory=dict)
 
     def to_dict(self):
-        return {'strategy': self.strategy,
-                'decision_s': round(self.decision_s, 6),
-                'migrations': [m.to_dict() for m in self.migrations],
-                'unresolved': list(self.unresolved),
-                'cooling': list(self.cooling)}
+        doc = {'strategy': self.strategy,
+               'decision_s': round(self.decision_s, 6),
+               'migrations': [m.to_dict() for m in self.migrations],
+               'unresolved': list(self.unresolved),
+               'cooling': list(self.cooling)}
+        if self.unresolved_reasons:
+            doc['unresolved_reasons'] = dict(self.unresolved_reasons)
+        if self.freed:
+            # only consolidation plans free hosts
+            doc['freed'] = list(self.freed)
+        return doc

@@ -35,6 +35,19 @@ the hosts their agents flag, judges every host on its measured load
 against its own thresholds, and never sends load to a host the filter
 would refuse; the severe check reads the agents' smoothed loads.
 
+Consolidation. :meth:`Planner.consolidate` is the balancer's
+consolidation pass (``[drs_balancer] consolidation_interval``): the
+``consolidate`` strategy on the same working model, never while a host
+is hot or a host is in maintenance; its plan (strategy ``consolidate``,
+origin ``periodic``) is stored by the same mode rules, and is never
+mandatory: ``manual`` and ``partial`` store it ``recommended``, ``full``
+applies it. When a strategy's plan leaves a hotspot unresolved and a host
+nova-drs disabled after emptying it is available (reporting, owned), the
+cycle plans again with that one host enabled and keeps that plan if it
+relieves more; the result names the host (``enable_hosts``) so the
+service enables its nova-compute service before the moves start
+(:mod:`nova_drs.balancer.consolidation`).
+
 A recommendation identical to this replica's latest one (periodic or
 hotspot) is not stored again (a stable cluster would otherwise write a plan
 every cycle); a different one supersedes it. Replicas supersede only
@@ -42,13 +55,16 @@ their own recommendations: each plans for the hosts it owns.
 """
 
 import dataclasses
-import logging
+import time
 
 import numpy as np
+from oslo_log import log as logging
 
+from nova_drs.balancer import consolidation
 from nova_drs.balancer import evacuation
 from nova_drs.balancer import plan as plan_mod
 from nova_drs.balancer import strategies
+from nova_drs.balancer.strategies import consolidate as consolidate_mod
 from nova_drs.db import models
 from nova_drs.model import cluster
 
@@ -222,6 +238,14 @@ class CycleResult:
     plan: plan_mod.Plan = None
     #: host -> {instance: why it stays} for evacuations
     left_behind: dict = dataclasses.field(default_factory=dict)
+    #: hosts nova-drs disabled after emptying them that the plan needs:
+    #: their nova-compute service must be enabled before it runs
+    enable_hosts: list = dataclasses.field(default_factory=list)
+    #: hosts nova-drs disabled that a hotspot could use, but whose agent
+    #: does not report (powered off: an operator's, or a hook's, turn)
+    hosts_wanted: list = dataclasses.field(default_factory=list)
+    #: why a consolidation pass planned nothing (None: it planned)
+    skipped: str = None
 
 
 class Planner:
@@ -241,6 +265,7 @@ class Planner:
         self.mode = conf.drs_balancer.mode
         self.strategy = strategy or strategies.load(
             conf.drs_balancer.strategy, conf)
+        self._consolidator = None
 
     # -- evacuations --
 
@@ -338,20 +363,28 @@ class Planner:
                              paused=cycle.paused_hosts)
         self._evacuate(cycle, work, result, mode)
         plan = self.strategy.plan(work)
+        result.unresolved = [h for h in plan.unresolved if h in cycle.owned]
+        if result.unresolved:
+            plan = self._with_room(cycle, work, plan, result)
         result.plan = plan
         result.unresolved = [h for h in plan.unresolved if h in cycle.owned]
         result.cooling = [h for h in plan.cooling if h in cycle.owned]
         if result.unresolved:
-            LOG.info('hotspots left unresolved: %s',
-                     ', '.join(result.unresolved))
+            reasons = getattr(plan, 'unresolved_reasons', None) or {}
+            LOG.info('hotspots left unresolved: %s', '; '.join(
+                '%s (%s)' % (h, reasons[h]) if h in reasons else h
+                for h in result.unresolved))
         if result.cooling:
             LOG.info('hosts cooling (their agent still flags them hot, '
                      'their loads are back under their thresholds: no '
                      'move): %s', ', '.join(result.cooling))
         if not plan.migrations:
+            result.enable_hosts = []
             return result
+        applied = []
         if mode == FULL:
             self._store(plan, origin, True, result, mode)
+            applied = plan.migrations
         elif mode == MANUAL:
             self._store(plan, origin, False, result, mode)
         else:
@@ -364,6 +397,108 @@ class Planner:
                          len(mandatory.migrations))
                 self._store(mandatory, origin, True, result, mode,
                             supersede=False)
+                applied = mandatory.migrations
             if optional.migrations:
                 self._store(optional, origin, False, result, mode)
+        self._keep_enabling(result, applied)
+        return result
+
+    @staticmethod
+    def _keep_enabling(result, applied):
+        """Enable a freed host only for moves applied now.
+
+        A recommendation does not act: the operator who applies it
+        enables the host first (its moves wait for it, see the
+        executor's destination check).
+        """
+        targets = {m.target for m in applied}
+        waiting = [h for h in result.enable_hosts if h not in targets]
+        if waiting:
+            LOG.warning('the recommended plan needs %s, which nova-drs '
+                        'disabled after emptying it: enable its '
+                        'nova-compute service before applying the plan',
+                        ', '.join(waiting))
+        result.enable_hosts = [h for h in result.enable_hosts
+                               if h in targets]
+
+    # -- consolidation --
+
+    def _with_room(self, cycle, work, plan, result):
+        """``plan``, or a better one with a host nova-drs disabled.
+
+        One host per cycle: the first of
+        :func:`consolidation.room_candidates` (in the zone of a hot host
+        first), kept only if the plan made with it enabled leaves fewer
+        owned hosts hot.
+        """
+        fresh = set(cycle.loads)
+        candidates = consolidation.room_candidates(
+            work, cycle.owned, cycle.disabled_reasons, fresh,
+            near=result.unresolved)
+        if not candidates:
+            result.hosts_wanted = consolidation.waiting_hosts(
+                cycle.disabled_reasons, cycle.owned, fresh)
+            if result.hosts_wanted:
+                LOG.warning('hotspots left unresolved on %s; hosts emptied '
+                            'by consolidation that could take load do not '
+                            'report (powered off?): %s',
+                            ', '.join(result.unresolved),
+                            ', '.join(result.hosts_wanted))
+            return plan
+        host = candidates[0]
+        trial = work.copy()
+        trial.hosts.disabled[trial.host_index[host]] = False
+        other = self.strategy.plan(trial)
+        left = [h for h in other.unresolved if h in cycle.owned]
+        if len(left) >= len(result.unresolved):
+            return plan
+        LOG.info('hotspots on %s need room: enabling %s again (emptied by '
+                 'consolidation)', ', '.join(result.unresolved), host)
+        result.enable_hosts = [host]
+        return other
+
+    def _consolidate_strategy(self):
+        if self._consolidator is None:
+            self._consolidator = strategies.load(consolidation.STRATEGY,
+                                                 self.conf)
+        return self._consolidator
+
+    def consolidate(self, cycle):
+        """One consolidation pass; returns a CycleResult.
+
+        ``skipped`` says why it planned nothing: a hotspot open, a host
+        in maintenance, or nothing to free.
+        """
+        result = CycleResult()
+        mode = self.mode_of(cycle)
+        work = working_model(cycle.model, cycle.owned, cycle.in_flight,
+                             list(cycle.bad_pairs), paused=cycle.paused_hosts)
+        strategy = self._consolidate_strategy()
+        hot = consolidate_mod.hotspot_open(work, strategy.thresholds,
+                                           self.conf)
+        if hot:
+            result.skipped = 'hotspot open on %s' % ', '.join(hot)
+        elif self.maintenance_hosts(cycle):
+            result.skipped = 'host(s) in maintenance: %s' % ', '.join(
+                self.maintenance_hosts(cycle))
+        if result.skipped:
+            LOG.info('consolidation pass: nothing planned (%s)',
+                     result.skipped)
+            return result
+        plan = plan_mod.Plan(strategy.name)
+        started = time.perf_counter()
+        kept = strategy.consolidate(work, plan).kept
+        plan.decision_s = time.perf_counter() - started
+        result.plan = plan
+        if not plan.migrations:
+            result.skipped = 'no host can be emptied'
+            LOG.info('consolidation pass: no host can be emptied%s',
+                     ''.join('; %s: %s' % (work.hosts.names[h], why)
+                             for h, why in sorted(kept.items())[:5]))
+            return result
+        LOG.info('consolidation pass (%s mode): %d migration(s) free %s',
+                 mode, len(plan.migrations), ', '.join(plan.freed))
+        # never mandatory: applied only in full mode
+        self._store(plan, models.ORIGIN_PERIODIC, mode == FULL, result,
+                    mode)
         return result

@@ -4,7 +4,7 @@
 The API cannot plan by itself: the live view of the cluster (the agents'
 metrics) lives in the balancer replicas. So ``POST /v1/plans`` and
 ``POST /v1/hosts/{host}/evacuate`` store a *plan request* in the database
-(``plan_requests``, see doc/database.rst), and a replica carries it out
+(``plan_requests``, see doc/source/database.rst), and a replica carries it out
 at its next turn (every ``[drs_balancer] request_poll_interval`` seconds):
 
 * a ``plan`` request may be claimed by any replica: it plans over the
@@ -26,7 +26,7 @@ carries it out; one claimed by a replica that died is released after
 ``request_claim_timeout`` seconds and claimed again.
 """
 
-import logging
+from oslo_log import log as logging
 
 from nova_drs.balancer import evacuation
 from nova_drs.balancer import planner as planner_mod

@@ -33,6 +33,10 @@ class GuestMemory:
     usable_mb: float = None
     #: guest's free memory (balloon stat ``unused``), None when unknown
     unused_mb: float = None
+    #: host memory behind the guest (QEMU's resident memory), None when
+    #: unknown: shrinking the balloon over memory the guest never
+    #: touched gives the host nothing
+    rss_mb: float = None
     #: major page faults per second since the last sample
     major_fault_rate: float = 0.0
     #: MiB per second swapped in since the last sample
@@ -91,12 +95,31 @@ class BalloonPolicy(metaclass=abc.ABCMeta):
     def forget(self, name):
         """Drop per-guest state for a guest that went away."""
 
+    def export_state(self):
+        """What the policy learnt that should survive a restart.
+
+        Plain data (dicts, lists, numbers, strings) that the agent saves
+        as JSON and gives back to :meth:`restore_state` after a restart.
+        """
+        return {}
+
+    def restore_state(self, state, elapsed_s=0.0):
+        """Restore :meth:`export_state` output saved ``elapsed_s`` ago.
+
+        Returns the number of guests restored.
+        """
+        return 0
+
 
 class PolicyNotFound(plugins.PluginNotFound):
     """No balloon policy of that name is installed."""
 
 
-def load(name, conf):
-    """Instantiate the balloon policy registered as ``name``."""
+def load(name, conf, **kwargs):
+    """Instantiate the balloon policy registered as ``name``.
+
+    ``kwargs`` (``clock``, ``interval_s``) go to the policy's constructor;
+    give only those it takes.
+    """
     return plugins.load(NAMESPACE, name, conf, 'balloon policy',
-                        PolicyNotFound)
+                        PolicyNotFound, **kwargs)

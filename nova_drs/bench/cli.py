@@ -11,10 +11,14 @@ import sys
 
 import numpy as np
 
+from nova_drs.cmd import common
+
 EXIT_OK = 0
 EXIT_TARGET_MISSED = 1
 
-DEFAULT_SIZES = '100,1000,10000'
+DEFAULT_SIZES = '100,1000,10000,30000'
+#: added by --region: one million instances
+REGION_SIZE = 100000
 DEFAULT_OPTIMUM_SIZES = '100,200'
 QUICK_SIZES = '100,1000'
 QUICK_OPTIMUM_SIZES = '100'
@@ -24,8 +28,7 @@ MAX_HOSTS = 100000
 
 
 def _command_error(message):
-    from nova_drs.cmd import drs
-    return drs.CommandError(message)
+    return common.CommandError(message)
 
 
 def parse_sizes(text, option, allow_empty=False):
@@ -144,6 +147,11 @@ def add_parser(sub, add_config_args, load_conf):
                         'hotspot).')
     p.add_argument('--json', metavar='FILE',
                    help='Also write every figure to FILE as JSON.')
+    p.add_argument('--region', action='store_true',
+                   help='Also plan a %d-host region (one million '
+                        'instances, one run per scenario): planning within '
+                        '10 s and 2 GiB; the growth ratio is then taken '
+                        'at that size.' % REGION_SIZE)
     p.add_argument('--quick', action='store_true',
                    help='Smoke test: sizes %s, optimum %s only, %d runs.'
                         % (QUICK_SIZES, QUICK_OPTIMUM_SIZES, QUICK_RUNS))
@@ -162,6 +170,8 @@ def settings_from_args(args):
 
     sizes = parse_sizes(args.sizes or (QUICK_SIZES if args.quick
                                        else DEFAULT_SIZES), '--sizes')
+    if getattr(args, 'region', False) and REGION_SIZE not in sizes:
+        sizes.append(REGION_SIZE)
     if args.optimum_sizes is not None:
         opt_sizes = parse_sizes(args.optimum_sizes, '--optimum-sizes',
                                 allow_empty=True)
@@ -223,7 +233,7 @@ def cmd_bench(args, load_conf):
         results = runner.run(
             settings, cluster.thresholds_from_conf(conf),
             cooldown_s=conf.drs_balancer.instance_cooldown,
-            progress=_progress)
+            progress=_progress, margin=conf.drs_balancer.relief_margin)
     except runner.BenchError as e:
         raise _command_error(str(e))
     sys.stdout.write(report.format_text(results))

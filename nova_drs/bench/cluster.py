@@ -46,21 +46,8 @@ def build(n_hosts, cpu_percent, seed=0, per_host=10):
 
     vcpu_cap = HOST_VCPUS * CPU_RATIO
     mem_cap = (HOST_MEMORY_MB - RESERVED_MB) * RAM_RATIO
-    alloc_v = np.zeros(n_hosts)
-    alloc_m = np.zeros(n_hosts)
-    host = np.full(n_inst, -1, dtype=np.int64)
-    first_open = 0
-    for i in range(n_inst):
-        fit = np.flatnonzero((alloc_v[first_open:] + vcpus[i] <= vcpu_cap)
-                             & (alloc_m[first_open:] + memory[i] <= mem_cap))
-        if fit.size == 0:
-            continue
-        h = first_open + int(fit[0])
-        host[i] = h
-        alloc_v[h] += vcpus[i]
-        alloc_m[h] += memory[i]
-        while first_open < n_hosts and alloc_v[first_open] >= vcpu_cap:
-            first_open += 1
+    host = _first_fit(n_hosts, vcpus.tolist(), memory.tolist(), vcpu_cap,
+                      mem_cap)
     placed = host >= 0
     n = int(placed.sum())
 
@@ -92,3 +79,38 @@ def build(n_hosts, cpu_percent, seed=0, per_host=10):
         opt_out=np.zeros(n, dtype=bool),
         last_migrated_s=np.full(n, np.inf))
     return cluster.ClusterModel(hosts, instances), int(n_inst - n)
+
+
+def _first_fit(n_hosts, vcpus, memory, vcpu_cap, mem_cap):
+    """Host of each instance, first fit in order (-1: fits nowhere).
+
+    Hosts before ``first_open`` cannot take even the smallest flavor and
+    hosts after ``last_used`` are empty, so only the few partly filled
+    hosts between them are scanned: linear on 100,000-host clusters.
+    """
+    small_v = min(vcpus) if vcpus else 0
+    small_m = min(memory) if memory else 0
+    alloc_v = [0.0] * n_hosts
+    alloc_m = [0.0] * n_hosts
+    host = np.full(len(vcpus), -1, dtype=np.int64)
+    first_open, last_used = 0, -1
+    for i, (v, m) in enumerate(zip(vcpus, memory)):
+        h = -1
+        for k in range(first_open, n_hosts):
+            if alloc_v[k] + v <= vcpu_cap and alloc_m[k] + m <= mem_cap:
+                h = k
+                break
+            if k > last_used:
+                # an empty host does not take it: no host will
+                break
+        if h < 0:
+            continue
+        host[i] = h
+        last_used = max(last_used, h)
+        alloc_v[h] += v
+        alloc_m[h] += m
+        while first_open < n_hosts and (
+                alloc_v[first_open] + small_v > vcpu_cap
+                or alloc_m[first_open] + small_m > mem_cap):
+            first_open += 1
+    return host

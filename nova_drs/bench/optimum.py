@@ -24,7 +24,9 @@ binary ``s[h]`` per resolvable hot host that lets it stay hot:
 * each resolvable hot host ``h`` is cooled on each of its hot resources
   ``r`` unless ``s[h]``: ``sum_i dem[i, r] x[i, .] + excess[h, r] s[h]
   >= excess[h, r]``;
-* each destination stays at or below every threshold (no new hotspot) and
+* each destination stays at or below every threshold less ``margin``
+  (no new hotspot; the planner's ``relief_margin``), and hot hosts are
+  relieved to the same level, and
   within Placement's allocation limits for vCPUs and flavor memory;
 * minimise ``sum x[i, d] (BIG + mem_used_mb[i]) + W sum s[h]`` with ``BIG``
   above the memory in use of all candidates together and ``W`` above any
@@ -86,13 +88,21 @@ class Optimum:
 
 
 def solve(model, thresholds, time_limit=120.0, same_zone=True,
-          cooldown_s=0.0):
-    """Solve the MILP for ``model``; return an :class:`Optimum`."""
+          cooldown_s=0.0, margin=0.0):
+    """Solve the MILP for ``model``; return an :class:`Optimum`.
+
+    :param margin: the planner's ``relief_margin``: destinations stay
+        under each threshold minus it, and hot hosts are relieved to it,
+        or, when that is impossible, to the threshold (a fallback that
+        costs more than any set of moves): the problem the planner solves
+    """
     started = time.perf_counter()
     thresholds = np.asarray(thresholds, dtype=float)
     hosts, inst = model.hosts, model.instances
     cap = model.capacity()
-    limit = np.where(cap > 0, cap * thresholds, np.inf)
+    over = np.where(cap > 0, cap * thresholds, np.inf)
+    limit = np.where(cap > 0, np.maximum(cap * (thresholds - margin), 0.0),
+                     np.inf)
     demand = model.host_demand()
     alloc = model.host_allocation()
     alloc_limit = model.allocation_limit()
@@ -104,7 +114,7 @@ def solve(model, thresholds, time_limit=120.0, same_zone=True,
     sources = np.flatnonzero(resolvable)
     src_pos = {int(h): k for k, h in enumerate(sources)}
     excess = np.maximum(demand - limit, 0.0)
-    hot_r = excess > EPS
+    hot_r = demand > over + EPS
     movable = model.movable(cooldown_s)
 
     # candidates: movable instances on resolvable hot hosts that carry some
@@ -130,11 +140,21 @@ def solve(model, thresholds, time_limit=120.0, same_zone=True,
     pair_c = np.concatenate(pair_c) if pair_c else np.zeros(0, np.int64)
     pair_d = np.concatenate(pair_d) if pair_d else np.zeros(0, np.int64)
     n_pairs, n_src = pair_c.size, sources.size
-    n_var = n_pairs + n_src
+    # with a margin, u[h] lets h reach its threshold only (the planner's
+    # fallback): n_src more variables, dearer than any set of moves
+    n_soft = n_src if margin > 0 else 0
+    n_var = n_pairs + n_src + n_soft
 
     big = float(mem[cands].sum()) + 1.0
     weight = big * (cands.size + 1)
-    c = np.concatenate([big + mem[cands][pair_c], np.full(n_src, weight)])
+    if n_soft:
+        # staying hot outweighs every fallback to the threshold
+        c = np.concatenate([big + mem[cands][pair_c],
+                            np.full(n_src, weight * (n_src + 1)),
+                            np.full(n_soft, weight)])
+    else:
+        c = np.concatenate([big + mem[cands][pair_c],
+                            np.full(n_src, weight)])
 
     rows, cols, vals, lb, ub = [], [], [], [], []
     n_rows = 0
@@ -155,6 +175,12 @@ def solve(model, thresholds, time_limit=120.0, same_zone=True,
     # 2. cover every hot resource of every resolvable hot host, or s[h]
     cand_src = np.array([src_pos[int(inst.host[i])] for i in cands],
                         dtype=np.int64)
+    # (excess to cover, the variables that excuse it): to the target
+    # (threshold less margin) unless s[h] or u[h]; with a margin, also to
+    # the threshold unless s[h]
+    covers = [(excess, [n_pairs] + ([n_pairs + n_src] if n_soft else []))]
+    if n_soft:
+        covers.append((np.maximum(demand - over, 0.0), [n_pairs]))
     for r in range(cap.shape[1]):
         hs = np.flatnonzero(hot_r[sources, r])       # positions in sources
         if hs.size == 0:
@@ -163,12 +189,15 @@ def solve(model, thresholds, time_limit=120.0, same_zone=True,
         row_of[hs] = np.arange(hs.size)
         pr = row_of[cand_src[pair_c]]
         keep = pr >= 0
-        need = excess[sources[hs], r]
-        add_rows(np.concatenate([pr[keep], np.arange(hs.size)]),
-                 np.concatenate([var[keep], n_pairs + hs]),
-                 np.concatenate([inst_demand[cands[pair_c[keep]], r],
-                                 need]),
-                 need - EPS, np.full(hs.size, np.inf))
+        for cover, excuses in covers:
+            need = cover[sources[hs], r]
+            add_rows(np.concatenate([pr[keep]] + [np.arange(hs.size)]
+                                    * len(excuses)),
+                     np.concatenate([var[keep]] + [base + hs
+                                                   for base in excuses]),
+                     np.concatenate([inst_demand[cands[pair_c[keep]], r]]
+                                    + [need] * len(excuses)),
+                     need - EPS, np.full(hs.size, np.inf))
     # 3. destinations: load thresholds and allocation limits
     for col, per_inst, head in (
             [(r, inst_demand[:, r], room[:, r]) for r in range(cap.shape[1])]
@@ -209,7 +238,8 @@ def solve(model, thresholds, time_limit=120.0, same_zone=True,
                        elapsed, cands.size, n_var, n_rows)
     x = res.x > 0.5
     chosen = np.flatnonzero(x[:n_pairs])
-    stay_hot = int(x[n_pairs:].sum())
+    stay_hot = int(x[n_pairs:n_pairs + n_src].sum())
+    fallback = int(x[n_pairs + n_src:].sum())
     names = hosts.names
     migrations = []
     for p in chosen:
@@ -222,7 +252,8 @@ def solve(model, thresholds, time_limit=120.0, same_zone=True,
     bound = getattr(res, 'mip_dual_bound', None)
     if status == 'optimal':
         n_bound = len(migrations)
-    elif bound is not None and np.isfinite(bound) and stay_hot == 0:
+    elif (bound is not None and np.isfinite(bound) and stay_hot == 0
+          and fallback == 0):
         # objective = m * BIG + memory, memory < BIG
         n_bound = max(int(np.floor(bound / big + 1e-9)), 0)
     else:

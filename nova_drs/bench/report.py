@@ -93,7 +93,8 @@ def format_text(results):
         s = entry['summary']
         hosts = entry['hosts']
         rows.append(_planner_row(hosts, strategy, s[strategy]))
-        rows.append(_planner_row(hosts, greedy.NAME, s[greedy.NAME]))
+        if greedy.NAME in s:
+            rows.append(_planner_row(hosts, greedy.NAME, s[greedy.NAME]))
         if 'optimum' in s:
             rows.append(_optimum_row(hosts, s[strategy]['hot_before'],
                                      s['optimum']))
@@ -123,7 +124,8 @@ def format_text(results):
                 '%.1f%%' % (100.0 * sc['hot_share']),
                 '%.0f' % sc['rss_peak_mib'],
                 '%.4f' % sc['planners'][strategy]['plan_s_median'],
-                '%.4f' % sc['planners'][greedy.NAME]['plan_s_median'],
+                ('%.4f' % sc['planners'][greedy.NAME]['plan_s_median']
+                 if greedy.NAME in sc['planners'] else '-'),
                 _optimum_cell(opt)])
     lines += table(rows, {1, 9})
 
@@ -136,6 +138,11 @@ def format_text(results):
             else ('info:yes' if t['passed'] else 'info:no')
         rows.append([verdict, str(t['hosts']), t['name'], t['value']])
     lines += table(rows, {0, 2, 3})
+    if results.get('growth_ratio') is not None:
+        lines.append('')
+        lines.append('growth ratio (planning time per host at the largest '
+                     'size / at 10,000 hosts; 1.00 = linear): %.2f'
+                     % results['growth_ratio'])
     missed = [t for t in results['targets']
               if t['enforced'] and not t['passed']]
     lines.append('')

@@ -9,7 +9,7 @@ Run one per compute host::
 Options are read from ``[drs_agent]``, ``[drs_balloon]``, ``[drs]``,
 ``[drs_signing]``, ``[libvirt] connection_uri``, the oslo.messaging groups
 and, only with ``[drs_agent] nova_metadata``, ``[drs_nova]`` (see
-doc/agent.rst). A bad configuration (including a ``[drs_agent] cpu_set``
+doc/source/agent.rst). A bad configuration (including a ``[drs_agent] cpu_set``
 with CPUs this host does not have online, or a ``[drs_agent]
 signing_key_file`` without a key) ends with one line on standard error and
 exit code 2; a missing libvirt-python with exit code 1.

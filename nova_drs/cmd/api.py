@@ -3,7 +3,7 @@
 
 For development and tests: a threaded wsgiref server (one thread per
 request). Production runs ``nova_drs.wsgi.api:application`` under uWSGI
-(doc/api.rst). ``--port 0`` picks a free port; the address actually used
+(doc/source/api.rst). ``--port 0`` picks a free port; the address actually used
 is printed on standard output once the server listens.
 
 What the server itself refuses (a malformed request line, a request line

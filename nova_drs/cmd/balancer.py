@@ -10,7 +10,7 @@ Run one or more replicas (they share the hosts through
 Before the service starts, the configuration, the Nova credentials'
 settings and the database schema are checked: a problem ends with one line
 on standard error and exit code 2, without traceback (``--debug`` logs
-it). See doc/balancer.rst.
+it). See doc/source/balancer.rst.
 """
 
 import sys

@@ -5,6 +5,8 @@ Subcommands:
 
 * ``simulate``: replay utilisation traces through the balancer and the
   balloon policy (see :mod:`nova_drs.simulator`);
+* ``capacity``: the largest memory overcommit a balloon policy allows on
+  replayed traces (see :mod:`nova_drs.simulator.capacity`);
 * ``plan``: read a cluster snapshot and print the plan a strategy makes;
 * ``bench``: run the planning benchmark (see :mod:`nova_drs.bench`);
 * ``snapshot export``: write the live cluster view as a snapshot (see
@@ -15,51 +17,35 @@ traceback.
 """
 
 import argparse
+import importlib
 import json
 import os
 import sys
 
+import prettytable
+
 from nova_drs.balancer import strategies
-from nova_drs import config
+from nova_drs.cmd import common
 from nova_drs.model import snapshot
 
 EXIT_OK = 0
 EXIT_USAGE = 2
 
-
-class CommandError(Exception):
-    """A user error: printed as one line, exit code 2."""
-
-
-def _add_config_args(parser):
-    parser.add_argument(
-        '--config-file', action='append', default=[], metavar='PATH',
-        help='Configuration file (nova.conf or nova-drs.conf); may be '
-             'given several times, later files override earlier ones.')
-    parser.add_argument(
-        '--config-dir', action='append', default=[], metavar='DIR',
-        help='Directory of *.conf files, read in alphabetical order.')
-
-
-def _load_conf(args):
-    try:
-        return config.load(args.config_file, args.config_dir)
-    except config.ConfigError as e:
-        raise CommandError(str(e))
+CommandError = common.CommandError
+_add_config_args = common.add_config_args
+_load_conf = common.load_conf
 
 
 # -- plan ---------------------------------------------------------------------
 
 def _plan_table(plan):
-    rows = [('#', 'instance', 'source', 'target', 'reason')]
+    table = prettytable.PrettyTable(
+        ['#', 'instance', 'source', 'target', 'reason'])
+    table.align = 'l'
+    table.align['#'] = 'r'
     for n, m in enumerate(plan.migrations, 1):
-        rows.append((str(n), m.instance, m.source, m.target, m.reason))
-    widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    lines = []
-    for r in rows:
-        lines.append('  '.join(r[c].ljust(widths[c]) for c in range(4))
-                     + '  ' + r[4])
-    lines.append('')
+        table.add_row([n, m.instance, m.source, m.target, m.reason])
+    lines = [table.get_string(), '']
     lines.append('strategy: %s   migrations: %d   decision: %.3f s'
                  % (plan.strategy, len(plan.migrations), plan.decision_s))
     lines.append('unresolved hotspots: %s'
@@ -68,6 +54,9 @@ def _plan_table(plan):
         lines.append('cooling (flagged hot by their agent, already under '
                      'their thresholds: no move): %s'
                      % ', '.join(plan.cooling))
+    if plan.freed:
+        lines.append('hosts freed (no guest left, can be powered off): %s'
+                     % ', '.join(plan.freed))
     return '\n'.join(lines) + '\n'
 
 
@@ -105,7 +94,8 @@ def _add_plan(sub):
     p = sub.add_parser(
         'plan', help='Plan live migrations for a cluster snapshot.',
         description='Read a cluster snapshot (JSON, see '
-                    'doc/snapshot-format.rst) and print the migrations the '
+                    'doc/source/snapshot-format.rst) and print the migrations '
+                    'the '
                     'strategy would make, in the order to run them.')
     p.add_argument('--snapshot', required=True, metavar='FILE',
                    help='Cluster snapshot to plan for.')
@@ -134,6 +124,13 @@ def _add_simulate(sub):
     simulator_cli.add_parser(sub, _add_config_args, _load_conf)
 
 
+# -- capacity -----------------------------------------------------------------
+
+def _add_capacity(sub):
+    from nova_drs.simulator import capacity_cli
+    capacity_cli.add_parser(sub, _add_config_args, _load_conf)
+
+
 # -- snapshot -----------------------------------------------------------------
 
 def _add_snapshot(sub):
@@ -154,16 +151,47 @@ def build_parser():
                                 parser_class=_Parser)
     sub.required = True
     _add_simulate(sub)
+    _add_capacity(sub)
     _add_plan(sub)
     _add_bench(sub)
     _add_snapshot(sub)
+    for name, modules in NEEDS_EXTRA.items():
+        sub.choices[name].set_defaults(needs=modules)
     return parser
+
+
+#: the subcommands that need the ``sim`` extra (``pip install
+#: 'nova-drs[sim]'``), and what of it: a compute node or a controller
+#: installs nova-drs without them
+NEEDS_EXTRA = {
+    'simulate': ('matplotlib', 'tqdm'),
+    'capacity': ('matplotlib',),
+    'bench': ('scipy', 'matplotlib'),
+}
+
+
+def check_extra(command, modules):
+    """Refuse, in one line, a subcommand whose extra is not installed.
+
+    :raises CommandError: naming the missing module and the extra
+    """
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CommandError(
+            '"nova-drs %s" needs %s, part of the "sim" extra: pip install '
+            '\'nova-drs[sim]\'' % (command, ' and '.join(missing)))
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser().parse_args(argv)
+        check_extra(args.command, getattr(args, 'needs', ()))
         return args.func(args)
     except CommandError as e:
         sys.stderr.write('nova-drs: error: %s\n' % e)
@@ -180,7 +208,4 @@ def main(argv=None):
 
 
 if __name__ == '__main__':
-    # NOTE: run as a module, this file is __main__; the subcommands import
-    # nova_drs.cmd.drs (CommandError...), which must be the same module
-    from nova_drs.cmd import drs
-    sys.exit(drs.main())
+    sys.exit(main())

@@ -10,11 +10,11 @@
 connection``, or upgrades it to the newest revision (or to ``R``); it
 does nothing on a database already there. ``db version`` prints the
 database's revision. Run ``db sync`` after every upgrade of nova-drs,
-before restarting the balancer (doc/database.rst).
+before restarting the balancer (doc/source/database.rst).
 
 ``signing host-key HOST`` prints the key with which the agent of compute
 host ``HOST`` signs its metrics (``[drs_agent] signing_key_file``),
-derived from ``[drs_signing] secret`` (doc/security.rst); with
+derived from ``[drs_signing] secret`` (doc/source/security.rst); with
 ``--output PATH`` it writes it to a new file readable by its owner only.
 
 A bad configuration, a bad URL, a database that cannot be reached or an
@@ -156,7 +156,7 @@ def _run(conf, what, func, *args):
         if url.startswith('sqlite'):
             raise CommandError(_sqlite_error(url, e))
         raise CommandError('the database of %s does not exist; create it '
-                           'first (doc/database.rst): %s'
+                           'first (doc/source/database.rst): %s'
                            % (where, _reason(e)))
     except db_exc.DBConnectionError as e:
         raise CommandError('cannot connect to the database %s: %s'
@@ -294,7 +294,7 @@ def build_parser():
     signing = categories.add_parser(
         'signing', help='Keys of the metrics signatures.',
         description='Keys with which the agents sign their metrics '
-                    '(doc/security.rst).')
+                    '(doc/source/security.rst).')
     signing_commands = signing.add_subparsers(
         dest='command', metavar='COMMAND', parser_class=_Parser)
     signing_commands.required = True

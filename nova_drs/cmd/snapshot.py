@@ -7,7 +7,7 @@
         [--output FILE] [--metrics-wait SECONDS] [--debug]
 
 writes what the balancer would plan for, in the snapshot format that
-``nova-drs plan --snapshot`` reads (``doc/snapshot-format.rst``):
+``nova-drs plan --snapshot`` reads (``doc/source/snapshot-format.rst``):
 
 1. Nova's and Placement's inventory, read with
    :func:`nova_drs.balancer.nova_view.collect` through the connection of
@@ -46,6 +46,8 @@ import uuid
 
 from oslo_config import cfg
 
+from nova_drs.cmd import common
+
 # NOTE: openstacksdk, keystoneauth and oslo.messaging are imported where
 # they are used: building nova-drs's parser must not cost every other
 # subcommand their import time (0.2 s for openstacksdk alone).
@@ -63,8 +65,7 @@ POLL_INTERVAL = 0.2
 
 
 def _error(message, cause=None):
-    from nova_drs.cmd import drs
-    error = drs.CommandError(message)
+    error = common.CommandError(message)
     error.__cause__ = cause
     return error
 
@@ -105,7 +106,8 @@ def nova_error_message(error):
                 '[drs_nova] credentials (%s)' % why)
     if isinstance(error, ks_exc.Forbidden) or status == 403:
         return ('permission denied by Nova or Placement: the [drs_nova] '
-                'user needs the admin role (doc/balancer.rst) (%s)' % why)
+                'user needs the admin role (doc/source/balancer.rst) (%s)'
+                % why)
     if isinstance(error, (ks_exc.ConnectionError, ks_exc.DiscoveryFailure)):
         # keystoneauth appends urllib3's whole story after the URL
         why = why.split(': HTTPConnectionPool(')[0].split(
@@ -415,8 +417,7 @@ def _run(args, load_conf):
         output = Output(args.output)
         export(conf, args.metrics_wait, output)
     except Exception as e:
-        from nova_drs.cmd import drs
-        if not isinstance(e, drs.CommandError):
+        if not isinstance(e, common.CommandError):
             # a bug: still one line, the traceback with --debug
             e = _error('export failed: %s: %s (run with --debug for the '
                        'traceback)' % (type(e).__name__, _one_line(e)), e)
@@ -435,7 +436,7 @@ def add_parser(sub, add_config_args, load_conf):
     """``nova-drs snapshot export``, on ``nova-drs``'s subparsers."""
     parser = sub.add_parser(
         'snapshot', help='Export the live cluster view as a snapshot.',
-        description='Cluster snapshots (doc/snapshot-format.rst).')
+        description='Cluster snapshots (doc/source/snapshot-format.rst).')
     commands = parser.add_subparsers(dest='snapshot_command',
                                      metavar='COMMAND',
                                      parser_class=type(parser))

@@ -38,6 +38,19 @@ AGENT_OPTS = [
              'With the ``messagingv2`` driver the messages go to the queue '
              '``<topic>.sample``. A topic of its own keeps the metrics out '
              'of Ceilometer\'s ``notifications`` queues.'),
+    cfg.IntOpt(
+        'partitions', default=0, min=0, max=4096,
+        help='Number of intake partitions of the balancers: the metrics '
+             'of this host are published to the topic of its partition, '
+             '``<topic>.<partitions>.p<n>`` with n a stable hash of '
+             '``host`` modulo this number, so that each balancer replica '
+             'receives only the hosts it owns. It must be the balancers\' '
+             '``[drs_listener] partitions``. 0 (default): publish to '
+             '``topic`` itself, the scheme of earlier releases, which '
+             'balancers with partitions still read (and forward) during '
+             'an upgrade.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_listener] partitions``'),
     cfg.StrOpt(
         'notification_driver', default='messagingv2',
         choices=[
@@ -135,6 +148,21 @@ AGENT_OPTS = [
              'reached the last floors read are kept. Off by default: it '
              'costs the agent about 20 MB of memory (keystoneauth1 and '
              'openstacksdk).'),
+    cfg.StrOpt(
+        'state_path', default='/var/lib/nova-drs',
+        help='Directory where the agent keeps what it learns and must not '
+             'lose on restart: ``balloon-state.json``, the balloon '
+             'policy\'s per-guest demand estimates (``[drs_balloon] '
+             'demand_window_s``). Written every ``state_save_interval`` '
+             'seconds and when the agent stops, read when it starts. The '
+             'directory is created if missing; when it cannot be written '
+             'the agent logs a warning and goes on without saving. Empty: '
+             'nothing is saved, and each guest\'s estimate starts anew at '
+             'every restart.'),
+    cfg.IntOpt(
+        'state_save_interval', default=300, min=10, max=86400,
+        help='Seconds between two saves of the agent\'s state in '
+             '``state_path``. A crash loses at most this much history.'),
     cfg.IntOpt(
         'nova_metadata_interval', default=300, min=30, max=86400,
         help='Seconds between two listings of this host\'s servers in '

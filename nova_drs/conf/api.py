@@ -2,7 +2,7 @@
 """Options of the REST API service: the ``[drs_api]`` group.
 
 ``nova-drs-api`` (development server) and ``nova_drs.wsgi.api:application``
-(uWSGI or any WSGI server) read them; see doc/api.rst. Authentication
+(uWSGI or any WSGI server) read them; see doc/source/api.rst. Authentication
 itself is keystonemiddleware's ``[keystone_authtoken]``, the policy file
 oslo.policy's ``[oslo_policy]``.
 """

@@ -34,10 +34,22 @@ BALLOON_OPTS = [
     cfg.FloatOpt(
         'floor', default=0.5, min=0.05, max=1.0,
         help='Share of flavor memory below which a balloon never shrinks '
-             'a guest. Overridable per instance by the server metadata '
-             'key named by ``floor_metadata_key`` (read from Nova when '
-             '``[drs_agent] nova_metadata`` is on) or by the domain\'s '
-             'libvirt metadata, which wins (doc/agent.rst).'),
+             'a guest: the lower safety bound. With ``demand_window_s`` '
+             'the floor of each guest is its peak demand over that window '
+             'plus its margin, and never below this share. Overridable '
+             'per instance by the server metadata key named by '
+             '``floor_metadata_key`` (read from Nova when ``[drs_agent] '
+             'nova_metadata`` is on) or by the domain\'s libvirt metadata, '
+             'which wins over both (doc/source/agent.rst).'),
+    cfg.FloatOpt(
+        'demand_window_s', default=3600.0, min=0.0, max=30 * 86400.0,
+        help='Seconds of history behind each guest\'s demand estimate: '
+             'the peak, over this window, of the memory it used (balloon '
+             'size less usable memory) plus what it swapped in. A guest '
+             'is never shrunk below that peak plus its margin. The '
+             'estimates are saved in ``[drs_agent] state_path`` and '
+             'survive restarts of the agent. 0 turns demand-aware floors '
+             'off: ``floor`` alone is the floor.'),
     cfg.StrOpt(
         'floor_metadata_key', default='drs:balloon_floor_mb',
         help='Server metadata key whose value (MiB) overrides the floor '
@@ -61,19 +73,45 @@ BALLOON_OPTS = [
              'its flavor memory since the last cycle counts as under '
              'pressure (it is allocating fast).'),
     cfg.FloatOpt(
-        'shrink_step', default=0.05, min=0.0, max=1.0,
+        'shrink_rate', default=0.005, min=0.0, max=1.0,
+        help='Largest share of flavor memory taken from one guest per '
+             'second of time (0.005: 5%% in a 10 s cycle, 30%% in a 60 s '
+             'one), so that reclaim runs at the same speed whatever the '
+             'agent interval.'),
+    cfg.FloatOpt(
+        'shrink_step', default=None, min=0.0, max=1.0,
+        deprecated_for_removal=True,
+        deprecated_reason='Counted per cycle, so it behaved differently at '
+                          'each agent interval; use ``shrink_rate`` (per '
+                          'second).',
+        deprecated_since='2026.2',
         help='Largest share of flavor memory taken from one guest in one '
-             'cycle.'),
+             'cycle. When set, it replaces ``shrink_rate`` with '
+             '``shrink_step / [drs_agent] interval``.'),
     cfg.FloatOpt(
         'grow_step', default=0.25, min=0.01, max=1.0,
-        help='Smallest share of flavor memory given back to a guest under '
-             'pressure in one cycle; more when its shortfall is larger.'),
-    cfg.IntOpt(
-        'shrink_holdoff', default=3, min=0, max=1000,
-        help='Cycles during which a guest that needed memory is not '
+        help='Smallest share of flavor memory given at once to a guest '
+             'under pressure; more when its shortfall is larger.'),
+    cfg.FloatOpt(
+        'give_back_rate', default=0.025, min=0.0, max=1.0,
+        help='Share of flavor memory per second of time given back to a '
+             'ballooned guest while the host has memory to spare '
+             '(``host_free_target`` plus ``host_free_hysteresis``).'),
+    cfg.FloatOpt(
+        'shrink_holdoff_s', default=30.0, min=0.0, max=86400.0,
+        help='Seconds during which a guest that needed memory is not '
              'shrunk again, even if it looks idle: its usable memory rose '
              'only because it was just given some, and shrinking it back '
              'while it is still allocating would make its balloon flap.'),
+    cfg.IntOpt(
+        'shrink_holdoff', default=None, min=0, max=1000,
+        deprecated_for_removal=True,
+        deprecated_reason='Counted in cycles, so it lasted differently at '
+                          'each agent interval; use ``shrink_holdoff_s``.',
+        deprecated_since='2026.2',
+        help='Cycles during which a guest that needed memory is not '
+             'shrunk again. When set, it replaces ``shrink_holdoff_s`` '
+             'with ``shrink_holdoff x [drs_agent] interval`` seconds.'),
     cfg.IntOpt(
         'min_change_mb', default=16, min=0, max=65536,
         help='Balloon changes smaller than this many MiB are not made.'),

@@ -2,7 +2,7 @@
 """Options of the balancer replicas' coordination: ``[drs_coordination]``.
 
 Balancer replicas share the compute hosts through a tooz backend (see
-``doc/balancer.rst``, section "Coordination").
+``doc/source/balancer.rst``, section "Coordination").
 """
 
 import socket

@@ -10,7 +10,7 @@ services are started with ``--config-file /etc/nova/nova.conf``. There
 ``[database] connection`` is Nova's main database, which has an
 ``alembic_version`` table of its own: reading it would put the balancer's
 tables in Nova's database, and ``nova-drs-manage db sync`` would meet
-Nova's schema revision. See doc/database.rst.
+Nova's schema revision. See doc/source/database.rst.
 
 NOTE: defined here rather than copied from ``oslo_db.options``: only the
 options that apply to the balancer (no replica "slave" connection, no
@@ -21,7 +21,7 @@ installed oslo.db (the sample configuration is checked against the code).
 from oslo_config import cfg
 
 #: SQLite, embedded: right for one balancer replica. Replicas that share
-#: their state need MySQL/MariaDB or PostgreSQL (doc/database.rst).
+#: their state need MySQL/MariaDB or PostgreSQL (doc/source/database.rst).
 DEFAULT_CONNECTION = 'sqlite:////var/lib/nova-drs/nova-drs.sqlite'
 
 database_group = cfg.OptGroup(

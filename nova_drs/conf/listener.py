@@ -2,12 +2,12 @@
 """Options of the balancer's metrics intake: the ``[drs_listener]`` group.
 
 The balancer reads the agents' ``drs.host.metrics`` and ``drs.host.hotspot``
-notifications (see ``doc/metrics-payload.rst``) with an oslo.messaging
+notifications (see ``doc/source/metrics-payload.rst``) with an oslo.messaging
 batch notification listener and keeps the latest metrics of every host
 (``nova_drs.balancer.listener`` and ``nova_drs.balancer.host_view``).
 The ``nova_*`` options are for the second intake, Nova's versioned
 notifications, which tell the balancer when its inventory of Nova is out
-of date (``nova_drs.balancer.nova_events``, ``doc/nova-events.rst``).
+of date (``nova_drs.balancer.nova_events``, ``doc/source/nova-events.rst``).
 """
 
 from oslo_config import cfg
@@ -46,11 +46,30 @@ LISTENER_OPTS = [
              'hosts\' metrics: do that only for active/passive replicas.\n\n'
              'A pooled queue outlives its listener (messages sent while the '
              'balancer restarts wait in it), so pool names must be stable '
-             'across restarts; see ``doc/balancer.rst`` for the broker '
+             'across restarts; see ``doc/source/balancer.rst`` for the broker '
              'policy that removes the queue of a replica taken out of '
              'service.\n\n'
              'Related options:\n\n'
              '* ``[drs_listener] drain_default_queue``'),
+    cfg.IntOpt(
+        'partitions', default=0, min=0, max=4096,
+        help='Number of intake partitions (partitioned intake, '
+             '``doc/source/balancer.rst``). With N > 0 each agent publishes '
+             'to '
+             'the topic of its host\'s partition (``[drs_agent] '
+             'partitions``, which must be the same N), the replicas share '
+             'the N partitions on their hash ring, and each replica reads '
+             'only the partitions it owns, hence the metrics of its own '
+             'hosts only: a host belongs to the owner of its partition. '
+             'Membership changes move whole partitions; their queues keep '
+             'what arrives meanwhile, so nothing is lost. Choose N much '
+             'larger than the number of replicas (64 for up to about 16 '
+             'replicas) and keep it fixed: changing it re-shards every '
+             'host. 0 (default): every replica reads every host\'s '
+             'metrics (``pool``).\n\n'
+             'Related options:\n\n'
+             '* ``[drs_agent] partitions``\n'
+             '* ``[drs_coordination] mode`` (``partitioned``)'),
     cfg.BoolOpt(
         'drain_default_queue', default=True,
         help='When this balancer reads a pool, also read the agents\' '
@@ -148,7 +167,8 @@ LISTENER_OPTS = [
              '* A name: read that pool. Balancers given the same name split '
              'the notifications between them.\n\n'
              'The queue outlives the balancer; the broker policy on '
-             '``^drs-balancer-`` (``doc/nova-events.rst``) removes the queue '
+             '``^drs-balancer-`` (``doc/source/nova-events.rst``) removes '
+             'the queue '
              'of a replica taken out of service and bounds its backlog.'),
     cfg.FloatOpt(
         'drop_log_interval', default=60.0, min=0.0, max=86400.0,

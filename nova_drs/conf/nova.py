@@ -11,7 +11,7 @@ its endpoint is chosen by ``[drs_placement]``.
 
 The balancer's user needs the ``admin`` role: with Nova's default policy,
 live migration to a named host and listing hypervisors, services and the
-servers of all projects are admin-only (doc/balancer.rst).
+servers of all projects are admin-only (doc/source/balancer.rst).
 """
 
 import copy

@@ -4,7 +4,7 @@
 These options are read inside nova-scheduler (from nova.conf), by
 ``nova_drs.scheduler.filters.DRSHotspotFilter`` and
 ``nova_drs.scheduler.weighers.DRSLoadWeigher``; the data comes from the
-nova-drs database of ``[drs_database]`` (doc/scheduler.rst).
+nova-drs database of ``[drs_database]`` (doc/source/scheduler.rst).
 """
 
 from oslo_config import cfg

@@ -4,7 +4,7 @@
 The agents sign their ``drs.host.metrics`` and ``drs.host.hotspot``
 notifications and the balancer checks the signatures
 (``nova_drs.notifications.signing``; the trust model is in
-``doc/security.rst``). Read by ``nova-drs-agent``, ``nova-drs-balancer``
+``doc/source/security.rst``). Read by ``nova-drs-agent``, ``nova-drs-balancer``
 and ``nova-drs-manage signing host-key``.
 """
 

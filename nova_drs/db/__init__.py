@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The balancer's persistent state (see doc/database.rst).
+"""The balancer's persistent state (see doc/source/database.rst).
 
 * :mod:`nova_drs.db.models`: the tables (SQLAlchemy declarative models);
 * :mod:`nova_drs.db.api`: :class:`~nova_drs.db.api.Database`, the only

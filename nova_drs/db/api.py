@@ -724,11 +724,14 @@ class Database(control.ControlMixin):
                                message, detail)
 
     def list_events(self, object_uuid=None, kind=None, actor=None,
-                    since=None, after_id=None, limit=None):
-        """Audit events, oldest first.
+                    since=None, after_id=None, limit=None,
+                    newest_first=False, before_id=None):
+        """Audit events, oldest first (``newest_first``: newest first).
 
         :param kind: a kind, or a prefix ending with a dot (``action.``)
-        :param after_id: only events after this one (paging)
+        :param after_id: only events after this one (paging oldest first)
+        :param before_id: only events before this one (paging newest
+            first)
         """
         query = sa.select(models.AuditEvent)
         if object_uuid is not None:
@@ -744,7 +747,10 @@ class Database(control.ControlMixin):
             query = query.where(models.AuditEvent.created_at >= _utc(since))
         if after_id is not None:
             query = query.where(models.AuditEvent.id > after_id)
-        query = query.order_by(models.AuditEvent.id)
+        if before_id is not None:
+            query = query.where(models.AuditEvent.id < before_id)
+        query = query.order_by(models.AuditEvent.id.desc() if newest_first
+                               else models.AuditEvent.id)
         if limit is not None:
             query = query.limit(limit)
         with self._reader() as session:
@@ -787,15 +793,6 @@ class Database(control.ControlMixin):
                         {'target': target, 'until': until.isoformat(),
                          'reason': reason})
         return until
-
-    def is_bad_pair(self, instance_uuid, target):
-        """True while a failure of this pair has not expired."""
-        with self._reader() as session:
-            return session.scalar(
-                sa.select(sa.func.count()).select_from(models.FailedPair)
-                .where(models.FailedPair.instance_uuid == instance_uuid,
-                       models.FailedPair.target == target,
-                       models.FailedPair.until > self.now())) > 0
 
     def bad_pairs(self, instance_uuids=None):
         """Unexpired bad pairs: ``{(instance_uuid, target): until}``."""
@@ -1235,7 +1232,17 @@ def _host_state_values(state):
         'guest_count': len(getattr(state, 'guests', None) or ()),
         'balloon': dict(balloon) if balloon is not None else None,
         'libvirt_connected': _optional_bool(state, 'libvirt_connected'),
+        'consolidation': _consolidation(state, name),
     }
+
+
+def _consolidation(state, name):
+    value = getattr(state, 'consolidation', None)
+    if value is not None and value not in models.CONSOLIDATION_STATES:
+        raise ValueError('host %s: consolidation must be one of %s, not %r'
+                         % (name, ', '.join(models.CONSOLIDATION_STATES),
+                            value))
+    return value
 
 
 def _optional_bool(state, field):

@@ -25,7 +25,7 @@ def alembic_config(connection=None, url=None):
     :param connection: a SQLAlchemy connection for env.py to use
     :param url: else, a database URL (alembic's ``sqlalchemy.url``), e.g.
         to write a new migration with ``alembic.command.revision``
-        (doc/database.rst)
+        (doc/source/database.rst)
     """
     config = alembic_config_mod.Config()
     config.set_main_option('script_location', MIGRATIONS)

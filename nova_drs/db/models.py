@@ -38,7 +38,7 @@
 Times are naive UTC datetimes (as everywhere in OpenStack databases), with
 microseconds on every backend. These models must agree with the alembic
 scripts in ``nova_drs/db/migrations/versions``: a unit test compares them,
-and a change to either needs a new migration (doc/database.rst).
+and a change to either needs a new migration (doc/source/database.rst).
 """
 
 import sqlalchemy as sa
@@ -128,6 +128,13 @@ MODES = (MODE_MANUAL, MODE_PARTIAL, MODE_FULL)
 MODE_SOURCE_CONFIG = 'config'
 MODE_SOURCE_OPERATOR = 'operator'
 MODE_SOURCES = (MODE_SOURCE_CONFIG, MODE_SOURCE_OPERATOR)
+
+#: A host's ``consolidation`` state: it runs no guest and none is on its
+#: way, so it can be powered off; ``disabled``: and nova-drs disabled its
+#: nova-compute service (``[drs_balancer] disable_freed_hosts``).
+CONSOLIDATION_EMPTY = 'empty'
+CONSOLIDATION_DISABLED = 'disabled'
+CONSOLIDATION_STATES = (CONSOLIDATION_EMPTY, CONSOLIDATION_DISABLED)
 
 #: The key of the one ``balancer_settings`` row (the whole cluster).
 CLUSTER = 'cluster'
@@ -331,6 +338,11 @@ class HostStateRow(Base):
     #: the agent reaches its libvirtd (False: the host is unavailable to
     #: the balancer until it does again); None: not known
     libvirt_connected = orm.mapped_column(sa.Boolean, nullable=True)
+    #: CONSOLIDATION_EMPTY or CONSOLIDATION_DISABLED when the host runs
+    #: no guest and none is on its way (it can be powered off); None
+    #: otherwise
+    consolidation: orm.Mapped[str | None] = orm.mapped_column(
+        sa.String(16), nullable=True)
 
 
 class PlanRequest(Base):

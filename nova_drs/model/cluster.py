@@ -51,8 +51,11 @@ import dataclasses
 
 import numpy as np
 
-RESOURCES = ('cpu', 'memory', 'disk', 'network')
-CPU, MEMORY, DISK, NETWORK = range(len(RESOURCES))
+from nova_drs.model import resources
+
+RESOURCES = resources.RESOURCES
+CPU, MEMORY, DISK, NETWORK = (resources.CPU, resources.MEMORY,
+                              resources.DISK, resources.NETWORK)
 
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity',
                          'soft-anti-affinity')
@@ -106,6 +109,16 @@ class Instances:
     group: np.ndarray                 # index into ClusterModel.groups or -1
     opt_out: np.ndarray               # bool
     last_migrated_s: np.ndarray       # seconds since last migration, inf=never
+    #: (instances, 4) recent peak of cpu_util, mem_used_mb, disk_mb_s and
+    #: net_mb_s (the columns above, in their units), NaN where not known;
+    #: None: no history (offline models). See :meth:`ClusterModel.
+    #: instance_peak_demand`.
+    peak: np.ndarray = None
+    #: (instances, slices, 4) the same maxima per slice of the peak
+    #: window, slices aligned in time across instances (so the peaks of
+    #: guests that are busy at different hours do not add up), NaN where
+    #: not known; None: only ``peak`` (or nothing) is known
+    peak_slices: np.ndarray = None
 
     def __len__(self):
         return len(self.names)
@@ -175,6 +188,26 @@ class ClusterModel:
         return np.column_stack([
             i.vcpus * i.cpu_util, i.mem_used_mb.astype(float),
             i.disk_mb_s.astype(float), i.net_mb_s.astype(float)])
+
+    def instance_peak_demand(self):
+        """Recent peak load of each instance, shape (instances, 4).
+
+        In the units of :meth:`instance_demand`, and never below it: the
+        recent peak where the model knows one (``instances.peak``), the
+        current demand elsewhere. Consolidation packs guests by this, so
+        that a host filled at a quiet hour is not hot at the next busy
+        one.
+        """
+        demand = self.instance_demand()
+        peak = self.instances.peak
+        if peak is None or not len(self.instances):
+            return demand
+        peak = np.asarray(peak, dtype=float)
+        i = self.instances
+        as_demand = np.column_stack([
+            i.vcpus * np.clip(peak[:, 0], 0.0, 1.0), peak[:, 1],
+            peak[:, 2], peak[:, 3]])
+        return np.fmax(demand, as_demand)
 
     def instance_allocation(self):
         """Flavor vCPUs and memory of each instance, shape (instances, 2)."""
@@ -277,7 +310,7 @@ class ClusterModel:
                    for f in dataclasses.fields(Hosts) if f.name != 'names'}),
             dataclasses.replace(
                 self.instances,
-                **{f.name: np.copy(getattr(self.instances, f.name))
+                **{f.name: _copy(getattr(self.instances, f.name))
                    for f in dataclasses.fields(Instances)
                    if f.name != 'names'}),
             [dataclasses.replace(g) for g in self.groups],
@@ -293,5 +326,4 @@ def _copy(array):
 
 def thresholds_from_conf(conf):
     """Per-resource hotspot thresholds from the ``[drs]`` group."""
-    return np.array([conf.drs.cpu_threshold, conf.drs.memory_threshold,
-                     conf.drs.disk_threshold, conf.drs.network_threshold])
+    return np.array(resources.thresholds_from_conf(conf))

@@ -4,8 +4,9 @@
 A snapshot is the cluster as the balancer sees it at one moment, with loads
 already smoothed. ``nova-drs plan`` reads it; the balancer service exports
 live clusters in the same format. The format is documented in
-``doc/snapshot-format.rst``; every violation raises :class:`SnapshotError`
-naming the offending field, e.g. ``instances[3].cpu_util``.
+``doc/source/snapshot-format.rst``; every violation raises
+:class:`SnapshotError` naming the offending field, e.g.
+``instances[3].cpu_util``.
 """
 
 import json
@@ -99,6 +100,35 @@ def _per_resource(obj, where, key, maximum=None):
             path, unknown[0], ', '.join(cluster.RESOURCES)))
     return [_field(value, path, r, float, minimum=0, maximum=maximum)
             for r in cluster.RESOURCES]
+
+
+#: an instance's ``peak`` keys, in resource order, with their bounds
+PEAK_KEYS = ('cpu_util', 'mem_used_mb', 'disk_mb_s', 'net_mb_s')
+
+
+def _peak(obj, where, memory_mb):
+    """An instance's optional recent ``peak`` (any of :data:`PEAK_KEYS`).
+
+    :returns: four values (CPU as a share 0-1, NaN where not given), or
+        None when the instance has no ``peak``
+    """
+    value = obj.get('peak')
+    if value is None:
+        return None
+    path = '%s.peak' % where
+    if not isinstance(value, dict):
+        raise SnapshotError('%s: must be an object with some of the keys %s'
+                            % (path, ', '.join(PEAK_KEYS)))
+    unknown = sorted(set(value) - set(PEAK_KEYS))
+    if unknown:
+        raise SnapshotError('%s: unknown key %r (one of %s)' % (
+            path, unknown[0], ', '.join(PEAK_KEYS)))
+    bounds = {'cpu_util': 100, 'mem_used_mb': memory_mb}
+    out = [_field(value, path, key, float, required=False,
+                  default=math.nan, minimum=0, maximum=bounds.get(key))
+           for key in PEAK_KEYS]
+    out[0] /= 100.0
+    return out
 
 
 def _resources(obj, where, key):
@@ -196,6 +226,7 @@ def from_dict(doc):
         measured['hot'].append(_resources(h, where, 'hot'))
 
     inst_rows = []
+    inst_peaks = []
     seen = set()
     for n, i in enumerate(_list(doc, 'instances', required=False)):
         where = 'instances[%d]' % n
@@ -208,6 +239,7 @@ def from_dict(doc):
         if host not in host_names:
             raise SnapshotError('%s.host: unknown host %r' % (where, host))
         memory = _field(i, where, 'memory_mb', int, minimum=1)
+        inst_peaks.append(_peak(i, where, memory))
         group_name = _field(i, where, 'server_group', str, required=False)
         if group_name is not None and group_name not in group_index:
             raise SnapshotError('%s.server_group: unknown server group %r'
@@ -240,6 +272,10 @@ def from_dict(doc):
     hosts.thresholds = _measured(measured['thresholds'], np.nan, float)
     hosts.hot = _measured(measured['hot'], False, bool)
     instances = _instances_from_rows(inst_rows)
+    if any(p is not None for p in inst_peaks):
+        instances.peak = np.array([[math.nan] * len(PEAK_KEYS)
+                                   if p is None else p
+                                   for p in inst_peaks], dtype=float)
     return cluster.ClusterModel(hosts, instances, groups, zones or ['nova'],
                                 agg_sets or [()])
 
@@ -344,12 +380,27 @@ def to_dict(model):
             row['opt_out'] = True
         if math.isfinite(i.last_migrated_s[n]):
             row['last_migrated_s'] = float(i.last_migrated_s[n])
+        peak = _peak_fields(i, n)
+        if peak:
+            row['peak'] = peak
         instances.append(row)
     groups = [{'name': g.name, 'policy': g.policy,
                'max_server_per_host': g.max_server_per_host}
               for g in model.groups]
     return {'version': FORMAT_VERSION, 'hosts': hosts,
             'instances': instances, 'server_groups': groups}
+
+
+def _peak_fields(instances, n):
+    """Instance ``n``'s known recent peak, as a snapshot writes it."""
+    if instances.peak is None:
+        return {}
+    out = {}
+    for key, value in zip(PEAK_KEYS, instances.peak[n].tolist()):
+        if math.isfinite(value):
+            out[key] = round(value * 100.0, 6) if key == 'cpu_util' \
+                else value
+    return out
 
 
 def _measured_fields(hosts, n):

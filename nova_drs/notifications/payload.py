@@ -2,7 +2,7 @@
 """The agent's notification payloads: event types, versions, validation.
 
 The agent sends two notifications with priority ``sample`` (see
-``doc/metrics-payload.rst`` for every field):
+``doc/source/metrics-payload.rst`` for every field):
 
 * ``drs.host.metrics``: one per cycle, the host and its guests;
 * ``drs.host.hotspot``: when the set of hot resources of the host changes.

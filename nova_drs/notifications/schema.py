@@ -7,8 +7,9 @@ the schema of each event type's payload under the event type's name
 version 1.x this code knows (1.0 to :data:`KNOWN_MINOR`): every object is
 closed (``additionalProperties: false``), every number bounded, every
 string and list length-limited. :mod:`nova_drs.notifications.payload`
-compiles it and checks what the balancer takes in; ``doc/metrics-payload.rst``
-explains the fields and the limits. Print it with::
+compiles it and checks what the balancer takes in;
+``doc/source/metrics-payload.rst`` explains the fields and the limits.
+Print it with::
 
     python -m nova_drs.notifications.schema
 
@@ -27,7 +28,7 @@ SCHEMA_ID = 'https://opendev.org/openstack/nova-drs/schemas/metrics-1.json'
 #: newer 1.x is accepted, its unknown keys removed before validation.
 KNOWN_MINOR = 2
 
-# -- limits (documented in doc/metrics-payload.rst) -------------------------
+# -- limits (documented in doc/source/metrics-payload.rst) ---------------
 
 #: sizes in MiB: 64 TiB, more memory than any x86 host has
 MAX_MB = 64 * 1024 * 1024
@@ -245,7 +246,7 @@ DOCUMENT = {
     'title': 'nova-drs agent notification payloads, version 1.%d'
              % KNOWN_MINOR,
     'description': 'The payload of each event type is the definition of '
-                   'that name. See doc/metrics-payload.rst.',
+                   'that name. See doc/source/metrics-payload.rst.',
     'definitions': {
         'drs.host.metrics': METRICS,
         'drs.host.hotspot': HOTSPOT,

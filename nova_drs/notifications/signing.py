@@ -14,7 +14,7 @@ signature cannot be moved to another event type, another host or another
 payload, and a receiver recomputes it from the decoded message (JSON
 numbers, strings and key order survive oslo.messaging's round trip).
 
-Two kinds of key (``doc/security.rst`` compares them):
+Two kinds of key (``doc/source/security.rst`` compares them):
 
 * ``shared``: ``[drs_signing] secret`` itself, the same on every agent and
   balancer;

@@ -50,6 +50,22 @@ class LoadColumn(columns.FormattableColumn):
         return dict(self._value or {})
 
 
+#: how a host's consolidation state reads in a table
+CONSOLIDATION_TEXT = {
+    'empty': 'empty, can be powered off',
+    'disabled': 'empty, disabled by nova-drs, can be powered off',
+}
+
+
+class ConsolidationColumn(columns.FormattableColumn):
+    """A host's consolidation state; blank while it runs guests."""
+
+    def human_readable(self):
+        if self._value is None:
+            return ''
+        return CONSOLIDATION_TEXT.get(self._value, str(self._value))
+
+
 class ListColumn(columns.FormattableColumn):
     """A list as ``a, b``; ``[]`` stays a list in json."""
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The nova-drs plugins of nova-scheduler (doc/scheduler.rst).
+"""The nova-drs plugins of nova-scheduler (doc/source/scheduler.rst).
 
 * :class:`nova_drs.scheduler.filters.DRSHotspotFilter` rejects the hosts
   nova-drs reports hot, or reserves as live-migration destinations;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Nova scheduler filter: keep new instances off nova-drs hotspots.
 
-Load it into nova-scheduler by import path (doc/scheduler.rst)::
+Load it into nova-scheduler by import path (doc/source/scheduler.rst)::
 
     [filter_scheduler]
     available_filters = nova.scheduler.filters.all_filters

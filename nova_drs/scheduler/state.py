@@ -30,13 +30,13 @@ first request of a process that has none starts one too).
 """
 
 import dataclasses
-import datetime
 import os
 import threading
 import time
 import weakref
 
 from oslo_log import log as logging
+from oslo_utils import timeutils
 
 LOG = logging.getLogger(__name__)
 
@@ -144,7 +144,7 @@ def build_snapshot(rows, reserved, max_age, wall_now, now):
 
 def utcnow():
     """The current time as a naive UTC datetime (as in the database)."""
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return timeutils.utcnow()
 
 
 class RateLimitedLog(object):

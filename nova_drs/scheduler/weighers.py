@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Nova scheduler weigher: prefer the hosts with measured headroom.
 
-Load it into nova-scheduler by import path (doc/scheduler.rst)::
+Load it into nova-scheduler by import path (doc/source/scheduler.rst)::
 
     [filter_scheduler]
     weight_classes = nova.scheduler.weights.all_weighers

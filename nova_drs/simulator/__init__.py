@@ -6,5 +6,5 @@ turns it into instances (:mod:`.workload`, :mod:`.memory`), places them
 (:mod:`.placement`) and replays it under each strategy (:mod:`.engine`,
 with :mod:`.guests`, :mod:`.ballooning`, :mod:`.migrations` and
 :mod:`.metrics`), then writes the table, JSON and plots (:mod:`.report`,
-:mod:`.plots`). See ``doc/simulator.rst``.
+:mod:`.plots`). See ``doc/source/simulator.rst``.
 """

@@ -7,7 +7,9 @@ as the agent on that host would load it, and fed the same
 :class:`~nova_drs.balloon.HostMemory` and
 :class:`~nova_drs.balloon.GuestMemory` records the agent builds from
 libvirt, here from :class:`~nova_drs.simulator.guests.GuestMemory`.
-Targets apply at once. With ``[drs_balloon] dry_run`` targets are
+Targets apply at once. The policy's clock is the simulated time (the
+start of the step), so its rates and holdoffs run in simulated seconds.
+With ``[drs_balloon] dry_run`` targets are
 computed and not applied, as in the agent. When a guest migrates away, its
 host's policy forgets it, as the agent does when a domain goes away.
 
@@ -25,8 +27,12 @@ from nova_drs.simulator import guests as guests_mod
 class BalloonDriver:
     """One policy per host, lazily loaded; applies their targets."""
 
-    def __init__(self, conf, names, hosts, free_page_reporting=False):
+    def __init__(self, conf, names, hosts, free_page_reporting=False,
+                 interval_s=None):
         self.conf = conf
+        self.interval_s = interval_s
+        #: simulated time, seconds: the policies' clock
+        self.now_s = 0.0
         self.names = names
         self.index = {name: i for i, name in enumerate(names)}
         self.hosts = hosts
@@ -37,16 +43,21 @@ class BalloonDriver:
     def policy(self, h):
         policy = self.policies.get(h)
         if policy is None:
-            policy = balloon.load(self.conf.drs_balloon.policy, self.conf)
+            policy = balloon.load(self.conf.drs_balloon.policy, self.conf,
+                                  clock=self._clock,
+                                  interval_s=self.interval_s)
             self.policies[h] = policy
         return policy
+
+    def _clock(self):
+        return self.now_s
 
     def forget(self, h, i):
         policy = self.policies.get(h)
         if policy is not None:
             policy.forget(self.names[i])
 
-    def step(self, members, guests, migrating, extra_backed_mb):
+    def step(self, members, guests, migrating, extra_backed_mb, now_s=None):
         """One balloon cycle on every host that has guests.
 
         :param members: list, per host, of the instance indices on it.
@@ -54,7 +65,10 @@ class BalloonDriver:
         :param migrating: bool per instance: being live-migrated.
         :param extra_backed_mb: per host, memory backed for guests that
             are migrating in.
+        :param now_s: simulated time of the step, seconds.
         """
+        if now_s is not None:
+            self.now_s = float(now_s)
         usable = guests.usable()
         unused = guests.unused()
         swap = guests.swap_in_rate()
@@ -74,6 +88,7 @@ class BalloonDriver:
                 name=self.names[i], max_mb=float(guests.max_mb[i]),
                 actual_mb=float(guests.actual[i]),
                 usable_mb=float(usable[i]), unused_mb=float(unused[i]),
+                rss_mb=float(backed[i]),
                 major_fault_rate=float(swap[i]) * faults_per_mb,
                 swap_in_rate=float(swap[i]), migrating=bool(migrating[i]),
                 autodeflate=True, free_page_reporting=self.fpr)

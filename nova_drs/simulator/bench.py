@@ -68,7 +68,7 @@ def cmd_bench(args, load_conf):
 
 
 def main(argv=None):
-    from nova_drs.cmd import drs
+    from nova_drs.cmd import common
 
     parser = argparse.ArgumentParser(
         prog='python -m nova_drs.simulator.bench',
@@ -76,14 +76,14 @@ def main(argv=None):
     parser.add_argument('--trace-dir', metavar='DIR')
     parser.add_argument('--day', default=DAY)
     parser.add_argument('--hosts', type=int, default=HOSTS)
-    drs._add_config_args(parser)
+    common.add_config_args(parser)
     args = parser.parse_args(argv)
     args.bench = True
     try:
-        return cmd_bench(args, drs._load_conf)
-    except drs.CommandError as e:
+        return cmd_bench(args, common.load_conf)
+    except common.CommandError as e:
         sys.stderr.write('nova-drs: error: %s\n' % e)
-        return drs.EXIT_USAGE
+        return 2
 
 
 if __name__ == '__main__':

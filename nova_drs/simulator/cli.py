@@ -9,17 +9,19 @@ import math
 import os
 import sys
 
+from nova_drs.cmd import common
 from nova_drs.simulator import engine
 from nova_drs.simulator import traces
 
 DEFAULT_STRATEGIES = 'none,hotspot,balance'
 DEFAULT_REPORT = 'nova-drs-report'
 ON_OFF = ('on', 'off')
+#: destination policies a strategy name may carry (``hotspot:spread``)
+POLICIES = ('pack', 'spread')
 
 
 def _command_error(message):
-    from nova_drs.cmd import drs
-    return drs.CommandError(message)
+    return common.CommandError(message)
 
 
 def _number(kind, option, minimum=0, exclusive=False):
@@ -53,10 +55,15 @@ def parse_strategies(text, conf):
         raise _command_error('--strategies: give at least one strategy '
                              '(e.g. %s)' % DEFAULT_STRATEGIES)
     for name in names:
-        if name == engine.NONE:
+        base, colon, policy = name.partition(':')
+        if colon and policy not in POLICIES:
+            raise _command_error(
+                '--strategies: %r: the part after ":" is a destination '
+                'policy, one of %s' % (name, ', '.join(POLICIES)))
+        if base == engine.NONE:
             continue
         try:
-            strategies.load(name, conf)
+            strategies.load(base, conf)
         except strategies.StrategyNotFound as e:
             raise _command_error('--strategies: %s (or "none")' % e)
     return names
@@ -71,7 +78,7 @@ def add_parser(sub, add_config_args, load_conf):
                     'detector, balancing strategies and balloon policy, '
                     'and report SLA and migration metrics per strategy. '
                     'Without arguments it replays the bundled sample. '
-                    'See doc/simulator.rst.')
+                    'See doc/source/simulator.rst.')
     p.add_argument('--trace', choices=traces.KINDS, default=traces.PLANETLAB,
                    help='Trace format (default planetlab).')
     p.add_argument('--trace-dir', metavar='DIR',
@@ -80,6 +87,12 @@ def add_parser(sub, add_config_args, load_conf):
     p.add_argument('--day', metavar='DAY',
                    help='PlanetLab day folder, e.g. 20110303 (Bitbrains: '
                         'month folder, e.g. 2013-7); default the first.')
+    p.add_argument('--trace-interval', metavar='SECONDS',
+                   type=_number(float, '--trace-interval', exclusive=True),
+                   help='Seconds between the samples of a PlanetLab file '
+                        '(default: the day divided by the number of '
+                        'samples, 300 for CoMon\'s 288). Bitbrains files '
+                        'carry timestamps.')
     p.add_argument('--hosts', type=_number(int, '--hosts', 1), metavar='N',
                    help='Number of hosts (default: enough for every '
                         'instance packed, plus 50%%).')
@@ -116,7 +129,10 @@ def add_parser(sub, add_config_args, load_conf):
     p.add_argument('--strategies', default=DEFAULT_STRATEGIES,
                    metavar='NAME,...',
                    help='Strategies to compare on the same input; "none" '
-                        'never migrates (default %s).' % DEFAULT_STRATEGIES)
+                        'never migrates; NAME:pack or NAME:spread runs a '
+                        'strategy with that [drs_balancer] '
+                        'destination_policy (default %s).'
+                        % DEFAULT_STRATEGIES)
     p.add_argument('--balloon', choices=ON_OFF, default='on',
                    help='Run the [drs_balloon] policy (default on).')
     p.add_argument('--free-page-reporting', choices=ON_OFF, default='off',
@@ -166,6 +182,18 @@ def add_parser(sub, add_config_args, load_conf):
                    help='Run the simulator benchmark instead: a whole '
                         'PlanetLab day on 200 hosts with none, hotspot and '
                         'balance; exit code 1 when slower than 60 s.')
+    p.add_argument('--pack-bench', action='store_true',
+                   help='Run the packing benchmark instead: hotspot with '
+                        'destination_policy pack against spread and no '
+                        'balancing on PlanetLab days (active hosts, '
+                        'energy, hotspot time, SLATAH, re-triggers); exit '
+                        'code 1 when a target is missed.')
+    p.add_argument('--pack-days', metavar='DAY,...',
+                   help='Days of the packing benchmark (default '
+                        '20110306,20110309).')
+    p.add_argument('--pack-hosts', metavar='N,...',
+                   help='Cluster sizes of the packing benchmark (default '
+                        '150,200).')
     add_config_args(p)
     p.set_defaults(func=lambda args: cmd_simulate(args, load_conf))
     return p
@@ -224,6 +252,12 @@ def cmd_simulate(args, load_conf):
     if args.bench:
         from nova_drs.simulator import bench
         return bench.cmd_bench(args, load_conf)
+    if getattr(args, 'pack_bench', False):
+        from nova_drs.simulator import packbench
+        try:
+            return packbench.cmd_pack_bench(args, load_conf)
+        except (ValueError, traces.TraceError) as e:
+            raise _command_error('--pack-bench: %s' % e)
     from nova_drs.simulator import locate
     from nova_drs.simulator import progress as progress_mod
     from nova_drs.simulator import report
@@ -235,7 +269,7 @@ def cmd_simulate(args, load_conf):
     report_dir = _check_output(args)
     try:
         directory, day = locate.find(args.trace, args.trace_dir, args.day)
-        trace = traces.load(args.trace, directory)
+        trace = traces.load(args.trace, directory, args.trace_interval)
         scen = scenario.build(
             trace, spec, conf, options_from_args(args), seed=args.seed,
             interval_s=args.interval,

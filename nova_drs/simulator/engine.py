@@ -91,9 +91,23 @@ class Simulation:
             hosts.net_capacity_mb_s.astype(float)])
 
     def run(self, name, progress=None):
-        """Replay the workload with strategy ``name`` (or ``none``)."""
+        """Replay the workload with strategy ``name`` (or ``none``).
+
+        ``name`` may carry a destination policy, ``hotspot:spread``: the
+        run uses it instead of ``[drs_balancer] destination_policy``, so
+        that one simulation compares packing and spreading.
+        """
         started = time.perf_counter()
-        result = _Run(self, name, progress).run()
+        _, _, policy = name.partition(':')
+        if policy:
+            self.conf.set_override('destination_policy', policy,
+                                   'drs_balancer')
+        try:
+            result = _Run(self, name, progress).run()
+        finally:
+            if policy:
+                self.conf.clear_override('destination_policy',
+                                         'drs_balancer')
         result.metrics['wall_s'] = time.perf_counter() - started
         return result
 
@@ -109,20 +123,24 @@ class _Run:
         self.n = len(w)
         self.n_hosts = len(sim.hosts)
         self.host = sim.placement.copy()
-        self.strategy = None if name == NONE else strategies.load(name, conf)
+        base = name.partition(':')[0]
+        self.strategy = None if base == NONE else strategies.load(base, conf)
         self.detector = detector_mod.HotspotDetector.from_conf(conf)
         self.alpha = conf.drs.ewma_alpha
         self.guests = guests_mod.GuestMemory(
             w.memory_mb, opts.page_cache_growth, opts.free_page_reporting)
         self.driver = ballooning.BalloonDriver(
-            conf, w.names, sim.hosts, opts.free_page_reporting) \
+            conf, w.names, sim.hosts, opts.free_page_reporting,
+            interval_s=w.interval_s) \
             if opts.balloon else None
         self.scheduler = migrations.Scheduler(
             opts.max_migrations, opts.max_host_migrations,
             conf.drs_balancer.migration_bandwidth_mb_s)
         self.acc = metrics.Accumulator(
             self.n, sim.capacity, cluster.thresholds_from_conf(conf),
-            w.interval_s, w.steps, opts.migration_cpu_overhead)
+            w.interval_s, w.steps, opts.migration_cpu_overhead,
+            power_w=(conf.drs_balancer.host_power_idle_w,
+                     conf.drs_balancer.host_power_full_w))
         self.migrated_at = np.full(self.n, -math.inf)
         self.smoothed = None
         self.dirty = np.zeros(self.n)
@@ -171,7 +189,7 @@ class _Run:
             return False
         if hot_any:
             return True
-        return (self.name == 'balance'
+        return (self.name.partition(':')[0] == 'balance'
                 and t % max(1, self.sim.options.balance_every) == 0)
 
     def _plan(self, now):
@@ -201,7 +219,8 @@ class _Run:
                     migrating[m.instance] = True
                     incoming[m.target] += self.guests.backed[m.instance]
                 self.balloon_changes += self.driver.step(
-                    self._members(), self.guests, migrating, incoming)
+                    self._members(), self.guests, migrating, incoming,
+                    now_s=now)
             demand = np.column_stack([w.cpu[:, t], self.guests.backed,
                                       w.disk[:, t], w.net[:, t]])
             # what the hosts report: a migrating instance on both hosts
@@ -211,7 +230,7 @@ class _Run:
             loads = np.divide(host_demand, self.sim.capacity,
                               out=np.zeros_like(host_demand),
                               where=self.sim.capacity > 0)
-            hot = self.detector.update(names, loads)
+            hot = np.asarray(self.detector.update(names, loads))
             self.smoothed = demand.copy() if self.smoothed is None else (
                 self.alpha * demand + (1.0 - self.alpha) * self.smoothed)
             if self._due(t, bool(hot.any())):

@@ -87,6 +87,19 @@ class GuestMemory:
         if self.fpr:
             self.backed[idx] = self.used[idx]
 
+    def switch_off(self, mask):
+        """Guests ``mask`` are off: nothing backed, no balloon.
+
+        A guest switched off gives all its memory back to the host, and
+        boots again with its full flavor memory (a new domain: a new
+        balloon) and an empty page cache.
+        """
+        mask = np.asarray(mask, dtype=bool)
+        for array in (self.cache, self.used, self.backed, self._free_cache,
+                      self._free_backed):
+            array[mask] = 0.0
+        self.actual[mask] = self.max_mb[mask]
+
     # -- what the guest reports
 
     def usable(self):

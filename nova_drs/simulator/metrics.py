@@ -25,6 +25,18 @@ migration completes. The metrics integrate those pieces exactly.
 * ``migrations``, ``gib_moved``: migrations started and the data their
   transfers send (cost model), in GiB.
 * ``mean_active_hosts``: active hosts, mean over steps.
+* ``energy_kwh``: energy of the hosts under a linear power model (Fan
+  et al.; the one CloudSim uses): an active host draws ``idle_w + (full_w
+  - idle_w) x its mean CPU load`` (load capped at 1), a host holding no
+  instance is powered off and draws nothing (``[drs_balancer]
+  host_power_idle_w`` and ``host_power_full_w``, 175 W and 250 W).
+* ``hosts_freed``: hosts active at the first step that hold no instance
+  at the end.
+* ``retrigger_share``: of the sources relieved by a migration (cool at
+  the end of the step the migration completed in), the share hot again in
+  the next step (five minutes on PlanetLab: the plan did not bring it far
+  enough below its threshold); ``destination_retrigger_share``: the same
+  for the destinations that were not hot before.
 * ``memory_reclaimed_gib``: host memory ballooning saved (see
   :mod:`.guests`), summed over guests, mean over steps.
 * ``pressure_events``: guest-steps whose working set exceeded the balloon.
@@ -50,7 +62,7 @@ class Accumulator:
     """Collect the metrics and the per-step history of one run."""
 
     def __init__(self, n_instances, capacity, thresholds, interval_s, steps,
-                 migration_cpu_overhead=0.0):
+                 migration_cpu_overhead=0.0, power_w=(175.0, 250.0)):
         self.capacity = np.asarray(capacity, dtype=float)
         self.tracked = self.capacity > 0
         self.inv_capacity = np.divide(
@@ -72,6 +84,16 @@ class Accumulator:
         self.reclaimed_mb = 0.0
         self.pressure = 0
         self.steps = 0
+        self.idle_w, self.full_w = (float(w) for w in power_w)
+        self.energy_j = 0.0
+        self.first_active = None
+        self.last_active = None
+        # hosts relieved (sources) and filled (destinations) in the
+        # previous step, cool at its end: are they hot in this one?
+        self._relieved = np.zeros(n_hosts, dtype=bool)
+        self._filled = np.zeros(n_hosts, dtype=bool)
+        self.relieved = self.relieved_again = 0
+        self.filled = self.filled_again = 0
         self.history = {
             'active_hosts': np.zeros(steps, dtype=np.int64),
             'hot_hosts': np.zeros(steps, dtype=np.int64),
@@ -80,6 +102,7 @@ class Accumulator:
             'migrations': np.zeros(steps, dtype=np.int64),
             'reclaimed_gib': np.zeros(steps),
             'pressure_events': np.zeros(steps, dtype=np.int64),
+            'energy_kwh': np.zeros(steps),
             'cpu_load': np.zeros((steps, n_hosts), dtype=np.float32),
             'memory_load': np.zeros((steps, n_hosts), dtype=np.float32),
         }
@@ -117,7 +140,12 @@ class Accumulator:
 
         events = {}
         overhead = np.array([self.migration_cpu_overhead, 0.0, 0.0, 0.0])
+        sources = np.zeros(n_hosts, dtype=bool)
+        targets = np.zeros(n_hosts, dtype=bool)
         for w in windows:
+            if w.done:
+                sources[w.source] = True
+                targets[w.target] = True
             x = demand[w.instance]
             active[w.target] = True
             events.setdefault(w.target, []).extend(
@@ -132,6 +160,7 @@ class Accumulator:
                 self.migrations += 1
                 self.moved_mb += w.transfer_mb
                 self.history['migrations'][t] += 1
+        end = base.copy()
         for h, evs in events.items():
             evs.sort(key=lambda e: e[0])
             cur = base[h].copy()
@@ -149,6 +178,7 @@ class Accumulator:
                     cur = cur + delta
             over_s[h], hot_s[h] = o_s, h_s
             load_sum[h] = integral
+            end[h] = cur
 
         self.requested += demand[:, 0] * T
         n_active = int(active.sum())
@@ -161,7 +191,27 @@ class Accumulator:
         self.steps += 1
 
         mean_load = load_sum / T * self.inv_capacity
+        # re-triggers: hosts relieved or filled last step, hot now
+        hot_now = hot_s > 0
+        self.relieved_again += int((self._relieved & hot_now).sum())
+        self.filled_again += int((self._filled & hot_now).sum())
+        end_hot = ((end * self.inv_capacity > self.thresholds + EPS)
+                   & self.tracked).any(axis=1)
+        self._relieved = sources & ~end_hot
+        self._filled = targets & ~end_hot & ~hot_now
+        self.relieved += int(self._relieved.sum())
+        self.filled += int(self._filled.sum())
+        # energy: active hosts on the linear model, the others off
+        cpu = np.minimum(mean_load[:, 0], 1.0)
+        watts = np.where(active, self.idle_w
+                         + (self.full_w - self.idle_w) * cpu, 0.0)
+        step_j = float(watts.sum()) * T
+        self.energy_j += step_j
+        if self.first_active is None:
+            self.first_active = active.copy()
+        self.last_active = np.bincount(host, minlength=n_hosts) > 0
         hist = self.history
+        hist['energy_kwh'][t] = step_j / 3.6e6
         hist['active_hosts'][t] = n_active
         hist['hot_hosts'][t] = int(((hot_s > 0) & active).sum())
         hist['overloaded_hosts'][t] = int(((over_s > 0) & active).sum())
@@ -193,6 +243,14 @@ class Accumulator:
             'migrations': self.migrations,
             'gib_moved': self.moved_mb / 1024.0,
             'mean_active_hosts': self.active_host_steps / steps,
+            'energy_kwh': self.energy_j / 3.6e6,
+            'hosts_freed': (0 if self.first_active is None else int(
+                (self.first_active & ~self.last_active).sum())),
+            'retrigger_share': (self.relieved_again / self.relieved
+                                if self.relieved else 0.0),
+            'destination_retrigger_share': (
+                self.filled_again / self.filled if self.filled else 0.0),
+            'relieved_hosts': self.relieved,
             'memory_reclaimed_gib': self.reclaimed_mb / 1024.0 / steps,
             'pressure_events': self.pressure,
         }

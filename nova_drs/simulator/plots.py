@@ -101,8 +101,52 @@ def memory(results, histories, path):
     plt.close(fig)
 
 
+def capacity(runs, interval_s, path):
+    """``nova-drs capacity``: reclaimed memory and host headroom.
+
+    :param runs: label -> :class:`nova_drs.simulator.capacity.Run` (with
+        history), each at the policy's largest overcommit.
+    """
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
+                             constrained_layout=True)
+    for label, run in runs.items():
+        hours = np.arange(len(run.headroom)) * interval_s / 3600.0
+        name = '%s at %.2fx' % (label, run.overcommit)
+        axes[0].plot(hours, run.reclaimed_mb / 1024.0, label=name,
+                     linewidth=1.0)
+        axes[1].plot(hours, 100.0 * run.headroom, label=name,
+                     linewidth=1.0)
+    axes[0].set_ylabel('GiB')
+    axes[0].set_title('Host memory reclaimed by ballooning')
+    axes[1].set_ylabel('% of host memory')
+    axes[1].set_title('Host headroom (memory available)')
+    axes[1].axhline(5.0, color='red', linewidth=0.8, linestyle='--')
+    for ax in axes:
+        ax.grid(True, alpha=0.3)
+    axes[0].legend(loc='upper right')
+    axes[-1].set_xlabel('hours')
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
+def energy(results, histories, path):
+    """Active hosts and energy per step: what packing saves."""
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
+                             constrained_layout=True)
+    _lines(axes[0], results, histories, 'active_hosts', 'hosts',
+           'Active hosts (holding instances; the others can be off)')
+    _lines(axes[1], results, histories, 'energy_kwh', 'kWh',
+           'Energy per step (linear power model, empty hosts off)',
+           count=False)
+    axes[0].legend(loc='upper right')
+    axes[-1].set_xlabel('hours')
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+
+
 FIGURES = (
     ('host-load.png', 'Host load over time', host_load),
+    ('energy.png', 'Active hosts and energy', energy),
     ('hotspots-migrations.png', 'Hotspots and migrations over time',
      hotspots_migrations),
     ('memory.png', 'Memory reclaimed and pressure events', memory),

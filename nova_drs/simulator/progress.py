@@ -2,18 +2,22 @@
 """A progress indicator on standard error for runs that take a while.
 
 Nothing is shown during the first :data:`DELAY_S` seconds, so short runs
-stay quiet. After that: a bar redrawn in place when the stream is a
-terminal, otherwise one plain line each time another 10% is done.
+stay quiet. After that, on a terminal: a tqdm bar with the rate and the
+time left; otherwise (a log, CI): one plain line each time another 10% is
+done, with the time spent and the time left, so that logs stay readable.
 """
 
 import sys
 import time
 
+import tqdm
+
 DELAY_S = 3.0
-WIDTH = 30
 
 
 class Progress:
+    """Counts steps of work; ``set_label`` names what runs now."""
+
     def __init__(self, total, stream=None, delay_s=DELAY_S, clock=None):
         self.total = max(int(total), 1)
         self.stream = sys.stderr if stream is None else stream
@@ -24,37 +28,39 @@ class Progress:
         self.label = ''
         self.tty = bool(getattr(self.stream, 'isatty', lambda: False)())
         self._last_decile = 0
-        self._last_draw = 0.0
-        self._drawn = False
+        self._bar = None
+        if self.tty:
+            self._bar = tqdm.tqdm(
+                total=self.total, file=self.stream, desc='simulate',
+                unit='step', delay=delay_s, mininterval=0.1, leave=True,
+                dynamic_ncols=True)
 
     def set_label(self, label):
         self.label = label
+        if self._bar is not None:
+            self._bar.set_postfix_str(label, refresh=False)
 
     def __call__(self, n=1):
-        self.done = min(self.done + n, self.total)
+        n = min(n, self.total - self.done)
+        self.done += n
+        if self._bar is not None:
+            self._bar.update(n)
+            return
         now = self.clock()
-        if now - self.started < self.delay:
+        elapsed = now - self.started
+        if elapsed < self.delay:
             return
         share = self.done / self.total
-        if self.tty:
-            if now - self._last_draw < 0.1 and self.done < self.total:
-                return
-            self._last_draw = now
-            filled = int(WIDTH * share)
-            self.stream.write('\rsimulate [%s%s] %3d%% %s ' % (
-                '#' * filled, '-' * (WIDTH - filled), int(100 * share),
-                self.label))
-            self._drawn = True
-        else:
-            decile = int(10 * share)
-            if decile <= self._last_decile:
-                return
-            self._last_decile = decile
-            self.stream.write('simulate: %d%% done (%s, %.0f s)\n' % (
-                10 * decile, self.label, now - self.started))
+        decile = int(10 * share)
+        if decile <= self._last_decile:
+            return
+        self._last_decile = decile
+        left = elapsed * (1 - share) / share
+        self.stream.write('simulate: %d%% done (%s, %.0f s, about %.0f s '
+                          'left)\n' % (10 * decile, self.label, elapsed,
+                                       left))
         self.stream.flush()
 
     def close(self):
-        if self.tty and self._drawn:
-            self.stream.write('\n')
-            self.stream.flush()
+        if self._bar is not None:
+            self._bar.close()

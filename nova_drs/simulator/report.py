@@ -21,6 +21,11 @@ COLUMNS = (
     ('migrations', 'migr', lambda v: '%d' % v),
     ('gib_moved', 'GiB moved', lambda v: '%.1f' % v),
     ('mean_active_hosts', 'active hosts', lambda v: '%.1f' % v),
+    ('hosts_freed', 'freed', lambda v: '%d' % v),
+    ('energy_kwh', 'energy kWh', lambda v: '%.1f' % v),
+    ('retrigger_share', 're-hot %', lambda v: '%.1f' % (100 * v)),
+    ('destination_retrigger_share', 'dest re-hot %',
+     lambda v: '%.1f' % (100 * v)),
     ('memory_reclaimed_gib', 'reclaimed GiB', lambda v: '%.1f' % v),
     ('pressure_events', 'pressure', lambda v: '%d' % v),
     ('unplaced_instances', 'unplaced', lambda v: '%d' % v),
@@ -31,7 +36,12 @@ LEGEND = (
     'SLATAH = share of active host-time with CPU demand >= 100% of the '
     'physical cores; hotspot = share of active host-time above a [drs] '
     'threshold; PDM = mean over instances of 10% of the CPU used while '
-    'migrating / CPU requested; SLAV = SLATAH x PDM; reclaimed = host '
+    'migrating / CPU requested; SLAV = SLATAH x PDM; active hosts = '
+    'hosts holding an instance (mean); freed = hosts active at the start '
+    'and empty at the end; energy = linear power model, idle + (full - '
+    'idle) x CPU load per active host, empty hosts off ([drs_balancer] '
+    'host_power_idle_w/full_w); re-hot = relieved hosts hot again in '
+    'the next step (dest: destinations); reclaimed = host '
     'memory ballooning saved (mean); pressure = guest-steps with the '
     'working set above the balloon.')
 

@@ -10,7 +10,12 @@ problem), so that an operator can open the file at the bad line.
 VM, one integer per line, the VM's CPU utilisation in percent (0-100),
 every 5 minutes. Every file of a day has the same number of samples (288);
 a shorter file is reported as truncated. There is no memory, disk or
-network data.
+network data. The files carry no timestamps: up to 288 samples (a day or
+part of one) are read every 300 s, CoMon's period; more than 288 cannot be
+one day at 300 s, so the period is the day divided by their number (1440
+-> 60 s), and a count that does not divide a day is refused rather than
+replayed at a wrong speed. The caller may give the period instead
+(``nova-drs simulate --trace-interval``).
 
 *Bitbrains* (GWA-T-12, ``fastStorage`` or ``Rnd``): a directory of
 ``<n>.csv`` files, one per VM, a header line and then one sample per line,
@@ -164,8 +169,32 @@ def _planetlab_file(path):
     return values
 
 
-def load_planetlab(day_dir):
-    """Read one PlanetLab day directory."""
+#: seconds in a PlanetLab day directory
+DAY_S = 86400
+
+
+def planetlab_interval(samples, source):
+    """The sample period of a day directory of ``samples`` samples.
+
+    :raises TraceError: more than a day at 300 s, not dividing a day in
+        whole seconds
+    """
+    if samples <= DAY_S // DEFAULT_INTERVAL_S:
+        return DEFAULT_INTERVAL_S
+    if DAY_S % samples == 0:
+        return float(DAY_S // samples)
+    raise TraceError(
+        '%s: %d samples per file are more than a day at %g s and do not '
+        'divide a day into whole seconds; give the sample period '
+        '(--trace-interval)' % (source, samples, DEFAULT_INTERVAL_S))
+
+
+def load_planetlab(day_dir, interval_s=None):
+    """Read one PlanetLab day directory.
+
+    :param interval_s: seconds between samples; by default the day
+        divided by the number of samples
+    """
     files = _trace_files(day_dir)
     if not files:
         raise TraceError('%s: no PlanetLab trace files' % day_dir)
@@ -178,8 +207,17 @@ def load_planetlab(day_dir):
                 'the day have %d' % (path, len(values) + 1, len(values),
                                      length))
     cpu = np.array([r[2] for r in rows], dtype=float) / 100.0
+    notes = []
+    if interval_s is None:
+        interval_s = planetlab_interval(length, day_dir)
+        if interval_s != DEFAULT_INTERVAL_S:
+            notes.append('%d samples per file: one every %g s'
+                         % (length, interval_s))
+    elif interval_s <= 0:
+        raise TraceError('%s: the sample period must be positive, got %r'
+                         % (day_dir, interval_s))
     return Trace(PLANETLAB, day_dir, [r[0] for r in rows],
-                 DEFAULT_INTERVAL_S, cpu)
+                 float(interval_s), cpu, notes=notes)
 
 
 # -- Bitbrains ----------------------------------------------------------------
@@ -293,10 +331,18 @@ def load_bitbrains(directory):
                  disk_mb_s=disk, net_mb_s=net, skipped=skipped, notes=notes)
 
 
-def load(kind, directory):
+def load(kind, directory, interval_s=None):
+    """Read a trace of ``kind``.
+
+    :param interval_s: the sample period of a PlanetLab day (Bitbrains
+        files carry their timestamps: it must not be given)
+    """
     if kind == PLANETLAB:
-        return load_planetlab(directory)
+        return load_planetlab(directory, interval_s)
     if kind == BITBRAINS:
+        if interval_s is not None:
+            raise TraceError('%s: Bitbrains files have timestamps: the '
+                             'sample period is read from them' % directory)
         return load_bitbrains(directory)
     raise TraceError('unknown trace kind %r (expected %s)'
                      % (kind, ' or '.join(KINDS)))

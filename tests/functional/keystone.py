@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The Nova lab's Keystone, for tests that need real tokens.
 
-The lab (tools/lab/nova-start.sh, doc/nova-lab.rst) runs Keystone on
+The lab (tools/lab/nova-start.sh, doc/source/nova-lab.rst) runs Keystone on
 127.0.0.1:5000 with a catalog whose ``compute`` endpoint is a nova-api
 behind keystonemiddleware (127.0.0.1:8784), and writes a ``clouds.yaml``
 with one cloud per lab user; the passwords live there (and in the lab's

@@ -74,6 +74,11 @@ class TestOptionDefinitions(base.BaseTestCase):
             self.assertIsNotNone(opt.type.min, '%s has no min' % where)
             self.assertIsNotNone(opt.type.max, '%s has no max' % where)
             self.assertLessEqual(opt.type.min, opt.type.max, where)
+            if opt.default is None:
+                # unset unless given: a deprecated option that overrides
+                # its successor only when set
+                self.assertTrue(opt.deprecated_for_removal, where)
+                continue
             self.assertGreaterEqual(opt.default, opt.type.min, where)
             self.assertLessEqual(opt.default, opt.type.max, where)
 
@@ -96,6 +101,8 @@ class TestLoad(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         self.tmp = self.useFixture(fixtures.TempDir()).path
+        # oslo.config's default lookup starts in ~/.nova-drs and ~/
+        self.useFixture(fixtures.EnvironmentVariable('HOME', self.tmp))
 
     def _write(self, text, name='nova-drs.conf'):
         path = os.path.join(self.tmp, name)
@@ -172,3 +179,38 @@ class TestLoad(base.BaseTestCase):
                     name=os.path.join('conf.d', '10-drs.conf'))
         conf = config.load(config_dirs=[os.path.join(self.tmp, 'conf.d')])
         self.assertEqual(0.8, conf.drs.memory_threshold)
+
+    def _write_default_files(self):
+        os.makedirs(os.path.join(self.tmp, '.nova-drs', 'nova-drs.conf.d'))
+        self._write('[drs]\ncpu_threshold = 0.7\n',
+                    name=os.path.join('.nova-drs', 'nova-drs.conf'))
+        self._write('[drs]\nmemory_threshold = 0.8\n',
+                    name=os.path.join('.nova-drs', 'nova-drs.conf.d',
+                                      '10-memory.conf'))
+
+    def test_default_places(self):
+        self._write_default_files()
+        for conf in (config.load(), config.load(args=[])):
+            self.assertEqual(0.7, conf.drs.cpu_threshold)
+            self.assertEqual(0.8, conf.drs.memory_threshold)
+            self.assertEqual(
+                [os.path.join(self.tmp, '.nova-drs', 'nova-drs.conf')],
+                conf.config_file)
+
+    def test_named_file_replaces_the_default_file(self):
+        self._write_default_files()
+        named = self._write('[drs]\npersistence_window = 4\n',
+                            name='named.conf')
+        conf = config.load([named])
+        self.assertEqual([named], conf.config_file)
+        self.assertEqual(4, conf.drs.persistence_window)
+        self.assertEqual(0.85, conf.drs.cpu_threshold)
+        # the default directory is still read, as for Nova
+        self.assertEqual(0.8, conf.drs.memory_threshold)
+
+    def test_without_default_files(self):
+        self._write_default_files()
+        conf = config.load(default_files=False)
+        self.assertEqual([], conf.config_file)
+        self.assertEqual(0.85, conf.drs.cpu_threshold)
+        self.assertNotEqual(0.8, conf.drs.memory_threshold)

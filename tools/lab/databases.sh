@@ -137,10 +137,12 @@ start_postgresql() {
     elif [ -d /run/systemd/system ]; then
         lab_note "starting PostgreSQL $version/$PG_CLUSTER (systemd)"
         lab_sudo systemctl start "postgresql@$version-$PG_CLUSTER"
+        lab_started systemd "postgresql@$version-$PG_CLUSTER"
     else
         lab_note "starting PostgreSQL $version/$PG_CLUSTER (no systemd)"
         lab_sudo pg_ctlcluster --skip-systemctl-redirect "$version" \
             "$PG_CLUSTER" start
+        lab_started pgcluster "$version" "$PG_CLUSTER"
     fi
     local _
     for _ in $(seq 150); do

@@ -32,9 +32,31 @@ lab_sudo() {
     fi
 }
 
-# lab_apt_install PKG...: install Debian packages that are not installed.
+# The test command starts the daemons the tests need itself (and stops
+# them after, see lab_started), so a package install must neither start
+# them nor enable them at boot, as Debian's maintainer scripts do: while
+# lab_apt_install runs apt-get, a policy-rc.d of its own (when the machine
+# has none) refuses every start, and afterwards the units the install
+# enabled are disabled again.
+LAB_POLICY_RC=/usr/sbin/policy-rc.d
+LAB_POLICY_MARK='# nova-drs lab: no daemon starts while packages install'
+
+# _lab_enabled_units: the systemd units enabled at boot, sorted
+_lab_enabled_units() {
+    command -v systemctl >/dev/null 2>&1 || return 0
+    systemctl list-unit-files --state=enabled --no-legend 2>/dev/null \
+        | awk '{ print $1 }' | sort
+}
+
+_lab_apt_get() {
+    lab_sudo env DEBIAN_FRONTEND=noninteractive \
+        apt-get -o DPkg::Lock::Timeout=600 "$@"
+}
+
+# lab_apt_install PKG...: install Debian packages that are not installed,
+# without starting or enabling their daemons.
 lab_apt_install() {
-    local missing=() pkg
+    local missing=() pkg before unit own_policy=0 rc=0
     for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null \
             | grep -q 'install ok installed' || missing+=("$pkg")
@@ -43,16 +65,40 @@ lab_apt_install() {
     command -v apt-get >/dev/null 2>&1 \
         || lab_die "missing packages ${missing[*]} and no apt-get"
     lab_note "installing Debian packages: ${missing[*]}"
-    lab_sudo env DEBIAN_FRONTEND=noninteractive \
-        apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-        --no-install-recommends "${missing[@]}" \
+    before=$(_lab_enabled_units)
+    # a policy of the machine's own (a container's "exit 101") is kept;
+    # one this function left behind when it was killed is reused
+    if [ ! -e "$LAB_POLICY_RC" ] \
+            || grep -qxF "$LAB_POLICY_MARK" "$LAB_POLICY_RC" 2>/dev/null; then
+        printf '#!/bin/sh\n%s\nexit 101\n' "$LAB_POLICY_MARK" \
+            | lab_sudo tee "$LAB_POLICY_RC" >/dev/null \
+            && lab_sudo chmod 0755 "$LAB_POLICY_RC" && own_policy=1
+    fi
+    _lab_apt_get install -y -q --no-install-recommends "${missing[@]}" \
         || {
             # the package lists may be stale on a fresh machine
-            lab_sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-                && lab_sudo env DEBIAN_FRONTEND=noninteractive \
-                    apt-get -o DPkg::Lock::Timeout=600 install -y -q \
-                    --no-install-recommends "${missing[@]}"
-        } || lab_die "apt-get install ${missing[*]} failed"
+            _lab_apt_get update -q \
+                && _lab_apt_get install -y -q --no-install-recommends \
+                    "${missing[@]}"
+        } || rc=$?
+    if [ "$own_policy" = 1 ]; then
+        lab_sudo rm -f "$LAB_POLICY_RC"
+    fi
+    for unit in $(comm -13 <(echo "$before") <(_lab_enabled_units)); do
+        lab_note "not enabling $unit at boot (the lab starts what it uses)"
+        lab_sudo systemctl disable --quiet "$unit" 2>/dev/null || true
+    done
+    [ "$rc" -eq 0 ] || lab_die "apt-get install ${missing[*]} failed"
+}
+
+# lab_started KIND ARGS...: record that this script started a service, in
+# the file $NOVA_DRS_LAB_STARTED names (tools/run-tests.sh sets it for its
+# lab steps and, when it ends, stops every service recorded there with
+# tools/lab/stop-started.sh). Without it nothing is recorded: a lab set up
+# by hand keeps running. KIND and ARGS are those of stop-started.sh.
+lab_started() {
+    [ -n "${NOVA_DRS_LAB_STARTED:-}" ] || return 0
+    echo "$*" >> "$NOVA_DRS_LAB_STARTED"
 }
 
 # lab_pidfile_pid FILE: print the pid recorded in FILE if that process

@@ -151,6 +151,7 @@ start() {
         sleep 0.1
     done
     answers || lab_die "libvirtd does not answer at $URI after 10 s"
+    lab_started libvirtd ${NAME:+"$NAME"}
     lab_note "libvirtd $(cat "$PIDFILE") answers at $URI"
 }
 

@@ -39,6 +39,7 @@ start() {
     if [ -d /run/systemd/system ]; then
         lab_note "starting mariadb (systemd)"
         lab_sudo systemctl start mariadb
+        lab_started systemd mariadb
     else
         [ "$(id -u)" -eq 0 ] || exec sudo -E "$0" start
         lab_note "starting mariadbd (no systemd)"
@@ -56,6 +57,7 @@ start() {
             --pid-file="$SOCKET_DIR/mysqld.pid" --max-connections=500 \
             > "$LAB_RUN/mariadb.log" 2>&1 < /dev/null &
         echo $! > "$MARIADB_PIDFILE"
+        lab_started mariadbd
     fi
     local _
     for _ in $(seq 150); do

@@ -7,7 +7,7 @@
 # qemu: TCG, since this machine's /dev/kvm does not boot stock kernels) on
 # a libvirtd of its own (libvirtd.sh start NAME INDEX), booting the lab's
 # test guest (build-guest.sh) from the Glance stub's kernel, ramdisk and
-# disk images (nova_lab_stub.py). See doc/nova-lab.rst.
+# disk images (nova_lab_stub.py). See doc/source/nova-lab.rst.
 #
 #   nova-e2e.sh start    start them from a clean state (about 20 s), and
 #                        write $NOVA_DRS_LAB_RUN/nova/e2e/hosts.json

@@ -7,7 +7,7 @@
 # placement-api, nova-conductor, nova-scheduler and fake nova-computes
 # (fake.FakeLiveMigrateDriver), on RabbitMQ and MariaDB, all on 127.0.0.1;
 # plus a real Keystone 30 and a second nova-api that validates its tokens,
-# for the tests of authorization. See doc/nova-lab.rst.
+# for the tests of authorization. See doc/source/nova-lab.rst.
 #
 # Environment (all optional):
 #
@@ -34,7 +34,7 @@ NOVA_ETC=$NOVA_RUN/etc
 # the checkout whose nova-drs the lab's nova-scheduler loads
 REPO_DIR=$(cd "$LAB_TOOLS/../.." && pwd)
 # The nova-drs database the lab's nova-scheduler reads through the nova-drs
-# filter and weigher (doc/scheduler.rst), and that tests write: SQLite, in
+# filter and weigher (doc/source/scheduler.rst), and that tests write: SQLite, in
 # a directory anyone may write (tests need not run as root).
 DRS_RUN=$NOVA_RUN/drs
 DRS_DATABASE=$DRS_RUN/nova-drs.sqlite

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 #
-# Install what the Nova lab (doc/nova-lab.rst) needs, and nothing that is
+# Install what the Nova lab (doc/source/nova-lab.rst) needs, and nothing that is
 # there already:
 #
 #   * MariaDB: mariadb-server from Debian, only when no MariaDB answers on

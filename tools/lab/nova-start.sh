@@ -2,7 +2,7 @@
 # shellcheck disable=SC2119  # lab_ready and db_root take optional args
 # SPDX-License-Identifier: Apache-2.0
 #
-# Start the Nova lab for the balancer's functional tests (doc/nova-lab.rst):
+# Start the Nova lab for the balancer's functional tests (doc/source/nova-lab.rst):
 # placement-api, nova-api, nova-conductor, nova-scheduler and
 # $NOVA_DRS_NOVA_COMPUTES (default 3) nova-compute services named
 # fake-host-1.. with compute_driver = fake.FakeLiveMigrateDriver, plus a
@@ -25,7 +25,7 @@
 # (DRSHotspotFilter, DRSLoadWeigher) of this checkout, installed into
 # Nova's virtualenv without dependencies, and reads their data from a
 # SQLite nova-drs database that tests write ($DRS_DATABASE, see
-# doc/scheduler.rst); while it is empty they change nothing.
+# doc/source/scheduler.rst); while it is empty they change nothing.
 #
 # Idempotent: when the lab already runs and is ready this takes about a
 # second and changes nothing. Otherwise whatever is left of an earlier lab

@@ -47,6 +47,7 @@ if ! redis_ping; then
     lab_sudo redis-server --daemonize yes --bind 127.0.0.1 -::1 \
         --port "$PORT" --save "" --appendonly no --dir /var/lib/redis \
         --logfile /var/log/redis/ci.log
+    lab_started redis "$PORT"
 fi
 for _ in $(seq 50); do
     if redis_ping; then

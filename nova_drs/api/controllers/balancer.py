@@ -5,7 +5,7 @@
 What an operator sets is stored in the database (``balancer_settings``,
 with an audit event naming the user and the reason) and every balancer
 replica reads it at each cycle and before it starts a migration
-(doc/balancer.rst, "Operator control"): the mode replaces each
+(doc/source/balancer.rst, "Operator control"): the mode replaces each
 replica's ``[drs_balancer] mode``; a pause stops automatic balancing.
 
 Until an operator sets a mode, the replicas plan in their configured one:

@@ -10,7 +10,9 @@ agent) or when its row is older than ``[drs_api] host_stale_after``
 
 From microversion 1.2 a host also shows whether an operator paused its
 balancing (``host_settings``), and ``PATCH /v1/hosts/{host}`` pauses or
-resumes it.
+resumes it. From 1.3 it shows its ``consolidation`` state: ``empty`` (no
+guest, none on its way: it can be powered off), ``disabled`` (and
+nova-drs disabled its nova-compute service), or null.
 """
 
 from nova_drs.api.controllers import plan_requests
@@ -22,6 +24,8 @@ from nova_drs.db import models
 
 #: the first version that shows and changes a host's pause
 PAUSE_VERSION = microversion.Version(1, 2)
+#: the first version that shows a host's consolidation state
+CONSOLIDATION_VERSION = microversion.Version(1, 3)
 
 
 def is_stale(row, now, stale_after):
@@ -55,8 +59,12 @@ def pause_fields(setting):
     }
 
 
-def view(row, reserved, now, stale_after, settings=None):
-    """A host; with ``settings`` (``{host: HostSetting}``), its pause."""
+def view(row, reserved, now, stale_after, settings=None, version=None):
+    """A host; with ``settings`` (``{host: HostSetting}``), its pause.
+
+    :param version: the request's microversion (1.3 and later show the
+        consolidation state)
+    """
     body = {
         'name': row.host,
         'reported_by': row.reported_by,
@@ -76,6 +84,8 @@ def view(row, reserved, now, stale_after, settings=None):
         # 1.2
         body.update(pause_fields(settings.get(row.host)))
         body['libvirt_connected'] = row.libvirt_connected
+    if version is not None and version >= CONSOLIDATION_VERSION:
+        body['consolidation'] = row.consolidation
     return body
 
 
@@ -116,7 +126,8 @@ def index(call):
     rows, links = paging.page(call, rows[:size + 1], lambda r: r.host, size)
     reserved = db.reserved_destinations()
     settings = _settings(call, [r.host for r in rows])
-    return 200, {'hosts': [view(r, reserved, now, stale_after, settings)
+    return 200, {'hosts': [view(r, reserved, now, stale_after, settings,
+                                call.version)
                            for r in rows],
                  'links': links}
 
@@ -126,7 +137,7 @@ def show(call, host):
     return 200, {'host': view(row, call.db.reserved_destinations(),
                               call.db.now(),
                               call.conf.drs_api.host_stale_after,
-                              _settings(call, [host]))}
+                              _settings(call, [host]), call.version)}
 
 
 def update(call, host):

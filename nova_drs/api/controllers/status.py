@@ -74,7 +74,8 @@ def show(call):
     members = call.replicas.members()
     owned = replicas_mod.owners(
         members, [r.host for r in rows], call.conf.drs_coordination.mode,
-        reported_by={r.host: r.reported_by for r in rows})
+        reported_by={r.host: r.reported_by for r in rows},
+        partitions=call.conf.drs_listener.partitions)
     counts = db.count_states()
     settings = db.balancer_settings()
     reports = db.list_replica_states()

@@ -16,6 +16,7 @@ order to run them.
 
 import abc
 
+from nova_drs.balancer import destinations
 from nova_drs.model import cluster
 from nova_drs import plugins
 
@@ -35,6 +36,19 @@ class Strategy(metaclass=abc.ABCMeta):
     def __init__(self, conf):
         self.conf = conf
         self.thresholds = cluster.thresholds_from_conf(conf)
+
+    @property
+    def rules(self):
+        """Destination policy, comfort level and relief margin.
+
+        A :class:`~nova_drs.balancer.destinations.Rules` read from
+        ``[drs_balancer]`` (``destination_policy``,
+        ``destination_headroom``, ``relief_margin``); a
+        :class:`~nova_drs.balancer.placement.PlacementState` carries the
+        same as ``state.rules``, with the per-host ``ceiling`` (each
+        threshold less the margin) and ``comfort_gap`` arrays.
+        """
+        return destinations.Rules.from_conf(self.conf)
 
     @abc.abstractmethod
     def plan(self, model):

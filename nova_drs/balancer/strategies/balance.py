@@ -3,8 +3,10 @@
 
 *Description*
 
-First exactly what the ``hotspot`` strategy does. Then, only when no
-hotspot is left, it evens out load across enabled hosts. Each step moves
+First exactly what the ``hotspot`` strategy does. Then it evens out load
+across the enabled hosts that are not hot, also when a hotspot is left
+that cannot be relieved (its reason is in the plan): one such host does
+not stop the rest of the cluster from being levelled. Each step moves
 one instance off one of the most loaded hosts to the destination that
 lowers the sum, over hosts and tracked resources, of squared load (load =
 demand as a share of capacity) the most. Moving load ``x`` from a host at
@@ -45,9 +47,8 @@ class BalanceStrategy(strategies.Strategy):
         state = placement.PlacementState(model, self.conf, self.thresholds)
         result = plan_mod.Plan(self.name or 'balance')
         hotspot.HotspotResolver(state, self.conf).resolve_all(result)
-        if not state.hot_mask().any():
-            _Leveller(state, opts.balance_threshold,
-                      opts.balance_min_improvement).run(result)
+        _Leveller(state, opts.balance_threshold,
+                  opts.balance_min_improvement).run(result)
         hotspot.finish(result, state)
         result.decision_s = time.perf_counter() - started
         return result
@@ -58,7 +59,9 @@ class _Leveller:
         self.state = state
         self.threshold = threshold
         self.min_improvement = min_improvement
-        self.active = ~state.model.hosts.disabled
+        # hosts left hot are neither levelled nor counted: the hotspot
+        # pass did what it could for them
+        self.active = ~state.model.hosts.disabled & ~state.hot_mask()
         # only resources tracked on every active host are levelled
         self.cols = np.flatnonzero(
             (state.capacity[self.active] > 0).all(axis=0))

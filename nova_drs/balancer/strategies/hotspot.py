@@ -16,8 +16,11 @@ placed, it adds instances greedily (the most excess covered per unit of
 cost first).
 
 Destinations satisfy every constraint of
-:mod:`nova_drs.balancer.placement`; among them the instance goes where the
-highest load after the move is lowest.
+:mod:`nova_drs.balancer.placement`; among them the destination policy
+chooses (:mod:`nova_drs.balancer.destinations`: ``pack``, best fit under
+the comfort level, by default; ``spread``, the least loaded). A hot host
+is relieved to each threshold minus ``relief_margin`` (hysteresis), else
+to its threshold.
 
 *Chains*
 
@@ -38,11 +41,17 @@ loads: each host's ``base_load`` (its own processes) plus its guests'
 demand, against each host's own thresholds; see
 :mod:`nova_drs.balancer.placement`.
 
-*Limitations*
+*Fast failure, partial relief, reasons*
 
-A hotspot that cannot be resolved within ``max_migrations_per_source_host``
-moves is left as it is (no partial moves) and reported as unresolved, as is
-one where an instance that would have to move fits nowhere.
+Before searching, a cheap check (an upper bound of every resource's room,
+then the destination index) proves when no host can take any of the hot
+host's movable instances and no make-room move exists: the host is
+reported at once. A host that cannot be fully relieved (room, limits) is
+relieved as far as it can be, when that lowers its overload and moving
+every instance that fits somewhere would cool it. Every host left hot is
+in ``Plan.unresolved_reasons`` with the reason. Hosts cooled earlier in
+the plan receive later moves under their comfort level (without agent hot
+flags only).
 """
 
 import collections
@@ -66,13 +75,15 @@ COMBINATION_LIMIT = 20000
 PLACEMENT_TRIES = 48
 #: Destinations examined for a make-room move.
 CHAIN_HOSTS = 16
+#: How a move's destination was chosen when it receives a make-room move.
+TIER_CHAIN = 'room made by the move before'
 
 _combinations_cache = {}
 
 
 class _Move(collections.namedtuple(
         '_Move', 'instance source target for_instance target_before '
-                 'target_after')):
+                 'target_after tier')):
     """A tentative move; ``for_instance`` is set on make-room moves."""
 
 
@@ -111,57 +122,230 @@ class HotspotResolver:
 
     def resolve_all(self, plan):
         state = self.state
+        names = state.model.hosts.names
         hot = np.flatnonzero(state.hot_mask())
         order = sorted(hot, key=state.severity, reverse=True)
+        reasons = plan.unresolved_reasons
         for h in order:
+            h = int(h)
             if state.n_moves >= state.max_total:
-                break
-            moves = self.resolve_host(int(h))
+                reasons[names[h]] = (
+                    'limit: max_migrations_per_plan (%d) reached before '
+                    'this host' % state.max_total)
+                continue
+            moves, why = self.resolve_host(h)
             if moves:
                 plan.migrations.extend(moves)
+                # a host cooled here may receive later (comfort level)
+                state.reuse(h)
+            if why:
+                reasons[names[h]] = why
 
     # -- one host
 
     def resolve_host(self, h):
-        """Make ``h`` cool; return its migrations, or [] leaving it hot."""
+        """Relieve ``h``: (its migrations, why it stays hot or None).
+
+        First to its ceiling (threshold less ``relief_margin``), else
+        just under its thresholds, else as far as the room and the
+        limits allow (partial relief, when it lowers the overload).
+        """
         state = self.state
-        excess = state.excess(h)
-        hot_r = np.flatnonzero(excess > EPS)
+        hot_r, need = state.relief_need(h)
         if hot_r.size == 0:
-            return []
-        need = excess[hot_r]
+            return [], None
         budget = min(state.max_out - state.moves_out[h],
                      state.max_total - state.n_moves)
-        cands = np.array([i for i in state.members(h) if state.can_move(i)],
+        members = state.members(h)
+        cands = np.array([i for i in members if state.can_move(i)],
                          dtype=np.int64)
-        if budget <= 0 or cands.size == 0:
-            return []
+        if budget <= 0:
+            return [], self._limit_reason(h)
+        if cands.size == 0:
+            return [], self._pinned_reason(h, members)
         dem = state.inst_demand[cands][:, hot_r]
         useful = (dem > EPS).any(axis=1)
         cands, dem = cands[useful], dem[useful]
+        hot_names = '/'.join(cluster.RESOURCES[r] for r in hot_r)
         if cands.size == 0:
-            return []
-        k_lb = 1
-        for col in range(need.size):
-            top = np.cumsum(np.sort(dem[:, col])[::-1])
-            if top[-1] < need[col] - EPS:
-                return []        # even moving everything would not do
-            k_lb = max(k_lb, int(np.searchsorted(top, need[col] - EPS)) + 1)
-        if k_lb > budget:
-            return []
+            return [], ('none of its movable instances uses %s: %s'
+                        % (hot_names, self._pinned_reason(h, members)))
+        proof = self._proof(cands)
+        if proof:
+            return [], ('cannot be relieved (proven before any search): '
+                        + proof)
         before = state.load(h)
+        margins = (True, False) if state.rules.margin > 0 else (True,)
+        for margin in margins:
+            _, need = state.relief_need(h, margin)
+            done = self._relieve(cands, dem, need, budget)
+            if done is not None:
+                return self._describe(h, hot_r, before, done, margin), None
+        _, need = state.relief_need(h, margin=False)
+        why = self._why_not(h, cands, dem, need, budget, hot_names)
+        placeable = np.array([state.index.no_room(int(i)) is None
+                              for i in cands], dtype=bool)
+        if self._lower_bound(dem[placeable], need) is None:
+            # even every instance that fits somewhere would not cool it
+            # (one too big for any host, say): it stays hot whatever
+            # moves, so moving some would only spend migrations
+            return [], why
+        done = self._partial(cands, dem, need, budget)
+        if done:
+            after = state.load(h)
+            moves = self._describe(h, hot_r, before, done, False,
+                                   partial=True)
+            return moves, ('partly relieved (%s) with %d migration(s); %s'
+                           % (', '.join('%s %.2f -> %.2f' % (
+                               cluster.RESOURCES[r], before[r], after[r])
+                               for r in hot_r), len(done), why))
+        return [], why
+
+    def _relieve(self, cands, dem, need, budget):
+        """Moves that cover ``need`` within ``budget``, or None."""
+        k_lb = self._lower_bound(dem, need)
+        if k_lb is None or k_lb > budget:
+            return None
         done = None
         for k in range(k_lb, min(self.max_subset, budget, cands.size) + 1):
             done = self._search_sets(cands, dem, need, k, chains=False)
             if done is None and self.chains:
                 done = self._search_sets(cands, dem, need, k, chains=True)
             if done is not None:
+                return done
+        return self._greedy(cands, dem, need, budget)
+
+    @staticmethod
+    def _lower_bound(dem, need):
+        """Fewest instances that could cover ``need``; None: none could."""
+        if dem.shape[0] == 0:
+            return None
+        k_lb = 1
+        for col in range(need.size):
+            if need[col] <= EPS:
+                continue
+            top = np.cumsum(np.sort(dem[:, col])[::-1])
+            if top[-1] < need[col] - EPS:
+                return None        # even moving everything would not do
+            k_lb = max(k_lb, int(np.searchsorted(top, need[col] - EPS)) + 1)
+        return k_lb
+
+    def _partial(self, cands, dem, need, budget):
+        """Greedy moves that lower the overload as far as they can."""
+        state = self.state
+        done = []
+        remaining = need.copy()
+        left = list(range(cands.size))
+        while (remaining > EPS).any() and len(done) < budget and left:
+            value = np.minimum(dem[left], np.maximum(remaining, 0.0)).sum(
+                axis=1) / np.maximum(remaining.sum(), EPS)
+            placed = False
+            for pos in np.argsort(-value, kind='stable'):
+                if value[pos] <= EPS:
+                    break
+                i = int(cands[left[pos]])
+                if i in self._no_direct:
+                    continue
+                dest, tier = state.choose_destination(i)
+                if dest >= 0:
+                    done.append(self._move(i, dest, tier=tier))
+                    remaining = remaining - dem[left[pos]]
+                    del left[pos]
+                    placed = True
+                    break
+                self._no_direct.add(i)
+            if not placed:
                 break
-        if done is None:
-            done = self._greedy(h, cands, dem, need, hot_r, budget)
-        if done is None:
-            return []
-        return self._describe(h, hot_r, before, done)
+        return done
+
+    # -- why a host stays hot
+
+    def _limit_reason(self, h):
+        state = self.state
+        if state.moves_out[h] >= state.max_out:
+            return ('limit: max_migrations_per_source_host (%d) reached'
+                    % state.max_out)
+        return ('limit: max_migrations_per_plan (%d) reached'
+                % state.max_total)
+
+    def _pinned_reason(self, h, members):
+        """Why none (or not enough) of ``h``'s instances may move."""
+        state = self.state
+        inst = state.model.instances
+        if not members:
+            return 'no instance on it (its own load)'
+        members = np.asarray(members, dtype=np.int64)
+        opted = int(inst.opt_out[members].sum())
+        moved = int(state.moved[members].sum())
+        affinity = 0
+        for i in members:
+            g = inst.group[i]
+            if (g != cluster.NO_GROUP
+                    and state.model.groups[g].policy == 'affinity'):
+                affinity += 1
+        cooling = int((~state.movable[members]).sum()) - opted - affinity
+        parts = ['%d instance(s)' % members.size]
+        for count, text in ((opted, 'opted out or pinned'),
+                            (max(cooling, 0), 'in their migration '
+                             'cool-down'),
+                            (affinity, 'in hard-affinity server groups'),
+                            (moved, 'already moved by this plan')):
+            if count:
+                parts.append('%d %s' % (count, text))
+        return ', '.join(parts)
+
+    def _proof(self, cands):
+        """Why no candidate can move anywhere, or None when one might.
+
+        Cheap: per candidate a binary search per resource in the
+        destination index says whether any host has room enough; make-room
+        chains could still help unless not even the smallest movable
+        instance of the cluster fits anywhere.
+        """
+        state = self.state
+        might = state.index.might_fit(cands)
+        for i in cands[might]:
+            if state.index.no_room(int(i)) is None:
+                return None
+        if self.chains and not state.index.nothing_moves():
+            return None
+        # the breakdown for the one most likely to fit: the smallest
+        size = (state.inst_alloc[cands] / np.maximum(
+            state.alloc_limit.max(axis=0), 1.0)).max(axis=1)
+        smallest = int(cands[int(np.argmin(size))])
+        return ('no destination has room for any of its %d movable '
+                'instance(s)%s; %s' % (
+                    cands.size,
+                    '; no make-room move is possible either' if self.chains
+                    else '', state.explain(smallest)))
+
+    def _why_not(self, h, cands, dem, need, budget, hot_names):
+        """Why ``h`` cannot be brought under its thresholds."""
+        state = self.state
+        k_lb = self._lower_bound(dem, need)
+        if k_lb is None:
+            return ('even moving all %d movable instance(s) would not bring '
+                    '%s under the threshold' % (cands.size, hot_names))
+        cap = state.limit.max(axis=0)
+        big = [int(i) for i in cands
+               if (state.inst_demand[i] > cap + EPS).any()]
+        if big:
+            return ('%s alone is above a threshold on any host: moving the '
+                    'others cannot cool it'
+                    % ', '.join(state.model.instances.names[i]
+                                for i in big[:3]))
+        if k_lb > budget:
+            if state.max_out - state.moves_out[h] <= budget:
+                return ('limit: needs at least %d migrations, '
+                        'max_migrations_per_source_host allows %d'
+                        % (k_lb, state.max_out))
+            return ('limit: needs at least %d migrations, '
+                    'max_migrations_per_plan leaves %d' % (k_lb, budget))
+        # the instance most likely to fit: the smallest useful one
+        size = (state.inst_alloc[cands] / np.maximum(
+            state.alloc_limit.max(axis=0), 1.0)).max(axis=1)
+        i = int(cands[int(np.argmin(size))])
+        return 'no room: ' + state.explain(i)
 
     def _search_sets(self, cands, dem, need, k, chains):
         state = self.state
@@ -205,9 +389,12 @@ class HotspotResolver:
         done = []
         for i in members[np.argsort(-size, kind='stable')]:
             i = int(i)
-            dest = state.best_destination(i)
+            if i in self._no_direct:
+                dest = -1
+            else:
+                dest, tier = state.choose_destination(i)
             if dest >= 0:
-                done.append(self._move(i, dest))
+                done.append(self._move(i, dest, tier=tier))
                 continue
             self._no_direct.add(i)
             chain = self._make_room(i) if chains else None
@@ -216,21 +403,21 @@ class HotspotResolver:
                     self._no_chain.add(i)
                 self._rollback(done)
                 return None
-            j, j_dest, dest = chain
-            done.append(self._move(j, j_dest, for_instance=i))
-            done.append(self._move(i, dest))
+            j, j_dest, j_tier, dest = chain
+            done.append(self._move(j, j_dest, for_instance=i, tier=j_tier))
+            done.append(self._move(i, dest, tier=TIER_CHAIN))
             # a make-room move frees space: known failures may fit now
             self._no_direct.clear()
             self._no_chain.clear()
         return done
 
-    def _move(self, i, dest, for_instance=None):
+    def _move(self, i, dest, for_instance=None, tier=None):
         """Apply one move; remember what the reason will need."""
         state = self.state
         target_before = state.load(dest)
         src = state.apply(i, dest)
         return _Move(i, src, dest, for_instance, target_before,
-                     state.load(dest))
+                     state.load(dest), tier)
 
     def _rollback(self, done):
         for move in reversed(done):
@@ -239,33 +426,34 @@ class HotspotResolver:
     def _make_room(self, i):
         """Find (j, j_dest, dest): moving j off dest lets i go there."""
         state = self.state
-        allowed = state.placement_mask(i)
-        deficit = np.maximum(state.inst_demand[i] - state.headroom, 0.0)
-        alloc_deficit = np.maximum(state.inst_alloc[i]
-                                   - state.alloc_headroom, 0.0)
-        hosts = np.flatnonzero(allowed)
+        hosts = state.index.chain_hosts(i)
         if hosts.size == 0:
             return None
+        deficit = np.maximum(state.inst_size[i] - state.room[hosts], 0.0)
         # smallest normalised deficit first: cheapest to clear
-        gap = (deficit[hosts] * state.inv_limit[hosts]).sum(axis=1) + (
-            alloc_deficit[hosts] / np.maximum(state.alloc_limit[hosts], 1.0)
-        ).sum(axis=1)
+        scale = np.concatenate([state.inv_limit[hosts], 1.0 / np.maximum(
+            state.alloc_limit[hosts], 1.0)], axis=1)
+        gap = (deficit * scale).sum(axis=1)
+        if gap.size > CHAIN_HOSTS:
+            first = np.argpartition(gap, CHAIN_HOSTS)[:CHAIN_HOSTS]
+            order = first[np.argsort(gap[first], kind='stable')]
+        else:
+            order = np.argsort(gap, kind='stable')
         options = []
-        for d in hosts[np.argsort(gap, kind='stable')[:CHAIN_HOSTS]]:
-            for j in state.members(int(d)):
+        for pos in order:
+            d = int(hosts[pos])
+            for j in state.members(d):
                 if not state.can_move(j):
                     continue
-                if ((state.inst_demand[j] >= deficit[d] - EPS).all()
-                        and (state.inst_alloc[j]
-                             >= alloc_deficit[d] - EPS).all()):
-                    options.append((state.inst_cost[j], j, int(d)))
+                if (state.inst_size[j] >= deficit[pos] - EPS).all():
+                    options.append((state.inst_cost[j], j, d))
         for _cost, j, d in sorted(options):
-            j_dest = state.best_destination(j)
+            j_dest, j_tier = state.choose_destination(j)
             if j_dest >= 0:
-                return j, j_dest, d
+                return j, j_dest, j_tier, d
         return None
 
-    def _greedy(self, h, cands, dem, need, hot_r, budget):
+    def _greedy(self, cands, dem, need, budget):
         """Add instances by excess covered per cost until ``h`` is cool."""
         state = self.state
         done = []
@@ -278,13 +466,17 @@ class HotspotResolver:
             placed = False
             for pos in np.argsort(-value, kind='stable'):
                 i = int(cands[left[pos]])
-                dest = state.best_destination(i)
-                if dest >= 0:
-                    done.append(self._move(i, dest))
-                    remaining = remaining - dem[left[pos]]
-                    del left[pos]
-                    placed = True
-                    break
+                if i in self._no_direct:
+                    continue
+                dest, tier = state.choose_destination(i)
+                if dest < 0:
+                    self._no_direct.add(i)
+                    continue
+                done.append(self._move(i, dest, tier=tier))
+                remaining = remaining - dem[left[pos]]
+                del left[pos]
+                placed = True
+                break
             if not placed:
                 break
         if (remaining > EPS).any():
@@ -294,7 +486,7 @@ class HotspotResolver:
 
     # -- reasons
 
-    def _describe(self, h, hot_r, before, done):
+    def _describe(self, h, hot_r, before, done, margin, partial=False):
         state = self.state
         names = self.state.model.hosts.names
         inst_names = self.state.model.instances.names
@@ -303,6 +495,14 @@ class HotspotResolver:
             '%s %.2f > %.2f -> %.2f' % (
                 cluster.RESOURCES[r], before[r], state.thresholds[h, r],
                 after[r]) for r in hot_r)
+        if partial:
+            hot_text += '; partly relieved: no room for more'
+        elif margin and state.rules.margin > 0:
+            hot_text += '; relieved to threshold - %.2f' % state.rules.margin
+        elif state.rules.margin > 0:
+            hot_text += ('; relieved to its threshold only (no room to '
+                         'reach threshold - %.2f)' % state.rules.margin)
+        policy = state.rules.describe()
         moves = []
         for move in done:
             target_text = ', '.join(
@@ -311,17 +511,19 @@ class HotspotResolver:
                                      move.target_after[r])
                 for r in range(len(cluster.RESOURCES))
                 if state.capacity[move.target, r] > 0)
+            chosen = '; destination policy %s: %s' % (policy, move.tier) \
+                if move.tier else ''
             if move.for_instance is None:
                 reason = ('hotspot on %s (%s) after %d migration(s); '
-                          'target %s: %s' % (names[h], hot_text, len(done),
-                                             names[move.target],
-                                             target_text))
+                          'target %s: %s%s' % (
+                              names[h], hot_text, len(done),
+                              names[move.target], target_text, chosen))
             else:
                 reason = ('make room on %s for %s leaving hotspot %s; '
-                          'target %s: %s' % (
+                          'target %s: %s%s' % (
                               names[move.source],
                               inst_names[move.for_instance], names[h],
-                              names[move.target], target_text))
+                              names[move.target], target_text, chosen))
             transfer = float(state.inst_transfer[move.instance])
             moves.append(plan_mod.Migration(
                 instance=inst_names[move.instance],
@@ -348,7 +550,14 @@ class HotspotStrategy(strategies.Strategy):
 
 
 def finish(result, state):
-    """Name the hosts left hot, and those cooling, in ``result``."""
+    """Name the hosts left hot (and why), and those cooling."""
     names = state.model.hosts.names
     result.unresolved = [names[h] for h in np.flatnonzero(state.hot_mask())]
     result.cooling = [names[h] for h in np.flatnonzero(state.cooling_mask())]
+    reasons = result.unresolved_reasons
+    still = set(result.unresolved)
+    for host in list(reasons):
+        if host not in still:
+            del reasons[host]
+    for host in result.unresolved:
+        reasons.setdefault(host, 'not planned')

@@ -11,21 +11,43 @@ by its shortfall (enough to have twice its margin usable) and at least
 ``grow_step`` of its flavor memory, up to the flavor memory. A guest
 whose usable memory is merely below its margin grows by the difference.
 A guest that needed memory is not shrunk again for the next
-``shrink_holdoff`` cycles, even if it looks idle: its usable memory rose
-only because it was just given some, and shrinking it back while it is
-still allocating would make its balloon flap.
+``shrink_holdoff_s`` seconds, even if it looks idle: its usable memory
+rose only because it was just given some, and shrinking it back while it
+is still allocating would make its balloon flap.
+
+*Floors follow demand.* Each guest's demand (balloon size less usable
+memory, plus what it swapped in) is tracked over the last
+``demand_window_s`` seconds (:mod:`nova_drs.balloon.demand`); its floor is
+that peak plus its margin, and never below the flat ``floor`` share of
+its flavor memory, the lower safety bound. A per-instance metadata floor
+wins over both. ``demand_window_s = 0`` turns this off: the flat share is
+then the floor, as before.
+
+*Seconds, not cycles.* Reclaim and give-back run at ``shrink_rate`` and
+``give_back_rate`` (shares of flavor memory per second), times the time
+elapsed since the last cycle as read from the policy's clock (monotonic
+by default; the simulator and the tests inject theirs); the elapsed time
+is capped at three agent intervals so that a cycle after a long stall
+(a suspended host) does not take a stall's worth at once. So the same
+settings behave the same at a 5 s and a 60 s agent interval. The
+deprecated per-cycle ``shrink_step`` and ``shrink_holdoff`` are converted
+with the agent interval when set.
 
 *Host second.* Only while the host has less memory available than
 ``host_free_target`` does the policy reclaim, and only from idle guests:
 memory usable beyond the guest's margin, never taking a guest below its
-floor (``floor`` of flavor memory, or the per-instance metadata override)
-nor below what it uses plus its margin, and at most ``shrink_step`` of
-flavor memory per guest per cycle. The shortfall is shared among idle
-guests in proportion to what each can give. Guests with free page
+floor (see *Floors follow demand*) nor below what it uses plus its
+margin, and at most ``shrink_rate`` of flavor memory per second per
+guest. The shortfall is shared among idle guests in proportion to what
+each can give the host: a balloon inflates over the guest's free pages
+first, and over those it never touched (its balloon size less QEMU's
+resident memory) it gives the host nothing, so those are taken first,
+at no cost to the guest, and not counted. Guests with free page
 reporting return their free pages to the host by themselves, so the
 balloon is inflated on them only after the guests without it have given
 what they can. When the host has ``host_free_hysteresis`` more than its
-target available, ballooned guests get memory back, one step per cycle.
+target available, ballooned guests get memory back at
+``give_back_rate``.
 
 *Never the OOM killer.* A shrink never leaves a guest with less usable
 memory than its margin, growth is immediate, and guests whose memballoon
@@ -36,44 +58,96 @@ Guests without a balloon, without statistics, or being migrated are left
 alone (action ``hold`` with the reason).
 """
 
+import time
 import types
 
 from nova_drs import balloon
+from nova_drs.balloon import demand as demand_mod
 
 #: the [drs_balloon] options the policy reads
-_OPTIONS = ('floor', 'grow_step', 'shrink_step', 'shrink_holdoff',
+_OPTIONS = ('floor', 'grow_step', 'shrink_rate', 'shrink_step',
+            'give_back_rate', 'shrink_holdoff_s', 'shrink_holdoff',
             'guest_margin', 'guest_margin_min_mb', 'host_free_target',
             'host_free_hysteresis', 'major_fault_rate', 'min_change_mb',
-            'pressure_drop')
+            'pressure_drop', 'demand_window_s')
+
+#: agent interval assumed when the configuration has none (the default)
+DEFAULT_INTERVAL_S = 10.0
+#: a cycle counts at most this many intervals of elapsed time
+MAX_ELAPSED_INTERVALS = 3.0
 
 
-def _read_options(group):
+def _read_options(group, interval_s):
     """The options' values, read once per cycle.
 
     An oslo.config attribute read costs about a microsecond; the policy
     reads several per guest, hundreds of guests a cycle on a dense host.
     Read once at the start of each cycle, a changed (mutable) option
-    still applies from the next cycle.
+    still applies from the next cycle. The deprecated per-cycle options,
+    when set, replace their per-second successors, converted with the
+    agent interval.
     """
-    return types.SimpleNamespace(**{name: getattr(group, name)
+    opts = types.SimpleNamespace(**{name: getattr(group, name)
                                     for name in _OPTIONS})
+    if opts.shrink_step is not None:
+        opts.shrink_rate = opts.shrink_step / interval_s
+    if opts.shrink_holdoff is not None:
+        opts.shrink_holdoff_s = opts.shrink_holdoff * interval_s
+    return opts
+
+
+def agent_interval(conf):
+    """The agent interval of ``conf`` (the default when not registered)."""
+    try:
+        return float(conf.drs_agent.interval)
+    except AttributeError:  # no [drs_agent] group (NoSuchOptError)
+        return DEFAULT_INTERVAL_S
 
 
 class AdaptivePolicy(balloon.BalloonPolicy):
-    """Reclaim idle memory when the host needs it; return it on demand."""
+    """Reclaim idle memory when the host needs it; return it on demand.
 
-    def __init__(self, conf):
+    :param clock: monotonic seconds (``time.monotonic`` by default); the
+        simulator passes its simulated time, the tests a fake.
+    :param interval_s: the nominal time between two cycles (``[drs_agent]
+        interval`` by default): the elapsed time of the first cycle, and
+        the unit of the deprecated per-cycle options.
+    """
+
+    def __init__(self, conf, clock=None, interval_s=None):
         super().__init__(conf)
+        self.clock = clock or time.monotonic
+        self.interval_s = float(interval_s or agent_interval(conf))
         self._last_usable = {}
         self._needed_at = {}
         self._shrinking = {}
-        self._cycle = 0
-        self._opts = _read_options(conf.drs_balloon)
+        #: (direction, guest) -> when its last change that way was asked
+        #: for (or it became eligible): the time its rate has accrued
+        self._since = {}
+        self._now = None
+        self._elapsed = self.interval_s
+        self._opts = _read_options(conf.drs_balloon, self.interval_s)
+        self.demand = demand_mod.DemandTracker(
+            self._opts.demand_window_s)
 
     def forget(self, name):
         self._last_usable.pop(name, None)
         self._needed_at.pop(name, None)
         self._shrinking.pop(name, None)
+        self._since.pop(('shrink', name), None)
+        self._since.pop(('grow', name), None)
+        self.demand.forget(name)
+
+    # -- saved state: the demand estimates
+
+    def export_state(self):
+        return {'demand': self.demand.export(self.clock())}
+
+    def restore_state(self, state, elapsed_s=0.0):
+        if not isinstance(state, dict):
+            return 0
+        return self.demand.restore(state.get('demand'), self.clock(),
+                                   elapsed_s)
 
     # -- per guest figures
 
@@ -82,10 +156,15 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         return min(g.max_mb, max(opts.guest_margin * g.max_mb,
                                  opts.guest_margin_min_mb))
 
-    def _floor(self, g):
+    def _floor(self, g, margin):
         if g.floor_mb is not None:
             return min(max(g.floor_mb, 0.0), g.max_mb)
-        return self._opts.floor * g.max_mb
+        floor = self._opts.floor * g.max_mb
+        if self._opts.demand_window_s > 0:
+            peak = self.demand.peak(g.name)
+            if peak is not None:
+                floor = max(floor, min(g.max_mb, peak + margin))
+        return floor
 
     def _pressure(self, g, margin):
         """Why ``g`` is under memory pressure, or None."""
@@ -112,19 +191,57 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 return 'usable memory fell %.0f MiB in one cycle' % fell
         return None
 
+    def _accrued_s(self, direction, g, rate):
+        """Seconds of ``rate`` a guest has accrued for a change that way.
+
+        The time since its last change in that direction was asked for,
+        not since the last cycle: a step smaller than ``min_change_mb``
+        is not sent, and the time keeps accruing until the step is worth
+        sending (a small guest at a short interval would otherwise never
+        change). Capped at the time elapsed since the last cycle plus,
+        for a step below ``min_change_mb``, the time one such step takes:
+        steps are held back only until they are worth sending, never
+        released as a burst.
+        """
+        key = (direction, g.name)
+        since = self._since.setdefault(key, self._now - self._elapsed)
+        cap = self._elapsed
+        if rate > 0 and g.max_mb > 0 and \
+                rate * g.max_mb * self._elapsed < self._opts.min_change_mb:
+            cap += self._opts.min_change_mb / (rate * g.max_mb)
+        return min(max(self._now - since, 0.0), cap)
+
+    def _restart_accrual(self, direction, name):
+        self._since[(direction, name)] = self._now
+
     def _recently_needed(self, name):
         needed_at = self._needed_at.get(name)
-        return (needed_at is not None and self._cycle - needed_at
-                <= self._opts.shrink_holdoff)
+        return (needed_at is not None and self._now - needed_at
+                <= self._opts.shrink_holdoff_s)
+
+    def _tick(self):
+        """Read the clock: the time elapsed since the last cycle."""
+        now = self.clock()
+        if self._now is not None:
+            self._elapsed = min(max(now - self._now, 0.0),
+                                MAX_ELAPSED_INTERVALS * self.interval_s)
+        self._now = now
+        if self.demand.window_s != self._opts.demand_window_s:
+            self.demand.window_s = float(self._opts.demand_window_s)
 
     # -- the cycle
 
     def targets(self, host, guests):
-        opts = self._opts = _read_options(self.conf.drs_balloon)
-        self._cycle += 1
+        opts = self._opts = _read_options(self.conf.drs_balloon,
+                                          self.interval_s)
+        self._tick()
+        now = self._now
         out = []
         idle = []
         ballooned = []
+        # bound once: this loop runs for every guest of the host
+        track = self.demand.add if opts.demand_window_s > 0 else None
+        elapsed = self._elapsed
         for g in guests:
             skip = self._skip_reason(g)
             if skip:
@@ -134,26 +251,40 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             margin = self._margin(g)
             pressure = self._pressure(g, margin)
             self._last_usable[g.name] = (g.usable_mb, g.actual_mb)
+            if track is not None:
+                # what it uses, and what it wanted and did not have
+                track(g.name, now, g.actual_mb - g.usable_mb
+                      + g.swap_in_rate * elapsed)
             if pressure:
-                self._needed_at[g.name] = self._cycle
+                self._needed_at[g.name] = now
+                self._restart_accrual('shrink', g.name)
                 shortfall = 2.0 * margin - g.usable_mb
                 grow = max(shortfall, opts.grow_step * g.max_mb)
                 out.append(self._grow(g, grow, 'pressure: ' + pressure))
             elif g.usable_mb < margin:
-                self._needed_at[g.name] = self._cycle
+                self._needed_at[g.name] = now
+                self._restart_accrual('shrink', g.name)
                 out.append(self._grow(g, margin - g.usable_mb,
                                       'usable %.0f MiB below margin %.0f'
                                       % (g.usable_mb, margin)))
             elif self._recently_needed(g.name):
                 # it just needed memory: not idle yet, but it may still
                 # be given memory back when the host has plenty
+                self._restart_accrual('shrink', g.name)
                 if g.actual_mb < g.max_mb:
                     ballooned.append(g)
             else:
-                give = min(g.usable_mb - margin, g.actual_mb - self._floor(g),
-                           opts.shrink_step * g.max_mb)
-                if give > 0:
-                    idle.append((g, give))
+                room = min(g.usable_mb - margin,
+                           g.actual_mb - self._floor(g, margin))
+                unbacked = self._unbacked(g)
+                # what a shrink can give the host, at shrink_rate; the
+                # never-touched memory below it comes at no cost
+                gain = min(room - unbacked, opts.shrink_rate * g.max_mb
+                           * self._accrued_s('shrink', g, opts.shrink_rate))
+                if room > 0:
+                    # gain 0: its room is all never-touched memory (taken
+                    # at no cost), or its first cycle (it starts accruing)
+                    idle.append((g, room, unbacked, max(gain, 0.0)))
                 if g.actual_mb < g.max_mb:
                     ballooned.append(g)
         handled = {t.name for t in out}
@@ -166,8 +297,23 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             out.extend(self._give_back([g for g in ballooned
                                         if g.name not in handled], spare))
         actual = {g.name: g.actual_mb for g in guests}
+        # time accrues only while a guest may change that way: one the
+        # host did not need to shrink (or had no memory to grow) starts
+        # again from now, so a quiet spell does not release a burst
+        eligible = set()
+        if shortfall > 0:
+            eligible |= {('shrink', entry[0].name) for entry in idle}
+        elif -shortfall > opts.host_free_hysteresis * host.total_mb:
+            eligible |= {('grow', g.name) for g in ballooned}
+        for g in guests:
+            for direction in ('shrink', 'grow'):
+                if (direction, g.name) not in eligible:
+                    self._restart_accrual(direction, g.name)
         out = [t for t in out if t.action == 'hold'
                or abs(t.target_mb - actual[t.name]) >= opts.min_change_mb]
+        for t in out:
+            if t.action in ('shrink', 'grow'):
+                self._restart_accrual(t.action, t.name)
         self._shrinking = {t.name: actual[t.name] - t.target_mb
                            for t in out if t.action == 'shrink'}
         return out
@@ -186,18 +332,41 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         target = min(g.max_mb, g.actual_mb + amount)
         return balloon.BalloonTarget(g.name, target, 'grow', reason)
 
+    @staticmethod
+    def _unbacked(g):
+        """Memory of ``g`` the host does not back: free, never touched.
+
+        A balloon inflates over free pages first; over pages the guest
+        never touched (its balloon size less QEMU's resident memory, at
+        most its free memory) it returns nothing to the host. Unknown
+        (no RSS): 0, every MiB taken counts.
+        """
+        if g.rss_mb is None:
+            return 0.0
+        unbacked = max(g.actual_mb - g.rss_mb, 0.0)
+        if g.unused_mb is not None:
+            unbacked = min(unbacked, g.unused_mb)
+        return unbacked
+
     def _reclaim(self, idle, shortfall, target_free, host):
-        """Share ``shortfall`` among idle guests, non-FPR guests first."""
+        """Share ``shortfall`` among idle guests, non-FPR guests first.
+
+        Each guest gives its share of the shortfall in proportion to what
+        a shrink of it gives the host, plus its never-touched memory,
+        which the balloon takes first and which gives the host nothing.
+        """
         out = []
         for fpr in (False, True):
-            group = [(g, give) for g, give in idle
-                     if g.free_page_reporting == fpr]
-            total = sum(give for _g, give in group)
-            if total <= 0 or shortfall <= 0:
+            group = [entry for entry in idle
+                     if entry[0].free_page_reporting == fpr]
+            total = sum(gain for _g, _room, _unbacked, gain in group)
+            if shortfall <= 0:
                 continue
-            share = min(1.0, shortfall / total)
-            for g, give in group:
-                take = give * share
+            share = min(1.0, shortfall / total) if total > 0 else 0.0
+            for g, room, unbacked, gain in group:
+                take = min(room, unbacked + gain * share)
+                if take <= 0:
+                    continue
                 out.append(balloon.BalloonTarget(
                     g.name, g.actual_mb - take, 'shrink',
                     'host available %.0f MiB below target %.0f; guest '
@@ -212,8 +381,10 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         for g in sorted(ballooned, key=lambda g: g.actual_mb / g.max_mb):
             if spare <= 0:
                 break
+            rate = self._opts.give_back_rate
             step = min(g.max_mb - g.actual_mb,
-                       self._opts.grow_step * g.max_mb, spare)
+                       rate * self._accrued_s('grow', g, rate) * g.max_mb,
+                       spare)
             spare -= step
             out.append(balloon.BalloonTarget(
                 g.name, g.actual_mb + step, 'grow',

@@ -3,7 +3,7 @@
 
 :mod:`nova_drs.db.migration` runs it with a connection in
 ``config.attributes['connection']``. A developer writing a migration
-may instead give a URL (``sqlalchemy.url``), see doc/database.rst.
+may instead give a URL (``sqlalchemy.url``), see doc/source/database.rst.
 """
 
 from alembic import context

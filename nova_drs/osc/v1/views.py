@@ -19,6 +19,7 @@ HOST_LIST = (
     field('Reserved', 'reserved_migrations'),
     field('Stale', 'stale'),
     field('Paused', 'paused'),
+    field('Consolidation', 'consolidation', col.ConsolidationColumn),
     field('Updated At', 'updated_at'),
 )
 
@@ -38,6 +39,7 @@ HOST_SHOW = (
     field('Paused By', 'paused_by'),
     field('Paused At', 'paused_at'),
     field('Libvirt Connected', 'libvirt_connected'),
+    field('Consolidation', 'consolidation', col.ConsolidationColumn),
     field('Reported By', 'reported_by'),
     field('Sampled At', 'sampled_at'),
     field('Updated At', 'updated_at'),
@@ -96,6 +98,19 @@ MIGRATION_LIST_LONG = MIGRATION_LIST + (
     field('Plan', 'plan_uuid'),
     field('Created At', 'created_at'),
     field('Finished At', 'finished_at'),
+)
+
+EVENT_LIST = (
+    field('ID', 'id'),
+    field('Time', 'created_at'),
+    field('Actor', 'actor'),
+    field('Kind', 'kind'),
+    field('Object', 'object_uuid'),
+    field('Message', 'message'),
+)
+
+EVENT_LIST_LONG = EVENT_LIST + (
+    field('Detail', 'detail', col.DictColumn),
 )
 
 MIGRATION_SHOW = (

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Shared set-up of the agent's functional tests."""
 
+import dataclasses
 import os
 import textwrap
 import threading
@@ -77,6 +78,25 @@ class SqueezedHost:
         return sample
 
 
+def every_balloon_mib_counts(agent):
+    """Tell the policy what the squeezed host counts: every balloon MiB.
+
+    A :class:`SqueezedHost` counts a guest's whole balloon as host memory,
+    where a real host counts QEMU's resident memory: the policy, which
+    takes the memory a guest never touched (balloon less RSS) as giving
+    the host nothing, would find nothing worth taking from the lab's
+    mostly untouched guests. Without RSS it counts every MiB, as the
+    squeezed host does.
+    """
+    policy = agent.actuator.policy
+    targets = policy.targets
+
+    def without_rss(host, guests):
+        return targets(host, [dataclasses.replace(g, rss_mb=None)
+                              for g in guests])
+    policy.targets = without_rss
+
+
 class AgentLabTestCase(base.BaseTestCase):
     """Boots ``GUESTS`` once per class on the lab's libvirtd."""
 
@@ -145,8 +165,9 @@ class AgentLabTestCase(base.BaseTestCase):
                 host = %(host)s
                 interval = 1
                 topic = drs_ft_%(pid)d
+                state_path = %(tmp)s
                 """) % {'url': transport_url, 'uri': lab.URI,
-                        'host': HOST, 'pid': os.getpid()})
+                        'host': HOST, 'pid': os.getpid(), 'tmp': self.tmp})
             f.write(textwrap.dedent(extra))
         return path
 
@@ -168,6 +189,8 @@ class AgentLabTestCase(base.BaseTestCase):
             pub = publisher.Publisher(conf, notifier=self.notifier)
         agent = manager.AgentManager(conf, host_reader=host_reader,
                                      publisher=pub)
+        if isinstance(host_reader, SqueezedHost):
+            every_balloon_mib_counts(agent)
         agent.start()
         stop = threading.Event()
         thread = threading.Thread(target=agent.run, args=(stop,),

@@ -4,7 +4,7 @@
 ``nova-drs-api`` runs with ``noauth`` and NO Nova credentials: only
 ``[drs_nova] endpoint_override``. It forwards each request's
 ``X-Auth-Token`` to Nova, whose lab filter reads it as ``user:project``
-(doc/nova-lab.rst; user ``admin`` is an admin): Nova itself decides what
+(doc/source/nova-lab.rst; user ``admin`` is an admin): Nova itself decides what
 the caller sees. The nova-drs policy reads the ``X-Roles`` and
 ``X-Project-Id`` headers (noauth), which each persona sets to match its
 token. One server is booted by a project member (in its project), one by

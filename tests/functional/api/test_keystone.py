@@ -3,14 +3,14 @@
 
 ``nova-drs-api`` runs with ``[drs_api] auth_strategy = keystone`` behind
 keystonemiddleware, validating real tokens against the Nova lab's
-Keystone (tools/lab, doc/nova-lab.rst) with the lab's service user
+Keystone (tools/lab, doc/source/nova-lab.rst) with the lab's service user
 ``nova-drs``; the catalog's ``drs`` endpoint is pointed at it, and its
 instance resource reaches Nova (the lab's nova-api that validates tokens,
 the catalog's ``compute``) with the caller's token. A server is booted in
 project drs-alpha by ``alpha-member`` itself, through that Nova.
 
 :data:`CASES` is the expected matrix, endpoint × role, as data: the
-policy of doc/api.rst (cluster-wide data for admins only, with a
+policy of doc/source/api.rst (cluster-wide data for admins only, with a
 project-scoped or a system-scoped token; an instance for the readers of
 its project and admins, its host for admins only; changing an instance
 for admins; 401 without a valid token). Each case is sent with a real
@@ -243,6 +243,10 @@ CASES = [
          lambda t, role: '/v1/migrations/' + t.migration, admin_only(200),
          osc=lambda t, role, path: ['drs', 'migration', 'show',
                                     _last(path)]),
+    Case('event list', 'GET', '/v1/events',
+         lambda t, role: '/v1/events?limit=5', admin_only(200),
+         osc=lambda t, role, path: ['drs', 'event', 'list', '--limit', '5'],
+         version='1.3'),
     Case('status', 'GET', '/v1/status',
          lambda t, role: '/v1/status', admin_only(200),
          osc=lambda t, role, path: ['drs', 'status']),

@@ -49,6 +49,9 @@ log_file = {tmp}/api.log
 [drs_api]
 auth_strategy = noauth
 max_limit = 2
+# the host states are written once for the whole class: they must not
+# turn stale while it runs on a busy machine
+host_stale_after = 86400
 [drs_database]
 connection = {db}
 [drs_coordination]

@@ -217,4 +217,6 @@ class OperatorControlTest(test_service.ServiceTestCase):
                               'status']['replicas']),
                       procs=self.procs.values())
         self.timeline('operator control (agent interval %.0f s, planning '
-                      'every 10 s)' % INTERVAL, self.events)
+                      'every %d s)' % (INTERVAL,
+                                       test_service.PLANNING_INTERVAL),
+                      self.events)

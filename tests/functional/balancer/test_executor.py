@@ -137,7 +137,7 @@ class TestExecutor(ExecutorLabTestCase):
         self.assertEqual(actuator.REJECTED, done.nova_status)
         self.assertIn('No valid host was found', done.error)
         self.assertIsNone(done.migration_id)
-        self.assertTrue(self.db.is_bad_pair(server.id, HOSTS[1]))
+        self.assertIn((server.id, HOSTS[1]), self.db.bad_pairs())
         nova_fixtures.wait_for(
             lambda: self.db.get_plan(plan.uuid, False).state
             == models.PLAN_FAILED, 10, 'the plan failed')

@@ -41,8 +41,13 @@ REDIS = ('127.0.0.1', 6379)
 HOSTS = nova_fixtures.HOSTS
 HOT = 'fake-host-1'
 #: the fake agents' sampling interval; "at most two agent intervals" from
-#: a hotspot's onset to the migration request is checked against it
-INTERVAL = 5.0
+#: a hotspot's onset to the migration request is checked against it. Every
+#: wait of these scenarios is a few intervals: the shorter, the faster
+#: (3 s: the default 10 s is an operator's choice, not a requirement)
+INTERVAL = 3.0
+#: the balancers' [drs_balancer] planning_interval (default 60 s): the
+#: scenarios that wait for a planning cycle wait at most this
+PLANNING_INTERVAL = 5
 
 
 def _check_redis():
@@ -109,7 +114,7 @@ class ServiceTestCase(nova_fixtures.NovaLabTestCase):
             'log_file': os.path.join(self.tmp, '%s.log' % replica),
             'topic': self.topic, 'interval': INTERVAL,
             'stale_after': 3 * INTERVAL, 'mode': mode,
-            'planning_interval': 10, 'takeover_after': 3,
+            'planning_interval': PLANNING_INTERVAL, 'takeover_after': 3,
             'backend_url': 'redis://%s:%d' % REDIS, 'group': self.group,
             'replica_id': '%s-%s' % (replica, self.tag),
             'database': self.db_url,

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-"""A real Nova for functional tests: the Nova lab (doc/nova-lab.rst).
+"""A real Nova for functional tests: the Nova lab (doc/source/nova-lab.rst).
 
 :class:`NovaLab` gives a test an openstacksdk ``Connection`` to the lab's
 Nova and Placement, built by :func:`nova_drs.balancer.clients.connect`
@@ -319,7 +319,7 @@ class NovaLabTestCase(base.BaseTestCase):
         self.conf = self.lab.conf
 
 
-# -- the nova-drs scheduler plugins of the lab (doc/scheduler.rst) ----------
+# -- the nova-drs scheduler plugins of the lab (doc/source/scheduler.rst) ---
 
 #: the lab's runtime directory (tools/lab/nova-env.sh)
 LAB_RUN = os.environ.get('NOVA_DRS_LAB_RUN', '/tmp/nova-drs-lab')

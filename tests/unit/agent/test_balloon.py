@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+import itertools
 from unittest import mock
 
 from oslotest import base
@@ -32,6 +33,11 @@ def host(available_mb, total_mb=100 * 1024):
                                available_mb=available_mb)
 
 
+def stepping_clock(step=10.0):
+    """A fake monotonic clock: each reading is ``step`` s after the last."""
+    return itertools.count(step, step).__next__
+
+
 SHORT = host(5 * 1024)       # 5 % available: reclaim
 PLENTY = host(40 * 1024)     # give memory back
 
@@ -43,10 +49,12 @@ class TestBalloonActuator(base.BaseTestCase):
         self.conf = clusters.conf()
         self.inspector = mock.Mock(spec=inspector.LibvirtInspector)
         self.inspector.job_active.return_value = False
-        self.actuator = balloon.BalloonActuator(self.conf, self.inspector)
+        self.actuator = balloon.BalloonActuator(self.conf, self.inspector,
+                                                clock=stepping_clock())
 
     def test_idle_guest_is_shrunk_in_kib(self):
-        report = self.actuator.cycle(SHORT, [guest('g')])
+        # every page backed by the host (RSS = balloon size)
+        report = self.actuator.cycle(SHORT, [guest('g', rss=4 * GIB)])
         # 5 % of 4 GiB per cycle
         target = 4096 - 0.05 * 4096
         self.inspector.set_memory.assert_called_once_with(
@@ -152,7 +160,8 @@ class TestAdaptivePolicyInTheAgent(base.BaseTestCase):
         super().setUp()
         self.conf = clusters.conf(drs_balloon__shrink_step=0.1,
                                   drs_balloon__pressure_drop=0.05)
-        self.policy = policies.load('adaptive', self.conf)
+        self.policy = policies.load('adaptive', self.conf,
+                                    clock=stepping_clock())
         self.short = policies.HostMemory(total_mb=100 * 1024,
                                          available_mb=1024)
         self.fine = policies.HostMemory(total_mb=100 * 1024,

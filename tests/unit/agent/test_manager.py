@@ -56,8 +56,10 @@ class ManagerTestCase(base.BaseTestCase):
         self.conn = fakes.FakeConnection(self.libvirt, None)
         self.dom = self.conn.add(UUID_A, 'instance-a')
         self.libvirt.next_connection = self.conn
+        self.state_dir = self.useFixture(fixtures.TempDir()).path
         self.conf = clusters.conf(drs_agent__host='compute-1',
                                   drs_agent__interval=0.5,
+                                  drs_agent__state_path=self.state_dir,
                                   drs__memory_threshold=0.8,
                                   drs__persistence_window=1,
                                   drs__persistence_count=1)
@@ -109,6 +111,11 @@ class TestCycle(ManagerTestCase):
 
     def test_balloon_applied(self):
         self.host.available = GIB // 2
+        # the policy's rates are per second: its first cycle counts one
+        # interval, 10 s here as between the fake host's samples
+        self.conf.set_override('interval', 10.0, 'drs_agent')
+        # every page backed by the host (RSS = balloon size)
+        self.dom.stats = fakes.guest_stats(rss=4 * GIB)
         agent = self.make()
         p = agent.run_cycle()
         self.assertEqual([(round((4096 - 204.8) * 1024), 1)],
@@ -119,6 +126,7 @@ class TestCycle(ManagerTestCase):
 
     def test_reports_libvirt_down_every_cycle(self):
         self.host.available = GIB // 2
+        self.conf.set_override('interval', 10.0, 'drs_agent')
         agent = self.make()
         agent.run_cycle()
         self.assertEqual(1, len(self.dom.memory_calls))
@@ -227,6 +235,15 @@ class TestRun(ManagerTestCase):
         agent.run_cycle()
         agent.stop()
         self.assertTrue(self.conn.closed)
+
+    def test_demand_estimates_survive_a_restart(self):
+        agent = self.make()
+        agent.run_cycle()
+        peak = agent.actuator.policy.demand.peak(UUID_A)
+        self.assertGreater(peak, 0)
+        agent.stop()
+        again = self.make()
+        self.assertEqual(peak, again.actuator.policy.demand.peak(UUID_A))
 
 
 class TestHostReader(ManagerTestCase):

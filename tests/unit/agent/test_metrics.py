@@ -1,10 +1,13 @@
 # SPDX-License-Identifier: Apache-2.0
 import copy
+import math
+import random
 
 from oslotest import base
 
 from nova_drs.agent import inspector
 from nova_drs.agent import metrics
+from nova_drs import detector
 from tests.unit.agent import fakes
 from tests.unit import clusters
 
@@ -227,3 +230,34 @@ class TestMetricsCalculator(base.BaseTestCase):
         before = copy.deepcopy(s)
         self.calc.update(host_sample(1.0), [s])
         self.assertEqual(before, s)
+
+
+class TestGuestSmoother(base.BaseTestCase):
+    """The guests' smoothing gives the hotspot detector's numbers."""
+
+    def test_same_numbers_as_the_detector(self):
+        rng = random.Random(42)
+        ewma = detector.HotspotDetector([math.inf] * 4, alpha=0.3, k=1,
+                                        n=1)
+        smoother = metrics.GuestSmoother(0.3)
+        keys = ['a', 'b', 'c']
+        for cycle in range(50):
+            rows = [[rng.random(), rng.random(), rng.random(), 0.0]
+                    for _ in keys]
+            ewma.update(keys, rows)
+            for key, row, expected in zip(keys, rows, ewma.smoothed(keys)):
+                self.assertEqual(tuple(expected[:3]),
+                                 smoother.update(key, *row[:3]))
+            if cycle == 20:
+                ewma.forget('b')
+                smoother.forget('b')
+
+    def test_first_sample_seeds_it(self):
+        smoother = metrics.GuestSmoother(0.5)
+        self.assertEqual((0.2, 0.4, 0.6), smoother.update('a', 0.2, 0.4,
+                                                          0.6))
+        self.assertEqual((0.6, 0.2, 0.3), smoother.update('a', 1.0, 0.0,
+                                                          0.0))
+
+    def test_bad_alpha(self):
+        self.assertRaises(ValueError, metrics.GuestSmoother, 0.0)

@@ -439,7 +439,8 @@ class TestManager(test_manager.ManagerTestCase):
         self.host.available = 0
         self.conf.set_override('shrink_step', 1.0, 'drs_balloon')
         self.dom.stats = fakes.guest_stats(usable=3 * fakes.GIB_KIB,
-                                           unused=3 * fakes.GIB_KIB)
+                                           unused=3 * fakes.GIB_KIB,
+                                           rss=4 * fakes.GIB_KIB)
         agent = self.make()
         p = agent.run_cycle()
         self.assertEqual('shrink', p['guests'][0]['balloon']['action'])

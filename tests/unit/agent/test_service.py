@@ -1,4 +1,6 @@
 # SPDX-License-Identifier: Apache-2.0
+import json
+import subprocess  # nosec B404
 import sys
 import threading
 from unittest import mock
@@ -183,3 +185,31 @@ class TestNativeThreads(base.BaseTestCase):
             self.assertIsNone(sys.modules['eventlet'])
         from oslo_service import backend
         init.assert_called_once_with(backend.BackendType.THREADING)
+
+
+#: what the agent process must not load: the balancer's and offline tools'
+#: libraries (numpy alone is some 17 MB of the agent's memory target)
+AGENT_NEVER_IMPORTS = ('numpy', 'sqlalchemy', 'oslo_db', 'jsonschema',
+                       'fastjsonschema', 'keystoneauth1', 'openstack',
+                       'matplotlib', 'scipy', 'tooz', 'webob')
+
+_AGENT_IMPORTS = """
+import json, sys
+from nova_drs.cmd import agent as agent_cmd
+agent_cmd.agent.use_native_threads()
+from nova_drs.agent import manager, service
+from nova_drs.balloon.policies import adaptive
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+class TestAgentImports(base.BaseTestCase):
+
+    def test_agent_loads_no_balancer_library(self):
+        # a fresh interpreter: this one has loaded everything already
+        out = subprocess.run(  # nosec B603
+            [sys.executable, '-c', _AGENT_IMPORTS], capture_output=True,
+            text=True, check=True).stdout
+        loaded = {m.split('.')[0] for m in json.loads(out)}
+        self.assertIn('oslo_messaging', loaded)
+        self.assertEqual([], sorted(loaded & set(AGENT_NEVER_IMPORTS)))

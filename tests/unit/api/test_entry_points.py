@@ -21,8 +21,8 @@ class TestWsgiModule(base.BaseTestCase):
         self.tmp = self.useFixture(fixtures.TempDir()).path
 
     def test_config_files_from_the_environment(self):
-        self.assertEqual(['/etc/nova-drs/nova-drs.conf'],
-                         wsgi_api.config_files({}))
+        # nothing named: nova_drs.config's default lookup applies
+        self.assertEqual([], wsgi_api.config_files({}))
         self.assertEqual(['/a.conf', '/b.conf'], wsgi_api.config_files(
             {wsgi_api.ENV: '/a.conf; /b.conf'}))
 

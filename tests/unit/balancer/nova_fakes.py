@@ -7,6 +7,7 @@ state. Live migrations follow a timeline on a :class:`FakeClock`, and obey
 abort and force-complete as Nova does.
 """
 
+import datetime
 import itertools
 import threading
 import types
@@ -70,12 +71,22 @@ def inventory(resource_class, total, reserved=0, ratio=1.0):
 
 
 def server(sid, host, vcpus=1, ram=512, status='ACTIVE', task_state=None,
-           metadata=None, flavor=None, name=None):
+           metadata=None, flavor=None, name=None, updated_at=None):
     if flavor is None:
         flavor = {'vcpus': vcpus, 'ram': ram, 'original_name': 'm1'}
     return res(id=sid, name=name or 'vm-' + sid, compute_host=host,
                status=status, task_state=task_state,
-               metadata=metadata or {}, flavor=flavor, project_id='p1')
+               metadata=metadata or {}, flavor=flavor, project_id='p1',
+               updated_at=updated_at)
+
+
+def _epoch(stamp):
+    # the ISO timestamps of the fakes and of changes-since, as Nova compares
+    text = stamp.replace('Z', '+00:00')
+    parsed = datetime.datetime.fromisoformat(text)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=datetime.timezone.utc)
+    return parsed.timestamp()
 
 
 class FakeMigration(object):
@@ -114,6 +125,8 @@ class FakeCompute(object):
         self.clock = clock
         self.lock = threading.Lock()
         self.servers_by_id = {}
+        #: servers deleted (status DELETED), listed by changes-since only
+        self.deleted_servers = {}
         self.hypervisor_list = []
         self.service_list = []
         self.aggregate_list = []
@@ -141,12 +154,33 @@ class FakeCompute(object):
         return iter([s for s in self.service_list
                      if binary is None or binary == 'nova-compute'])
 
+    def disable_service(self, service, host=None, binary=None,
+                        disabled_reason=None):
+        self.calls.append(('disable_service', service.host, disabled_reason))
+        service.status = 'disabled'
+        service.disabled_reason = disabled_reason
+        return service
+
+    def enable_service(self, service, host=None, binary=None):
+        self.calls.append(('enable_service', service.host))
+        service.status = 'enabled'
+        service.disabled_reason = None
+        return service
+
     def aggregates(self):
         return iter(list(self.aggregate_list))
 
-    def servers(self, details=True, all_projects=False):
-        self.calls.append(('servers', details, all_projects))
-        return iter(list(self.servers_by_id.values()))
+    def servers(self, details=True, all_projects=False, changes_since=None):
+        if changes_since is None:
+            self.calls.append(('servers', details, all_projects))
+            return iter(list(self.servers_by_id.values()))
+        # as Nova: changed at or after the time, deleted ones included
+        self.calls.append(('servers', details, all_projects,
+                           'changes_since'))
+        since = _epoch(changes_since)
+        return iter([s for s in list(self.servers_by_id.values())
+                     + list(self.deleted_servers.values())
+                     if s.updated_at and _epoch(s.updated_at) >= since])
 
     def server_groups(self, all_projects=False):
         self.calls.append(('server_groups', all_projects))
@@ -256,11 +290,25 @@ class FakePlacement(object):
         self.calls = []
 
     def resource_providers(self, **query):
+        self.calls.append(('resource_providers',))
         return iter(list(self.providers))
 
     def resource_provider_inventories(self, rp_id):
         self.calls.append(('inventories', rp_id))
+        generation = next((p.generation for p in self.providers
+                           if p.id == rp_id), None)
+        for inv in self.inventories.get(rp_id, ()):
+            inv.resource_provider_generation = generation
         return iter(self.inventories.get(rp_id, ()))
+
+    def bump(self, rp_id):
+        """A change of the provider (inventory or allocations)."""
+        for p in self.providers:
+            if p.id == rp_id:
+                p.generation += 1
+
+    def call_names(self):
+        return [c[0] for c in self.calls]
 
 
 class FakeConnection(object):
@@ -279,7 +327,8 @@ class FakeConnection(object):
         self.compute.hypervisor_list.append(hv)
         self.compute.service_list.append(service(name, **service_kw))
         if provider:
-            self.placement.providers.append(res(id=hv.id, name=hv.name))
+            self.placement.providers.append(res(id=hv.id, name=hv.name,
+                                                generation=1))
             self.placement.inventories[hv.id] = [
                 inventory('VCPU', vcpus, reserved_cpus, cpu_ratio),
                 inventory('MEMORY_MB', memory_mb, reserved_mb, ram_ratio),
@@ -290,4 +339,11 @@ class FakeConnection(object):
     def add_server(self, sid, host, **kw):
         srv = server(sid, host, **kw)
         self.compute.servers_by_id[sid] = srv
+        return srv
+
+    def delete_server(self, sid, updated_at):
+        """Delete a server as Nova does: listed DELETED by changes-since."""
+        srv = self.compute.servers_by_id.pop(sid)
+        srv.status, srv.updated_at = 'DELETED', updated_at
+        self.compute.deleted_servers[sid] = srv
         return srv

@@ -68,7 +68,8 @@ class TestBalanceStrategy(base.BaseTestCase):
 class TestStrategyLoading(base.BaseTestCase):
 
     def test_entry_points(self):
-        self.assertEqual(['balance', 'hotspot'], strategies.available())
+        self.assertEqual(['balance', 'consolidate', 'hotspot'],
+                         strategies.available())
         s = strategies.load('balance', c.conf())
         self.assertEqual('balance', s.name)
 
@@ -76,7 +77,7 @@ class TestStrategyLoading(base.BaseTestCase):
         e = self.assertRaises(strategies.StrategyNotFound, strategies.load,
                               'nope', c.conf())
         self.assertIn("unknown strategy 'nope'", str(e))
-        self.assertIn('balance, hotspot', str(e))
+        self.assertIn('balance, consolidate, hotspot', str(e))
 
     def test_moves_helper(self):
         m = c.model([c.host('a'), c.host('b')],

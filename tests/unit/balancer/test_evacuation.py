@@ -32,8 +32,21 @@ class EvacuationTest(base.BaseTestCase):
                         [c.vm('small', 'h1', vcpus=1, util=50.0),
                          c.vm('big', 'h1', vcpus=4, util=100.0),
                          c.vm('there', 'h2', vcpus=2, util=100.0)])
-        result = evacuate(model)
+        result = evacuate(model, conf=c.conf(
+            drs_balancer__destination_policy='spread'))
         self.assertEqual([('big', 'h3'), ('small', 'h2')],
+                         [(m.instance, m.target)
+                          for m in result.plan.migrations])
+
+    def test_pack_keeps_the_empty_host_empty(self):
+        # h2 runs a guest (1 core) and takes both under its comfort
+        # level (5.5 cores of 10): h3 stays empty
+        model = c.model([c.host('h1'), c.host('h2'), c.host('h3')],
+                        [c.vm('small', 'h1', vcpus=1, util=50.0),
+                         c.vm('big', 'h1', vcpus=4, util=100.0),
+                         c.vm('there', 'h2', vcpus=2, util=50.0)])
+        result = evacuate(model)
+        self.assertEqual([('big', 'h2'), ('small', 'h2')],
                          [(m.instance, m.target)
                           for m in result.plan.migrations])
 

@@ -364,7 +364,7 @@ class TestFailures(ExecutorTestCase):
         stored = self.action(action.uuid)
         self.assertEqual('pre-check: CPU does not match', stored.error)
         self.assertEqual('error', stored.nova_status)
-        self.assertTrue(self.db.is_bad_pair('vm-1', 'host-2'))
+        self.assertIn(('vm-1', 'host-2'), self.db.bad_pairs())
         until = self.db.bad_pairs()[('vm-1', 'host-2')]
         self.assertEqual(datetime.timedelta(seconds=3600),
                          until - self.clock.now)

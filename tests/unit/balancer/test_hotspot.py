@@ -20,6 +20,12 @@ def busy(name, host, cores, mem=500, **kw):
 
 
 def plan(model, strategy='hotspot', **overrides):
+    # These tests pin the search and the placement rules; they choose
+    # destinations by the rule of earlier releases (``spread``) and relieve
+    # to the threshold. test_destinations.py covers ``pack`` and the
+    # relief margin.
+    overrides.setdefault('drs_balancer__destination_policy', 'spread')
+    overrides.setdefault('drs_balancer__relief_margin', 0.0)
     return strategies.load(strategy, c.conf(**overrides)).plan(model)
 
 
@@ -197,12 +203,29 @@ class TestHotspotStrategy(base.BaseTestCase):
         self.assertEqual('b', p.migrations[0].source)
         self.assertEqual(['a'], p.unresolved)
 
-    def test_max_migrations_per_source_host_means_no_partial_moves(self):
+    def test_max_migrations_per_source_host_relieves_partly(self):
+        # 12 cores, two moves needed, one allowed: the one made lowers the
+        # overload, and the plan says which limit stopped it
         m = c.model([c.host('a'), c.host('b'), c.host('c')],
                     [busy('v%d' % n, 'a', 2) for n in range(6)])
         p = plan(m, drs_balancer__max_migrations_per_source_host=1)
-        self.assertEqual([], p.migrations)
+        self.assertEqual(1, len(p.migrations))
         self.assertEqual(['a'], p.unresolved)
+        why = p.unresolved_reasons['a']
+        self.assertIn('partly relieved (cpu 1.20 -> 1.00)', why)
+        self.assertIn('max_migrations_per_source_host allows 1', why)
+        self.assertIn('partly relieved', p.migrations[0].reason)
+
+    def test_no_partial_moves_when_nothing_could_cool_the_host(self):
+        # 12 cores, but 10 of them in one pinned instance: whatever moves,
+        # a stays hot, so nothing moves
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('pinned', 'a', 10, opt_out=True),
+                     busy('v1', 'a', 1), busy('v2', 'a', 1)])
+        p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertIn('even moving all 2 movable instance(s) would not',
+                      p.unresolved_reasons['a'])
 
     def test_max_migrations_per_destination_host(self):
         m = c.model([c.host('a'), c.host('b'), c.host('c')],

@@ -80,3 +80,92 @@ class InventoryTest(base.BaseTestCase):
         e = self.assertRaises(inventory.InventoryUnavailable, self.inv.get)
         self.assertIn('connection refused', str(e))
         self.assertIsNone(self.inv.age())
+
+
+class FakeCollector:
+    """A collector: records full and incremental reads, applies deltas."""
+
+    def __init__(self):
+        self.reads = []
+        self.builds = 0
+        self.last_read = None
+
+    def read(self, full=False):
+        self.reads.append('full' if full else 'incremental')
+        self.last_read = types.SimpleNamespace(as_dict=lambda: {
+            'kind': self.reads[-1], 'calls': {'servers': 1},
+            'total_calls': 1})
+        return types.SimpleNamespace(model=c.model([c.host('h1')], []),
+                                     read=len(self.reads))
+
+    def apply_events(self, events):
+        return [e for e in events if e.event_type != 'instance.create.end']
+
+    def build(self):
+        self.builds += 1
+        return types.SimpleNamespace(model=c.model([c.host('h1')], []),
+                                     read=len(self.reads), built=True)
+
+
+class IncrementalInventoryTest(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.clock = Clock()
+        self.nova = FakeCollector()
+        self.inv = inventory.Inventory(self.nova, c.conf(
+            drs_balancer__inventory_refresh_interval=300,
+            drs_balancer__inventory_full_resync_interval=3600,
+            drs_balancer__inventory_min_interval=2.0), clock=self.clock)
+
+    def event(self, event_type):
+        return types.SimpleNamespace(event_type=event_type)
+
+    def test_full_first_then_incremental_then_full_resync(self):
+        for _ in range(13):
+            self.inv.get()
+            self.clock.now += 300
+        self.inv.get()
+        # reads at 0, 300, ..., 3600: the one at 3600 s is full again
+        self.assertEqual(['full'] + ['incremental'] * 11 + ['full'] * 1
+                         + ['incremental'], self.nova.reads)
+        self.assertEqual(2, self.inv.full_reads)
+        stats = self.inv.stats()
+        self.assertEqual('incremental', stats['last_read']['kind'])
+        self.assertEqual('periodic refresh', stats['last_read']['reason'])
+
+    def test_deltas_rebuild_without_a_read(self):
+        self.inv.get()
+        applied = self.inv.apply_events([self.event('instance.create.end')])
+        self.assertEqual(1, applied)
+        self.assertFalse(self.inv.dirty)
+        view = self.inv.get()
+        self.assertTrue(view.built)
+        self.assertEqual(['full'], self.nova.reads)
+        self.assertEqual(1, self.inv.stats()['deltas'])
+        # built once, not at every get()
+        self.inv.get()
+        self.assertEqual(1, self.nova.builds)
+
+    def test_other_events_make_an_incremental_read(self):
+        self.inv.get()
+        self.inv.apply_events([self.event('aggregate.add_host.end')])
+        self.assertTrue(self.inv.dirty)
+        self.clock.now += 2
+        self.inv.get()
+        self.assertEqual(['full', 'incremental'], self.nova.reads)
+        self.assertEqual('aggregate.add_host.end',
+                         self.inv.stats()['last_read']['reason'])
+
+    def test_events_during_a_read_wait_for_it(self):
+        self.inv.get()
+        self.inv._lock.acquire()
+        try:
+            # a read under way: the listener's thread does not wait
+            self.assertEqual(0, self.inv.apply_events(
+                [self.event('instance.create.end')]))
+        finally:
+            self.inv._lock.release()
+        view = self.inv.get()
+        self.assertTrue(view.built)
+        self.assertEqual(1, self.inv.stats()['deltas'])

@@ -11,11 +11,13 @@ import datetime
 import os
 import time
 import types
+from unittest import mock
 
 import fixtures
 import oslo_messaging
 from oslotest import base
 
+from nova_drs.balancer import host_view as host_view_mod
 from nova_drs.balancer import manager as manager_mod
 from nova_drs.balancer import nova_events
 from nova_drs.db import api as db_api
@@ -46,7 +48,8 @@ class ManagerTestCase(base.BaseTestCase):
             drs_coordination__heartbeat_interval=0.1,
             drs_coordination__member_timeout=2,
             drs_database__connection=url,
-            drs_listener__nova_notifications=True)
+            drs_listener__nova_notifications=True,
+            drs_listener__partitions=getattr(self, 'partitions', 0))
         self.conn = nova_fakes.FakeConnection()
         for host in HOSTS:
             # 12 cores: a 4-vCPU server at 100% is a third of the host
@@ -371,6 +374,27 @@ class EventsTest(ManagerTestCase):
         self.assertTrue(self.manager.inventory.dirty)
         self.assertEqual(set(), self.manager._take_reasons())
 
+    def test_server_created_is_applied_without_a_read(self):
+        self.manager.inventory.get()
+        reads = self.manager.inventory.reads
+        new = '22222222-0000-0000-0000-000000000001'
+        facts = nova_events.ServerFacts(
+            host='compute-3', vm_state='active', task_state=None, vcpus=2,
+            ram_mb=1024, flavor_name='m1', metadata=(), name='new',
+            project_id='p1')
+        self.manager.on_nova_events([nova_events.NovaEvent(
+            event_type='instance.create.end', instance=new,
+            host='compute-3', timestamp=time.time() + 1, kind='inventory',
+            server=facts)])
+        self.assertFalse(self.manager.inventory.dirty)
+        view = self.manager.inventory.get()
+        self.assertEqual(reads, self.manager.inventory.reads)
+        self.assertEqual('compute-3', view.servers[new].host)
+        status = self.manager.status()['inventory']
+        self.assertEqual(1, status['deltas'])
+        self.assertEqual('full', status['last_read']['kind'])
+        self.assertIn('inventories', status['last_read']['calls'])
+
     def test_urgent_hotspot_wakes_the_planner(self):
         doc = docs.hotspot_doc('compute-1', at=time.time())
         self.manager.view.on_hotspots([docs.report(doc, time.monotonic())])
@@ -380,3 +404,44 @@ class EventsTest(ManagerTestCase):
 
 def _raise(*args, **kwargs):
     raise nova_fakes.http_error(503, 'Service Unavailable')
+
+
+class PartitionedIntakeTest(ManagerTestCase):
+    """With [drs_listener] partitions, the replica reads its partitions."""
+
+    def setUp(self):
+        self.partitions = 4
+        super().setUp()
+
+    def test_a_single_replica_reads_every_partition(self):
+        from nova_drs.balancer import partitions
+        self.assertIsInstance(self.manager.intake,
+                              partitions.PartitionedIntake)
+        self.manager.intake.start()
+        self.addCleanup(self.manager.intake.stop)
+        self.assertEqual(frozenset(range(4)), self.manager.intake.owned)
+        self.assertEqual(set(HOSTS),
+                         self.manager.coordinator.owned_hosts(HOSTS))
+
+    def test_other_replicas_hosts_from_their_shared_state(self):
+        # compute-2 is another replica's: its owner shared its state
+        other = host_view_mod.HostView(self.conf)
+        doc = docs.metrics_doc('compute-2', at=time.time(),
+                               load=(0.2, 0.1, 0.0, 0.0))
+        other.on_metrics([docs.report(doc, time.monotonic())])
+        self.db.save_host_states(other.hosts(), 'replica-b')
+        # this replica still holds compute-2's metrics from before
+        self.report_all()
+        with mock.patch.object(
+                self.manager.coordinator, 'owned_hosts',
+                side_effect=lambda names: {'compute-1'} & set(names)):
+            cycle = self.manager.prepare_cycle()
+        model = cycle.model
+        disabled = {n: bool(model.hosts.disabled[model.host_index[n]])
+                    for n in HOSTS}
+        # compute-3: neither owned nor shared by anyone: fenced off
+        self.assertEqual({'compute-1': False, 'compute-2': False,
+                          'compute-3': True}, disabled)
+        # no raw metrics of hosts it does not own
+        self.assertEqual(['compute-1'], sorted(self.manager.view.hosts()))
+        self.assertFalse(self.manager.view.host('compute-2').stale)

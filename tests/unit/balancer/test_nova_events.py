@@ -395,3 +395,47 @@ class TestListenerOnFakeTransport(base.BaseTestCase):
         wait_for(lambda: self.handler.events, what='the event')
         events.stop()
         self.assertIsNone(events._transport)
+
+
+class TestServerFacts(base.BaseTestCase):
+    """What an instance payload says of its server, for the view."""
+
+    def payload(self, **data):
+        flavor = nova_payload('FlavorPayload', vcpus=2, memory_mb=1024,
+                              name='m1.small', flavorid='f2')
+        fields = dict(uuid=SERVER, host='fake-host-1', state='active',
+                      task_state=None, flavor=flavor,
+                      metadata={'drs:opt_out': 'true'},
+                      display_name='web-1', tenant_id='p1')
+        fields.update(data)
+        return nova_payload('InstanceActionPayload', **fields)
+
+    def event(self, payload, event_type='instance.create.end'):
+        endpoint = nova_events.NovaEventEndpoint(RecordingHandler())
+        return endpoint.check(message(event_type, payload))
+
+    def test_full_payload(self):
+        event = self.event(self.payload(task_state='migrating'))
+        self.assertEqual(nova_events.ServerFacts(
+            host='fake-host-1', vm_state='active', task_state='migrating',
+            vcpus=2, ram_mb=1024, flavor_name='m1.small',
+            metadata=(('drs:opt_out', 'true'),), name='web-1',
+            project_id='p1'), event.server)
+
+    def test_payload_lacking_what_the_view_needs(self):
+        # the event is kept (the balancer reads Nova), without facts
+        for bad in ({'flavor': None},
+                    {'flavor': nova_payload('FlavorPayload', vcpus=0,
+                                            memory_mb=1024)},
+                    {'flavor': nova_payload('FlavorPayload', vcpus='2',
+                                            memory_mb=1024)},
+                    {'metadata': ['not', 'a', 'dict']},
+                    {'metadata': {'k': 3}},
+                    {'state': None}):
+            event = self.event(self.payload(**bad))
+            self.assertEqual(SERVER, event.instance, bad)
+            self.assertIsNone(event.server, bad)
+
+    def test_service_events_have_none(self):
+        event = self.event(service_payload(), 'service.update')
+        self.assertIsNone(event.server)

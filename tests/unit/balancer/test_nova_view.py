@@ -4,6 +4,7 @@
 import datetime
 import math
 
+from openstack import exceptions as sdk_exc
 from oslo_config import cfg
 from oslotest import base
 
@@ -360,3 +361,219 @@ class TestModuleFunctions(CollectorTestCase):
         self.assertEqual(['s'], view.model.instances.names)
         self.assertEqual(snapshot.to_dict(view.model),
                          nova_view.to_snapshot(view.model))
+
+
+def event(event_type, sid, stamp, host='h2', vm_state='active',
+          task_state=None, vcpus=2, ram=1024, metadata=()):
+    """A NovaEvent as the Nova notification listener makes them."""
+    from nova_drs.balancer import nova_events
+    facts = nova_events.ServerFacts(
+        host=host, vm_state=vm_state, task_state=task_state, vcpus=vcpus,
+        ram_mb=ram, flavor_name='m1', metadata=tuple(metadata),
+        name='vm-' + sid, project_id='p1')
+    return nova_events.NovaEvent(event_type=event_type, instance=sid,
+                                 host=host, timestamp=stamp,
+                                 kind='inventory', server=facts)
+
+
+class TestIncremental(CollectorTestCase):
+    """Reads after the first: what changed only, at a constant cost."""
+
+    def setUp(self):
+        super().setUp()
+        self.now = NOW
+        self.collector = nova_view.NovaCollector(
+            self.conn, self.conf, clock=lambda: self.now)
+
+    def cloud(self, hosts):
+        for n in range(hosts):
+            self.conn.add_host('h%d' % n)
+            self.conn.add_server('s%d' % n, 'h%d' % n,
+                                 updated_at=iso(NOW - 3600))
+
+    def read(self, full=False):
+        self.conn.compute.calls.clear()
+        self.conn.placement.calls.clear()
+        return self.collector.read(full=full)
+
+    def test_second_read_costs_less_whatever_the_size(self):
+        costs = {}
+        for hosts in (3, 30):
+            self.conn = fakes.FakeConnection()
+            self.collector = nova_view.NovaCollector(
+                self.conn, self.conf, clock=lambda: self.now)
+            self.cloud(hosts)
+            first = self.read()
+            self.assertEqual('full', self.collector.last_read.kind)
+            self.assertEqual(hosts, len(first.model.hosts))
+            full = dict(self.collector.last_read.calls)
+            second = self.read()
+            self.assertEqual('incremental', self.collector.last_read.kind)
+            self.assertEqual(hosts, len(second.model.instances))
+            costs[hosts] = (full, dict(self.collector.last_read.calls))
+            # nothing changed: no inventory read, servers by changes-since
+            self.assertNotIn('inventories',
+                             self.conn.placement.call_names())
+            self.assertIn(('servers', True, True, 'changes_since'),
+                          self.conn.compute.calls)
+        self.assertEqual(3, costs[3][0]['inventories'])
+        self.assertEqual(30, costs[30][0]['inventories'])
+        # the incremental read costs the same for 3 and 30 hosts
+        self.assertEqual(costs[3][1], costs[30][1])
+        self.assertEqual(7, sum(costs[30][1].values()))
+        self.assertEqual({'services': 1, 'aggregates': 1, 'hypervisors': 1,
+                          'resource_providers': 1, 'server_groups': 1,
+                          'migrations': 1, 'servers': 1}, costs[30][1])
+
+    def test_only_changed_providers_are_read_again(self):
+        self.cloud(3)
+        self.read()
+        hv = self.conn.compute.hypervisor_list[1]
+        self.conn.placement.inventories[hv.id][0] = fakes.inventory(
+            'VCPU', 64, 4, 2.0)
+        self.conn.placement.bump(hv.id)
+        view = self.read()
+        self.assertEqual([('inventories', hv.id)],
+                         [c for c in self.conn.placement.calls
+                          if c[0] == 'inventories'])
+        row = self.host_row(view, 'h1')
+        self.assertEqual((64, 4, 2.0), (row['vcpus'],
+                                        row['reserved_host_cpus'],
+                                        row['cpu_allocation_ratio']))
+        self.assertEqual(1, self.collector.last_read.inventories_read)
+        # and a full read reads them all again
+        self.read(full=True)
+        self.assertEqual(3, self.conn.placement.call_names().count(
+            'inventories'))
+
+    def test_booted_deleted_and_moved_servers_between_reads(self):
+        self.cloud(3)
+        self.read()
+        self.now += 300
+        self.conn.add_server('new', 'h2', updated_at=iso(self.now - 10))
+        self.conn.delete_server('s0', updated_at=iso(self.now - 20))
+        moved = self.conn.compute.servers_by_id['s1']
+        moved.compute_host, moved.updated_at = 'h0', iso(self.now - 5)
+        view = self.read()
+        self.assertEqual(['new', 's1', 's2'], view.model.instances.names)
+        model = view.model
+        self.assertEqual('h0', model.hosts.names[
+            model.instances.host[model.instance_index['s1']]])
+        self.assertEqual('h2', view.servers['new'].host)
+        # listed: the new, the deleted and the moved one, and s2, changed
+        # at the newest time seen before (changes-since goes back by
+        # CHANGES_OVERLAP_S from there)
+        self.assertEqual(4, self.collector.last_read.servers_read)
+
+    def test_changes_since_goes_back_from_the_newest_change_seen(self):
+        self.cloud(2)
+        self.conn.compute.servers_by_id['s1'].updated_at = iso(NOW - 60)
+        self.read()
+        self.now += 600
+        self.read()
+        # from NOW - 60 - CHANGES_OVERLAP_S: s1 (NOW - 60) is listed, s0
+        # (NOW - 3600) is not
+        self.assertEqual(1, self.collector.last_read.servers_read)
+        self.assertEqual(2, len(self.collector.build().model.instances))
+
+    def test_a_failed_read_leaves_the_view_as_it_was(self):
+        self.cloud(2)
+        self.read()
+        self.now += 300
+        self.conn.add_server('new', 'h1', updated_at=iso(self.now))
+
+        def failing(**query):
+            raise fakes.http_error(503, 'unavailable')
+        self.conn.compute.migrations = failing
+        self.assertRaises(sdk_exc.HttpException, self.read)
+        self.assertEqual(['s0', 's1'],
+                         self.collector.build().model.instances.names)
+
+    def test_flavors_cached_across_reads(self):
+        self.conn.add_host('h1')
+        self.conn.compute.flavors['f1'] = fakes.res(vcpus=8, ram=4096,
+                                                    name='big')
+        self.conn.add_server('a', 'h1', flavor={'id': 'f1'},
+                             updated_at=iso(NOW))
+        self.read()
+        self.assertEqual(1, self.collector.last_read.calls['flavors'])
+        view = self.read(full=True)
+        self.assertNotIn('flavors', self.collector.last_read.calls)
+        self.assertNotIn('get_flavor', self.conn.compute.call_names())
+        self.assertEqual([8], list(view.model.instances.vcpus))
+
+
+class TestEvents(CollectorTestCase):
+    """Nova's notifications applied to the view without a read."""
+
+    def setUp(self):
+        super().setUp()
+        self.conn.add_host('h1')
+        self.conn.add_host('h2')
+        self.conn.add_server('a', 'h1', updated_at=iso(NOW - 100))
+        self.collector = nova_view.NovaCollector(self.conn, self.conf,
+                                                 clock=lambda: NOW)
+        self.collector.read()
+        self.conn.compute.calls.clear()
+
+    def host_of(self, view, sid):
+        model = view.model
+        return model.hosts.names[
+            model.instances.host[model.instance_index[sid]]]
+
+    def test_create_delete_and_migration_applied(self):
+        rest = self.collector.apply_events([
+            event('instance.create.end', 'b', NOW + 1, host='h2',
+                  metadata=[('drs:opt_out', 'yes')]),
+            event('instance.live_migration_post_dest.end', 'a', NOW + 2,
+                  host='h2'),
+        ])
+        self.assertEqual([], rest)
+        view = self.collector.build()
+        self.assertEqual(['a', 'b'], view.model.instances.names)
+        self.assertEqual('h2', self.host_of(view, 'a'))
+        self.assertEqual('h2', self.host_of(view, 'b'))
+        i = view.model.instance_index
+        self.assertTrue(view.model.instances.opt_out[i['b']])
+        self.assertEqual((2, 1024), (view.model.instances.vcpus[i['b']],
+                                     view.model.instances.memory_mb[i['b']]))
+        # the move starts the cooldown
+        self.assertLess(view.model.instances.last_migrated_s[i['a']], 1e9)
+        self.assertEqual([], self.conn.compute.calls)
+        rest = self.collector.apply_events([
+            event('instance.delete.end', 'b', NOW + 3)])
+        self.assertEqual([], rest)
+        self.assertEqual(['a'], self.collector.build().model.instances.names)
+        self.assertEqual(3, self.collector.deltas_applied)
+
+    def test_untrusted_or_incomplete_events_need_a_read(self):
+        stale = event('instance.live_migration_post.end', 'a', NOW + 5,
+                      host='h1', task_state='migrating')
+        from nova_drs.balancer import nova_events
+        bare = nova_events.NovaEvent(
+            event_type='instance.create.end', instance='c', host='h1',
+            timestamp=NOW + 6, kind='inventory')
+        older = event('instance.update', 'a', NOW - 10)
+        rest = self.collector.apply_events([stale, bare, older])
+        self.assertEqual([stale, bare, older], rest)
+        self.assertEqual(['a'], self.collector.build().model.instances.names)
+        self.assertEqual('h1', self.host_of(self.collector.build(), 'a'))
+
+    def test_late_events_do_not_undo_newer_ones(self):
+        self.collector.apply_events([
+            event('instance.update', 'a', NOW + 10, host='h2'),
+            # sent before, delivered after
+            event('instance.update', 'a', NOW + 5, host='h1',
+                  task_state='migrating'),
+            event('instance.delete.end', 'gone', NOW + 10),
+            event('instance.create.end', 'gone', NOW + 4, host='h1'),
+        ])
+        view = self.collector.build()
+        self.assertEqual('h2', self.host_of(view, 'a'))
+        self.assertIsNone(view.servers['a'].pinned)
+        self.assertNotIn('gone', view.model.instance_index)
+
+    def test_before_the_first_read_nothing_is_applied(self):
+        collector = nova_view.NovaCollector(self.conn, self.conf)
+        events = [event('instance.create.end', 'b', NOW)]
+        self.assertEqual(events, collector.apply_events(events))

@@ -221,6 +221,14 @@ class OperatorSettingsTest(ModeTest):
         self.assertEqual([], result.applied)
         self.assertEqual(['host-1'], result.unresolved)
 
+    def test_unresolved_hosts_are_logged_with_their_reason(self):
+        with self.assertLogs('nova_drs.balancer.planner', 'INFO') as logs:
+            self.planner('full').run(self.cycle(
+                bad_pairs={}, paused_hosts=frozenset(('host-2', 'host-3'))))
+        line = [m for m in logs.output if 'left unresolved' in m][0]
+        self.assertIn('host-1 (cannot be relieved', line)
+        self.assertIn('no other enabled host in its zone', line)
+
 
 class MaintenanceTest(base.SqliteTestCase):
 

@@ -105,7 +105,7 @@ class RequestsTest(base.SqliteTestCase):
     def test_evacuation_of_a_paused_host_is_carried_out(self):
         # an explicit request: the paused host itself is emptied, and the
         # other paused host (host-3, the only one with room) is not chosen:
-        # no target, Nova's scheduler picks (doc/balancer.rst)
+        # no target, Nova's scheduler picks (doc/source/balancer.rst)
         self.paused = frozenset(('host-2', 'host-3'))
         req = self.db.create_plan_request('evacuation', 'bob', host='host-2',
                                           apply=True)

@@ -1,7 +1,10 @@
 # SPDX-License-Identifier: Apache-2.0
+import itertools
+
 from oslotest import base
 
 from nova_drs import balloon
+from nova_drs.balloon import demand
 from tests.unit import clusters
 
 GIB = 1024.0
@@ -18,7 +21,10 @@ class TestAdaptivePolicy(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         self.conf = clusters.conf()
-        self.policy = balloon.load('adaptive', self.conf)
+        # a fake clock: every cycle is 10 s after the last
+        self.now = 0.0
+        self.policy = balloon.load('adaptive', self.conf,
+                                   clock=lambda: self.now, interval_s=10.0)
         # 100 GiB host: target 10 GiB available, give back above 15 GiB
         self.short = balloon.HostMemory(total_mb=100 * GIB,
                                         available_mb=5 * GIB)
@@ -27,7 +33,8 @@ class TestAdaptivePolicy(base.BaseTestCase):
         self.plenty = balloon.HostMemory(total_mb=100 * GIB,
                                          available_mb=40 * GIB)
 
-    def by_name(self, host, guests):
+    def by_name(self, host, guests, elapsed=10.0):
+        self.now += elapsed
         return {t.name: t for t in self.policy.targets(host, guests)}
 
     def test_idle_guest_shrinks_when_host_is_short(self):
@@ -110,3 +117,291 @@ class TestAdaptivePolicy(base.BaseTestCase):
     def test_unknown_policy(self):
         self.assertRaises(balloon.PolicyNotFound, balloon.load, 'x',
                           self.conf)
+
+
+def replay(conf, interval_s, duration_s=3600.0, sample_s=60.0):
+    """Run the policy on a toy host at ``interval_s``; balloon sizes.
+
+    Four 4 GiB guests on a 10 GiB host, each using 512 MiB; at 20 min
+    guest 0 starts using 3 GiB, at 40 min it is back to 512 MiB. The
+    host is short (the guests' 16 GiB do not fit), so the policy
+    reclaims, grows guest 0 when it needs memory, and reclaims again.
+    Returns the balloon sizes every ``sample_s`` seconds, shape
+    (samples, guests).
+    """
+    now = [0.0]
+    policy = balloon.load('adaptive', conf, clock=lambda: now[0],
+                          interval_s=interval_s)
+    actual = [4 * GIB] * 4
+    out = []
+    steps = int(duration_s / interval_s)
+    every = int(round(sample_s / interval_s))
+    for k in range(steps):
+        now[0] = k * interval_s
+        ws = [512.0] * 4
+        if 1200 <= now[0] < 2400:
+            ws[0] = 3 * GIB
+        if k % every == 0:
+            out.append(list(actual))
+        host = balloon.HostMemory(total_mb=10 * GIB,
+                                  available_mb=10 * GIB - sum(actual))
+        records = [guest('g%d' % i, actual=actual[i],
+                         usable=actual[i] - ws[i],
+                         swap_in_rate=max(ws[i] - actual[i], 0.0)
+                         / interval_s)
+                   for i in range(4)]
+        for t in policy.targets(host, records):
+            if t.action != 'hold':
+                actual[int(t.name[1:])] = t.target_mb
+    return out
+
+
+class TestStepsBelowMinChange(base.BaseTestCase):
+    """A small guest at a short interval.
+
+    Each cycle's step is below ``min_change_mb`` (512 MiB x 0.005/s x
+    2 s = 5 MiB < 16 MiB); the time accrues until a step is worth
+    sending, at the same rate.
+    """
+
+    def run_cycles(self, conf, direction, cycles):
+        now = [0.0]
+        policy = balloon.load('adaptive', conf, clock=lambda: now[0],
+                              interval_s=2.0)
+        actual = 512.0 if direction == 'shrink' else 256.0
+        host = balloon.HostMemory(
+            total_mb=8 * GIB,
+            available_mb=0.0 if direction == 'shrink' else 8 * GIB)
+        changes = []
+        for k in range(cycles):
+            now[0] = 2.0 * k
+            for t in policy.targets(host, [guest(
+                    'g', max_mb=512.0, actual=actual,
+                    usable=actual - 64.0)]):
+                if t.action == direction:
+                    changes.append(abs(t.target_mb - actual))
+                    actual = t.target_mb
+        return actual, changes
+
+    def test_small_steps_accrue_into_one_worth_sending(self):
+        conf = clusters.conf(drs_balloon__shrink_rate=0.005)
+        actual, changes = self.run_cycles(conf, 'shrink', 31)
+        # every change sent is at least min_change_mb, none bigger than
+        # what one min_change_mb takes at the rate
+        self.assertTrue(changes)
+        for change in changes:
+            self.assertGreaterEqual(change, 16.0)
+            self.assertLess(change, 16.0 + 0.005 * 512 * 2.0 + 1e-6)
+        # 60 s at 0.005 of 512 MiB a second: 154 MiB, in 16 MiB steps
+        self.assertGreater(512.0 - actual, 154.0 - 16.0 - 1e-6)
+        self.assertLessEqual(512.0 - actual, 154.0 + 1e-6)
+
+    def test_give_back_too(self):
+        conf = clusters.conf(drs_balloon__give_back_rate=0.005)
+        actual, changes = self.run_cycles(conf, 'grow', 31)
+        self.assertTrue(changes)
+        self.assertTrue(all(c >= 16.0 for c in changes), changes)
+        self.assertGreater(actual - 256.0, 154.0 - 16.0 - 1e-6)
+
+
+class TestSecondsNotCycles(base.BaseTestCase):
+
+    def max_gap(self, conf):
+        fast = replay(conf, 5.0)
+        slow = replay(conf, 60.0)
+        self.assertEqual(len(fast), len(slow))
+        return max(abs(a - b) for row_f, row_s in zip(fast, slow)
+                   for a, b in zip(row_f, row_s))
+
+    def test_same_trajectory_at_5_and_60_s(self):
+        conf = clusters.conf(drs_balloon__shrink_rate=0.001,
+                             drs_balloon__give_back_rate=0.002)
+        # within what one 60 s cycle of reclaim takes (246 MiB), where
+        # a cycle-counted step would differ by a whole reclaim (below)
+        self.assertLessEqual(self.max_gap(conf), 0.001 * 60 * 4 * GIB)
+
+    def test_cycle_counted_steps_would_differ(self):
+        # the deprecated per-cycle option, converted with one interval
+        # for both runs: it behaves as before, 12 times faster at 5 s
+        conf = clusters.conf(drs_balloon__shrink_step=0.01)
+        self.assertGreater(self.max_gap(conf), 1000)
+
+    def test_deprecated_options_are_converted(self):
+        conf = clusters.conf(drs_balloon__shrink_step=0.1,
+                             drs_balloon__shrink_holdoff=2,
+                             drs_agent__interval=20.0)
+        policy = balloon.load('adaptive', conf)
+        opts = policy._opts
+        self.assertAlmostEqual(0.005, opts.shrink_rate)
+        self.assertAlmostEqual(40.0, opts.shrink_holdoff_s)
+
+    def test_holdoff_is_in_seconds(self):
+        now = [0.0]
+        conf = clusters.conf(drs_balloon__shrink_holdoff_s=30.0)
+        short = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        policy = balloon.load('adaptive', conf, clock=lambda: now[0],
+                              interval_s=10.0)
+        # needs memory at t=0
+        self.assertEqual('grow', policy.targets(short, [guest(
+            actual=2 * GIB, usable=100)])[0].action)
+        # idle from then on: held until 30 s have passed
+        for t, expect in ((25.0, []), (29.0, []), (31.0, ['shrink'])):
+            now[0] = t
+            out = policy.targets(short, [guest(usable=3 * GIB)])
+            self.assertEqual(expect, [x.action for x in out], t)
+
+    def test_elapsed_time_is_capped(self):
+        # an agent stalled for an hour takes at most three intervals'
+        # worth of memory in its next cycle
+        now = [0.0]
+        conf = clusters.conf(drs_balloon__demand_window_s=0.0,
+                             drs_balloon__floor=0.05)
+        short = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        policy = balloon.load('adaptive', conf, clock=lambda: now[0],
+                              interval_s=10.0)
+        policy.targets(short, [guest(usable=3.5 * GIB)])
+        now[0] = 3600.0
+        t = policy.targets(short, [guest(usable=3.5 * GIB)])[0]
+        self.assertAlmostEqual(4 * GIB * (1 - 0.005 * 30), t.target_mb)
+
+
+class TestDemandFloors(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.now = 0.0
+        self.conf = clusters.conf(drs_balloon__floor=0.1,
+                                  drs_balloon__demand_window_s=3600.0,
+                                  drs_balloon__shrink_rate=1.0)
+        self.policy = self.make()
+        self.short = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+
+    def make(self):
+        return balloon.load('adaptive', self.conf, clock=lambda: self.now,
+                            interval_s=10.0)
+
+    def cycle(self, at, **kw):
+        self.now = at
+        out = self.policy.targets(self.short, [guest(**kw)])
+        return out[0] if out else None
+
+    def test_floor_is_peak_demand_plus_margin(self):
+        # used 3 GiB 10 minutes ago
+        self.cycle(0.0, actual=4 * GIB, usable=GIB)
+        t = self.cycle(600.0, actual=4 * GIB, usable=3.5 * GIB)
+        # peak 3 GiB + margin 409.6 MiB, not usable - margin (3.1 GiB)
+        self.assertAlmostEqual(3 * GIB + 409.6, t.target_mb)
+
+    def test_peak_leaves_the_window(self):
+        self.cycle(0.0, actual=4 * GIB, usable=GIB)
+        # 1 h 10 min later the 3 GiB peak is out of the window (and its
+        # bucket): only the flat 10 % floor and the margin are left
+        t = self.cycle(4200.0, actual=4 * GIB, usable=3.5 * GIB)
+        self.assertAlmostEqual(512 + 409.6, t.target_mb)
+
+    def test_swap_in_counts_as_demand(self):
+        # 2 GiB used, and 10 s x 50 MiB/s swapped in: 2.5 GiB wanted
+        self.cycle(0.0, actual=3 * GIB, usable=GIB, swap_in_rate=50.0)
+        self.assertAlmostEqual(2 * GIB + 500,
+                               self.policy.demand.peak('g'))
+
+    def test_flat_floor_is_a_lower_bound(self):
+        self.conf.set_override('floor', 0.9, 'drs_balloon')
+        t = self.cycle(0.0, actual=4 * GIB, usable=3.9 * GIB)
+        self.assertAlmostEqual(0.9 * 4 * GIB, t.target_mb)
+
+    def test_metadata_floor_wins(self):
+        self.cycle(0.0, actual=4 * GIB, usable=GIB)
+        t = self.cycle(10.0, actual=4 * GIB, usable=3.5 * GIB,
+                       floor_mb=1024)
+        # down to the operator's floor, below the demand floor
+        self.assertAlmostEqual(1024, t.target_mb)
+
+    def test_off(self):
+        self.conf.set_override('demand_window_s', 0.0, 'drs_balloon')
+        self.cycle(0.0, actual=4 * GIB, usable=GIB)
+        t = self.cycle(600.0, actual=4 * GIB, usable=3.5 * GIB)
+        self.assertAlmostEqual(0.5 * GIB + 409.6, t.target_mb)
+        self.assertIsNone(self.policy.demand.peak('g'))
+
+    def test_survives_a_restart(self):
+        self.cycle(0.0, actual=4 * GIB, usable=GIB)
+        self.now = 100.0
+        state = self.policy.export_state()
+        # a new agent, whose monotonic clock starts anew, 5 min later
+        self.now = 7.0
+        policy = self.make()
+        self.assertEqual(1, policy.restore_state(state, elapsed_s=300.0))
+        self.assertAlmostEqual(3 * GIB, policy.demand.peak('g'))
+        self.assertAlmostEqual(400.0, policy.demand.history_s('g', 7.0))
+        # saved too long ago: the estimate is out of its window
+        policy = self.make()
+        self.assertEqual(0, policy.restore_state(state, elapsed_s=7200.0))
+
+    def test_restore_skips_bad_entries(self):
+        policy = self.make()
+        self.assertEqual(1, policy.restore_state({'demand': {
+            'a': [[10, 100]], 'b': 'x', 'c': [['?', 1]], 'd': [[1, -5]]}}))
+        self.assertEqual(0, policy.restore_state(['not', 'a', 'dict']))
+
+    def test_forget(self):
+        self.cycle(0.0, actual=4 * GIB, usable=GIB)
+        self.policy.forget('g')
+        self.assertIsNone(self.policy.demand.peak('g'))
+
+
+class TestUnbackedMemory(base.BaseTestCase):
+    """A balloon over never-touched memory gives the host nothing."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf(drs_balloon__demand_window_s=0.0)
+        # a cycle every 10 s
+        clock = itertools.count(0.0, 10.0).__next__
+        self.policy = balloon.load('adaptive', self.conf, clock=clock,
+                                   interval_s=10.0)
+
+    def test_untouched_memory_is_taken_first_and_not_counted(self):
+        # host 100 MiB short; guest 4 GiB, 1 GiB of it never touched
+        host = balloon.HostMemory(total_mb=100 * GIB,
+                                  available_mb=10 * GIB - 100)
+        t = self.policy.targets(host, [guest(
+            usable=3 * GIB, unused_mb=2 * GIB, rss_mb=3 * GIB)])[0]
+        # 1 GiB that gives nothing, then the 100 MiB the host needs
+        self.assertAlmostEqual(4 * GIB - GIB - 100, t.target_mb)
+        # and no more than shrink_rate (204.8 MiB in 10 s) beyond it
+        host = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        t = self.policy.targets(host, [guest(
+            usable=3 * GIB, unused_mb=2 * GIB, rss_mb=3 * GIB)])[0]
+        self.assertAlmostEqual(4 * GIB - GIB - 204.8, t.target_mb)
+
+    def test_guest_with_nothing_backed_still_gives_its_room(self):
+        host = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        # a's room above its floor (2 GiB) is all untouched memory: it
+        # gives the host nothing now, but ballooned it cannot be touched
+        # later while the host is short; it costs no share of the rate
+        out = {t.name: t for t in self.policy.targets(host, [
+            guest('a', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=GIB),
+            guest('b', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=4 * GIB)])}
+        self.assertEqual({'a', 'b'}, set(out))
+        self.assertEqual(('shrink', 2 * GIB),
+                         (out['a'].action, out['a'].target_mb))
+        # b, all backed, gives at most shrink_rate (204.8 MiB in 10 s)
+        self.assertAlmostEqual(4 * GIB - 204.8, out['b'].target_mb)
+
+
+class TestDemandTracker(base.BaseTestCase):
+
+    def test_peak_over_a_sliding_window(self):
+        t = demand.DemandTracker(1200.0)     # 12 buckets of 100 s
+        for now, mb in ((0, 500), (50, 900), (150, 300), (700, 400)):
+            t.add('g', float(now), float(mb))
+        self.assertEqual(900.0, t.peak('g'))
+        # the 900 MiB bucket (0-100 s) ends its window at 1300 s
+        t.add('g', 1250.0, 100.0)
+        self.assertEqual(900.0, t.peak('g'))
+        t.add('g', 1360.0, 100.0)
+        self.assertEqual(400.0, t.peak('g'))
+        t.add('g', 2100.0, 50.0)
+        self.assertEqual(100.0, t.peak('g'))
+        self.assertIsNone(t.peak('other'))

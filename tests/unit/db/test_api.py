@@ -672,14 +672,14 @@ class ApiTests(object):
                                       reason='No valid host was found.',
                                       actor='replica-a')
         self.assertEqual(base.START + datetime.timedelta(seconds=600), until)
-        self.assertTrue(self.db.is_bad_pair(instance, 'host-2'))
-        self.assertFalse(self.db.is_bad_pair(instance, 'host-3'))
-        self.assertFalse(self.db.is_bad_pair(str(uuid.uuid4()), 'host-2'))
+        self.assertIn((instance, 'host-2'), self.db.bad_pairs())
+        self.assertNotIn((instance, 'host-3'), self.db.bad_pairs())
+        self.assertNotIn((str(uuid.uuid4()), 'host-2'), self.db.bad_pairs())
         self.assertEqual({(instance, 'host-2'): until}, self.db.bad_pairs())
         self.clock.advance(599)
-        self.assertTrue(self.db.is_bad_pair(instance, 'host-2'))
+        self.assertIn((instance, 'host-2'), self.db.bad_pairs())
         self.clock.advance(1)
-        self.assertFalse(self.db.is_bad_pair(instance, 'host-2'))
+        self.assertNotIn((instance, 'host-2'), self.db.bad_pairs())
         self.assertEqual({}, self.db.bad_pairs())
         event = self.db.list_events(kind='pair.bad')[0]
         self.assertEqual((instance, 'replica-a', 'host-2'),
@@ -700,12 +700,12 @@ class ApiTests(object):
                          later)
         self.assertEqual(later, self.db.bad_pairs()[(instance, 'host-2')])
         self.clock.advance(600)
-        self.assertTrue(self.db.is_bad_pair(instance, 'host-2'))
+        self.assertIn((instance, 'host-2'), self.db.bad_pairs())
         # expired pairs can be marked again
         self.clock.advance(3600)
-        self.assertFalse(self.db.is_bad_pair(instance, 'host-2'))
+        self.assertNotIn((instance, 'host-2'), self.db.bad_pairs())
         self.db.mark_bad_pair(instance, 'host-2', 10)
-        self.assertTrue(self.db.is_bad_pair(instance, 'host-2'))
+        self.assertIn((instance, 'host-2'), self.db.bad_pairs())
         self.assertEqual(3, len(self.db.list_events(kind='pair.bad')))
 
     def test_bad_pairs_of_instances(self):

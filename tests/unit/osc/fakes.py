@@ -123,6 +123,15 @@ BALANCER = {
 }
 
 
+#: an audit event as API 1.3 shows it
+EVENT = {
+    'id': 7, 'created_at': '2026-03-01T10:01:00Z', 'actor': 'balancer-a',
+    'kind': 'action.running', 'object_uuid': ACTION_UUID,
+    'message': 'live migration to compute-2 started',
+    'detail': {'target': 'compute-2'},
+}
+
+
 class FakeClient(object):
     """Answers like the API; ``calls`` records (method, args, kwargs)."""
 
@@ -191,6 +200,10 @@ class FakeClient(object):
     def list_migrations(self, **kw):
         self._call('list_migrations', **kw)
         return [ACTION]
+
+    def list_events(self, **kw):
+        self._call('list_events', **kw)
+        return [EVENT]
 
     def get_migration(self, uuid):
         self._call('get_migration', uuid)

@@ -348,3 +348,35 @@ class ControlTest(ClientTestCase):
         self.assertEqual('1.2', drs_client.at_least('1.0', '1.2'))
         self.assertEqual('1.10', drs_client.at_least('1.10', '1.2'))
         self.assertEqual('latest', drs_client.at_least('latest', '1.2'))
+
+
+class EventsTest(ClientTestCase):
+    """The audit trail (microversion 1.3), every page followed."""
+
+    def test_list_events_follows_pages_at_least_1_3(self):
+        first = dict(fakes.EVENT, id=9)
+        second = dict(fakes.EVENT, id=8)
+        self.http.get(ROOT + '/v1/events', [
+            {'json': {'events': [first], 'links': [
+                {'rel': 'next',
+                 'href': ROOT + '/v1/events?kind=action.&limit=1&marker=9'}
+            ]}},
+            {'json': {'events': [second], 'links': []}}])
+        events = self.client.list_events(kind='action.', actor='a',
+                                         since='2026-03-01T10:00:00Z')
+        self.assertEqual([9, 8], [e['id'] for e in events])
+        history = self.http.request_history
+        self.assertEqual({'kind': ['action.'], 'actor': ['a'],
+                          'since': ['2026-03-01t10:00:00z']},
+                         history[-2].qs)
+        self.assertEqual(['9'], history[-1].qs['marker'])
+        for request in history[-2:]:
+            self.assertEqual('drs 1.3',
+                             request.headers['OpenStack-API-Version'])
+
+    def test_oldest_first(self):
+        self.http.get(ROOT + '/v1/events', json={'events': [], 'links': []})
+        self.assertEqual([], self.client.list_events(oldest_first=True,
+                                                     limit=3))
+        self.assertEqual({'sort_dir': ['asc'], 'limit': ['3']},
+                         self.last().qs)

@@ -122,6 +122,14 @@ class TestErrors(CliTestCase):
         self.assertUsageError(rc, '%s:2: CPU utilisation: not a number'
                               % path)
 
+    def test_trace_without_a_sample_period(self):
+        path = os.path.join(self.tmp, 'pl', 'day')
+        self.write('pl/day/vm-a', ['1'] * 1000)
+        rc = self.simulate('--trace-dir', os.path.join(self.tmp, 'pl'),
+                           '--no-report')
+        self.assertUsageError(rc, '%s: 1000 samples per file' % path,
+                              '--trace-interval')
+
     def test_truncated_trace(self):
         self.write('pl/day/vm-a', ['1', '2', '3'])
         path = self.write('pl/day/vm-b', ['1', '2'])
@@ -164,6 +172,8 @@ class TestErrors(CliTestCase):
                 (('--cpu-allocation-ratio', '0'),
                  '--cpu-allocation-ratio: must be greater than 0'),
                 (('--interval', 'inf'), '--interval: '),
+                (('--trace-interval', '0'),
+                 '--trace-interval: must be greater than 0'),
                 (('--reserved-host-memory-mb', '70000'),
                  'must be less than the host memory')):
             self.stderr.seek(0)

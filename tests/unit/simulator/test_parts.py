@@ -263,17 +263,32 @@ class TestProgress(base.BaseTestCase):
             p()
         lines = stream.getvalue().splitlines()
         self.assertEqual(10, len(lines))
-        self.assertEqual('simulate: 10% done (hotspot, 10 s)', lines[0])
+        # 2 of 20 steps in 10 s: 18 more take about 90 s
+        self.assertEqual('simulate: 10% done (hotspot, 10 s, about 90 s '
+                         'left)', lines[0])
+        self.assertEqual('simulate: 100% done (hotspot, 10 s, about 0 s '
+                         'left)', lines[-1])
         self.assertNotIn('\r', stream.getvalue())
 
+    def test_time_left_follows_the_rate(self):
+        stream, clock = _Stream(False), _Clock()
+        p = progress.Progress(10, stream, clock=clock)
+        for _i in range(5):
+            clock.now += 4.0
+            p()
+        self.assertEqual('simulate: 50% done (, 20 s, about 20 s left)',
+                         stream.getvalue().splitlines()[-1])
+
     def test_bar_on_a_terminal(self):
-        stream, clock = _Stream(True), _Clock()
-        p = progress.Progress(4, stream, clock=clock)
-        clock.now = 10.0
+        stream = _Stream(True)
+        p = progress.Progress(4, stream, delay_s=0)
+        p.set_label('hotspot')
         for _i in range(4):
             p()
         p.close()
         text = stream.getvalue()
-        self.assertTrue(text.startswith('\rsimulate ['))
+        self.assertIn('simulate', text)
         self.assertIn('100%', text)
+        self.assertIn('4/4', text)
+        self.assertIn('hotspot', text)
         self.assertTrue(text.endswith('\n'))

@@ -47,6 +47,32 @@ class TestPlanetLab(TraceTestCase):
         self.assertEqual(300.0, trace.interval_s)
         self.assertIsNone(trace.mem_used_mb)
 
+    def test_sample_period(self):
+        day = os.path.join(self.tmp, 'day')
+        # a whole CoMon day, or part of one: 300 s
+        self.write('day/vm-a', ['10'] * 288)
+        self.assertEqual(300.0, traces.load_planetlab(day).interval_s)
+        # 1440 samples cannot be a day at 300 s: one a minute
+        self.write('day/vm-a', ['10'] * 1440)
+        trace = traces.load_planetlab(day)
+        self.assertEqual(60.0, trace.interval_s)
+        self.assertEqual(['1440 samples per file: one every 60 s'],
+                         trace.notes)
+        # what the caller says wins
+        self.assertEqual(30.0, traces.load(traces.PLANETLAB, day,
+                                           30.0).interval_s)
+        # neither a day at 300 s nor a whole number of seconds
+        self.write('day/vm-a', ['10'] * 1000)
+        e = self.assertRaises(traces.TraceError, traces.load_planetlab, day)
+        self.assertIn('1000 samples', str(e))
+        self.assertIn('--trace-interval', str(e))
+        self.assertEqual(86.4, traces.load_planetlab(day, 86.4).interval_s)
+
+    def test_bitbrains_period_is_not_given(self):
+        e = self.assertRaises(traces.TraceError, traces.load,
+                              traces.BITBRAINS, self.tmp, 60.0)
+        self.assertIn('timestamps', str(e))
+
     def test_missing_directory(self):
         path = os.path.join(self.tmp, 'nope')
         e = self.assertRaises(traces.TraceError, traces.load_planetlab, path)

@@ -7,7 +7,7 @@ Create Date: 2026-12-04
 
 The API stores a request (a dry-run plan, or a host's evacuation); a
 balancer replica claims it with a compare-and-set, plans, and records the
-result (doc/database.rst, "Plan requests").
+result (doc/source/database.rst, "Plan requests").
 """
 
 from alembic import op

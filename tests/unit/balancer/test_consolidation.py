@@ -1,0 +1,396 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Consolidation in the balancer: peaks, the pass, freed hosts' services.
+
+Nova is faked at the openstacksdk boundary (``nova_fakes``); the
+database (SQLite), the host view and the planner are real.
+"""
+
+import itertools
+import threading
+import time
+import types
+from unittest import mock
+
+import numpy as np
+from oslotest import base as test_base
+
+from nova_drs.balancer import consolidation
+from nova_drs.balancer import host_view
+from nova_drs.balancer import peaks
+from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer import planner
+from nova_drs.db import models
+from tests.unit.balancer import test_host_view as docs
+from tests.unit.balancer import test_manager
+from tests.unit import clusters as c
+from tests.unit.db import base
+
+DRS = consolidation.DISABLED_REASON
+
+
+class PeakTrackerTest(test_base.BaseTestCase):
+
+    def test_peak_over_the_window_only(self):
+        t = peaks.PeakTracker(window_s=1200)     # slices of 100 s
+        t.record('i', (0.2, 100, 0, 0), now=0)
+        t.record('i', (0.9, 50, 1, 0), now=150)
+        t.record('i', (0.1, 300, 0, 2), now=450)
+        np.testing.assert_allclose([0.9, 300, 1, 2], t.peak('i', now=500))
+        # the 150 s sample leaves the window after 1,200 s more
+        np.testing.assert_allclose([0.1, 300, 0, 2], t.peak('i', now=1350))
+        self.assertIsNone(t.peak('i', now=10000))
+        self.assertIsNone(t.peak('other', now=0))
+        self.assertEqual(1200, t.history_s(5000))
+        self.assertEqual(450, t.history_s(450))
+
+    def test_slices_line_up_across_instances(self):
+        t = peaks.PeakTracker(window_s=1200)     # slices of 100 s
+        t.record('a', (0.9, 1, 0, 0), now=250)
+        t.record('b', (0.3, 1, 0, 0), now=260)
+        t.record('b', (0.7, 1, 0, 0), now=1150)
+        a, b = t.slices('a', 1200), t.slices('b', 1200)
+        self.assertEqual((peaks.BUCKETS, 4), a.shape)
+        self.assertEqual(0.9, a[2, 0])
+        self.assertEqual(0.3, b[2, 0])
+        self.assertEqual(0.7, b[11, 0])
+        self.assertTrue(np.isnan(a[11]).all())
+        self.assertIsNone(t.slices('c', 1200))
+
+    def test_bounded_memory_and_prune(self):
+        t = peaks.PeakTracker(window_s=1200)
+        for n in range(10000):
+            t.record('i', (n % 7, 0, 0, 0), now=n)
+        self.assertEqual(peaks.BUCKETS, t._rings['i'].maxima.shape[0])
+        t.record('gone', (1, 1, 1, 1), now=0)
+        self.assertEqual(1, t.prune(now=10000))
+        self.assertEqual(1, len(t))
+        # a bad sample is ignored
+        t.record('i', (np.nan, 0, 0, 0), now=10000)
+        t.record('i', (1, 2), now=10000)
+        self.assertEqual(6, t.peak('i', now=10000)[0])
+        self.assertRaises(ValueError, peaks.PeakTracker, 0)
+
+    def test_host_view_keeps_and_applies_peaks(self):
+        now = [1000.0]
+        view = host_view.HostView(c.conf(), clock=lambda: now[0],
+                                  wall_clock=time.time, peak_window_s=3600)
+        uuid = '11111111-0000-0000-0000-000000000001'
+
+        def sample(cpu):
+            doc = docs.metrics_doc('compute-1', at=time.time(),
+                                   guests=[docs.guest_doc(uuid, cpu=cpu)])
+            view.on_metrics([docs.report(doc, now[0])])
+        sample(0.9)
+        now[0] += 60
+        sample(0.1)
+        m = c.model([c.host('compute-1')],
+                    [c.vm(uuid, 'compute-1', vcpus=2, memory_mb=4096),
+                     c.vm('unknown', 'compute-1')])
+        view.apply(m)
+        self.assertAlmostEqual(0.1, m.instances.cpu_util[0])
+        self.assertAlmostEqual(0.9, m.instances.peak[0, 0])
+        self.assertTrue(np.isnan(m.instances.peak[1]).all())
+        self.assertEqual((2, peaks.BUCKETS, 4), m.instances.peak_slices.shape)
+        self.assertAlmostEqual(1.8, m.instance_peak_demand()[0, 0])
+
+
+class HelpersTest(test_base.BaseTestCase):
+
+    def _model(self):
+        m = c.model([c.host('a'), c.host('b'), c.host('c'),
+                     c.host('d', availability_zone='z2')],
+                    [c.vm('v', 'a')])
+        return m
+
+    def test_empty_and_states(self):
+        m = self._model()
+        owned = {'a', 'b', 'c', 'd'}
+        going = [types.SimpleNamespace(target='c')]
+        self.assertEqual(['b', 'd'],
+                         consolidation.empty_hosts(m, owned, going))
+        self.assertEqual(
+            {'b': models.CONSOLIDATION_DISABLED,
+             'd': models.CONSOLIDATION_EMPTY},
+            consolidation.host_states(m, owned, going, {'b': DRS,
+                                                        'd': 'fan'}))
+        # only the hosts this replica owns
+        self.assertEqual(['b'], consolidation.empty_hosts(m, {'a', 'b'}))
+
+    def test_to_disable_only_what_consolidation_emptied(self):
+        m = self._model()
+        owned = {'a', 'b', 'c', 'd'}
+        self.assertEqual(['b'], consolidation.to_disable(
+            m, owned, (), {}, sources={'a', 'b'}))
+        # already disabled (by anyone): left alone
+        self.assertEqual([], consolidation.to_disable(
+            m, owned, (), {'b': 'operator'}, sources={'b'}))
+
+    def test_room_candidates_only_what_nova_drs_disabled(self):
+        m = self._model()
+        reasons = {'b': DRS, 'c': 'maintenance: DIMMs', 'd': DRS + ' x'}
+        self.assertTrue(consolidation.freed_by_drs(DRS))
+        self.assertFalse(consolidation.freed_by_drs('maintenance'))
+        self.assertFalse(consolidation.freed_by_drs(None))
+        fresh = {'a', 'b', 'c', 'd'}
+        self.assertEqual(['b', 'd'], consolidation.room_candidates(
+            m, set(fresh), reasons, fresh, near=['a']))
+        # a candidate in the hot host's zone first
+        m.hosts.availability_zone[0] = m.hosts.availability_zone[3]
+        self.assertEqual(['d', 'b'], consolidation.room_candidates(
+            m, set(fresh), reasons, fresh, near=['a']))
+        # not reporting: wanted, not a candidate
+        self.assertEqual(['d'], consolidation.room_candidates(
+            m, set(fresh), reasons, {'a', 'd'}))
+        self.assertEqual(['b'], consolidation.waiting_hosts(
+            reasons, set(fresh), {'a', 'd'}))
+
+
+def two_hosts_busy():
+    """a and b run guests that fit on one host; c is empty."""
+    return c.model([c.host('a'), c.host('b'), c.host('c')],
+                   [c.vm('v1', 'a', vcpus=2, util=50.0, mem=1000),
+                    c.vm('w', 'b', vcpus=1, util=50.0, mem=500)])
+
+
+def cycle_input(model, **kw):
+    kw.setdefault('owned', frozenset(model.hosts.names))
+    return planner.CycleInput(model=model, **kw)
+
+
+class PlannerConsolidateTest(base.SqliteTestCase):
+
+    def planner(self, mode):
+        return planner.Planner(c.conf(drs_balancer__mode=mode), self.db,
+                               'r1')
+
+    def test_modes(self):
+        for mode, applied in (('manual', False), ('partial', False),
+                              ('full', True)):
+            result = self.planner(mode).consolidate(
+                cycle_input(two_hosts_busy()))
+            self.assertEqual(['b'], result.plan.freed)
+            self.assertIsNone(result.skipped)
+            uuid = (result.applied or result.recommended)[0]
+            row = self.db.get_plan(uuid)
+            self.assertEqual('consolidate', row.strategy)
+            self.assertEqual(models.PLAN_APPLYING if applied
+                             else models.PLAN_RECOMMENDED, row.state, mode)
+            self.assertEqual([('w', 'b', 'a')],
+                             [(a.instance_uuid, a.source, a.target)
+                              for a in row.actions])
+            self.db.cancel_plan(uuid, 'test')
+
+    def test_same_recommendation_is_not_stored_again(self):
+        p = self.planner('manual')
+        first = p.consolidate(cycle_input(two_hosts_busy()))
+        again = p.consolidate(cycle_input(two_hosts_busy()))
+        self.assertEqual(first.recommended, again.unchanged)
+
+    def test_not_while_a_hotspot_is_open(self):
+        m = two_hosts_busy()
+        m.hosts.hot = np.zeros((3, 4), dtype=bool)
+        m.hosts.hot[1, 0] = True
+        result = self.planner('full').consolidate(cycle_input(m))
+        self.assertEqual('hotspot open on b', result.skipped)
+        self.assertEqual([], self.db.list_plans())
+
+    def test_not_while_a_host_is_in_maintenance(self):
+        result = self.planner('full').consolidate(cycle_input(
+            two_hosts_busy(), disabled_reasons={'c': 'maintenance: x'}))
+        self.assertIn('maintenance', result.skipped)
+
+    def test_only_owned_hosts_are_emptied(self):
+        # b belongs to another replica: its guest stays, a is emptied
+        result = self.planner('full').consolidate(cycle_input(
+            two_hosts_busy(), owned=frozenset({'a'})))
+        self.assertEqual(['a'], result.plan.freed)
+        self.assertEqual({'v1'}, {m.instance for m in result.plan.migrations})
+        result = self.planner('full').consolidate(cycle_input(
+            two_hosts_busy(), owned=frozenset({'c'})))
+        self.assertEqual('no host can be emptied', result.skipped)
+
+    def _hot_and_freed(self):
+        # a is hot (CPU 0.9); b is full; c was emptied and disabled
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [c.vm('v1', 'a', vcpus=5, util=100.0, mem=500),
+                     c.vm('v2', 'a', vcpus=4, util=100.0, mem=500),
+                     c.vm('x', 'b', vcpus=8, util=100.0, mem=500)])
+        m.hosts.disabled[2] = True
+        return m
+
+    def test_hotspot_enables_a_host_nova_drs_disabled(self):
+        loads = {h: {} for h in ('a', 'b', 'c')}
+        result = self.planner('full').run(cycle_input(
+            self._hot_and_freed(), loads=loads,
+            disabled_reasons={'c': DRS}))
+        self.assertEqual(['c'], result.enable_hosts)
+        self.assertEqual([], result.unresolved)
+        self.assertEqual({'c'}, {m.target for m in result.plan.migrations})
+
+    def test_a_recommendation_enables_nothing(self):
+        loads = {h: {} for h in ('a', 'b', 'c')}
+        result = self.planner('manual').run(cycle_input(
+            self._hot_and_freed(), loads=loads,
+            disabled_reasons={'c': DRS}))
+        self.assertEqual([], result.enable_hosts)
+        self.assertEqual(1, len(result.recommended))
+        plan = self.db.get_plan(result.recommended[0])
+        self.assertEqual({'c'}, {a.target for a in plan.actions})
+
+    def test_never_a_host_an_operator_disabled_or_a_silent_one(self):
+        loads = {h: {} for h in ('a', 'b', 'c')}
+        result = self.planner('full').run(cycle_input(
+            self._hot_and_freed(), loads=loads,
+            disabled_reasons={'c': 'fan broken'}))
+        self.assertEqual([], result.enable_hosts)
+        self.assertEqual(['a'], result.unresolved)
+        # nova-drs disabled it, but its agent does not report
+        result = self.planner('full').run(cycle_input(
+            self._hot_and_freed(), loads={'a': {}, 'b': {}},
+            disabled_reasons={'c': DRS}))
+        self.assertEqual([], result.enable_hosts)
+        self.assertEqual(['c'], result.hosts_wanted)
+
+
+class ManagerConsolidationTest(test_manager.ManagerTestCase):
+
+    EXTRA = '22222222-0000-0000-0000-000000000001'
+
+    def setUp(self):
+        super().setUp()
+        self.conn.add_server(self.EXTRA, 'compute-2', vcpus=4, ram=2048)
+
+    def report_guests(self, host, sids, cpu=0.1):
+        guests = [docs.guest_doc(sid, cpu=cpu, mem=500.0, vcpus=4,
+                                 max_mb=2048.0) for sid in sids]
+        load = cpu * 4 * len(sids) / 12.0
+        doc = docs.metrics_doc(host, at=time.time(), guests=guests,
+                               load=(load, 0.1, 0, 0),
+                               hotspot=('cpu',) if load > 0.85 else ())
+        self.manager.view.on_metrics([docs.report(doc, time.monotonic())])
+
+    def report_cluster(self):
+        self.report_guests('compute-1', list(test_manager.SERVERS))
+        self.report_guests('compute-2', [self.EXTRA])
+        self.report_guests('compute-3', [])
+
+    def service(self, host):
+        return next(s for s in self.conn.compute.service_list
+                    if s.host == host)
+
+    def test_pass_waits_for_a_whole_peak_window(self):
+        self.report_cluster()
+        self.assertIsNone(self.manager.consolidation_cycle())
+        self.assertEqual([], self.db.list_plans())
+        self.manager.view.peaks.since -= \
+            self.conf.drs_balancer.consolidation_peak_window
+        result = self.manager.consolidation_cycle()
+        self.assertEqual(['compute-2'], result.plan.freed)
+        # full mode: applied
+        self.assertEqual(1, len(result.applied))
+
+    def test_freed_host_disabled_and_reported(self):
+        self.conf.set_override('disable_freed_hosts', True, 'drs_balancer')
+        self.report_cluster()
+        # a consolidation plan emptied compute-3 (applied)
+        done = plan_mod.Plan('consolidate', migrations=[plan_mod.Migration(
+            instance='33333333-0000-0000-0000-000000000001',
+            source='compute-3', target='compute-1', reason='test')])
+        row = self.db.create_plan(done, models.ORIGIN_PERIODIC, 'replica-a')
+        self.db.transition_plan(row.uuid, models.PLAN_RECOMMENDED,
+                                models.PLAN_APPLYING, 'replica-a')
+        self.manager.cycle()
+        self.assertIn(('disable_service', 'compute-3', DRS),
+                      self.conn.compute.calls)
+        self.assertEqual(('disabled', DRS),
+                         (self.service('compute-3').status,
+                          self.service('compute-3').disabled_reason))
+        self.assertEqual({'compute-3': models.CONSOLIDATION_DISABLED},
+                         self.manager.consolidation_states)
+        self.manager.write_host_states()
+        states = {r.host: r.consolidation
+                  for r in self.db.list_host_states()}
+        self.assertEqual({'compute-1': None, 'compute-2': None,
+                          'compute-3': 'disabled'}, states)
+        # the next cycle does not disable it again
+        self.manager.cycle()
+        self.assertEqual(1, self.conn.compute.call_names().count(
+            'disable_service'))
+        (event,) = self.db.list_events(kind='consolidation.host_disabled')
+        self.assertEqual((row.uuid, {'host': 'compute-3'}),
+                         (event.object_uuid, event.detail))
+        # an operator enables it again: nova-drs leaves it so
+        self.service('compute-3').status = 'enabled'
+        self.service('compute-3').disabled_reason = None
+        self.manager._disabled_at.clear()
+        self.manager.inventory.invalidate('test')
+        self.manager.cycle()
+        self.assertEqual(1, self.conn.compute.call_names().count(
+            'disable_service'))
+
+    def test_empty_host_without_the_option_is_only_reported(self):
+        self.report_cluster()
+        self.manager.cycle()
+        self.assertNotIn('disable_service', self.conn.compute.call_names())
+        self.assertEqual({'compute-3': models.CONSOLIDATION_EMPTY},
+                         self.manager.consolidation_states)
+
+    def test_hotspot_enables_the_freed_host(self):
+        svc = self.service('compute-3')
+        svc.status, svc.disabled_reason = 'disabled', DRS
+        svc2 = self.service('compute-2')
+        svc2.status, svc2.disabled_reason = 'disabled', 'operator: fan'
+        self.report_guests('compute-1', list(test_manager.SERVERS), cpu=1.0)
+        self.report_guests('compute-2', [self.EXTRA])
+        self.report_guests('compute-3', [])
+        result = self.manager.cycle()
+        self.assertEqual(['compute-3'], result.enable_hosts)
+        self.assertEqual([('enable_service', 'compute-3')],
+                         [call for call in self.conn.compute.calls
+                          if call[0] == 'enable_service'])
+        self.assertEqual('enabled', svc.status)
+        self.assertEqual('disabled', svc2.status)
+        plan = self.db.get_plan(result.applied[0])
+        self.assertEqual({'compute-3'}, {a.target for a in plan.actions})
+        # the executor's destination check sees it enabled at once
+        model = self.manager._model
+        self.assertFalse(model.hosts.disabled[model.host_index['compute-3']])
+        events = self.db.list_events(kind='consolidation.host_enabled')
+        self.assertEqual(1, len(events))
+
+
+class MainLoopTest(test_manager.ManagerTestCase):
+    """The consolidation timer of the main loop (planning mocked)."""
+
+    def _run(self, interval):
+        self.conf.set_override('consolidation_interval', interval,
+                               'drs_balancer')
+        ticks = itertools.count(0, 50)         # 50 s per clock reading
+        self.manager.clock = lambda: float(next(ticks))
+        stop = threading.Event()
+        calls = {'requests': 0}
+
+        def requests():
+            calls['requests'] += 1
+            if calls['requests'] >= 40:
+                stop.set()
+        m = self.manager
+        with mock.patch.object(m, 'cycle') as cycle, \
+                mock.patch.object(m, 'consolidation_cycle') as passes, \
+                mock.patch.object(m, 'process_requests', requests), \
+                mock.patch.object(m, 'write_host_states'), \
+                mock.patch.object(m, 'refresh_and_report'), \
+                mock.patch.object(m, 'purge'):
+            m.run(stop)
+        return cycle.call_count, passes.call_count
+
+    def test_off_by_default(self):
+        cycles, passes = self._run(0)
+        self.assertGreater(cycles, 0)
+        self.assertEqual(0, passes)
+
+    def test_a_pass_every_interval(self):
+        cycles, passes = self._run(600)
+        self.assertGreater(passes, 0)
+        # far fewer passes than planning cycles (every 60 s)
+        self.assertLess(passes, cycles)

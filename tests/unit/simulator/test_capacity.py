@@ -1,0 +1,186 @@
+# SPDX-License-Identifier: Apache-2.0
+"""``nova-drs capacity``: the replay, the oracle, the search, the CLI."""
+
+import io
+import json
+import os
+
+import fixtures
+import numpy as np
+from oslotest import base
+
+from nova_drs.cmd import drs
+from nova_drs.simulator import capacity
+from nova_drs.simulator import locate
+from nova_drs.simulator import traces
+from tests.unit import clusters
+
+
+def vms(ws, max_mb, interval_s=10.0, on=None):
+    ws = np.asarray(ws, dtype=float)
+    return capacity.Vms(names=['v%d' % i for i in range(ws.shape[0])],
+                        max_mb=np.asarray(max_mb, dtype=float), ws=ws,
+                        interval_s=interval_s, on=on)
+
+
+class TestUpsample(base.BaseTestCase):
+
+    def test_ramps_between_samples_and_steps_on_boot(self):
+        mem = np.array([[100.0, 400.0, 400.0],
+                        [0.0, 300.0, 300.0]])
+        ws, on = capacity.upsample(mem, 300.0, 100.0, 9)
+        # running: a straight line from 100 to 400 over 5 minutes
+        np.testing.assert_allclose([100, 200, 300, 400, 400, 400],
+                                   ws[0, :6])
+        # off, then on at once with 300 (no ramp from "off")
+        np.testing.assert_allclose([0, 0, 0, 300, 300, 300], ws[1, :6])
+        self.assertEqual([False] * 3 + [True] * 6, on[1].tolist())
+
+
+class TestOracle(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf()
+
+    def test_targets_are_demand_plus_margin_within_floor_and_flavor(self):
+        t = capacity.oracle_targets(self.conf, np.array([4096.0] * 3),
+                                    np.array([3000.0, 100.0, 4000.0]))
+        # margin 10 % (409.6 MiB), floor 50 % (2048 MiB), flavor 4096
+        np.testing.assert_allclose([3409.6, 2048.0, 4096.0], t)
+
+    def test_max_overcommit_of_a_steady_host(self):
+        # four 4 GiB guests using 3 GiB each: the oracle gives them
+        # 3409.6, of which the host backs the 3 GiB they touch; the host
+        # holds while 5 % of it stays available
+        steady = vms(np.full((4, 50), 3072.0), [4096.0] * 4)
+        answer = capacity.find_max_overcommit(
+            steady, self.conf, capacity.Policy(capacity.ORACLE),
+            page_cache_growth=0.0)
+        expect = 4 * 4096.0 * 0.95 / (4 * 3072.0)
+        self.assertAlmostEqual(expect, answer.max_overcommit,
+                               delta=capacity.TOLERANCE)
+        self.assertEqual(0, answer.run.guest_events)
+        # just beyond, it does not hold
+        over = capacity.check_at(steady, self.conf,
+                                 capacity.Policy(capacity.ORACLE),
+                                 expect * 1.05, page_cache_growth=0.0)
+        self.assertFalse(over.holds())
+
+
+class TestReplay(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf()
+        # two 4 GiB guests touch 3 GiB, go idle, then one allocates 3 GiB
+        # within a step
+        ws = np.full((2, 120), 300.0)
+        ws[:, :10] = 3000.0
+        ws[0, 60:] = 3300.0
+        self.vms = vms(ws, [4096.0, 4096.0])
+
+    def test_no_balloon_never_reclaims(self):
+        run = capacity.check_at(self.vms, self.conf,
+                                capacity.Policy(capacity.NO_BALLOON), 1.5,
+                                history=True)
+        self.assertEqual(0, run.balloon_changes)
+        # 6000 MiB backed on 5461 MiB of host: under pressure throughout
+        self.assertEqual(0.0, run.host_ok)
+        self.assertEqual(0.0, run.reclaimed_mb.max())
+
+    def test_a_jump_beyond_the_margin_is_a_guest_event(self):
+        # floor 10 %, no demand floor: the adaptive policy shrinks the
+        # idle guests to what they use plus the margin, so guest 0's
+        # jump finds it short
+        policy = capacity.Policy('adaptive', {'floor': 0.1,
+                                              'demand_window_s': 0.0})
+        run = capacity.check_at(self.vms, self.conf, policy, 1.5,
+                                history=True)
+        self.assertGreater(run.reclaimed_mb.max(), 1000)
+        self.assertEqual(1, run.guest_events)
+        self.assertFalse(run.holds())
+        # the settings were for that run only
+        self.assertEqual(0.5, self.conf.drs_balloon.floor)
+
+    def test_switched_off_vm_backs_nothing(self):
+        on = np.ones((2, 120), dtype=bool)
+        on[1, 10:] = False
+        ws = self.vms.ws.copy()
+        ws[1, 10:] = 0.0
+        off = vms(ws, [4096.0, 4096.0], on=on)
+        run = capacity.check_at(off, self.conf,
+                                capacity.Policy(capacity.NO_BALLOON), 1.0,
+                                history=True, page_cache_growth=0.0)
+        # one guest backing the 3000 MiB it touched, then 3300, on 8 GiB
+        # of host; the other backs nothing once off
+        self.assertAlmostEqual(1 - 3000.0 / 8192, run.headroom[20])
+        self.assertAlmostEqual(1 - 3300.0 / 8192, run.headroom[100])
+
+
+class TestCli(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.tmp = self.useFixture(fixtures.TempDir()).path
+        self.stdout = io.StringIO()
+        self.stderr = io.StringIO()
+        self.useFixture(fixtures.MonkeyPatch('sys.stdout', self.stdout))
+        self.useFixture(fixtures.MonkeyPatch('sys.stderr', self.stderr))
+
+    def capacity(self, *args):
+        return drs.main(['capacity'] + list(args))
+
+    def test_bundled_sample_with_plot_and_json(self):
+        out = os.path.join(self.tmp, 'cap.json')
+        plots = os.path.join(self.tmp, 'plots')
+        rc = self.capacity('--vms', '10', '--hours', '6', '--interval',
+                           '300', '--seeds', '0,1', '--policy', 'oracle',
+                           '--policy', 'adaptive:floor=0.4', '--plot', plots,
+                           '--json', out)
+        self.assertEqual(0, rc, self.stderr.getvalue())
+        text = self.stdout.getvalue()
+        self.assertIn('adaptive(floor=0.4)', text)
+        with open(out) as f:
+            answers = json.load(f)['answers']
+        self.assertEqual(4, len(answers))
+        for a in answers:
+            self.assertGreaterEqual(a['max_overcommit'], 1.0)
+            self.assertEqual(0, a['guest_events'])
+            self.assertGreaterEqual(a['host_ok'], capacity.OK_SHARE)
+        for seed in (0, 1):
+            self.assertTrue(os.path.getsize(os.path.join(
+                plots, 'capacity-seed%d.png' % seed)) > 1000)
+
+    def assertUsageError(self, rc, text):
+        err = self.stderr.getvalue()
+        self.assertEqual(2, rc, err)
+        self.assertNotIn('Traceback', err)
+        self.assertIn(text, err)
+
+    def test_bad_input(self):
+        self.assertUsageError(self.capacity('--policy', 'adaptive:nope=1'),
+                              "no option 'nope'")
+        self.assertUsageError(self.capacity('--policy', 'adaptive:floor=x'),
+                              'floor')
+        self.assertUsageError(self.capacity('--policy', 'nosuch'),
+                              'nosuch')
+        self.assertUsageError(self.capacity('--seeds', 'a'), '--seeds')
+        self.assertUsageError(self.capacity('--vms', '1000'),
+                              '1000 VMs asked for')
+        self.assertUsageError(self.capacity('--trace-dir', self.tmp),
+                              self.tmp)
+
+
+class TestSelect(base.BaseTestCase):
+
+    def test_draw_is_reproducible_and_cut(self):
+        directory, _ = locate.find(traces.BITBRAINS)
+        trace = traces.load_bitbrains(directory)
+        a = capacity.select_vms(trace, 5, 3, 2, 60.0)
+        b = capacity.select_vms(trace, 5, 3, 2, 60.0)
+        self.assertEqual(a.names, b.names)
+        self.assertEqual((5, 120), a.ws.shape)
+        self.assertTrue((a.ws <= a.max_mb[:, None]).all())
+        self.assertRaises(traces.TraceError, capacity.select_vms, trace, 5,
+                          3, 1000, 60.0)

@@ -1,0 +1,139 @@
+# SPDX-License-Identifier: Apache-2.0
+"""Energy, hosts freed and re-triggers in the simulator's metrics; the
+packing benchmark's targets; ``NAME:policy`` strategy names."""
+
+import numpy as np
+from oslotest import base
+
+from nova_drs.simulator import cli
+from nova_drs.simulator import metrics
+from nova_drs.simulator import migrations
+from nova_drs.simulator import packbench
+from tests.unit import clusters as c
+
+CAP = [[4, 1000, 0, 0], [4, 1000, 0, 0]]
+
+
+def _acc(steps=2, power=(175.0, 250.0)):
+    return metrics.Accumulator(2, CAP, [0.85, 0.9, 0.9, 0.9], 100.0, steps,
+                               power_w=power)
+
+
+def _demand(*cores):
+    return np.array([[x, 0, 0, 0] for x in cores], dtype=float)
+
+
+class TestEnergy(base.BaseTestCase):
+
+    def test_linear_power_model_and_empty_hosts_off(self):
+        acc = _acc()
+        # step 0: one instance per host (0.25 load each); step 1: both on
+        # host 0 (0.5 load), host 1 empty and off
+        acc.add_step(0, np.array([0, 1]), _demand(1.0, 1.0), [])
+        acc.add_step(1, np.array([0, 0]), _demand(1.0, 1.0), [])
+        m = acc.result()
+        joules = (2 * (175 + 75 * 0.25) + (175 + 75 * 0.5)) * 100.0
+        self.assertAlmostEqual(joules / 3.6e6, m['energy_kwh'])
+        self.assertEqual(1, m['hosts_freed'])
+        self.assertEqual(1.5, m['mean_active_hosts'])
+
+    def test_power_options_are_used(self):
+        acc = _acc(steps=1, power=(100.0, 100.0))
+        acc.add_step(0, np.array([0, 0]), _demand(4.0, 0.0), [])
+        self.assertAlmostEqual(100.0 * 100.0 / 3.6e6,
+                               acc.result()['energy_kwh'])
+
+
+class TestRetrigger(base.BaseTestCase):
+
+    def _run(self, step1):
+        acc = _acc()
+        # host 0 at 3.6 of 4 cores (hot); instance 0 (1.8) leaves for
+        # host 1 in the first half of step 0: both end the step cool
+        acc.add_step(0, np.array([0, 0]), _demand(1.8, 1.8), [
+            migrations.Window(0, 0, 1, 0.0, 50.0, True, True, 1024.0)])
+        acc.add_step(1, np.array([1, 0]), _demand(*step1), [])
+        return acc.result()
+
+    def test_source_hot_again(self):
+        m = self._run((1.0, 3.5))
+        self.assertEqual(1, m['relieved_hosts'])
+        self.assertEqual(1.0, m['retrigger_share'])
+        self.assertEqual(0.0, m['destination_retrigger_share'])
+
+    def test_destination_hot_again(self):
+        m = self._run((3.6, 1.0))
+        self.assertEqual(0.0, m['retrigger_share'])
+        self.assertEqual(1.0, m['destination_retrigger_share'])
+
+    def test_neither(self):
+        m = self._run((1.0, 1.0))
+        self.assertEqual(0.0, m['retrigger_share'])
+        self.assertEqual(0.0, m['destination_retrigger_share'])
+
+
+def _metrics(**kw):
+    base_m = {'hotspot_host_time_fraction': 0.5,
+              'overload_time_fraction': 0.05, 'mean_active_hosts': 100.0,
+              'energy_kwh': 500.0, 'retrigger_share': 0.0,
+              'destination_retrigger_share': 0.0, 'relieved_hosts': 10}
+    pack = dict(base_m, hotspot_host_time_fraction=0.05,
+                overload_time_fraction=0.005, mean_active_hosts=60.0,
+                energy_kwh=350.0)
+    pack.update(kw)
+    return {'none': base_m, 'hotspot:pack': pack,
+            'hotspot:spread': dict(base_m)}
+
+
+class TestPackBenchTargets(base.BaseTestCase):
+
+    def results(self, **kw):
+        """{target name (without the guard): PASS | MISSED | FAIL}."""
+        return {t.split(' (guard')[0]: r for t, _f, r
+                in packbench.check('d', 100, _metrics(**kw))}
+
+    def not_passed(self, **kw):
+        return {t: r for t, r in self.results(**kw).items()
+                if r != packbench.PASS}
+
+    def test_all_met(self):
+        self.assertEqual({}, self.not_passed())
+
+    def test_aims_missed_above_their_guards(self):
+        # SLATAH cut 60 %: the aim (80 %) missed, the guard (50 %) met
+        self.assertEqual({'pack cuts SLATAH >= 80% vs none': 'MISSED'},
+                         self.not_passed(overload_time_fraction=0.02))
+        self.assertEqual(
+            {'pack >= 30% fewer active hosts than spread': 'MISSED'},
+            self.not_passed(mean_active_hosts=80.0))
+        self.assertEqual({'pack >= 20% less energy than spread': 'MISSED'},
+                         self.not_passed(energy_kwh=420.0))
+
+    def test_below_the_guards(self):
+        self.assertEqual({'pack cuts SLATAH >= 80% vs none': 'FAIL'},
+                         self.not_passed(overload_time_fraction=0.03))
+        self.assertEqual(
+            {'pack >= 30% fewer active hosts than spread': 'FAIL'},
+            self.not_passed(mean_active_hosts=90.0))
+        self.assertEqual({'pack >= 20% less energy than spread': 'FAIL'},
+                         self.not_passed(energy_kwh=430.0))
+        self.assertEqual({'pack cuts hotspot time >= 80% vs none': 'FAIL'},
+                         self.not_passed(hotspot_host_time_fraction=0.2))
+
+    def test_enforced_targets(self):
+        self.assertEqual({'pack: relieved hosts hot again <= 5%': 'FAIL'},
+                         self.not_passed(retrigger_share=0.06))
+        self.assertEqual({'pack: destinations hot again <= 2%': 'FAIL'},
+                         self.not_passed(destination_retrigger_share=0.03))
+
+
+class TestPolicyInStrategyName(base.BaseTestCase):
+
+    def test_parse(self):
+        conf = c.conf()
+        self.assertEqual(['none', 'hotspot:pack', 'hotspot:spread'],
+                         cli.parse_strategies(
+                             'none,hotspot:pack,hotspot:spread', conf))
+        error = type(cli._command_error('x'))
+        self.assertRaises(error, cli.parse_strategies, 'hotspot:tight',
+                          conf)
