@@ -152,31 +152,37 @@ step_unit() {
     pytest_step unit tests/unit
 }
 
-# The functional tests in two processes. Most share the labs' services
-# (RabbitMQ, the agent lab's libvirtd, the Nova lab) and some stop or
-# restart one: they run one after the other, as always. These use none of
-# them: each makes its own throwaway database (MariaDB, PostgreSQL,
-# SQLite), its own API server on a free port or its own coordination
-# group on Redis, which no test restarts; they run meanwhile, alongside.
+# The functional tests in three runs. First those with QEMU guests (the
+# agent's, and the end-to-end test's under TCG): they are CPU-bound and
+# their timings are real-time (a guest allocating while the agent
+# balloons it), so they run alone. Then the rest, one after the other
+# (they share the labs' services, RabbitMQ, libvirtd, the Nova lab, and
+# some stop or restart one), and meanwhile, in a second process, those
+# that use none of them: each makes its own throwaway database (MariaDB,
+# PostgreSQL, SQLite), its own API server on a free port or its own
+# coordination group on Redis, which no test restarts.
+FUNCTIONAL_GUESTS=(tests/functional/agent tests/functional/e2e)
 FUNCTIONAL_ALONGSIDE=(tests/functional/db tests/functional/api/test_api.py
     tests/functional/balancer/test_coordination.py)
 
 step_functional() {
-    local rc=0 pid note path ignore=()
+    local rc=0 pid notes path ignore=()
     local log=$LOG_DIR/functional-alongside.log
-    for path in "${FUNCTIONAL_ALONGSIDE[@]}"; do
+    for path in "${FUNCTIONAL_GUESTS[@]}" "${FUNCTIONAL_ALONGSIDE[@]}"; do
         ignore+=(--ignore "$path")
     done
+    pytest_step functional-guests "${FUNCTIONAL_GUESTS[@]}" || rc=$?
+    notes="with guests: $STEP_NOTE"
     python -m pytest "${FUNCTIONAL_ALONGSIDE[@]}" -q -p no:cacheprovider \
         > "$log" 2>&1 &
     pid=$!
     pytest_step functional tests/functional "${ignore[@]}" || rc=$?
+    notes="$notes; the rest: $STEP_NOTE"
     wait "$pid" || rc=$?
-    note=$STEP_NOTE
     drs_header "functional, alongside: ${FUNCTIONAL_ALONGSIDE[*]}"
     cat "$log"
     count_tests "$log"
-    STEP_NOTE="$note; alongside: $STEP_NOTE"
+    STEP_NOTE="$notes; alongside: $STEP_NOTE"
     return "$rc"
 }
 

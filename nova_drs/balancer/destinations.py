@@ -55,6 +55,8 @@ TIER_SPREAD = 'least loaded after the move'
 #: first chunk of hosts checked per query; it doubles up to MAX_CHUNK
 CHUNK = 32
 MAX_CHUNK = 4096
+#: what _most_selective answers when no host has room for a resource
+NO_ROOM = object()
 #: the order is rebuilt after this many stale keys (share of its hosts)
 STALE_SHARE = 0.05
 #: a proof checks every host with room on one resource when so few
@@ -257,8 +259,13 @@ class Index:
 
     # -- queries
 
-    def _suffix(self, part, which, need, comfort):
-        """Chunks of the shortest suffix of hosts with room enough."""
+    def _most_selective(self, part, which, need, comfort):
+        """The resource fewest hosts have room for.
+
+        :returns: (hosts with room, first such position, its order);
+            None when nothing is needed; NO_ROOM when no host has room
+            for one of the resources
+        """
         best = None
         for column in range(need.size):
             if need[column] <= EPS:
@@ -267,9 +274,16 @@ class Index:
             pos = int(np.searchsorted(order.keys, need[column] - EPS))
             left = order.keys.size - pos
             if left == 0:
-                return
+                return NO_ROOM
             if best is None or left < best[0]:
                 best = (left, pos, order)
+        return best
+
+    def _suffix(self, part, which, need, comfort):
+        """Chunks of the shortest suffix of hosts with room enough."""
+        best = self._most_selective(part, which, need, comfort)
+        if best is NO_ROOM:
+            return
         if best is None:
             hosts = getattr(part, which)
             pos = 0
@@ -284,17 +298,9 @@ class Index:
 
     def _reverse(self, part, which, need):
         """Chunks of hosts, the most room on the selective resource first."""
-        best = None
-        for column in range(need.size):
-            if need[column] <= EPS:
-                continue
-            order = self._order(part, which, column, False)
-            pos = int(np.searchsorted(order.keys, need[column] - EPS))
-            left = order.keys.size - pos
-            if left == 0:
-                return
-            if best is None or left < best[0]:
-                best = (left, pos, order)
+        best = self._most_selective(part, which, need, False)
+        if best is NO_ROOM:
+            return
         if best is None:
             hosts, pos = getattr(part, which)[::-1], 0
             end = hosts.size

@@ -220,10 +220,17 @@ class TestAgentOnGuests(base.AgentLabTestCase):
         squeezed = base.SqueezedHost(self.conn, total_mb=1100)
         agent = self.start_agent(conf, host_reader=squeezed)
         started = time.monotonic()
+
+        def both_shrunk():
+            # the ~234 MiB the host needs, from both (each gives its
+            # share of what its shrink returns; how it splits depends on
+            # when each resize lands, so only "both gave" is asserted),
+            # within one min_change_mb step
+            given = [512 - a.actual_mib(), 512 - b.actual_mib()]
+            return min(given) >= 48 and sum(given) >= 234 - 16
         try:
-            lab.wait_for(lambda: a.actual_mib() <= 420
-                         and b.actual_mib() <= 420,
-                         60, what='both idle guests to be shrunk')
+            lab.wait_for(both_shrunk, 60,
+                         what='both idle guests to be shrunk')
         except AssertionError as e:
             # what the policy did, to tell a slow lab from a policy fault
             raise AssertionError('%s\n%s' % (e, format_trace(balloon_trace(
