@@ -29,7 +29,7 @@ cat <<EOT
 Open $REPORT/index.html for the plots. Replay a whole PlanetLab day, or
 your own traces, with for example:
 
-    .venv/bin/nova-drs simulate --trace-dir ../shared/traces/planetlab \\
+    .venv/bin/nova-drs simulate --trace-dir /path/to/traces/planetlab \\
         --day 20110303 --hosts 200
 
 and plan migrations for a cluster snapshot (format: doc/source/snapshot-format.rst):

@@ -67,15 +67,14 @@ def parse_steps(text):
     return steps
 
 
-def _repo_root():
-    here = os.path.dirname(os.path.abspath(__file__))
-    return os.path.dirname(os.path.dirname(here))
-
-
 def default_trace_dirs():
-    """Candidates for --trace-dir: cwd/../shared/traces, repo/../shared."""
-    return [os.path.join(os.getcwd(), os.pardir, 'shared', 'traces'),
-            os.path.join(_repo_root(), os.pardir, 'shared', 'traces')]
+    """Candidates for --trace-dir: $NOVA_DRS_TRACE_DIR, if set.
+
+    There is no default place: the traces are the operator's download
+    (doc/source/simulator.rst, "Traces").
+    """
+    root = os.environ.get('NOVA_DRS_TRACE_DIR')
+    return [root] if root else []
 
 
 def find_day_dir(trace_dir, day):
@@ -104,6 +103,9 @@ def find_day_dir(trace_dir, day):
     if trace_dir:
         raise _command_error('trace directory %s not found or holds no '
                              'PlanetLab days' % trace_dir)
+    if not roots:
+        raise _command_error('no PlanetLab traces given: pass --trace-dir '
+                             '(or set NOVA_DRS_TRACE_DIR)')
     raise _command_error(
         'PlanetLab traces not found in %s; pass --trace-dir'
         % ' or '.join(os.path.normpath(r) for r in roots))
@@ -135,8 +137,8 @@ def add_parser(sub, add_config_args, load_conf):
                    help='PlanetLab trace day (default %s).' % DEFAULT_DAY)
     p.add_argument('--trace-dir', metavar='DIR',
                    help='Directory holding planetlab/<day>/ (default '
-                        '../shared/traces from the current directory, '
-                        'then from the project root).')
+                        '$NOVA_DRS_TRACE_DIR; doc/source/simulator.rst says '
+                        'where to get the traces).')
     p.add_argument('--steps', metavar='auto|S,S,...',
                    help='Trace time steps of the scenarios (default auto: '
                         'the 50th, 75th and 90th percentile of mean CPU).')

@@ -27,7 +27,6 @@ Run it as ``nova-drs simulate --pack-bench [--trace-dir DIR]
 hosts).
 """
 
-import os
 import sys
 import time
 
@@ -164,7 +163,6 @@ def cmd_pack_bench(args, load_conf):
     hosts = [int(h) for h in (args.pack_hosts
                               or ','.join(map(str, HOSTS))).split(',')
              if h.strip()]
-    trace_root = args.trace_dir or os.path.join(os.getcwd(), os.pardir,
-                                                'shared', 'traces')
-    passed, _rows = run(trace_root, conf, days=days, hosts=hosts)
+    # no --trace-dir: $NOVA_DRS_TRACE_DIR (bench_cli.default_trace_dirs)
+    passed, _rows = run(args.trace_dir, conf, days=days, hosts=hosts)
     return 0 if passed else 1
