@@ -34,7 +34,7 @@ from keystoneauth1 import exceptions as ks_exc
 SERVICE_TYPE = 'drs'
 DEFAULT_API_VERSION = '1.0'
 #: the newest API version this client knows (the OSC plugin's default)
-LATEST_API_VERSION = '1.3'
+LATEST_API_VERSION = '1.4'
 #: the first version with operator control (the balancer's settings, a
 #: host's pause): these operations do not exist below it
 CONTROL_API_VERSION = '1.2'

@@ -44,15 +44,19 @@ class Publisher:
         built from the configuration when the publisher starts.
     :param signer: a :class:`nova_drs.notifications.signing.Signer`, or
         None to send unsigned payloads; by default the configuration's.
+    :param host: the compute host (default ``[drs_agent] host``).
     :raises nova_drs.notifications.signing.KeyFileError: the configured
         key file holds no key.
     """
 
     _FROM_CONF = object()
 
-    def __init__(self, conf, notifier=None, signer=_FROM_CONF):
+    def __init__(self, conf, notifier=None, signer=_FROM_CONF, host=None):
         self.conf = conf
-        self.publisher_id = '%s:%s' % (BINARY, conf.drs_agent.host)
+        #: the compute host it publishes for: ``[drs_agent] host`` unless
+        #: given (the load test's simulated agents share a configuration)
+        self.host = host or conf.drs_agent.host
+        self.publisher_id = '%s:%s' % (BINARY, self.host)
         if signer is self._FROM_CONF:
             signer = signing.Signer.from_conf(conf, self.publisher_id)
         self.signer = signer
@@ -63,8 +67,7 @@ class Publisher:
         self.size = conf.drs_agent.buffer_size
         #: the topic of this host's intake partition, or ``[drs_agent]
         #: topic`` without partitions (nova_drs.notifications.partition)
-        self.topic = partition.topic_for(conf.drs_agent.topic,
-                                         conf.drs_agent.host,
+        self.topic = partition.topic_for(conf.drs_agent.topic, self.host,
                                          conf.drs_agent.partitions)
         self._notifier = notifier
         self._transport = None
@@ -173,6 +176,25 @@ class Publisher:
                     self._dropping = False
                     LOG.info('Notification buffer drained; %d dropped '
                              'so far', self.dropped)
+
+    def flush(self):
+        """Send what is buffered now, in the caller's thread.
+
+        For a caller that drives many publishers without starting their
+        sender threads (the load test simulates thousands of agents in a
+        process); an error of the notifier is raised and the notification
+        stays buffered.
+        """
+        while True:
+            with self._cond:
+                if not self._buffer:
+                    return
+                item = self._buffer[0]
+            self._notifier.sample({}, item[0], item[1])
+            with self._cond:
+                if self._buffer and self._buffer[0] is item:
+                    self._buffer.popleft()
+                self.sent += 1
 
     def stop(self, timeout=5.0):
         """Send what is buffered (for up to ``timeout`` s), then stop."""

@@ -46,6 +46,9 @@ HISTORY = (
                     '``consolidation`` (``empty``: no guest, it can be '
                     'powered off; ``disabled``: and nova-drs disabled '
                     'its nova-compute service).'),
+    (Version(1, 4), 'The status shows each replica\'s ``work``: metrics '
+                    'taken in and dropped, partitions and hosts owned, '
+                    'Nova reads and API calls, CPU seconds and memory.'),
 )
 MIN_VERSION = HISTORY[0][0]
 MAX_VERSION = HISTORY[-1][0]

@@ -7,8 +7,9 @@ hash ring over the current members names, so replicas that see the same
 members agree without talking to each other. In ``per_host`` mode a
 replica owns only its own compute host.
 
-With ``[drs_listener] partitions`` N > 0 the ring places the N intake
-partitions rather than the hosts, and a host belongs to the owner of its
+With ``[drs_listener] partitions`` N > 0 the N intake partitions are
+dealt evenly among the members (:func:`partition_table`) rather than the
+hosts placed on the ring, and a host belongs to the owner of its
 partition (:mod:`nova_drs.notifications.partition`): a replica then owns
 exactly the hosts whose metrics it reads (:mod:`nova_drs.balancer.
 partitions`), and a membership change moves whole partitions.
@@ -33,6 +34,7 @@ because of the per-instance and per-destination locks
 
 import collections
 import contextlib
+import hashlib
 import os
 import socket
 import threading
@@ -79,30 +81,93 @@ def host_lock_name(host):
 
 
 def ring(members):
-    """The consistent hash ring that shares the hosts among ``members``.
+    """Who owns what among ``members``: a :class:`Ring`.
 
     Every replica, and the API's status, build it the same way, so they
     all agree on who owns which host without talking to each other.
     """
-    return hashring.HashRing(sorted(members))
+    return Ring(members)
 
 
-def owner_of(host, hash_ring, partitions=partition_mod.UNPARTITIONED):
-    """The member (str) that owns ``host`` on ``hash_ring``.
+class Ring:
+    """The shares of the current members.
+
+    Hosts (without intake partitions) are placed on tooz's consistent
+    hash ring. The intake partitions, a small fixed set, are not: a hash
+    ring places a few dozen keys very unevenly (64 partitions on 2
+    members: 27 and 37; 128 on 3: 27, 49 and 52), and the busiest
+    replica would set the region's limit. They are dealt by
+    :func:`partition_table` instead: as even as the counts allow, and
+    still stable when a member joins or leaves.
+    """
+
+    def __init__(self, members):
+        self.members = tuple(sorted(members))
+        self._hosts = hashring.HashRing(self.members)
+        self._tables = {}
+
+    def host_owner(self, host):
+        return _owner(host, self._hosts)
+
+    def partition_owner(self, partition, count):
+        table = self._tables.get(count)
+        if table is None:
+            table = self._tables[count] = partition_table(self.members,
+                                                          count)
+        return table[partition]
+
+
+def _rank(key, member):
+    return hashlib.sha256(('%s/%s' % (key, member)).encode('utf-8')).digest()
+
+
+def partition_table(members, count):
+    """The owner of each of ``count`` intake partitions (a list).
+
+    Rendezvous hashing with bounded loads: each partition, in order, goes
+    to the member that ranks highest for it among those that have not
+    reached their share (count // members, or one more for the first
+    count % members to get there). So the shares differ by at most one
+    partition, and a membership change moves about the share
+    of the member that came or went (a few more when the bound shifts),
+    not everything, as a modulo rule would.
+    """
+    members = sorted(members)
+    if not members:
+        return [None] * count
+    # each member takes `base` partitions, `extra` of them one more
+    base, extra = divmod(count, len(members))
+    load = dict.fromkeys(members, 0)
+    table = []
+    for p in range(count):
+        key = partition_mod.ring_key(p)
+        for member in sorted(members, key=lambda m: _rank(key, m),
+                             reverse=True):
+            if load[member] < base or (load[member] == base and extra):
+                if load[member] == base:
+                    extra -= 1
+                load[member] += 1
+                table.append(member)
+                break
+    return table
+
+
+def owner_of(host, members_ring, partitions=partition_mod.UNPARTITIONED):
+    """The member (str) that owns ``host`` on ``members_ring`` (a Ring).
 
     :param partitions: ``[drs_listener] partitions``: with N > 0 a host
         belongs to the owner of its intake partition, so that a replica
         owns exactly the hosts whose metrics it receives
     """
     if partitions:
-        return partition_owner(
-            partition_mod.partition_of(host, partitions), hash_ring)
-    return _owner(host, hash_ring)
+        return members_ring.partition_owner(
+            partition_mod.partition_of(host, partitions), partitions)
+    return members_ring.host_owner(host)
 
 
-def partition_owner(partition, hash_ring):
+def partition_owner(partition, members_ring, count):
     """The member (str) that owns intake partition ``partition``."""
-    return _owner(partition_mod.ring_key(partition), hash_ring)
+    return members_ring.partition_owner(partition, count)
 
 
 def _owner(key, hash_ring):
@@ -293,7 +358,8 @@ class Coordinator:
                 return frozenset()
             hash_ring = self._ring
         return frozenset(p for p in range(self.partitions)
-                         if partition_owner(p, hash_ring) == self.member_id)
+                         if partition_owner(p, hash_ring, self.partitions)
+                         == self.member_id)
 
     def owns(self, host):
         return bool(self.owned_hosts([host]))

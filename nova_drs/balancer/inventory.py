@@ -104,6 +104,8 @@ class Inventory:
         self.deltas = 0
         #: what the last good read cost (ReadStats.as_dict()), or None
         self.last_read = None
+        #: API calls of every read since the start (the replica's report)
+        self.calls = 0
 
     def invalidate(self, reason):
         """The view is out of date: read Nova again at the next get()."""
@@ -205,6 +207,8 @@ class Inventory:
             stats = getattr(self._collector, 'last_read', None)
             self.last_read = dict(stats.as_dict(), reason=why) \
                 if stats is not None else None
+            if self.last_read is not None:
+                self.calls += self.last_read.get('total_calls', 0)
             LOG.debug('Nova inventory read (%s, %s): %d hosts, %d '
                       'instances in %.2f s', why,
                       'full' if full else 'incremental',
@@ -217,7 +221,7 @@ class Inventory:
         return {'age_s': self.age(), 'reads': self.reads,
                 'full_reads': self.full_reads, 'failures': self.failures,
                 'deltas': self.deltas, 'dirty': self.dirty,
-                'last_read': self.last_read}
+                'calls': self.calls, 'last_read': self.last_read}
 
     def _fallback(self, now, error):
         if self._view is None:

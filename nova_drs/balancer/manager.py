@@ -45,6 +45,7 @@ import dataclasses
 import datetime
 import math
 import os
+import resource
 import socket
 import threading
 import time
@@ -181,6 +182,7 @@ class BalancerManager:
         self.cycles = 0
         self.cycle_errors = 0
         self.last_cycle = None        # summary dict of the latest cycle
+        self._hosts_owned = 0         # hosts whose state it writes
         #: why the latest prepare_cycle had nothing to plan with
         self.idle_reason = None
         self.started_at = None        # naive UTC, for the replica report
@@ -681,6 +683,7 @@ class BalancerManager:
         freed = self.consolidation_states
         mine = [dataclasses.replace(state, consolidation=freed.get(name))
                 for name, state in states.items() if name in owned]
+        self._hosts_owned = len(mine)
         if mine:
             self.db.save_host_states(mine, self.replica_id)
         with self._model_lock:
@@ -699,7 +702,34 @@ class BalancerManager:
             paused=self.settings.paused,
             started_at=self.started_at or self.db.now(),
             cycles=self.cycles, cycle_errors=self.cycle_errors,
-            last_cycle=self.last_cycle)
+            last_cycle=self.last_cycle, work=self.work())
+
+    def work(self):
+        """This replica's counters, for its report (``replica_states``).
+
+        Cumulative since it started, so that a reader gets rates from two
+        reports: metrics notifications taken in (accepted, per event type)
+        and dropped, what it owns (intake partitions, hosts with a state),
+        Nova/Placement reads and API calls, its CPU seconds and resident
+        memory. They show whether the replicas divide the work.
+        """
+        intake = self.intake.stats()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        work = {
+            'accepted': dict(intake.get('accepted', {})),
+            'dropped': sum(intake.get('dropped', {}).values()),
+            'hosts_owned': self._hosts_owned,
+            'nova_reads': self.inventory.reads,
+            'nova_full_reads': self.inventory.full_reads,
+            'nova_calls': self.inventory.calls,
+            'cpu_s': round(usage.ru_utime + usage.ru_stime, 3),
+            'rss_mb': _rss_mb(),
+        }
+        partitions = intake.get('partitions')
+        if partitions:
+            work['partitions_owned'] = len(partitions.get('owned', ()))
+            work['partitions'] = partitions.get('count')
+        return work
 
     def refresh_and_report(self):
         """Read the settings again, then report.
@@ -740,6 +770,16 @@ class BalancerManager:
             'metrics': self.intake.stats(),
             'executor': self.executor.stats(),
         }
+
+
+def _rss_mb():
+    """The process's resident memory now, MiB (None: not known)."""
+    try:
+        with open('/proc/self/statm') as f:
+            pages = int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return round(pages * os.sysconf('SC_PAGE_SIZE') / 1048576.0, 1)
 
 
 def _isotime(value):

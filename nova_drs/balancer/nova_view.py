@@ -17,8 +17,9 @@ or later, negotiated by the sdk):
   plans with them;
 * host aggregates (``/os-aggregates``);
 * servers of all projects with their embedded flavor (vCPUs, RAM) and
-  metadata; the ``[drs_balancer] opt_out_metadata_key`` key opts a server
-  out of automatic migration;
+  metadata, as JSON (:mod:`nova_drs.balancer.api_reads`: sdk
+  resources cost too much CPU at region scale); the ``[drs_balancer]
+  opt_out_metadata_key`` key opts a server out of automatic migration;
 * server groups of all projects: policy, members and the
   ``max_server_per_host`` rule;
 * recent completed migrations (``/os-migrations``), for the time since an
@@ -48,6 +49,7 @@ offloaded, errored before scheduling) are left out.
 """
 
 import collections
+from concurrent import futures
 import dataclasses
 import datetime
 import math
@@ -56,6 +58,7 @@ import time
 import numpy as np
 from oslo_log import log as logging
 
+from nova_drs.balancer import api_reads
 from nova_drs.model import cluster
 from nova_drs.model import snapshot
 
@@ -104,6 +107,9 @@ VM_STATE_STATUS = {
     'resized': 'VERIFY_RESIZE', 'soft-delete': 'SOFT_DELETED',
     'deleted': DELETED, 'error': 'ERROR', 'shelved': 'SHELVED',
     'shelved_offloaded': 'SHELVED_OFFLOADED'}
+
+#: Placement requests in flight at once while inventories are read
+INVENTORY_READERS = 8
 
 #: the kinds of API calls counted per read (ReadStats.calls)
 CALL_KINDS = ('services', 'aggregates', 'hypervisors', 'resource_providers',
@@ -309,6 +315,7 @@ class NovaCollector(object):
         self.deltas_applied = 0
         self.deltas_refused = 0
         self._providers = {}         # rp uuid -> (generation, {rc: inv})
+        self._nodes = None           # (services and providers, nodes)
         self._flavors = {}           # flavor id -> (vcpus, ram, name)
         self._servers = None         # server id -> _Server
         self._deleted = {}           # server id -> when it was deleted
@@ -329,7 +336,7 @@ class NovaCollector(object):
     def _services(self):
         services = {}
         self._call('services')
-        for svc in self.conn.compute.services(binary='nova-compute'):
+        for svc in api_reads.list_services(self.conn.compute):
             if svc.host in services:
                 LOG.warning('two nova-compute services on host %s; using '
                             'the first', svc.host)
@@ -353,29 +360,79 @@ class NovaCollector(object):
     def _resource_providers(self):
         by_id, by_name = {}, {}
         self._call('resource_providers')
-        for rp in self.conn.placement.resource_providers():
+        for rp in api_reads.list_providers(self.conn.placement):
             by_id[rp.id] = rp
             by_name[rp.name] = rp
         return by_id, by_name
 
     def _inventories(self, rp, full):
-        """{resource class: inventory} of a provider; read when changed."""
-        generation = getattr(rp, 'generation', None)
-        kept = self._providers.get(rp.id)
-        if not full and kept is not None and generation is not None \
-                and kept[0] == generation:
-            return kept[1]
-        self._call('inventories')
-        self.inventories_read += 1
-        inventories = {}
-        for inv in self.conn.placement.resource_provider_inventories(rp.id):
-            inventories[inv.resource_class] = inv
-            # NOTE: the generation of the inventories read, which is newer
-            # than the listed one when the provider changed in between
-            generation = getattr(inv, 'resource_provider_generation',
-                                 None) or generation
-        self._providers[rp.id] = (generation, inventories)
-        return inventories
+        """{resource class: inventory} of a provider, as last read."""
+        return self._providers.get(rp.id, (None, {}))[1]
+
+    def _read_inventories(self, providers, full):
+        """Read the inventories of the providers that changed (or all).
+
+        A provider whose generation is the one of its last read is not
+        read again. Placement has no bulk request for inventories, so a
+        full read of a large region makes one request per provider: they
+        go ``INVENTORY_READERS`` at a time (the session is shared by
+        threads), each as JSON (:mod:`.api_reads`).
+        """
+        wanted = []
+        for rp in providers:
+            generation = getattr(rp, 'generation', None)
+            kept = self._providers.get(rp.id)
+            if full or kept is None or generation is None \
+                    or kept[0] != generation:
+                wanted.append(rp)
+        if not wanted:
+            return
+
+        def read(rp):
+            return rp, api_reads.provider_inventories(
+                self.conn.placement, rp.id)
+        if len(wanted) == 1:
+            results = [read(wanted[0])]
+        else:
+            with futures.ThreadPoolExecutor(
+                    max_workers=INVENTORY_READERS,
+                    thread_name_prefix='drs-inventories') as pool:
+                results = list(pool.map(read, wanted))
+        for rp, listed in results:
+            self._call('inventories')
+            self.inventories_read += 1
+            generation = getattr(rp, 'generation', None)
+            inventories = {}
+            for inv in listed:
+                inventories[inv.resource_class] = inv
+                # NOTE: the generation of the inventories read, which is
+                # newer than the listed one when the provider changed in
+                # between
+                generation = inv.resource_provider_generation or generation
+            self._providers[rp.id] = (generation, inventories)
+
+    def _compute_nodes(self, full, services, rp_by_id):
+        """[(service host, node name, compute node id)] of the hypervisors.
+
+        Listed (``/os-hypervisors/detail``, one call per thousand nodes)
+        on a full read, and on an incremental one only when the compute
+        services or the resource providers changed: a compute node comes
+        and goes with its service and its provider, so otherwise the
+        last listing still holds, and an incremental read of a large
+        region costs the same few calls whatever its size.
+        """
+        key = (frozenset((h, getattr(s, 'id', None))
+                         for h, s in services.items()),
+               frozenset(rp_by_id))
+        if not full and self._nodes is not None and self._nodes[0] == key:
+            return self._nodes[1]
+        self._call('hypervisors')
+        nodes = []
+        for hv in self.conn.compute.hypervisors(details=True):
+            service = hv.service_details or {}
+            nodes.append((service.get('host'), hv.name, hv.id))
+        self._nodes = (key, nodes)
+        return nodes
 
     def _collect_hosts(self, full):
         skipped = []
@@ -385,13 +442,11 @@ class NovaCollector(object):
         # forget the providers that are gone
         for rp_id in set(self._providers) - set(rp_by_id):
             del self._providers[rp_id]
+        self._read_inventories(rp_by_id.values(), full)
         rows = []
         infos = {}
-        self._call('hypervisors')
-        for hv in self.conn.compute.hypervisors(details=True):
-            service = hv.service_details or {}
-            host = service.get('host')
-            node = hv.name
+        for host, node, hv_id in self._compute_nodes(full, services,
+                                                     rp_by_id):
             if not host:
                 skipped.append(('host', node, 'hypervisor has no service'))
                 continue
@@ -405,7 +460,7 @@ class NovaCollector(object):
             if svc is None:
                 skipped.append(('host', host, 'no nova-compute service'))
                 continue
-            rp = rp_by_id.get(hv.id) or rp_by_name.get(node)
+            rp = rp_by_id.get(hv_id) or rp_by_name.get(node)
             if rp is None:
                 skipped.append(('host', host, 'no resource provider in '
                                 'Placement (compute node not reported '
@@ -480,8 +535,7 @@ class NovaCollector(object):
         if full or self._servers is None:
             self._call('servers')
             servers, mark = {}, None
-            for server in self.conn.compute.servers(details=True,
-                                                    all_projects=True):
+            for server in api_reads.list_servers(self.conn.compute):
                 record = self._server_record(server)
                 servers[record.id] = record
                 if record.updated is not None:
@@ -494,8 +548,8 @@ class NovaCollector(object):
         self._call('servers')
         # NOTE: the whole listing first: a listing that fails half-way
         # must not move the mark past servers it did not return
-        changed = list(self.conn.compute.servers(
-            details=True, all_projects=True, changes_since=_isotime(since)))
+        changed = list(api_reads.list_servers(
+            self.conn.compute, changes_since=_isotime(since)))
         mark = self._servers_mark
         for server in changed:
             updated = _parse_time(getattr(server, 'updated_at', None))

@@ -245,7 +245,7 @@ class ControlMixin(object):
     @retry.retry_on_deadlock_or_duplicate
     def report_replica(self, replica_id, host, pid, version, mode,
                        mode_source, strategy, paused, started_at, cycles=0,
-                       cycle_errors=0, last_cycle=None):
+                       cycle_errors=0, last_cycle=None, work=None):
         """Write a replica's own row (insert or replace); its heartbeat.
 
         :param replica_id: the replica (its tooz member id)
@@ -254,6 +254,8 @@ class ControlMixin(object):
         :param mode_source: ``config`` or ``operator``
         :param paused: it read balancing as paused
         :param last_cycle: a JSON-serialisable summary of its latest cycle
+        :param work: its counters (JSON-serialisable), see
+            :meth:`nova_drs.balancer.manager.BalancerManager.work`
         :raises ValueError: an unknown mode or mode source
         """
         if mode not in models.MODES:
@@ -268,6 +270,7 @@ class ControlMixin(object):
             'updated_at': self.now(), 'cycles': int(cycles),
             'cycle_errors': int(cycle_errors),
             'last_cycle': dict(last_cycle) if last_cycle else None,
+            'work': dict(work) if work else None,
         }
         with self._writer() as session:
             if not self._update(

@@ -463,3 +463,6 @@ class ReplicaState(Base):
     #: a summary of its latest cycle (JSON), empty before the first
     last_cycle = orm.mapped_column(db_types.JsonEncodedDict(),
                                    nullable=True)
+    #: its own counters (JSON): intake, partitions and hosts owned, Nova
+    #: reads and calls, CPU time, memory; NULL before revision 0006
+    work = orm.mapped_column(db_types.JsonEncodedDict(), nullable=True)

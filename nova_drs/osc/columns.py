@@ -144,7 +144,21 @@ def _report(replica):
         lines.append('  last: %s' % _cycle(replica['last_cycle']))
     else:
         lines.append('  no cycle yet')
+    if replica.get('work'):
+        lines.append('  work: %s' % _work(replica['work']))
     return lines
+
+
+def _work(work):
+    """A replica's counters (API 1.4) on one line."""
+    accepted = sum((work.get('accepted') or {}).values())
+    text = '%d notifications taken in, %d dropped, %s hosts owned' % (
+        accepted, work.get('dropped') or 0, work.get('hosts_owned'))
+    if work.get('partitions'):
+        text += ', %s of %s partitions' % (
+            work.get('partitions_owned'), work['partitions'])
+    return text + ', %s Nova calls, %s CPU s, %s MiB' % (
+        work.get('nova_calls'), work.get('cpu_s'), work.get('rss_mb'))
 
 
 class ReplicasColumn(columns.FormattableColumn):

@@ -11,10 +11,15 @@ Every step of ``interval_s`` seconds, in this order:
 3. The production :class:`~nova_drs.detector.HotspotDetector`, built with
    ``from_conf``, is fed every host's load (an instance being migrated
    counts on both hosts).
-4. The strategy plans, if it is due: ``hotspot`` whenever the detector
-   reports a hotspot; ``balance`` whenever the detector reports a hotspot
-   and otherwise every ``balance_every`` steps; ``none`` never. It is the
-   production class, loaded by name from the
+4. Migrations planned at the end of earlier steps run (:mod:`.migrations`)
+   and the step's metrics are taken (:mod:`.metrics`).
+5. At the step's end, from what it observed, the strategy plans, if it is
+   due (what it plans starts in the next step: a step's loads are its
+   mean over the step, known only when it ends; planning from them at
+   its start would act on data from the future): ``hotspot`` whenever
+   the detector reports a hotspot; ``balance`` whenever the detector
+   reports a hotspot and otherwise every ``balance_every`` steps; ``none``
+   never. It is the production class, loaded by name from the
    ``nova_drs.balancer.strategies`` namespace, given a
    :class:`~nova_drs.model.cluster.ClusterModel` whose loads are the
    *smoothed* view: every instance's demand smoothed with the detector's
@@ -23,8 +28,6 @@ Every step of ``interval_s`` seconds, in this order:
    its instances did not change. An instance already migrating or queued
    is opted out; ``last_migrated_s`` is the time since its last
    migration completed, so ``[drs_balancer] instance_cooldown`` applies.
-5. Migrations run (:mod:`.migrations`) and the step's metrics are taken
-   (:mod:`.metrics`).
 """
 
 import dataclasses
@@ -233,8 +236,6 @@ class _Run:
             hot = np.asarray(self.detector.update(names, loads))
             self.smoothed = demand.copy() if self.smoothed is None else (
                 self.alpha * demand + (1.0 - self.alpha) * self.smoothed)
-            if self._due(t, bool(hot.any())):
-                self._plan(now)
             start_host = self.host.copy()
             windows = self.scheduler.advance(now, T, self.host,
                                              self.guests.backed, self.dirty)
@@ -247,6 +248,10 @@ class _Run:
                 t, start_host, demand, windows, pressure=int(pressure.sum()),
                 reclaimed_mb=float(self.guests.reclaimed().sum()),
                 detector_hot=int(hot.any(axis=1).sum()))
+            # NOTE: causal: the step's loads are its mean, known at its
+            # end; what is planned from them starts in the next step
+            if self._due(t, bool(hot.any())):
+                self._plan(now + T)
             if self.progress is not None:
                 self.progress(1)
         result = self.acc.result()

@@ -18,11 +18,14 @@ what a replica is said to run: that is its own report.
 from nova_drs.api.controllers import balancer
 from nova_drs.api.controllers import hosts
 from nova_drs.api import fields
+from nova_drs.api import microversion
 from nova_drs.api import replicas as replicas_mod
 from nova_drs.db import models
 
 #: the first version with the replicas' own reports
 REPORTS_VERSION = balancer.VERSION
+#: the first version with each replica's work counters
+WORK_VERSION = microversion.Version(1, 4)
 
 #: what a replica that never reported (an older nova-drs) shows
 NO_REPORT = {
@@ -62,6 +65,10 @@ def _replicas(call, members, owned, reports, now):
                  'member': replica_id in owned}
         entry.update(replica_report(reports.get(replica_id), now,
                                     stale_after))
+        if call.version >= WORK_VERSION:
+            row = reports.get(replica_id)
+            entry['work'] = (dict(row.work) if row is not None and row.work
+                             else None)
         out.append(entry)
     return out
 

@@ -192,16 +192,21 @@ class TestStatusReports(base.ApiTestCase):
                    'duration_s': 0.5, 'migrations': 1,
                    'applied': ['p1'], 'recommended': [], 'unresolved': 0,
                    'skipped': None, 'failed': False}
+        work = {'accepted': {'drs.host.metrics': 120}, 'dropped': 0,
+                'hosts_owned': 1, 'partitions': 8, 'partitions_owned': 4,
+                'nova_reads': 3, 'nova_full_reads': 1, 'nova_calls': 21,
+                'cpu_s': 2.5, 'rss_mb': 90.0}
         test_control.report(self.db, 'r1', mode='full',
                             mode_source='operator', cycles=4,
-                            last_cycle=summary)
+                            last_cycle=summary, work=work)
         # a replica that died without a word: stale, no longer a member
         self.clock.advance(-3600)
         test_control.report(self.db, 'r0', host='node-0')
         self.clock.advance(3600)
         self.db.update_balancer_settings('alice', mode='full', paused=True)
         self.db.set_host_paused('host-1', True, 'alice')
-        body = self.status()
+        body = self.status(headers=dict(
+            base.ADMIN, **{'OpenStack-API-Version': 'drs 1.4'}))
         self.assertEqual(('full', 'operator', True, ['host-1']),
                          (body['mode'], body['mode_source'], body['paused'],
                           body['paused_hosts']))
@@ -215,6 +220,12 @@ class TestStatusReports(base.ApiTestCase):
                           r1['cycles'], r1['stale'], r1['member'],
                           r1['host'], r1['pid'], r1['last_cycle'],
                           r1['hosts']))
+        self.assertEqual(work, r1['work'])
+        self.assertIsNone(replicas['r2']['work'])
+        # before 1.4: no counters
+        older = self.status(headers=dict(
+            base.ADMIN, **{'OpenStack-API-Version': 'drs 1.3'}))
+        self.assertNotIn('work', older['replicas'][0])
         # a member that never reported (an older nova-drs)
         self.assertEqual((True, True, None, None),
                          (replicas['r2']['member'], replicas['r2']['stale'],

@@ -473,16 +473,16 @@ class TestProtocol(base.ApiTestCase):
     def test_versions(self):
         _, data, resp = self.request('GET', '/')
         (v1,) = data['versions']
-        self.assertEqual(('v1', 'CURRENT', '1.0', '1.3'),
+        self.assertEqual(('v1', 'CURRENT', '1.0', '1.4'),
                          (v1['id'], v1['status'], v1['min_version'],
                           v1['max_version']))
         self.assertEqual('http://localhost/v1', v1['links'][0]['href'])
         _, data, _ = self.request('GET', '/v1/')
-        self.assertEqual('1.3', data['version']['max_version'])
+        self.assertEqual('1.4', data['version']['max_version'])
 
     def test_microversion_headers(self):
         for header, value, used in (
-                ('OpenStack-API-Version', 'drs latest', 'drs 1.3'),
+                ('OpenStack-API-Version', 'drs latest', 'drs 1.4'),
                 ('OpenStack-API-Version', 'compute 2.90, drs 1.1',
                  'drs 1.1'),
                 ('OpenStack-API-Version', 'compute 2.90', 'drs 1.0'),
@@ -492,9 +492,9 @@ class TestProtocol(base.ApiTestCase):
             self.assertEqual(used, resp.headers['OpenStack-API-Version'],
                              value)
         message = self.assertError(
-            406, 'GET', '/v1/hosts', '1.0 to 1.3',
-            headers=dict(A, **{'OpenStack-API-Version': 'drs 1.4'}))
-        self.assertIn('1.4', message)
+            406, 'GET', '/v1/hosts', '1.0 to 1.4',
+            headers=dict(A, **{'OpenStack-API-Version': 'drs 1.5'}))
+        self.assertIn('1.5', message)
         self.assertError(
             400, 'GET', '/v1/hosts', 'MAJOR.MINOR',
             headers=dict(A, **{'OpenStack-API-Version': 'drs one'}))

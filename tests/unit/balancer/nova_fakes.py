@@ -9,6 +9,7 @@ abort and force-complete as Nova does.
 
 import datetime
 import itertools
+import json
 import threading
 import types
 import uuid
@@ -78,6 +79,32 @@ def server(sid, host, vcpus=1, ram=512, status='ACTIVE', task_state=None,
                status=status, task_state=task_state,
                metadata=metadata or {}, flavor=flavor, project_id='p1',
                updated_at=updated_at)
+
+
+class FakeResponse(object):
+    """A keystoneauth response: a status and a JSON body."""
+
+    def __init__(self, body, status_code=200):
+        self.body = body
+        self.status_code = status_code
+        self.headers = {'Content-Type': 'application/json'}
+        self.text = json.dumps(body)
+        self.content = self.text.encode('utf-8')
+        self.reason = 'OK' if status_code < 400 else 'Error'
+        self.url = 'http://nova.example/v2.1/servers/detail'
+        self.request = None
+
+    def json(self):
+        return self.body
+
+
+def _server_json(srv):
+    """A fake server as Nova's API shows it (microversion 2.47)."""
+    return {'id': srv.id, 'name': srv.name, 'status': srv.status,
+            'OS-EXT-SRV-ATTR:host': srv.compute_host,
+            'OS-EXT-STS:task_state': srv.task_state,
+            'tenant_id': srv.project_id, 'flavor': srv.flavor,
+            'metadata': srv.metadata, 'updated': srv.updated_at}
 
 
 def _epoch(stamp):
@@ -181,6 +208,23 @@ class FakeCompute(object):
         return iter([s for s in list(self.servers_by_id.values())
                      + list(self.deleted_servers.values())
                      if s.updated_at and _epoch(s.updated_at) >= since])
+
+    def get(self, url, params=None, microversion=None):
+        """``GET /servers/detail`` or ``/os-services`` as Nova answers."""
+        if url == '/os-services':
+            return FakeResponse({'services': [{
+                'id': getattr(svc, 'id', None), 'host': svc.host,
+                'binary': 'nova-compute', 'status': svc.status,
+                'state': svc.state, 'forced_down': svc.is_forced_down,
+                'disabled_reason': svc.disabled_reason,
+                'zone': svc.availability_zone}
+                for svc in self.services(binary='nova-compute')]})
+        assert url == '/servers/detail', url
+        params = dict(params or {})
+        since = params.get('changes-since')
+        listed = list(self.servers(details=True, all_projects=True,
+                                   changes_since=since))
+        return FakeResponse({'servers': [_server_json(s) for s in listed]})
 
     def server_groups(self, all_projects=False):
         self.calls.append(('server_groups', all_projects))
@@ -300,6 +344,27 @@ class FakePlacement(object):
         for inv in self.inventories.get(rp_id, ()):
             inv.resource_provider_generation = generation
         return iter(self.inventories.get(rp_id, ()))
+
+    def get(self, url):
+        """``GET /resource_providers[/{uuid}/inventories]`` as JSON."""
+        if url == '/resource_providers':
+            return FakeResponse({'resource_providers': [
+                {'uuid': rp.id, 'name': rp.name,
+                 'generation': rp.generation}
+                for rp in self.resource_providers()]})
+        parts = url.strip('/').split('/')
+        assert parts[0] == 'resource_providers' and \
+            parts[2] == 'inventories', url
+        rp_id = parts[1]
+        listed = list(self.resource_provider_inventories(rp_id))
+        generation = next((p.generation for p in self.providers
+                           if p.id == rp_id), None)
+        return FakeResponse({
+            'resource_provider_generation': generation,
+            'inventories': {inv.resource_class: {
+                'total': inv.total, 'reserved': inv.reserved,
+                'allocation_ratio': inv.allocation_ratio}
+                for inv in listed}})
 
     def bump(self, rp_id):
         """A change of the provider (inventory or allocations)."""

@@ -178,6 +178,15 @@ class OperatorSettingsTest(ManagerTestCase):
                           row.strategy, row.paused, row.cycles,
                           row.cycle_errors))
         self.assertEqual(summary, row.last_cycle)
+        # with its counters: what it took in, owns, read and used
+        work = row.work
+        self.assertEqual(self.manager.intake.stats()['accepted'],
+                         work['accepted'])
+        self.assertEqual((self.manager.inventory.reads,
+                          self.manager.inventory.calls),
+                         (work['nova_reads'], work['nova_calls']))
+        self.assertGreater(work['cpu_s'], 0)
+        self.assertGreater(work['rss_mb'], 10)
         # back to [drs_balancer] mode
         self.db.update_balancer_settings('alice', mode=None)
         self.manager.refresh_and_report()

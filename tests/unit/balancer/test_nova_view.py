@@ -420,10 +420,24 @@ class TestIncremental(CollectorTestCase):
         self.assertEqual(30, costs[30][0]['inventories'])
         # the incremental read costs the same for 3 and 30 hosts
         self.assertEqual(costs[3][1], costs[30][1])
-        self.assertEqual(7, sum(costs[30][1].values()))
-        self.assertEqual({'services': 1, 'aggregates': 1, 'hypervisors': 1,
+        # the hypervisors are not listed again: no service or provider
+        # came or went
+        self.assertEqual(6, sum(costs[30][1].values()))
+        self.assertEqual({'services': 1, 'aggregates': 1,
                           'resource_providers': 1, 'server_groups': 1,
                           'migrations': 1, 'servers': 1}, costs[30][1])
+
+    def test_a_new_compute_node_is_listed_by_an_incremental_read(self):
+        self.cloud(3)
+        self.read()
+        self.conn.add_host('h-new')
+        view = self.read()
+        self.assertEqual('incremental', self.collector.last_read.kind)
+        self.assertEqual(1, self.collector.last_read.calls['hypervisors'])
+        self.assertIn('h-new', view.model.hosts.names)
+        # nothing changed since: not listed again
+        self.read()
+        self.assertNotIn('hypervisors', self.collector.last_read.calls)
 
     def test_only_changed_providers_are_read_again(self):
         self.cloud(3)

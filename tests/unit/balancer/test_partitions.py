@@ -72,7 +72,7 @@ class TestOwnership(base.BaseTestCase):
         ring = coordination.ring(members)
         owned = replicas.owners(members, HOSTS, coordination.PARTITIONED,
                                 partitions=16)
-        by_partition = {p: coordination.partition_owner(p, ring)
+        by_partition = {p: coordination.partition_owner(p, ring, 16)
                         for p in range(16)}
         self.assertEqual(set(members), set(by_partition.values()))
         for member, hosts in owned.items():
@@ -86,6 +86,44 @@ class TestOwnership(base.BaseTestCase):
                 h for h in HOSTS
                 if coordination.owner_of(h, ring) == member), hosts)
         self.assertNotEqual(plain, owned)
+
+
+class TestPartitionTable(base.BaseTestCase):
+    """The partitions are dealt evenly, and stay put when they can."""
+
+    def test_shares_differ_by_at_most_one_partition(self):
+        for count in (1, 7, 16, 64, 128, 1000):
+            for members in (['r1'], ['balancer-a', 'balancer-b'],
+                            ['r1', 'r2', 'r3'], ['a', 'b', 'c', 'd', 'e']):
+                table = coordination.partition_table(members, count)
+                shares = [table.count(m) for m in members]
+                self.assertEqual(count, sum(shares))
+                self.assertLessEqual(max(shares) - min(shares), 1,
+                                     (count, members, shares))
+
+    def test_every_replica_computes_the_same_table(self):
+        members = ['r3', 'r1', 'r2']
+        self.assertEqual(coordination.partition_table(members, 64),
+                         coordination.partition_table(sorted(members), 64))
+        ring = coordination.ring(members)
+        self.assertEqual(coordination.partition_table(members, 64),
+                         [coordination.partition_owner(p, ring, 64)
+                          for p in range(64)])
+
+    def test_a_membership_change_moves_about_one_share(self):
+        members = ['r1', 'r2', 'r3']
+        before = coordination.partition_table(members, 128)
+        joined = coordination.partition_table(members + ['r4'], 128)
+        moved = [p for p in range(128) if before[p] != joined[p]]
+        # the newcomer's share (32) moves to it, and few others move
+        self.assertEqual(32, joined.count('r4'))
+        self.assertLessEqual(len(moved), 32 * 1.25)
+        left = coordination.partition_table(['r2', 'r3'], 128)
+        moved = [p for p in range(128) if before[p] != left[p]]
+        # r1's partitions, and none of the others' that it did not need
+        self.assertTrue(all(before[p] == 'r1' for p in moved[:1]))
+        self.assertLessEqual(len(moved), before.count('r1') * 1.25)
+        self.assertEqual([None] * 4, coordination.partition_table([], 4))
 
 
 class FakeCoordinator:

@@ -183,6 +183,11 @@ class ControlTests(object):
         self.assertEqual(self.clock.now, r1.updated_at)
         # oslo.db's JSON types store None as an empty object
         self.assertEqual({}, rows[1].last_cycle)
+        self.assertEqual({}, rows[1].work)
+        work = {'accepted': {'drs.host.metrics': 12}, 'dropped': 1,
+                'hosts_owned': 3, 'nova_calls': 7, 'cpu_s': 1.5}
+        report(self.db, 'r2', host='node-2', work=work)
+        self.assertEqual(work, self.db.list_replica_states()[1].work)
 
     def test_report_checks_the_mode(self):
         self.assertRaises(ValueError, report, self.db, 'r1', mode='auto')

@@ -67,7 +67,7 @@ class PluginTest(base.BaseTestCase):
     def test_default_is_the_newest_version_the_client_knows(self):
         self.useFixture(fixtures.EnvironmentVariable('OS_DRS_API_VERSION'))
         parser = plugin.build_option_parser(argparse.ArgumentParser())
-        self.assertEqual('1.3', parser.parse_args([]).os_drs_api_version)
+        self.assertEqual('1.4', parser.parse_args([]).os_drs_api_version)
 
     def test_make_client(self):
         self.useFixture(fixtures.EnvironmentVariable(

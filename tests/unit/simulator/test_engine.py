@@ -88,40 +88,45 @@ class TestHotspotMigration(base.BaseTestCase):
         sim = fakes.simulation(_work(), WHERE, conf=_eager_conf())
         result = sim.run('hotspot')
         m = result.metrics
-        # Step 0: host 0 is hot; moving vm-0 (1,024 MiB) is cheaper than
-        # vm-1 (2,048 MiB). At 512 MB/s it takes 1024 / 512 = 2 s.
-        # Host 0 during [0, 2): 4 cores + 0.5 migration overhead = 4.5,
-        # overloaded and hot; then 2 cores. Host 1 during [0, 2): 0.5 +
-        # 2 + 0.5 = 3 cores (0.75, below 0.85); then 2.5.
+        # Step 0: host 0 is hot (4 of 4 cores) for the whole step: its
+        # loads are known at its end, so the plan made then runs in step
+        # 1 (nothing acts on data from its own future). Moving vm-0
+        # (1,024 MiB) is cheaper than vm-1 (2,048 MiB); at 512 MB/s it
+        # takes 1024 / 512 = 2 s. Step 1: host 0 has 2 cores + 0.5
+        # migration overhead during [0, 2), then 1; host 1 has 0.5 + 1
+        # (vm-0, on both hosts while it moves) + 0.5 = 2 cores, then 1.5.
         self.assertEqual(1, m['migrations'])
         self.assertAlmostEqual(1.0, m['gib_moved'])
-        self.assertAlmostEqual(2.0 / 2400.0, m['overload_time_fraction'])
-        self.assertAlmostEqual(2.0 / 2400.0,
+        self.assertAlmostEqual(300.0 / 2400.0, m['overload_time_fraction'])
+        self.assertAlmostEqual(300.0 / 2400.0,
                                m['hotspot_host_time_fraction'])
-        # vm-0 loses 10% of 2 cores for 2 s = 0.4 core-s, of the
+        # vm-0 loses 10% of 1 core for 2 s = 0.2 core-s, of the
         # (2 + 1 + 1 + 1) x 300 = 1,500 core-s it asked for; the other
-        # two lose nothing: PDM = mean(0.4 / 1500, 0, 0)
-        pdm = 0.4 / 1500.0 / 3.0
+        # two lose nothing: PDM = mean(0.2 / 1500, 0, 0)
+        pdm = 0.2 / 1500.0 / 3.0
         self.assertAlmostEqual(pdm, m['pdm'])
-        self.assertAlmostEqual(2.0 / 2400.0 * pdm, m['slav'])
+        self.assertAlmostEqual(300.0 / 2400.0 * pdm, m['slav'])
         self.assertEqual(2.0, m['mean_active_hosts'])
         self.assertEqual(1, m['strategy_runs'])
-        self.assertEqual([1, 0, 0, 0], result.history['migrations'].tolist())
-        # time-averaged CPU load of step 0: host 0 (4.5 x 2 + 2 x 298) /
-        # 300 / 4, host 1 (3 x 2 + 2.5 x 298) / 300 / 4
+        self.assertEqual([0, 1, 0, 0], result.history['migrations'].tolist())
+        np.testing.assert_allclose([1.0, 0.125],
+                                   result.history['cpu_load'][0], rtol=1e-6)
+        # time-averaged CPU load of step 1: host 0 (2.5 x 2 + 1 x 298) /
+        # 300 / 4, host 1 (2 x 2 + 1.5 x 298) / 300 / 4
         np.testing.assert_allclose(
-            [(4.5 * 2 + 2 * 298) / 1200.0, (3 * 2 + 2.5 * 298) / 1200.0],
-            result.history['cpu_load'][0], rtol=1e-6)
+            [(2.5 * 2 + 1 * 298) / 1200.0, (2 * 2 + 1.5 * 298) / 1200.0],
+            result.history['cpu_load'][1], rtol=1e-6)
         # afterwards vm-0 runs on host 1
         np.testing.assert_allclose([0.25, 0.375],
-                                   result.history['cpu_load'][1], rtol=1e-6)
+                                   result.history['cpu_load'][2], rtol=1e-6)
 
     def _three_busy(self, per_host):
-        # vm-0, vm-1, vm-2 (2 cores each) make host 0 use 6 of 4 cores at
-        # step 0; two must leave. The cheapest pair is vm-0 (1,024 MiB,
-        # 2 s) and vm-1 (2,048 MiB, 4 s), one to host 1 and one to host 2
+        # vm-0, vm-1, vm-2 (2 cores each) make host 0 use 6 of 4 cores in
+        # steps 0 and 1; two must leave. Planned at the end of step 0,
+        # they move in step 1: the cheapest pair is vm-0 (1,024 MiB, 2 s)
+        # and vm-1 (2,048 MiB, 4 s), one to host 1 and one to host 2
         # (each at 0.5 core). The cluster is idle afterwards.
-        busy = [2, 0, 0, 0]
+        busy = [2, 2, 0, 0]
         work = fakes.workload(
             [2, 2, 2, 1, 1], [2048, 4096, 8192, 1024, 1024],
             [busy, busy, busy, [0.5] * 4, [0.5] * 4],
@@ -132,17 +137,18 @@ class TestHotspotMigration(base.BaseTestCase):
         return sim.run('hotspot').metrics
 
     def test_one_migration_per_host_at_a_time(self):
-        # one after the other: host 0 has 6 + 0.5 cores, then 4 + 0.5,
-        # until 2 + 4 = 6 s: overloaded 6 s of 3 x 4 x 300 = 3,600 s
+        # all of step 0 overloaded, then in step 1 one after the other:
+        # host 0 has 6 + 0.5 cores, then 4 + 0.5, until 2 + 4 = 6 s:
+        # overloaded 300 + 6 s of 3 x 4 x 300 = 3,600 s
         m = self._three_busy(per_host=1)
         self.assertEqual(2, m['migrations'])
-        self.assertAlmostEqual(6.0 / 3600.0, m['overload_time_fraction'])
+        self.assertAlmostEqual(306.0 / 3600.0, m['overload_time_fraction'])
 
     def test_two_migrations_per_host_at_a_time(self):
         # together: 6 + 1 cores during [0, 2), 4 + 0.5 during [2, 4)
         m = self._three_busy(per_host=2)
         self.assertEqual(2, m['migrations'])
-        self.assertAlmostEqual(4.0 / 3600.0, m['overload_time_fraction'])
+        self.assertAlmostEqual(304.0 / 3600.0, m['overload_time_fraction'])
 
     def test_cooldown_seen_by_the_strategy(self):
         seen = []

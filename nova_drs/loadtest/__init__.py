@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The region-scale load test: a generated region and its Nova double."""

@@ -1,0 +1,167 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The servers listing as JSON: fields, paging, errors."""
+
+from openstack import exceptions as sdk_exc
+from oslotest import base
+
+from nova_drs.balancer import api_reads
+from tests.unit.balancer import nova_fakes
+
+BASE = 'http://nova.example:8774/v2.1'
+
+
+def doc(n, **kw):
+    out = {'id': 'srv-%d' % n, 'name': 'vm-%d' % n, 'status': 'ACTIVE',
+           'OS-EXT-SRV-ATTR:host': 'compute-%d' % (n % 3),
+           'OS-EXT-STS:task_state': None, 'tenant_id': 'p1',
+           'flavor': {'vcpus': 2, 'ram': 4096, 'original_name': 'm1'},
+           'metadata': {'k': 'v'}, 'updated': '2026-12-06T10:00:00Z'}
+    out.update(kw)
+    return out
+
+
+class PagedCompute:
+    """Nova's paging: ``page`` servers a page, a next link with a marker.
+
+    The link names Nova's own host, which the client must not follow.
+    """
+
+    def __init__(self, docs, page=2, status=200):
+        self.docs = docs
+        self.page = page
+        self.status = status
+        self.requests = []
+
+    def get(self, url, params=None, microversion=None):
+        self.requests.append((url, dict(params), microversion))
+        if self.status != 200:
+            return nova_fakes.FakeResponse(
+                {'badRequest': {'message': 'bad'}}, self.status)
+        start = 0
+        if 'marker' in params:
+            start = [d['id'] for d in self.docs].index(params['marker']) + 1
+        chunk = self.docs[start:start + self.page]
+        body = {'servers': chunk}
+        if start + self.page < len(self.docs):
+            body['servers_links'] = [{
+                'rel': 'next',
+                'href': 'http://internal-name/v2.1/servers/detail?'
+                        'all_tenants=True&limit=2&marker=%s'
+                        % chunk[-1]['id']}]
+        return nova_fakes.FakeResponse(body)
+
+
+class ListServersTest(base.BaseTestCase):
+
+    def test_fields_read_as_the_sdk_names_them(self):
+        compute = PagedCompute([doc(1, **{'OS-EXT-STS:task_state':
+                                          'migrating'})])
+        (srv,) = api_reads.list_servers(compute)
+        self.assertEqual(
+            ('srv-1', 'vm-1', 'ACTIVE', 'compute-1', 'migrating', 'p1',
+             {'vcpus': 2, 'ram': 4096, 'original_name': 'm1'}, {'k': 'v'},
+             '2026-12-06T10:00:00Z'),
+            (srv.id, srv.name, srv.status, srv.compute_host,
+             srv.task_state, srv.project_id, srv.flavor, srv.metadata,
+             srv.updated_at))
+        # a server without them (a deleted one): empty, not an error
+        (bare,) = api_reads.list_servers(PagedCompute([{'id': 'x'}]))
+        self.assertEqual(({}, {}, None), (bare.flavor, bare.metadata,
+                                          bare.compute_host))
+
+    def test_every_page_with_the_markers_only(self):
+        docs = [doc(n) for n in range(5)]
+        compute = PagedCompute(docs)
+        listed = list(api_reads.list_servers(
+            compute, changes_since='2026-12-06T09:58:00Z'))
+        self.assertEqual([d['id'] for d in docs], [s.id for s in listed])
+        self.assertEqual(3, len(compute.requests))
+        for url, params, microversion in compute.requests:
+            # the endpoint the balancer uses, not Nova's link
+            self.assertEqual('/servers/detail', url)
+            self.assertEqual(('True', '2026-12-06T09:58:00Z', '2.47'),
+                             (params['all_tenants'],
+                              params['changes-since'], microversion))
+        self.assertEqual([None, 'srv-1', 'srv-3'],
+                         [p.get('marker') for _, p, _ in compute.requests])
+
+    def test_a_link_that_loops_ends_the_listing(self):
+        requests = []
+
+        def get(url, params=None, microversion=None):
+            # a broken Nova: always the same page, linking to itself
+            requests.append(params.get('marker'))
+            return nova_fakes.FakeResponse({
+                'servers': [doc(1)],
+                'servers_links': [{'rel': 'next', 'href': BASE +
+                                   '/servers/detail?marker=srv-1'}]})
+        compute = PagedCompute([])
+        compute.get = get
+        listed = list(api_reads.list_servers(compute))
+        self.assertEqual([None, 'srv-1'], requests)
+        self.assertEqual(['srv-1', 'srv-1'], [s.id for s in listed])
+
+    def test_an_error_is_the_sdk_s(self):
+        compute = PagedCompute([doc(1)], status=400)
+        self.assertRaises(sdk_exc.BadRequestException, list,
+                          api_reads.list_servers(compute))
+        compute = PagedCompute([doc(1)], status=503)
+        self.assertRaises(sdk_exc.HttpException, list,
+                          api_reads.list_servers(compute))
+
+
+class ProviderInventoriesTest(base.BaseTestCase):
+
+    def test_inventories_with_their_generation(self):
+        placement = nova_fakes.FakePlacement()
+        placement.providers.append(nova_fakes.res(
+            id='rp-1', name='compute-1', generation=7))
+        placement.inventories['rp-1'] = [
+            nova_fakes.inventory('VCPU', 16, 2, 4.0),
+            nova_fakes.inventory('MEMORY_MB', 65536, 512, 1.5)]
+        listed = {inv.resource_class: inv for inv in
+                  api_reads.provider_inventories(placement, 'rp-1')}
+        self.assertEqual(
+            [(16, 2, 4.0, 7), (65536, 512, 1.5, 7)],
+            [(inv.total, inv.reserved, inv.allocation_ratio,
+              inv.resource_provider_generation)
+             for inv in (listed['VCPU'], listed['MEMORY_MB'])])
+
+    def test_an_error_is_the_sdk_s(self):
+        class Gone:
+            def get(self, url):
+                return nova_fakes.FakeResponse(
+                    {'errors': [{'detail': 'no such provider'}]}, 404)
+        self.assertRaises(sdk_exc.NotFoundException,
+                          api_reads.provider_inventories, Gone(),
+                          'rp-x')
+
+
+class ServicesAndProvidersTest(base.BaseTestCase):
+
+    def test_services_with_the_sdk_s_names(self):
+        conn = nova_fakes.FakeConnection()
+        conn.add_host('compute-1', status='disabled', forced_down=True,
+                      zone='az-2', reason='maintenance')
+        (svc,) = api_reads.list_services(conn.compute)
+        self.assertEqual(
+            ('compute-1', 'disabled', 'up', True, 'maintenance', 'az-2'),
+            (svc.host, svc.status, svc.state, svc.is_forced_down,
+             svc.disabled_reason, svc.availability_zone))
+
+    def test_providers(self):
+        conn = nova_fakes.FakeConnection()
+        hv = conn.add_host('compute-1')
+        conn.placement.bump(hv.id)
+        (rp,) = api_reads.list_providers(conn.placement)
+        self.assertEqual((hv.id, 'compute-1', 2),
+                         (rp.id, rp.name, rp.generation))
+
+    def test_errors_are_the_sdk_s(self):
+        class Down:
+            def get(self, url, params=None, microversion=None):
+                return nova_fakes.FakeResponse({}, 503)
+        self.assertRaises(sdk_exc.HttpException, api_reads.list_services,
+                          Down())
+        self.assertRaises(sdk_exc.HttpException, api_reads.list_providers,
+                          Down())

@@ -1,0 +1,50 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The load test's verdicts."""
+
+from oslotest import base
+
+from nova_drs.loadtest import run
+
+
+def results(r1=500.0, r2=500.0, alone=1000.0, p95=5.0, relieved=10,
+            owned_again=20.0, lost=(), duplicates=()):
+    return {
+        'alone': {'r1': {'intake_per_s': alone}},
+        'shared': {'r1': {'intake_per_s': r1}, 'r2': {'intake_per_s': r2}},
+        'hotspots': {'hotspots': 10, 'relieved': relieved, 'p95_s': p95},
+        'kill': {'owned_again_s': owned_again, 'lost': list(lost),
+                 'hotspots': 3},
+        'duplicates': list(duplicates)}
+
+
+class TargetsTest(base.BaseTestCase):
+
+    def verdicts(self, **kw):
+        return [ok for _, _, ok in run.check_targets(results(**kw), 10.0)]
+
+    def test_all_met(self):
+        self.assertEqual([True] * 7, self.verdicts())
+        # the hash spread of the hosts over the partitions is allowed
+        self.assertEqual([True] * 7, self.verdicts(r1=520.0, r2=480.0))
+
+    def test_each_missed(self):
+        # uneven: one replica takes most
+        self.assertEqual([False, True, True], self.verdicts(
+            r1=700.0, r2=300.0)[:3])
+        # each takes everything: the work is copied, not divided
+        self.assertEqual([True, True, False], self.verdicts(
+            r1=1000.0, r2=1000.0)[:3])
+        self.assertFalse(self.verdicts(p95=25.0)[3])
+        # a hotspot never relieved fails the latency target too
+        self.assertFalse(self.verdicts(relieved=9)[3])
+        self.assertFalse(self.verdicts(owned_again=31.0)[4])
+        self.assertFalse(self.verdicts(lost=['lt-00001'])[5])
+        self.assertFalse(self.verdicts(duplicates=[('s', 'r1', 'r2')])[6])
+        # nothing measured: not a pass
+        self.assertFalse(self.verdicts(alone=0.0, r1=0.0, r2=0.0)[0])
+
+    def test_percentile(self):
+        self.assertIsNone(run._percentile([], 0.95))
+        self.assertEqual(5.0, run._percentile([5.0], 0.95))
+        self.assertAlmostEqual(9.55, run._percentile(
+            [float(v) for v in range(11)], 0.955))
