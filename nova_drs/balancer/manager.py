@@ -710,8 +710,9 @@ class BalancerManager:
         Cumulative since it started, so that a reader gets rates from two
         reports: metrics notifications taken in (accepted, per event type)
         and dropped, what it owns (intake partitions, hosts with a state),
-        Nova/Placement reads and API calls, its CPU seconds and resident
-        memory. They show whether the replicas divide the work.
+        Nova/Placement reads and API calls, the live migrations it follows
+        now, its CPU seconds and resident memory. They show whether the
+        replicas divide the work.
         """
         intake = self.intake.stats()
         usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -722,6 +723,8 @@ class BalancerManager:
             'nova_reads': self.inventory.reads,
             'nova_full_reads': self.inventory.full_reads,
             'nova_calls': self.inventory.calls,
+            # live migrations it follows now
+            'migrations_following': len(self.executor.in_progress()),
             'cpu_s': round(usage.ru_utime + usage.ru_stime, 3),
             'rss_mb': _rss_mb(),
         }

@@ -157,6 +157,8 @@ def _work(work):
     if work.get('partitions'):
         text += ', %s of %s partitions' % (
             work.get('partitions_owned'), work['partitions'])
+    if work.get('migrations_following'):
+        text += ', following %d migration(s)' % work['migrations_following']
     return text + ', %s Nova calls, %s CPU s, %s MiB' % (
         work.get('nova_calls'), work.get('cpu_s'), work.get('rss_mb'))
 

@@ -185,6 +185,8 @@ class OperatorSettingsTest(ManagerTestCase):
         self.assertEqual((self.manager.inventory.reads,
                           self.manager.inventory.calls),
                          (work['nova_reads'], work['nova_calls']))
+        self.assertEqual(len(self.manager.executor.in_progress()),
+                         work['migrations_following'])
         self.assertGreater(work['cpu_s'], 0)
         self.assertGreater(work['rss_mb'], 10)
         # back to [drs_balancer] mode

@@ -46,8 +46,8 @@ class StatusReportsTest(base.CommandTestCase):
                 'unresolved',
                 'sees balancing PAUSED',
                 'work: 592 notifications taken in, 3 dropped, 2 hosts '
-                'owned, 4 of 8 partitions, 70 Nova calls, 12.5 CPU s, '
-                '96.2 MiB',
+                'owned, 4 of 8 partitions, following 2 migration(s), 70 '
+                'Nova calls, 12.5 CPU s, 96.2 MiB',
                 'nothing planned (automatic balancing is paused)',
                 'balancer-c: (no host) no report from this replica',
                 'balancer-d (left the group): (no host)',
