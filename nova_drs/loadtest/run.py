@@ -33,6 +33,7 @@ import json
 import multiprocessing
 import os
 import queue
+import re
 import secrets
 import sys
 import tempfile
@@ -81,6 +82,11 @@ token = loadtest
 endpoint_override = %(nova)s/%(replica_id)s/placement
 """
 
+
+#: an incremental read: services, aggregates, providers, server groups,
+#: migrations, servers changed, and the hypervisors when a service or a
+#: provider came or went; a page more for more than 1,000 changes
+MAX_REFRESH_CALLS = 8
 
 #: seconds to let a replica that just took hosts over catch up with
 #: the reports that waited in its queues before measuring it
@@ -586,11 +592,18 @@ class LoadTest:
         return self.results
 
     def _reads(self):
-        """Nova reads and calls per replica, from their reports."""
+        """Nova reads and calls per replica, from their reports and logs.
+
+        ``incremental``: per incremental read, (API calls, of which
+        inventories of changed providers, seconds), from the line each
+        read logs.
+        """
         out = {}
         for r, (_, work) in self.db.replicas().items():
             out[r] = {k: work.get(k) for k in (
                 'nova_reads', 'nova_full_reads', 'nova_calls')}
+            out[r]['incremental'] = incremental_reads(
+                os.path.join(self.work_dir, '%s.log' % r))
         return out
 
     def _owns_all(self, replica_id, since):
@@ -635,6 +648,31 @@ class LoadTest:
         self._commands.put(('cool_all',))
 
 
+_READ_RE = re.compile(r'read Nova \(incremental\).*?; (\d+) API calls '
+                      r'\(([^)]*)\).*? in ([0-9.]+) s')
+
+
+def incremental_reads(log_path):
+    """[(calls, inventory calls, seconds)] of a replica's incremental reads."""
+    out = []
+    try:
+        with open(log_path, errors='replace') as f:
+            for line in f:
+                match = _READ_RE.search(line)
+                if match is None:
+                    continue
+                kinds = dict(
+                    (k, int(v)) for k, v in (
+                        part.rsplit(' ', 1) for part in
+                        match.group(2).split(', ') if ' ' in part))
+                out.append((int(match.group(1)),
+                            kinds.get('inventories', 0),
+                            float(match.group(3))))
+    except OSError:
+        pass
+    return out
+
+
 def _fmt(value, digits=1):
     return '-' if value is None else '%.*f' % (digits, value)
 
@@ -667,6 +705,16 @@ def check_targets(results, interval):
                  '(%.0f s)' % (2 * interval), '%s s' % _fmt(hot['p95_s']),
                  hot['p95_s'] is not None and hot['relieved'] ==
                  hot['hotspots'] and hot['p95_s'] <= 2 * interval))
+    # a refresh costs the same whatever the region's size: its calls
+    # other than the inventories of the providers that changed
+    fixed = [calls - inventories
+             for r in results.get('reads', {}).values()
+             for calls, inventories, _ in r.get('incremental', ())]
+    rows.append(('Nova calls per refresh, besides changed providers, '
+                 '<= %d (any region size)' % MAX_REFRESH_CALLS,
+                 '%s (%d reads)' % (max(fixed) if fixed else '-',
+                                    len(fixed)),
+                 bool(fixed) and max(fixed) <= MAX_REFRESH_CALLS))
     kill = results['kill']
     rows.append(('replica killed: its hosts owned again <= 30 s',
                  '%s s' % _fmt(kill['owned_again_s']),

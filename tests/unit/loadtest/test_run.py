@@ -1,20 +1,23 @@
 # SPDX-License-Identifier: Apache-2.0
 """The load test's verdicts."""
 
+import fixtures
 from oslotest import base
 
 from nova_drs.loadtest import run
 
 
 def results(r1=500.0, r2=500.0, alone=1000.0, p95=5.0, relieved=10,
-            owned_again=20.0, lost=(), duplicates=()):
+            owned_again=20.0, lost=(), duplicates=(),
+            reads=((12, 6, 1.1), (8, 2, 0.9))):
     return {
         'alone': {'r1': {'intake_per_s': alone}},
         'shared': {'r1': {'intake_per_s': r1}, 'r2': {'intake_per_s': r2}},
         'hotspots': {'hotspots': 10, 'relieved': relieved, 'p95_s': p95},
         'kill': {'owned_again_s': owned_again, 'lost': list(lost),
                  'hotspots': 3},
-        'duplicates': list(duplicates)}
+        'duplicates': list(duplicates),
+        'reads': {'r1': {'incremental': list(reads)}}}
 
 
 class TargetsTest(base.BaseTestCase):
@@ -23,9 +26,9 @@ class TargetsTest(base.BaseTestCase):
         return [ok for _, _, ok in run.check_targets(results(**kw), 10.0)]
 
     def test_all_met(self):
-        self.assertEqual([True] * 7, self.verdicts())
+        self.assertEqual([True] * 8, self.verdicts())
         # the hash spread of the hosts over the partitions is allowed
-        self.assertEqual([True] * 7, self.verdicts(r1=520.0, r2=480.0))
+        self.assertEqual([True] * 8, self.verdicts(r1=520.0, r2=480.0))
 
     def test_each_missed(self):
         # uneven: one replica takes most
@@ -37,9 +40,13 @@ class TargetsTest(base.BaseTestCase):
         self.assertFalse(self.verdicts(p95=25.0)[3])
         # a hotspot never relieved fails the latency target too
         self.assertFalse(self.verdicts(relieved=9)[3])
-        self.assertFalse(self.verdicts(owned_again=31.0)[4])
-        self.assertFalse(self.verdicts(lost=['lt-00001'])[5])
-        self.assertFalse(self.verdicts(duplicates=[('s', 'r1', 'r2')])[6])
+        # a refresh that costs more: per compute node, say
+        self.assertFalse(self.verdicts(reads=((16, 6, 1.0),))[4])
+        # no refresh seen: not a pass
+        self.assertFalse(self.verdicts(reads=())[4])
+        self.assertFalse(self.verdicts(owned_again=31.0)[5])
+        self.assertFalse(self.verdicts(lost=['lt-00001'])[6])
+        self.assertFalse(self.verdicts(duplicates=[('s', 'r1', 'r2')])[7])
         # nothing measured: not a pass
         self.assertFalse(self.verdicts(alone=0.0, r1=0.0, r2=0.0)[0])
 
@@ -48,3 +55,23 @@ class TargetsTest(base.BaseTestCase):
         self.assertEqual(5.0, run._percentile([5.0], 0.95))
         self.assertAlmostEqual(9.55, run._percentile(
             [float(v) for v in range(11)], 0.955))
+
+
+class IncrementalReadsTest(base.BaseTestCase):
+
+    def test_read_lines_of_a_replica_log(self):
+        path = self.useFixture(fixtures.TempDir()).join('r1.log')
+        with open(path, 'w') as f:
+            f.write(
+                '2026-12-06 12:03:40.1 1 INFO nova_drs.balancer.nova_view '
+                '[-] read Nova (full): 10000 hosts; 10076 API calls '
+                '(inventories 10000, servers 61), in 40.2 s\n'
+                '2026-12-06 12:04:40.1 1 INFO nova_drs.balancer.nova_view '
+                '[-] read Nova (incremental): 10000 hosts, 60000 '
+                'instances, 240 server groups (0 left out); 12 API calls '
+                '(aggregates 1, inventories 6, migrations 1, '
+                'resource_providers 1, server_groups 1, servers 1, '
+                'services 1), 6 servers and 6 providers\' inventories '
+                'read, in 1.12 s\n')
+        self.assertEqual([(12, 6, 1.12)], run.incremental_reads(path))
+        self.assertEqual([], run.incremental_reads(path + '.missing'))
