@@ -16,7 +16,9 @@ its project and admins, its host for admins only; changing an instance
 for admins; 401 without a valid token). Each case is sent with a real
 token of each lab user, over HTTP and through ``openstack drs`` (password
 authentication from the lab's clouds.yaml, the endpoint from the
-catalog), and the statuses seen are printed as a table (``pytest -s``).
+catalog; each command its own process, forked from one that imported
+python-openstackclient once: :mod:`tests.functional.openstack_cli`), and
+the statuses seen are printed as a table (``pytest -s``).
 Changes are checked in the database or in Nova: an allowed one happened,
 a refused one did not.
 
@@ -29,18 +31,16 @@ import dataclasses
 import json
 import os
 import re
-import subprocess
-import sys
 import time
 
 from nova_drs.api import app as api_app
 from nova_drs.db import models
 from tests.functional import keystone
 from tests.functional.nova import fixtures as nova_fixtures
+from tests.functional import openstack_cli
 from tests.unit.db import base as db_base
 from tests.unit.db import test_host_states
 
-BIN = os.path.dirname(sys.executable)
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.dirname(os.path.abspath(__file__)))))
 
@@ -300,6 +300,8 @@ class TestKeystone(keystone.KeystoneLabTestCase):
     @classmethod
     def start_class(cls):
         cls.nova_admin = cls.lab.conn
+        cls.cli = openstack_cli.WarmOpenStack(cls.tmp, REPO)
+        cls.add_class_cleanup(cls.cli.close)
         cls.db, url = cls.database()
         cls._seed()
         cls.api = cls.start_api(url)
@@ -360,10 +362,8 @@ class TestKeystone(keystone.KeystoneLabTestCase):
 
     def openstack(self, role, argv):
         """(exit status, stdout, stderr) of ``openstack ARGV`` as ``role``."""
-        proc = subprocess.run(
-            [os.path.join(BIN, 'openstack')] + list(argv),
-            env=keystone.openstack_env(CLOUDS[role], self.tmp), cwd=REPO,
-            capture_output=True, text=True, timeout=120)
+        proc = self.cli.run(argv, keystone.openstack_env(CLOUDS[role],
+                                                         self.tmp))
         return proc.returncode, proc.stdout, proc.stderr
 
     # -- the matrix ----------------------------------------------------------

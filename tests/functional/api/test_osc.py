@@ -2,7 +2,9 @@
 """``openstack drs ...`` against a real ``nova-drs-api``.
 
 The real ``openstack`` command (python-openstackclient with this plugin,
-in a subprocess) talks to a real ``nova-drs-api`` subprocess in its
+each command its own process, forked from one that imported
+python-openstackclient once: :mod:`tests.functional.openstack_cli`)
+talks to a real ``nova-drs-api`` subprocess in its
 ``noauth`` mode, on a SQLite database the test fills through
 ``nova_drs.db.api.Database``. No Keystone: ``--os-auth-type none``, the
 endpoint from ``OS_DRS_ENDPOINT`` and the identity from the
@@ -30,6 +32,7 @@ from oslotest import base
 from nova_drs.balancer import plan as plan_mod
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
+from tests.functional import openstack_cli
 from tests import polling
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
@@ -159,6 +162,8 @@ class OpenStackDrsTest(base.BaseTestCase):
                                  % (cls.api.returncode, cls.tmp))
         cls.endpoint = line.split('listening on ')[1].strip()
         cls.replica = FakeReplica(cls.db)
+        # the commands run in this process's directory, HOME the class's
+        cls.cli = openstack_cli.WarmOpenStack(cls.tmp, os.getcwd())
 
     @classmethod
     def _read_api(cls):
@@ -172,6 +177,8 @@ class OpenStackDrsTest(base.BaseTestCase):
 
     @classmethod
     def _stop(cls):
+        if getattr(cls, 'cli', None) is not None:
+            cls.cli.close()
         replica = getattr(cls, 'replica', None)
         if replica is not None:
             replica.close()
@@ -200,8 +207,7 @@ class OpenStackDrsTest(base.BaseTestCase):
         env.update(OS_AUTH_TYPE='none', OS_DRS_ENDPOINT=self.endpoint,
                    NOVA_DRS_NOAUTH_HEADERS=json.dumps(identity),
                    HOME=self.tmp)
-        proc = subprocess.run([self.openstack_bin] + list(argv), env=env,
-                              capture_output=True, text=True, timeout=120)
+        proc = self.cli.run(argv, env)
         self.assertEqual(expect, proc.returncode,
                          'openstack %s\nstdout: %s\nstderr: %s'
                          % (' '.join(argv), proc.stdout, proc.stderr))

@@ -10,11 +10,14 @@ loads the test sets per server, with the hot flags and the thresholds an
 agent sends (flagged as soon as the load is over the threshold); when a
 host's CPU load first goes over the threshold it also publishes the
 ``drs.host.hotspot`` event an agent sends, and records when (the
-hotspot's *onset*).
+hotspot's *onset*). A test that changes the loads can have the next round
+sent at once (:meth:`FakeAgents.round_now`) rather than within an
+interval.
 
 :class:`ServiceProcess` runs a nova-drs command as a separate process
 from a configuration file, as an operator would, and can stop it
-(SIGTERM) or kill it (SIGKILL); :class:`BalancerProcess` is
+(SIGTERM) or kill it (SIGKILL); :func:`stop_all` stops several together
+(a replica takes seconds to shut down); :class:`BalancerProcess` is
 ``nova-drs-balancer``.
 """
 
@@ -55,6 +58,7 @@ class FakeAgents:
         self.errors = []
         self._hot = set()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._publishers = {}
         for host in self.hosts:
             conf = config.load([conf_path])
@@ -69,8 +73,13 @@ class FakeAgents:
         self._thread.start()
         return self
 
+    def round_now(self):
+        """Start the next round now (the loads the test set are sent)."""
+        self._wake.set()
+
     def stop(self):
         self._stop.set()
+        self._wake.set()
         self._thread.join(30)
         for pub in self._publishers.values():
             pub.stop(5.0)
@@ -119,11 +128,12 @@ class FakeAgents:
     def _run(self):
         while not self._stop.is_set():
             started = time.monotonic()
+            self._wake.clear()
             try:
                 self._round()
             except Exception as e:   # a test helper: report, keep going
                 self.errors.append(repr(e))
-            self._stop.wait(max(0.0, self.interval
+            self._wake.wait(max(0.0, self.interval
                                 - (time.monotonic() - started)))
 
 
@@ -207,8 +217,13 @@ class ServiceProcess:
     def stop(self, timeout=30):
         if self.running():
             self._signal_group(signal.SIGTERM)
+        self._finish(time.monotonic() + timeout)
+
+    def _finish(self, deadline):
+        """Wait for the end of a stop until ``deadline``, then kill."""
+        if self.running():
             try:
-                self.proc.wait(timeout)
+                self.proc.wait(max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.kill()
         if self.out is not None:
@@ -228,6 +243,25 @@ class ServiceProcess:
                 return f.read()
         except OSError:
             return ''
+
+
+def stop_all(procs, timeout=30, meanwhile=None):
+    """Stop (SIGTERM) several processes at once: they shut down together.
+
+    Each is killed when it has not ended ``timeout`` seconds after;
+    ``meanwhile()``, if given, is called while they shut down.
+    """
+    procs = list(procs)
+    for proc in procs:
+        if proc.running():
+            proc._signal_group(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    try:
+        if meanwhile is not None:
+            meanwhile()
+    finally:
+        for proc in procs:
+            proc._finish(deadline)
 
 
 class BalancerProcess(ServiceProcess):

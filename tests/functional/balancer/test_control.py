@@ -69,9 +69,13 @@ class OperatorControlTest(test_service.ServiceTestCase):
         return data
 
     def change(self, what, path, body):
-        """Send a change; the time it was made (naive UTC)."""
-        at = self.db.now()
+        """Send a change; a time it was in effect at (naive UTC).
+
+        Taken once the API answered: a cycle that began after it read
+        the change (a replica reads the settings at each cycle's start).
+        """
         self.call('PATCH', path, body)
+        at = self.db.now()
         self.events.append((what, time.time()))
         return at
 
@@ -118,8 +122,7 @@ class OperatorControlTest(test_service.ServiceTestCase):
         self.procs = {n: self.balancer(n) for n in ('r1', 'r2')}
         self.ids = {n: '%s-%s' % (n, self.tag) for n in self.procs}
         agents = self.agents()
-        self.wait_for('two rounds of metrics', lambda: agents.rounds >= 2,
-                      procs=self.procs.values())
+        self.wait_at_rest(agents, self.procs.values())
         owner = self.owner_of(HOT)
         owner_id = self.ids[owner]
 

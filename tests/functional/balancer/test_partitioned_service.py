@@ -70,8 +70,7 @@ class PartitionedServiceTest(test_service.ServiceTestCase):
                  for name, rid in (('owner', owner_id),
                                    ('other', other_id))}
         agents = self.agents()
-        self.wait_for('two rounds of metrics', lambda: agents.rounds >= 2,
-                      procs=procs.values())
+        self.wait_at_rest(agents, procs.values())
         # each replica writes the state of its own hosts only
         self.wait_for(
             'every host shared by its owner',

@@ -97,6 +97,7 @@ class ServiceTestCase(nova_fixtures.NovaLabTestCase):
         self.addCleanup(lambda: broker.delete_queues(
             test_nova_events.lab_notification_url(), self.nova_queues))
         self.flavor = self.lab.flavor('drs-big', vcpus=300, ram=1024)
+        self._balancers = []
 
     def _database(self):
         if self.DATABASE == 'sqlite':
@@ -131,14 +132,20 @@ class ServiceTestCase(nova_fixtures.NovaLabTestCase):
             '%s-%s' % (listener.POOL_PREFIX, values['replica_id']))
         self.nova_queues.append(
             '%s-%s' % (nova_events.POOL_PREFIX, values['replica_id']))
+        if not self._balancers:
+            # one cleanup stops them all, together
+            self.addCleanup(self._stop_balancers)
         proc = service_lab.BalancerProcess(path, values['log_file']).start()
-        self.addCleanup(self._stop, proc)
+        self._balancers.append(proc)
         return proc
 
-    def _stop(self, proc):
-        proc.stop()
+    def _stop_balancers(self):
+        procs, self._balancers = self._balancers[::-1], []
+        # the servers go while the replicas shut down (seconds)
+        service_lab.stop_all(procs, meanwhile=self.lab.delete_booted)
         if os.environ.get('NOVA_DRS_FT_SHOW_LOGS'):
-            print(proc.log())
+            for proc in procs:
+                print(proc.log())
 
     def agents(self):
         agents = service_lab.FakeAgents(self.lab.conn, self.agent_conf,
@@ -147,9 +154,28 @@ class ServiceTestCase(nova_fixtures.NovaLabTestCase):
         return agents
 
     def boot_hot_servers(self, count=3):
-        servers = [self.lab.boot('svc-%d' % n, self.flavor, host=HOT)
-                   for n in range(count)]
+        """Boot ``count`` servers on the hot host (all at once)."""
+        servers = [self.lab.boot('svc-%d' % n, self.flavor, host=HOT,
+                                 wait=False) for n in range(count)]
+        for server in servers:
+            self.assertEqual(HOT, self.lab.wait_active(server).compute_host)
         return [s.id for s in servers]
+
+    def wait_at_rest(self, agents, procs, hosts=HOSTS):
+        """Until the replicas have the idle hosts' metrics.
+
+        Two rounds of the agents, and the state of each of ``hosts``
+        stored by a replica: a replica stores the state of the hosts it
+        owns once it is an active member of its group (and has re-planned
+        for it), so a load the test sets afterwards reaches a replica that
+        is under way, however slowly its process started.
+        """
+        self.wait_for('two rounds of metrics', lambda: agents.rounds >= 2,
+                      procs=procs)
+        self.wait_for('the state of %s stored' % ', '.join(hosts),
+                      lambda: set(hosts) <= {
+                          s.host for s in self.db.list_host_states()},
+                      procs=procs)
 
     def wait_for(self, what, predicate, timeout=120.0, procs=()):
         deadline = time.monotonic() + timeout
@@ -185,8 +211,10 @@ class ServiceTestCase(nova_fixtures.NovaLabTestCase):
             instance_uuid=server_id) if m.migration_type == 'live-migration']
 
     def make_hot(self, agents, servers, cpu=0.95):
+        """Load the servers: the agents report it in a round sent now."""
         for server in servers:
             agents.cpu[server] = cpu
+        agents.round_now()
 
     def timeline(self, title, events):
         """Print a timeline, times relative to the first event."""
@@ -214,9 +242,8 @@ class HotspotScenarioTest(ServiceTestCase):
 
         proc = self.balancer('r1')
         agents = self.agents()
-        # two rounds at rest: every host is reporting and idle
-        self.wait_for('two rounds of metrics', lambda: agents.rounds >= 2,
-                      procs=[proc])
+        # at rest: every host is reporting and idle
+        self.wait_at_rest(agents, [proc])
         self.make_hot(agents, servers)
         onset = self.wait_for('the hotspot event',
                               lambda: agents.onsets.get(HOT), procs=[proc])
@@ -284,8 +311,7 @@ class ManualModeTest(ServiceTestCase):
         servers = self.boot_hot_servers()
         proc = self.balancer('r1', mode='manual')
         agents = self.agents()
-        self.wait_for('two rounds', lambda: agents.rounds >= 2,
-                      procs=[proc])
+        self.wait_at_rest(agents, [proc])
         self.make_hot(agents, servers)
         plans = self.wait_for(
             'a recommended plan',
@@ -327,8 +353,7 @@ class FailedMigrationTest(ServiceTestCase):
             inventory_refresh_interval = 10
             """)
         agents = self.agents()
-        self.wait_for('two rounds', lambda: agents.rounds >= 2,
-                      procs=[proc])
+        self.wait_at_rest(agents, [proc])
         for host in HOSTS[1:]:
             self.lab.disable(host)
         self.make_hot(agents, servers)
@@ -367,8 +392,7 @@ class TakeoverTest(ServiceTestCase):
         procs = {name: self.balancer(name) for name in ('r1', 'r2')}
         ids = {name: '%s-%s' % (name, self.tag) for name in procs}
         agents = self.agents()
-        self.wait_for('two rounds', lambda: agents.rounds >= 2,
-                      procs=procs.values())
+        self.wait_at_rest(agents, procs.values())
         owner_id = self.owner_of(HOT, [i.encode() for i in ids.values()])
         owner = [n for n, i in ids.items() if i.encode() == owner_id][0]
         survivor = [n for n in ids if n != owner][0]
@@ -423,7 +447,8 @@ class SharedHostTest(ServiceTestCase):
             """ % HOT
         procs = [self.balancer(name, extra=extra) for name in ('r1', 'r2')]
         agents = self.agents()
-        self.wait_for('two rounds', lambda: agents.rounds >= 2, procs=procs)
+        # per host: both own the hot host only
+        self.wait_at_rest(agents, procs, hosts=[HOT])
         self.make_hot(agents, servers)
         self.wait_for('a completed migration',
                       lambda: self.finished(models.ACTION_COMPLETED),
@@ -447,8 +472,7 @@ class BrokerRestartTest(ServiceTestCase):
         proc = self.balancer(
             'r1', transport=agent_lab.proxied_transport_url(proxy.port))
         agents = self.agents()
-        self.wait_for('two rounds', lambda: agents.rounds >= 2,
-                      procs=[proc])
+        self.wait_at_rest(agents, [proc])
         proxy.stop()          # the broker is gone for the balancer
         time.sleep(2 * INTERVAL)
         proxy.start()         # and back
@@ -487,8 +511,7 @@ class PlanRequestTest(ServiceTestCase):
         servers = self.boot_hot_servers(count=2)
         proc = self.balancer('r1', mode='manual')
         agents = self.agents()
-        self.wait_for('two rounds', lambda: agents.rounds >= 2,
-                      procs=[proc])
+        self.wait_at_rest(agents, [proc])
         dry = self.db.create_plan_request('plan', 'alice',
                                           strategy='balance')
         evac = self.db.create_plan_request('evacuation', 'alice', host=HOT,

@@ -183,6 +183,8 @@ class NovaLab(fixtures.Fixture):
         self.extra_conf = extra_conf
 
     def _setUp(self):
+        #: servers booted here whose deletion was not asked for yet
+        self._undeleted = []
         tmp = self.useFixture(fixtures.TempDir()).path
         self.conf = load_conf(tmp, self.extra_conf)
         self.conn = clients.connect(self.conf)
@@ -220,7 +222,8 @@ class NovaLab(fixtures.Fixture):
         if metadata:
             kwargs['metadata'] = metadata
         server = self.conn.compute.create_server(**kwargs)
-        self.addCleanup(self.delete_server, server)
+        self._undeleted.append(server)
+        self.addCleanup(self._cleanup_server, server)
         if wait:
             server = self.wait_active(server)
         return server
@@ -236,6 +239,26 @@ class NovaLab(fixtures.Fixture):
 
     # the earlier name, still used by other suites
     _delete_server = delete_server
+
+    def delete_booted(self):
+        """Ask Nova to delete every server booted here, without waiting.
+
+        Their cleanups then wait until they are gone.
+        """
+        while self._undeleted:
+            self.conn.compute.delete_server(self._undeleted[0],
+                                            ignore_missing=True)
+            self._undeleted.pop(0)
+
+    def _cleanup_server(self, server):
+        """The cleanup of a booted server: deleted, and gone on return.
+
+        The first of these cleanups to run asks Nova to delete every
+        server booted here at once (the fake computes delete them in
+        parallel); each cleanup then waits for its own server.
+        """
+        self.delete_booted()        # this one among them, unless done
+        self.conn.compute.wait_for_delete(server, interval=0.3, wait=60)
 
     def server_group(self, name, policy, rules=None):
         group = self.conn.compute.create_server_group(
