@@ -35,6 +35,7 @@ import os
 import queue
 import re
 import secrets
+import signal
 import sys
 import tempfile
 import threading
@@ -762,14 +763,25 @@ def parse_args(argv):
     return p.parse_args(argv)
 
 
+def _interrupted(signum, frame):
+    raise KeyboardInterrupt()
+
+
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     test = LoadTest(args)
     _log('work directory (configurations, logs): %s', test.work_dir)
+    # SIGTERM (a CI timeout, kill) unwinds like ^C, so that the replicas,
+    # the agents, the region and the database are cleaned up, not left
+    # running
+    signal.signal(signal.SIGTERM, _interrupted)
     try:
         results = test.run()
     except LoadTestError as e:
         print('nova-drs-loadtest: %s' % e, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print('nova-drs-loadtest: interrupted', file=sys.stderr)
         return 2
     if args.json:
         with open(args.json, 'w') as f:
