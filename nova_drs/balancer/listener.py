@@ -457,6 +457,18 @@ class MetricsEndpoint(BatchEndpoint):
                     'signatures': self.signatures}
 
 
+def stop_servers(servers):
+    """Stop oslo.messaging servers, then wait for them.
+
+    All are told to stop before any is waited for: each wait lets the
+    batches in hand finish, and they finish side by side.
+    """
+    for server in servers:
+        server.stop()
+    for server in servers:
+        server.wait()
+
+
 class _DrainEndpoint:
     """Acknowledges and discards what reaches the default queue."""
 
@@ -548,10 +560,7 @@ class MetricsListener:
     def stop(self):
         """Stop reading; batches in hand are finished first."""
         servers, self._servers = self._servers, []
-        for server in servers:
-            server.stop()
-        for server in servers:
-            server.wait()
+        stop_servers(servers)
         if self._own_transport and self._transport is not None:
             self._transport.cleanup()
             self._transport = None

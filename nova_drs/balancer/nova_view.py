@@ -365,7 +365,7 @@ class NovaCollector(object):
             by_name[rp.name] = rp
         return by_id, by_name
 
-    def _inventories(self, rp, full):
+    def _inventories(self, rp):
         """{resource class: inventory} of a provider, as last read."""
         return self._providers.get(rp.id, (None, {}))[1]
 
@@ -466,7 +466,7 @@ class NovaCollector(object):
                                 'Placement (compute node not reported '
                                 'yet?)'))
                 continue
-            inventories = self._inventories(rp, full)
+            inventories = self._inventories(rp)
             vcpu, mem = inventories.get(VCPU), inventories.get(MEMORY_MB)
             if vcpu is None or mem is None or not vcpu.total or \
                     not mem.total:

@@ -247,10 +247,7 @@ class PartitionedIntake:
             servers = [s for s in (self._server, self._legacy_server) if s]
             self._server = self._legacy_server = None
             self.owned = frozenset()
-            for server in servers:
-                server.stop()
-            for server in servers:
-                server.wait()
+            listener.stop_servers(servers)
             if self._own_transport and self._transport is not None:
                 self._transport.cleanup()
                 self._transport = None

@@ -75,14 +75,22 @@ class PeakTracker:
         else:
             np.maximum(ring.maxima[pos], values, out=ring.maxima[pos])
 
-    def peak(self, key, now):
-        """The four peak loads of ``key`` in the window, or None."""
+    def _live(self, key, now):
+        """(ring, mask of its slices in the window) of ``key``, or None."""
         ring = self._rings.get(key)
         if ring is None:
             return None
         live = ring.slots > self._slice(now) - BUCKETS
         if not live.any():
             return None
+        return ring, live
+
+    def peak(self, key, now):
+        """The four peak loads of ``key`` in the window, or None."""
+        found = self._live(key, now)
+        if found is None:
+            return None
+        ring, live = found
         return ring.maxima[live].max(axis=0)
 
     def slices(self, key, now):
@@ -92,12 +100,10 @@ class PeakTracker:
         same for every key, so rows line up in time across instances;
         NaN rows: slices without a sample in the window.
         """
-        ring = self._rings.get(key)
-        if ring is None:
+        found = self._live(key, now)
+        if found is None:
             return None
-        live = ring.slots > self._slice(now) - BUCKETS
-        if not live.any():
-            return None
+        ring, live = found
         out = np.full((BUCKETS, WIDTH), np.nan)
         out[live] = ring.maxima[live]
         return out

@@ -129,26 +129,6 @@ def fleet_main(conf_path, params, commands, results):
         fleet.stop()
 
 
-def proc_cpu_s(pid):
-    """CPU seconds (user + system) of a process, from /proc."""
-    try:
-        with open('/proc/%d/stat' % pid) as f:
-            fields = f.read().rsplit(')', 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    ticks = os.sysconf('SC_CLK_TCK')
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def proc_rss_mb(pid):
-    try:
-        with open('/proc/%d/statm' % pid) as f:
-            pages = int(f.read().split()[1])
-    except (OSError, ValueError, IndexError):
-        return None
-    return pages * os.sysconf('SC_PAGE_SIZE') / 1048576.0
-
-
 class Replica:
     """``nova-drs-balancer`` from a configuration file, in its own group."""
 

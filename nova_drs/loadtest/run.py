@@ -10,7 +10,7 @@ publishing the agent's real, signed payloads through real RabbitMQ
 processes coordinated through real Redis (tooz) with a real database.
 
 The phases, each measured from the replicas' own reports
-(``replica_states.work``), the double's request log and ``/proc``:
+(``replica_states.work``), their logs and the double's request log:
 
 1. **alone**: one replica takes in every host's metrics;
 2. **shared**: a second replica joins; each takes in its share;
@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 
+from nova_drs.loadtest import nova_api
 from nova_drs.loadtest import processes
 
 #: what the region double's and the fleet's processes are given
@@ -75,12 +76,6 @@ group = %(group)s
 replica_id = %(replica_id)s
 [drs_database]
 connection = %(database)s
-[drs_nova]
-auth_type = admin_token
-endpoint = %(nova)s/%(replica_id)s/compute/v2.1
-token = loadtest
-[drs_placement]
-endpoint_override = %(nova)s/%(replica_id)s/placement
 """
 
 
@@ -129,30 +124,31 @@ class Database:
             self.url += '?charset=utf8mb4'
         self._engine = None
 
-    def create(self):
+    def _admin(self, statement):
+        """Run ``statement`` on the server (no database selected)."""
         sa = self._sa
+        engine = sa.create_engine(self.server_url,
+                                  isolation_level='AUTOCOMMIT')
         try:
-            engine = sa.create_engine(self.server_url,
-                                      isolation_level='AUTOCOMMIT')
             with engine.connect() as c:
-                c.execute(sa.text('CREATE DATABASE %s' % self.name))
+                c.execute(sa.text(statement))
+        finally:
             engine.dispose()
-        except sa.exc.SQLAlchemyError as e:
+
+    def create(self):
+        try:
+            self._admin('CREATE DATABASE %s' % self.name)
+        except self._sa.exc.SQLAlchemyError as e:
             raise LoadTestError('cannot create a database on %s: %s' % (
                 self.server_url.split('@')[-1], e))
-        self._engine = sa.create_engine(self.url)
+        self._engine = self._sa.create_engine(self.url)
 
     def drop(self):
-        sa = self._sa
         if self._engine is not None:
             self._engine.dispose()
         try:
-            engine = sa.create_engine(self.server_url,
-                                      isolation_level='AUTOCOMMIT')
-            with engine.connect() as c:
-                c.execute(sa.text('DROP DATABASE IF EXISTS %s' % self.name))
-            engine.dispose()
-        except sa.exc.SQLAlchemyError as e:
+            self._admin('DROP DATABASE IF EXISTS %s' % self.name)
+        except self._sa.exc.SQLAlchemyError as e:
             _log('could not drop database %s: %s', self.name, e)
 
     def replicas(self):
@@ -216,7 +212,9 @@ class LoadTest:
                 interval=self.args.interval, secret=self.secret,
                 backend_url=self.args.backend_url,
                 group='drs-loadtest-%s' % self.run_id,
-                replica_id=replica_id, database=self.db.url, nova=nova_url))
+                replica_id=replica_id, database=self.db.url))
+            # each replica under its own URL prefix: its calls are counted
+            f.write(nova_api.client_config(nova_url, replica_id))
         return path
 
     def _sync_db(self, conf_path):

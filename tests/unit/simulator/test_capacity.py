@@ -1,11 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """``nova-drs capacity``: the replay, the oracle, the search, the CLI."""
 
-import io
 import json
 import os
 
-import fixtures
 import numpy as np
 from oslotest import base
 
@@ -14,6 +12,7 @@ from nova_drs.simulator import capacity
 from nova_drs.simulator import locate
 from nova_drs.simulator import traces
 from tests.unit import clusters
+from tests.unit.simulator import test_cli
 
 
 def vms(ws, max_mb, interval_s=10.0, on=None):
@@ -118,15 +117,8 @@ class TestReplay(base.BaseTestCase):
         self.assertAlmostEqual(1 - 3300.0 / 8192, run.headroom[100])
 
 
-class TestCli(base.BaseTestCase):
-
-    def setUp(self):
-        super().setUp()
-        self.tmp = self.useFixture(fixtures.TempDir()).path
-        self.stdout = io.StringIO()
-        self.stderr = io.StringIO()
-        self.useFixture(fixtures.MonkeyPatch('sys.stdout', self.stdout))
-        self.useFixture(fixtures.MonkeyPatch('sys.stderr', self.stderr))
+class TestCli(test_cli.CliTestCase):
+    """``nova-drs capacity``, with the simulate CLI tests' harness."""
 
     def capacity(self, *args):
         return drs.main(['capacity'] + list(args))
