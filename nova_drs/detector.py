@@ -5,7 +5,7 @@ One detector class serves the agent (one host, one row) and the simulator
 (every host, every step), so that a setting means the same in both. The
 agent's is the one answer to "is this host hot?" in a live cloud: the
 balancer runs none, it keeps each agent's flags
-(:mod:`nova_drs.balancer.host_view`).
+(:mod:`nova_drs.balancer.view.host_view`).
 
 For each tracked key (a host name) and resource the detector keeps
 

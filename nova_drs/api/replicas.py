@@ -4,8 +4,8 @@
 The API does not join the replicas' tooz group (it would own hosts); it
 connects as an observer with a member id of its own and reads the
 group's members. Host ownership is computed as the replicas compute it
-(:mod:`nova_drs.balancer.coordination`): in ``partitioned`` mode tooz's
-consistent hash ring over the sorted members, in ``per_host`` mode each
+(:mod:`nova_drs.balancer.coordination.membership`): in ``partitioned`` mode
+tooz's consistent hash ring over the sorted members, in ``per_host`` mode each
 replica owns the host whose state it writes.
 """
 
@@ -18,8 +18,8 @@ import tooz
 from tooz import coordination as tooz_coordination
 
 from nova_drs.api import errors
-from nova_drs.balancer import backend_retries
-from nova_drs.balancer import coordination
+from nova_drs.balancer.coordination import backend_retries
+from nova_drs.balancer.coordination import membership as coordination
 from nova_drs import masking
 
 LOG = logging.getLogger(__name__)

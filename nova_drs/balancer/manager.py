@@ -23,8 +23,8 @@ consolidation_interval`` it also runs a consolidation pass that often
 (:meth:`BalancerManager.consolidation_cycle`), disables the nova-compute
 service of hosts a consolidation plan emptied when ``disable_freed_hosts``
 is set, and enables one again when a hotspot needs its room
-(:mod:`nova_drs.balancer.consolidation`). It writes the state of the hosts
-this replica owns to the database every ``host_state_interval`` seconds
+(:mod:`nova_drs.balancer.planning.consolidation`). It writes the state of the
+hosts this replica owns to the database every ``host_state_interval`` seconds
 (for the scheduler plugin and the API), with its own report (mode in
 effect, strategy, latest cycle: ``replica_states``), and purges old
 history once a day.
@@ -54,16 +54,16 @@ import numpy as np
 from oslo_log import log as logging
 
 from nova_drs.balancer import clients
-from nova_drs.balancer import consolidation
-from nova_drs.balancer import coordination
-from nova_drs.balancer import host_view as host_view_mod
-from nova_drs.balancer import inventory as inventory_mod
-from nova_drs.balancer import listener as listener_mod
-from nova_drs.balancer import nova_view
-from nova_drs.balancer import partitions as partitions_mod
-from nova_drs.balancer import planner as planner_mod
-from nova_drs.balancer import requests as requests_mod
-from nova_drs.balancer import shared_state
+from nova_drs.balancer.coordination import membership as coordination
+from nova_drs.balancer.coordination import shared_state
+from nova_drs.balancer.intake import listener as listener_mod
+from nova_drs.balancer.intake import partitions as partitions_mod
+from nova_drs.balancer.planning import consolidation
+from nova_drs.balancer.planning import planner as planner_mod
+from nova_drs.balancer.planning import requests as requests_mod
+from nova_drs.balancer.view import host_view as host_view_mod
+from nova_drs.balancer.view import inventory as inventory_mod
+from nova_drs.balancer.view import nova_view
 from nova_drs.db import api as db_api
 from nova_drs.db import control
 from nova_drs.db import migration as db_migration
@@ -116,9 +116,9 @@ class BalancerManager:
                  nova_transport=None, clock=time.monotonic):
         # NOTE: imported here: both import oslo.messaging or the executor,
         # after the service chose native threads
-        from nova_drs.balancer import actuator as actuator_mod
-        from nova_drs.balancer import executor as executor_mod
-        from nova_drs.balancer import nova_events
+        from nova_drs.balancer.execution import actuator as actuator_mod
+        from nova_drs.balancer.execution import executor as executor_mod
+        from nova_drs.balancer.intake import nova_events
 
         self.conf = conf
         self.clock = clock
@@ -436,9 +436,9 @@ class BalancerManager:
 
         This replica gets the metrics of its own hosts only; the others
         are judged as destinations by the compact state their owners write
-        to ``host_states`` (:mod:`nova_drs.balancer.shared_state`). What it
-        still holds of hosts it no longer owns (their guests' metrics) is
-        forgotten.
+        to ``host_states``
+        (:mod:`nova_drs.balancer.coordination.shared_state`). What it still
+        holds of hosts it no longer owns (their guests' metrics) is forgotten.
         """
         owned = self.coordinator.owned_hosts(names)
         if owned:

@@ -33,9 +33,9 @@ import time
 
 import numpy as np
 
-from nova_drs.balancer import peaks
 from nova_drs.balancer.strategies import consolidate
 from nova_drs.balancer.strategies import hotspot
+from nova_drs.balancer.view import peaks
 from nova_drs.bench import cluster as bench_cluster
 from nova_drs import config
 from nova_drs.model import cluster

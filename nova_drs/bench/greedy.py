@@ -30,8 +30,8 @@ import time
 
 import numpy as np
 
-from nova_drs.balancer import cost
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import cost
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.model import cluster
 
 EPS = 1e-9

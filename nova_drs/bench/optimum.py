@@ -44,7 +44,7 @@ import numpy as np
 from scipy import optimize
 from scipy import sparse
 
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.bench import evaluate
 
 EPS = 1e-9

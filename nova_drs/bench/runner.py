@@ -52,7 +52,7 @@ import sys
 
 import numpy as np
 
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.bench import cluster as bench_cluster
 from nova_drs.bench import evaluate
 from nova_drs.bench import greedy

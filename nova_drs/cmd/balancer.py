@@ -39,7 +39,7 @@ def _schema_revision(conf):
 def check(conf):
     """Everything that would stop the service at once, as ConfigError."""
     from nova_drs.balancer import clients
-    from nova_drs.balancer import planner
+    from nova_drs.balancer.planning import planner
     from nova_drs.cmd import manage
     from nova_drs.conf import actuator as actuator_conf
 

@@ -10,12 +10,12 @@ writes what the balancer would plan for, in the snapshot format that
 ``nova-drs plan --snapshot`` reads (``doc/source/snapshot-format.rst``):
 
 1. Nova's and Placement's inventory, read with
-   :func:`nova_drs.balancer.nova_view.collect` through the connection of
+   :func:`nova_drs.balancer.view.nova_view.collect` through the connection of
    ``[drs_nova]``/``[drs_placement]``;
 2. the agents' metrics, gathered for ``--metrics-wait`` seconds (or until
    every host of the inventory has reported) by a
-   :class:`~nova_drs.balancer.host_view.HostView` fed by a
-   :class:`~nova_drs.balancer.listener.MetricsListener` on a temporary
+   :class:`~nova_drs.balancer.view.host_view.HostView` fed by a
+   :class:`~nova_drs.balancer.intake.listener.MetricsListener` on a temporary
    pool ``drs-balancer-export-<uuid>``, which is deleted at the end
    (RabbitMQ; best effort, and the broker policy on ``^drs-balancer-``
    expires it anyway). The default queue is neither read nor drained:
@@ -130,7 +130,7 @@ def read_inventory(conf):
     from openstack import exceptions as sdk_exc
 
     from nova_drs.balancer import clients
-    from nova_drs.balancer import nova_view
+    from nova_drs.balancer.view import nova_view
     try:
         conn = clients.connect(conf)
     except clients.ClientConfigError as e:
@@ -197,8 +197,8 @@ class MetricsGatherer:
         # balancer and the agent (no eventlet)
         from nova_drs import agent
         agent.use_native_threads()
-        from nova_drs.balancer import host_view
-        from nova_drs.balancer import listener
+        from nova_drs.balancer.intake import listener
+        from nova_drs.balancer.view import host_view
 
         self.conf = conf
         self.pool = '%s-%s' % (EXPORT_POOL_PREFIX, uuid.uuid4())

@@ -4,10 +4,11 @@
 The balancer reads the agents' ``drs.host.metrics`` and ``drs.host.hotspot``
 notifications (see ``doc/source/metrics-payload.rst``) with an oslo.messaging
 batch notification listener and keeps the latest metrics of every host
-(``nova_drs.balancer.listener`` and ``nova_drs.balancer.host_view``).
-The ``nova_*`` options are for the second intake, Nova's versioned
-notifications, which tell the balancer when its inventory of Nova is out
-of date (``nova_drs.balancer.nova_events``, ``doc/source/nova-events.rst``).
+(``nova_drs.balancer.intake.listener`` and
+``nova_drs.balancer.view.host_view``). The ``nova_*`` options are for the
+second intake, Nova's versioned notifications, which tell the balancer when its
+inventory of Nova is out of date (``nova_drs.balancer.intake.nova_events``,
+``doc/source/nova-events.rst``).
 """
 
 from oslo_config import cfg

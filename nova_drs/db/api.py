@@ -218,7 +218,7 @@ class Database(control.ControlMixin):
                     plan_uuid=None):
         """Store a strategy's plan, in state ``recommended``.
 
-        :param plan: a :class:`nova_drs.balancer.plan.Plan`; its
+        :param plan: a :class:`nova_drs.balancer.planning.plan.Plan`; its
             migrations become the plan's actions, in their order, pending
         :param origin: why it was made: one of
             :data:`~nova_drs.db.models.ORIGINS`
@@ -817,7 +817,7 @@ class Database(control.ControlMixin):
         insert that loses the race is retried as an update; the later
         write wins).
 
-        :param states: :class:`nova_drs.balancer.host_view.HostState`
+        :param states: :class:`nova_drs.balancer.view.host_view.HostState`
             objects (or a mapping whose values are), at most one per host
         :param reporter: the balancer replica writing them
         :returns: the number of hosts written

@@ -243,7 +243,7 @@ class Action(Base):
     #: None: Nova's scheduler chooses
     target: orm.Mapped[str | None] = orm.mapped_column(HOST)
     reason: orm.Mapped[str] = orm.mapped_column(sa.Text)
-    #: estimated MiB sent (nova_drs.balancer.cost)
+    #: estimated MiB sent (nova_drs.balancer.planning.cost)
     transfer_mb: orm.Mapped[float] = orm.mapped_column(sa.Double)
     #: estimated seconds at the configured bandwidth
     estimated_s: orm.Mapped[float] = orm.mapped_column(sa.Double)

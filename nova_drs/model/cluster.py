@@ -27,7 +27,7 @@ The measured host state. A host's load is not only its guests': its own
 processes (the hypervisor's housekeeping, storage daemons, anything else
 on the machine) use CPU, memory, disk and network too. The balancer gives
 the model what the host's agent measured (see
-:meth:`nova_drs.balancer.host_view.HostView.apply`), in three optional
+:meth:`nova_drs.balancer.view.host_view.HostView.apply`), in three optional
 per-host arrays of :class:`Hosts`:
 
 * ``base_load``: demand outside the guests, in the units of the demand

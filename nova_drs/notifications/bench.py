@@ -12,7 +12,7 @@ times, per payload:
   comparison (``--compare``; some 20 times slower);
 * the signature check (canonical serialisation and one HMAC-SHA256);
 * the listener's whole check of one message
-  (:meth:`nova_drs.balancer.listener.MetricsEndpoint.check`);
+  (:meth:`nova_drs.balancer.intake.listener.MetricsEndpoint.check`);
 * ``json.loads`` of the payload, for scale.
 
 It exits 1 when the whole check takes longer than ``--target-ms`` (2.5 ms
@@ -137,7 +137,7 @@ def _time(func, seconds, references=None):
 def main(argv=None):
     from nova_drs import agent
     agent.use_native_threads()
-    from nova_drs.balancer import listener
+    from nova_drs.balancer.intake import listener
     from nova_drs.notifications import payload
     from nova_drs.notifications import schema
     from nova_drs.notifications import signing

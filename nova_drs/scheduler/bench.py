@@ -81,7 +81,7 @@ def _balancer_states(count):
 
 def _reserve(db, count):
     """A plan being applied, with migrations to ``count`` hosts."""
-    from nova_drs.balancer import plan as plan_mod
+    from nova_drs.balancer.planning import plan as plan_mod
     from nova_drs.db import models
 
     migrations = [plan_mod.Migration(

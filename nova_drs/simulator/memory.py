@@ -18,7 +18,7 @@ steady with a slow wander. Whole-day mean: about 45% of flavor memory.
 
 *Dirty rate* (both traces): a guest dirties memory in proportion to its CPU
 activity, :data:`DIRTY_MB_S_PER_CORE` MB/s per busy core. The migration
-cost model of :mod:`nova_drs.balancer.cost` uses it.
+cost model of :mod:`nova_drs.balancer.planning.cost` uses it.
 
 Every draw comes from its own stream of ``numpy.random.SeedSequence(seed)``
 so a run is reproducible for a seed.

@@ -12,18 +12,18 @@ worked through in continuous time: a migration starts as soon as
   or its target (so a make-room move runs before the move it makes room
   for).
 
-It lasts what the production cost model says (:mod:`nova_drs.balancer.cost`):
-the memory backed for the guest when it starts, inflated by its dirty
-rate, sent at ``[drs_balancer] migration_bandwidth_mb_s``. A migration
-still running at the end of a step carries on into the next. A new plan
-replaces the migrations still queued (they were planned on an older
-view); running ones are never cancelled. A queued migration whose instance
-is no longer on its source is dropped.
+It lasts what the production cost model says
+(:mod:`nova_drs.balancer.planning.cost`): the memory backed for the guest when
+it starts, inflated by its dirty rate, sent at ``[drs_balancer]
+migration_bandwidth_mb_s``. A migration still running at the end of a step
+carries on into the next. A new plan replaces the migrations still queued (they
+were planned on an older view); running ones are never cancelled. A queued
+migration whose instance is no longer on its source is dropped.
 """
 
 import dataclasses
 
-from nova_drs.balancer import cost
+from nova_drs.balancer.planning import cost
 
 
 @dataclasses.dataclass

@@ -6,17 +6,17 @@ entry point namespace; the entry point name is its name. Its contract::
 
     class MyStrategy(nova_drs.balancer.strategies.Strategy):
         def plan(self, model):
-            return nova_drs.balancer.plan.Plan(...)
+            return nova_drs.balancer.planning.plan.Plan(...)
 
 ``__init__`` receives the oslo.config object; ``plan`` receives a
 :class:`~nova_drs.model.cluster.ClusterModel`, must not change it, and
-returns a :class:`~nova_drs.balancer.plan.Plan` whose migrations are in the
-order to run them.
+returns a :class:`~nova_drs.balancer.planning.plan.Plan` whose migrations are
+in the order to run them.
 """
 
 import abc
 
-from nova_drs.balancer import destinations
+from nova_drs.balancer.planning import destinations
 from nova_drs.model import cluster
 from nova_drs import plugins
 
@@ -41,18 +41,21 @@ class Strategy(metaclass=abc.ABCMeta):
     def rules(self):
         """Destination policy, comfort level and relief margin.
 
-        A :class:`~nova_drs.balancer.destinations.Rules` read from
+        A :class:`~nova_drs.balancer.planning.destinations.Rules` read from
         ``[drs_balancer]`` (``destination_policy``,
         ``destination_headroom``, ``relief_margin``); a
-        :class:`~nova_drs.balancer.placement.PlacementState` carries the
-        same as ``state.rules``, with the per-host ``ceiling`` (each
+        :class:`~nova_drs.balancer.planning.placement.PlacementState` carries
+        the same as ``state.rules``, with the per-host ``ceiling`` (each
         threshold less the margin) and ``comfort_gap`` arrays.
         """
         return destinations.Rules.from_conf(self.conf)
 
     @abc.abstractmethod
     def plan(self, model):
-        """Return a :class:`~nova_drs.balancer.plan.Plan` for ``model``."""
+        """Return a :class:`~nova_drs.balancer.planning.plan.Plan`.
+
+        :param model: the cluster model to plan for
+        """
 
 
 def available():

@@ -21,16 +21,17 @@ the standard deviation of host load) is below ``balance_threshold``, and
 makes a migration only when its gain is at least
 ``balance_min_improvement`` (0.02 by default: moving 10% of a host's
 capacity across a 20-point gap). The per-plan and per-host migration
-limits and every placement constraint of :mod:`nova_drs.balancer.placement`
-apply; destinations never exceed a threshold.
+limits and every placement constraint of
+:mod:`nova_drs.balancer.planning.placement` apply; destinations never exceed a
+threshold.
 """
 
 import time
 
 import numpy as np
 
-from nova_drs.balancer import placement
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import placement
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.balancer import strategies
 from nova_drs.balancer.strategies import hotspot
 

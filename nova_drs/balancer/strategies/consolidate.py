@@ -10,7 +10,7 @@ guests' **recent peak** load, not only their load now: the comfort level
 is each threshold minus ``[drs_balancer] destination_headroom`` (at
 least ``relief_margin``), and the load a guest brings is its peak over
 the balancer's peak window (``instances.peak_slices`` of the model,
-see :mod:`nova_drs.balancer.peaks`; its load now where no peak is
+see :mod:`nova_drs.balancer.view.peaks`; its load now where no peak is
 known). The window is cut in slices that line up in time across guests:
 a destination must stay at or below its comfort level in every slice,
 with its own base load and its guests' peaks of that slice, so two
@@ -59,9 +59,9 @@ import time
 
 import numpy as np
 
-from nova_drs.balancer import cost
-from nova_drs.balancer import placement
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import cost
+from nova_drs.balancer.planning import placement
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.balancer import strategies
 from nova_drs.balancer.strategies import hotspot
 from nova_drs.model import cluster

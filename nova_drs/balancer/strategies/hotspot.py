@@ -7,8 +7,8 @@ Hot hosts are handled one at a time, most overloaded first. For a hot host
 the strategy looks for the smallest set of its instances whose removal
 brings every hot resource back to its threshold, and among sets of that
 size the one that costs least to migrate (the cost model in
-:mod:`nova_drs.balancer.cost`: memory in use, dirty rate, bandwidth). It
-searches exhaustively over sets of up to ``max_subset_size`` instances,
+:mod:`nova_drs.balancer.planning.cost`: memory in use, dirty rate, bandwidth).
+It searches exhaustively over sets of up to ``max_subset_size`` instances,
 starting from the smallest size that can cover the excess, and tries the
 cheapest covering sets in order until all members of one find a
 destination. Beyond that size, or when no set of those sizes can be
@@ -16,9 +16,9 @@ placed, it adds instances greedily (the most excess covered per unit of
 cost first).
 
 Destinations satisfy every constraint of
-:mod:`nova_drs.balancer.placement`; among them the destination policy
-chooses (:mod:`nova_drs.balancer.destinations`: ``pack``, best fit under
-the comfort level, by default; ``spread``, the least loaded). A hot host
+:mod:`nova_drs.balancer.planning.placement`; among them the destination policy
+chooses (:mod:`nova_drs.balancer.planning.destinations`: ``pack``, best fit
+under the comfort level, by default; ``spread``, the least loaded). A hot host
 is relieved to each threshold minus ``relief_margin`` (hysteresis), else
 to its threshold.
 
@@ -39,7 +39,7 @@ is above a threshold; a flagged host already back under its thresholds
 is *cooling* and gets no move (``Plan.cooling``). Loads are measured
 loads: each host's ``base_load`` (its own processes) plus its guests'
 demand, against each host's own thresholds; see
-:mod:`nova_drs.balancer.placement`.
+:mod:`nova_drs.balancer.planning.placement`.
 
 *Fast failure, partial relief, reasons*
 
@@ -61,8 +61,8 @@ import time
 
 import numpy as np
 
-from nova_drs.balancer import placement
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import placement
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.balancer import strategies
 from nova_drs.model import cluster
 

@@ -14,8 +14,8 @@ import time
 
 import oslo_messaging
 
-from nova_drs.balancer import host_view
-from nova_drs.balancer import listener as listener_mod
+from nova_drs.balancer.intake import listener as listener_mod
+from nova_drs.balancer.view import host_view
 from nova_drs import config
 from nova_drs.notifications import payload as payload_mod
 from tests.functional.agent import base

@@ -15,7 +15,7 @@ import uuid
 import fixtures
 from oslotest import base as oslo_base
 
-from nova_drs.balancer import coordination
+from nova_drs.balancer.coordination import membership as coordination
 from nova_drs import config
 from nova_drs.db import api as db_api
 from nova_drs.db import migration

@@ -29,7 +29,7 @@ import types
 
 from oslotest import base
 
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
 from tests.functional import openstack_cli

@@ -24,7 +24,7 @@ import uuid
 from oslotest import base
 import redis
 
-from nova_drs.balancer import coordination
+from nova_drs.balancer.coordination import membership as coordination
 from nova_drs import config
 from tests.functional.agent import lab
 from tests import polling
@@ -43,7 +43,7 @@ SLACK = 0.5
 REPLICA = r'''
 import json, sys, time
 from nova_drs import config
-from nova_drs.balancer import coordination
+from nova_drs.balancer.coordination import membership as coordination
 url, group, replica_id, interval, timeout, hosts, hold = sys.argv[1:8]
 conf = config.load(groups=['drs', 'coordination'])
 for name, value in (('backend_url', url), ('group', group),

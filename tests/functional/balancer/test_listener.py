@@ -31,8 +31,8 @@ import oslo_messaging
 from oslotest import base
 
 from nova_drs.agent import publisher
-from nova_drs.balancer import host_view
-from nova_drs.balancer import listener
+from nova_drs.balancer.intake import listener
+from nova_drs.balancer.view import host_view
 from nova_drs import config
 from nova_drs.notifications import payload as payload_mod
 from nova_drs.notifications import signing

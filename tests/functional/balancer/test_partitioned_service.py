@@ -12,7 +12,7 @@ no metrics of those hosts. Same requirements as ``test_service``.
 import itertools
 import os
 
-from nova_drs.balancer import coordination
+from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.db import models
 from nova_drs.notifications import partition
 from tests.functional.agent import lab as agent_lab

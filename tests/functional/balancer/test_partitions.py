@@ -2,7 +2,7 @@
 """Partitioned intake: two replicas on a real RabbitMQ and Redis.
 
 Each replica is a child process (:data:`REPLICA`: a Coordinator on Redis
-and a :class:`nova_drs.balancer.partitions.PartitionedIntake` on
+and a :class:`nova_drs.balancer.intake.partitions.PartitionedIntake` on
 RabbitMQ) that prints the partitions it reads and every report it takes
 in. The agents are the agent's own publisher with ``[drs_agent]
 partitions``, plus one still publishing the old way (no partitions). A
@@ -46,7 +46,8 @@ TIMEOUT = 3
 REPLICA = r'''
 import json, sys, time
 from nova_drs import config
-from nova_drs.balancer import coordination, listener, partitions
+from nova_drs.balancer.coordination import membership as coordination
+from nova_drs.balancer.intake import listener, partitions
 conf = config.load([sys.argv[1]])
 out_lock = __import__('threading').Lock()
 

@@ -24,8 +24,8 @@ import uuid
 import fixtures
 from tooz import hashring
 
-from nova_drs.balancer import listener
-from nova_drs.balancer import nova_events
+from nova_drs.balancer.intake import listener
+from nova_drs.balancer.intake import nova_events
 from nova_drs import config
 from nova_drs.db import api as db_api
 from nova_drs.db import migration

@@ -50,8 +50,8 @@ import uuid
 from oslotest import base
 
 from nova_drs.agent import hoststats
-from nova_drs.balancer import listener
-from nova_drs.balancer import nova_events
+from nova_drs.balancer.intake import listener
+from nova_drs.balancer.intake import nova_events
 from nova_drs.db import api as db_api
 from tests.functional.agent import lab as agent_lab
 from tests.functional.balancer import service_lab

@@ -10,7 +10,7 @@ import datetime
 import threading
 import time
 
-from nova_drs.balancer import actuator
+from nova_drs.balancer.execution import actuator
 from tests.functional.nova import fixtures as nova_fixtures
 
 HOSTS = nova_fixtures.HOSTS

@@ -3,7 +3,7 @@
 
 import math
 
-from nova_drs.balancer import nova_view
+from nova_drs.balancer.view import nova_view
 from nova_drs.model import cluster
 from nova_drs.model import snapshot
 from tests.functional.nova import fixtures as nova_fixtures
@@ -147,7 +147,7 @@ class TestCollector(nova_fixtures.NovaLabTestCase):
 
     def test_recent_move_sets_last_migrated(self):
         actuator_conf = self.conf
-        from nova_drs.balancer import actuator
+        from nova_drs.balancer.execution import actuator
         result = actuator.Actuator(self.conn, actuator_conf).live_migrate(
             self.s2, 'fake-host-1')
         # anti-affinity with max 1 per host: fake-host-1 holds s1

@@ -8,8 +8,8 @@ again when a hotspot needs room, never one an operator disabled), and
 enabling the service makes the host a destination again.
 """
 
-from nova_drs.balancer import consolidation
-from nova_drs.balancer import nova_view
+from nova_drs.balancer.planning import consolidation
+from nova_drs.balancer.view import nova_view
 from tests.functional.nova import fixtures as nova_fixtures
 
 HOSTS = nova_fixtures.HOSTS

@@ -18,7 +18,7 @@ import uuid
 
 import fixtures
 
-from nova_drs.balancer import nova_events
+from nova_drs.balancer.intake import nova_events
 from tests.functional import broker
 from tests.functional.nova import fixtures as nova_fixtures
 

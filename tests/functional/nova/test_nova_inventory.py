@@ -11,7 +11,7 @@ import collections
 import time
 import urllib.parse
 
-from nova_drs.balancer import nova_view
+from nova_drs.balancer.view import nova_view
 from tests.functional.nova import fixtures as nova_fixtures
 from tests.functional.nova import test_nova_events
 

@@ -13,7 +13,7 @@ import datetime
 import os
 import time
 
-from nova_drs.balancer import host_view
+from nova_drs.balancer.view import host_view
 from nova_drs.db import api
 from nova_drs.db import models
 from tests.functional.nova import fixtures

@@ -11,7 +11,7 @@ from openstack import exceptions as sdk_exc
 from oslo_config import cfg
 from oslotest import base
 
-from nova_drs.balancer import actuator
+from nova_drs.balancer.execution import actuator
 from nova_drs import conf as drs_conf
 from tests.unit.balancer import nova_fakes as fakes
 

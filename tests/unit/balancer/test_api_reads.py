@@ -4,7 +4,7 @@
 from openstack import exceptions as sdk_exc
 from oslotest import base
 
-from nova_drs.balancer import api_reads
+from nova_drs.balancer.view import api_reads
 from tests.unit.balancer import nova_fakes
 
 BASE = 'http://nova.example:8774/v2.1'

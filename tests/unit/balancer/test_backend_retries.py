@@ -5,7 +5,7 @@ from oslotest import base
 from redis import backoff
 from tooz import coordination as tooz_coordination
 
-from nova_drs.balancer import backend_retries
+from nova_drs.balancer.coordination import backend_retries
 
 
 class TestBound(base.BaseTestCase):

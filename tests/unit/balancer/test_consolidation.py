@@ -14,11 +14,11 @@ from unittest import mock
 import numpy as np
 from oslotest import base as test_base
 
-from nova_drs.balancer import consolidation
-from nova_drs.balancer import host_view
-from nova_drs.balancer import peaks
-from nova_drs.balancer import plan as plan_mod
-from nova_drs.balancer import planner
+from nova_drs.balancer.planning import consolidation
+from nova_drs.balancer.planning import plan as plan_mod
+from nova_drs.balancer.planning import planner
+from nova_drs.balancer.view import host_view
+from nova_drs.balancer.view import peaks
 from nova_drs.db import models
 from tests.unit.balancer import test_host_view as docs
 from tests.unit.balancer import test_manager

@@ -9,7 +9,7 @@ import fixtures
 from oslotest import base
 import tooz
 
-from nova_drs.balancer import coordination
+from nova_drs.balancer.coordination import membership as coordination
 from nova_drs import config
 from tests import polling
 

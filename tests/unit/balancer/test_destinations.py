@@ -11,8 +11,8 @@ comfort level is 7.5 cores.
 import numpy as np
 from oslotest import base
 
-from nova_drs.balancer import destinations
-from nova_drs.balancer import placement
+from nova_drs.balancer.planning import destinations
+from nova_drs.balancer.planning import placement
 from nova_drs.balancer import strategies
 from nova_drs.model import cluster
 from tests.unit.balancer.test_hotspot import busy

@@ -3,7 +3,7 @@
 
 from oslotest import base
 
-from nova_drs.balancer import evacuation
+from nova_drs.balancer.planning import evacuation
 from tests.unit import clusters as c
 
 

@@ -13,10 +13,10 @@ import uuid
 
 import fixtures
 
-from nova_drs.balancer import actuator
-from nova_drs.balancer import coordination
-from nova_drs.balancer import executor as executor_mod
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.coordination import membership as coordination
+from nova_drs.balancer.execution import actuator
+from nova_drs.balancer.execution import executor as executor_mod
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs import config
 from nova_drs.db import models
 from tests import polling

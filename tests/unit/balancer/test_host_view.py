@@ -8,10 +8,10 @@ from unittest import mock
 import numpy as np
 from oslotest import base
 
-from nova_drs.balancer import host_view
-from nova_drs.balancer import listener
-from nova_drs.balancer import nova_view
+from nova_drs.balancer.intake import listener
 from nova_drs.balancer import strategies
+from nova_drs.balancer.view import host_view
+from nova_drs.balancer.view import nova_view
 from nova_drs.notifications import payload as payload_mod
 from tests.unit.balancer import nova_fakes
 from tests.unit import clusters

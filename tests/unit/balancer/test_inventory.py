@@ -6,7 +6,7 @@ import types
 from openstack import exceptions as sdk_exc
 from oslotest import base
 
-from nova_drs.balancer import inventory
+from nova_drs.balancer.view import inventory
 from tests.unit import clusters as c
 
 

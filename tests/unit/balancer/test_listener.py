@@ -10,8 +10,8 @@ from oslo_messaging import conffixture
 from oslotest import base
 
 from nova_drs.agent import publisher as agent_publisher
-from nova_drs.balancer import host_view
-from nova_drs.balancer import listener
+from nova_drs.balancer.intake import listener
+from nova_drs.balancer.view import host_view
 from nova_drs.notifications import payload as payload_mod
 from nova_drs.notifications import signing
 from tests import polling

@@ -17,9 +17,9 @@ import fixtures
 import oslo_messaging
 from oslotest import base
 
-from nova_drs.balancer import host_view as host_view_mod
+from nova_drs.balancer.intake import nova_events
 from nova_drs.balancer import manager as manager_mod
-from nova_drs.balancer import nova_events
+from nova_drs.balancer.view import host_view as host_view_mod
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
 from nova_drs.db import models
@@ -425,7 +425,7 @@ class PartitionedIntakeTest(ManagerTestCase):
         super().setUp()
 
     def test_a_single_replica_reads_every_partition(self):
-        from nova_drs.balancer import partitions
+        from nova_drs.balancer.intake import partitions
         self.assertIsInstance(self.manager.intake,
                               partitions.PartitionedIntake)
         self.manager.intake.start()

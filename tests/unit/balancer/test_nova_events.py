@@ -9,7 +9,7 @@ import oslo_messaging
 from oslo_messaging import conffixture
 from oslotest import base
 
-from nova_drs.balancer import nova_events
+from nova_drs.balancer.intake import nova_events
 from nova_drs import config
 from tests import polling
 from tests.unit import clusters

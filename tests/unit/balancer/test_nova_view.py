@@ -8,7 +8,7 @@ from openstack import exceptions as sdk_exc
 from oslo_config import cfg
 from oslotest import base
 
-from nova_drs.balancer import nova_view
+from nova_drs.balancer.view import nova_view
 from nova_drs import conf as drs_conf
 from nova_drs.model import cluster
 from nova_drs.model import snapshot
@@ -366,7 +366,7 @@ class TestModuleFunctions(CollectorTestCase):
 def event(event_type, sid, stamp, host='h2', vm_state='active',
           task_state=None, vcpus=2, ram=1024, metadata=()):
     """A NovaEvent as the Nova notification listener makes them."""
-    from nova_drs.balancer import nova_events
+    from nova_drs.balancer.intake import nova_events
     facts = nova_events.ServerFacts(
         host=host, vm_state=vm_state, task_state=task_state, vcpus=vcpus,
         ram_mb=ram, flavor_name='m1', metadata=tuple(metadata),
@@ -563,7 +563,7 @@ class TestEvents(CollectorTestCase):
     def test_untrusted_or_incomplete_events_need_a_read(self):
         stale = event('instance.live_migration_post.end', 'a', NOW + 5,
                       host='h1', task_state='migrating')
-        from nova_drs.balancer import nova_events
+        from nova_drs.balancer.intake import nova_events
         bare = nova_events.NovaEvent(
             event_type='instance.create.end', instance='c', host='h1',
             timestamp=NOW + 6, kind='inventory')

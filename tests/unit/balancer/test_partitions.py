@@ -17,10 +17,10 @@ from oslotest import base
 
 from nova_drs.agent import publisher
 from nova_drs.api import replicas
-from nova_drs.balancer import coordination
-from nova_drs.balancer import host_view
-from nova_drs.balancer import partitions
-from nova_drs.balancer import shared_state
+from nova_drs.balancer.coordination import membership as coordination
+from nova_drs.balancer.coordination import shared_state
+from nova_drs.balancer.intake import partitions
+from nova_drs.balancer.view import host_view
 from nova_drs.notifications import partition
 from nova_drs.notifications import payload as payload_mod
 from tests import polling

@@ -3,8 +3,8 @@
 
 import types
 
-from nova_drs.balancer import plan as plan_mod
-from nova_drs.balancer import planner
+from nova_drs.balancer.planning import plan as plan_mod
+from nova_drs.balancer.planning import planner
 from nova_drs.db import models
 from tests.unit import clusters as c
 from tests.unit.db import base
@@ -222,7 +222,7 @@ class OperatorSettingsTest(ModeTest):
         self.assertEqual(['host-1'], result.unresolved)
 
     def test_unresolved_hosts_are_logged_with_their_reason(self):
-        with self.assertLogs('nova_drs.balancer.planner', 'INFO') as logs:
+        with self.assertLogs(planner.__name__, 'INFO') as logs:
             self.planner('full').run(self.cycle(
                 bad_pairs={}, paused_hosts=frozenset(('host-2', 'host-3'))))
         line = [m for m in logs.output if 'left unresolved' in m][0]

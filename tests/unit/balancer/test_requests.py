@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 """Operators' plan requests carried out by a balancer replica."""
 
-from nova_drs.balancer import planner
-from nova_drs.balancer import requests
+from nova_drs.balancer.planning import planner
+from nova_drs.balancer.planning import requests
 from nova_drs.db import models
 from tests.unit.balancer import test_planner as cases
 from tests.unit import clusters as c

@@ -2,7 +2,7 @@
 
 import unittest
 
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.bench import evaluate
 from tests.unit.bench import fixtures as fx
 

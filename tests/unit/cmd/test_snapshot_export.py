@@ -263,7 +263,7 @@ class TestErrors(ExportTestCase):
         release = threading.Event()
         self.addCleanup(release.set)
         self.useFixture(fixtures.MockPatch(
-            'nova_drs.balancer.listener.MetricsListener.start',
+            'nova_drs.balancer.intake.listener.MetricsListener.start',
             side_effect=lambda: release.wait(30)))
         self.useFixture(fixtures.MockPatch(
             'nova_drs.cmd.snapshot.BROKER_TIMEOUT', 0.2))

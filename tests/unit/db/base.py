@@ -14,7 +14,7 @@ import uuid
 import fixtures
 from oslotest import base
 
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.db import api
 from nova_drs.db import migration
 

@@ -11,7 +11,7 @@ import uuid
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs import config
 from nova_drs.db import api
 from nova_drs.db import models

@@ -7,7 +7,7 @@ tests/functional/db on MariaDB and PostgreSQL.
 
 import datetime
 
-from nova_drs.balancer import host_view
+from nova_drs.balancer.view import host_view
 from nova_drs.db import api
 from nova_drs.db import models
 from tests.unit.db import base

@@ -6,7 +6,7 @@ import time
 
 from oslotest import base
 
-from nova_drs.balancer import listener
+from nova_drs.balancer.intake import listener
 from nova_drs.loadtest import agents
 from nova_drs.notifications import partition
 from nova_drs.notifications import signing

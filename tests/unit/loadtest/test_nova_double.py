@@ -5,9 +5,9 @@ Each test serves a small generated region on a free port and reads or
 changes it with what the balancer runs: the openstacksdk connection of
 :func:`nova_drs.balancer.clients.connect` (keystoneauth ``admin_token``
 plugin, as with the Nova lab), the
-:class:`~nova_drs.balancer.nova_view.NovaCollector`, the
-:class:`~nova_drs.balancer.actuator.Actuator` and consolidation's
-:class:`~nova_drs.balancer.consolidation.Services`.
+:class:`~nova_drs.balancer.view.nova_view.NovaCollector`, the
+:class:`~nova_drs.balancer.execution.actuator.Actuator` and consolidation's
+:class:`~nova_drs.balancer.planning.consolidation.Services`.
 """
 
 import os
@@ -17,10 +17,10 @@ import fixtures
 from oslotest import base
 import requests
 
-from nova_drs.balancer import actuator
 from nova_drs.balancer import clients
-from nova_drs.balancer import consolidation
-from nova_drs.balancer import nova_view
+from nova_drs.balancer.execution import actuator
+from nova_drs.balancer.planning import consolidation
+from nova_drs.balancer.view import nova_view
 from nova_drs import config
 from nova_drs.loadtest import nova_api
 from nova_drs.loadtest import region as region_mod

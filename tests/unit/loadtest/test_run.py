@@ -63,10 +63,12 @@ class IncrementalReadsTest(base.BaseTestCase):
         path = self.useFixture(fixtures.TempDir()).join('r1.log')
         with open(path, 'w') as f:
             f.write(
-                '2026-12-06 12:03:40.1 1 INFO nova_drs.balancer.nova_view '
+                '2026-12-06 12:03:40.1 1 INFO '
+                'nova_drs.balancer.view.nova_view '
                 '[-] read Nova (full): 10000 hosts; 10076 API calls '
                 '(inventories 10000, servers 61), in 40.2 s\n'
-                '2026-12-06 12:04:40.1 1 INFO nova_drs.balancer.nova_view '
+                '2026-12-06 12:04:40.1 1 INFO '
+                'nova_drs.balancer.view.nova_view '
                 '[-] read Nova (incremental): 10000 hosts, 60000 '
                 'instances, 240 server groups (0 left out); 12 API calls '
                 '(aggregates 1, inventories 6, migrations 1, '

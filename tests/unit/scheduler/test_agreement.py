@@ -16,8 +16,8 @@ guests' demand while its agent, and so the filter, found it hot).
 from nova import objects
 from nova.scheduler import filters as nova_filters
 
-from nova_drs.balancer import host_view
-from nova_drs.balancer import planner as planner_mod
+from nova_drs.balancer.planning import planner as planner_mod
+from nova_drs.balancer.view import host_view
 from nova_drs.scheduler import filters
 from tests.unit.balancer import test_host_view as docs
 from tests.unit import clusters

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The balancer's live view of the hosts, from the agents' metrics.
 
-:class:`HostView` is the :class:`~nova_drs.balancer.listener.MetricsHandler`
-of the metrics listener. It keeps, safely for several threads:
+:class:`HostView` is the
+:class:`~nova_drs.balancer.intake.listener.MetricsHandler` of the metrics
+listener. It keeps, safely for several threads:
 
 * per host, the state its agent reported in its latest current
   ``drs.host.metrics`` sample: the raw per-cycle loads (``host.load``),
@@ -12,7 +13,7 @@ of the metrics listener. It keeps, safely for several threads:
   (``host.thresholds``, payload 1.2; the balancer's own ``[drs]``
   thresholds for older agents);
 * per instance (by uuid: the libvirt domain uuid is the Nova server id),
-  its latest measured load as a :class:`nova_drs.balancer.nova_view.
+  its latest measured load as a :class:`nova_drs.balancer.view.nova_view.
   InstanceLoad`, the ``loads`` mapping :func:`nova_view.collect` takes.
 
 One answer to "is this host hot?". The host's agent decides, with its
@@ -82,9 +83,9 @@ import time
 import numpy as np
 from oslo_log import log as logging
 
-from nova_drs.balancer import listener
-from nova_drs.balancer import nova_view
-from nova_drs.balancer import peaks as peaks_mod
+from nova_drs.balancer.intake import listener
+from nova_drs.balancer.view import nova_view
+from nova_drs.balancer.view import peaks as peaks_mod
 from nova_drs.model import cluster
 
 LOG = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class HostState:
     thresholds: dict = None
     #: set by the balancer, not the agent: ``empty`` when the host runs
     #: no guest and none is on its way, ``disabled`` when nova-drs also
-    #: disabled its service (:mod:`nova_drs.balancer.consolidation`)
+    #: disabled its service (:mod:`nova_drs.balancer.planning.consolidation`)
     consolidation: str = None
 
 
@@ -315,7 +316,7 @@ class HostView(listener.MetricsHandler):
     :param wall_clock: wall clock, only to tell how old a sample is when
         it arrives.
     :param peak_window_s: how far back each instance's recent peak load
-        looks (:mod:`nova_drs.balancer.peaks`; the model's
+        looks (:mod:`nova_drs.balancer.view.peaks`; the model's
         ``instances.peak``, which consolidation packs by).
     """
 
@@ -685,8 +686,8 @@ class HostView(listener.MetricsHandler):
     def set_shared(self, shared):
         """Replace the states of the hosts other replicas own.
 
-        :param shared: host -> :class:`nova_drs.balancer.shared_state.
-            SharedHost` (compact: no per-guest metrics). Used by
+        :param shared: host -> :class:`~nova_drs.balancer.coordination.
+            shared_state.SharedHost` (compact: no per-guest metrics). Used by
             :meth:`apply` and :meth:`host` for hosts without a current
             sample here; :meth:`hosts` (what this replica writes to the
             database) never includes them.

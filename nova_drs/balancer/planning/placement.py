@@ -33,7 +33,7 @@ pass, the same in every strategy:
   ``max_migrations_per_plan`` in all.
 
 Which destination, among those allowed: ``[drs_balancer]
-destination_policy``, see :mod:`nova_drs.balancer.destinations`.
+destination_policy``, see :mod:`nova_drs.balancer.planning.destinations`.
 
 Which hosts are hot. When the model carries its agents' hot flags
 (``model.hosts.hot``, the live balancer's), a host is a *source* when its
@@ -52,8 +52,8 @@ import collections
 
 import numpy as np
 
-from nova_drs.balancer import cost
-from nova_drs.balancer import destinations as dest_mod
+from nova_drs.balancer.planning import cost
+from nova_drs.balancer.planning import destinations as dest_mod
 from nova_drs.model import cluster
 
 # Loads are compared with a small tolerance so that float rounding never

@@ -2,7 +2,7 @@
 """The balancer's Nova intake: Nova's versioned notifications.
 
 The balancer reads Nova's inventory (compute services, servers, server
-groups, aggregates...) with :func:`nova_drs.balancer.nova_view.collect`
+groups, aggregates...) with :func:`nova_drs.balancer.view.nova_view.collect`
 periodically. Between two reads that inventory goes out of date: a server
 is booted or deleted, someone else live-migrates or resizes one, an
 operator disables a compute service. Nova announces each of these with a
@@ -48,7 +48,7 @@ import time
 from oslo_log import log as logging
 import oslo_messaging
 
-from nova_drs.balancer import listener
+from nova_drs.balancer.intake import listener
 
 LOG = logging.getLogger(__name__)
 
@@ -230,9 +230,9 @@ class ServerFacts:
     """A server as an instance notification's payload describes it.
 
     Enough to add, move or update the server in the balancer's view of
-    Nova without reading Nova (:mod:`nova_drs.balancer.nova_view`); which
+    Nova without reading Nova (:mod:`nova_drs.balancer.view.nova_view`); which
     notifications are trusted for it is the view's business (see
-    :data:`nova_drs.balancer.nova_view.DELTA_EVENTS`).
+    :data:`nova_drs.balancer.view.nova_view.DELTA_EVENTS`).
     """
 
     #: the compute service host (None: not scheduled yet, or offloaded)

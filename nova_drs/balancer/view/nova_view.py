@@ -17,7 +17,7 @@ or later, negotiated by the sdk):
   plans with them;
 * host aggregates (``/os-aggregates``);
 * servers of all projects with their embedded flavor (vCPUs, RAM) and
-  metadata, as JSON (:mod:`nova_drs.balancer.api_reads`: sdk
+  metadata, as JSON (:mod:`nova_drs.balancer.view.api_reads`: sdk
   resources cost too much CPU at region scale); the ``[drs_balancer]
   opt_out_metadata_key`` key opts a server out of automatic migration;
 * server groups of all projects: policy, members and the
@@ -58,7 +58,7 @@ import time
 import numpy as np
 from oslo_log import log as logging
 
-from nova_drs.balancer import api_reads
+from nova_drs.balancer.view import api_reads
 from nova_drs.model import cluster
 from nova_drs.model import snapshot
 
@@ -703,7 +703,7 @@ class NovaCollector(object):
     def apply_events(self, events):
         """Apply Nova notifications to the servers kept; the rest.
 
-        :param events: :class:`nova_drs.balancer.nova_events.NovaEvent`
+        :param events: :class:`nova_drs.balancer.intake.nova_events.NovaEvent`
         :returns: the events that could not be applied (their change is
             only seen at the next read): those of :data:`DELTA_EVENTS`
             whose payload lacks a field, and every other kind of event.

@@ -46,7 +46,7 @@ import tooz
 from tooz import coordination as tooz_coordination
 from tooz import hashring
 
-from nova_drs.balancer import backend_retries
+from nova_drs.balancer.coordination import backend_retries
 from nova_drs.notifications import partition as partition_mod
 
 LOG = logging.getLogger(__name__)

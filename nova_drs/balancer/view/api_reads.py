@@ -12,7 +12,7 @@ own adapters (``conn.compute``, ``conn.placement``: same session,
 authentication, endpoint, timeouts and retries as every other call),
 pages as Nova pages (``servers_links``, ``marker``), and keeps each
 item's JSON behind a small class with the sdk resource's attribute names
-that :mod:`nova_drs.balancer.nova_view` reads.
+that :mod:`nova_drs.balancer.view.nova_view` reads.
 """
 
 import urllib.parse

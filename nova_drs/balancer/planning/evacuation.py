@@ -6,7 +6,7 @@ so the per-source move limit and the cool-down after a recent migration
 do not apply. Each instance, largest demand first (the hardest to place
 go while there is most room), goes to the allowed host whose highest load
 after the move is lowest, under the same constraints a strategy respects
-(:mod:`nova_drs.balancer.placement`: room under the allocation ratios
+(:mod:`nova_drs.balancer.planning.placement`: room under the allocation ratios
 and the thresholds, zone, aggregates, server groups, disabled hosts,
 recently failed pairs).
 
@@ -27,8 +27,8 @@ import time
 
 import numpy as np
 
-from nova_drs.balancer import placement
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import placement
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.model import cluster
 
 STRATEGY = 'evacuation'

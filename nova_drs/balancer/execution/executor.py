@@ -50,8 +50,8 @@ from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import sqlalchemy.exc as sa_exc
 
-from nova_drs.balancer import actuator as actuator_mod
-from nova_drs.balancer import coordination
+from nova_drs.balancer.coordination import membership as coordination
+from nova_drs.balancer.execution import actuator as actuator_mod
 from nova_drs.conf import actuator as actuator_conf
 from nova_drs.db import api as db_api
 from nova_drs.db import models
@@ -170,9 +170,9 @@ class Executor(object):
 
     :param conf: configuration with ``[drs_actuator]``
     :param db: a :class:`nova_drs.db.api.Database`
-    :param actuator: a :class:`nova_drs.balancer.actuator.Actuator`
+    :param actuator: a :class:`nova_drs.balancer.execution.actuator.Actuator`
     :param coordinator: this replica's
-        :class:`nova_drs.balancer.coordination.Coordinator`
+        :class:`nova_drs.balancer.coordination.membership.Coordinator`
     :param replica_id: this replica's id, the owner of the actions it runs
         (stable across restarts: the coordinator's member id)
     :param room_check: ``room_check(action, incoming) -> (ok, reason)``,
@@ -181,7 +181,7 @@ class Executor(object):
         destination. None: always room.
     :param on_finished: ``on_finished(action, result)``, called after an
         action reached a final state, with the
-        :class:`~nova_drs.balancer.actuator.MigrationResult`; for an
+        :class:`~nova_drs.balancer.execution.actuator.MigrationResult`; for an
         action that stayed blocked for ``pending_timeout`` (its plan was
         cancelled) the result's status is :data:`NOT_STARTED` and its
         error says why. Must return quickly (wake the planner).

@@ -131,7 +131,8 @@ class _Partition:
 class Index:
     """Best destination of an instance without scanning every host.
 
-    :param state: the :class:`~nova_drs.balancer.placement.PlacementState`
+    :param state: the
+    :class:`~nova_drs.balancer.planning.placement.PlacementState`
         whose arrays it reads (always the current values)
     """
 

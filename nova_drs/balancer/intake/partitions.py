@@ -5,7 +5,7 @@ With ``[drs_listener] partitions`` N > 0 an agent publishes to the topic
 of its host's partition (:mod:`nova_drs.notifications.partition`), whose
 queue ``<topic>.<N>.p<n>.sample`` is the one queue of that partition,
 shared by whichever replica owns it. The replicas share the N partitions on
-the coordination hash ring (:meth:`nova_drs.balancer.coordination.
+the coordination hash ring (:meth:`nova_drs.balancer.coordination.membership.
 Coordinator.owned_partitions`); a host belongs to the owner of its
 partition. :class:`PartitionedIntake` consumes the queues of the partitions
 this replica owns, with one oslo.messaging listener over all of them, and
@@ -40,7 +40,7 @@ import time
 from oslo_log import log as logging
 import oslo_messaging
 
-from nova_drs.balancer import listener
+from nova_drs.balancer.intake import listener
 from nova_drs.notifications import partition as partition_mod
 from nova_drs.notifications import signing
 
@@ -79,15 +79,16 @@ class _LegacyEndpoint:
 class PartitionedIntake:
     """Reads the owned partitions' queues into a :class:`MetricsHandler`.
 
-    Same interface as :class:`nova_drs.balancer.listener.MetricsListener`
-    (``start``, ``stop``, ``stats``, ``queue``), plus :meth:`rebalance`.
+    Same interface as
+    :class:`nova_drs.balancer.intake.listener.MetricsListener` (``start``,
+    ``stop``, ``stats``, ``queue``), plus :meth:`rebalance`.
 
     :param conf: configuration (``[drs_listener]``, oslo.messaging's
         transport options)
     :param handler: where checked notifications go (the host view)
     :param coordinator: the replica's
-        :class:`~nova_drs.balancer.coordination.Coordinator`, made with
-        ``partitions=[drs_listener] partitions``
+        :class:`~nova_drs.balancer.coordination.membership.Coordinator`, made
+        with ``partitions=[drs_listener] partitions``
     :param transport: a notification transport; by default one is made
         from the configuration at :meth:`start`
     """

@@ -9,7 +9,8 @@ database every ``[drs_balancer] host_state_interval`` seconds
 hundred bytes a host, no per-guest metrics), for the Nova scheduler
 plugin and the API. :func:`from_rows` turns those rows, for the hosts this
 replica does not own, into :class:`SharedHost` entries the host view uses
-for destinations (:meth:`nova_drs.balancer.host_view.HostView.set_shared`).
+for destinations
+(:meth:`nova_drs.balancer.view.host_view.HostView.set_shared`).
 
 Staleness bound. A row is trusted for ``[drs_listener] stale_after``
 seconds after its owner wrote it (by the database's clock, which wrote

@@ -10,7 +10,7 @@ threads, no eventlet; the service calls
 :func:`nova_drs.agent.use_native_threads` first, as the agent does) and
 :class:`MetricsEndpoint` checks every message before handing it to a
 :class:`MetricsHandler`, normally the
-:class:`~nova_drs.balancer.host_view.HostView`.
+:class:`~nova_drs.balancer.view.host_view.HostView`.
 
 A message is dropped, counted and logged (at most one warning per kind of
 fault every ``[drs_listener] drop_log_interval`` seconds) when

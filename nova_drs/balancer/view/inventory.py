@@ -2,7 +2,7 @@
 """The balancer's cached view of Nova, and when to read it again.
 
 Reading Nova and Placement in full costs a few API calls plus one per
-compute node (:mod:`nova_drs.balancer.nova_view`), too much for every
+compute node (:mod:`nova_drs.balancer.view.nova_view`), too much for every
 planning cycle of a large region, and an urgent cycle (a hotspot) must not
 wait for it. So the view is kept, kept up to date by Nova's
 notifications, and read again:
@@ -12,7 +12,7 @@ notifications, and read again:
 * incrementally (what changed since the last read: a number of calls that
   does not depend on the number of compute nodes) when the view is older
   than ``inventory_refresh_interval``, or when a Nova notification
-  (:mod:`nova_drs.balancer.nova_events`) that could not be applied as a
+  (:mod:`nova_drs.balancer.intake.nova_events`) that could not be applied as a
   delta, a migration that ended or a membership change said it changed
   (:meth:`Inventory.invalidate`), but not more often than every
   ``inventory_min_interval`` seconds, so a burst of notifications costs
@@ -67,11 +67,12 @@ class _Reader:
 class Inventory:
     """A NovaView that is read again when due.
 
-    :param collector: a :class:`~nova_drs.balancer.nova_view.NovaCollector`
+    :param collector: a
+    :class:`~nova_drs.balancer.view.nova_view.NovaCollector`
         (or an object with its ``read(full)``, ``apply_events(events)``,
         ``build()`` and ``last_read``), or a function called without
         arguments that returns a
-        :class:`~nova_drs.balancer.nova_view.NovaView` (every read is then
+        :class:`~nova_drs.balancer.view.nova_view.NovaView` (every read is then
         full and no notification is applied as a delta)
     :param conf: the configuration (``[drs_balancer]`` is read)
     :param clock: monotonic seconds (tests replace it)
@@ -119,7 +120,7 @@ class Inventory:
         Returns at once while a read is under way (the caller is Nova's
         notification listener): the events are then applied when it ends.
 
-        :param events: :class:`~nova_drs.balancer.nova_events.NovaEvent`
+        :param events: :class:`~nova_drs.balancer.intake.nova_events.NovaEvent`
         :returns: how many were applied without a read (0 when they wait
             for the read under way)
         """

@@ -29,7 +29,7 @@ maintenance. The planner
        every plan is stored and applied.
 
 Which hosts are hot is their agents' answer, the one the Nova scheduler
-filter reads too (:mod:`nova_drs.balancer.host_view`): the model carries
+filter reads too (:mod:`nova_drs.balancer.view.host_view`): the model carries
 each host's hot flags, thresholds and base load, so the strategy relieves
 the hosts their agents flag, judges every host on its measured load
 against its own thresholds, and never sends load to a host the filter
@@ -46,7 +46,7 @@ nova-drs disabled after emptying it is available (reporting, owned), the
 cycle plans again with that one host enabled and keeps that plan if it
 relieves more; the result names the host (``enable_hosts``) so the
 service enables its nova-compute service before the moves start
-(:mod:`nova_drs.balancer.consolidation`).
+(:mod:`nova_drs.balancer.planning.consolidation`).
 
 A recommendation identical to this replica's latest one (periodic or
 hotspot) is not stored again (a stable cluster would otherwise write a plan
@@ -60,9 +60,9 @@ import time
 import numpy as np
 from oslo_log import log as logging
 
-from nova_drs.balancer import consolidation
-from nova_drs.balancer import evacuation
-from nova_drs.balancer import plan as plan_mod
+from nova_drs.balancer.planning import consolidation
+from nova_drs.balancer.planning import evacuation
+from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.balancer import strategies
 from nova_drs.balancer.strategies import consolidate as consolidate_mod
 from nova_drs.db import models

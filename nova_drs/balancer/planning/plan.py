@@ -13,7 +13,7 @@ class Migration:
     target: str
     reason: str
     #: estimated MiB sent over the wire (memory in use plus re-sent dirty
-    #: pages), from :mod:`nova_drs.balancer.cost`
+    #: pages), from :mod:`nova_drs.balancer.planning.cost`
     transfer_mb: float = 0.0
     #: estimated duration at the configured migration bandwidth
     duration_s: float = 0.0

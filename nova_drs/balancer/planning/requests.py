@@ -28,8 +28,8 @@ carries it out; one claimed by a replica that died is released after
 
 from oslo_log import log as logging
 
-from nova_drs.balancer import evacuation
-from nova_drs.balancer import planner as planner_mod
+from nova_drs.balancer.planning import evacuation
+from nova_drs.balancer.planning import planner as planner_mod
 from nova_drs.balancer import strategies
 from nova_drs.db import models
 
@@ -48,7 +48,7 @@ class RequestHandler:
 
     :param conf: the configuration
     :param db: a :class:`nova_drs.db.api.Database`
-    :param planner: this replica's :class:`~nova_drs.balancer.planner.
+    :param planner: this replica's :class:`~nova_drs.balancer.planning.planner.
         Planner` (how plans are stored)
     :param replica_id: this replica
     """
@@ -68,8 +68,8 @@ class RequestHandler:
         """Carry out the pending requests this replica may take.
 
         :param cycle_input: a callable returning the current
-            :class:`~nova_drs.balancer.planner.CycleInput` (or None when
-            there is no view of the cluster to plan with)
+            :class:`~nova_drs.balancer.planning.planner.CycleInput` (or None
+            when there is no view of the cluster to plan with)
         :param owns: ``owns(host)``: does this replica own the host?
         :returns: uuids of the plans stored as applying
         """
