@@ -149,8 +149,10 @@ pytest_step() {
     return "$rc"
 }
 
+# The unit tests share nothing (each makes its own SQLite database, temp
+# files and fakes), so they run in one worker per core (pytest-xdist).
 step_unit() {
-    pytest_step unit tests/unit
+    pytest_step unit tests/unit -n auto
 }
 
 # The functional tests in three runs. First those with QEMU guests (the
@@ -172,12 +174,15 @@ step_functional() {
     for path in "${FUNCTIONAL_GUESTS[@]}" "${FUNCTIONAL_ALONGSIDE[@]}"; do
         ignore+=(--ignore "$path")
     done
-    pytest_step functional-guests "${FUNCTIONAL_GUESTS[@]}" || rc=$?
+    # --durations: where the tier's time goes, for whoever trims it next
+    pytest_step functional-guests "${FUNCTIONAL_GUESTS[@]}" \
+        --durations=10 || rc=$?
     notes="with guests: $STEP_NOTE"
     python -m pytest "${FUNCTIONAL_ALONGSIDE[@]}" -q -p no:cacheprovider \
         > "$log" 2>&1 &
     pid=$!
-    pytest_step functional tests/functional "${ignore[@]}" || rc=$?
+    pytest_step functional tests/functional "${ignore[@]}" \
+        --durations=20 || rc=$?
     notes="$notes; the rest: $STEP_NOTE"
     wait "$pid" || rc=$?
     drs_header "functional, alongside: ${FUNCTIONAL_ALONGSIDE[*]}"
