@@ -75,6 +75,9 @@ def fleet_main(conf_path, params, commands, results):
     :param results: a Queue the fleet puts ('onsets', {host: time}) and
         ('stats', {...}) on
     """
+    from nova_drs import agent
+    # before oslo.messaging is imported: native threads, no eventlet
+    agent.use_native_threads()
     from nova_drs import config
     from nova_drs.loadtest import agents
     from nova_drs.loadtest import region as region_mod

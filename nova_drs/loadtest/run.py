@@ -42,6 +42,7 @@ import threading
 import time
 import uuid
 
+from nova_drs import agent
 from nova_drs.loadtest import nova_api
 from nova_drs.loadtest import processes
 
@@ -679,7 +680,8 @@ def _fmt(value, digits=1):
 def check_targets(results, interval):
     """[(target, measured, ok)] of the issue's targets."""
     rows = []
-    alone = results['alone']['r1']['intake_per_s'] or 0
+    published = (results['shared'].get('_agents') or {}).get(
+        'published_per_s') or 0
     shared = [results['shared'][r]['intake_per_s'] or 0
               for r in ('r1', 'r2')]
     total = sum(shared)
@@ -692,10 +694,15 @@ def check_targets(results, interval):
                      'of the reports' % r,
                      '%s %%' % _fmt(None if share is None else 100 * share),
                      share is not None and share <= 0.525))
-    # copied work would show as two replicas taking in twice as much as
-    # one did alone
-    ratio = total / alone if alone else None
-    rows.append(('two replicas together take in what one took alone '
+    # copied work would show as two replicas together taking in twice
+    # what the agents published in the same window. Measured against the
+    # agents, not against one replica alone: on a busy machine a lone
+    # replica falls behind, and its backlog, drained by both in the next
+    # window, would read as copying. The 15 % is for the windows' edges
+    # (the replicas' reports and the agents' counts are read a few
+    # seconds apart) and a backlog being drained.
+    ratio = total / published if published else None
+    rows.append(('two replicas together take in what the agents publish '
                  '(<= 115 %)', '%s %%' % _fmt(None if ratio is None
                                               else 100 * ratio),
                  ratio is not None and ratio <= 1.15))
@@ -766,6 +773,10 @@ def _interrupted(signum, frame):
 
 
 def main(argv=None):
+    # the replicas and agents are processes of their own; this one only
+    # reads the database and Redis, but oslo.messaging may be imported
+    # through the agents' code: native threads, no eventlet
+    agent.use_native_threads()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     test = LoadTest(args)
     _log('work directory (configurations, logs): %s', test.work_dir)

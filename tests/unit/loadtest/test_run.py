@@ -7,12 +7,13 @@ from oslotest import base
 from nova_drs.loadtest import run
 
 
-def results(r1=500.0, r2=500.0, alone=1000.0, p95=5.0, relieved=10,
+def results(r1=500.0, r2=500.0, published=1000.0, p95=5.0, relieved=10,
             owned_again=20.0, lost=(), duplicates=(),
             reads=((12, 6, 1.1), (8, 2, 0.9))):
     return {
-        'alone': {'r1': {'intake_per_s': alone}},
-        'shared': {'r1': {'intake_per_s': r1}, 'r2': {'intake_per_s': r2}},
+        'alone': {'r1': {'intake_per_s': 600.0}},
+        'shared': {'r1': {'intake_per_s': r1}, 'r2': {'intake_per_s': r2},
+                   '_agents': {'published_per_s': published}},
         'hotspots': {'hotspots': 10, 'relieved': relieved, 'p95_s': p95},
         'kill': {'owned_again_s': owned_again, 'lost': list(lost),
                  'hotspots': 3},
@@ -48,7 +49,15 @@ class TargetsTest(base.BaseTestCase):
         self.assertFalse(self.verdicts(lost=['lt-00001'])[6])
         self.assertFalse(self.verdicts(duplicates=[('s', 'r1', 'r2')])[7])
         # nothing measured: not a pass
-        self.assertFalse(self.verdicts(alone=0.0, r1=0.0, r2=0.0)[0])
+        self.assertFalse(self.verdicts(published=0.0, r1=0.0, r2=0.0)[0])
+        self.assertFalse(self.verdicts(published=0.0)[2])
+
+    def test_a_lone_replica_behind_is_not_copying(self):
+        # r1 alone kept up with 600 of 1000 reports/s (the fixture's
+        # 'alone'); the two drain its backlog: 1,100/s against 1,000
+        # published is within the margin, 2,000/s is copying
+        self.assertTrue(self.verdicts(r1=550.0, r2=550.0)[2])
+        self.assertFalse(self.verdicts(r1=1000.0, r2=1000.0)[2])
 
     def test_percentile(self):
         self.assertIsNone(run._percentile([], 0.95))
