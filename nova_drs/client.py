@@ -398,6 +398,8 @@ class Client(object):
         ``timeout`` seconds.
         """
         deadline = self._clock() + timeout
+        # NOTE: hand-written: a poll for a state at a fixed interval, not a
+        # retry (an error is raised at once)
         while True:
             request = self.get_plan_request(request_uuid)
             if request.get('state') in (REQUEST_DONE, REQUEST_FAILED):

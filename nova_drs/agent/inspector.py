@@ -44,6 +44,9 @@ import time
 from xml.etree import ElementTree  # nosec B405
 
 from oslo_log import log as logging
+import tenacity
+
+from nova_drs import retry_policy
 
 try:
     import libvirt
@@ -60,6 +63,10 @@ STATES = ('nostate', 'running', 'blocked', 'paused', 'shutdown', 'shutoff',
           'crashed', 'pmsuspended')
 # virDomainPausedReason VIR_DOMAIN_PAUSED_MIGRATION
 PAUSED_MIGRATION = 2
+#: seconds before the event loop runs again after a failure, doubling
+#: from the first to the second while it keeps failing
+EVENT_LOOP_RETRY_MIN = 1.0
+EVENT_LOOP_RETRY_MAX = 30.0
 
 
 class InspectorError(Exception):
@@ -213,13 +220,32 @@ _event_loops = {}
 _event_loops_lock = threading.Lock()
 
 
-def _run_event_loop(module):
+def event_loop_policy(sleep=time.sleep):
+    """An iteration of libvirt's event loop that failed is run again.
+
+    For ever, after waits of :data:`EVENT_LOOP_RETRY_MIN` seconds doubling
+    up to :data:`EVENT_LOOP_RETRY_MAX` (jittered) while it keeps failing;
+    each failure is logged with its traceback.
+    """
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Exception),
+        stop=tenacity.stop_never,
+        wait=retry_policy.backoff(EVENT_LOOP_RETRY_MIN,
+                                  EVENT_LOOP_RETRY_MAX),
+        sleep=sleep, before_sleep=_log_event_loop_failure)
+
+
+def _log_event_loop_failure(retry_state):
+    LOG.error('libvirt event loop failed (%d in a row); restarting it in '
+              '%.1f s', retry_state.attempt_number,
+              retry_policy.next_wait(retry_state),
+              exc_info=retry_state.outcome.exception())
+
+
+def _run_event_loop(module, sleep=time.sleep):
+    run_once = event_loop_policy(sleep)
     while True:
-        try:
-            module.virEventRunDefaultImpl()
-        except Exception:
-            LOG.exception('libvirt event loop failed; restarting it')
-            time.sleep(1)
+        run_once(module.virEventRunDefaultImpl)
 
 
 def _libvirt_error(ctxt, error):
@@ -283,6 +309,8 @@ class _Link:
             raise
         return conn
 
+    # NOTE: hand-written, not a tenacity policy: nothing waits here, a
+    # failed connection only sets when the agent's next cycle may try again
     def get(self):
         """The open connection; connect if due. Raises Unavailable."""
         uri = self.inspector.uri

@@ -159,7 +159,9 @@ class Publisher:
             try:
                 self._notifier.sample({}, item[0], item[1])
             except Exception:
-                # a driver that raises instead of retrying: wait a little
+                # a driver that raises instead of retrying: wait a little.
+                # NOTE: hand-written: the wait is on the buffer (new
+                # metrics, stop) and the next send takes its head again
                 LOG.exception('Cannot send %s', item[0])
                 with self._cond:
                     self._in_flight = None

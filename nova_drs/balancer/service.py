@@ -12,8 +12,10 @@ import threading
 import cotyledon
 from cotyledon import oslo_config_glue
 from oslo_log import log as logging
+import tenacity
 
 from nova_drs.balancer import manager as manager_mod
+from nova_drs import retry_policy
 
 LOG = logging.getLogger(__name__)
 
@@ -22,6 +24,32 @@ CYCLE_STOP_TIMEOUT = 30.0
 #: back-off between attempts to start while a dependency is down
 START_RETRY_MIN = 2.0
 START_RETRY_MAX = 60.0
+
+
+def start_policy(stop_event):
+    """Starting the manager: tried until it works or ``stop_event`` is set.
+
+    Waits of :data:`START_RETRY_MIN` seconds doubling up to
+    :data:`START_RETRY_MAX` (jittered), cut short by ``stop_event``; every
+    failure is logged (an error, with the traceback unless it is a
+    :class:`~nova_drs.balancer.manager.ServiceError`).
+    """
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Exception),
+        stop=tenacity.stop_when_event_set(stop_event),
+        wait=retry_policy.backoff(START_RETRY_MIN, START_RETRY_MAX),
+        sleep=stop_event.wait,
+        before_sleep=_log_failed_start,
+        # stopped while failing: no manager
+        retry_error_callback=lambda retry_state: None)
+
+
+def _log_failed_start(retry_state):
+    e = retry_state.outcome.exception()
+    LOG.error('nova-drs-balancer cannot start (%s); trying again in %.0f s',
+              e, retry_policy.next_wait(retry_state),
+              exc_info=(e if not isinstance(e, manager_mod.ServiceError)
+                        else False))
 
 
 class BalancerService(cotyledon.Service):
@@ -45,26 +73,24 @@ class BalancerService(cotyledon.Service):
         rebooting): each attempt that fails is logged and retried after a
         growing delay, until it works or the service is stopped.
         """
-        delay = START_RETRY_MIN
-        while not self._stop.is_set():
-            manager = None
-            try:
-                manager = self.manager_factory(self.conf)
-                manager.start()
-                return manager
-            except Exception as e:
-                LOG.error('nova-drs-balancer cannot start (%s); trying '
-                          'again in %.0f s', e, delay,
-                          exc_info=not isinstance(e,
-                                                  manager_mod.ServiceError))
-                if manager is not None:
-                    try:
-                        manager.stop()
-                    except Exception:
-                        LOG.exception('cleaning up after the failed start')
-            self._stop.wait(delay)
-            delay = min(delay * 2, START_RETRY_MAX)
-        return None
+        return start_policy(self._stop)(self._try_start)
+
+    def _try_start(self):
+        if self._stop.is_set():
+            # stopped during a wait of the start policy
+            return None
+        manager = None
+        try:
+            manager = self.manager_factory(self.conf)
+            manager.start()
+            return manager
+        except Exception:
+            if manager is not None:
+                try:
+                    manager.stop()
+                except Exception:
+                    LOG.exception('cleaning up after the failed start')
+            raise
 
     def run(self):
         try:

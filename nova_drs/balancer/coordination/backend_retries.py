@@ -32,6 +32,8 @@ def bound(driver):
         return driver
     make_client = driver._make_client
 
+    # NOTE: redis-py's own Retry, not a tenacity policy: it is the only
+    # hook into the reconnects inside the client tooz calls
     def make_bounded_client(*args, **kwargs):
         from redis import backoff
         from redis import retry

@@ -42,12 +42,14 @@ import time
 import urllib.parse
 
 from oslo_log import log as logging
+import tenacity
 import tooz
 from tooz import coordination as tooz_coordination
 from tooz import hashring
 
 from nova_drs.balancer.coordination import backend_retries
 from nova_drs.notifications import partition as partition_mod
+from nova_drs import retry_policy
 
 LOG = logging.getLogger(__name__)
 
@@ -208,6 +210,31 @@ def _text(member):
     return member.decode('utf-8') if isinstance(member, bytes) else member
 
 
+def heartbeat_policy(interval, member_timeout, stopping, on_failure,
+                     sleep=None):
+    """A failed heartbeat is tried again until it works or ``stopping``.
+
+    Waits of ``interval`` seconds doubling up to ``max(interval,
+    member_timeout / 4)`` (jittered, so that replicas cut off together do
+    not come back together), well within the lease (``member_timeout -
+    interval``); cut short by ``stopping``.
+
+    :param on_failure: ``on_failure(retry_state)`` before each wait (logs,
+        tells the listeners when the lease runs out)
+    :param sleep: waits a number of seconds (``stopping.wait`` unless
+        tests replace it)
+    """
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Exception),
+        stop=tenacity.stop_when_event_set(stopping),
+        wait=retry_policy.backoff(interval,
+                                  max(interval, member_timeout / 4.0)),
+        sleep=sleep or stopping.wait,
+        before_sleep=on_failure,
+        # stopped while failing
+        retry_error_callback=lambda retry_state: None)
+
+
 class Coordinator:
     """This replica's membership, the hosts it owns, and the locks.
 
@@ -316,6 +343,7 @@ class Coordinator:
     def wait_active(self, timeout):
         """Wait up to ``timeout`` seconds until :meth:`is_active`."""
         deadline = self._clock() + timeout
+        # NOTE: hand-written: a wait for the heartbeat thread, not a retry
         while not self.is_active():
             if self._clock() >= deadline:
                 return False
@@ -401,31 +429,42 @@ class Coordinator:
     # -- heartbeat thread -------------------------------------------------
 
     def _run(self):
+        beat = heartbeat_policy(self.interval, self.member_timeout,
+                                self._stopping, self._beat_failed)
         delay = 0.0
         while not self._stopping.wait(delay):
-            try:
-                self._beat()
-            except Exception as e:
-                self.failures += 1
-                delay = min(self.interval * 2 ** (self.failures - 1),
-                            max(self.interval, self.member_timeout / 4.0))
-                lease = self._lease_left()
-                if isinstance(e, tooz.ToozError):
-                    LOG.warning('Coordination: heartbeat to %s failed '
-                                '(%d in a row, lease %s): %s; retrying in '
-                                '%.1f s', self.group, self.failures, lease,
-                                e, delay)
-                else:
-                    LOG.exception('Coordination: heartbeat failed (%d in '
-                                  'a row, lease %s); retrying in %.1f s',
-                                  self.failures, lease, delay)
-            else:
-                if self.failures:
-                    LOG.info('Coordination: backend answers again after '
-                             '%d failed heartbeats', self.failures)
-                self.failures = 0
-                delay = self.interval
+            beat(self._heartbeat)
             self._notify()
+            delay = self.interval
+
+    def _heartbeat(self):
+        if self._stopping.is_set():
+            # stopped during a wait of the heartbeat policy
+            return
+        self._beat()
+        if self.failures:
+            LOG.info('Coordination: backend answers again after %d failed '
+                     'heartbeats', self.failures)
+        self.failures = 0
+
+    def _beat_failed(self, retry_state):
+        """Log a failed heartbeat; tell the listeners if the lease ran out.
+
+        The ``before_sleep`` of :func:`heartbeat_policy`.
+        """
+        self.failures = retry_state.attempt_number
+        e = retry_state.outcome.exception()
+        delay = retry_policy.next_wait(retry_state)
+        lease = self._lease_left()
+        if isinstance(e, tooz.ToozError):
+            LOG.warning('Coordination: heartbeat to %s failed (%d in a row, '
+                        'lease %s): %s; retrying in %.1f s', self.group,
+                        self.failures, lease, e, delay)
+        else:
+            LOG.error('Coordination: heartbeat failed (%d in a row, lease '
+                      '%s); retrying in %.1f s', self.failures, lease, delay,
+                      exc_info=e)
+        self._notify()
 
     def _lease_left(self):
         with self._state:

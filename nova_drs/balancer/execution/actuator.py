@@ -249,6 +249,8 @@ class Actuator(object):
 
     def _find_record(self, server_id, known, deadline, callbacks):
         """The server's newest live-migration record not in ``known``."""
+        # NOTE: hand-written: a poll of Nova every poll_interval until a
+        # deadline or the caller's say, not a retry policy
         while True:
             try:
                 new = [m for m in self._live_migrations(server_id)
@@ -470,6 +472,7 @@ class Actuator(object):
         """(the record, or None; whether the last listing worked)."""
         earliest = (since - datetime.timedelta(seconds=CLOCK_SKEW)
                     if since is not None else None)
+        # NOTE: hand-written: a poll, not a retry policy (see _find_record)
         while True:
             try:
                 records = self._live_migrations(server_id)
@@ -684,6 +687,7 @@ class Actuator(object):
         """
         server_id, migration_id = result.server, result.migration_id
         acted_at = None
+        # NOTE: hand-written: a poll, not a retry policy (see _find_record)
         while status not in FINAL_STATUSES:
             now = self.clock()
             if now - t0 >= self.timeout:

@@ -49,12 +49,14 @@ import time
 from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import sqlalchemy.exc as sa_exc
+import tenacity
 
 from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.balancer.execution import actuator as actuator_mod
 from nova_drs.conf import actuator as actuator_conf
 from nova_drs.db import api as db_api
 from nova_drs.db import models
+from nova_drs import retry_policy
 
 LOG = logging.getLogger(__name__)
 
@@ -66,10 +68,82 @@ SLOTS_LOCK = 'drs-migration-slots'
 SLOTS_LOCK_WAIT = 5.0
 #: seconds the scan waits for a worker to start its action or give up
 START_WAIT = 60.0
-#: database calls of the workers are tried this many times
+#: database calls of the workers are tried this many times, waiting
+#: DB_RETRY_DELAY doubling up to DB_RETRY_MAX seconds between two
 DB_ATTEMPTS = 5
 DB_RETRY_DELAY = 0.2
+DB_RETRY_MAX = 2.0
 DB_ERRORS = (db_exc.DBError, sa_exc.SQLAlchemyError)
+#: what the database methods retry themselves (oslo.db's wrap_db_retry,
+#: :mod:`nova_drs.db.retry`: a deadlock, an insert that lost a race), so
+#: that the workers do not retry it again
+RETRIED_BY_THE_DATABASE = (db_exc.DBDeadlock, db_exc.DBDuplicateEntry)
+#: a failed scan is tried again after SCAN_RETRY_MAX seconds at most
+SCAN_RETRY_MAX = 60.0
+
+
+def _retried_by_workers(error):
+    return (isinstance(error, DB_ERRORS)
+            and not isinstance(error, RETRIED_BY_THE_DATABASE))
+
+
+def db_call_policy(what, sleep=time.sleep):
+    """A worker's database call ``what``.
+
+    :data:`DB_ATTEMPTS` attempts, waits of :data:`DB_RETRY_DELAY` seconds
+    doubling up to :data:`DB_RETRY_MAX` (jittered), on a database error
+    the database method did not retry itself (the database unreachable,
+    a lost connection); each retry is logged (a warning), the last error
+    is raised.
+    """
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception(_retried_by_workers),
+        stop=tenacity.stop_after_attempt(DB_ATTEMPTS),
+        wait=retry_policy.backoff(DB_RETRY_DELAY, DB_RETRY_MAX),
+        sleep=sleep,
+        before_sleep=retry_policy.log_retry(
+            LOG, 'Executor: %s' % what, logging.WARNING,
+            attempts=DB_ATTEMPTS),
+        reraise=True)
+
+
+def scan_policy(executor):
+    """The scan thread's scans: a failed one is tried until it works.
+
+    Waits of twice ``scan_interval`` doubling up to
+    ``max(scan_interval, SCAN_RETRY_MAX)`` seconds (jittered), cut short by
+    :meth:`Executor.poke` and :meth:`Executor.stop`; each failure is
+    logged (with the traceback unless it is a database error) and counted
+    (``scan_errors``).
+    """
+    interval = executor.scan_interval
+
+    def pause(seconds):
+        executor._wake.wait(seconds)
+        executor._wake.clear()
+        if executor._stopping.is_set():
+            # stop() sets _stopping, then _wake: the scan loop must see it
+            executor._wake.set()
+
+    def failed(retry_state):
+        executor.count('scan_errors')
+        e = retry_state.outcome.exception()
+        LOG.log(logging.WARNING if isinstance(e, DB_ERRORS)
+                else logging.ERROR,
+                'Executor: scan failed (%d in a row): %s; next try in '
+                '%.1f s', retry_state.attempt_number, e,
+                retry_policy.next_wait(retry_state),
+                exc_info=e if not isinstance(e, DB_ERRORS) else False)
+
+    return tenacity.Retrying(
+        retry=tenacity.retry_if_exception_type(Exception),
+        stop=tenacity.stop_when_event_set(executor._stopping),
+        wait=retry_policy.backoff(2 * interval,
+                                  max(interval, SCAN_RETRY_MAX)),
+        sleep=pause, before_sleep=failed,
+        # stopped while failing
+        retry_error_callback=lambda retry_state: None)
+
 
 #: the result status given to ``on_finished`` for an action that never
 #: ran: it stayed blocked and its plan was cancelled
@@ -186,11 +260,14 @@ class Executor(object):
         cancelled) the result's status is :data:`NOT_STARTED` and its
         error says why. Must return quickly (wake the planner).
     :param clock: monotonic seconds (tests replace it)
+    :param sleep: waits between two attempts of a database call (tests
+        replace it)
     :raises ValueError: inconsistent ``[drs_actuator]`` options
     """
 
     def __init__(self, conf, db, actuator, coordinator, replica_id,
-                 room_check=None, on_finished=None, clock=time.monotonic):
+                 room_check=None, on_finished=None, clock=time.monotonic,
+                 sleep=time.sleep):
         actuator_conf.check(conf)
         opts = conf.drs_actuator
         self.db = db
@@ -200,6 +277,7 @@ class Executor(object):
         self.room_check = room_check
         self.on_finished = on_finished
         self.clock = clock
+        self.sleep = sleep
         self.max_total = opts.max_concurrent_migrations
         self.max_per_host = opts.max_concurrent_migrations_per_host
         self.bad_pair_duration = opts.bad_pair_duration
@@ -295,29 +373,15 @@ class Executor(object):
     # -- the scan -----------------------------------------------------------
 
     def _run(self):
+        scan = scan_policy(self)
         delay = 0.0
-        failures = 0
         while True:
             self._wake.wait(delay)
             self._wake.clear()
             if self._stopping.is_set():
                 return
-            try:
-                self.scan()
-            except Exception as e:
-                failures += 1
-                self.count('scan_errors')
-                delay = min(self.scan_interval * 2 ** failures,
-                            max(self.scan_interval, 60.0))
-                if isinstance(e, DB_ERRORS):
-                    LOG.warning('Executor: scan failed (%d in a row): %s; '
-                                'next try in %.1f s', failures, e, delay)
-                else:
-                    LOG.exception('Executor: scan failed (%d in a row); '
-                                  'next try in %.1f s', failures, delay)
-            else:
-                failures = 0
-                delay = self.scan_interval
+            scan(self.scan)
+            delay = self.scan_interval
 
     def scan(self):
         """One look at the database: take over, then start actions.
@@ -761,18 +825,19 @@ class Executor(object):
                           action.uuid)
 
     def _db_retry(self, what, func, *args, **kwargs):
-        """``func(...)`` retried on database errors; None if all failed."""
-        delay = DB_RETRY_DELAY
-        for attempt in range(1, DB_ATTEMPTS + 1):
+        """``func(...)`` under :func:`db_call_policy`; None if it failed."""
+        def attempt():
             try:
                 return func(*args, **kwargs)
-            except DB_ERRORS as e:
+            except DB_ERRORS:
                 self.count('db_errors')
-                if attempt == DB_ATTEMPTS:
-                    LOG.error('Executor: %s failed %d times, giving up: %s',
-                              what, attempt, e)
-                    return None
-                LOG.warning('Executor: %s failed (%s); retrying in %.1f s',
-                            what, e, delay)
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+                raise
+
+        policy = db_call_policy(what, self.sleep)
+        try:
+            return policy(attempt)
+        except DB_ERRORS as e:
+            LOG.error('Executor: %s failed (attempt %d of %d), giving up: '
+                      '%s', what, policy.statistics['attempt_number'],
+                      DB_ATTEMPTS, e)
+            return None

@@ -309,6 +309,53 @@ class TestEventLoop(base.BaseTestCase):
         module.registerErrorHandler.assert_called_once_with(
             inspector._libvirt_error, None)
 
+    def run_loop(self, outcomes):
+        """Run the loop on iterations that raise or return ``outcomes``.
+
+        Returns the waits and the log lines; the loop ends when the
+        outcomes run out.
+        """
+        class Done(BaseException):
+            pass
+
+        outcomes = list(outcomes)
+
+        def run_default_impl():
+            if not outcomes:
+                raise Done()
+            outcome = outcomes.pop(0)
+            if isinstance(outcome, Exception):
+                raise outcome
+            return outcome
+
+        module = mock.Mock(virEventRunDefaultImpl=run_default_impl)
+        waits = []
+        with self.assertLogs('nova_drs.agent.inspector', 'ERROR') as logs:
+            self.assertRaises(Done, inspector._run_event_loop, module,
+                              sleep=waits.append)
+        return waits, logs.output
+
+    def test_failures_back_off_and_are_logged(self):
+        waits, logs = self.run_loop([RuntimeError('bug')] * 7)
+        # 1, 2, 4, 8, 16 s plus up to 0.5 s, then 30 s at most
+        self.assertEqual(7, len(waits))
+        for n, wait in enumerate(waits[:5]):
+            self.assertTrue(2 ** n <= wait <= 2 ** n + 0.5, waits)
+        for wait in waits[5:]:
+            self.assertTrue(29.5 <= wait <= 30.0, waits)
+        self.assertEqual(7, len(logs))
+        self.assertIn('libvirt event loop failed (1 in a row); restarting '
+                      'it in %.1f s' % waits[0], logs[0])
+        self.assertIn('RuntimeError: bug', logs[0])
+
+    def test_an_iteration_that_works_resets_the_back_off(self):
+        waits, logs = self.run_loop([RuntimeError('bug'), RuntimeError('bug'),
+                                     0, 0, RuntimeError('bug')])
+        self.assertEqual(3, len(waits))
+        self.assertTrue(2 <= waits[1] <= 2.5, waits)
+        self.assertTrue(1 <= waits[2] <= 1.5, waits)
+        self.assertIn('(1 in a row)', logs[2])
+
 
 class TestParseDomainXml(base.BaseTestCase):
 

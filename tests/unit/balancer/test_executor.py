@@ -191,13 +191,13 @@ class ExecutorTestCase(db_base.SqliteTestCase):
 
     def executor(self, replica_id='replica-a', coord=None, db=None,
                  room_check=None, clock=time.monotonic, start=False,
-                 **opts):
+                 sleep=time.sleep, **opts):
         coord = coord or self.coordinator(replica_id)
         ex = executor_mod.Executor(
             self.conf(replica_id, **opts), db or self.db, self.nova, coord,
             replica_id, room_check=room_check,
             on_finished=lambda a, r: self.finished.append((a, r)),
-            clock=clock)
+            clock=clock, sleep=sleep)
         self.addCleanup(ex.stop, 10)
         if start:
             ex.start()

@@ -39,6 +39,73 @@ class FakeManager:
         self.stopped = True
 
 
+class FakeStopEvent:
+    """A stop event whose waits return at once and are recorded."""
+
+    def __init__(self, set_after=None):
+        self.waits = []
+        self.set_after = set_after
+
+    def is_set(self):
+        return self.set_after is not None and len(self.waits) >= \
+            self.set_after
+
+    def wait(self, seconds):
+        self.waits.append(seconds)
+        return self.is_set()
+
+
+class Failing:
+    """Raises ``error`` the first ``times`` calls, then returns 'manager'."""
+
+    def __init__(self, times, error):
+        self.times, self.error, self.calls = times, error, 0
+
+    def __call__(self):
+        self.calls += 1
+        if self.calls <= self.times:
+            raise self.error
+        return 'manager'
+
+
+class TestStartPolicy(base.BaseTestCase):
+
+    def test_waits_double_jittered_up_to_the_cap(self):
+        stop = FakeStopEvent()
+        start = Failing(8, manager_mod.ServiceError('database unreachable'))
+        with self.assertLogs('nova_drs.balancer.service', 'ERROR') as logs:
+            self.assertEqual('manager', service.start_policy(stop)(start))
+        self.assertEqual(9, start.calls)
+        self.assertEqual(8, len(stop.waits))
+        # 2, 4, 8, 16, 32 s plus up to 1 s, then at most 60 s
+        for n, wait in enumerate(stop.waits[:5]):
+            self.assertTrue(2 * 2 ** n <= wait <= 2 * 2 ** n + 1, wait)
+        for wait in stop.waits[5:]:
+            self.assertTrue(59 <= wait <= service.START_RETRY_MAX, wait)
+        # each failure logged, with its wait; no traceback for a known
+        # cause
+        self.assertEqual(8, len(logs.output))
+        self.assertIn('cannot start (database unreachable); trying again '
+                      'in %.0f s' % stop.waits[0], logs.output[0])
+        self.assertNotIn('Traceback', logs.output[0])
+
+    def test_unexpected_error_is_logged_with_its_traceback(self):
+        start = Failing(1, RuntimeError('bug'))
+        with self.assertLogs('nova_drs.balancer.service', 'ERROR') as logs:
+            service.start_policy(FakeStopEvent())(start)
+        self.assertIn('cannot start (bug)', logs.output[0])
+        self.assertIn('Traceback', logs.output[0])
+
+    def test_stopped_while_failing(self):
+        stop = FakeStopEvent(set_after=3)
+        start = Failing(10 ** 6, RuntimeError('down'))
+        with self.assertLogs('nova_drs.balancer.service', 'ERROR'):
+            self.assertIsNone(service.start_policy(stop)(start))
+        # the stop is seen after the third wait's attempt
+        self.assertEqual(4, start.calls)
+        self.assertEqual(3, len(stop.waits))
+
+
 class TestBalancerService(base.BaseTestCase):
 
     def setUp(self):
