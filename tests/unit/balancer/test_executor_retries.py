@@ -5,10 +5,12 @@ import fixtures
 from oslo_db import exception as db_exc
 from oslotest import base
 
-from nova_drs.balancer import executor as executor_mod
+from nova_drs.balancer.execution import executor as executor_mod
 from nova_drs.db import retry as db_retry
 from tests import polling
 from tests.unit.balancer import test_executor
+
+LOGGER = executor_mod.__name__
 
 
 class Failing:
@@ -39,7 +41,7 @@ class TestDbCallPolicy(base.BaseTestCase):
 
     def test_an_outage_is_retried_with_a_bounded_backoff(self):
         call = Failing(4, db_exc.DBConnectionError('gone away'))
-        with self.assertLogs('nova_drs.balancer.executor',
+        with self.assertLogs(LOGGER,
                              'WARNING') as logs:
             self.assertEqual('done', self.policy()(call))
         self.assertEqual(executor_mod.DB_ATTEMPTS, call.calls)
@@ -54,7 +56,7 @@ class TestDbCallPolicy(base.BaseTestCase):
 
     def test_the_last_error_surfaces(self):
         call = Failing(FOREVER, db_exc.DBConnectionError('gone away'))
-        with self.assertLogs('nova_drs.balancer.executor', 'WARNING'):
+        with self.assertLogs(LOGGER, 'WARNING'):
             e = self.assertRaises(db_exc.DBConnectionError,
                                   self.policy(), call)
         self.assertEqual('gone away', str(e))
@@ -92,7 +94,7 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
         waits = []
         ex = self.executor(sleep=waits.append)
         call = Failing(FOREVER, db_exc.DBConnectionError('gone away'))
-        with self.assertLogs('nova_drs.balancer.executor', 'ERROR') as logs:
+        with self.assertLogs(LOGGER, 'ERROR') as logs:
             self.assertIsNone(ex._db_retry('complete_plan', call, 'p'))
         self.assertEqual(executor_mod.DB_ATTEMPTS, call.calls)
         self.assertEqual(executor_mod.DB_ATTEMPTS - 1, len(waits))
@@ -104,7 +106,7 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
         waits = []
         ex = self.executor(sleep=waits.append)
         call = Failing(FOREVER, db_exc.DBDeadlock('deadlock'))
-        with self.assertLogs('nova_drs.balancer.executor', 'ERROR') as logs:
+        with self.assertLogs(LOGGER, 'ERROR') as logs:
             self.assertIsNone(ex._db_retry('complete_plan', call, 'p'))
         self.assertEqual((1, [], 1),
                          (call.calls, waits, ex.stats()['db_errors']))
@@ -115,7 +117,7 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
         waits = []
         ex = self.executor(sleep=waits.append)
         call = Failing(1, db_exc.DBConnectionError('gone away'))
-        with self.assertLogs('nova_drs.balancer.executor', 'WARNING'):
+        with self.assertLogs(LOGGER, 'WARNING'):
             self.assertEqual('done', ex._db_retry('set_migration', call))
         self.assertEqual(1, len(waits))
         self.assertEqual(1, ex.stats()['db_errors'])
@@ -125,7 +127,7 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
         waits = []
         scan = executor_mod.scan_policy(ex).copy(sleep=waits.append)
         failing = Failing(3, RuntimeError('bug'))
-        with self.assertLogs('nova_drs.balancer.executor', 'WARNING') as logs:
+        with self.assertLogs(LOGGER, 'WARNING') as logs:
             self.assertEqual('done', scan(failing))
         # scan_interval 0.05: 0.1, 0.2, 0.4 s, each plus up to 0.05 s
         self.assertEqual(3, len(waits))
@@ -133,7 +135,7 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
             self.assertTrue(0.1 * 2 ** n <= wait <= 0.1 * 2 ** n + 0.05,
                             waits)
         self.assertEqual(3, ex.stats()['scan_errors'])
-        self.assertIn('ERROR:nova_drs.balancer.executor:Executor: scan '
+        self.assertIn('ERROR:' + LOGGER + ':Executor: scan '
                       'failed (1 in a row): bug; next try in 0.1',
                       logs.output[0])
         self.assertIn('Traceback', logs.output[0])
@@ -141,10 +143,10 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
     def test_failed_scan_on_the_database_is_a_warning(self):
         ex = self.executor()
         scan = executor_mod.scan_policy(ex).copy(sleep=lambda s: None)
-        with self.assertLogs('nova_drs.balancer.executor', 'WARNING') as logs:
+        with self.assertLogs(LOGGER, 'WARNING') as logs:
             scan(Failing(1, db_exc.DBConnectionError('gone away')))
         self.assertEqual(1, len(logs.output))
-        self.assertIn('WARNING:nova_drs.balancer.executor:Executor: scan '
+        self.assertIn('WARNING:' + LOGGER + ':Executor: scan '
                       'failed (1 in a row): gone away; next try in',
                       logs.output[0])
         self.assertNotIn('Traceback', logs.output[0])
@@ -154,7 +156,7 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
         # ends it, and the scan thread with it
         ex = self.executor(scan_interval=300.0)
         ex.scan = Failing(FOREVER, RuntimeError('bug'))
-        with self.assertLogs('nova_drs.balancer.executor', 'ERROR'):
+        with self.assertLogs(LOGGER, 'ERROR'):
             ex.start()
             polling.wait_for(lambda: ex.stats().get('scan_errors'),
                              what='a failed scan')
