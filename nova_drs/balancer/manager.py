@@ -61,6 +61,7 @@ from nova_drs.balancer import inventory as inventory_mod
 from nova_drs.balancer import listener as listener_mod
 from nova_drs.balancer import nova_view
 from nova_drs.balancer import partitions as partitions_mod
+from nova_drs.balancer import plan_states
 from nova_drs.balancer import planner as planner_mod
 from nova_drs.balancer import requests as requests_mod
 from nova_drs.balancer import shared_state
@@ -376,11 +377,11 @@ class BalancerManager:
 
     def _in_flight(self):
         applying = {p.uuid for p in self.db.list_plans(
-            state=models.PLAN_APPLYING)}
+            state=plan_states.PLAN_APPLYING)}
         actions = self.db.list_actions(
-            state=(models.ACTION_RUNNING, models.ACTION_PENDING))
+            state=(plan_states.ACTION_RUNNING, plan_states.ACTION_PENDING))
         return [a for a in actions
-                if a.state == models.ACTION_RUNNING
+                if a.state == plan_states.ACTION_RUNNING
                 or a.plan_uuid in applying]
 
     def _smoothed_loads(self):
