@@ -10,7 +10,7 @@ domain XML, job information and the events. Only the balloon actuator's
 opened when the first balloon is resized (never in dry-run mode), so a
 fault in the sampling code cannot change a guest.
 
-Lifecycle, migration and balloon-change events arrive on the read-only
+Lifecycle and migration events arrive on the read-only
 connection through libvirt's default event loop, run by a daemon thread.
 A lost connection (libvirtd restarted) is noticed by the keepalive or the
 next call, and each connection is reopened on its next use with a doubling
@@ -377,7 +377,6 @@ class LibvirtInspector:
         #: renames inactive domains only)
         self._names = {}
         self._migrating = set()
-        self._balloon_events = {}
         self._reader = _Link(self, 'read-only', 'openReadOnly',
                              setup=self._register, teardown=self._deregister)
         self._writer = _Link(self, 'read-write', 'open')
@@ -431,8 +430,6 @@ class LibvirtInspector:
         conn.registerCloseCallback(self._on_close, None)
         handlers = (
             (libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle),
-            (libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
-             self._on_balloon_change),
             (libvirt.VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
              self._on_migration_iteration),
             (libvirt.VIR_DOMAIN_EVENT_ID_JOB_COMPLETED,
@@ -526,14 +523,7 @@ class LibvirtInspector:
             elif event in (libvirt.VIR_DOMAIN_EVENT_RESUMED,
                            libvirt.VIR_DOMAIN_EVENT_STOPPED):
                 self._migrating.discard(uuid)
-            if event in (libvirt.VIR_DOMAIN_EVENT_STOPPED,
-                         libvirt.VIR_DOMAIN_EVENT_UNDEFINED):
-                self._balloon_events.pop(uuid, None)
         LOG.debug('Lifecycle event %s/%s of %s', event, detail, dom.name())
-
-    def _on_balloon_change(self, conn, dom, actual, opaque):
-        with self._events_lock:
-            self._balloon_events[dom.UUIDString()] = actual
 
     def _on_migration_iteration(self, conn, dom, iteration, opaque):
         with self._events_lock:
@@ -542,11 +532,6 @@ class LibvirtInspector:
     def _on_job_completed(self, conn, dom, params, opaque):
         with self._events_lock:
             self._migrating.discard(dom.UUIDString())
-
-    def balloon_event(self, uuid):
-        """Last balloon size (KiB) a BALLOON_CHANGE event reported."""
-        with self._events_lock:
-            return self._balloon_events.get(uuid)
 
     # -- sampling -----------------------------------------------------------
 

@@ -9,6 +9,7 @@ than a silently unfiltered list. The messages name the offending field.
 
 import jsonschema
 
+from nova_drs.balancer import plan_states
 from nova_drs.db import models
 
 UUID_PATTERN = ('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
@@ -48,12 +49,12 @@ HOSTS_QUERY = _query(hot=BOOLEAN_TEXT, stale=BOOLEAN_TEXT,
                      marker=HOST_NAME)
 
 PLANS_QUERY = _query(
-    state={'type': 'string', 'enum': list(models.PLAN_STATES)},
+    state={'type': 'string', 'enum': list(plan_states.PLAN_STATES)},
     origin={'type': 'string', 'enum': list(models.ORIGINS)},
     marker={'type': 'string', 'pattern': UUID_PATTERN})
 
 MIGRATIONS_QUERY = _query(
-    state={'type': 'string', 'enum': list(models.ACTION_STATES)},
+    state={'type': 'string', 'enum': list(plan_states.ACTION_STATES)},
     instance={'type': 'string', 'pattern': UUID_PATTERN},
     host=HOST_NAME,
     plan={'type': 'string', 'pattern': UUID_PATTERN},

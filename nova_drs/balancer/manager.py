@@ -58,6 +58,7 @@ from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.balancer.coordination import shared_state
 from nova_drs.balancer.intake import listener as listener_mod
 from nova_drs.balancer.intake import partitions as partitions_mod
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import consolidation
 from nova_drs.balancer.planning import planner as planner_mod
 from nova_drs.balancer.planning import requests as requests_mod
@@ -376,11 +377,11 @@ class BalancerManager:
 
     def _in_flight(self):
         applying = {p.uuid for p in self.db.list_plans(
-            state=models.PLAN_APPLYING)}
+            state=plan_states.PLAN_APPLYING)}
         actions = self.db.list_actions(
-            state=(models.ACTION_RUNNING, models.ACTION_PENDING))
+            state=(plan_states.ACTION_RUNNING, plan_states.ACTION_PENDING))
         return [a for a in actions
-                if a.state == models.ACTION_RUNNING
+                if a.state == plan_states.ACTION_RUNNING
                 or a.plan_uuid in applying]
 
     def _smoothed_loads(self):

@@ -24,9 +24,9 @@ Each change of a setting writes an audit event in the same transaction
 import dataclasses
 import datetime
 
-from oslo_utils import timeutils
 import sqlalchemy as sa
 
+from nova_drs.db import common
 from nova_drs.db import models
 from nova_drs.db import retry
 
@@ -78,11 +78,6 @@ class BalancerSettings:
 
     def host_paused(self, host):
         return host in self.paused_hosts
-
-
-def _utc(value):
-    """A naive UTC datetime (aware ones are converted)."""
-    return timeutils.normalize_time(value)
 
 
 def _reason(reason):
@@ -266,7 +261,7 @@ class ControlMixin(object):
             'host': host, 'pid': int(pid), 'version': str(version)[:64],
             'mode': mode, 'mode_source': mode_source,
             'strategy': strategy, 'paused': bool(paused),
-            'started_at': _utc(started_at),
+            'started_at': common.utc(started_at),
             'updated_at': self.now(), 'cycles': int(cycles),
             'cycle_errors': int(cycle_errors),
             'last_cycle': dict(last_cycle) if last_cycle else None,
@@ -284,32 +279,17 @@ class ControlMixin(object):
 
     def list_replica_states(self):
         """Every replica row, by replica id."""
-        with self._reader() as session:
-            return list(session.scalars(
-                sa.select(models.ReplicaState)
-                .order_by(models.ReplicaState.replica_id)))
+        return self._list(sa.select(models.ReplicaState)
+                          .order_by(models.ReplicaState.replica_id))
 
     @retry.retry_on_deadlock
     def delete_replica_state(self, replica_id):
-        """Forget a replica (it stopped cleanly); True if a row was gone."""
-        with self._writer() as session:
-            return bool(session.execute(
-                sa.delete(models.ReplicaState)
-                .where(models.ReplicaState.replica_id == replica_id)
-                .execution_options(synchronize_session=False)).rowcount)
+        """Forget a replica (it stopped cleanly); True if a row was gone.
 
-    @retry.retry_on_deadlock
-    def forget_replicas(self, before):
-        """Delete the rows of replicas silent since before ``before``.
-
-        :returns: the number of rows deleted
+        The rows of replicas that stopped without saying so are deleted by
+        :meth:`~nova_drs.db.api.Database.purge`.
         """
         with self._writer() as session:
-            return self._forget_replicas(session, _utc(before))
-
-    @staticmethod
-    def _forget_replicas(session, before):
-        return session.execute(
-            sa.delete(models.ReplicaState)
-            .where(models.ReplicaState.updated_at < before)
-            .execution_options(synchronize_session=False)).rowcount
+            return bool(self._delete(
+                session, models.ReplicaState,
+                models.ReplicaState.replica_id == replica_id))

@@ -35,10 +35,13 @@
     mode it plans in, its strategy, its heartbeat and its latest cycle,
     for ``GET /v1/status``.
 
-Times are naive UTC datetimes (as everywhere in OpenStack databases), with
-microseconds on every backend. These models must agree with the alembic
-scripts in ``nova_drs/db/migrations/versions``: a unit test compares them,
-and a change to either needs a new migration (doc/source/database.rst).
+The plans' and actions' states are the balancer's
+(:mod:`nova_drs.balancer.plan_states`); the other values a column may
+hold are here. Times are naive UTC datetimes (as everywhere in OpenStack
+databases), with microseconds on every backend. These models must agree
+with the alembic scripts in ``nova_drs/db/migrations/versions``: a unit
+test compares them, and a change to either needs a new migration
+(doc/source/database.rst).
 """
 
 import sqlalchemy as sa
@@ -47,7 +50,9 @@ from sqlalchemy import orm
 
 from oslo_db.sqlalchemy import types as db_types
 
-# -- states -----------------------------------------------------------------
+from nova_drs.balancer import plan_states
+
+# -- values of the columns --------------------------------------------------
 
 #: Why a plan was made.
 ORIGIN_PERIODIC = 'periodic'
@@ -56,54 +61,6 @@ ORIGIN_OPERATOR = 'operator'
 ORIGIN_EVACUATION = 'evacuation'
 ORIGINS = (ORIGIN_PERIODIC, ORIGIN_HOTSPOT, ORIGIN_OPERATOR,
            ORIGIN_EVACUATION)
-
-PLAN_RECOMMENDED = 'recommended'
-PLAN_APPLYING = 'applying'
-PLAN_APPLIED = 'applied'
-PLAN_CANCELLED = 'cancelled'
-PLAN_FAILED = 'failed'
-PLAN_SUPERSEDED = 'superseded'
-PLAN_STATES = (PLAN_RECOMMENDED, PLAN_APPLYING, PLAN_APPLIED,
-               PLAN_CANCELLED, PLAN_FAILED, PLAN_SUPERSEDED)
-#: A plan in one of these states changes no more.
-PLAN_FINAL_STATES = frozenset((PLAN_APPLIED, PLAN_CANCELLED, PLAN_FAILED,
-                               PLAN_SUPERSEDED))
-
-#: {state: the states a plan may go to from it}
-PLAN_TRANSITIONS = {
-    PLAN_RECOMMENDED: frozenset((PLAN_APPLYING, PLAN_CANCELLED,
-                                 PLAN_SUPERSEDED)),
-    PLAN_APPLYING: frozenset((PLAN_APPLIED, PLAN_FAILED, PLAN_CANCELLED)),
-    PLAN_APPLIED: frozenset(),
-    PLAN_CANCELLED: frozenset(),
-    PLAN_FAILED: frozenset(),
-    PLAN_SUPERSEDED: frozenset(),
-}
-
-ACTION_PENDING = 'pending'
-ACTION_RUNNING = 'running'
-ACTION_COMPLETED = 'completed'
-ACTION_FAILED = 'failed'
-ACTION_ABORTED = 'aborted'
-ACTION_CANCELLED = 'cancelled'
-ACTION_STATES = (ACTION_PENDING, ACTION_RUNNING, ACTION_COMPLETED,
-                 ACTION_FAILED, ACTION_ABORTED, ACTION_CANCELLED)
-ACTION_FINAL_STATES = frozenset((ACTION_COMPLETED, ACTION_FAILED,
-                                 ACTION_ABORTED, ACTION_CANCELLED))
-
-#: {state: the states an action may go to from it}. ``aborted``: the
-#: migration was cancelled in Nova (timeout action, operator); ``failed``:
-#: Nova refused it or it ended in error; ``cancelled``: it never started
-#: (its plan was cancelled).
-ACTION_TRANSITIONS = {
-    ACTION_PENDING: frozenset((ACTION_RUNNING, ACTION_CANCELLED)),
-    ACTION_RUNNING: frozenset((ACTION_COMPLETED, ACTION_FAILED,
-                               ACTION_ABORTED)),
-    ACTION_COMPLETED: frozenset(),
-    ACTION_FAILED: frozenset(),
-    ACTION_ABORTED: frozenset(),
-    ACTION_CANCELLED: frozenset(),
-}
 
 #: What an operator asks the balancer for through the API.
 REQUEST_PLAN = 'plan'
@@ -173,18 +130,14 @@ def _in(column, values):
 class Base(orm.DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
 
-    def to_dict(self):
-        """The row's columns, as Python values."""
-        return {c.key: getattr(self, c.key)
-                for c in sa.inspect(type(self)).column_attrs}
-
 
 class Plan(Base):
     """A plan: live migrations a strategy chose, applied in order."""
 
     __tablename__ = 'plans'
     __table_args__ = (
-        sa.CheckConstraint(_in('state', PLAN_STATES), name='state'),
+        sa.CheckConstraint(_in('state', plan_states.PLAN_STATES),
+                           name='state'),
         sa.CheckConstraint(_in('origin', ORIGINS), name='origin'),
         sa.Index('ix_plans_state_created_at', 'state', 'created_at'),
         sa.Index('ix_plans_created_at', 'created_at'),
@@ -224,7 +177,8 @@ class Action(Base):
 
     __tablename__ = 'actions'
     __table_args__ = (
-        sa.CheckConstraint(_in('state', ACTION_STATES), name='state'),
+        sa.CheckConstraint(_in('state', plan_states.ACTION_STATES),
+                           name='state'),
         sa.UniqueConstraint('plan_uuid', 'order_index'),
         # in-flight migrations by host (takeover), and pending work
         sa.Index('ix_actions_state_source', 'state', 'source'),

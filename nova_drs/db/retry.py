@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """How the database methods retry a transaction that lost a race.
 
-Shared by :mod:`nova_drs.db.api` and :mod:`nova_drs.db.control`: each
+Shared by :mod:`nova_drs.db.api` and its table-group mixins: each
 decorated method is one transaction, run again from its start.
 """
 

@@ -56,7 +56,7 @@ def _host_states(count):
 
 def _balancer_states(count):
     """What the balancer writes: HostState-shaped records."""
-    from nova_drs.db import api
+    from nova_drs.db import host_states
 
     class State(object):
         pass
@@ -69,7 +69,7 @@ def _balancer_states(count):
         state.name = 'compute-%05d' % n
         state.stale = n % 50 == 49
         state.sampled_at = time.time()
-        state.load = {r: 0.5 for r in api.HOST_RESOURCES}
+        state.load = {r: 0.5 for r in host_states.HOST_RESOURCES}
         state.smoothed = dict(state.load, cpu=cpu, memory=memory)
         state.hot = ('cpu',) if n % 10 == 0 else ()
         state.cpu_count = 64
@@ -81,6 +81,7 @@ def _balancer_states(count):
 
 def _reserve(db, count):
     """A plan being applied, with migrations to ``count`` hosts."""
+    from nova_drs.balancer import plan_states
     from nova_drs.balancer.planning import plan as plan_mod
     from nova_drs.db import models
 
@@ -93,8 +94,8 @@ def _reserve(db, count):
                                         migrations=migrations,
                                         unresolved=[], decision_s=0.01),
                           models.ORIGIN_HOTSPOT, 'bench')
-    db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                       models.PLAN_APPLYING, 'bench')
+    db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                       plan_states.PLAN_APPLYING, 'bench')
 
 
 def run(hosts_count, requests, target_ms, out=sys.stdout):

@@ -14,6 +14,7 @@ from nova_drs.api.controllers import plan_requests
 from nova_drs.api import errors
 from nova_drs.api import fields
 from nova_drs.api import paging
+from nova_drs.balancer import plan_states
 from nova_drs.db import api as db_api
 from nova_drs.db import models
 from nova_drs import plugins
@@ -86,12 +87,12 @@ def _conflict(call, uuid, action, allowed):
 def apply(call, uuid):
     try:
         won = call.db.transition_plan(
-            uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING, call.user,
-            reason='applied by %s' % call.user)
+            uuid, plan_states.PLAN_RECOMMENDED, plan_states.PLAN_APPLYING,
+            call.user, reason='applied by %s' % call.user)
     except db_api.PlanNotFound:
         raise errors.NotFound('plan %s not found' % uuid) from None
     if not won:
-        _conflict(call, uuid, 'applied', [models.PLAN_RECOMMENDED])
+        _conflict(call, uuid, 'applied', [plan_states.PLAN_RECOMMENDED])
     return 200, {'plan': view(_get(call, uuid), True)}
 
 
@@ -103,5 +104,5 @@ def cancel(call, uuid):
         raise errors.NotFound('plan %s not found' % uuid) from None
     if not won:
         _conflict(call, uuid, 'cancelled',
-                  [models.PLAN_RECOMMENDED, models.PLAN_APPLYING])
+                  [plan_states.PLAN_RECOMMENDED, plan_states.PLAN_APPLYING])
     return 200, {'plan': view(_get(call, uuid), True)}

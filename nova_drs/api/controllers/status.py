@@ -20,7 +20,7 @@ from nova_drs.api.controllers import hosts
 from nova_drs.api import fields
 from nova_drs.api import microversion
 from nova_drs.api import replicas as replicas_mod
-from nova_drs.db import models
+from nova_drs.balancer import plan_states
 
 #: the first version with the replicas' own reports
 REPORTS_VERSION = balancer.VERSION
@@ -97,9 +97,9 @@ def show(call):
         'stale_hosts': sum(1 for r in rows
                            if hosts.is_stale(r, now, stale_after)),
         'migrations_running': counts['actions'].get(
-            models.ACTION_RUNNING, 0),
+            plan_states.ACTION_RUNNING, 0),
         'plans_recommended': counts['plans'].get(
-            models.PLAN_RECOMMENDED, 0),
+            plan_states.PLAN_RECOMMENDED, 0),
     }
     if call.version >= REPORTS_VERSION:
         body.update(mode_source=settings.mode_source,

@@ -53,9 +53,9 @@ import tenacity
 
 from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.balancer.execution import actuator as actuator_mod
+from nova_drs.balancer import plan_states
 from nova_drs.conf import actuator as actuator_conf
 from nova_drs.db import api as db_api
-from nova_drs.db import models
 from nova_drs import retry_policy
 
 LOG = logging.getLogger(__name__)
@@ -434,7 +434,7 @@ class Executor(object):
     def _take_over(self):
         stale_before = self.db.now() - datetime.timedelta(
             seconds=self.takeover_after)
-        for action in self.db.list_actions(state=models.ACTION_RUNNING):
+        for action in self.db.list_actions(state=plan_states.ACTION_RUNNING):
             if self.stopping:
                 return
             if self._busy(action.uuid):
@@ -491,7 +491,7 @@ class Executor(object):
 
     def _candidates(self):
         """``(action, automatic)`` this replica may start now, in order."""
-        plans = sorted(self.db.list_plans(state=models.PLAN_APPLYING),
+        plans = sorted(self.db.list_plans(state=plan_states.PLAN_APPLYING),
                        key=lambda p: (p.created_at, p.uuid))
         settings = self.db.balancer_settings() if plans else None
         candidates, pending = [], set()
@@ -501,7 +501,7 @@ class Executor(object):
             # unfinished actions of this plan
             sources, instances = set(), set()
             for action in self.db.list_actions(plan_uuid=plan.uuid):
-                if action.state == models.ACTION_PENDING:
+                if action.state == plan_states.ACTION_PENDING:
                     pending.add(action.uuid)
                     if (action.target not in sources
                             and action.instance_uuid not in instances
@@ -513,8 +513,8 @@ class Executor(object):
                             self._note_blocked(action, held)
                         else:
                             candidates.append((action, automatic))
-                if action.state in (models.ACTION_PENDING,
-                                    models.ACTION_RUNNING):
+                if action.state in (plan_states.ACTION_PENDING,
+                                    plan_states.ACTION_RUNNING):
                     sources.add(action.source)
                     instances.add(action.instance_uuid)
         for uuid in list(self._blocked):
@@ -533,7 +533,7 @@ class Executor(object):
             LOG.info('Executor: no action started in this scan: %s', e)
 
     def _start_within_limits(self, candidates):
-        running = self.db.list_actions(state=models.ACTION_RUNNING)
+        running = self.db.list_actions(state=plan_states.ACTION_RUNNING)
         total = len(running)
         per_host = collections.Counter()
         for action in running:
@@ -676,7 +676,8 @@ class Executor(object):
         actuator reads the server again and Nova refuses a wrong request.
         """
         others = [a for a in self.db.list_actions(
-            state=models.ACTION_RUNNING, instance_uuid=action.instance_uuid)
+            state=plan_states.ACTION_RUNNING,
+            instance_uuid=action.instance_uuid)
             if a.uuid != action.uuid]
         if others:
             return ('instance %s is being migrated by action %s'
@@ -711,7 +712,7 @@ class Executor(object):
         incoming = []
         if action.target is not None:
             incoming = [a for a in self.db.list_actions(
-                state=models.ACTION_RUNNING, host=action.target)
+                state=plan_states.ACTION_RUNNING, host=action.target)
                 if a.target == action.target]
         try:
             ok, why = self.room_check(action, incoming)
@@ -750,7 +751,7 @@ class Executor(object):
     # -- the end of a migration -----------------------------------------------
 
     def _finish(self, action, result):
-        state = db_api.ACTION_STATE_FOR_NOVA_STATUS.get(result.status)
+        state = plan_states.ACTION_STATE_FOR_NOVA_STATUS.get(result.status)
         if state is None:
             # the migration may still run: leave the action running, its
             # heartbeats stop, and it is taken over and followed again
@@ -759,7 +760,7 @@ class Executor(object):
                         'again after takeover_after (%s s)', action.uuid,
                         result.error, self.takeover_after)
             return
-        if state != models.ACTION_COMPLETED:
+        if state != plan_states.ACTION_COMPLETED:
             # NOTE: before the action shows as finished, so a planner that
             # reads the failed action never re-plans the same pair between
             # the two writes; marking twice after a takeover is harmless
@@ -778,7 +779,7 @@ class Executor(object):
             self._db_retry('record_event', self.db.record_event,
                            self.replica_id, 'action.note', result.note,
                            object_uuid=action.uuid)
-        if state != models.ACTION_COMPLETED:
+        if state != plan_states.ACTION_COMPLETED:
             self._cancel_rest_of_plan(action, result, state)
         self._db_retry('complete_plan', self.db.complete_plan,
                        action.plan_uuid, self.replica_id)
@@ -805,7 +806,7 @@ class Executor(object):
         # let the planner plan again from what is
         pending = self._db_retry(
             'list_actions', self.db.list_actions,
-            plan_uuid=action.plan_uuid, state=models.ACTION_PENDING)
+            plan_uuid=action.plan_uuid, state=plan_states.ACTION_PENDING)
         if pending:
             self._db_retry(
                 'cancel_plan', self.db.cancel_plan, action.plan_uuid,

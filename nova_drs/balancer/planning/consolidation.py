@@ -28,6 +28,7 @@ notifications, or by the ``consolidation.*`` audit events
 
 from oslo_log import log as logging
 
+from nova_drs.balancer import plan_states
 from nova_drs.db import models
 
 LOG = logging.getLogger(__name__)
@@ -83,7 +84,7 @@ def consolidation_sources(db):
     """
     hosts = {}
     for plan in db.list_plans(
-            state=(models.PLAN_APPLYING, models.PLAN_APPLIED),
+            state=(plan_states.PLAN_APPLYING, plan_states.PLAN_APPLIED),
             limit=RECENT_PLANS):
         if plan.strategy != STRATEGY:
             continue

@@ -60,6 +60,7 @@ import time
 import numpy as np
 from oslo_log import log as logging
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import consolidation
 from nova_drs.balancer.planning import evacuation
 from nova_drs.balancer.planning import plan as plan_mod
@@ -285,7 +286,8 @@ class Planner:
         """Hosts with an evacuation plan recommended or applying."""
         hosts = set()
         for plan in self.db.list_plans(
-                state=(models.PLAN_RECOMMENDED, models.PLAN_APPLYING),
+                state=(plan_states.PLAN_RECOMMENDED,
+                       plan_states.PLAN_APPLYING),
                 origin=models.ORIGIN_EVACUATION):
             for action in self.db.get_plan(plan.uuid).actions:
                 hosts.add(action.source)
@@ -325,7 +327,7 @@ class Planner:
             # a periodic and a hotspot plan are both the strategy's view
             # of the cluster: the newest replaces either
             own_recommended = self.db.list_plans(
-                state=models.PLAN_RECOMMENDED, origin=STRATEGY_ORIGINS,
+                state=plan_states.PLAN_RECOMMENDED, origin=STRATEGY_ORIGINS,
                 created_by=self.replica_id)
         if not apply and own_recommended:
             latest = self.db.get_plan(own_recommended[0].uuid)
@@ -339,12 +341,13 @@ class Planner:
         row = self.db.create_plan(plan, origin, self.replica_id,
                                   supersede=False)
         for old in own_recommended:
-            self.db.transition_plan(old.uuid, models.PLAN_RECOMMENDED,
-                                    models.PLAN_SUPERSEDED, self.replica_id,
+            self.db.transition_plan(old.uuid, plan_states.PLAN_RECOMMENDED,
+                                    plan_states.PLAN_SUPERSEDED,
+                                    self.replica_id,
                                     'superseded by plan %s' % row.uuid)
         if apply:
-            self.db.transition_plan(row.uuid, models.PLAN_RECOMMENDED,
-                                    models.PLAN_APPLYING, self.replica_id,
+            self.db.transition_plan(row.uuid, plan_states.PLAN_RECOMMENDED,
+                                    plan_states.PLAN_APPLYING, self.replica_id,
                                     'applied automatically (mode %s)'
                                     % mode, automatic=True)
             result.applied.append(row.uuid)

@@ -28,6 +28,7 @@ carries it out; one claimed by a replica that died is released after
 
 from oslo_log import log as logging
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import evacuation
 from nova_drs.balancer.planning import planner as planner_mod
 from nova_drs.balancer import strategies
@@ -130,7 +131,8 @@ class RequestHandler:
                                   supersede=False)
         if apply:
             self.db.transition_plan(
-                row.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
+                row.uuid, plan_states.PLAN_RECOMMENDED,
+                plan_states.PLAN_APPLYING,
                 request.created_by or self.replica_id,
                 'applied as requested (plan request %s)' % request.uuid)
         return row.uuid

@@ -16,6 +16,7 @@ import fixtures
 from oslotest import base as oslo_base
 
 from nova_drs.balancer.coordination import membership as coordination
+from nova_drs.balancer import plan_states
 from nova_drs import config
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
@@ -88,7 +89,7 @@ class ApiServerTests(object):
         status, data, _ = self.call('POST', path + '/apply', headers=A)
         self.assertEqual(200, status, data)
         self.assertEqual('applying', data['plan']['state'])
-        self.assertEqual(models.PLAN_APPLYING,
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(self.plan.uuid).state)
         # the destinations are now reserved
         _, data, _ = self.call('GET', '/v1/hosts/host-3', headers=A)
@@ -130,12 +131,12 @@ class ApiServerTests(object):
         self.assertEqual(400, status)
 
     def test_migrations(self):
-        self.db.transition_plan(self.plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'u')
+        self.db.transition_plan(self.plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'u')
         first = self.db.list_actions(plan_uuid=self.plan.uuid)[0]
         self.db.start_action(first.uuid, 'replica-a')
         self.db.finish_action(first.uuid, 'replica-a',
-                              models.ACTION_COMPLETED, nova_status='done')
+                              plan_states.ACTION_COMPLETED, nova_status='done')
         status, data, _ = self.call('GET', '/v1/migrations?state=completed',
                                     headers=A)
         self.assertEqual([first.uuid],
@@ -189,7 +190,7 @@ class ApiServerTests(object):
                 self.assertEqual(403, status, (method, path, data))
                 self.assertIn('policy does not allow',
                               data['error']['message'])
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(self.plan.uuid).state)
         self.assertEqual([], self.db.list_plan_requests())
 

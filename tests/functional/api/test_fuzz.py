@@ -31,6 +31,7 @@ import fixtures
 from oslotest import base as oslo_base
 import yaml
 
+from nova_drs.balancer import plan_states
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
 from nova_drs.db import models
@@ -56,8 +57,8 @@ def seed(db):
     plan = db.create_plan(db_base.make_plan(2, source=HOST),
                           models.ORIGIN_HOTSPOT, REPLICA)
     request = db.create_plan_request(models.REQUEST_PLAN, 'u')
-    db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                       models.PLAN_APPLYING, 'u')
+    db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                       plan_states.PLAN_APPLYING, 'u')
     actions = db.list_actions(plan_uuid=plan.uuid)
     return [plan.uuid, request.uuid] + [a.uuid for a in actions]
 

@@ -34,6 +34,7 @@ import re
 import time
 
 from nova_drs.api import app as api_app
+from nova_drs.balancer import plan_states
 from nova_drs.db import models
 from tests.functional import keystone
 from tests.functional.nova import fixtures as nova_fixtures
@@ -111,7 +112,7 @@ def _plan_state(expected_if_allowed):
         plan = path.split('/')[3]
         state = t.db.get_plan(plan, with_actions=False).state
         t.assertEqual(expected_if_allowed if allowed
-                      else models.PLAN_RECOMMENDED, state,
+                      else plan_states.PLAN_RECOMMENDED, state,
                       '%s: plan %s' % (role, plan))
     return effect
 
@@ -225,12 +226,12 @@ CASES = [
          _plan_path('/apply'), admin_only(200),
          osc=lambda t, role, path: ['drs', 'plan', 'apply',
                                     path.split('/')[3]],
-         effect=_plan_state(models.PLAN_APPLYING)),
+         effect=_plan_state(plan_states.PLAN_APPLYING)),
     Case('plan cancel', 'POST', '/v1/plans/{uuid}/cancel',
          _plan_path('/cancel'), admin_only(200),
          osc=lambda t, role, path: ['drs', 'plan', 'cancel',
                                     path.split('/')[3]],
-         effect=_plan_state(models.PLAN_CANCELLED)),
+         effect=_plan_state(plan_states.PLAN_CANCELLED)),
     Case('plan request show', 'GET', '/v1/plan-requests/{uuid}',
          lambda t, role: '/v1/plan-requests/' + t.plan_request,
          admin_only(200),

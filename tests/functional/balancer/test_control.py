@@ -28,7 +28,7 @@ import time
 
 from tooz import hashring
 
-from nova_drs.db import models
+from nova_drs.balancer import plan_states
 from tests.functional.api import base as api_base
 from tests.functional.balancer import test_service
 
@@ -106,9 +106,10 @@ class OperatorControlTest(test_service.ServiceTestCase):
     # -- what moved --
 
     def nothing_moved(self, servers):
-        self.assertEqual([], self.db.list_plans(state=models.PLAN_APPLYING))
-        self.assertEqual([], self.actions(state=(models.ACTION_RUNNING,
-                                                 models.ACTION_COMPLETED)))
+        self.assertEqual(
+            [], self.db.list_plans(state=plan_states.PLAN_APPLYING))
+        self.assertEqual([], self.actions(
+            state=(plan_states.ACTION_RUNNING, plan_states.ACTION_COMPLETED)))
         for server in servers:
             self.assertEqual([], self.nova_migrations(server))
 
@@ -151,7 +152,7 @@ class OperatorControlTest(test_service.ServiceTestCase):
         self.events.append(('hotspot', time.time()))
         plans = self.wait_for(
             'a recommended plan',
-            lambda: self.db.list_plans(state=models.PLAN_RECOMMENDED),
+            lambda: self.db.list_plans(state=plan_states.PLAN_RECOMMENDED),
             procs=self.procs.values())
         self.events.append(('plan recommended', time.time()))
         self.assertEqual(owner_id, plans[0].created_by)
@@ -190,9 +191,10 @@ class OperatorControlTest(test_service.ServiceTestCase):
 
         # 5. resumed: the owner's next cycle applies a plan
         self.change('balancing resumed', '/v1/balancer', {'paused': False})
-        done = self.wait_for('a completed migration',
-                             lambda: self.finished(models.ACTION_COMPLETED),
-                             timeout=120, procs=self.procs.values())
+        done = self.wait_for(
+            'a completed migration',
+            lambda: self.finished(plan_states.ACTION_COMPLETED),
+            timeout=120, procs=self.procs.values())
         self.events.append(('migration completed', time.time()))
         plan = self.db.get_plan(done[0].plan_uuid)
         self.assertTrue(plan.applied_automatically)

@@ -14,6 +14,7 @@ import fixtures
 from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.balancer.execution import actuator
 from nova_drs.balancer.execution import executor as executor_mod
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
@@ -74,7 +75,7 @@ class ExecutorLabTestCase(nova_fixtures.NovaLabTestCase):
                                    target=target, reason='test')]),
             models.ORIGIN_OPERATOR, 'test', supersede=False)
         self.assertTrue(self.db.transition_plan(
-            plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
+            plan.uuid, plan_states.PLAN_RECOMMENDED, plan_states.PLAN_APPLYING,
             'test'))
         return plan, plan.actions[0]
 
@@ -85,7 +86,9 @@ class ExecutorLabTestCase(nova_fixtures.NovaLabTestCase):
 
     def _final(self, action_uuid):
         action = self.db.get_action(action_uuid)
-        return action if action.state in models.ACTION_FINAL_STATES else None
+        if action.state in plan_states.ACTION_FINAL_STATES:
+            return action
+        return None
 
     def host_of(self, server):
         return self.conn.compute.get_server(server.id).compute_host
@@ -108,7 +111,7 @@ class TestExecutor(ExecutorLabTestCase):
         recorded = time.monotonic() - t0
         done = self.wait_final(action.uuid)
         total = time.monotonic() - t0
-        self.assertEqual(models.ACTION_COMPLETED, done.state, done.error)
+        self.assertEqual(plan_states.ACTION_COMPLETED, done.state, done.error)
         self.assertEqual('completed', done.nova_status)
         self.assertEqual('replica-a', done.owner)
         records = self.nova_record(server, done.migration_id)
@@ -118,7 +121,7 @@ class TestExecutor(ExecutorLabTestCase):
         self.assertEqual(HOSTS[1], self.host_of(server))
         nova_fixtures.wait_for(
             lambda: self.db.get_plan(plan.uuid, False).state
-            == models.PLAN_APPLIED, 10, 'the plan applied')
+            == plan_states.PLAN_APPLIED, 10, 'the plan applied')
         self.assertTrue(self.finished and self.finished[0][1].succeeded)
         print('\nexecutor: migration id stored %.2f s after start, action '
               'completed after %.2f s (Nova: %.2f s)'
@@ -133,14 +136,14 @@ class TestExecutor(ExecutorLabTestCase):
         self.executor()
         done = self.wait_final(action.uuid)
         elapsed = time.monotonic() - t0
-        self.assertEqual(models.ACTION_FAILED, done.state)
+        self.assertEqual(plan_states.ACTION_FAILED, done.state)
         self.assertEqual(actuator.REJECTED, done.nova_status)
         self.assertIn('No valid host was found', done.error)
         self.assertIsNone(done.migration_id)
         self.assertIn((server.id, HOSTS[1]), self.db.bad_pairs())
         nova_fixtures.wait_for(
             lambda: self.db.get_plan(plan.uuid, False).state
-            == models.PLAN_FAILED, 10, 'the plan failed')
+            == plan_states.PLAN_FAILED, 10, 'the plan failed')
         self.assertEqual(HOSTS[0], self.host_of(server))
         print('\nexecutor: refusal recorded %.2f s after start' % elapsed)
 
@@ -160,7 +163,7 @@ class TestExecutor(ExecutorLabTestCase):
         taken = time.monotonic() - asked
         done = self.wait_final(action.uuid)
         total = time.monotonic() - asked
-        self.assertEqual(models.ACTION_COMPLETED, done.state, done.error)
+        self.assertEqual(plan_states.ACTION_COMPLETED, done.state, done.error)
         self.assertIsNotNone(done.migration_id)
         records = self.nova_record(server, done.migration_id)
         self.assertEqual('completed', records[0].status)
@@ -171,7 +174,7 @@ class TestExecutor(ExecutorLabTestCase):
         self.assertIn('action.takeover', kinds)
         nova_fixtures.wait_for(
             lambda: self.db.get_plan(plan.uuid, False).state
-            == models.PLAN_APPLIED, 10, 'the plan applied')
+            == plan_states.PLAN_APPLIED, 10, 'the plan applied')
         # the bound: takeover_after after the last heartbeat, plus a scan
         self.assertLess(taken, TAKEOVER_AFTER + 0.5 + 2.0)
         print('\nexecutor: taken over %.2f s after the dead replica asked '
@@ -188,11 +191,11 @@ class TestExecutor(ExecutorLabTestCase):
         stopped = time.monotonic()
         self.assertTrue(first.stop(30))
         stored = self.db.get_action(action.uuid)
-        self.assertEqual(models.ACTION_RUNNING, stored.state)
+        self.assertEqual(plan_states.ACTION_RUNNING, stored.state)
         # the same replica, restarted
         self.executor()
         done = self.wait_final(action.uuid)
-        self.assertEqual(models.ACTION_COMPLETED, done.state, done.error)
+        self.assertEqual(plan_states.ACTION_COMPLETED, done.state, done.error)
         self.assertEqual(stored.migration_id, done.migration_id)
         self.assertEqual(HOSTS[1], self.host_of(server))
         print('\nexecutor: stopped during the migration, recorded '

@@ -13,7 +13,7 @@ import itertools
 import os
 
 from nova_drs.balancer.coordination import membership as coordination
-from nova_drs.db import models
+from nova_drs.balancer import plan_states
 from nova_drs.notifications import partition
 from tests.functional.agent import lab as agent_lab
 from tests.functional.balancer import service_lab
@@ -81,9 +81,9 @@ class PartitionedServiceTest(test_service.ServiceTestCase):
         self.make_hot(agents, servers)
         done = self.wait_for(
             'a completed migration',
-            lambda: self.finished(models.ACTION_COMPLETED),
+            lambda: self.finished(plan_states.ACTION_COMPLETED),
             procs=procs.values())
-        self.assertEqual([], self.finished(models.ACTION_FAILED))
+        self.assertEqual([], self.finished(plan_states.ACTION_FAILED))
         action = done[0]
         self.assertEqual(HOT, action.source)
         # a host the planning replica gets no metrics of

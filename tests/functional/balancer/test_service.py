@@ -26,6 +26,7 @@ from tooz import hashring
 
 from nova_drs.balancer.intake import listener
 from nova_drs.balancer.intake import nova_events
+from nova_drs.balancer import plan_states
 from nova_drs import config
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
@@ -200,8 +201,9 @@ class ServiceTestCase(nova_fixtures.NovaLabTestCase):
 
     def finished(self, state=None):
         done = [a for a in self.actions()
-                if a.state in (models.ACTION_COMPLETED, models.ACTION_FAILED,
-                               models.ACTION_ABORTED)]
+                if a.state in (plan_states.ACTION_COMPLETED,
+                               plan_states.ACTION_FAILED,
+                               plan_states.ACTION_ABORTED)]
         if state:
             done = [a for a in done if a.state == state]
         return done
@@ -249,8 +251,8 @@ class HotspotScenarioTest(ServiceTestCase):
                               lambda: agents.onsets.get(HOT), procs=[proc])
         done = self.wait_for(
             'a completed migration',
-            lambda: self.finished(models.ACTION_COMPLETED), procs=[proc])
-        self.assertEqual([], self.finished(models.ACTION_FAILED))
+            lambda: self.finished(plan_states.ACTION_COMPLETED), procs=[proc])
+        self.assertEqual([], self.finished(plan_states.ACTION_FAILED))
         action = done[0]
         self.assertEqual(HOT, action.source)
         self.assertIn(action.target, HOSTS[1:])
@@ -259,7 +261,7 @@ class HotspotScenarioTest(ServiceTestCase):
         self.assertEqual(models.ORIGIN_HOTSPOT, plan.origin)
         self.wait_for('the plan applied',
                       lambda: self.db.get_plan(plan.uuid).state
-                      == models.PLAN_APPLIED)
+                      == plan_states.PLAN_APPLIED)
 
         # Nova's migrations API and the server agree
         record = [m for m in self.nova_migrations(action.instance_uuid)
@@ -315,24 +317,25 @@ class ManualModeTest(ServiceTestCase):
         self.make_hot(agents, servers)
         plans = self.wait_for(
             'a recommended plan',
-            lambda: self.db.list_plans(state=models.PLAN_RECOMMENDED),
+            lambda: self.db.list_plans(state=plan_states.PLAN_RECOMMENDED),
             procs=[proc])
         # three agent intervals later: still only a recommendation
         time.sleep(3 * INTERVAL)
-        self.assertEqual([], self.actions(state=models.ACTION_RUNNING))
+        self.assertEqual([], self.actions(state=plan_states.ACTION_RUNNING))
         self.assertEqual([], self.finished())
         for server in servers:
             self.assertEqual([], self.nova_migrations(server))
-        plans = self.db.list_plans(state=models.PLAN_RECOMMENDED)
+        plans = self.db.list_plans(state=plan_states.PLAN_RECOMMENDED)
         self.assertEqual(1, len(plans))
 
         # the operator applies it (what `openstack drs plan apply` does)
         self.assertTrue(self.db.transition_plan(
-            plans[0].uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
-            'operator'))
-        done = self.wait_for('the migration',
-                             lambda: self.finished(models.ACTION_COMPLETED),
-                             procs=[proc])
+            plans[0].uuid, plan_states.PLAN_RECOMMENDED,
+            plan_states.PLAN_APPLYING, 'operator'))
+        done = self.wait_for(
+            'the migration',
+            lambda: self.finished(plan_states.ACTION_COMPLETED),
+            procs=[proc])
         self.assertEqual(plans[0].uuid, done[0].plan_uuid)
 
 
@@ -362,16 +365,17 @@ class FailedMigrationTest(ServiceTestCase):
         other = [h for h in HOSTS[1:] if h != first.target][0]
         self.lab.conn.compute.enable_service(self.lab.service(other))
 
-        failed = self.wait_for('the refused migration',
-                               lambda: self.finished(models.ACTION_FAILED),
-                               procs=[proc])
+        failed = self.wait_for(
+            'the refused migration',
+            lambda: self.finished(plan_states.ACTION_FAILED), procs=[proc])
         self.assertEqual(first.uuid, failed[0].uuid)
         self.assertIn('No valid host', failed[0].error)
         self.assertIn((first.instance_uuid, first.target),
                       self.db.bad_pairs())
-        done = self.wait_for('the migration re-planned elsewhere',
-                             lambda: self.finished(models.ACTION_COMPLETED),
-                             timeout=90, procs=[proc])
+        done = self.wait_for(
+            'the migration re-planned elsewhere',
+            lambda: self.finished(plan_states.ACTION_COMPLETED),
+            timeout=90, procs=[proc])
         self.assertEqual(other, done[0].target)
         kinds = [e.kind for e in self.db.list_events(
             object_uuid=first.instance_uuid)]
@@ -399,7 +403,7 @@ class TakeoverTest(ServiceTestCase):
         self.make_hot(agents, servers)
         running = self.wait_for(
             'a migration in progress',
-            lambda: [a for a in self.actions(state=models.ACTION_RUNNING)
+            lambda: [a for a in self.actions(state=plan_states.ACTION_RUNNING)
                      if a.migration_id is not None], procs=procs.values())
         action = running[0]
         self.assertEqual(ids[owner], action.owner)
@@ -413,10 +417,10 @@ class TakeoverTest(ServiceTestCase):
         done = self.wait_for(
             'the migration recorded done',
             lambda: self.db.get_action(action.uuid).state
-            != models.ACTION_RUNNING, timeout=90, procs=[procs[survivor]])
+            != plan_states.ACTION_RUNNING, timeout=90, procs=[procs[survivor]])
         action = self.db.get_action(action.uuid)
         self.assertTrue(done)
-        self.assertEqual(models.ACTION_COMPLETED, action.state)
+        self.assertEqual(plan_states.ACTION_COMPLETED, action.state)
         self.assertEqual(ids[survivor], action.owner)
         took = _epoch(taken[0].created_at) - killed
         self.timeline('takeover (member_timeout 3 s, heartbeat 0.5 s, '
@@ -451,12 +455,12 @@ class SharedHostTest(ServiceTestCase):
         self.wait_at_rest(agents, procs, hosts=[HOT])
         self.make_hot(agents, servers)
         self.wait_for('a completed migration',
-                      lambda: self.finished(models.ACTION_COMPLETED),
+                      lambda: self.finished(plan_states.ACTION_COMPLETED),
                       procs=procs)
         time.sleep(3 * INTERVAL)
         per_server = {s: len(self.nova_migrations(s)) for s in servers}
         self.assertEqual(1, sum(per_server.values()), per_server)
-        owners = {a.owner for a in self.finished(models.ACTION_COMPLETED)}
+        owners = {a.owner for a in self.finished(plan_states.ACTION_COMPLETED)}
         self.assertEqual(1, len(owners))
 
 
@@ -477,9 +481,10 @@ class BrokerRestartTest(ServiceTestCase):
         time.sleep(2 * INTERVAL)
         proxy.start()         # and back
         self.make_hot(agents, servers)
-        done = self.wait_for('a completed migration',
-                             lambda: self.finished(models.ACTION_COMPLETED),
-                             procs=[proc])
+        done = self.wait_for(
+            'a completed migration',
+            lambda: self.finished(plan_states.ACTION_COMPLETED),
+            procs=[proc])
         self.assertEqual(HOT, done[0].source)
 
 
@@ -527,12 +532,12 @@ class PlanRequestTest(ServiceTestCase):
         self.assertEqual((models.REQUEST_DONE, None), (dry.state, dry.error))
         self.assertEqual((models.REQUEST_DONE, None),
                          (evac.state, evac.error))
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(dry.plan_uuid).state)
         # the evacuation is applied even in manual mode: it was asked for
         self.wait_for('the evacuation applied',
                       lambda: self.db.get_plan(evac.plan_uuid).state
-                      == models.PLAN_APPLIED, timeout=120, procs=[proc])
+                      == plan_states.PLAN_APPLIED, timeout=120, procs=[proc])
         for server in servers:
             self.assertNotEqual(
                 HOT, self.lab.conn.compute.get_server(server).compute_host)

@@ -13,6 +13,7 @@ import datetime
 import os
 import time
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.view import host_view
 from nova_drs.db import api
 from nova_drs.db import models
@@ -59,8 +60,8 @@ class TestSchedulerPlugin(fixtures.NovaLabTestCase):
         self.flavor = self.lab.flavor('small', vcpus=1, ram=256)
 
     def _forget_everything(self):
-        plans = self.db.list_plans(state=[models.PLAN_RECOMMENDED,
-                                          models.PLAN_APPLYING])
+        plans = self.db.list_plans(state=[plan_states.PLAN_RECOMMENDED,
+                                          plan_states.PLAN_APPLYING])
         for plan in plans:
             self.db.cancel_plan(plan.uuid, 'nova-drs functional test')
         deleted = self.db.delete_host_states(keep=[])
@@ -85,8 +86,8 @@ class TestSchedulerPlugin(fixtures.NovaLabTestCase):
         plan = self.db.create_plan(db_base.make_plan(1, target=target),
                                    models.ORIGIN_HOTSPOT, 'functional-test',
                                    supersede=False)
-        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'functional-test')
+        self.db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'functional-test')
         time.sleep(SETTLE)
 
     def host_of(self, server):

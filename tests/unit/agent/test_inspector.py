@@ -132,12 +132,6 @@ class TestSampling(InspectorTestCase):
                        lv.VIR_DOMAIN_EVENT_RESUMED, 0)
         self.assertFalse(self.by_uuid()[UUID_B].migrating)
 
-    def test_balloon_change_event(self):
-        self.conn.fire(self.libvirt.VIR_DOMAIN_EVENT_ID_BALLOON_CHANGE,
-                       self.a, 2097152)
-        self.assertEqual(2097152, self.inspector.balloon_event(UUID_A))
-        self.assertIsNone(self.inspector.balloon_event(UUID_B))
-
     def test_unknown_state(self):
         self.a.stats = fakes.guest_stats(state=42)
         self.assertEqual('unknown', self.by_uuid()[UUID_A].state)
@@ -153,7 +147,7 @@ class TestConnection(InspectorTestCase):
         self.assertEqual([self.conn], self.libvirt.opened)
         self.assertEqual('qemu:///system', self.conn.uri)
         self.assertEqual((5, 3), self.conn.keepalive)
-        self.assertEqual(4, len(self.conn.callbacks))
+        self.assertEqual(3, len(self.conn.callbacks))
         self.assertEqual(1, self.inspector.connections)
 
     def test_lost_connection_reconnects(self):
@@ -217,7 +211,7 @@ class TestConnection(InspectorTestCase):
         self.assertFalse(self.inspector.job_active(UUID_A))
         self.assertEqual([True], [c.readonly for c in self.libvirt.opened])
         self.assertTrue(self.conn.readonly)
-        self.assertEqual(4, len(self.conn.callbacks))
+        self.assertEqual(3, len(self.conn.callbacks))
         self.assertEqual(0, self.inspector.write_connections)
 
     def test_close_closes_both_connections(self):

@@ -10,6 +10,7 @@ import testtools
 import webob
 
 from nova_drs.api.controllers import hosts as hosts_controller
+from nova_drs.balancer import plan_states
 from nova_drs.db import models
 from tests.unit.api import base
 from tests.unit.db import base as db_base
@@ -98,8 +99,8 @@ class TestHosts(base.ApiTestCase):
     def test_show_with_reservations(self):
         plan = self.db.create_plan(db_base.make_plan(2, target='host-3'),
                                    models.ORIGIN_OPERATOR, 'u')
-        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'u')
+        self.db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'u')
         status, data, _ = self.request('GET', '/v1/hosts/host-3', headers=A)
         self.assertEqual(200, status)
         self.assertEqual(2, data['host']['reserved_migrations'])
@@ -252,14 +253,15 @@ class TestMigrations(base.ApiTestCase):
     def test_list_filters_and_show(self):
         plan = self.db.create_plan(db_base.make_plan(2, target='host-5'),
                                    models.ORIGIN_OPERATOR, 'u')
-        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'u')
+        self.db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'u')
         first, second = self.db.list_actions(plan_uuid=plan.uuid)
         self.db.start_action(first.uuid, 'replica-a')
         self.db.set_migration(first.uuid, 'replica-a', 42,
                               migration_uuid=str(uuid.uuid4()))
         self.clock.advance(12.5)
-        self.db.finish_action(first.uuid, 'replica-a', models.ACTION_FAILED,
+        self.db.finish_action(first.uuid, 'replica-a',
+                              plan_states.ACTION_FAILED,
                               error='Nova: no valid host',
                               nova_status='error')
         _, data, _ = self.request('GET', '/v1/migrations', headers=A)

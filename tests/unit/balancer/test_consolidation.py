@@ -14,6 +14,7 @@ from unittest import mock
 import numpy as np
 from oslotest import base as test_base
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import consolidation
 from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.balancer.planning import planner
@@ -173,8 +174,9 @@ class PlannerConsolidateTest(base.SqliteTestCase):
             uuid = (result.applied or result.recommended)[0]
             row = self.db.get_plan(uuid)
             self.assertEqual('consolidate', row.strategy)
-            self.assertEqual(models.PLAN_APPLYING if applied
-                             else models.PLAN_RECOMMENDED, row.state, mode)
+            self.assertEqual(plan_states.PLAN_APPLYING if applied
+                             else plan_states.PLAN_RECOMMENDED,
+                             row.state, mode)
             self.assertEqual([('w', 'b', 'a')],
                              [(a.instance_uuid, a.source, a.target)
                               for a in row.actions])
@@ -297,8 +299,8 @@ class ManagerConsolidationTest(test_manager.ManagerTestCase):
             instance='33333333-0000-0000-0000-000000000001',
             source='compute-3', target='compute-1', reason='test')])
         row = self.db.create_plan(done, models.ORIGIN_PERIODIC, 'replica-a')
-        self.db.transition_plan(row.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'replica-a')
+        self.db.transition_plan(row.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'replica-a')
         self.manager.cycle()
         self.assertIn(('disable_service', 'compute-3', DRS),
                       self.conn.compute.calls)

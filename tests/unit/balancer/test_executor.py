@@ -16,6 +16,7 @@ import fixtures
 from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.balancer.execution import actuator
 from nova_drs.balancer.execution import executor as executor_mod
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs import config
 from nova_drs.db import models
@@ -220,7 +221,7 @@ class ExecutorTestCase(db_base.SqliteTestCase):
             plan_mod.Plan(strategy='hotspot', migrations=migrations),
             origin, 'planner', supersede=False)
         self.assertTrue(self.db.transition_plan(
-            plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
+            plan.uuid, plan_states.PLAN_RECOMMENDED, plan_states.PLAN_APPLYING,
             'planner', automatic=automatic))
         return self.db.get_plan(plan.uuid)
 
@@ -246,8 +247,8 @@ class TestStartAndFinish(ExecutorTestCase):
         ex = self.executor()
         ex.scan()
         action = plan.actions[0]
-        self.wait_state(action.uuid, models.ACTION_COMPLETED)
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED)
+        self.wait_state(action.uuid, plan_states.ACTION_COMPLETED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED)
         stored = self.action(action.uuid)
         self.assertEqual('replica-a', stored.owner)
         self.assertEqual(100, stored.migration_id)
@@ -276,12 +277,12 @@ class TestStartAndFinish(ExecutorTestCase):
         self.nova.where['vm-1'] = 'host-3'
         ex = self.executor()
         ex.scan()
-        self.wait_plan(plan.uuid, models.PLAN_CANCELLED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_CANCELLED)
         self.assertEqual([], self.nova.started())
         stored = self.db.get_plan(plan.uuid)
         self.assertIn('out of date: instance vm-1 is on host-3 now, not on '
                       'host-1', stored.state_reason)
-        self.assertEqual({models.ACTION_CANCELLED},
+        self.assertEqual({plan_states.ACTION_CANCELLED},
                          {a.state for a in stored.actions})
         wait_for(lambda: self.finished, 5, 'on_finished')
         self.assertEqual(executor_mod.NOT_STARTED,
@@ -293,7 +294,7 @@ class TestStartAndFinish(ExecutorTestCase):
         self.nova.where['vm-1'] = 'gone'
         ex = self.executor()
         ex.scan()
-        self.wait_plan(plan.uuid, models.PLAN_CANCELLED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_CANCELLED)
         self.assertIn('instance vm-1 no longer exists',
                       self.db.get_plan(plan.uuid).state_reason)
         self.assertEqual([], self.nova.started())
@@ -311,14 +312,14 @@ class TestStartAndFinish(ExecutorTestCase):
                  == self.clock.now, 5, 'a heartbeat')
         self.assertEqual('running', self.action(action.uuid).nova_status)
         self.nova.gate('vm-1').set()
-        self.wait_state(action.uuid, models.ACTION_COMPLETED)
+        self.wait_state(action.uuid, plan_states.ACTION_COMPLETED)
 
     def test_scan_thread_and_poke(self):
         ex = self.executor(start=True, scan_interval=300)
         wait_for(lambda: ex.stats().get('scans'), 5, 'the first scan')
         plan = self.applying_plan([('vm-1', 'host-1', 'host-2')])
         ex.poke()
-        self.wait_state(plan.actions[0].uuid, models.ACTION_COMPLETED)
+        self.wait_state(plan.actions[0].uuid, plan_states.ACTION_COMPLETED)
         self.assertTrue(ex.stop(10))
 
     def test_plan_not_applying_is_not_started(self):
@@ -330,7 +331,7 @@ class TestStartAndFinish(ExecutorTestCase):
         ex.scan()
         time.sleep(0.2)
         self.assertEqual([], self.nova.calls)
-        self.assertEqual(models.ACTION_PENDING,
+        self.assertEqual(plan_states.ACTION_PENDING,
                          self.action(plan.actions[0].uuid).state)
 
     def test_nothing_without_a_lease(self):
@@ -359,8 +360,8 @@ class TestFailures(ExecutorTestCase):
         ex = self.executor()
         ex.scan()
         action = plan.actions[0]
-        self.wait_state(action.uuid, models.ACTION_FAILED)
-        self.wait_plan(plan.uuid, models.PLAN_FAILED)
+        self.wait_state(action.uuid, plan_states.ACTION_FAILED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_FAILED)
         stored = self.action(action.uuid)
         self.assertEqual('pre-check: CPU does not match', stored.error)
         self.assertEqual('error', stored.nova_status)
@@ -380,15 +381,15 @@ class TestFailures(ExecutorTestCase):
                          'migration_timeout (10 s)')
         self.executor(bad_pair_duration=600, start=True)
         first, second = plan1.actions[0], plan2.actions[0]
-        self.wait_state(first.uuid, models.ACTION_FAILED)
-        self.wait_state(second.uuid, models.ACTION_ABORTED)
+        self.wait_state(first.uuid, plan_states.ACTION_FAILED)
+        self.wait_state(second.uuid, plan_states.ACTION_ABORTED)
         self.assertEqual({('vm-1', 'host-2'), ('vm-2', 'host-4')},
                          set(self.db.bad_pairs()))
         self.assertEqual('No valid host was found.',
                          self.action(first.uuid).error)
         self.assertEqual('rejected', self.action(first.uuid).nova_status)
-        self.wait_plan(plan1.uuid, models.PLAN_FAILED)
-        self.wait_plan(plan2.uuid, models.PLAN_FAILED)
+        self.wait_plan(plan1.uuid, plan_states.PLAN_FAILED)
+        self.wait_plan(plan2.uuid, plan_states.PLAN_FAILED)
 
     def test_failure_cancels_the_rest_of_the_plan(self):
         # vm-2 was to go where vm-1 made room: it must not start
@@ -398,9 +399,9 @@ class TestFailures(ExecutorTestCase):
         ex = self.executor()
         ex.scan()
         first, second = plan.actions
-        self.wait_state(first.uuid, models.ACTION_FAILED)
-        self.wait_plan(plan.uuid, models.PLAN_CANCELLED)
-        self.assertEqual(models.ACTION_CANCELLED,
+        self.wait_state(first.uuid, plan_states.ACTION_FAILED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_CANCELLED)
+        self.assertEqual(plan_states.ACTION_CANCELLED,
                          self.action(second.uuid).state)
         self.assertIn('planned assuming it would succeed',
                       self.db.get_plan(plan.uuid, False).state_reason)
@@ -413,7 +414,7 @@ class TestFailures(ExecutorTestCase):
         self.nova.behave('vm-1', status=actuator.REJECTED, http_status=None,
                          error='cannot read the server: connection refused')
         self.executor().scan()
-        self.wait_state(plan.actions[0].uuid, models.ACTION_FAILED)
+        self.wait_state(plan.actions[0].uuid, plan_states.ACTION_FAILED)
         self.assertEqual({}, self.db.bad_pairs())
 
     def test_callback_errors_are_counted(self):
@@ -425,14 +426,14 @@ class TestFailures(ExecutorTestCase):
 
         ex.on_finished = broken
         ex.scan()
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED)
         wait_for(lambda: ex.stats().get('callback_errors'), 5,
                  'the error to be counted')
         self.wait_idle(ex)
         # and the executor goes on
         plan2 = self.applying_plan([('vm-2', 'host-1', 'host-2')])
         ex.scan()
-        self.wait_plan(plan2.uuid, models.PLAN_APPLIED)
+        self.wait_plan(plan2.uuid, plan_states.PLAN_APPLIED)
 
 
 class TestLimits(ExecutorTestCase):
@@ -447,7 +448,7 @@ class TestLimits(ExecutorTestCase):
                           max_concurrent_migrations=3)
         b = self.executor('replica-b', start=True,
                           max_concurrent_migrations=3)
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED, timeout=30)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED, timeout=30)
         self.assertEqual(3, self.nova.peak_total)
         self.assertEqual(sorted(m[0] for m in moves),
                          sorted(self.nova.started()))
@@ -465,7 +466,7 @@ class TestLimits(ExecutorTestCase):
         plan = self.applying_plan(moves)
         self.executor('replica-a', start=True)
         self.executor('replica-b', start=True)
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED, timeout=30)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED, timeout=30)
         self.assertEqual(1, self.nova.peak_per_host['busy'])
         self.assertEqual(1, self.nova.peak_per_host['full'])
         self.assertEqual(5, len(self.nova.started()))
@@ -476,7 +477,7 @@ class TestLimits(ExecutorTestCase):
             self.nova.behave(instance, polls=8)
         plan = self.applying_plan(moves)
         self.executor(start=True, max_concurrent_migrations_per_host=2)
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED, timeout=30)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED, timeout=30)
         self.assertEqual(2, self.nova.peak_per_host['busy'])
 
     def test_make_room_chain_waits(self):
@@ -491,13 +492,13 @@ class TestLimits(ExecutorTestCase):
         ex.scan()
         time.sleep(0.2)
         self.assertEqual(['vm-1', 'vm-3'], sorted(self.nova.started()))
-        self.assertEqual(models.ACTION_PENDING,
+        self.assertEqual(plan_states.ACTION_PENDING,
                          self.action(plan.actions[1].uuid).state)
         self.nova.gate('vm-1').set()
-        self.wait_state(plan.actions[0].uuid, models.ACTION_COMPLETED)
+        self.wait_state(plan.actions[0].uuid, plan_states.ACTION_COMPLETED)
         # the end of vm-1 pokes the scan thread only when started: scan
         ex.scan()
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED)
         started = self.nova.started()
         self.assertEqual((['vm-1', 'vm-3'], 'vm-2'),
                          (sorted(started[:2]), started[2]))
@@ -508,9 +509,9 @@ class TestLimits(ExecutorTestCase):
         second = self.applying_plan([('vm-2', 'busy', 'dst-2')])
         ex = self.executor()
         ex.scan()
-        self.wait_plan(first.uuid, models.PLAN_APPLIED)
+        self.wait_plan(first.uuid, plan_states.PLAN_APPLIED)
         ex.scan()
-        self.wait_plan(second.uuid, models.PLAN_APPLIED)
+        self.wait_plan(second.uuid, plan_states.PLAN_APPLIED)
         self.assertEqual(['vm-1', 'vm-2'], self.nova.started())
 
 
@@ -525,11 +526,11 @@ class TestLocks(ExecutorTestCase):
             ex.scan()
             self.wait_idle(ex)
             self.assertEqual([], self.nova.calls)
-            self.assertEqual(models.ACTION_PENDING,
+            self.assertEqual(plan_states.ACTION_PENDING,
                              self.action(plan.actions[0].uuid).state)
             self.assertEqual(1, ex.stats()['lock_busy'])
         ex.scan()
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED)
 
     def test_destination_locked_elsewhere_waits(self):
         plan = self.applying_plan([('vm-1', 'host-1', 'host-2')])
@@ -540,7 +541,7 @@ class TestLocks(ExecutorTestCase):
             self.wait_idle(ex)
             self.assertEqual([], self.nova.calls)
         ex.scan()
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED)
 
     def test_destination_lock_released_once_recorded(self):
         self.applying_plan([('vm-1', 'host-1', 'host-2')])
@@ -573,7 +574,7 @@ class TestLocks(ExecutorTestCase):
         b = self.executor('replica-b', db=self.replica())
         for _ in range(5):
             db_base.race(a.scan, b.scan)
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED, timeout=30)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED, timeout=30)
         started = self.nova.started()
         self.assertEqual(sorted(m[0] for m in moves), sorted(started))
         self.assertEqual(len(started), len(set(started)))
@@ -593,8 +594,8 @@ class TestLocks(ExecutorTestCase):
         self.assertEqual(1, len(self.nova.started()))
         states = sorted(self.action(p.actions[0].uuid).state
                         for p in (first, second))
-        self.assertEqual([models.ACTION_PENDING, models.ACTION_RUNNING],
-                         states)
+        self.assertEqual(
+            [plan_states.ACTION_PENDING, plan_states.ACTION_RUNNING], states)
         self.nova.gate('vm-1').set()
 
 
@@ -609,17 +610,17 @@ class TestPause(ExecutorTestCase):
         ex = self.executor()
         ex.scan()
         self.wait_state(by_operator.actions[0].uuid,
-                        models.ACTION_COMPLETED)
+                        plan_states.ACTION_COMPLETED)
         self.wait_idle(ex)
         ex.scan()
         self.assertEqual(['vm-2'], self.nova.started())
-        self.assertEqual(models.ACTION_PENDING,
+        self.assertEqual(plan_states.ACTION_PENDING,
                          self.action(auto.actions[0].uuid).state)
         self.assertLessEqual(2, ex.stats()['held'])
         # resumed: it starts at the next scan
         self.db.update_balancer_settings('alice', paused=False)
         ex.scan()
-        self.wait_state(auto.actions[0].uuid, models.ACTION_COMPLETED)
+        self.wait_state(auto.actions[0].uuid, plan_states.ACTION_COMPLETED)
         self.assertEqual(['vm-2', 'vm-1'], self.nova.started())
 
     def test_paused_source_or_destination_holds_automatic_plans(self):
@@ -632,11 +633,12 @@ class TestPause(ExecutorTestCase):
         self.db.set_host_paused('host-2', True, 'alice')
         ex = self.executor()
         ex.scan()
-        self.wait_state(elsewhere.actions[0].uuid, models.ACTION_COMPLETED)
+        self.wait_state(elsewhere.actions[0].uuid,
+                        plan_states.ACTION_COMPLETED)
         self.wait_idle(ex)
         self.assertEqual(['vm-3'], self.nova.started())
         for plan in (to_paused, from_paused):
-            self.assertEqual(models.ACTION_PENDING,
+            self.assertEqual(plan_states.ACTION_PENDING,
                              self.action(plan.actions[0].uuid).state)
         self.assertEqual('host host-2 is paused',
                          ex._blocked[to_paused.actions[0].uuid][1])
@@ -652,7 +654,7 @@ class TestPause(ExecutorTestCase):
         clock.now += 121
         ex.scan()
         stored = self.db.get_plan(plan.uuid, False)
-        self.assertEqual(models.PLAN_CANCELLED, stored.state)
+        self.assertEqual(plan_states.PLAN_CANCELLED, stored.state)
         self.assertIn('blocked for 121 s: automatic balancing is paused',
                       stored.state_reason)
         self.assertEqual([], self.nova.calls)
@@ -668,7 +670,7 @@ class TestPause(ExecutorTestCase):
 
         ex = self.executor(room_check=room_check)
         ex.scan()
-        self.assertEqual(models.ACTION_PENDING,
+        self.assertEqual(plan_states.ACTION_PENDING,
                          self.action(plan.actions[0].uuid).state)
         self.assertEqual([], self.nova.started())
         self.assertEqual(executor_mod.PAUSED,
@@ -704,15 +706,15 @@ class TestRoomCheck(ExecutorTestCase):
         self.assertEqual(1, ex.stats()['refused'])
         clock.now += 100
         ex.scan()
-        self.assertEqual(models.PLAN_APPLYING,
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(plan.uuid, False).state)
         clock.now += 21
         ex.scan()
         stored = self.db.get_plan(plan.uuid, False)
-        self.assertEqual(models.PLAN_CANCELLED, stored.state)
+        self.assertEqual(plan_states.PLAN_CANCELLED, stored.state)
         self.assertIn('blocked for 121 s: no room on host-2: memory of '
                       'host-2 over its threshold', stored.state_reason)
-        self.assertEqual(models.ACTION_CANCELLED,
+        self.assertEqual(plan_states.ACTION_CANCELLED,
                          self.action(plan.actions[0].uuid).state)
         self.assertEqual([], self.nova.calls)
         self.assertEqual(1, ex.stats()['plans_cancelled'])
@@ -738,7 +740,7 @@ class TestRoomCheck(ExecutorTestCase):
         wait_for(lambda: len(self.nova.started()) == 2, 5, 'both')
         self.assertEqual({'vm-1': [], 'vm-2': ['vm-1']}, seen)
         self.nova.gate('vm-1').set()
-        self.wait_plan(second.uuid, models.PLAN_APPLIED)
+        self.wait_plan(second.uuid, plan_states.PLAN_APPLIED)
 
     def test_room_check_error_is_a_refusal(self):
         plan = self.applying_plan([('vm-1', 'host-1', 'host-2')])
@@ -750,7 +752,7 @@ class TestRoomCheck(ExecutorTestCase):
         ex.scan()
         self.assertEqual([], self.nova.calls)
         self.assertEqual(1, ex.stats()['callback_errors'])
-        self.assertEqual(models.ACTION_PENDING,
+        self.assertEqual(plan_states.ACTION_PENDING,
                          self.action(plan.actions[0].uuid).state)
 
 
@@ -775,8 +777,8 @@ class TestTakeover(ExecutorTestCase):
         self.assertEqual([], self.nova.calls)
         self.clock.advance(TAKEOVER_AFTER + 1)
         ex.scan()
-        self.wait_state(action.uuid, models.ACTION_COMPLETED)
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED)
+        self.wait_state(action.uuid, plan_states.ACTION_COMPLETED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED)
         call = self.nova.calls[0]
         self.assertEqual(('follow', 'vm-1', 55), call[:3])
         self.assertEqual('host-2', call[4])
@@ -795,7 +797,7 @@ class TestTakeover(ExecutorTestCase):
         ex = self.executor()
         self.clock.advance(TAKEOVER_AFTER + 1)
         ex.scan()
-        self.wait_state(action.uuid, models.ACTION_COMPLETED)
+        self.wait_state(action.uuid, plan_states.ACTION_COMPLETED)
         call = self.nova.calls[0]
         self.assertEqual(('follow', 'vm-1', None), call[:3])
         self.assertEqual(self.action(action.uuid).started_at, call[3])
@@ -818,7 +820,7 @@ class TestTakeover(ExecutorTestCase):
         a.scan()
         time.sleep(0.2)
         self.assertEqual([], self.nova.calls)
-        self.assertEqual(models.ACTION_RUNNING,
+        self.assertEqual(plan_states.ACTION_RUNNING,
                          self.action(plan.actions[0].uuid).state)
 
     def test_target_owner_takes_over(self):
@@ -833,7 +835,7 @@ class TestTakeover(ExecutorTestCase):
         plan = self.start_as('dead-replica', [('vm-1', theirs[0], mine[0])])
         self.clock.advance(TAKEOVER_AFTER + 1)
         a.scan()
-        self.wait_plan(plan.uuid, models.PLAN_APPLIED)
+        self.wait_plan(plan.uuid, plan_states.PLAN_APPLIED)
 
     def test_unknown_stays_running_then_is_taken_over(self):
         plan = self.applying_plan([('vm-1', 'host-1', 'host-2')])
@@ -846,10 +848,10 @@ class TestTakeover(ExecutorTestCase):
         wait_for(lambda: ex.stats().get('unknown'), 5, 'the unknown end')
         self.wait_idle(ex)
         stored = self.action(action.uuid)
-        self.assertEqual(models.ACTION_RUNNING, stored.state)
+        self.assertEqual(plan_states.ACTION_RUNNING, stored.state)
         self.assertEqual('replica-a', stored.owner)
         self.assertEqual([], self.finished)
-        self.assertEqual(models.PLAN_APPLYING,
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(plan.uuid, False).state)
         # not before takeover_after
         ex.scan()
@@ -859,7 +861,7 @@ class TestTakeover(ExecutorTestCase):
         self.nova.behave('vm-1')
         self.clock.advance(TAKEOVER_AFTER + 1)
         ex.scan()
-        self.wait_state(action.uuid, models.ACTION_COMPLETED)
+        self.wait_state(action.uuid, plan_states.ACTION_COMPLETED)
         self.assertEqual(['vm-1'], self.nova.started('follow'))
         self.assertEqual(100, self.nova.calls[-1][2])
 
@@ -876,7 +878,7 @@ class TestTakeover(ExecutorTestCase):
         wait_for(lambda: ex.stats().get('given_up'), 5, 'giving up')
         self.wait_idle(ex)
         stored = self.action(action.uuid)
-        self.assertEqual((models.ACTION_RUNNING, 'replica-b'),
+        self.assertEqual((plan_states.ACTION_RUNNING, 'replica-b'),
                          (stored.state, stored.owner))
         self.assertEqual([], self.finished)
 
@@ -890,7 +892,7 @@ class TestTakeover(ExecutorTestCase):
         wait_for(lambda: first.in_progress(), 5, 'the migration')
         self.assertTrue(first.stop(5))
         coord.stop()
-        self.assertEqual(models.ACTION_RUNNING,
+        self.assertEqual(plan_states.ACTION_RUNNING,
                          self.action(action.uuid).state)
         # the same replica again, in a new process
         again = self.executor('replica-a', db=self.replica())
@@ -899,7 +901,7 @@ class TestTakeover(ExecutorTestCase):
         self.assertEqual([], self.nova.started('follow'))
         self.clock.advance(TAKEOVER_AFTER + 1)
         again.scan()
-        self.wait_state(action.uuid, models.ACTION_COMPLETED)
+        self.wait_state(action.uuid, plan_states.ACTION_COMPLETED)
         self.assertEqual(['vm-1'], self.nova.started('follow'))
         self.assertEqual(['vm-1'], self.nova.started())
 
@@ -913,10 +915,10 @@ class TestTakeover(ExecutorTestCase):
         self.assertTrue(ex.stop(5))
         for action in plan.actions:
             stored = self.action(action.uuid)
-            self.assertEqual((models.ACTION_RUNNING, 'replica-a'),
+            self.assertEqual((plan_states.ACTION_RUNNING, 'replica-a'),
                              (stored.state, stored.owner))
         self.assertEqual(2, ex.stats()['given_up'])
-        self.assertEqual(models.PLAN_APPLYING,
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(plan.uuid, False).state)
         self.assertEqual({}, ex.in_progress())
         # and it starts nothing more

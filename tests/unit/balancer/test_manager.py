@@ -19,6 +19,7 @@ from oslotest import base
 
 from nova_drs.balancer.intake import nova_events
 from nova_drs.balancer import manager as manager_mod
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.view import host_view as host_view_mod
 from nova_drs.db import api as db_api
 from nova_drs.db import migration
@@ -106,7 +107,7 @@ class CycleTest(ManagerTestCase):
         result = self.manager.cycle(models.ORIGIN_HOTSPOT)
         self.assertEqual(1, len(result.applied))
         plan = self.db.get_plan(result.applied[0])
-        self.assertEqual(models.PLAN_APPLYING, plan.state)
+        self.assertEqual(plan_states.PLAN_APPLYING, plan.state)
         self.assertEqual({'compute-1'}, {a.source for a in plan.actions})
         # the next cycle counts the pending action as under way: no new plan
         again = self.manager.cycle()
@@ -144,7 +145,7 @@ class ManualTest(ManagerTestCase):
         self.report_all(hot_cpu=1.0)
         result = self.manager.cycle()
         self.assertEqual([], result.applied)
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(result.recommended[0]).state)
 
 
@@ -235,7 +236,7 @@ class OperatorSettingsTest(ManagerTestCase):
         done = self.db.get_plan_request(request.uuid)
         self.assertEqual(models.REQUEST_DONE, done.state)
         plan = self.db.get_plan(done.plan_uuid)
-        self.assertEqual(models.PLAN_RECOMMENDED, plan.state)
+        self.assertEqual(plan_states.PLAN_RECOMMENDED, plan.state)
         self.assertTrue(plan.actions)
 
     def test_failed_cycle_is_reported(self):

@@ -3,6 +3,7 @@
 
 import types
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.balancer.planning import planner
 from nova_drs.db import models
@@ -127,10 +128,10 @@ class ModeTest(base.SqliteTestCase):
         self.assertEqual([], result.recommended)
         self.assertEqual(1, len(result.applied))
         plan = self.db.get_plan(result.applied[0])
-        self.assertEqual(models.PLAN_APPLYING, plan.state)
+        self.assertEqual(plan_states.PLAN_APPLYING, plan.state)
         self.assertEqual(models.ORIGIN_HOTSPOT, plan.origin)
         self.assertEqual('r1', plan.created_by)
-        self.assertEqual([('small', 'host-1', models.ACTION_PENDING)],
+        self.assertEqual([('small', 'host-1', plan_states.ACTION_PENDING)],
                          [(a.instance_uuid, a.source, a.state)
                           for a in plan.actions])
 
@@ -153,15 +154,15 @@ class ModeTest(base.SqliteTestCase):
         self.assertEqual(1, len(self.db.list_plans()))
         # another replica's recommendation is left alone
         other = self.planner('manual', replica='r2').run(self.cycle())
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(first.recommended[0]).state)
         # a different plan supersedes this replica's own older one
         changed = p.run(self.cycle(bad_pairs={('small', 'host-3'): None,
                                               ('small', 'host-2'): None}))
         self.assertNotEqual(first.recommended, changed.recommended)
-        self.assertEqual(models.PLAN_SUPERSEDED,
+        self.assertEqual(plan_states.PLAN_SUPERSEDED,
                          self.db.get_plan(first.recommended[0]).state)
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(other.recommended[0]).state)
 
     def test_partial_mode_applies_only_severe_hotspots(self):
@@ -171,7 +172,7 @@ class ModeTest(base.SqliteTestCase):
         self.assertEqual(1, len(mild.recommended))
         severe = p.run(self.cycle(loads={'host-1': {'cpu': 0.97}}))
         self.assertEqual(1, len(severe.applied))
-        self.assertEqual(models.PLAN_APPLYING,
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(severe.applied[0]).state)
 
     def test_only_owned_sources_are_planned(self):
@@ -200,7 +201,7 @@ class OperatorSettingsTest(ModeTest):
         result = self.planner('full').run(self.cycle(mode='manual'))
         self.assertEqual([], result.applied)
         plan = self.db.get_plan(result.recommended[0])
-        self.assertEqual(models.PLAN_RECOMMENDED, plan.state)
+        self.assertEqual(plan_states.PLAN_RECOMMENDED, plan.state)
         self.assertFalse(plan.applied_automatically)
 
     def test_paused_hot_host_is_not_relieved(self):
@@ -261,7 +262,7 @@ class MaintenanceTest(base.SqliteTestCase):
 
     def test_manual_mode_recommends_the_evacuation(self):
         self.run_cycle(mode='manual')
-        self.assertEqual([models.PLAN_RECOMMENDED],
+        self.assertEqual([plan_states.PLAN_RECOMMENDED],
                          [p.state for p in self.evacuations()])
 
     def test_other_reasons_and_other_replicas_hosts_are_not_evacuated(self):

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """Operators' plan requests carried out by a balancer replica."""
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import planner
 from nova_drs.balancer.planning import requests
 from nova_drs.db import models
@@ -36,7 +37,7 @@ class RequestsTest(base.SqliteTestCase):
         self.assertEqual(models.REQUEST_DONE, done.state)
         plan = self.db.get_plan(done.plan_uuid)
         self.assertEqual(
-            (models.PLAN_RECOMMENDED, models.ORIGIN_OPERATOR, 'alice',
+            (plan_states.PLAN_RECOMMENDED, models.ORIGIN_OPERATOR, 'alice',
              'balance'),
             (plan.state, plan.origin, plan.created_by, plan.strategy))
         # host-1 is not owned here, but a dry run covers every host
@@ -61,7 +62,7 @@ class RequestsTest(base.SqliteTestCase):
         done = self.db.get_plan_request(req.uuid)
         self.assertEqual([done.plan_uuid], applied)
         plan = self.db.get_plan(done.plan_uuid)
-        self.assertEqual(models.PLAN_APPLYING, plan.state)
+        self.assertEqual(plan_states.PLAN_APPLYING, plan.state)
         self.assertEqual([('idle', 'host-2')],
                          [(a.instance_uuid, a.source) for a in plan.actions])
         self.assertNotEqual('host-2', plan.actions[0].target)

@@ -11,6 +11,7 @@ import uuid
 from oslo_db import exception as db_exc
 import sqlalchemy as sa
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs import config
 from nova_drs.db import api
@@ -34,7 +35,7 @@ class ApiTests(object):
                                    models.ORIGIN_PERIODIC, 'replica-a',
                                    supersede=False)
         self.assertTrue(self.db.transition_plan(
-            plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
+            plan.uuid, plan_states.PLAN_RECOMMENDED, plan_states.PLAN_APPLYING,
             'replica-a'))
         return plan
 
@@ -53,7 +54,7 @@ class ApiTests(object):
         source = base.make_plan(3, unresolved=['host-9'])
         plan = self.db.create_plan(source, models.ORIGIN_HOTSPOT,
                                    'replica-a')
-        self.assertEqual(models.PLAN_RECOMMENDED, plan.state)
+        self.assertEqual(plan_states.PLAN_RECOMMENDED, plan.state)
         stored = self.db.get_plan(plan.uuid)
         self.assertEqual('hotspot', stored.strategy)
         self.assertEqual(models.ORIGIN_HOTSPOT, stored.origin)
@@ -72,7 +73,7 @@ class ApiTests(object):
             self.assertEqual(migration.reason, action.reason)
             self.assertEqual(migration.transfer_mb, action.transfer_mb)
             self.assertEqual(migration.duration_s, action.estimated_s)
-            self.assertEqual(models.ACTION_PENDING, action.state)
+            self.assertEqual(plan_states.ACTION_PENDING, action.state)
             self.assertIsNone(action.owner)
             self.assertIsNone(action.started_at)
         events = self.db.list_events(object_uuid=plan.uuid)
@@ -110,27 +111,27 @@ class ApiTests(object):
                                   'replica-b')
 
         old = self.db.get_plan(old.uuid)
-        self.assertEqual(models.PLAN_SUPERSEDED, old.state)
+        self.assertEqual(plan_states.PLAN_SUPERSEDED, old.state)
         self.assertEqual('superseded by plan %s' % new.uuid,
                          old.state_reason)
         self.assertEqual(self.clock.now, old.finished_at)
-        self.assertEqual({models.ACTION_CANCELLED},
+        self.assertEqual({plan_states.ACTION_CANCELLED},
                          {a.state for a in old.actions})
         self.assertEqual(['plan.created', 'plan.superseded'],
                          self.kinds(old.uuid))
         # other origins, and plans being applied, are left alone
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(operator.uuid).state)
-        self.assertEqual(models.PLAN_APPLYING,
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(applying.uuid).state)
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(new.uuid).state)
 
         kept = self.db.create_plan(base.make_plan(1), models.ORIGIN_PERIODIC,
                                    'replica-b', supersede=False)
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(new.uuid).state)
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(kept.uuid).state)
 
     def test_get_plan(self):
@@ -161,10 +162,10 @@ class ApiTests(object):
 
         self.assertEqual([third.uuid, second.uuid, first.uuid], uuids())
         self.assertEqual([second.uuid, first.uuid],
-                         uuids(state=models.PLAN_RECOMMENDED))
+                         uuids(state=plan_states.PLAN_RECOMMENDED))
         self.assertEqual([third.uuid, first.uuid],
-                         uuids(state=[models.PLAN_CANCELLED,
-                                      models.PLAN_RECOMMENDED],
+                         uuids(state=[plan_states.PLAN_CANCELLED,
+                                      plan_states.PLAN_RECOMMENDED],
                                origin=[models.ORIGIN_HOTSPOT,
                                        models.ORIGIN_PERIODIC]))
         self.assertEqual([second.uuid], uuids(origin='operator'))
@@ -185,26 +186,26 @@ class ApiTests(object):
                                    'replica-a')
         self.clock.advance(5)
         self.assertTrue(self.db.transition_plan(
-            plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
+            plan.uuid, plan_states.PLAN_RECOMMENDED, plan_states.PLAN_APPLYING,
             'admin', reason='approved'))
         stored = self.db.get_plan(plan.uuid)
-        self.assertEqual(models.PLAN_APPLYING, stored.state)
+        self.assertEqual(plan_states.PLAN_APPLYING, stored.state)
         self.assertEqual('approved', stored.state_reason)
         self.assertEqual(self.clock.now, stored.updated_at)
         self.assertIsNone(stored.finished_at)
         # the caller's view is out of date: nothing changes
         self.assertFalse(self.db.transition_plan(
-            plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
+            plan.uuid, plan_states.PLAN_RECOMMENDED, plan_states.PLAN_APPLYING,
             'replica-b'))
         self.assertFalse(self.db.transition_plan(
-            plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_SUPERSEDED,
-            'replica-b'))
-        self.assertEqual(models.PLAN_APPLYING,
+            plan.uuid, plan_states.PLAN_RECOMMENDED,
+            plan_states.PLAN_SUPERSEDED, 'replica-b'))
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(plan.uuid).state)
         self.clock.advance(5)
         self.assertTrue(self.db.transition_plan(
-            plan.uuid, models.PLAN_APPLYING, models.PLAN_FAILED, 'replica-a',
-            reason='Nova is down'))
+            plan.uuid, plan_states.PLAN_APPLYING, plan_states.PLAN_FAILED,
+            'replica-a', reason='Nova is down'))
         stored = self.db.get_plan(plan.uuid)
         self.assertEqual(self.clock.now, stored.finished_at)
         events = self.db.list_events(object_uuid=plan.uuid)
@@ -218,16 +219,16 @@ class ApiTests(object):
         plan = self.db.create_plan(base.make_plan(1), models.ORIGIN_PERIODIC,
                                    'replica-a')
         self.assertRaises(api.InvalidTransition, self.db.transition_plan,
-                          plan.uuid, models.PLAN_RECOMMENDED,
-                          models.PLAN_APPLIED, 'replica-a')
+                          plan.uuid, plan_states.PLAN_RECOMMENDED,
+                          plan_states.PLAN_APPLIED, 'replica-a')
         self.assertRaises(api.InvalidTransition, self.db.transition_plan,
-                          plan.uuid, models.PLAN_APPLIED,
-                          models.PLAN_APPLYING, 'replica-a')
+                          plan.uuid, plan_states.PLAN_APPLIED,
+                          plan_states.PLAN_APPLYING, 'replica-a')
         self.assertRaises(api.InvalidTransition, self.db.transition_plan,
-                          plan.uuid, 'bogus', models.PLAN_APPLYING, 'x')
+                          plan.uuid, 'bogus', plan_states.PLAN_APPLYING, 'x')
         self.assertRaises(api.PlanNotFound, self.db.transition_plan,
-                          str(uuid.uuid4()), models.PLAN_RECOMMENDED,
-                          models.PLAN_APPLYING, 'replica-a')
+                          str(uuid.uuid4()), plan_states.PLAN_RECOMMENDED,
+                          plan_states.PLAN_APPLYING, 'replica-a')
 
     def test_two_replicas_approve_the_same_plan(self):
         plans = [self.db.create_plan(base.make_plan(1),
@@ -238,11 +239,11 @@ class ApiTests(object):
         for plan in plans:
             results = base.race(
                 lambda: self.db.transition_plan(
-                    plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
-                    'replica-a'),
+                    plan.uuid, plan_states.PLAN_RECOMMENDED,
+                    plan_states.PLAN_APPLYING, 'replica-a'),
                 lambda: other.transition_plan(
-                    plan.uuid, models.PLAN_RECOMMENDED, models.PLAN_APPLYING,
-                    'replica-b'))
+                    plan.uuid, plan_states.PLAN_RECOMMENDED,
+                    plan_states.PLAN_APPLYING, 'replica-b'))
             self.assertEqual(1, results.count(True), results)
             self.assertEqual(['plan.created', 'plan.applying'],
                              self.kinds(plan.uuid))
@@ -252,18 +253,18 @@ class ApiTests(object):
         self.clock.advance(1)
         self.assertTrue(self.db.cancel_plan(plan.uuid, 'admin'))
         stored = self.db.get_plan(plan.uuid)
-        self.assertEqual(models.PLAN_CANCELLED, stored.state)
+        self.assertEqual(plan_states.PLAN_CANCELLED, stored.state)
         self.assertEqual('cancelled by admin', stored.state_reason)
         self.assertEqual(self.clock.now, stored.finished_at)
         # the running migration goes on; the others never start
         self.assertEqual(
-            [models.ACTION_RUNNING, models.ACTION_CANCELLED,
-             models.ACTION_CANCELLED], [a.state for a in stored.actions])
+            [plan_states.ACTION_RUNNING, plan_states.ACTION_CANCELLED,
+             plan_states.ACTION_CANCELLED], [a.state for a in stored.actions])
         self.assertEqual(self.clock.now, stored.actions[1].finished_at)
         self.assertFalse(self.db.start_action(stored.actions[1].uuid,
                                               'replica-a'))
         self.assertTrue(self.db.finish_action(
-            running.uuid, 'replica-a', models.ACTION_COMPLETED))
+            running.uuid, 'replica-a', plan_states.ACTION_COMPLETED))
         event = self.db.list_events(object_uuid=plan.uuid,
                                     kind='plan.cancelled')[0]
         self.assertEqual(2, event.detail['cancelled_actions'])
@@ -290,9 +291,9 @@ class ApiTests(object):
             self.assertTrue(cancelled)
             state = self.db.get_action(action.uuid).state
             if started:
-                self.assertEqual(models.ACTION_RUNNING, state)
+                self.assertEqual(plan_states.ACTION_RUNNING, state)
             else:
-                self.assertEqual(models.ACTION_CANCELLED, state)
+                self.assertEqual(plan_states.ACTION_CANCELLED, state)
 
     def test_complete_plan(self):
         plan = self.applying_plan(2)
@@ -300,15 +301,15 @@ class ApiTests(object):
         self.assertIsNone(self.db.complete_plan(plan.uuid, 'replica-a'))
         self.db.start_action(first.uuid, 'replica-a')
         self.db.finish_action(first.uuid, 'replica-a',
-                              models.ACTION_COMPLETED)
+                              plan_states.ACTION_COMPLETED)
         self.db.start_action(second.uuid, 'replica-a')
         self.assertIsNone(self.db.complete_plan(plan.uuid, 'replica-a'))
         self.db.finish_action(second.uuid, 'replica-a',
-                              models.ACTION_COMPLETED)
-        self.assertEqual(models.PLAN_APPLIED,
+                              plan_states.ACTION_COMPLETED)
+        self.assertEqual(plan_states.PLAN_APPLIED,
                          self.db.complete_plan(plan.uuid, 'replica-a'))
         stored = self.db.get_plan(plan.uuid)
-        self.assertEqual(models.PLAN_APPLIED, stored.state)
+        self.assertEqual(plan_states.PLAN_APPLIED, stored.state)
         self.assertIsNone(stored.state_reason)
         self.assertIsNotNone(stored.finished_at)
         # once
@@ -318,12 +319,12 @@ class ApiTests(object):
 
     def test_complete_plan_failed(self):
         plan = self.applying_plan(3)
-        outcomes = [models.ACTION_COMPLETED, models.ACTION_FAILED,
-                    models.ACTION_ABORTED]
+        outcomes = [plan_states.ACTION_COMPLETED, plan_states.ACTION_FAILED,
+                    plan_states.ACTION_ABORTED]
         for action, outcome in zip(plan.actions, outcomes):
             self.db.start_action(action.uuid, 'replica-a')
             self.db.finish_action(action.uuid, 'replica-a', outcome)
-        self.assertEqual(models.PLAN_FAILED,
+        self.assertEqual(plan_states.PLAN_FAILED,
                          self.db.complete_plan(plan.uuid, 'replica-a'))
         self.assertEqual('1 completed, 1 failed, 1 aborted',
                          self.db.get_plan(plan.uuid).state_reason)
@@ -331,7 +332,7 @@ class ApiTests(object):
         other = self.db.create_plan(base.make_plan(0),
                                     models.ORIGIN_OPERATOR, 'admin')
         self.assertIsNone(self.db.complete_plan(other.uuid, 'replica-a'))
-        self.assertEqual(models.PLAN_RECOMMENDED,
+        self.assertEqual(plan_states.PLAN_RECOMMENDED,
                          self.db.get_plan(other.uuid).state)
 
     # -- actions --
@@ -360,9 +361,9 @@ class ApiTests(object):
         self.assertEqual([a.uuid for a in second.actions],
                          uuids(plan_uuid=second.uuid))
         self.assertEqual([second.actions[1].uuid],
-                         uuids(state=models.ACTION_RUNNING))
+                         uuids(state=plan_states.ACTION_RUNNING))
         self.assertEqual(everything[:3],
-                         uuids(state=[models.ACTION_PENDING]))
+                         uuids(state=[plan_states.ACTION_PENDING]))
         self.assertEqual([first.actions[1].uuid],
                          uuids(instance_uuid=first.actions[1].instance_uuid))
         # as source or as target
@@ -378,12 +379,12 @@ class ApiTests(object):
         action = plan.actions[0]
         # only actions of a plan being applied start
         self.assertFalse(self.db.start_action(action.uuid, 'replica-a'))
-        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'replica-a')
+        self.db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'replica-a')
         self.clock.advance(3)
         self.assertTrue(self.db.start_action(action.uuid, 'replica-a'))
         stored = self.db.get_action(action.uuid)
-        self.assertEqual(models.ACTION_RUNNING, stored.state)
+        self.assertEqual(plan_states.ACTION_RUNNING, stored.state)
         self.assertEqual('replica-a', stored.owner)
         self.assertEqual(self.clock.now, stored.started_at)
         self.assertEqual(self.clock.now, stored.heartbeat_at)
@@ -444,7 +445,7 @@ class ApiTests(object):
         self.assertEqual('running', stored.nova_status)
         self.assertFalse(self.db.heartbeat(action.uuid, 'replica-b'))
         self.db.finish_action(action.uuid, 'replica-a',
-                              models.ACTION_COMPLETED)
+                              plan_states.ACTION_COMPLETED)
         self.assertFalse(self.db.heartbeat(action.uuid, 'replica-a'))
         # heartbeats are not audited
         self.assertEqual(['action.running', 'action.completed'],
@@ -457,11 +458,11 @@ class ApiTests(object):
                                   tzinfo=datetime.timezone(
                                       datetime.timedelta(hours=1)))
         self.assertTrue(self.db.finish_action(
-            action.uuid, 'replica-a', models.ACTION_FAILED,
+            action.uuid, 'replica-a', plan_states.ACTION_FAILED,
             error='live-migration: No valid host was found.',
             nova_status='error', finished_at=ended))
         stored = self.db.get_action(action.uuid)
-        self.assertEqual(models.ACTION_FAILED, stored.state)
+        self.assertEqual(plan_states.ACTION_FAILED, stored.state)
         self.assertEqual('live-migration: No valid host was found.',
                          stored.error)
         self.assertEqual('error', stored.nova_status)
@@ -475,24 +476,24 @@ class ApiTests(object):
                          event.detail['error'])
         # once
         self.assertFalse(self.db.finish_action(action.uuid, 'replica-a',
-                                               models.ACTION_COMPLETED))
+                                               plan_states.ACTION_COMPLETED))
 
     def test_finish_action_checks(self):
         plan, action = self.running_action()
-        for state in (models.ACTION_PENDING, models.ACTION_RUNNING,
-                      models.ACTION_CANCELLED, 'bogus'):
+        for state in (plan_states.ACTION_PENDING, plan_states.ACTION_RUNNING,
+                      plan_states.ACTION_CANCELLED, 'bogus'):
             self.assertRaises(api.InvalidTransition, self.db.finish_action,
                               action.uuid, 'replica-a', state)
         self.assertFalse(self.db.finish_action(
-            action.uuid, 'replica-b', models.ACTION_COMPLETED))
+            action.uuid, 'replica-b', plan_states.ACTION_COMPLETED))
         pending = plan.actions[1]
         self.assertFalse(self.db.finish_action(
-            pending.uuid, 'replica-a', models.ACTION_COMPLETED))
+            pending.uuid, 'replica-a', plan_states.ACTION_COMPLETED))
         self.assertTrue(self.db.finish_action(
-            action.uuid, 'replica-a', models.ACTION_ABORTED,
+            action.uuid, 'replica-a', plan_states.ACTION_ABORTED,
             error='aborted after migration_timeout (1800 s)'))
         stored = self.db.get_action(action.uuid)
-        self.assertEqual(models.ACTION_ABORTED, stored.state)
+        self.assertEqual(plan_states.ACTION_ABORTED, stored.state)
         self.assertEqual(self.clock.now, stored.finished_at)
 
     def test_find_in_flight(self):
@@ -506,7 +507,8 @@ class ApiTests(object):
         self.clock.advance(1)
         self.db.start_action(c.uuid, 'replica-b')
         self.db.start_action(d.uuid, 'replica-a')
-        self.db.finish_action(d.uuid, 'replica-a', models.ACTION_COMPLETED)
+        self.db.finish_action(d.uuid, 'replica-a',
+                              plan_states.ACTION_COMPLETED)
 
         def uuids(hosts, **kwargs):
             return [x.uuid for x in self.db.find_in_flight(hosts, **kwargs)]
@@ -546,14 +548,14 @@ class ApiTests(object):
         stored = self.db.get_action(action.uuid)
         self.assertEqual('replica-b', stored.owner)
         self.assertEqual(self.clock.now, stored.heartbeat_at)
-        self.assertEqual(models.ACTION_RUNNING, stored.state)
+        self.assertEqual(plan_states.ACTION_RUNNING, stored.state)
         self.assertEqual(7, stored.migration_id)
         # the old owner is out
         self.assertFalse(self.db.heartbeat(action.uuid, 'replica-a'))
         self.assertFalse(self.db.finish_action(
-            action.uuid, 'replica-a', models.ACTION_COMPLETED))
+            action.uuid, 'replica-a', plan_states.ACTION_COMPLETED))
         self.assertTrue(self.db.finish_action(
-            action.uuid, 'replica-b', models.ACTION_COMPLETED))
+            action.uuid, 'replica-b', plan_states.ACTION_COMPLETED))
         # without a staleness limit: the owner is handed over at once
         self.assertFalse(self.db.take_over(action.uuid, 'replica-c',
                                            'replica-b'))
@@ -604,16 +606,16 @@ class ApiTests(object):
         self.assertTrue(restarted.take_over(found[0].uuid, 'replica-b',
                                             found[0].owner, stale))
         self.assertTrue(restarted.finish_action(
-            first.uuid, 'replica-b', models.ACTION_COMPLETED,
+            first.uuid, 'replica-b', plan_states.ACTION_COMPLETED,
             nova_status='completed'))
         # the rest of the plan is still there to run
         pending = restarted.list_actions(plan_uuid=plan.uuid,
-                                         state=models.ACTION_PENDING)
+                                         state=plan_states.ACTION_PENDING)
         self.assertEqual([second.uuid], [a.uuid for a in pending])
         self.assertTrue(restarted.start_action(second.uuid, 'replica-b'))
         self.assertTrue(restarted.finish_action(
-            second.uuid, 'replica-b', models.ACTION_COMPLETED))
-        self.assertEqual(models.PLAN_APPLIED,
+            second.uuid, 'replica-b', plan_states.ACTION_COMPLETED))
+        self.assertEqual(plan_states.PLAN_APPLIED,
                          restarted.complete_plan(plan.uuid, 'replica-b'))
         self.assertEqual(
             ['action.running', 'action.migration', 'action.takeover',
@@ -753,9 +755,9 @@ class ApiTests(object):
                          counts)
         self.assertRaises(api.PlanNotFound, self.db.get_plan, old.uuid)
         self.assertEqual([], self.db.list_actions(plan_uuid=old.uuid))
-        self.assertEqual(models.PLAN_APPLYING,
+        self.assertEqual(plan_states.PLAN_APPLYING,
                          self.db.get_plan(active.uuid).state)
-        self.assertEqual(models.PLAN_CANCELLED,
+        self.assertEqual(plan_states.PLAN_CANCELLED,
                          self.db.get_plan(recent.uuid).state)
         self.assertEqual({(instance, 'host-3')}, set(self.db.bad_pairs()))
         self.assertEqual(['plan.created', 'plan.cancelled'],
@@ -808,27 +810,3 @@ class TestApiSetup(base.SqliteTestCase):
                     instance_uuid='i', source='h', reason='', state='pending',
                     transfer_mb=0, estimated_s=0,
                     created_at=base.START, updated_at=base.START))
-
-    def test_state_for_nova_status(self):
-        expected = {
-            'completed': models.ACTION_COMPLETED,
-            'done': models.ACTION_COMPLETED,
-            'cancelled': models.ACTION_ABORTED,
-            'error': models.ACTION_FAILED,
-            'failed': models.ACTION_FAILED,
-            'rejected': models.ACTION_FAILED,
-        }
-        self.assertEqual(expected, api.ACTION_STATE_FOR_NOVA_STATUS)
-        self.assertNotIn('unknown', api.ACTION_STATE_FOR_NOVA_STATUS)
-
-    def test_state_machines_are_closed(self):
-        for table, states in ((models.PLAN_TRANSITIONS, models.PLAN_STATES),
-                              (models.ACTION_TRANSITIONS,
-                               models.ACTION_STATES)):
-            self.assertEqual(set(states), set(table))
-            for targets in table.values():
-                self.assertLessEqual(targets, set(states))
-        for state in models.PLAN_FINAL_STATES:
-            self.assertEqual(frozenset(), models.PLAN_TRANSITIONS[state])
-        for state in models.ACTION_FINAL_STATES:
-            self.assertEqual(frozenset(), models.ACTION_TRANSITIONS[state])

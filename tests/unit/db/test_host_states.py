@@ -7,8 +7,9 @@ tests/functional/db on MariaDB and PostgreSQL.
 
 import datetime
 
+from nova_drs.balancer import plan_states
 from nova_drs.balancer.view import host_view
-from nova_drs.db import api
+from nova_drs.db import common
 from nova_drs.db import models
 from tests.unit.db import base
 
@@ -84,7 +85,7 @@ class HostStateTests(object):
         self.assertEqual([], self.db.list_host_states())
 
     def test_save_many_in_chunks(self):
-        count = api.HOST_STATE_CHUNK * 2 + 7
+        count = common.CHUNK * 2 + 7
         states = [host_state('host-%04d' % n, cpu=n / count)
                   for n in range(count)]
         self.assertEqual(count, self.db.save_host_states(states, 'r'))
@@ -150,20 +151,20 @@ class HostStateTests(object):
         plan = self.db.create_plan(base.make_plan(3, target='host-2'),
                                    models.ORIGIN_PERIODIC, 'r',
                                    supersede=False)
-        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'r')
+        self.db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'r')
         self.assertTrue(self.db.start_action(plan.actions[0].uuid, 'r'))
         # a scheduler-chosen target reserves nothing
         free = self.db.create_plan(base.make_plan(1, target=None),
                                    models.ORIGIN_PERIODIC, 'r',
                                    supersede=False)
-        self.db.transition_plan(free.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'r')
+        self.db.transition_plan(free.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'r')
         self.assertEqual({'host-2': 3}, self.db.reserved_destinations())
         # a finished migration frees its share; a cancelled plan its
         # pending ones, while its running migration still counts
         self.db.finish_action(plan.actions[0].uuid, 'r',
-                              models.ACTION_COMPLETED)
+                              plan_states.ACTION_COMPLETED)
         self.assertTrue(self.db.start_action(plan.actions[1].uuid, 'r'))
         self.assertEqual({'host-2': 2}, self.db.reserved_destinations())
         self.db.cancel_plan(plan.uuid, 'operator')

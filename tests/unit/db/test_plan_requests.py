@@ -7,6 +7,7 @@ here on SQLite, in tests/functional/db on MariaDB and PostgreSQL.
 
 import datetime
 
+from nova_drs.balancer import plan_states
 from nova_drs.db import api
 from nova_drs.db import models
 from tests.unit.db import base
@@ -214,7 +215,7 @@ class PagingTests(object):
         self.assertEqual(expected, pages)
         self.assertEqual(2, len(self.db.list_recent_actions(host='host-3')))
         self.assertEqual(3, len(self.db.list_recent_actions(
-            plan_uuid=old.uuid, state=models.ACTION_PENDING)))
+            plan_uuid=old.uuid, state=plan_states.ACTION_PENDING)))
         instance = self.db.list_actions(plan_uuid=old.uuid)[1].instance_uuid
         self.assertEqual(1, len(self.db.list_recent_actions(
             instance_uuid=instance)))
@@ -224,15 +225,16 @@ class PagingTests(object):
     def test_count_states(self):
         plan = self.db.create_plan(base.make_plan(2), models.ORIGIN_OPERATOR,
                                    'u')
-        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'u')
+        self.db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'u')
         action = self.db.list_actions(plan_uuid=plan.uuid)[0]
         self.db.start_action(action.uuid, 'r1')
         self.db.create_plan(base.make_plan(1), models.ORIGIN_HOTSPOT, 'u')
         self.assertEqual(
-            {'plans': {models.PLAN_APPLYING: 1, models.PLAN_RECOMMENDED: 1},
-             'actions': {models.ACTION_RUNNING: 1,
-                         models.ACTION_PENDING: 2}},
+            {'plans': {plan_states.PLAN_APPLYING: 1,
+                       plan_states.PLAN_RECOMMENDED: 1},
+             'actions': {plan_states.ACTION_RUNNING: 1,
+                         plan_states.ACTION_PENDING: 2}},
             self.db.count_states())
 
 

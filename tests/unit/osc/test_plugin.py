@@ -21,6 +21,7 @@ from osc_lib import exceptions
 from oslotest import base
 from requests_mock.contrib import fixture as rm_fixture
 
+from nova_drs.balancer import plan_states
 from nova_drs.db import models
 from nova_drs.osc import plugin
 from nova_drs.osc.v1 import balancer
@@ -85,9 +86,9 @@ class PluginTest(base.BaseTestCase):
         self.assertEqual('drs', client.adapter.service_type)
 
     def test_filter_choices_match_the_database(self):
-        self.assertEqual(set(models.PLAN_STATES), set(states.PLAN_STATES))
+        self.assertEqual(set(plan_states.PLAN_STATES), set(states.PLAN_STATES))
         self.assertEqual(set(models.ORIGINS), set(states.PLAN_ORIGINS))
-        self.assertEqual(set(models.ACTION_STATES),
+        self.assertEqual(set(plan_states.ACTION_STATES),
                          set(states.MIGRATION_STATES))
         self.assertEqual(models.MODES, balancer.MODES)
 

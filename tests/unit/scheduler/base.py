@@ -14,6 +14,7 @@ from nova.scheduler import host_manager
 from oslo_config import cfg
 from oslo_utils.fixture import uuidsentinel as uuids
 
+from nova_drs.balancer import plan_states
 from nova_drs.db import models
 from nova_drs.scheduler import options
 from nova_drs.scheduler import state as state_mod
@@ -119,6 +120,6 @@ class SchedulerDataTestCase(db_base.SqliteTestCase):
         plan = self.db.create_plan(db_base.make_plan(count, target=target),
                                    models.ORIGIN_HOTSPOT, 'replica-a',
                                    supersede=False)
-        self.db.transition_plan(plan.uuid, models.PLAN_RECOMMENDED,
-                                models.PLAN_APPLYING, 'replica-a')
+        self.db.transition_plan(plan.uuid, plan_states.PLAN_RECOMMENDED,
+                                plan_states.PLAN_APPLYING, 'replica-a')
         return plan

@@ -1,0 +1,254 @@
+# SPDX-License-Identifier: Apache-2.0
+"""What the Nova scheduler plugin reads: ``host_states`` and reservations.
+
+Each balancer replica rewrites, every ``[drs_balancer]
+host_state_interval`` seconds, one ``host_states`` row per compute host it
+owns: the loads its agents report, the resources they flag hot, whether
+the sample is stale, the host's consolidation state. The scheduler filter
+and weigher (:mod:`nova_drs.scheduler`) and the API read the rows; a row
+is the latest view of its host, not a history (``updated_at`` says how
+old it is).
+
+The *destination reservations* are derived from the ``actions`` of
+applying plans, not stored: the hosts that live migrations are about to
+fill, which the scheduler filter keeps new instances off.
+"""
+
+import collections.abc
+import datetime
+import math
+
+import sqlalchemy as sa
+
+from nova_drs.balancer import plan_states
+from nova_drs.db import common
+from nova_drs.db import models
+from nova_drs.db import retry
+
+#: The resources a host state may name, in this order (the cluster model's).
+HOST_RESOURCES = ('cpu', 'memory', 'disk', 'network')
+
+
+class HostStatesMixin(object):
+    """Host states and destination reservations; mixed into ``Database``."""
+
+    @retry.retry_on_deadlock_or_duplicate
+    def save_host_states(self, states, reporter):
+        """Write the state of some hosts, replacing what was there.
+
+        One row per host, in one transaction: the hosts are updated or
+        inserted together, and a reader sees all of them or none. Two
+        replicas writing the same new host at once both succeed (the
+        insert that loses the race is retried as an update; the later
+        write wins).
+
+        :param states: :class:`nova_drs.balancer.view.host_view.HostState`
+            objects (or a mapping whose values are), at most one per host
+        :param reporter: the balancer replica writing them
+        :returns: the number of hosts written
+        :raises ValueError: a state that cannot be stored (the message
+            names the host and the field); nothing is written then
+        """
+        if isinstance(states, collections.abc.Mapping):
+            states = states.values()
+        now = self.now()
+        rows = {}
+        for state in states:
+            row = _host_state_values(state)
+            row.update(reported_by=reporter, updated_at=now)
+            rows[row['host']] = row
+        if not rows:
+            return 0
+        names = sorted(rows)
+        with self._writer() as session:
+            existing = set()
+            for chunk in common.chunks(names):
+                existing.update(session.scalars(
+                    sa.select(models.HostStateRow.host)
+                    .where(models.HostStateRow.host.in_(chunk))))
+            updates = [rows[n] for n in names if n in existing]
+            inserts = [rows[n] for n in names if n not in existing]
+            for chunk in common.chunks(updates):
+                session.execute(sa.update(models.HostStateRow), chunk)
+            for chunk in common.chunks(inserts):
+                session.execute(sa.insert(models.HostStateRow), chunk)
+        return len(rows)
+
+    def list_host_states(self, hosts=None):
+        """The stored host states, by host name.
+
+        :param hosts: only these hosts (all by default)
+        :returns: a list of :class:`~nova_drs.db.models.HostStateRow`
+        """
+        query = sa.select(models.HostStateRow).order_by(
+            models.HostStateRow.host)
+        with self._reader() as session:
+            if hosts is None:
+                return list(session.scalars(query))
+            found = []
+            for chunk in common.chunks(sorted(set(common.as_list(hosts)))):
+                found.extend(session.scalars(query.where(
+                    models.HostStateRow.host.in_(chunk))))
+        return sorted(found, key=lambda row: row.host)
+
+    def list_host_names(self):
+        """The names of the hosts that have a stored state, sorted.
+
+        Names only (the API matches a server's ``hostId`` against them).
+        """
+        return self._list(sa.select(models.HostStateRow.host).order_by(
+            models.HostStateRow.host))
+
+    @retry.retry_on_deadlock
+    def delete_host_states(self, keep=None, hosts=None):
+        """Forget hosts, e.g. those Nova no longer has.
+
+        :param keep: delete every host not in this collection (an empty
+            one deletes them all)
+        :param hosts: delete these hosts
+        :returns: the number of rows deleted
+        :raises ValueError: neither ``keep`` nor ``hosts`` given
+        """
+        if keep is None and hosts is None:
+            raise ValueError('delete_host_states needs keep or hosts')
+        with self._writer() as session:
+            if hosts is not None:
+                doomed = set(common.as_list(hosts))
+            else:
+                doomed = set(session.scalars(
+                    sa.select(models.HostStateRow.host)))
+            if keep is not None:
+                doomed -= set(common.as_list(keep))
+            return sum(self._delete(session, models.HostStateRow,
+                                    models.HostStateRow.host.in_(chunk))
+                       for chunk in common.chunks(sorted(doomed)))
+
+    # -- destination reservations -------------------------------------------
+
+    def reserved_destinations(self):
+        """Hosts that live migrations are about to fill, and how many.
+
+        The targets of running actions, and of pending actions of plans
+        being applied: a new instance placed there by Nova's scheduler
+        could take the room the balancer counted on.
+
+        :returns: ``{host: number of migrations}``
+        """
+        return {target: len(instances) for target, instances
+                in self.destination_reservations().items()}
+
+    def destination_reservations(self):
+        """The instances each reserved destination is kept for.
+
+        As :meth:`reserved_destinations`, naming the instances: Nova's
+        scheduler checks the destination of each of these live migrations
+        too, and a host reserved for an instance must pass for that
+        instance.
+
+        :returns: ``{host: [instance uuid, ...]}``, one entry per action
+        """
+        applying = sa.select(models.Plan.uuid).where(
+            models.Plan.state == plan_states.PLAN_APPLYING)
+        state = models.Action.state
+        query = (
+            sa.select(models.Action.target, models.Action.instance_uuid)
+            .where(models.Action.target.is_not(None),
+                   sa.or_(state == plan_states.ACTION_RUNNING,
+                          sa.and_(state == plan_states.ACTION_PENDING,
+                                  models.Action.plan_uuid.in_(applying)))))
+        out = {}
+        with self._reader() as session:
+            for target, instance_uuid in session.execute(query):
+                out.setdefault(target, []).append(instance_uuid)
+        return out
+
+
+def _fraction_map(state, field):
+    """{resource: finite float} of a HostState field."""
+    value = getattr(state, field, None)
+    if value is None:
+        return {}
+    if not isinstance(value, collections.abc.Mapping):
+        raise ValueError('host %s: %s must be a mapping of resource to '
+                         'load, not %r' % (state.name, field, value))
+    out = {}
+    for resource, load in value.items():
+        if resource not in HOST_RESOURCES:
+            raise ValueError('host %s: %s has an unknown resource %r (one '
+                             'of %s)' % (state.name, field, resource,
+                                         ', '.join(HOST_RESOURCES)))
+        try:
+            load = float(load)
+        except (TypeError, ValueError):
+            raise ValueError('host %s: %s[%s] is not a number: %r'
+                             % (state.name, field, resource, load)) from None
+        if not math.isfinite(load):
+            raise ValueError('host %s: %s[%s] is not finite: %r'
+                             % (state.name, field, resource, load))
+        out[resource] = load
+    return out
+
+
+def _host_state_values(state):
+    """The ``host_states`` columns of one HostState (duck-typed)."""
+    name = getattr(state, 'name', None)
+    if not isinstance(name, str) or not name:
+        raise ValueError('a host state needs a host name, not %r' % (name,))
+    # the hot resources its agent flags: the one hot state of the host
+    hot = set()
+    for resource in getattr(state, 'hot', None) or ():
+        if resource not in HOST_RESOURCES:
+            raise ValueError('host %s: hot has an unknown resource %r'
+                             % (name, resource))
+        hot.add(resource)
+    sampled_at = getattr(state, 'sampled_at', None)
+    if sampled_at is not None:
+        try:
+            sampled_at = datetime.datetime.fromtimestamp(
+                float(sampled_at), datetime.timezone.utc).replace(
+                    tzinfo=None)
+        except (TypeError, ValueError, OverflowError, OSError):
+            raise ValueError('host %s: sampled_at is not a time in seconds '
+                             'since the epoch: %r'
+                             % (name, sampled_at)) from None
+    try:
+        cpu_count = int(getattr(state, 'cpu_count', 0) or 0)
+        memory_total_mb = float(getattr(state, 'memory_total_mb', 0) or 0)
+    except (TypeError, ValueError):
+        raise ValueError('host %s: cpu_count and memory_total_mb must be '
+                         'numbers' % name) from None
+    if not math.isfinite(memory_total_mb):
+        raise ValueError('host %s: memory_total_mb is not finite' % name)
+    balloon = getattr(state, 'balloon', None)
+    if balloon is not None and not isinstance(balloon,
+                                              collections.abc.Mapping):
+        raise ValueError('host %s: balloon must be a mapping, not %r'
+                         % (name, balloon))
+    return {
+        'host': name,
+        'sampled_at': sampled_at,
+        'stale': bool(getattr(state, 'stale', False)),
+        'hot': [r for r in HOST_RESOURCES if r in hot],
+        'load': _fraction_map(state, 'load'),
+        'smoothed': _fraction_map(state, 'smoothed'),
+        'cpu_count': cpu_count,
+        'memory_total_mb': memory_total_mb,
+        'guest_count': len(getattr(state, 'guests', None) or ()),
+        'balloon': dict(balloon) if balloon is not None else None,
+        'libvirt_connected': _optional_bool(state, 'libvirt_connected'),
+        'consolidation': _consolidation(state, name),
+    }
+
+
+def _consolidation(state, name):
+    value = getattr(state, 'consolidation', None)
+    if value is not None and value not in models.CONSOLIDATION_STATES:
+        raise ValueError('host %s: consolidation must be one of %s, not %r'
+                         % (name, ', '.join(models.CONSOLIDATION_STATES),
+                            value))
+    return value
+
+
+def _optional_bool(state, field):
+    value = getattr(state, field, None)
+    return None if value is None else bool(value)
