@@ -164,7 +164,7 @@ def build_parser():
 #: 'nova-drs[sim]'``), and what of it: a compute node or a controller
 #: installs nova-drs without them
 NEEDS_EXTRA = {
-    'simulate': ('matplotlib', 'tqdm'),
+    'simulate': ('matplotlib', 'tqdm', 'jinja2'),
     'capacity': ('matplotlib',),
     'bench': ('scipy', 'matplotlib'),
 }
