@@ -48,3 +48,21 @@ def _openapi_for_docs():
 
 
 _openapi_for_docs()
+
+
+# -- the snapshot's JSON Schema ---------------------------------------------
+# snapshot-format.rst includes the schema the reader validates with, as
+# JSON, so that the page cannot disagree with it.
+def _snapshot_schema_for_docs():
+    import json
+
+    from nova_drs.model import snapshot_schema
+
+    os.makedirs(_GENERATED, exist_ok=True)
+    with open(os.path.join(_GENERATED, 'snapshot-schema.json'), 'w',
+              encoding='utf-8') as f:
+        json.dump(snapshot_schema.DOCUMENT, f, indent=2)
+        f.write('\n')
+
+
+_snapshot_schema_for_docs()

@@ -27,28 +27,26 @@ DEFAULT_DAY = '20110303'
 MAX_HOSTS = 100000
 
 
-def _command_error(message):
-    return common.CommandError(message)
-
-
 def parse_sizes(text, option, allow_empty=False):
     """'100,1000' -> [100, 1000]; raises CommandError on bad input."""
     text = (text or '').strip()
     if not text or text.lower() == 'none':
         if allow_empty:
             return []
-        raise _command_error('%s: give at least one cluster size' % option)
+        raise common.CommandError('%s: give at least one cluster size'
+                                  % option)
     sizes = []
     for part in text.split(','):
         part = part.strip().replace('_', '')
         try:
             n = int(part)
         except ValueError:
-            raise _command_error('%s: %r is not a whole number of hosts '
-                                 '(expected e.g. 100,1000)' % (option, part))
+            raise common.CommandError(
+                '%s: %r is not a whole number of hosts (expected e.g. '
+                '100,1000)' % (option, part))
         if not 2 <= n <= MAX_HOSTS:
-            raise _command_error('%s: %d hosts is out of range (2-%d)'
-                                 % (option, n, MAX_HOSTS))
+            raise common.CommandError('%s: %d hosts is out of range (2-%d)'
+                                      % (option, n, MAX_HOSTS))
         if n not in sizes:
             sizes.append(n)
     return sorted(sizes)
@@ -62,8 +60,8 @@ def parse_steps(text):
         try:
             steps.append(int(part))
         except ValueError:
-            raise _command_error('--steps: %r is not a time step number'
-                                 % part.strip())
+            raise common.CommandError('--steps: %r is not a time step number'
+                                      % part.strip())
     return steps
 
 
@@ -96,17 +94,18 @@ def find_day_dir(trace_dir, day):
                               if d.isdigit()
                               and os.path.isdir(os.path.join(base, d)))
                 if days:
-                    raise _command_error(
+                    raise common.CommandError(
                         'no PlanetLab trace for day %s in %s (days there: '
                         '%s)' % (day, os.path.normpath(base),
                                  ', '.join(days)))
     if trace_dir:
-        raise _command_error('trace directory %s not found or holds no '
-                             'PlanetLab days' % trace_dir)
+        raise common.CommandError('trace directory %s not found or holds no '
+                                  'PlanetLab days' % trace_dir)
     if not roots:
-        raise _command_error('no PlanetLab traces given: pass --trace-dir '
-                             '(or set NOVA_DRS_TRACE_DIR)')
-    raise _command_error(
+        raise common.CommandError(
+            'no PlanetLab traces given: pass --trace-dir '
+            '(or set NOVA_DRS_TRACE_DIR)')
+    raise common.CommandError(
         'PlanetLab traces not found in %s; pass --trace-dir'
         % ' or '.join(os.path.normpath(r) for r in roots))
 
@@ -182,16 +181,16 @@ def settings_from_args(args):
                                 else DEFAULT_OPTIMUM_SIZES,
                                 '--optimum-sizes')
     if args.runs is not None and args.runs < 1:
-        raise _command_error('--runs must be at least 1')
+        raise common.CommandError('--runs must be at least 1')
     if args.seed < 0:
-        raise _command_error('--seed must not be negative')
+        raise common.CommandError('--seed must not be negative')
     if args.optimum_time_limit <= 0:
-        raise _command_error('--optimum-time-limit must be positive')
+        raise common.CommandError('--optimum-time-limit must be positive')
     if args.json:
         parent = os.path.dirname(os.path.abspath(args.json))
         if not os.path.isdir(parent):
-            raise _command_error('cannot write %s: no directory %s'
-                                 % (args.json, parent))
+            raise common.CommandError('cannot write %s: no directory %s'
+                                      % (args.json, parent))
     return runner.Settings(
         sizes=sizes, optimum_sizes=opt_sizes, day=args.day,
         day_dir=find_day_dir(args.trace_dir, args.day), seed=args.seed,
@@ -230,14 +229,14 @@ def cmd_bench(args, load_conf):
     try:
         strategies.load(settings.strategy, conf)
     except strategies.StrategyNotFound as e:
-        raise _command_error(str(e))
+        raise common.CommandError(str(e))
     try:
         results = runner.run(
             settings, cluster.thresholds_from_conf(conf),
             cooldown_s=conf.drs_balancer.instance_cooldown,
             progress=_progress, margin=conf.drs_balancer.relief_margin)
     except runner.BenchError as e:
-        raise _command_error(str(e))
+        raise common.CommandError(str(e))
     sys.stdout.write(report.format_text(results))
     if args.json:
         try:
@@ -245,6 +244,6 @@ def cmd_bench(args, load_conf):
                 json.dump(_plain(results), f, indent=1, allow_nan=False)
                 f.write('\n')
         except OSError as e:
-            raise _command_error('cannot write %s: %s'
-                                 % (args.json, e.strerror or e))
+            raise common.CommandError('cannot write %s: %s'
+                                      % (args.json, e.strerror or e))
     return EXIT_OK if results['passed'] else EXIT_TARGET_MISSED

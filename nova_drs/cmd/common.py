@@ -1,18 +1,72 @@
 # SPDX-License-Identifier: Apache-2.0
-"""What the ``nova-drs`` subcommands share: the user error and the
-configuration arguments.
+"""What the command-line tools share: the user error, how a command ends,
+and the configuration arguments.
 
-The subcommands live beside the code they drive (``bench/cli.py``,
-``simulator/cli.py``, ``simulator/capacity_cli.py``, ``cmd/snapshot.py``);
-they import this module, never :mod:`nova_drs.cmd.drs`, which imports
-them.
+The ``nova-drs`` subcommands live beside the code they drive
+(``bench/cli.py``, ``simulator/cli.py``, ``simulator/capacity_cli.py``,
+``cmd/snapshot.py``); they import this module, never
+:mod:`nova_drs.cmd.drs`, which imports them. ``nova-drs`` and
+``nova-drs-manage`` end through :func:`run`.
 """
+
+import os
+import sys
+import traceback
 
 from nova_drs import config
 
+EXIT_OK = 0
+#: the command ran and failed (a database migration, a missed target)
+EXIT_FAILED = 1
+#: bad input or configuration: one line on standard error
+EXIT_USAGE = 2
+#: ^C, as a shell reports SIGINT
+EXIT_INTERRUPTED = 130
+
 
 class CommandError(Exception):
-    """A user error: ``nova-drs`` prints it as one line, exit code 2."""
+    """A user error, printed as one line; ``exit_code`` ends the command."""
+
+    def __init__(self, message, exit_code=EXIT_USAGE):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def run(prog, parser, argv=None, dispatch=None):
+    """Parse ``argv`` and run the command: a console script's ``main``.
+
+    A :class:`CommandError` ends it with one line, ``PROG: error: ...``,
+    and its exit code (with ``--debug``, after the traceback of what
+    caused it); ^C with ``PROG: interrupted`` and 130; a reader that went
+    away (``| head``) quietly with 0.
+
+    :param parser: the argparse parser; it may raise CommandError too.
+    :param argv: the arguments, sys.argv[1:] by default.
+    :param dispatch: called with the parsed arguments for the exit code;
+        by default their ``func``, called with them.
+    :returns: the exit code.
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    args = None
+    try:
+        args = parser.parse_args(argv)
+        if dispatch is not None:
+            return dispatch(args)
+        return args.func(args)
+    except CommandError as e:
+        if getattr(args, 'debug', False):
+            traceback.print_exception(e, file=sys.stderr)
+        sys.stderr.write('%s: error: %s\n' % (prog, e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        sys.stderr.write('%s: interrupted\n' % prog)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # not an error of ours; point stdout at devnull so that the
+        # interpreter's last flush is quiet
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
 
 
 def add_config_args(parser):

@@ -19,7 +19,6 @@ traceback.
 import argparse
 import importlib
 import json
-import os
 import sys
 
 import prettytable
@@ -28,8 +27,7 @@ from nova_drs.balancer import strategies
 from nova_drs.cmd import common
 from nova_drs.model import snapshot
 
-EXIT_OK = 0
-EXIT_USAGE = 2
+EXIT_OK = common.EXIT_OK
 
 CommandError = common.CommandError
 _add_config_args = common.add_config_args
@@ -164,7 +162,7 @@ def build_parser():
 #: 'nova-drs[sim]'``), and what of it: a compute node or a controller
 #: installs nova-drs without them
 NEEDS_EXTRA = {
-    'simulate': ('matplotlib', 'tqdm'),
+    'simulate': ('matplotlib', 'tqdm', 'jinja2'),
     'capacity': ('matplotlib',),
     'bench': ('scipy', 'matplotlib'),
 }
@@ -187,24 +185,13 @@ def check_extra(command, modules):
             '\'nova-drs[sim]\'' % (command, ' and '.join(missing)))
 
 
+def _dispatch(args):
+    check_extra(args.command, getattr(args, 'needs', ()))
+    return args.func(args)
+
+
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        args = build_parser().parse_args(argv)
-        check_extra(args.command, getattr(args, 'needs', ()))
-        return args.func(args)
-    except CommandError as e:
-        sys.stderr.write('nova-drs: error: %s\n' % e)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        sys.stderr.write('nova-drs: interrupted\n')
-        return 130
-    except BrokenPipeError:
-        # the reader went away (e.g. "| head"): not an error of ours;
-        # point stdout at devnull so the interpreter's flush is quiet
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+    return common.run('nova-drs', build_parser(), argv, _dispatch)
 
 
 if __name__ == '__main__':

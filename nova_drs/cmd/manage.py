@@ -34,6 +34,7 @@ from oslo_db import exception as db_exc
 from oslo_log import log as logging
 import sqlalchemy as sa
 
+from nova_drs.cmd import common
 from nova_drs import config
 from nova_drs.db import api
 from nova_drs.db import migration
@@ -45,17 +46,10 @@ PROG = 'nova-drs-manage'
 #: config.load checks, and [drs_signing] for the host keys
 CONF_GROUPS = ('database', 'drs', 'signing')
 
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
+EXIT_OK = common.EXIT_OK
+EXIT_FAILED = common.EXIT_FAILED
 
-
-class CommandError(Exception):
-    """Printed as one line; ``exit_code`` says how the command ends."""
-
-    def __init__(self, message, exit_code=EXIT_USAGE):
-        super().__init__(message)
-        self.exit_code = exit_code
+CommandError = common.CommandError
 
 
 def _add_config_args(parser, dest_prefix=''):
@@ -316,19 +310,7 @@ def build_parser():
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    args = None
-    try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
-    except CommandError as e:
-        if args is not None and getattr(args, 'debug', False):
-            LOG.exception('%s', e)
-        sys.stderr.write('%s: error: %s\n' % (PROG, e))
-        return e.exit_code
-    except KeyboardInterrupt:
-        sys.stderr.write('%s: interrupted\n' % PROG)
-        return 130
+    return common.run(PROG, build_parser(), argv)
 
 
 if __name__ == '__main__':

@@ -41,7 +41,6 @@ import sys
 import tempfile
 import threading
 import time
-import traceback
 import uuid
 
 from oslo_config import cfg
@@ -62,12 +61,6 @@ EXPORT_POOL_PREFIX = 'drs-balancer-export'
 BROKER_TIMEOUT = 20.0
 #: how often the wait checks whether every host has reported
 POLL_INTERVAL = 0.2
-
-
-def _error(message, cause=None):
-    error = common.CommandError(message)
-    error.__cause__ = cause
-    return error
 
 
 def _status(text):
@@ -134,11 +127,11 @@ def read_inventory(conf):
     try:
         conn = clients.connect(conf)
     except clients.ClientConfigError as e:
-        raise _error(str(e), e)
+        raise common.CommandError(str(e)) from e
     try:
         return nova_view.NovaCollector(conn, conf).collect()
     except (ks_exc.ClientException, sdk_exc.SDKException) as e:
-        raise _error(nova_error_message(e), e)
+        raise common.CommandError(nova_error_message(e)) from e
 
 
 # -- the agents' metrics ------------------------------------------------------
@@ -232,13 +225,14 @@ class MetricsGatherer:
         thread.join(timeout)
         where = _safe_url(self.conf, _transport_url(self.conf))
         if 'error' in outcome:
-            raise _error('cannot listen to the agents\' metrics on %s: %s'
-                         % (where, _one_line(outcome['error'])),
-                         outcome['error'])
+            raise common.CommandError(
+                'cannot listen to the agents\' metrics on %s: %s'
+                % (where, _one_line(outcome['error']))) from outcome['error']
         if not outcome.get('ok'):
-            raise _error('the message broker %s did not answer within %g s '
-                         '(use --metrics-wait 0 to export the inventory '
-                         'only)' % (where, timeout))
+            raise common.CommandError(
+                'the message broker %s did not answer within %g s (use '
+                '--metrics-wait 0 to export the inventory only)'
+                % (where, timeout))
         self._started = True
 
     def wait(self, seconds, hosts, clock=time.monotonic,
@@ -284,13 +278,15 @@ class Output:
             return
         directory = os.path.dirname(os.path.abspath(path))
         if os.path.isdir(path):
-            raise _error('cannot write %s: it is a directory' % path)
+            raise common.CommandError('cannot write %s: it is a directory'
+                                      % path)
         try:
             fd, self._tmp = tempfile.mkstemp(
                 prefix='.%s.' % os.path.basename(path), dir=directory)
             os.close(fd)
         except OSError as e:
-            raise _error('cannot write %s: %s' % (path, e.strerror or e), e)
+            raise common.CommandError('cannot write %s: %s'
+                                      % (path, e.strerror or e)) from e
 
     def write(self, text):
         if self.path is None:
@@ -307,8 +303,8 @@ class Output:
             os.replace(self._tmp, self.path)
             self._tmp = None
         except OSError as e:
-            raise _error('cannot write %s: %s' % (self.path,
-                                                  e.strerror or e), e)
+            raise common.CommandError('cannot write %s: %s' % (
+                self.path, e.strerror or e)) from e
 
     def discard(self):
         if self._tmp is not None:
@@ -416,14 +412,14 @@ def _run(args, load_conf):
         conf = load_conf(args)
         output = Output(args.output)
         export(conf, args.metrics_wait, output)
+    except common.CommandError:
+        raise
     except Exception as e:
-        if not isinstance(e, common.CommandError):
-            # a bug: still one line, the traceback with --debug
-            e = _error('export failed: %s: %s (run with --debug for the '
-                       'traceback)' % (type(e).__name__, _one_line(e)), e)
-        if args.debug:
-            traceback.print_exception(e.__cause__ or e, file=sys.stderr)
-        raise e
+        # a bug: still one line (common.run prints the traceback with
+        # --debug)
+        raise common.CommandError(
+            'export failed: %s: %s (run with --debug for the traceback)'
+            % (type(e).__name__, _one_line(e))) from e
     finally:
         # nothing left behind on failure or interruption; a no-op once
         # the file was written

@@ -15,8 +15,12 @@ import math
 import numpy as np
 
 from nova_drs.model import cluster
+from nova_drs.model import snapshot_check
+from nova_drs.model import snapshot_schema as schema
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = schema.FORMAT_VERSION
+#: an instance's ``peak`` keys, in resource order
+PEAK_KEYS = schema.PEAK_KEYS
 
 _TRUE_STRINGS = ('1', 'true', 'yes', 'on')
 
@@ -25,85 +29,24 @@ class SnapshotError(ValueError):
     """The snapshot is malformed; the message names the field."""
 
 
-def _field(obj, where, key, kind, required=True, default=None, minimum=None,
-           maximum=None, exclusive_minimum=False):
-    if key not in obj or obj[key] is None:
-        if required:
-            raise SnapshotError('%s.%s: required field is missing'
-                                % (where, key))
-        return default
-    value = obj[key]
-    path = '%s.%s' % (where, key)
-    if kind is str:
-        if not isinstance(value, str) or not value:
-            raise SnapshotError('%s: must be a non-empty string' % path)
-        return value
-    if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            return value.strip().lower() in _TRUE_STRINGS
-        raise SnapshotError('%s: must be true or false' % path)
-    if kind is list:
-        if not isinstance(value, list) or not all(
-                isinstance(v, str) for v in value):
-            raise SnapshotError('%s: must be a list of strings' % path)
-        return value
-    # numbers: bool is an int subclass in Python, refuse it explicitly
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SnapshotError('%s: must be a number, got %r' % (path, value))
-    if kind is int and not float(value).is_integer():
-        raise SnapshotError('%s: must be a whole number, got %r'
-                            % (path, value))
-    if not math.isfinite(value):
-        raise SnapshotError('%s: must be finite' % path)
-    if minimum is not None:
-        if exclusive_minimum and value <= minimum:
-            raise SnapshotError('%s: must be greater than %s, got %r'
-                                % (path, minimum, value))
-        if not exclusive_minimum and value < minimum:
-            raise SnapshotError('%s: must be at least %s, got %r'
-                                % (path, minimum, value))
-    if maximum is not None and value > maximum:
-        raise SnapshotError('%s: must be at most %s, got %r'
-                            % (path, maximum, value))
-    return kind(value)
+def _flag(value):
+    """A boolean field: true, false, or a string saying which (or None)."""
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE_STRINGS
+    return bool(value)
 
 
-def _list(doc, key, required=True):
-    value = doc.get(key, None if required else [])
-    if value is None:
-        raise SnapshotError('%s: required list is missing' % key)
-    if not isinstance(value, list):
-        raise SnapshotError('%s: must be a list' % key)
-    for n, item in enumerate(value):
-        if not isinstance(item, dict):
-            raise SnapshotError('%s[%d]: must be an object' % (key, n))
-    return value
+def _get(obj, key, default):
+    value = obj.get(key)
+    return default if value is None else value
 
 
-def _per_resource(obj, where, key, maximum=None):
-    """An optional ``{resource: number}`` object with all four resources.
-
-    :returns: the four values in :data:`cluster.RESOURCES` order, or None
-    """
+def _per_resource(obj, key):
+    """An optional ``{resource: number}``: four values or None."""
     value = obj.get(key)
     if value is None:
         return None
-    path = '%s.%s' % (where, key)
-    if not isinstance(value, dict):
-        raise SnapshotError('%s: must be an object with the keys %s'
-                            % (path, ', '.join(cluster.RESOURCES)))
-    unknown = sorted(set(value) - set(cluster.RESOURCES))
-    if unknown:
-        raise SnapshotError('%s: unknown resource %r (one of %s)' % (
-            path, unknown[0], ', '.join(cluster.RESOURCES)))
-    return [_field(value, path, r, float, minimum=0, maximum=maximum)
-            for r in cluster.RESOURCES]
-
-
-#: an instance's ``peak`` keys, in resource order, with their bounds
-PEAK_KEYS = ('cpu_util', 'mem_used_mb', 'disk_mb_s', 'net_mb_s')
+    return [float(value[r]) for r in cluster.RESOURCES]
 
 
 def _peak(obj, where, memory_mb):
@@ -115,32 +58,25 @@ def _peak(obj, where, memory_mb):
     value = obj.get('peak')
     if value is None:
         return None
-    path = '%s.peak' % where
-    if not isinstance(value, dict):
-        raise SnapshotError('%s: must be an object with some of the keys %s'
-                            % (path, ', '.join(PEAK_KEYS)))
-    unknown = sorted(set(value) - set(PEAK_KEYS))
-    if unknown:
-        raise SnapshotError('%s: unknown key %r (one of %s)' % (
-            path, unknown[0], ', '.join(PEAK_KEYS)))
-    bounds = {'cpu_util': 100, 'mem_used_mb': memory_mb}
-    out = [_field(value, path, key, float, required=False,
-                  default=math.nan, minimum=0, maximum=bounds.get(key))
-           for key in PEAK_KEYS]
+    out = [float(_get(value, key, math.nan)) for key in PEAK_KEYS]
+    _at_most(out[1], memory_mb, '%s.peak.mem_used_mb' % where)
     out[0] /= 100.0
     return out
 
 
-def _resources(obj, where, key):
+def _resources(obj, key):
     """An optional list of resource names, as a row of four flags."""
-    names = _field(obj, where, key, list, required=False)
+    names = obj.get(key)
     if names is None:
         return None
-    unknown = sorted(set(names) - set(cluster.RESOURCES))
-    if unknown:
-        raise SnapshotError('%s.%s: unknown resource %r (one of %s)' % (
-            where, key, unknown[0], ', '.join(cluster.RESOURCES)))
     return [r in names for r in cluster.RESOURCES]
+
+
+def _at_most(value, maximum, path):
+    # a bound that depends on another field, which a schema cannot say
+    if value > maximum:
+        raise SnapshotError('%s: must be at most %s, got %r'
+                            % (path, maximum, value))
 
 
 def _index(values, table, value):
@@ -151,119 +87,94 @@ def _index(values, table, value):
 
 
 def from_dict(doc):
-    """Build a :class:`~nova_drs.model.cluster.ClusterModel` from a dict."""
+    """Build a :class:`~nova_drs.model.cluster.ClusterModel` from a dict.
+
+    :raises SnapshotError: the first problem found, naming the field.
+    """
     if not isinstance(doc, dict):
         raise SnapshotError('snapshot: must be a JSON object')
     version = doc.get('version', FORMAT_VERSION)
-    if version != FORMAT_VERSION:
+    if version != FORMAT_VERSION or isinstance(version, bool):
         raise SnapshotError('version: unsupported snapshot version %r '
                             '(this nova-drs reads version %d)'
                             % (version, FORMAT_VERSION))
+    problem = snapshot_check.first_problem(doc)
+    if problem:
+        raise SnapshotError(problem)
 
     groups, group_index = [], {}
-    for n, g in enumerate(_list(doc, 'server_groups', required=False)):
-        where = 'server_groups[%d]' % n
-        name = _field(g, where, 'name', str)
-        policy = _field(g, where, 'policy', str)
-        if policy not in cluster.SERVER_GROUP_POLICIES:
-            raise SnapshotError('%s.policy: must be one of %s, got %r' % (
-                where, ', '.join(cluster.SERVER_GROUP_POLICIES), policy))
+    for n, g in enumerate(doc.get('server_groups') or ()):
+        name = g['name']
         if name in group_index:
-            raise SnapshotError('%s.name: duplicate server group %r'
-                                % (where, name))
+            raise SnapshotError('server_groups[%d].name: duplicate server '
+                                'group %r' % (n, name))
         group_index[name] = len(groups)
         groups.append(cluster.ServerGroup(
-            name, policy, _field(g, where, 'max_server_per_host', int,
-                                 required=False, default=1, minimum=1)))
+            name, g['policy'], int(_get(g, 'max_server_per_host', 1))))
 
     zones, zone_index = [], {}
     agg_sets, agg_index = [], {}
     host_rows = []
     host_names = {}
-    hosts_doc = _list(doc, 'hosts')
-    if not hosts_doc:
-        raise SnapshotError('hosts: must hold at least one host')
     # the measured host state (optional): host -> four values or None
     measured = {'base_load': [], 'thresholds': [], 'hot': []}
-    for n, h in enumerate(hosts_doc):
+    for n, h in enumerate(doc['hosts']):
         where = 'hosts[%d]' % n
-        name = _field(h, where, 'name', str)
+        name = h['name']
         if name in host_names:
             raise SnapshotError('%s.name: duplicate host %r' % (where, name))
         host_names[name] = n
-        vcpus = _field(h, where, 'vcpus', int, minimum=1)
-        memory = _field(h, where, 'memory_mb', int, minimum=1)
-        reserved_cpus = _field(h, where, 'reserved_host_cpus', int,
-                               required=False, default=0, minimum=0,
-                               maximum=vcpus - 1)
-        reserved_mem = _field(h, where, 'reserved_host_memory_mb', int,
-                              required=False, default=0, minimum=0,
-                              maximum=memory - 1)
-        zone = _field(h, where, 'availability_zone', str, required=False,
-                      default='nova')
-        aggs = tuple(sorted(_field(h, where, 'aggregates', list,
-                                   required=False, default=[])))
-        disabled = (_field(h, where, 'disabled', bool, required=False,
-                           default=False)
-                    or _field(h, where, 'maintenance', bool, required=False,
-                              default=False))
+        vcpus, memory = int(h['vcpus']), int(h['memory_mb'])
+        reserved_cpus = int(_get(h, 'reserved_host_cpus', 0))
+        _at_most(reserved_cpus, vcpus - 1, where + '.reserved_host_cpus')
+        reserved_mem = int(_get(h, 'reserved_host_memory_mb', 0))
+        _at_most(reserved_mem, memory - 1,
+                 where + '.reserved_host_memory_mb')
+        aggs = tuple(sorted(_get(h, 'aggregates', ())))
         host_rows.append((
             name, vcpus, memory, reserved_cpus, reserved_mem,
-            _field(h, where, 'cpu_allocation_ratio', float, minimum=0,
-                   exclusive_minimum=True),
-            _field(h, where, 'ram_allocation_ratio', float, minimum=0,
-                   exclusive_minimum=True),
-            _index(zones, zone_index, zone),
+            float(h['cpu_allocation_ratio']),
+            float(h['ram_allocation_ratio']),
+            _index(zones, zone_index, _get(h, 'availability_zone', 'nova')),
             _index(agg_sets, agg_index, aggs),
-            disabled,
-            _field(h, where, 'disk_capacity_mb_s', float, required=False,
-                   default=0.0, minimum=0),
-            _field(h, where, 'net_capacity_mb_s', float, required=False,
-                   default=0.0, minimum=0)))
-        measured['base_load'].append(_per_resource(h, where, 'base_load'))
-        measured['thresholds'].append(
-            _per_resource(h, where, 'thresholds', maximum=1.0))
-        measured['hot'].append(_resources(h, where, 'hot'))
+            _flag(h.get('disabled')) or _flag(h.get('maintenance')),
+            float(_get(h, 'disk_capacity_mb_s', 0.0)),
+            float(_get(h, 'net_capacity_mb_s', 0.0))))
+        measured['base_load'].append(_per_resource(h, 'base_load'))
+        measured['thresholds'].append(_per_resource(h, 'thresholds'))
+        measured['hot'].append(_resources(h, 'hot'))
 
     inst_rows = []
     inst_peaks = []
     seen = set()
-    for n, i in enumerate(_list(doc, 'instances', required=False)):
+    for n, i in enumerate(doc.get('instances') or ()):
         where = 'instances[%d]' % n
-        name = _field(i, where, 'name', str)
+        name = i['name']
         if name in seen:
             raise SnapshotError('%s.name: duplicate instance %r'
                                 % (where, name))
         seen.add(name)
-        host = _field(i, where, 'host', str)
+        host = i['host']
         if host not in host_names:
             raise SnapshotError('%s.host: unknown host %r' % (where, host))
-        memory = _field(i, where, 'memory_mb', int, minimum=1)
+        memory = int(i['memory_mb'])
+        mem_used = float(i['mem_used_mb'])
+        _at_most(mem_used, memory, where + '.mem_used_mb')
         inst_peaks.append(_peak(i, where, memory))
-        group_name = _field(i, where, 'server_group', str, required=False)
+        group_name = i.get('server_group')
         if group_name is not None and group_name not in group_index:
             raise SnapshotError('%s.server_group: unknown server group %r'
                                 % (where, group_name))
         inst_rows.append((
-            name, host_names[host],
-            _field(i, where, 'vcpus', int, minimum=1),
-            memory,
-            _field(i, where, 'cpu_util', float, minimum=0,
-                   maximum=100) / 100.0,
-            _field(i, where, 'mem_used_mb', float, minimum=0,
-                   maximum=memory),
-            _field(i, where, 'disk_mb_s', float, required=False,
-                   default=0.0, minimum=0),
-            _field(i, where, 'net_mb_s', float, required=False,
-                   default=0.0, minimum=0),
-            _field(i, where, 'dirty_rate_mb_s', float, required=False,
-                   default=0.0, minimum=0),
+            name, host_names[host], int(i['vcpus']), memory,
+            float(i['cpu_util']) / 100.0, mem_used,
+            float(_get(i, 'disk_mb_s', 0.0)),
+            float(_get(i, 'net_mb_s', 0.0)),
+            float(_get(i, 'dirty_rate_mb_s', 0.0)),
             cluster.NO_GROUP if group_name is None
             else group_index[group_name],
-            _field(i, where, 'opt_out', bool, required=False,
-                   default=False),
-            _field(i, where, 'last_migrated_s', float, required=False,
-                   default=math.inf, minimum=0)))
+            _flag(i.get('opt_out')),
+            float(_get(i, 'last_migrated_s', math.inf))))
 
     hosts = _hosts_from_rows(host_rows)
     # hosts without the field: no base load, the planner's thresholds;

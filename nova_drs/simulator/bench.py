@@ -77,13 +77,11 @@ def main(argv=None):
     parser.add_argument('--day', default=DAY)
     parser.add_argument('--hosts', type=int, default=HOSTS)
     common.add_config_args(parser)
-    args = parser.parse_args(argv)
-    args.bench = True
-    try:
+
+    def bench(args):
+        args.bench = True
         return cmd_bench(args, common.load_conf)
-    except common.CommandError as e:
-        sys.stderr.write('nova-drs: error: %s\n' % e)
-        return 2
+    return common.run('nova-drs', parser, argv, bench)
 
 
 if __name__ == '__main__':

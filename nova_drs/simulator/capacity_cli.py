@@ -16,16 +16,13 @@ import json
 import os
 import sys
 
+from nova_drs.cmd import common
 from nova_drs.conf import balloon as balloon_conf
 from nova_drs.simulator import capacity
 from nova_drs.simulator import cli as simulator_cli
 from nova_drs.simulator import traces
 
 DEFAULT_POLICIES = ('adaptive', capacity.ORACLE)
-
-
-def _error(message):
-    return simulator_cli._command_error(message)
 
 
 def parse_policy(text, conf):
@@ -38,22 +35,22 @@ def parse_policy(text, conf):
         key, sep, value = item.partition('=')
         key = key.strip()
         if not sep:
-            raise _error('--policy %s: expected option=value, got %r'
-                         % (text, item))
+            raise common.CommandError(
+                '--policy %s: expected option=value, got %r' % (text, item))
         if key not in opts or key == 'policy':
-            raise _error('--policy %s: no option %r in [drs_balloon]'
-                         % (text, key))
+            raise common.CommandError(
+                '--policy %s: no option %r in [drs_balloon]' % (text, key))
         try:
             # the option's own type checks bounds and choices
             settings[key] = opts[key].type(value.strip())
         except ValueError as e:
-            raise _error('--policy %s: %s: %s' % (text, key, e))
+            raise common.CommandError('--policy %s: %s: %s' % (text, key, e))
     if name not in (capacity.ORACLE, capacity.NO_BALLOON):
         from nova_drs import balloon
         try:
             balloon.load(name, conf)
         except balloon.PolicyNotFound as e:
-            raise _error('--policy: %s (or %s, %s)' % (
+            raise common.CommandError('--policy: %s (or %s, %s)' % (
                 e, capacity.ORACLE, capacity.NO_BALLOON))
     return capacity.Policy(name, settings)
 
@@ -62,10 +59,10 @@ def _seeds(text):
     try:
         seeds = [int(s) for s in text.split(',') if s.strip()]
     except ValueError:
-        raise _error('--seeds: expected numbers separated by commas, got %r'
-                     % text)
+        raise common.CommandError(
+            '--seeds: expected numbers separated by commas, got %r' % text)
     if not seeds or min(seeds) < 0:
-        raise _error('--seeds: give at least one seed >= 0')
+        raise common.CommandError('--seeds: give at least one seed >= 0')
     return seeds
 
 
@@ -164,8 +161,8 @@ def cmd_capacity(args, load_conf):
         try:
             os.makedirs(args.plot, exist_ok=True)
         except OSError as e:
-            raise _error('--plot: cannot create %s: %s'
-                         % (args.plot, e.strerror or e))
+            raise common.CommandError('--plot: cannot create %s: %s'
+                                      % (args.plot, e.strerror or e))
     try:
         directory, _month = locate.find(traces.BITBRAINS, args.trace_dir,
                                         args.month)
@@ -173,7 +170,7 @@ def cmd_capacity(args, load_conf):
         draws = [capacity.select_vms(trace, args.vms, seed, args.hours,
                                      args.interval) for seed in seeds]
     except traces.TraceError as e:
-        raise _error(str(e))
+        raise common.CommandError(str(e))
     kwargs = {'page_cache_growth': args.page_cache_growth,
               'free_page_reporting': args.free_page_reporting == 'on'}
     rows = []
@@ -200,6 +197,6 @@ def cmd_capacity(args, load_conf):
                     'ok_share': args.ok_share, **kwargs},
                     'answers': rows}, f, indent=1)
         except OSError as e:
-            raise _error('cannot write %s: %s' % (args.json,
-                                                  e.strerror or e))
+            raise common.CommandError('cannot write %s: %s' % (
+                args.json, e.strerror or e))
     return 0

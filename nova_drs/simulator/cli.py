@@ -20,23 +20,19 @@ ON_OFF = ('on', 'off')
 POLICIES = ('pack', 'spread')
 
 
-def _command_error(message):
-    return common.CommandError(message)
-
-
 def _number(kind, option, minimum=0, exclusive=False):
     """An argparse type: a number of ``kind`` at least (above) minimum."""
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
-            raise _command_error('%s: %r is not a %s' % (
+            raise common.CommandError('%s: %r is not a %s' % (
                 option, text, 'whole number' if kind is int else 'number'))
         if not math.isfinite(value):
-            raise _command_error('%s: %r is not a finite number'
-                                 % (option, text))
+            raise common.CommandError('%s: %r is not a finite number'
+                                      % (option, text))
         if value < minimum or (exclusive and value <= minimum):
-            raise _command_error('%s: must be %s %s, got %s' % (
+            raise common.CommandError('%s: must be %s %s, got %s' % (
                 option, 'greater than' if exclusive else 'at least',
                 minimum, text))
         return value
@@ -52,12 +48,12 @@ def parse_strategies(text, conf):
         if part and part not in names:
             names.append(part)
     if not names:
-        raise _command_error('--strategies: give at least one strategy '
-                             '(e.g. %s)' % DEFAULT_STRATEGIES)
+        raise common.CommandError('--strategies: give at least one strategy '
+                                  '(e.g. %s)' % DEFAULT_STRATEGIES)
     for name in names:
         base, colon, policy = name.partition(':')
         if colon and policy not in POLICIES:
-            raise _command_error(
+            raise common.CommandError(
                 '--strategies: %r: the part after ":" is a destination '
                 'policy, one of %s' % (name, ', '.join(POLICIES)))
         if base == engine.NONE:
@@ -65,7 +61,7 @@ def parse_strategies(text, conf):
         try:
             strategies.load(base, conf)
         except strategies.StrategyNotFound as e:
-            raise _command_error('--strategies: %s (or "none")' % e)
+            raise common.CommandError('--strategies: %s (or "none")' % e)
     return names
 
 
@@ -203,19 +199,19 @@ def _check_output(args):
     if args.json:
         parent = os.path.dirname(os.path.abspath(args.json))
         if not os.path.isdir(parent):
-            raise _command_error('cannot write %s: no directory %s'
-                                 % (args.json, parent))
+            raise common.CommandError('cannot write %s: no directory %s'
+                                      % (args.json, parent))
     if args.no_report:
         return None
     report_dir = args.report or DEFAULT_REPORT
     if os.path.exists(report_dir) and not os.path.isdir(report_dir):
-        raise _command_error('--report: %s exists and is not a directory'
-                             % report_dir)
+        raise common.CommandError('--report: %s exists and is not a directory'
+                                  % report_dir)
     try:
         os.makedirs(report_dir, exist_ok=True)
     except OSError as e:
-        raise _command_error('cannot create report directory %s: %s'
-                             % (report_dir, e.strerror or e))
+        raise common.CommandError('cannot create report directory %s: %s'
+                                  % (report_dir, e.strerror or e))
     return report_dir
 
 
@@ -241,7 +237,7 @@ def spec_from_args(args):
         ram_allocation_ratio=args.ram_allocation_ratio,
         disk_mb_s=args.host_disk_mb_s, net_mb_s=args.host_net_mb_s)
     if spec.reserved_host_memory_mb >= spec.memory_mb:
-        raise _command_error(
+        raise common.CommandError(
             '--reserved-host-memory-mb (%d) must be less than the host '
             'memory (%d MiB)' % (spec.reserved_host_memory_mb,
                                  spec.memory_mb))
@@ -257,7 +253,7 @@ def cmd_simulate(args, load_conf):
         try:
             return packbench.cmd_pack_bench(args, load_conf)
         except (ValueError, traces.TraceError) as e:
-            raise _command_error('--pack-bench: %s' % e)
+            raise common.CommandError('--pack-bench: %s' % e)
     from nova_drs.simulator import locate
     from nova_drs.simulator import progress as progress_mod
     from nova_drs.simulator import report
@@ -277,7 +273,7 @@ def cmd_simulate(args, load_conf):
                         'config_files': list(args.config_file),
                         'strategies': names})
     except traces.TraceError as e:
-        raise _command_error(str(e))
+        raise common.CommandError(str(e))
     progress = progress_mod.Progress(scen.simulation.workload.steps
                                      * len(names))
     try:
@@ -289,14 +285,14 @@ def cmd_simulate(args, load_conf):
         try:
             report.write_json(results, args.json)
         except OSError as e:
-            raise _command_error('cannot write %s: %s'
-                                 % (args.json, e.strerror or e))
+            raise common.CommandError('cannot write %s: %s'
+                                      % (args.json, e.strerror or e))
         sys.stdout.write('JSON: %s\n' % args.json)
     if report_dir:
         try:
             index = report.write_report(results, histories, report_dir)
         except OSError as e:
-            raise _command_error('cannot write the report in %s: %s'
-                                 % (report_dir, e.strerror or e))
+            raise common.CommandError('cannot write the report in %s: %s'
+                                      % (report_dir, e.strerror or e))
         sys.stdout.write('report: %s\n' % os.path.abspath(index))
     return 0

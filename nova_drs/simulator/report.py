@@ -1,12 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Simulation output: the terminal table, the JSON file, the HTML report.
 
-The report directory holds ``index.html`` (input, table, plots),
-``results.json`` (the same as ``--json``) and the PNG plots of
-:mod:`.plots`.
+The report directory holds ``index.html`` (input, table, plots; the
+jinja2 template ``templates/report.html``), ``results.json`` (the same as
+``--json``) and the PNG plots of :mod:`.plots`.
 """
 
-import html
 import json
 import os
 
@@ -120,58 +119,32 @@ def write_json(results, path):
         f.write(dumps(results))
 
 
-def _html_table(results):
+def _template():
+    # NOTE: jinja2 is part of the sim extra; autoescape: trace, host and
+    # strategy names in the page come from the user
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader('nova_drs.simulator', 'templates'),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        keep_trailing_newline=True,
+        undefined=jinja2.StrictUndefined)
+    return env.get_template('report.html')
+
+
+def render_html(results, figures):
+    """The text of ``index.html``; ``figures`` is [(file name, caption)]."""
     table = rows(results)
-    out = ['<table>', '<tr>%s</tr>' % ''.join(
-        '<th>%s</th>' % html.escape(c) for c in table[0])]
-    for r in table[1:]:
-        out.append('<tr>%s</tr>' % ''.join(
-            '<td>%s</td>' % html.escape(c) for c in r))
-    out.append('</table>')
-    return '\n'.join(out)
-
-
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>nova-drs simulation</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 80em; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-th, td {{ border: 1px solid #bbb; padding: 0.25em 0.6em; }}
-td {{ text-align: right; }}
-td:first-child {{ text-align: left; font-weight: bold; }}
-img {{ max-width: 100%; border: 1px solid #ddd; margin: 0.5em 0; }}
-p.small {{ font-size: 90%; color: #444; }}
-</style>
-</head>
-<body>
-<h1>nova-drs simulation</h1>
-{summary}
-{table}
-<p class="small">{legend}</p>
-<p class="small">All figures: <a href="results.json">results.json</a>.</p>
-{figures}
-</body>
-</html>
-"""
+    return _template().render(
+        summary=summary(results), header=table[0], rows=table[1:],
+        legend=LEGEND, figures=figures)
 
 
 def write_html(results, directory, figures):
     """Write ``index.html``; ``figures`` is [(file name, caption)]."""
-    figs = '\n'.join(
-        '<h2>%s</h2>\n<img src="%s" alt="%s">' % (
-            html.escape(caption), html.escape(name), html.escape(caption))
-        for name, caption in figures)
-    text = PAGE.format(
-        summary='\n'.join('<p>%s</p>' % html.escape(s)
-                          for s in summary(results)),
-        table=_html_table(results), legend=html.escape(LEGEND),
-        figures=figs)
     path = os.path.join(directory, 'index.html')
     with open(path, 'w', encoding='utf-8') as f:
-        f.write(text)
+        f.write(render_html(results, figures))
     return path
 
 

@@ -191,7 +191,7 @@ class TestNativeThreads(base.BaseTestCase):
 #: libraries (numpy alone is some 17 MB of the agent's memory target)
 AGENT_NEVER_IMPORTS = ('numpy', 'sqlalchemy', 'oslo_db', 'jsonschema',
                        'fastjsonschema', 'keystoneauth1', 'openstack',
-                       'matplotlib', 'scipy', 'tooz', 'webob')
+                       'matplotlib', 'scipy', 'jinja2', 'tooz', 'webob')
 
 _AGENT_IMPORTS = """
 import json, sys

@@ -2,9 +2,9 @@
 """Package scope: the services run without the ``sim`` extra, and the
 subcommands that need it say so in one line.
 
-Each check runs in a fresh interpreter where matplotlib and scipy cannot
-be imported (``sys.modules[name] = None`` makes ``import name`` fail, as
-on a compute node that installed ``nova-drs[agent]`` only).
+Each check runs in a fresh interpreter where matplotlib, scipy and jinja2
+cannot be imported (``sys.modules[name] = None`` makes ``import name``
+fail, as on a compute node that installed ``nova-drs[agent]`` only).
 """
 
 import subprocess
@@ -18,10 +18,10 @@ BLOCK = textwrap.dedent('''\
     import sys
 
     class Block:
-        """Finds matplotlib and scipy nowhere."""
+        """Finds matplotlib, scipy and jinja2 nowhere."""
         @staticmethod
         def find_spec(name, path=None, target=None):
-            if name.split('.')[0] in ('matplotlib', 'scipy'):
+            if name.split('.')[0] in ('matplotlib', 'scipy', 'jinja2'):
                 raise ModuleNotFoundError(name)
             return None
 
@@ -47,7 +47,8 @@ class TestWithoutSimExtra(base.BaseTestCase):
             import nova_drs.scheduler.filters
             import nova_drs.osc.plugin
             loaded = [m for m in sys.modules
-                      if m.split('.')[0] in ('matplotlib', 'scipy')]
+                      if m.split('.')[0] in ('matplotlib', 'scipy',
+                                             'jinja2')]
             print('loaded:', loaded)
             '''))
         self.assertEqual(0, result.returncode, result.stderr)

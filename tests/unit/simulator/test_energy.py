@@ -5,6 +5,7 @@ packing benchmark's targets; ``NAME:policy`` strategy names."""
 import numpy as np
 from oslotest import base
 
+from nova_drs.cmd import common
 from nova_drs.simulator import cli
 from nova_drs.simulator import metrics
 from nova_drs.simulator import migrations
@@ -134,6 +135,5 @@ class TestPolicyInStrategyName(base.BaseTestCase):
         self.assertEqual(['none', 'hotspot:pack', 'hotspot:spread'],
                          cli.parse_strategies(
                              'none,hotspot:pack,hotspot:spread', conf))
-        error = type(cli._command_error('x'))
-        self.assertRaises(error, cli.parse_strategies, 'hotspot:tight',
-                          conf)
+        self.assertRaises(common.CommandError, cli.parse_strategies,
+                          'hotspot:tight', conf)
