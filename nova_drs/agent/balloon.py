@@ -14,6 +14,9 @@ VIR_DOMAIN_AFFECT_LIVE)`` and accounts for it:
 * guests whose memballoon lacks ``autodeflate='on'`` (deflate-on-OOM) or
   ``freePageReporting='on'`` are reported once in the log and in every
   notification;
+* each guest's demand estimate travels with it in its domain metadata
+  (:mod:`.demand_carrier`): written rarely after the cycle's resizes,
+  read for guests seen for the first time before the policy runs;
 * memory returned to the host is counted by path: balloon inflation
   (``shrunk_mb``), and free page reporting (``fpr_reclaimed_mb``, estimated
   as the fall of QEMU's resident memory of guests with free page reporting
@@ -25,6 +28,7 @@ import dataclasses
 
 from oslo_log import log as logging
 
+from nova_drs.agent import demand_carrier
 from nova_drs.agent import inspector as inspector_mod
 from nova_drs import balloon
 
@@ -62,13 +66,19 @@ class BalloonActuator:
     :param conf: configuration (``[drs_balloon]``).
     :param inspector: a :class:`nova_drs.agent.inspector.LibvirtInspector`.
     :param clock: the policy's clock (monotonic seconds; tests pass a fake).
+    :param wallclock: Unix time, that the carried estimates are dated
+        with (tests pass a fake).
     """
 
-    def __init__(self, conf, inspector, clock=None):
+    def __init__(self, conf, inspector, clock=None, wallclock=None):
         kwargs = {'clock': clock} if clock is not None else {}
         self.policy = balloon.load(conf.drs_balloon.policy, conf, **kwargs)
         self.dry_run = conf.drs_balloon.dry_run
         self.inspector = inspector
+        if wallclock is not None:
+            kwargs['wallclock'] = wallclock
+        self.carrier = demand_carrier.DemandCarrier(conf, inspector,
+                                                    self.policy, **kwargs)
         self._warned = set()
         self._last = {}
         #: totals since start, MiB
@@ -76,6 +86,7 @@ class BalloonActuator:
                        'fpr_reclaimed_mb': 0.0}
 
     def forget(self, uuids):
+        self.carrier.forget(uuids)
         for uuid in uuids:
             self.policy.forget(uuid)
             self._last.pop(uuid, None)
@@ -133,6 +144,8 @@ class BalloonActuator:
                     action='hold', reason='guest is %s' % g.state)
                 continue
             running.append(g)
+        # before the policy's first sample of an arriving guest
+        self.carrier.adopt(guests)
         memories = [self._memory(g) for g in running]
         targets = self.policy.targets(
             balloon.HostMemory(total_mb=host.total_mb,
@@ -147,6 +160,7 @@ class BalloonActuator:
             if report.guests[g.uuid].applied and t.action == 'shrink':
                 shrunk.add(g.uuid)
         report.fpr_reclaimed_mb = self._fpr_reclaimed(running, shrunk)
+        self._carry(running)
         for key in self.totals:
             self.totals[key] += getattr(report, key)
         if report.shrunk_mb or report.grown_mb:
@@ -157,6 +171,17 @@ class BalloonActuator:
                      {'shrunk': len(shrunk), 'shrunk_mb': report.shrunk_mb,
                       'grown': grown, 'grown_mb': report.grown_mb})
         return report
+
+    def _carry(self, running):
+        """Write the estimates due; whatever happens, the cycle goes on."""
+        try:
+            self.carrier.write(running, self.dry_run)
+        except Exception as e:
+            # a fault of the writer must cost the migrations their
+            # estimates, never the host its balloons and metrics
+            if ('carrier', type(e)) not in self._warned:
+                self._warned.add(('carrier', type(e)))
+                LOG.exception('Writing demand estimates failed')
 
     def _apply(self, g, target, report):
         if target.action == 'hold':

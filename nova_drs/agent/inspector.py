@@ -29,7 +29,10 @@ element::
     </metadata>
 
 (set with ``virsh metadata DOMAIN https://opendev.org/openstack/nova-drs
---key drs --set '<balloon floor_mb="1024"/>' --live --config``). Nova
+--key drs --set '<balloon floor_mb="1024"/>' --live --config``). The same
+element carries the guest's demand estimate from host to host
+(:mod:`.demand_element`): read with the rest of the XML, written, live
+only, through the read-write connection. Nova
 does not put server metadata into the domain XML: the
 ``drs:balloon_floor_mb`` server metadata key is read from Nova's API by
 :mod:`.nova_metadata` when ``[drs_agent] nova_metadata`` is on.
@@ -47,6 +50,8 @@ from oslo_log import log as logging
 import tenacity
 
 from nova_drs import retry_policy
+
+from nova_drs.agent import demand_element
 
 try:
     import libvirt
@@ -92,6 +97,9 @@ class GuestConfig:
     stats_period: int = 0
     #: per-guest balloon floor in MiB, None for the configured share
     floor_mb: float = None
+    #: the demand estimate the metadata carries
+    #: (:class:`.demand_element.CarriedDemand`), None when there is none
+    demand: object = None
 
 
 # NOTE: slots: one per guest per cycle, made faster and smaller
@@ -152,6 +160,11 @@ def parse_domain_xml(xml):
             LOG.warning('Ignoring invalid balloon floor %r of domain %s',
                         element.get('floor_mb'), root.findtext('name'))
             config.floor_mb = None
+    try:
+        config.demand = demand_element.parse(element)
+    except ValueError as e:
+        LOG.warning('Ignoring the invalid demand estimate of domain %s: '
+                    '%s', root.findtext('name'), e)
     return config
 
 
@@ -657,3 +670,33 @@ class LibvirtInspector:
         except libvirt.libvirtError as e:
             raise self._failed(conn, e, 'setting the balloon of guest %s'
                                % uuid)
+
+    def set_demand_metadata(self, uuid, peak_mb, history_s, at):
+        """Write a demand estimate into the guest's metadata (live only).
+
+        The ``<drs:balloon>`` element is read first and written back
+        whole with the new estimate: libvirt keeps one element per
+        namespace and replaces it on each write, and it may hold the
+        operator's floor. Through the read-write connection, as the
+        balloon resizes.
+        """
+        conn = self._write_connection()
+        dom = self._domain(conn, uuid)
+        try:
+            try:
+                current = dom.metadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT,
+                                       DRS_NAMESPACE,
+                                       libvirt.VIR_DOMAIN_AFFECT_LIVE)
+            except libvirt.libvirtError as e:
+                if e.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN_METADATA:
+                    raise
+                current = None
+            try:
+                xml = demand_element.merged(current, peak_mb, history_s, at)
+            except ValueError as e:
+                raise InspectorError('guest %s: %s' % (uuid, e))
+            dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, 'drs',
+                            DRS_NAMESPACE, libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        except libvirt.libvirtError as e:
+            raise self._failed(conn, e, 'writing the demand estimate of '
+                               'guest %s' % uuid)

@@ -13,6 +13,7 @@ Units are MiB throughout.
 
 import abc
 import dataclasses
+import typing
 
 from nova_drs import plugins
 
@@ -73,6 +74,18 @@ class BalloonTarget:
     reason: str
 
 
+# NOTE: a named tuple: asked for every guest every cycle (the agent
+# checks whether its estimate is due to be written), and cheaper to make
+# than a frozen dataclass
+class DemandEstimate(typing.NamedTuple):
+    """One guest's demand estimate, as it travels between hosts."""
+
+    #: peak demand over the window, MiB
+    peak_mb: float
+    #: seconds of samples behind it (at most the window)
+    history_s: float
+
+
 class BalloonPolicy(metaclass=abc.ABCMeta):
     """Base class of balloon policies.
 
@@ -94,6 +107,26 @@ class BalloonPolicy(metaclass=abc.ABCMeta):
 
     def forget(self, name):
         """Drop per-guest state for a guest that went away."""
+
+    def guest_estimate(self, name):
+        """What the policy learnt of one guest, to travel with it.
+
+        A :class:`DemandEstimate`, or None when it has none (no history
+        yet, or the policy keeps none). The agent writes it into the
+        guest's domain metadata, which a live migration carries to the
+        destination host.
+        """
+        return None
+
+    def adopt_estimate(self, name, estimate, age_s):
+        """Start the history of ``name`` from an estimate made elsewhere.
+
+        :param estimate: a :class:`DemandEstimate` made ``age_s`` seconds
+            ago (by the agent of the host the guest came from).
+        :returns: True when adopted; False when the policy has a history
+            of that guest already, or cannot use it.
+        """
+        return False
 
     def export_state(self):
         """What the policy learnt that should survive a restart.

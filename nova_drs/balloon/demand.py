@@ -86,6 +86,36 @@ class DemandTracker:
             return 0.0
         return now - buckets[0][0]
 
+    def seed(self, name, now, peak_mb, history_s, age_s):
+        """Start the history of ``name`` from an estimate made elsewhere.
+
+        The estimate was made ``age_s`` seconds ago from ``history_s``
+        seconds of samples. When in those seconds the peak was seen is
+        not known: it is taken as seen when the estimate was made, the
+        latest it can have been, so that it stays in the window as long
+        as it would have on the host that saw it. The history older than
+        the window is discarded, and so is the whole estimate when it
+        was made before the window began.
+
+        Returns False (and changes nothing) when ``name`` has a history
+        already, or when the estimate is out of the window.
+        """
+        if name in self._buckets or not 0.0 <= age_s <= self._window_s:
+            return False
+        made = now - age_s
+        oldest = max(made - max(history_s, 0.0), now - self._window_s)
+        # the oldest bucket holds the peak too (the peak bounds every
+        # part of the history) and says how far back the history goes;
+        # one starting when the estimate was made keeps the peak in the
+        # window for as long (a single bucket less than a bucket's span
+        # older does so by itself)
+        rows = [[oldest, peak_mb]]
+        if made - oldest >= self._span:
+            rows.append([made, peak_mb])
+        self._buckets[name] = rows
+        self._closed[name] = peak_mb if len(rows) > 1 else 0.0
+        return True
+
     def forget(self, name):
         self._buckets.pop(name, None)
         self._closed.pop(name, None)

@@ -50,6 +50,37 @@ BALLOON_OPTS = [
              'estimates are saved in ``[drs_agent] state_path`` and '
              'survive restarts of the agent. 0 turns demand-aware floors '
              'off: ``floor`` alone is the floor.'),
+    cfg.BoolOpt(
+        'demand_metadata', default=True,
+        help='Carry each guest\'s demand estimate in its libvirt domain '
+             'metadata (a ``<drs:demand>`` child of the ``<drs:balloon>`` '
+             'element, live definition only), which a live migration '
+             'takes to the destination host: the agent there starts the '
+             'guest\'s history from it rather than from nothing. The '
+             'agent writes it rarely (``demand_metadata_change``, '
+             '``demand_metadata_interval_s``), never in ``dry_run``, and '
+             'reads it for any guest it has no history of.'),
+    cfg.FloatOpt(
+        'demand_metadata_interval_s', default=300.0, min=10.0,
+        max=86400.0,
+        help='Seconds after which a guest\'s estimate is written into its '
+             'metadata again even if it hardly changed, so that what a '
+             'migration carries is at most this old (plus the time the '
+             'migration takes).'),
+    cfg.FloatOpt(
+        'demand_metadata_change', default=0.05, min=0.0, max=1.0,
+        help='Share of flavor memory by which a guest\'s estimate must '
+             'differ from the one last written to be written at once, '
+             'before ``demand_metadata_interval_s`` is over.'),
+    cfg.FloatOpt(
+        'demand_metadata_max_age_s', default=1800.0, min=0.0,
+        max=30 * 86400.0,
+        help='Seconds after it was written beyond which an estimate read '
+             'from a guest\'s metadata is not trusted (and never older '
+             'than ``demand_window_s``): a guest that ran that long '
+             'without an agent writing it (paused, saved, on a host '
+             'whose agent was down) may need something else now. 0 never '
+             'trusts one.'),
     cfg.StrOpt(
         'floor_metadata_key', default='drs:balloon_floor_mb',
         help='Server metadata key whose value (MiB) overrides the floor '
@@ -68,10 +99,26 @@ BALLOON_OPTS = [
         help='Major page faults per second above which a guest counts as '
              'under memory pressure.'),
     cfg.FloatOpt(
-        'pressure_drop', default=0.10, min=0.0, max=1.0,
-        help='A guest whose usable memory fell by more than this share of '
-             'its flavor memory since the last cycle counts as under '
-             'pressure (it is allocating fast).'),
+        'pressure_drop_rate', default=0.01, min=0.0, max=1.0,
+        help='A guest whose usable memory falls faster than this share of '
+             'its flavor memory per second (0.01: a tenth of it in a 10 s '
+             'cycle), not counting what balloon changes took, counts as '
+             'under pressure: it is allocating fast. '
+             'Measured over the time since the guest\'s last sample, so '
+             'the same allocation speed is pressure at any agent '
+             'interval.'),
+    cfg.FloatOpt(
+        'pressure_drop', default=None, min=0.0, max=1.0,
+        deprecated_for_removal=True,
+        deprecated_reason='Counted per cycle, so the same allocation speed '
+                          'was pressure at one agent interval and not at '
+                          'another; use ``pressure_drop_rate`` (per '
+                          'second).',
+        deprecated_since='2026.2',
+        help='Share of flavor memory by which a guest\'s usable memory '
+             'must fall in one cycle to count as pressure. When set, it '
+             'replaces ``pressure_drop_rate`` with ``pressure_drop / '
+             '[drs_agent] interval``.'),
     cfg.FloatOpt(
         'shrink_rate', default=0.005, min=0.0, max=1.0,
         help='Largest share of flavor memory taken from one guest per '

@@ -4,12 +4,13 @@
 *Guests first.* Every cycle, each guest with a balloon and statistics is
 checked for memory pressure: usable memory (the guest's MemAvailable)
 below half its margin, major faults above ``major_fault_rate``, any
-swap-in, or usable memory falling by more than ``pressure_drop`` of its
-flavor memory since the last cycle (not counting what a balloon change
-took or gave). A guest under pressure is never shrunk; it grows at once
-by its shortfall (enough to have twice its margin usable) and at least
-``grow_step`` of its flavor memory, up to the flavor memory. A guest
-whose usable memory is merely below its margin grows by the difference.
+swap-in, or usable memory falling faster than ``pressure_drop_rate`` of
+its flavor memory per second since its last sample (not counting what a
+balloon change took or gave). A guest under pressure is never shrunk; it
+grows at once by its shortfall (enough to have twice its margin usable)
+and at least ``grow_step`` of its flavor memory, up to the flavor memory.
+A guest whose usable memory is merely below its margin grows by the
+difference.
 A guest that needed memory is not shrunk again for the next
 ``shrink_holdoff_s`` seconds, even if it looks idle: its usable memory
 rose only because it was just given some, and shrinking it back while it
@@ -21,7 +22,9 @@ memory, plus what it swapped in) is tracked over the last
 that peak plus its margin, and never below the flat ``floor`` share of
 its flavor memory, the lower safety bound. A per-instance metadata floor
 wins over both. ``demand_window_s = 0`` turns this off: the flat share is
-then the floor, as before.
+then the floor, as before. A guest migrated in brings its estimate from
+the source host (:mod:`nova_drs.agent.demand_carrier`, through
+:meth:`adopt_estimate`): it only adds to what its own samples show here.
 
 *Seconds, not cycles.* Reclaim and give-back run at ``shrink_rate`` and
 ``give_back_rate`` (shares of flavor memory per second), times the time
@@ -29,9 +32,11 @@ elapsed since the last cycle as read from the policy's clock (monotonic
 by default; the simulator and the tests inject theirs); the elapsed time
 is capped at three agent intervals so that a cycle after a long stall
 (a suspended host) does not take a stall's worth at once. So the same
-settings behave the same at a 5 s and a 60 s agent interval. The
-deprecated per-cycle ``shrink_step`` and ``shrink_holdoff`` are converted
-with the agent interval when set.
+settings behave the same at a 5 s and a 60 s agent interval; so does
+``pressure_drop_rate``, measured over the time since each guest's last
+sample (not capped: a slow fall over a long stall is not pressure). The
+deprecated per-cycle ``shrink_step``, ``shrink_holdoff`` and
+``pressure_drop`` are converted with the agent interval when set.
 
 *Host second.* Only while the host has less memory available than
 ``host_free_target`` does the policy reclaim, and only from idle guests:
@@ -69,7 +74,7 @@ _OPTIONS = ('floor', 'grow_step', 'shrink_rate', 'shrink_step',
             'give_back_rate', 'shrink_holdoff_s', 'shrink_holdoff',
             'guest_margin', 'guest_margin_min_mb', 'host_free_target',
             'host_free_hysteresis', 'major_fault_rate', 'min_change_mb',
-            'pressure_drop', 'demand_window_s')
+            'pressure_drop', 'pressure_drop_rate', 'demand_window_s')
 
 #: agent interval assumed when the configuration has none (the default)
 DEFAULT_INTERVAL_S = 10.0
@@ -93,6 +98,8 @@ def _read_options(group, interval_s):
         opts.shrink_rate = opts.shrink_step / interval_s
     if opts.shrink_holdoff is not None:
         opts.shrink_holdoff_s = opts.shrink_holdoff * interval_s
+    if opts.pressure_drop is not None:
+        opts.pressure_drop_rate = opts.pressure_drop / interval_s
     return opts
 
 
@@ -149,6 +156,33 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         return self.demand.restore(state.get('demand'), self.clock(),
                                    elapsed_s)
 
+    # -- the estimates travelling with migrated guests
+
+    def guest_estimate(self, name):
+        if self._opts.demand_window_s <= 0:
+            return None
+        peak = self.demand.peak(name)
+        if peak is None:
+            return None
+        return balloon.DemandEstimate(
+            peak_mb=peak, history_s=min(self.demand.history_s(
+                name, self.clock()), self._opts.demand_window_s))
+
+    def adopt_estimate(self, name, estimate, age_s):
+        """Start ``name``'s history from ``estimate`` (see the base class).
+
+        It only adds to what the guest's own samples show here: its floor
+        is the larger of the two peaks plus its margin, never below the
+        flat ``floor`` share, and a per-instance floor still wins; a
+        guest under pressure grows at once whatever the estimate says.
+        """
+        if self._opts.demand_window_s <= 0:
+            return False
+        if self.demand.window_s != self._opts.demand_window_s:
+            self.demand.window_s = float(self._opts.demand_window_s)
+        return self.demand.seed(name, self.clock(), estimate.peak_mb,
+                                estimate.history_s, age_s)
+
     # -- per guest figures
 
     def _margin(self, g):
@@ -183,12 +217,14 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             # The shrink asked for last cycle counts even if actual_mb
             # does not show it yet (libvirt updates it up to a second
             # after the guest gave the memory).
-            last_usable, last_actual = last
+            last_usable, last_actual, last_at = last
             explained = max(last_actual - g.actual_mb,
                             self._shrinking.get(g.name, 0.0), 0.0)
             fell = last_usable - g.usable_mb - explained
-            if fell > opts.pressure_drop * g.max_mb:
-                return 'usable memory fell %.0f MiB in one cycle' % fell
+            took_s = max(self._now - last_at, 0.0)
+            if fell > opts.pressure_drop_rate * took_s * g.max_mb:
+                return ('usable memory fell %.0f MiB in %.0f s'
+                        % (fell, took_s))
         return None
 
     def _accrued_s(self, direction, g, rate):
@@ -250,7 +286,7 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 continue
             margin = self._margin(g)
             pressure = self._pressure(g, margin)
-            self._last_usable[g.name] = (g.usable_mb, g.actual_mb)
+            self._last_usable[g.name] = (g.usable_mb, g.actual_mb, now)
             if track is not None:
                 # what it uses, and what it wanted and did not have
                 track(g.name, now, g.actual_mb - g.usable_mb

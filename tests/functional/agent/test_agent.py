@@ -14,6 +14,9 @@ import time
 
 import oslo_messaging
 
+from nova_drs.agent import inspector as inspector_mod
+from nova_drs.agent import manager
+from nova_drs.agent import publisher
 from nova_drs.balancer.intake import listener as listener_mod
 from nova_drs.balancer.view import host_view
 from nova_drs import config
@@ -26,9 +29,9 @@ GUEST_A = {'memory_mib': 512, 'autodeflate': True,
            'free_page_reporting': True, 'floor_mb': 192}
 GUEST_B = {'memory_mib': 512, 'autodeflate': False}
 
-# faster reclaim (10 % of flavor memory per 1 s cycle), and a pressure
-# threshold for 1 s cycles rather than 10 s
-SQUEEZE = "[drs_balloon]\nshrink_rate = 0.1\npressure_drop = 0.05\n"
+# faster reclaim (10 % of flavor memory per second, a 1 s cycle), and a
+# guest counts as allocating fast from 5 % of its flavor memory a second
+SQUEEZE = "[drs_balloon]\nshrink_rate = 0.1\npressure_drop_rate = 0.05\n"
 SQUEEZE_DRY_RUN = SQUEEZE + "dry_run = true\n"
 
 
@@ -121,6 +124,58 @@ class TestAgentOnGuests(base.AgentLabTestCase):
         self.assertIn(b.uuid, p['balloon']['without_free_page_reporting'])
         self.assertNotIn(a.uuid, p['balloon']['without_autodeflate'])
         self.assertEqual(0, agent.failed_cycles)
+
+    def test_demand_estimate_travels_in_the_migratable_xml(self):
+        a, b = self.guests['a'], self.guests['b']
+        # the metadata as the lab defined it (a: the operator's floor; b:
+        # none), back for the other tests
+        for g, element in ((a, '<balloon floor_mb="192"/>'), (b, None)):
+            self.addCleanup(g.dom.setMetadata,
+                            lab.libvirt.VIR_DOMAIN_METADATA_ELEMENT, element,
+                            'drs' if element else None,
+                            inspector_mod.DRS_NAMESPACE,
+                            lab.libvirt.VIR_DOMAIN_AFFECT_LIVE)
+        source = self.start_agent(self.load_conf())
+
+        def carried():
+            # what Nova sends to the destination of a live migration
+            return inspector_mod.parse_domain_xml(a.dom.XMLDesc(
+                lab.libvirt.VIR_DOMAIN_XML_MIGRATABLE))
+        xml = lab.wait_for(lambda: carried().demand and carried(), 30,
+                           what='the demand estimate of guest a in its '
+                                'migratable XML')
+        estimate = source.actuator.policy.guest_estimate(a.uuid)
+        self.assertAlmostEqual(estimate.peak_mb, xml.demand.peak_mb,
+                               delta=0.05 * 512)
+        self.assertLess(xml.demand.peak_mb, 512)
+        self.assertLess(abs(time.time() - xml.demand.at), 60)
+        # the operator's floor is still there
+        self.assertEqual(192.0, xml.floor_mb)
+        self.assertEqual(0, source.failed_cycles)
+
+        # a destination's agent: a state of its own, no history of a
+        conf = config.load([self.agent_conf("""\
+            [drs_agent]
+            state_path = %s
+            [drs_balloon]
+            dry_run = true
+            """ % os.path.join(self.tmp, 'destination'))])
+        destination = manager.AgentManager(
+            conf, publisher=publisher.Publisher(
+                conf, notifier=base.RecordingNotifier()))
+        destination.start()
+        try:
+            destination.run_cycle()
+        finally:
+            destination.stop()
+        self.assertIn(a.uuid, destination.actuator.carrier.adopted)
+        policy = destination.actuator.policy
+        self.assertGreaterEqual(policy.demand.peak(a.uuid),
+                                xml.demand.peak_mb)
+        self.assertGreaterEqual(
+            policy.demand.history_s(a.uuid, time.monotonic()),
+            xml.demand.history_s)
+        self.assertEqual(0, destination.failed_cycles)
 
     def test_samples_through_a_read_only_connection(self):
         # dry run: the agent never needs to write, and never connects to

@@ -8,6 +8,7 @@ values. Set it with ``mock.patch.object(inspector, 'libvirt', fake)``.
 import copy
 import threading
 import types
+from xml.etree import ElementTree  # nosec B405: the tests' own XML
 
 from nova_drs.agent import hoststats
 from nova_drs.agent import inspector
@@ -35,7 +36,11 @@ CONSTANTS = {
     'VIR_ERR_OPERATION_INVALID': 55, 'VIR_ERR_OPERATION_DENIED': 29,
     'VIR_FROM_QEMU': 10, 'VIR_FROM_DOMAIN': 20, 'VIR_FROM_REMOTE': 13,
     'VIR_FROM_RPC': 7,
+    'VIR_DOMAIN_METADATA_ELEMENT': 2, 'VIR_ERR_NO_DOMAIN_METADATA': 80,
 }
+
+# the domain XML the fake writes names the namespace as libvirtd does
+ElementTree.register_namespace('drs', inspector.DRS_NAMESPACE)
 
 
 class libvirtError(Exception):
@@ -114,6 +119,14 @@ class FakeDomain:
         self.memory_calls = []
         self.job = 0
         self.vanished = False
+        #: (xml, key, uri, flags) of every setMetadata call that succeeded
+        self.metadata_calls = []
+        #: setMetadata calls, failed ones included
+        self.metadata_attempts = 0
+        #: raised by the next setMetadata calls when set
+        self.metadata_error = None
+        # the guest itself, whichever connection it is seen through
+        self._origin = self
 
     def UUIDString(self):
         return self.uuid
@@ -140,6 +153,53 @@ class FakeDomain:
                                CONSTANTS['VIR_ERR_OPERATION_DENIED'],
                                CONSTANTS['VIR_FROM_DOMAIN'])
         self.memory_calls.append((kib, flags))
+        return 0
+
+    def _metadata_node(self, root, uri):
+        node = root.find('metadata')
+        if node is None:
+            return None, None
+        return node, next((e for e in node
+                           if e.tag.startswith('{%s}' % uri)), None)
+
+    def metadata(self, kind, uri, flags):
+        """As libvirtd answers: the element, its tags without prefix."""
+        self._check()
+        root = ElementTree.fromstring(self._origin.xml)  # nosec B314
+        _node, element = self._metadata_node(root, uri)
+        if element is None:
+            raise libvirtError('metadata not found',
+                               CONSTANTS['VIR_ERR_NO_DOMAIN_METADATA'])
+        for e in element.iter():
+            e.tag = e.tag.rsplit('}', 1)[-1]
+        return ElementTree.tostring(element, encoding='unicode')
+
+    def setMetadata(self, kind, xml, key, uri, flags):
+        """As libvirtd does: one element per namespace, replaced whole."""
+        self._check()
+        if self.conn.readonly:
+            raise libvirtError('operation forbidden: read only access '
+                               'prevents virDomainSetMetadata',
+                               CONSTANTS['VIR_ERR_OPERATION_DENIED'],
+                               CONSTANTS['VIR_FROM_DOMAIN'])
+        self._origin.metadata_attempts += 1
+        if self._origin.metadata_error is not None:
+            raise self._origin.metadata_error
+        self.metadata_calls.append((xml, key, uri, flags))
+        origin = self._origin
+        root = ElementTree.fromstring(origin.xml)  # nosec B314
+        node, old = self._metadata_node(root, uri)
+        if node is None:
+            node = ElementTree.Element('metadata')
+            root.insert(1, node)
+        if old is not None:
+            node.remove(old)
+        new = ElementTree.fromstring(xml)  # nosec B314
+        for e in new.iter():
+            # libvirtd puts the element and its children in the namespace
+            e.tag = '{%s}%s' % (uri, e.tag)
+        node.append(new)
+        origin.xml = ElementTree.tostring(root, encoding='unicode')
         return 0
 
     def bound(self, conn):

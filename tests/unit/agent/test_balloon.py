@@ -159,7 +159,7 @@ class TestAdaptivePolicyInTheAgent(base.BaseTestCase):
     def setUp(self):
         super().setUp()
         self.conf = clusters.conf(drs_balloon__shrink_step=0.1,
-                                  drs_balloon__pressure_drop=0.05)
+                                  drs_balloon__pressure_drop_rate=0.005)
         self.policy = policies.load('adaptive', self.conf,
                                     clock=stepping_clock())
         self.short = policies.HostMemory(total_mb=100 * 1024,
@@ -173,7 +173,7 @@ class TestAdaptivePolicyInTheAgent(base.BaseTestCase):
                 for t in self.policy.targets(host or self.short, [g])}
 
     def test_own_shrink_is_not_pressure(self):
-        # a 51 MiB shrink lowers usable by 51 MiB (> pressure_drop 25.6);
+        # a 51 MiB shrink lowers usable by 51 MiB (> 25.6 MiB, 0.005 x 10 s);
         # libvirt may report the new balloon size only a cycle later
         t = self.targets(actual_mb=512, usable_mb=430)['g']
         self.assertEqual('shrink', t.action)

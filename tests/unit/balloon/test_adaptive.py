@@ -235,6 +235,60 @@ class TestSecondsNotCycles(base.BaseTestCase):
         self.assertAlmostEqual(0.005, opts.shrink_rate)
         self.assertAlmostEqual(40.0, opts.shrink_holdoff_s)
 
+    def allocating(self, conf, interval_s, mb_per_s):
+        """The policy's verdict on a guest allocating ``mb_per_s``.
+
+        A 16 GiB guest holding 15 GiB on a host with memory enough (no
+        balloon change explains the fall), sampled twice, ``interval_s``
+        seconds apart: the targets of the second cycle (the first has
+        nothing to compare with), as (action, reason).
+        """
+        now = [0.0]
+        policy = balloon.load('adaptive', conf, clock=lambda: now[0],
+                              interval_s=interval_s)
+        fine = balloon.HostMemory(total_mb=100 * GIB, available_mb=12 * GIB)
+        out = []
+        for t in (0.0, interval_s):
+            now[0] = t
+            out = policy.targets(fine, [guest(
+                max_mb=16 * GIB, actual=15 * GIB,
+                usable=14 * GIB - mb_per_s * t)])
+        return [(t.action, t.reason) for t in out]
+
+    def test_same_allocation_speed_is_pressure_at_5_and_60_s(self):
+        # the default: 1 % of flavor memory a second, 163.8 MiB/s here
+        conf = clusters.conf()
+        for interval_s in (5.0, 60.0):
+            (action, reason), = self.allocating(conf, interval_s, 200.0)
+            self.assertEqual('grow', action)
+            fell = 'fell %.0f MiB in %.0f s' % (200.0 * interval_s,
+                                                interval_s)
+            self.assertIn(fell, reason)
+            # slower than the rate: pressure at neither interval
+            self.assertEqual([], self.allocating(conf, interval_s, 100.0))
+
+    def test_cycle_counted_pressure_drop_would_differ(self):
+        # the deprecated per-cycle option, converted with each run's
+        # interval, keeps its per-cycle meaning: 10 % of flavor memory a
+        # cycle is 327.7 MiB/s at 5 s but 27.3 MiB/s at 60 s, so 100 MiB/s
+        # is pressure at 60 s only
+        conf = clusters.conf(drs_balloon__pressure_drop=0.1)
+        self.assertEqual([], self.allocating(conf, 5.0, 100.0))
+        self.assertEqual(['grow'], [a for a, _r in self.allocating(
+            conf, 60.0, 100.0)])
+
+    def test_deprecated_pressure_drop_is_converted(self):
+        conf = clusters.conf(drs_balloon__pressure_drop=0.2,
+                             drs_agent__interval=20.0)
+        policy = balloon.load('adaptive', conf)
+        self.assertAlmostEqual(0.01, policy._opts.pressure_drop_rate)
+        # the default interval when none is given to the policy
+        policy = balloon.load('adaptive', clusters.conf(
+            drs_balloon__pressure_drop=0.1))
+        self.assertAlmostEqual(0.01, policy._opts.pressure_drop_rate)
+        self.assertAlmostEqual(
+            0.01, clusters.conf().drs_balloon.pressure_drop_rate)
+
     def test_holdoff_is_in_seconds(self):
         now = [0.0]
         conf = clusters.conf(drs_balloon__shrink_holdoff_s=30.0)
@@ -405,3 +459,28 @@ class TestDemandTracker(base.BaseTestCase):
         t.add('g', 2100.0, 50.0)
         self.assertEqual(100.0, t.peak('g'))
         self.assertIsNone(t.peak('other'))
+
+    def test_seeded_from_an_estimate_made_elsewhere(self):
+        t = demand.DemandTracker(1200.0)     # 12 buckets of 100 s
+        # made 300 s ago from 2000 s of samples: 1200 s of them kept
+        self.assertTrue(t.seed('g', 5000.0, 700.0, 2000.0, 300.0))
+        self.assertEqual(700.0, t.peak('g'))
+        self.assertEqual(1200.0, t.history_s('g', 5000.0))
+        # what the guest shows here only adds to it
+        t.add('g', 5010.0, 100.0)
+        self.assertEqual(700.0, t.peak('g'))
+        # the peak leaves the window 1200 s after it was made (to a
+        # bucket's span)
+        t.add('g', 6000.0, 100.0)
+        self.assertEqual(700.0, t.peak('g'))
+        t.add('g', 6000.0 + 1200.0, 100.0)
+        self.assertEqual(100.0, t.peak('g'))
+        # a guest with a history of its own, an estimate out of the window
+        self.assertFalse(t.seed('g', 7200.0, 900.0, 60.0, 0.0))
+        self.assertFalse(t.seed('h', 7200.0, 900.0, 60.0, 1300.0))
+        self.assertIsNone(t.peak('h'))
+        # a short history: one bucket, as long in the window
+        self.assertTrue(t.seed('s', 7200.0, 900.0, 20.0, 100.0))
+        self.assertEqual(120.0, t.history_s('s', 7200.0))
+        t.add('s', 7200.0 + 1150.0, 1.0)
+        self.assertEqual(900.0, t.peak('s'))
