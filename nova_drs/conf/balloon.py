@@ -106,7 +106,9 @@ BALLOON_OPTS = [
              'under pressure: it is allocating fast. '
              'Measured over the time since the guest\'s last sample, so '
              'the same allocation speed is pressure at any agent '
-             'interval.'),
+             'interval. A guest whose usable memory fell by more than its '
+             'whole margin (guest_margin) between two samples is under '
+             'pressure too, however slowly it fell.'),
     cfg.FloatOpt(
         'pressure_drop', default=None, min=0.0, max=1.0,
         deprecated_for_removal=True,

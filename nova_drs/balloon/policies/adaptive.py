@@ -5,8 +5,8 @@
 checked for memory pressure: usable memory (the guest's MemAvailable)
 below half its margin, major faults above ``major_fault_rate``, any
 swap-in, or usable memory falling faster than ``pressure_drop_rate`` of
-its flavor memory per second since its last sample (not counting what a
-balloon change took or gave). A guest under pressure is never shrunk; it
+its flavor memory per second since its last sample, or by more than its
+whole margin (not counting what a balloon change took or gave). A guest under pressure is never shrunk; it
 grows at once by its shortfall (enough to have twice its margin usable)
 and at least ``grow_step`` of its flavor memory, up to the flavor memory.
 A guest whose usable memory is merely below its margin grows by the
@@ -225,6 +225,15 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             if fell > opts.pressure_drop_rate * took_s * g.max_mb:
                 return ('usable memory fell %.0f MiB in %.0f s'
                         % (fell, took_s))
+            # NOTE: an amount, not a rate: a guest that used up more than
+            # its whole margin between two samples may run short before
+            # the next one, however slowly it did so. At short intervals
+            # the rate decides first; at long ones (a minute or more) this
+            # does, which keeps them as safe as they were with the
+            # per-cycle pressure_drop.
+            if fell > margin:
+                return ('usable memory fell %.0f MiB in %.0f s, more than '
+                        'its margin' % (fell, took_s))
         return None
 
     def _accrued_s(self, direction, g, rate):

@@ -264,8 +264,20 @@ class TestSecondsNotCycles(base.BaseTestCase):
             fell = 'fell %.0f MiB in %.0f s' % (200.0 * interval_s,
                                                 interval_s)
             self.assertIn(fell, reason)
-            # slower than the rate: pressure at neither interval
-            self.assertEqual([], self.allocating(conf, interval_s, 100.0))
+            # slower than the rate, and less than the guest's margin
+            # (1,638 MiB) between two samples: pressure at neither
+            self.assertEqual([], self.allocating(conf, interval_s, 20.0))
+
+    def test_a_fall_beyond_the_margin_is_pressure_however_slow(self):
+        # 100 MiB/s is below the rate (163.8 MiB/s), but 60 s of it use up
+        # 6,000 MiB, more than the guest's whole margin (1,638 MiB): it
+        # could run short before the next sample. 5 s of it (500 MiB)
+        # could not.
+        conf = clusters.conf()
+        self.assertEqual([], self.allocating(conf, 5.0, 100.0))
+        (action, reason), = self.allocating(conf, 60.0, 100.0)
+        self.assertEqual('grow', action)
+        self.assertIn('more than its margin', reason)
 
     def test_cycle_counted_pressure_drop_would_differ(self):
         # the deprecated per-cycle option, converted with each run's
