@@ -9,6 +9,7 @@ The ``nova-drs`` subcommands live beside the code they drive
 ``nova-drs-manage`` end through :func:`run`.
 """
 
+import importlib
 import os
 import sys
 import traceback
@@ -30,6 +31,25 @@ class CommandError(Exception):
     def __init__(self, message, exit_code=EXIT_USAGE):
         super().__init__(message)
         self.exit_code = exit_code
+
+
+def check_extra(command, modules):
+    """Refuse, in one line, a command whose extra is not installed.
+
+    :param command: the command as a user types it (``nova-drs simulate``)
+    :param modules: the modules of the ``sim`` extra it needs
+    :raises CommandError: naming the missing modules and the extra
+    """
+    missing = []
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        raise CommandError(
+            '"%s" needs %s, part of the "sim" extra: pip install '
+            '\'nova-drs[sim]\'' % (command, ' and '.join(missing)))
 
 
 def run(prog, parser, argv=None, dispatch=None):

@@ -17,7 +17,6 @@ traceback.
 """
 
 import argparse
-import importlib
 import json
 import sys
 
@@ -168,25 +167,9 @@ NEEDS_EXTRA = {
 }
 
 
-def check_extra(command, modules):
-    """Refuse, in one line, a subcommand whose extra is not installed.
-
-    :raises CommandError: naming the missing module and the extra
-    """
-    missing = []
-    for module in modules:
-        try:
-            importlib.import_module(module)
-        except ImportError:
-            missing.append(module)
-    if missing:
-        raise CommandError(
-            '"nova-drs %s" needs %s, part of the "sim" extra: pip install '
-            '\'nova-drs[sim]\'' % (command, ' and '.join(missing)))
-
-
 def _dispatch(args):
-    check_extra(args.command, getattr(args, 'needs', ()))
+    common.check_extra('nova-drs %s' % args.command,
+                       getattr(args, 'needs', ()))
     return args.func(args)
 
 

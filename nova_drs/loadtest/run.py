@@ -43,7 +43,7 @@ import time
 import uuid
 
 from nova_drs import agent
-from nova_drs.loadtest import nova_api
+from nova_drs.cmd import common
 from nova_drs.loadtest import processes
 
 #: what the region double's and the fleet's processes are given
@@ -92,6 +92,12 @@ SETTLE_S = 10.0
 
 class LoadTestError(Exception):
     """The load test cannot run; the message says why."""
+
+
+def nova_api():
+    """The region double's module (it needs werkzeug, of the sim extra)."""
+    from nova_drs.loadtest import nova_api as nova_api_mod
+    return nova_api_mod
 
 
 def _log(text, *args):
@@ -215,7 +221,7 @@ class LoadTest:
                 group='drs-loadtest-%s' % self.run_id,
                 replica_id=replica_id, database=self.db.url))
             # each replica under its own URL prefix: its calls are counted
-            f.write(nova_api.client_config(nova_url, replica_id))
+            f.write(nova_api().client_config(nova_url, replica_id))
         return path
 
     def _sync_db(self, conf_path):
@@ -778,6 +784,12 @@ def main(argv=None):
     # through the agents' code: native threads, no eventlet
     agent.use_native_threads()
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    try:
+        # the region double serves Nova's API with werkzeug
+        common.check_extra('nova-drs-loadtest', ('werkzeug',))
+    except common.CommandError as e:
+        print('nova-drs-loadtest: error: %s' % e, file=sys.stderr)
+        return common.EXIT_USAGE
     test = LoadTest(args)
     _log('work directory (configurations, logs): %s', test.work_dir)
     # SIGTERM (a CI timeout, kill) unwinds like ^C, so that the replicas,

@@ -6,9 +6,10 @@ checked for memory pressure: usable memory (the guest's MemAvailable)
 below half its margin, major faults above ``major_fault_rate``, any
 swap-in, or usable memory falling faster than ``pressure_drop_rate`` of
 its flavor memory per second since its last sample, or by more than its
-whole margin (not counting what a balloon change took or gave). A guest under pressure is never shrunk; it
-grows at once by its shortfall (enough to have twice its margin usable)
-and at least ``grow_step`` of its flavor memory, up to the flavor memory.
+whole margin (not counting what a balloon change took or gave). A guest
+under pressure is never shrunk; it grows at once by its shortfall
+(enough to have twice its margin usable) and at least ``grow_step`` of
+its flavor memory, up to the flavor memory.
 A guest whose usable memory is merely below its margin grows by the
 difference.
 A guest that needed memory is not shrunk again for the next

@@ -2,9 +2,9 @@
 """Package scope: the services run without the ``sim`` extra, and the
 subcommands that need it say so in one line.
 
-Each check runs in a fresh interpreter where matplotlib, scipy and jinja2
-cannot be imported (``sys.modules[name] = None`` makes ``import name``
-fail, as on a compute node that installed ``nova-drs[agent]`` only).
+Each check runs in a fresh interpreter where matplotlib, scipy, jinja2
+and werkzeug cannot be imported (``sys.modules[name] = None`` makes
+``import name`` fail, as on a compute node that installed ``nova-drs[agent]`` only).
 """
 
 import subprocess
@@ -18,10 +18,11 @@ BLOCK = textwrap.dedent('''\
     import sys
 
     class Block:
-        """Finds matplotlib, scipy and jinja2 nowhere."""
+        """Finds matplotlib, scipy, jinja2 and werkzeug nowhere."""
         @staticmethod
         def find_spec(name, path=None, target=None):
-            if name.split('.')[0] in ('matplotlib', 'scipy', 'jinja2'):
+            if name.split('.')[0] in ('matplotlib', 'scipy', 'jinja2',
+                                      'werkzeug'):
                 raise ModuleNotFoundError(name)
             return None
 
@@ -48,7 +49,7 @@ class TestWithoutSimExtra(base.BaseTestCase):
             import nova_drs.osc.plugin
             loaded = [m for m in sys.modules
                       if m.split('.')[0] in ('matplotlib', 'scipy',
-                                             'jinja2')]
+                                             'jinja2', 'werkzeug')]
             print('loaded:', loaded)
             '''))
         self.assertEqual(0, result.returncode, result.stderr)
@@ -65,6 +66,16 @@ class TestWithoutSimExtra(base.BaseTestCase):
             self.assertNotIn('Traceback', result.stderr)
             self.assertEqual(1, len(result.stderr.strip().splitlines()),
                              result.stderr)
+
+    def test_loadtest_says_what_to_install(self):
+        result = run(textwrap.dedent('''\
+            from nova_drs.loadtest import run
+            sys.exit(run.main(['--hosts', '10']))
+            '''))
+        self.assertEqual(2, result.returncode, result.stderr)
+        self.assertIn("needs werkzeug", result.stderr)
+        self.assertIn("pip install 'nova-drs[sim]'", result.stderr)
+        self.assertNotIn('Traceback', result.stderr)
 
     def test_plan_works_without_it(self):
         result = run(textwrap.dedent('''\
