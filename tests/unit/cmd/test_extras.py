@@ -4,7 +4,8 @@ subcommands that need it say so in one line.
 
 Each check runs in a fresh interpreter where matplotlib, scipy, jinja2
 and werkzeug cannot be imported (``sys.modules[name] = None`` makes
-``import name`` fail, as on a compute node that installed ``nova-drs[agent]`` only).
+``import name`` fail, as on a compute node that installed
+``nova-drs[agent]`` only).
 """
 
 import subprocess
