@@ -35,6 +35,7 @@ because of the per-instance and per-destination locks
 import collections
 import contextlib
 import hashlib
+import math
 import os
 import socket
 import threading
@@ -48,6 +49,7 @@ from tooz import hashring
 
 from nova_drs.balancer import backend_retries
 from nova_drs.notifications import partition as partition_mod
+from nova_drs import periodic
 
 LOG = logging.getLogger(__name__)
 
@@ -249,7 +251,9 @@ class Coordinator:
         self._reported = (frozenset(), False)
         self._listeners = []
         self._stopping = threading.Event()
-        self._thread = None
+        self._runner = None
+        # heartbeat turns left out after failures (the back-off)
+        self._skip = 0
         self.failures = 0
 
     # -- life cycle -------------------------------------------------------
@@ -260,12 +264,16 @@ class Coordinator:
         Does not wait for the backend: until the first heartbeat succeeds
         this replica owns nothing (see :meth:`wait_active`).
         """
-        if self._thread is not None:
+        if self._runner is not None:
             return self
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._run, name='drs-coordination', daemon=True)
-        self._thread.start()
+        # NOTE: a heartbeat every interval from the start of the previous
+        # one (it was from its end): the lease counts from the start of
+        # the last good one, so this keeps more of it in hand
+        self._runner = periodic.Periodic('drs-coordination', [
+            periodic.Task(self._heartbeat, self.interval,
+                          run_immediately=True, name='the heartbeat')])
+        self._runner.start()
         return self
 
     def stop(self):
@@ -273,9 +281,10 @@ class Coordinator:
         with self._state:
             self._lease_until = None
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner.wait()
+            self._runner = None
         if self._driver.is_started:
             try:
                 self._driver.stop()  # leaves the group, releases locks
@@ -400,32 +409,38 @@ class Coordinator:
 
     # -- heartbeat thread -------------------------------------------------
 
-    def _run(self):
-        delay = 0.0
-        while not self._stopping.wait(delay):
-            try:
-                self._beat()
-            except Exception as e:
-                self.failures += 1
-                delay = min(self.interval * 2 ** (self.failures - 1),
-                            max(self.interval, self.member_timeout / 4.0))
-                lease = self._lease_left()
-                if isinstance(e, tooz.ToozError):
-                    LOG.warning('Coordination: heartbeat to %s failed '
-                                '(%d in a row, lease %s): %s; retrying in '
-                                '%.1f s', self.group, self.failures, lease,
-                                e, delay)
-                else:
-                    LOG.exception('Coordination: heartbeat failed (%d in '
-                                  'a row, lease %s); retrying in %.1f s',
-                                  self.failures, lease, delay)
-            else:
-                if self.failures:
-                    LOG.info('Coordination: backend answers again after '
-                             '%d failed heartbeats', self.failures)
-                self.failures = 0
-                delay = self.interval
+    def _heartbeat(self):
+        if self._skip > 0:
+            # backing off after failures; a lease running out meanwhile
+            # is still reported on time
+            self._skip -= 1
             self._notify()
+            return
+        try:
+            self._beat()
+        except Exception as e:
+            self.failures += 1
+            delay = min(self.interval * 2 ** (self.failures - 1),
+                        max(self.interval, self.member_timeout / 4.0))
+            # the next attempt at the first turn at least delay after the
+            # start of this one
+            self._skip = math.ceil(delay / self.interval) - 1
+            lease = self._lease_left()
+            if isinstance(e, tooz.ToozError):
+                LOG.warning('Coordination: heartbeat to %s failed '
+                            '(%d in a row, lease %s): %s; retrying in '
+                            '%.1f s', self.group, self.failures, lease,
+                            e, delay)
+            else:
+                LOG.exception('Coordination: heartbeat failed (%d in '
+                              'a row, lease %s); retrying in %.1f s',
+                              self.failures, lease, delay)
+        else:
+            if self.failures:
+                LOG.info('Coordination: backend answers again after '
+                         '%d failed heartbeats', self.failures)
+            self.failures = 0
+        self._notify()
 
     def _lease_left(self):
         with self._state:

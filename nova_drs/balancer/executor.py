@@ -43,6 +43,7 @@ replica, and followed again.
 import collections
 import contextlib
 import datetime
+import math
 import threading
 import time
 
@@ -55,6 +56,7 @@ from nova_drs.balancer import coordination
 from nova_drs.conf import actuator as actuator_conf
 from nova_drs.db import api as db_api
 from nova_drs.db import models
+from nova_drs import periodic
 
 LOG = logging.getLogger(__name__)
 
@@ -214,23 +216,28 @@ class Executor(object):
         #: action uuid -> (first seen blocked, why); the scan thread's
         self._blocked = {}
         self._stats = collections.Counter()
-        self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread = None
+        self._runner = None
+        # failed scans in a row, and the scan turns left out after them
+        # (the back-off); the scan thread's
+        self._scan_failures = 0
+        self._skip = 0
 
     # -- life cycle ---------------------------------------------------------
 
     def start(self):
         """Start the scan thread (the first scan runs at once)."""
-        if self._thread is not None:
+        if self._runner is not None:
             return self
         self._stopping.clear()
-        self._wake.set()
+        # NOTE: a scan every interval from the start of the previous one
+        # (it was from its end): a scan takes a few database calls
+        self._runner = periodic.Periodic('drs-executor', [periodic.Task(
+            self._periodic_scan, self.scan_interval, run_immediately=True,
+            name='the scan')])
+        self._runner.start()
         # a replica that gains hosts looks for their migrations at once
         self.coordinator.add_listener(lambda change: self.poke())
-        self._thread = threading.Thread(target=self._run,
-                                        name='drs-executor', daemon=True)
-        self._thread.start()
         return self
 
     def stop(self, timeout=None):
@@ -246,17 +253,22 @@ class Executor(object):
         :returns: True when every thread ended
         """
         self._stopping.set()
-        self._wake.set()
         deadline = None if timeout is None else self.clock() + timeout
-        threads = [self._thread] if self._thread is not None else []
-        with self._state:
-            threads += list(self._workers.values())
-        for thread in threads:
-            left = None if deadline is None else max(
+
+        def left():
+            return None if deadline is None else max(
                 0.0, deadline - self.clock())
-            thread.join(left)
-        self._thread = None
-        alive = [t.name for t in threads if t.is_alive()]
+        runner, self._runner = self._runner, None
+        alive = []
+        if runner is not None:
+            runner.stop()
+            if not runner.wait(left()):
+                alive.append(runner.name)
+        with self._state:
+            threads = list(self._workers.values())
+        for thread in threads:
+            thread.join(left())
+        alive += [t.name for t in threads if t.is_alive()]
         if alive:
             LOG.warning('Executor: threads still running after stop(): %s',
                         ', '.join(alive))
@@ -267,8 +279,13 @@ class Executor(object):
         return self._stopping.is_set()
 
     def poke(self):
-        """Scan now: a plan is applied, hosts moved, a migration ended."""
-        self._wake.set()
+        """Scan now: a plan is applied, hosts moved, a migration ended.
+
+        After the scan in progress, if any, and whatever the back-off.
+        """
+        runner = self._runner
+        if runner is not None:
+            runner.run_soon(self._scan_logged)
 
     def in_progress(self):
         """``{action uuid: instance uuid}`` followed here now."""
@@ -294,30 +311,34 @@ class Executor(object):
 
     # -- the scan -----------------------------------------------------------
 
-    def _run(self):
-        delay = 0.0
-        failures = 0
-        while True:
-            self._wake.wait(delay)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            try:
-                self.scan()
-            except Exception as e:
-                failures += 1
-                self.count('scan_errors')
-                delay = min(self.scan_interval * 2 ** failures,
-                            max(self.scan_interval, 60.0))
-                if isinstance(e, DB_ERRORS):
-                    LOG.warning('Executor: scan failed (%d in a row): %s; '
-                                'next try in %.1f s', failures, e, delay)
-                else:
-                    LOG.exception('Executor: scan failed (%d in a row); '
-                                  'next try in %.1f s', failures, delay)
+    def _periodic_scan(self):
+        if self._skip > 0:
+            # backing off after failed scans
+            self._skip -= 1
+            return
+        self._scan_logged()
+
+    def _scan_logged(self):
+        try:
+            self.scan()
+        except Exception as e:
+            self._scan_failures += 1
+            failures = self._scan_failures
+            self.count('scan_errors')
+            delay = min(self.scan_interval * 2 ** failures,
+                        max(self.scan_interval, 60.0))
+            # the next periodic scan at the first turn at least delay
+            # after the start of this one
+            self._skip = math.ceil(delay / self.scan_interval) - 1
+            if isinstance(e, DB_ERRORS):
+                LOG.warning('Executor: scan failed (%d in a row): %s; '
+                            'next try in %.1f s', failures, e, delay)
             else:
-                failures = 0
-                delay = self.scan_interval
+                LOG.exception('Executor: scan failed (%d in a row); '
+                              'next try in %.1f s', failures, delay)
+        else:
+            self._scan_failures = 0
+            self._skip = 0
 
     def scan(self):
         """One look at the database: take over, then start actions.

@@ -12,6 +12,7 @@ import tooz
 from nova_drs.balancer import coordination
 from nova_drs import config
 from tests import polling
+from tests.unit import fake_time
 
 HOSTS = ['compute-%02d' % i for i in range(40)]
 INTERVAL = 0.1
@@ -270,6 +271,42 @@ class TestBackendFailure(CoordinationTestCase):
         a.start()
         self.wait_members([a], 1)
         self.assertEqual(0, a.failures)
+
+
+class TestBackoff(CoordinationTestCase):
+
+    def test_heartbeats_back_off_after_failures(self):
+        clock = self.useFixture(fake_time.FakeTime())
+        a = self.coordinator('a', start=False)
+        real = a._driver.heartbeat
+        times = []
+
+        def heartbeat():
+            times.append(round(clock.now, 6))
+            if len(times) == 7:
+                a._runner.stop()
+            if len(times) <= 5:
+                raise tooz.ToozError('backend unreachable (test)')
+            return real()
+        a._driver.heartbeat = heartbeat
+        with self.assertLogs('nova_drs.balancer.coordination',
+                             'INFO') as logs:
+            a.start()
+            self.assertTrue(a._runner.wait(10))
+        warnings = [r.getMessage() for r in logs.records
+                    if r.levelname == 'WARNING']
+        infos = [r.getMessage() for r in logs.records
+                 if r.levelname == 'INFO']
+        # every 0.1 s, then twice as long after each failure, up to a
+        # quarter of member_timeout (2 s); on the interval again once it
+        # worked
+        self.assertEqual([0.0, 0.1, 0.3, 0.7, 1.2, 1.7, 1.8], times)
+        self.assertEqual(0, a.failures)
+        self.assertEqual(5, len(warnings))
+        self.assertIn('(5 in a row, lease none): backend unreachable '
+                      '(test); retrying in 0.5 s', warnings[-1])
+        self.assertIn('Coordination: backend answers again after 5 failed '
+                      'heartbeats', infos)
 
 
 class TestBackendOptions(base.BaseTestCase):
