@@ -49,6 +49,7 @@ from nova_drs.agent import state as state_mod
 from nova_drs.model import resources
 from nova_drs.notifications import payload as payload_mod
 from nova_drs.notifications import schema
+from nova_drs import periodic
 
 LOG = logging.getLogger(__name__)
 
@@ -249,21 +250,28 @@ class AgentManager:
         self.inspector.close()
 
     def run(self, stop_event):
-        """Run cycles every interval until ``stop_event`` is set."""
-        deadline = time.monotonic()
-        while not stop_event.is_set():
-            try:
-                self.run_cycle()
-            except Exception:
-                self.failed_cycles += 1
-                LOG.exception('Agent cycle failed')
-            deadline += self.interval
-            now = time.monotonic()
-            if deadline < now:
-                LOG.warning('Agent cycle overran its interval by %.1f s',
-                            now - deadline)
-                deadline = now
-            stop_event.wait(deadline - now)
+        """Run cycles every interval until ``stop_event`` is set.
+
+        Returns once the cycle in progress, if any, has ended. The cycles
+        run in a thread of their own (:mod:`nova_drs.periodic`), one every
+        interval from the start of the previous one, the first at once; a
+        cycle that overruns its interval is logged and the next one
+        starts when it ends, as before.
+        """
+        runner = periodic.Periodic('drs-agent-cycle', [periodic.Task(
+            self._cycle, self.interval, run_immediately=True,
+            name='the agent cycle')])
+        runner.start()
+        stop_event.wait()
+        runner.stop()
+        runner.wait()
+
+    def _cycle(self):
+        try:
+            self.run_cycle()
+        except Exception:
+            self.failed_cycles += 1
+            LOG.exception('Agent cycle failed')
 
     def run_cycle(self):
         """One cycle; returns the metrics payload published."""

@@ -42,14 +42,15 @@ and they cost the agent about 20 MB.
 
 import math
 import threading
-import time
 
 from oslo_log import log as logging
 
+from nova_drs import periodic
+
 LOG = logging.getLogger(__name__)
 
-#: seconds stop() waits for the thread (a request in flight is not
-#: interrupted; the thread is a daemon)
+#: seconds stop() waits for the threads (a request in flight is not
+#: interrupted)
 STOP_TIMEOUT = 2.0
 
 
@@ -151,17 +152,15 @@ class NovaMetadataReader:
         ``[drs_nova]``).
     :param connect: callable returning an openstacksdk Connection, called
         once, in the reader's thread (by default :func:`connect`).
-    :param clock: the monotonic clock, in seconds.
     """
 
-    def __init__(self, conf, connect=connect, clock=time.monotonic):
+    def __init__(self, conf, connect=connect):
         register_opts(conf)
         self.conf = conf
         self.host = conf.drs_agent.host
         self.key = conf.drs_balloon.floor_metadata_key
         self.interval = conf.drs_agent.nova_metadata_interval
         self._connect = connect
-        self._clock = clock
         self._conn = None
         self._lock = threading.Lock()
         #: server id -> floor MiB; replaced as a whole, never changed
@@ -173,13 +172,11 @@ class NovaMetadataReader:
         self._wanted = set()
         #: the guests the cycle saw last
         self._present = frozenset()
-        self._next_listing = None
         #: the problems logged since the last listing
         self._warned = set()
         self._failing = False
         self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = None
+        self._runner = None
         #: successful listings and failed calls since start
         self.listings = 0
         self.failures = 0
@@ -202,51 +199,42 @@ class NovaMetadataReader:
             if unknown:
                 self._asked |= unknown
                 self._wanted |= unknown
-                self._wake.set()
-            return self._floors
+            floors = self._floors
+        runner = self._runner
+        if unknown and runner is not None:
+            # after the listing or lookup in progress, if any
+            runner.run_soon(self.look_up_wanted)
+        return floors
 
     # -- the thread ---------------------------------------------------------
 
     def start(self):
-        """Start the background thread; the first listing is immediate."""
+        """Start the background threads; the first listing is immediate."""
         LOG.info('Reading balloon floors from the server metadata key %s '
                  'of the servers of host %s in Nova, every %d s',
                  self.key, self.host, self.interval)
         self._stop.clear()
-        self._thread = threading.Thread(target=self._run,
-                                        name='nova-metadata', daemon=True)
-        self._thread.start()
+        # the listing every interval from the start of the previous one
+        # (as before), failed or not; lookups queued behind it
+        self._runner = periodic.Periodic('nova-metadata', [periodic.Task(
+            self.list_and_look_up, self.interval, run_immediately=True,
+            name='the server listing')])
+        self._runner.start()
 
     def stop(self):
         self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(STOP_TIMEOUT)
-            self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner.wait(STOP_TIMEOUT)
+            self._runner = None
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                delay = self.step()
-            except Exception:
-                # step() handles Nova's errors; anything else is a bug,
-                # which must not end the thread
-                LOG.exception('Reading the server metadata failed')
-                delay = self.interval
-            self._wake.wait(delay)
-            self._wake.clear()
+    def list_and_look_up(self):
+        """List this host's servers, then look up the guests waiting."""
+        self.refresh()
+        self.look_up_wanted()
 
-    def step(self):
-        """List if due, then look up the guests waiting.
-
-        :returns: seconds until the next listing is due.
-        """
-        now = self._clock()
-        if self._next_listing is None or now >= self._next_listing:
-            # the next listing is due an interval after this one started,
-            # whether it worked or not
-            self._next_listing = now + self.interval
-            self.refresh()
+    def look_up_wanted(self):
+        """Look up the guests the cycle saw that Nova did not list."""
         with self._lock:
             # guests seen before the listing that has just listed them
             # (at start) need no lookup
@@ -254,7 +242,6 @@ class NovaMetadataReader:
             self._wanted = set()
         if wanted:
             self.lookup(sorted(wanted))
-        return max(self._next_listing - self._clock(), 0.0)
 
     def _connection(self):
         if self._conn is None:

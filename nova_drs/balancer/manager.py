@@ -43,7 +43,6 @@ loop carries on at its next turn; nothing here ends the service but
 
 import dataclasses
 import datetime
-import math
 import os
 import resource
 import socket
@@ -70,6 +69,7 @@ from nova_drs.db import control
 from nova_drs.db import migration as db_migration
 from nova_drs.db import models
 from nova_drs.model import cluster
+from nova_drs import periodic
 from nova_drs import version
 
 LOG = logging.getLogger(__name__)
@@ -175,9 +175,10 @@ class BalancerManager:
             self.replica_id, room_check=self.room_check,
             on_finished=self._on_action_finished)
 
-        self._wake = threading.Event()
         self._wake_lock = threading.Lock()
         self._wake_reasons = set()
+        #: runs the main loop's timers (run())
+        self._runner = None
         self._model_lock = threading.Lock()
         self._model = None            # latest model with metrics applied
         self.cycles = 0
@@ -228,15 +229,21 @@ class BalancerManager:
     # -- wiring ---------------------------------------------------------------
 
     def wake(self, reason):
-        """Run a planning cycle now (from any thread; returns at once)."""
+        """Run a planning cycle now (from any thread; returns at once).
+
+        After the cycle or timer in progress, if any: the main loop's work
+        never runs concurrently. Before run(), the first cycle takes the
+        reason.
+        """
         with self._wake_lock:
             self._wake_reasons.add(reason)
-        self._wake.set()
+        runner = self._runner
+        if runner is not None:
+            runner.run_soon(self._woken_cycle)
 
     def _take_reasons(self):
         with self._wake_lock:
             reasons, self._wake_reasons = self._wake_reasons, set()
-        self._wake.clear()
         return reasons
 
     def _on_urgent(self, event):
@@ -306,7 +313,6 @@ class BalancerManager:
         in the database and are taken over by the replica that owns their
         hosts next (this one, after a restart).
         """
-        self._wake.set()
         for name, part in (('executor', self.executor),
                            ('Nova notification listener', self.nova_events),
                            ('metrics listener', self.intake),
@@ -324,46 +330,65 @@ class BalancerManager:
         self.db.dispose()
 
     def run(self, stop_event):
-        """The main loop, until ``stop_event`` is set."""
+        """The main loop, until ``stop_event`` is set.
+
+        Returns once the cycle or timer in progress, if any, has ended.
+        The timers (:mod:`nova_drs.periodic`) run one at a time in one
+        thread, with the cycles :meth:`wake` asks for. NOTE: each runs
+        its interval after the start of its previous run (it was after
+        its end), and a cycle woken by a hotspot no longer puts the next
+        periodic cycle off: a periodic cycle right after an urgent one
+        finds the plans it made in flight.
+        """
         opts = self.conf.drs_balancer
-        now = self.clock()
-        next_plan = now
-        next_states = now + opts.host_state_interval
-        next_purge = now + 60.0
-        next_requests = now
-        # off: never due
-        next_consolidation = (now + opts.consolidation_interval
-                              if opts.consolidation_interval else math.inf)
-        while not stop_event.is_set():
-            now = self.clock()
-            timeout = max(0.0, min(next_plan, next_states, next_purge,
-                                   next_requests, next_consolidation) - now)
-            self._wake.wait(timeout)
-            if stop_event.is_set():
-                break
-            reasons = self._take_reasons()
-            now = self.clock()
-            if reasons or now >= next_plan:
-                origin = (models.ORIGIN_HOTSPOT if WAKE_HOTSPOT in reasons
-                          else models.ORIGIN_PERIODIC)
-                self.cycle(origin)
-                next_plan = self.clock() + opts.planning_interval
-            if now >= next_consolidation:
-                self.consolidation_cycle()
-                next_consolidation = (self.clock()
-                                      + opts.consolidation_interval)
-            if now >= next_requests:
-                self._guard('carrying out plan requests',
-                            self.process_requests)
-                next_requests = self.clock() + opts.request_poll_interval
-            if now >= next_states:
-                self._guard('writing host states', self.write_host_states)
-                self._guard('writing the replica report',
-                            self.refresh_and_report)
-                next_states = self.clock() + opts.host_state_interval
-            if now >= next_purge:
-                self._guard('purging old history', self.purge)
-                next_purge = self.clock() + PURGE_INTERVAL
+        tasks = [
+            periodic.Task(self._periodic_cycle, opts.planning_interval,
+                          run_immediately=True, name='the planning cycle'),
+            periodic.Task(self._process_requests,
+                          opts.request_poll_interval, run_immediately=True,
+                          name='the plan requests'),
+            periodic.Task(self._write_states, opts.host_state_interval,
+                          name='the host states'),
+            # at start (it was a minute after), then daily: a replica
+            # restarted more often still purges
+            periodic.Task(self._purge, PURGE_INTERVAL, run_immediately=True,
+                          name='the purge'),
+        ]
+        if opts.consolidation_interval:
+            tasks.append(periodic.Task(self.consolidation_cycle,
+                                       opts.consolidation_interval,
+                                       name='the consolidation pass'))
+        self._runner = periodic.Periodic('drs-balancer', tasks)
+        self._runner.start()
+        try:
+            stop_event.wait()
+        finally:
+            runner, self._runner = self._runner, None
+            runner.stop()
+            runner.wait()
+
+    def _periodic_cycle(self):
+        reasons = self._take_reasons()
+        self.cycle(models.ORIGIN_HOTSPOT if WAKE_HOTSPOT in reasons
+                   else models.ORIGIN_PERIODIC)
+
+    def _woken_cycle(self):
+        reasons = self._take_reasons()
+        if not reasons:
+            # the cycle that ran meanwhile took them
+            return
+        self.cycle(models.ORIGIN_HOTSPOT if WAKE_HOTSPOT in reasons
+                   else models.ORIGIN_PERIODIC)
+
+    def _process_requests(self):
+        self._guard('carrying out plan requests', self.process_requests)
+
+    def _write_states(self):
+        self._guard('writing host states', self.write_host_states)
+        self._guard('writing the replica report', self.refresh_and_report)
+
+    def _purge(self):
+        self._guard('purging old history', self.purge)
 
     @staticmethod
     def _guard(what, func, *args):

@@ -19,14 +19,15 @@ it stale (its agent stopped reporting). With no usable snapshot, or for an
 unknown host, the filter passes the host and the weigher is neutral, with
 a warning at most every ``[drs_scheduler] warning_interval`` seconds.
 
-Threads and processes. The refresh thread is a plain ``threading.Thread``
-(a green thread when nova-scheduler runs monkey-patched by eventlet, a
-native one otherwise): it never dies, every error is logged (rate-limited)
-and the read is tried again at the next interval. nova-scheduler creates
-its filters and weighers in its parent process and then forks its workers,
-which do not inherit threads: a fork handler starts a new refresh thread
-in the child at once, with a database connection pool of its own (and the
-first request of a process that has none starts one too).
+Threads and processes. The refresh runs on a :class:`nova_drs.periodic.
+Periodic` (plain ``threading`` threads: green ones when nova-scheduler runs
+monkey-patched by eventlet, native ones otherwise): it never stops, every
+error is logged (rate-limited) and the read is tried again at the next
+interval. nova-scheduler creates its filters and weighers in its parent
+process and then forks its workers, which do not inherit threads: a fork
+handler starts a new refresh in the child at once, with a database
+connection pool of its own (and the first request of a process that has
+none starts one too).
 """
 
 import dataclasses
@@ -37,6 +38,8 @@ import weakref
 
 from oslo_log import log as logging
 from oslo_utils import timeutils
+
+from nova_drs import periodic
 
 LOG = logging.getLogger(__name__)
 
@@ -258,9 +261,8 @@ class SchedulerState(object):
         self._database_factory = database_factory
         self._snapshot = None
         self._db = None
-        self._thread = None
+        self._runner = None
         self._pid = None
-        self._stop = threading.Event()
         self._lock = threading.Lock()
         self._log = RateLimitedLog(
             lambda: self.conf.drs_scheduler.warning_interval, clock)
@@ -343,32 +345,23 @@ class SchedulerState(object):
                           self.conf.drs_scheduler.refresh_interval,
                           exc_info=True)
 
-    def _run(self, stop):
-        while not stop.is_set():
-            try:
-                self._refresh_logged()
-                interval = self.conf.drs_scheduler.refresh_interval
-            except Exception:
-                # NOTE: nothing above should raise; if it does (a broken
-                # configuration object), keep the thread alive anyway
-                LOG.exception('nova-drs scheduler refresh failed')
-                interval = 5.0
-            stop.wait(interval)
-
     def start(self):
         """Start the refresh thread of this process (idempotent)."""
         with self._lock:
             pid = os.getpid()
-            if self._pid == pid and self._thread is not None:
+            if self._pid == pid and self._runner is not None:
                 return
             if self._pid is not None and self._pid != pid:
                 self._forget_parent_database()
             self._pid = pid
-            self._stop = threading.Event()
-            self._thread = threading.Thread(
-                target=self._run, args=(self._stop,),
-                name='nova-drs-scheduler-refresh', daemon=True)
-            self._thread.start()
+            # NOTE: every interval from the start of the previous refresh
+            # (it was from its end): a read takes milliseconds
+            self._runner = periodic.Periodic(
+                'nova-drs-scheduler-refresh', [periodic.Task(
+                    self._refresh_logged,
+                    self.conf.drs_scheduler.refresh_interval,
+                    run_immediately=True, name='the refresh')])
+            self._runner.start()
 
     def _forget_parent_database(self):
         """In a forked child: leave the parent's connections to it."""
@@ -388,16 +381,18 @@ class SchedulerState(object):
         # NOTE: a lock held by a thread of the parent at the fork would
         # stay held for ever here
         self._lock = threading.Lock()
-        if self._autostart and self._thread is not None:
+        if self._autostart and self._runner is not None:
             self.start()
 
     def stop(self, timeout=10):
         """Stop the refresh thread and close the database connections."""
         with self._lock:
-            thread, self._thread = self._thread, None
-            self._stop.set()
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout)
+            runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop()
+            if not runner.wait(timeout):
+                LOG.warning('the nova-drs scheduler refresh did not end '
+                            'within %s s', timeout)
         db, self._db = self._db, None
         if db is not None:
             db.dispose()
@@ -405,9 +400,9 @@ class SchedulerState(object):
 
     def running(self):
         """Whether this process's refresh thread is alive."""
-        thread = self._thread
-        return (self._pid == os.getpid() and thread is not None
-                and thread.is_alive())
+        runner = self._runner
+        return (self._pid == os.getpid() and runner is not None
+                and runner.running())
 
 
 #: every SchedulerState of the process, for the fork handler

@@ -35,6 +35,7 @@ because of the per-instance and per-destination locks
 import collections
 import contextlib
 import hashlib
+import math
 import os
 import socket
 import threading
@@ -42,14 +43,13 @@ import time
 import urllib.parse
 
 from oslo_log import log as logging
-import tenacity
 import tooz
 from tooz import coordination as tooz_coordination
 from tooz import hashring
 
 from nova_drs.balancer.coordination import backend_retries
 from nova_drs.notifications import partition as partition_mod
-from nova_drs import retry_policy
+from nova_drs import periodic
 
 LOG = logging.getLogger(__name__)
 
@@ -210,31 +210,6 @@ def _text(member):
     return member.decode('utf-8') if isinstance(member, bytes) else member
 
 
-def heartbeat_policy(interval, member_timeout, stopping, on_failure,
-                     sleep=None):
-    """A failed heartbeat is tried again until it works or ``stopping``.
-
-    Waits of ``interval`` seconds doubling up to ``max(interval,
-    member_timeout / 4)`` (jittered, so that replicas cut off together do
-    not come back together), well within the lease (``member_timeout -
-    interval``); cut short by ``stopping``.
-
-    :param on_failure: ``on_failure(retry_state)`` before each wait (logs,
-        tells the listeners when the lease runs out)
-    :param sleep: waits a number of seconds (``stopping.wait`` unless
-        tests replace it)
-    """
-    return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(Exception),
-        stop=tenacity.stop_when_event_set(stopping),
-        wait=retry_policy.backoff(interval,
-                                  max(interval, member_timeout / 4.0)),
-        sleep=sleep or stopping.wait,
-        before_sleep=on_failure,
-        # stopped while failing
-        retry_error_callback=lambda retry_state: None)
-
-
 class Coordinator:
     """This replica's membership, the hosts it owns, and the locks.
 
@@ -276,7 +251,9 @@ class Coordinator:
         self._reported = (frozenset(), False)
         self._listeners = []
         self._stopping = threading.Event()
-        self._thread = None
+        self._runner = None
+        # heartbeat turns left out after failures (the back-off)
+        self._skip = 0
         self.failures = 0
 
     # -- life cycle -------------------------------------------------------
@@ -287,12 +264,16 @@ class Coordinator:
         Does not wait for the backend: until the first heartbeat succeeds
         this replica owns nothing (see :meth:`wait_active`).
         """
-        if self._thread is not None:
+        if self._runner is not None:
             return self
         self._stopping.clear()
-        self._thread = threading.Thread(
-            target=self._run, name='drs-coordination', daemon=True)
-        self._thread.start()
+        # NOTE: a heartbeat every interval from the start of the previous
+        # one (it was from its end): the lease counts from the start of
+        # the last good one, so this keeps more of it in hand
+        self._runner = periodic.Periodic('drs-coordination', [
+            periodic.Task(self._heartbeat, self.interval,
+                          run_immediately=True, name='the heartbeat')])
+        self._runner.start()
         return self
 
     def stop(self):
@@ -300,9 +281,10 @@ class Coordinator:
         with self._state:
             self._lease_until = None
         self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        if self._runner is not None:
+            self._runner.stop()
+            self._runner.wait()
+            self._runner = None
         if self._driver.is_started:
             try:
                 self._driver.stop()  # leaves the group, releases locks
@@ -428,42 +410,37 @@ class Coordinator:
 
     # -- heartbeat thread -------------------------------------------------
 
-    def _run(self):
-        beat = heartbeat_policy(self.interval, self.member_timeout,
-                                self._stopping, self._beat_failed)
-        delay = 0.0
-        while not self._stopping.wait(delay):
-            beat(self._heartbeat)
-            self._notify()
-            delay = self.interval
-
     def _heartbeat(self):
-        if self._stopping.is_set():
-            # stopped during a wait of the heartbeat policy
+        if self._skip > 0:
+            # backing off after failures; a lease running out meanwhile
+            # is still reported on time
+            self._skip -= 1
+            self._notify()
             return
-        self._beat()
-        if self.failures:
-            LOG.info('Coordination: backend answers again after %d failed '
-                     'heartbeats', self.failures)
-        self.failures = 0
-
-    def _beat_failed(self, retry_state):
-        """Log a failed heartbeat; tell the listeners if the lease ran out.
-
-        The ``before_sleep`` of :func:`heartbeat_policy`.
-        """
-        self.failures = retry_state.attempt_number
-        e = retry_state.outcome.exception()
-        delay = retry_policy.next_wait(retry_state)
-        lease = self._lease_left()
-        if isinstance(e, tooz.ToozError):
-            LOG.warning('Coordination: heartbeat to %s failed (%d in a row, '
-                        'lease %s): %s; retrying in %.1f s', self.group,
-                        self.failures, lease, e, delay)
+        try:
+            self._beat()
+        except Exception as e:
+            self.failures += 1
+            delay = min(self.interval * 2 ** (self.failures - 1),
+                        max(self.interval, self.member_timeout / 4.0))
+            # the next attempt at the first turn at least delay after the
+            # start of this one
+            self._skip = math.ceil(delay / self.interval) - 1
+            lease = self._lease_left()
+            if isinstance(e, tooz.ToozError):
+                LOG.warning('Coordination: heartbeat to %s failed '
+                            '(%d in a row, lease %s): %s; retrying in '
+                            '%.1f s', self.group, self.failures, lease,
+                            e, delay)
+            else:
+                LOG.exception('Coordination: heartbeat failed (%d in '
+                              'a row, lease %s); retrying in %.1f s',
+                              self.failures, lease, delay)
         else:
-            LOG.error('Coordination: heartbeat failed (%d in a row, lease '
-                      '%s); retrying in %.1f s', self.failures, lease, delay,
-                      exc_info=e)
+            if self.failures:
+                LOG.info('Coordination: backend answers again after '
+                         '%d failed heartbeats', self.failures)
+            self.failures = 0
         self._notify()
 
     def _lease_left(self):

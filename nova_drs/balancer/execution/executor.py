@@ -43,6 +43,7 @@ replica, and followed again.
 import collections
 import contextlib
 import datetime
+import math
 import threading
 import time
 
@@ -56,6 +57,7 @@ from nova_drs.balancer.execution import actuator as actuator_mod
 from nova_drs.balancer import plan_states
 from nova_drs.conf import actuator as actuator_conf
 from nova_drs.db import api as db_api
+from nova_drs import periodic
 from nova_drs import retry_policy
 
 LOG = logging.getLogger(__name__)
@@ -105,44 +107,6 @@ def db_call_policy(what, sleep=time.sleep):
             LOG, 'Executor: %s' % what, logging.WARNING,
             attempts=DB_ATTEMPTS),
         reraise=True)
-
-
-def scan_policy(executor):
-    """The scan thread's scans: a failed one is tried until it works.
-
-    Waits of twice ``scan_interval`` doubling up to
-    ``max(scan_interval, SCAN_RETRY_MAX)`` seconds (jittered), cut short by
-    :meth:`Executor.poke` and :meth:`Executor.stop`; each failure is
-    logged (with the traceback unless it is a database error) and counted
-    (``scan_errors``).
-    """
-    interval = executor.scan_interval
-
-    def pause(seconds):
-        executor._wake.wait(seconds)
-        executor._wake.clear()
-        if executor._stopping.is_set():
-            # stop() sets _stopping, then _wake: the scan loop must see it
-            executor._wake.set()
-
-    def failed(retry_state):
-        executor.count('scan_errors')
-        e = retry_state.outcome.exception()
-        LOG.log(logging.WARNING if isinstance(e, DB_ERRORS)
-                else logging.ERROR,
-                'Executor: scan failed (%d in a row): %s; next try in '
-                '%.1f s', retry_state.attempt_number, e,
-                retry_policy.next_wait(retry_state),
-                exc_info=e if not isinstance(e, DB_ERRORS) else False)
-
-    return tenacity.Retrying(
-        retry=tenacity.retry_if_exception_type(Exception),
-        stop=tenacity.stop_when_event_set(executor._stopping),
-        wait=retry_policy.backoff(2 * interval,
-                                  max(interval, SCAN_RETRY_MAX)),
-        sleep=pause, before_sleep=failed,
-        # stopped while failing
-        retry_error_callback=lambda retry_state: None)
 
 
 #: the result status given to ``on_finished`` for an action that never
@@ -292,23 +256,28 @@ class Executor(object):
         #: action uuid -> (first seen blocked, why); the scan thread's
         self._blocked = {}
         self._stats = collections.Counter()
-        self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread = None
+        self._runner = None
+        # failed scans in a row, and the scan turns left out after them
+        # (the back-off); the scan thread's
+        self._scan_failures = 0
+        self._skip = 0
 
     # -- life cycle ---------------------------------------------------------
 
     def start(self):
         """Start the scan thread (the first scan runs at once)."""
-        if self._thread is not None:
+        if self._runner is not None:
             return self
         self._stopping.clear()
-        self._wake.set()
+        # NOTE: a scan every interval from the start of the previous one
+        # (it was from its end): a scan takes a few database calls
+        self._runner = periodic.Periodic('drs-executor', [periodic.Task(
+            self._periodic_scan, self.scan_interval, run_immediately=True,
+            name='the scan')])
+        self._runner.start()
         # a replica that gains hosts looks for their migrations at once
         self.coordinator.add_listener(lambda change: self.poke())
-        self._thread = threading.Thread(target=self._run,
-                                        name='drs-executor', daemon=True)
-        self._thread.start()
         return self
 
     def stop(self, timeout=None):
@@ -324,17 +293,22 @@ class Executor(object):
         :returns: True when every thread ended
         """
         self._stopping.set()
-        self._wake.set()
         deadline = None if timeout is None else self.clock() + timeout
-        threads = [self._thread] if self._thread is not None else []
-        with self._state:
-            threads += list(self._workers.values())
-        for thread in threads:
-            left = None if deadline is None else max(
+
+        def left():
+            return None if deadline is None else max(
                 0.0, deadline - self.clock())
-            thread.join(left)
-        self._thread = None
-        alive = [t.name for t in threads if t.is_alive()]
+        runner, self._runner = self._runner, None
+        alive = []
+        if runner is not None:
+            runner.stop()
+            if not runner.wait(left()):
+                alive.append(runner.name)
+        with self._state:
+            threads = list(self._workers.values())
+        for thread in threads:
+            thread.join(left())
+        alive += [t.name for t in threads if t.is_alive()]
         if alive:
             LOG.warning('Executor: threads still running after stop(): %s',
                         ', '.join(alive))
@@ -345,8 +319,13 @@ class Executor(object):
         return self._stopping.is_set()
 
     def poke(self):
-        """Scan now: a plan is applied, hosts moved, a migration ended."""
-        self._wake.set()
+        """Scan now: a plan is applied, hosts moved, a migration ended.
+
+        After the scan in progress, if any, and whatever the back-off.
+        """
+        runner = self._runner
+        if runner is not None:
+            runner.run_soon(self._scan_logged)
 
     def in_progress(self):
         """``{action uuid: instance uuid}`` followed here now."""
@@ -372,16 +351,34 @@ class Executor(object):
 
     # -- the scan -----------------------------------------------------------
 
-    def _run(self):
-        scan = scan_policy(self)
-        delay = 0.0
-        while True:
-            self._wake.wait(delay)
-            self._wake.clear()
-            if self._stopping.is_set():
-                return
-            scan(self.scan)
-            delay = self.scan_interval
+    def _periodic_scan(self):
+        if self._skip > 0:
+            # backing off after failed scans
+            self._skip -= 1
+            return
+        self._scan_logged()
+
+    def _scan_logged(self):
+        try:
+            self.scan()
+        except Exception as e:
+            self._scan_failures += 1
+            failures = self._scan_failures
+            self.count('scan_errors')
+            delay = min(self.scan_interval * 2 ** failures,
+                        max(self.scan_interval, 60.0))
+            # the next periodic scan at the first turn at least delay
+            # after the start of this one
+            self._skip = math.ceil(delay / self.scan_interval) - 1
+            if isinstance(e, DB_ERRORS):
+                LOG.warning('Executor: scan failed (%d in a row): %s; '
+                            'next try in %.1f s', failures, e, delay)
+            else:
+                LOG.exception('Executor: scan failed (%d in a row); '
+                              'next try in %.1f s', failures, delay)
+        else:
+            self._scan_failures = 0
+            self._skip = 0
 
     def scan(self):
         """One look at the database: take over, then start actions.

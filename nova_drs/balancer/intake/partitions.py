@@ -43,6 +43,7 @@ import oslo_messaging
 from nova_drs.balancer.intake import listener
 from nova_drs.notifications import partition as partition_mod
 from nova_drs.notifications import signing
+from nova_drs import periodic
 
 LOG = logging.getLogger(__name__)
 
@@ -118,8 +119,7 @@ class PartitionedIntake:
         self._legacy_server = None
         self._notifiers = {}
         self._started = False
-        self._changed = threading.Event()
-        self._thread = None
+        self._runner = None
         #: the partitions read now
         self.owned = frozenset()
         self.rebalances = 0
@@ -183,29 +183,28 @@ class PartitionedIntake:
                      'reading %s.sample for agents without partitions',
                      self.count, self.topic, self.topic)
         self.rebalance()
-        # NOTE: not in the coordinator's heartbeat thread: stopping a
-        # listener waits for the batches in hand
-        self.coordinator.add_listener(lambda change: self._changed.set())
-        self._thread = threading.Thread(target=self._follow,
-                                        name='drs-partitions', daemon=True)
-        self._thread.start()
+        # Rebalance every heartbeat interval, which catches a lease that
+        # starts or ends between two membership events, and at once on a
+        # membership change. NOTE: not in the coordinator's heartbeat
+        # thread: stopping a listener waits for the batches in hand.
+        self._runner = periodic.Periodic('drs-partitions', [periodic.Task(
+            self._follow, self.coordinator.interval, name='the rebalance')])
+        self._runner.start()
+        self.coordinator.add_listener(self._on_change)
+
+    def _on_change(self, change):
+        runner = self._runner
+        if runner is not None:
+            runner.run_soon(self._follow)
 
     def _follow(self):
-        """Rebalance on membership changes and every heartbeat interval.
-
-        The interval catches a lease that starts or ends between two
-        membership events.
-        """
-        while self._started:
-            self._changed.wait(self.coordinator.interval)
-            self._changed.clear()
-            if not self._started:
-                return
-            try:
-                self.rebalance()
-            except Exception:
-                LOG.exception('Partitioned intake: could not follow the '
-                              'partitions owned; trying again')
+        if not self._started:
+            return
+        try:
+            self.rebalance()
+        except Exception:
+            LOG.exception('Partitioned intake: could not follow the '
+                          'partitions owned; trying again')
 
     def rebalance(self):
         """Read the partitions owned now; returns True when they changed.
@@ -240,10 +239,10 @@ class PartitionedIntake:
 
     def stop(self):
         self._started = False
-        self._changed.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            runner.stop()
+            runner.wait()
         with self._lock:
             servers = [s for s in (self._server, self._legacy_server) if s]
             self._server = self._legacy_server = None

@@ -13,9 +13,12 @@ from nova_drs.agent import publisher
 from nova_drs.notifications import payload
 from tests.unit.agent import fakes
 from tests.unit import clusters
+from tests.unit import fake_time
 
 GIB = fakes.GIB_KIB
 UUID_A = '00000000-0000-0000-0000-00000000000a'
+#: seconds a test waits for a thread at most
+BOUND = 10
 
 
 class RecordingNotifier:
@@ -210,25 +213,52 @@ class TestCycle(ManagerTestCase):
 class TestRun(ManagerTestCase):
 
     def test_runs_until_stopped_and_survives_failures(self):
+        clock = self.useFixture(fake_time.FakeTime())
         agent = self.make()
         real = agent.run_cycle
         calls = []
+        stop = threading.Event()
 
         def cycle():
-            calls.append(time.monotonic())
+            calls.append(clock.now)
             if len(calls) == 1:
                 raise RuntimeError('boom')
             if len(calls) == 3:
                 stop.set()
             return real()
         agent.run_cycle = cycle
-        stop = threading.Event()
-        with self.assertLogs('nova_drs.agent.manager', 'ERROR'):
-            agent.run(stop)
-        self.assertEqual(3, len(calls))
+        with self.assertLogs('nova_drs.agent.manager', 'ERROR') as logs:
+            thread = threading.Thread(target=agent.run, args=(stop,))
+            thread.start()
+            thread.join(BOUND)
+        self.assertFalse(thread.is_alive())
+        # at once, then on the interval (0.5 s), the failure included
+        self.assertEqual([0.0, 0.5, 1.0], calls[:3])
         self.assertEqual(1, agent.failed_cycles)
-        # on the interval (0.5 s)
-        self.assertAlmostEqual(0.5, calls[1] - calls[0], delta=0.2)
+        self.assertIn('Agent cycle failed', logs.output[0])
+        self.assertIn('RuntimeError: boom', logs.output[0])
+
+    def test_run_returns_when_the_cycle_in_progress_ended(self):
+        agent = self.make()
+        entered, release = threading.Event(), threading.Event()
+        self.addCleanup(release.set)
+
+        def cycle():
+            entered.set()
+            release.wait(BOUND)
+        agent.run_cycle = cycle
+        stop = threading.Event()
+        thread = threading.Thread(target=agent.run, args=(stop,))
+        thread.start()
+        self.assertTrue(entered.wait(BOUND))
+        stop.set()
+        thread.join(0.05)
+        self.assertTrue(thread.is_alive())
+        release.set()
+        thread.join(BOUND)
+        self.assertFalse(thread.is_alive())
+        self.assertFalse(any(t.name.startswith('drs-agent-cycle')
+                             for t in threading.enumerate()))
 
     def test_stop(self):
         agent = self.make()

@@ -5,7 +5,6 @@ Connection boundary."""
 import os
 import sys
 import threading
-import time
 from unittest import mock
 
 import fixtures
@@ -19,9 +18,11 @@ from nova_drs.agent import nova_metadata
 from nova_drs.agent import service
 from nova_drs.cmd import agent as agent_cmd
 from nova_drs import config
+from tests import polling
 from tests.unit.agent import fakes
 from tests.unit.agent import test_manager
 from tests.unit import clusters
+from tests.unit import fake_time
 
 HOST = 'compute-1'
 KEY = 'drs:balloon_floor_mb'
@@ -30,6 +31,8 @@ UUID_A = test_manager.UUID_A
 UUID_B = '00000000-0000-0000-0000-00000000000b'
 UUID_C = '00000000-0000-0000-0000-00000000000c'
 UUID_D = '00000000-0000-0000-0000-00000000000d'
+#: seconds a test waits for a thread at most
+BOUND = 10
 
 
 def http_error(cls, message, status):
@@ -88,14 +91,6 @@ class FakeConnection:
         self.compute = FakeCompute()
 
 
-class Clock:
-    def __init__(self):
-        self.t = 1000.0
-
-    def __call__(self):
-        return self.t
-
-
 def make_conf(**overrides):
     values = {'drs_agent__host': HOST, 'drs_agent__nova_metadata': True}
     values.update(overrides)
@@ -108,7 +103,6 @@ class ReaderTestCase(base.BaseTestCase):
         super().setUp()
         self.conn = FakeConnection()
         self.compute = self.conn.compute
-        self.clock = Clock()
         self.connects = 0
         self.conf = make_conf()
 
@@ -118,7 +112,7 @@ class ReaderTestCase(base.BaseTestCase):
 
     def reader(self, conf=None):
         return nova_metadata.NovaMetadataReader(
-            conf or self.conf, connect=self.connect, clock=self.clock)
+            conf or self.conf, connect=self.connect)
 
 
 class TestFloors(ReaderTestCase):
@@ -267,8 +261,7 @@ class TestNovaErrors(ReaderTestCase):
         def broken(conf):
             self.connects += 1
             raise nova_metadata.ConfigError('[drs_nova] auth_type is not set')
-        reader = nova_metadata.NovaMetadataReader(self.conf, connect=broken,
-                                                  clock=self.clock)
+        reader = nova_metadata.NovaMetadataReader(self.conf, connect=broken)
         with self.assertLogs(LOGGER, 'WARNING'):
             self.assertFalse(reader.refresh())
         self.assertFalse(reader.refresh())
@@ -278,33 +271,53 @@ class TestNovaErrors(ReaderTestCase):
 
 class TestSchedule(ReaderTestCase):
 
+    def run_listings(self, reader, count, effect=None):
+        """Run the reader on a fake clock for ``count`` listings.
+
+        :param effect: called with the listing's number (from 1) first
+        :returns: the times of the listings, from the start
+        """
+        clock = self.useFixture(fake_time.FakeTime())
+        real = self.compute.servers
+        times = []
+
+        def servers(**query):
+            times.append(clock.now)
+            if effect is not None:
+                effect(len(times))
+            if len(times) == count:
+                reader._runner.stop()
+            return real(**query)
+        self.compute.servers = servers
+        self.addCleanup(reader.stop)
+        reader.start()
+        self.assertTrue(reader._runner.wait(BOUND))
+        return times
+
     def test_interval_respected(self):
         self.compute.listed = [FakeServer(UUID_A, '2048')]
         reader = self.reader()
-        self.assertEqual(300.0, reader.step())
-        self.clock.t += 100
-        self.assertEqual(200.0, reader.step())
-        self.clock.t += 199
-        self.assertEqual(1.0, reader.step())
-        self.assertEqual(1, len(self.compute.of('servers')))
-        self.clock.t += 1
-        self.assertEqual(300.0, reader.step())
-        self.assertEqual(2, len(self.compute.of('servers')))
-        # a failed listing is not retried before the interval either
-        self.compute.error = ks_exc.ConnectFailure('refused')
-        self.clock.t += 300
-        with self.assertLogs(LOGGER, 'WARNING'):
-            self.assertEqual(300.0, reader.step())
-        self.clock.t += 299
-        reader.step()
-        self.assertEqual(3, len(self.compute.of('servers')))
+
+        def effect(n):
+            # a failed listing is not retried before the interval either
+            self.compute.error = (ks_exc.ConnectFailure('refused')
+                                  if n == 2 else None)
+        with self.assertLogs(LOGGER, 'WARNING') as logs:
+            times = self.run_listings(reader, 4, effect)
+        self.assertEqual([0.0, 300.0, 600.0, 900.0], times)
+        self.assertEqual(3, reader.listings)
+        self.assertEqual(1, reader.failures)
+        self.assertEqual(1, len(logs.records))
         self.assertEqual(1, self.connects)
 
     def test_configured_interval(self):
         reader = self.reader(make_conf(drs_agent__nova_metadata_interval=60))
-        self.assertEqual(60.0, reader.step())
+        self.assertEqual([0.0, 60.0], self.run_listings(reader, 2))
         self.assertRaises(ValueError, self.conf.set_override,
                           'nova_metadata_interval', 10, 'drs_agent')
+
+    # NOTE: below, list_and_look_up() is what the reader's thread runs
+    # every interval, look_up_wanted() what floors() queues behind it
 
     def test_unlisted_guests_looked_up_once_between_listings(self):
         self.compute.listed = [FakeServer(UUID_A, '2048')]
@@ -312,34 +325,30 @@ class TestSchedule(ReaderTestCase):
         self.compute.servers_by_id[UUID_B] = FakeServer(
             UUID_B, '1024', compute_host='compute-2')
         reader = self.reader()
-        reader.step()
+        reader.list_and_look_up()
         self.assertEqual({UUID_A: 2048.0},
                          reader.floors([UUID_A, UUID_B, UUID_C]))
-        self.clock.t += 10
-        reader.step()
+        reader.look_up_wanted()
         self.assertEqual([('get_server', UUID_B), ('get_server', UUID_C)],
                          self.compute.of('get_server'))
         self.assertEqual({UUID_A: 2048.0, UUID_B: 1024.0},
                          reader.floors([UUID_A, UUID_B, UUID_C]))
-        self.clock.t += 10
-        reader.step()
+        reader.look_up_wanted()
         # not again (UUID_C is not a Nova server: not found)
         self.assertEqual(2, len(self.compute.of('get_server')))
         # the next listing does not list UUID_B yet: it keeps its floor
         # and is looked up again
-        self.clock.t += 300
-        reader.step()
+        reader.list_and_look_up()
         self.assertEqual({UUID_A: 2048.0, UUID_B: 1024.0},
                          reader.floors([UUID_A, UUID_B]))
-        reader.step()
+        reader.look_up_wanted()
         self.assertEqual(3, len(self.compute.of('get_server')))
         # migrated: listed, and its metadata changed
         self.compute.listed.append(FakeServer(UUID_B, '768'))
-        self.clock.t += 300
-        reader.step()
+        reader.list_and_look_up()
         self.assertEqual({UUID_A: 2048.0, UUID_B: 768.0},
                          reader.floors([UUID_A, UUID_B]))
-        reader.step()
+        reader.look_up_wanted()
         self.assertEqual(3, len(self.compute.of('get_server')))
 
     def test_guests_seen_before_the_first_listing(self):
@@ -347,7 +356,7 @@ class TestSchedule(ReaderTestCase):
         self.compute.listed = [FakeServer(UUID_A, '2048')]
         reader = self.reader()
         self.assertEqual({}, reader.floors([UUID_A, UUID_B]))
-        reader.step()
+        reader.list_and_look_up()
         self.assertEqual([('get_server', UUID_B)],
                          self.compute.of('get_server'))
         self.assertEqual({UUID_A: 2048.0}, reader.floors([UUID_A, UUID_B]))
@@ -355,12 +364,11 @@ class TestSchedule(ReaderTestCase):
     def test_guests_gone_are_dropped_at_the_next_listing(self):
         self.compute.servers_by_id[UUID_B] = FakeServer(UUID_B, '1024')
         reader = self.reader()
-        reader.step()
+        reader.list_and_look_up()
         reader.floors([UUID_B])
-        reader.step()
+        reader.look_up_wanted()
         self.assertEqual({UUID_B: 1024.0}, reader.floors([]))
-        self.clock.t += 300
-        reader.step()
+        reader.list_and_look_up()
         self.assertEqual({}, reader.floors([]))
 
     def test_background_thread(self):
@@ -370,35 +378,33 @@ class TestSchedule(ReaderTestCase):
                                                   connect=self.connect)
         reader.start()
         self.addCleanup(reader.stop)
-        deadline = time.monotonic() + 5
-        while reader.listings == 0 and time.monotonic() < deadline:
-            time.sleep(0.01)
+        polling.wait_for(lambda: reader.listings, BOUND, 'the listing')
         self.assertEqual({UUID_A: 2048.0}, reader.floors([UUID_A, UUID_B]))
-        # an unlisted guest wakes the thread up at once
-        while len(reader.floors([UUID_A, UUID_B])) < 2:
-            self.assertLess(time.monotonic(), deadline)
-            time.sleep(0.01)
+        # an unlisted guest is looked up at once, not at the next listing
+        polling.wait_for(lambda: len(reader.floors([UUID_A, UUID_B])) == 2,
+                         BOUND, 'the lookup')
         self.assertEqual(1, reader.listings)
         reader.stop()
-        self.assertFalse(any(t.name == 'nova-metadata'
+        self.assertFalse(any(t.name.startswith('nova-metadata')
                              for t in threading.enumerate()))
 
     def test_the_thread_survives_a_bug(self):
-        reader = nova_metadata.NovaMetadataReader(self.conf,
-                                                  connect=self.connect)
-        steps = []
+        clock = self.useFixture(fake_time.FakeTime())
+        reader = self.reader()
+        times = []
 
-        def step():
-            steps.append(1)
-            if len(steps) == 1:
+        def list_and_look_up():
+            times.append(clock.now)
+            if len(times) == 1:
                 raise RuntimeError('boom')
-            reader._stop.set()
-            return 0.0
-        reader.step = step
-        with self.assertLogs(LOGGER, 'ERROR'):
-            with mock.patch.object(reader, 'interval', 0.01):
-                reader._run()
-        self.assertEqual(2, len(steps))
+            reader._runner.stop()
+        reader.list_and_look_up = list_and_look_up
+        self.addCleanup(reader.stop)
+        with self.assertLogs('nova_drs.periodic', 'ERROR') as logs:
+            reader.start()
+            self.assertTrue(reader._runner.wait(BOUND))
+        self.assertEqual([0.0, 300.0], times)
+        self.assertIn('RuntimeError: boom', logs.output[0])
 
 
 class TestManager(test_manager.ManagerTestCase):

@@ -5,7 +5,6 @@ Nova is faked at the openstacksdk boundary (``nova_fakes``); the
 database (SQLite), the host view and the planner are real.
 """
 
-import itertools
 import threading
 import time
 import types
@@ -25,6 +24,7 @@ from tests.unit.balancer import test_host_view as docs
 from tests.unit.balancer import test_manager
 from tests.unit import clusters as c
 from tests.unit.db import base
+from tests.unit import fake_time
 
 DRS = consolidation.DISABLED_REASON
 
@@ -362,37 +362,63 @@ class ManagerConsolidationTest(test_manager.ManagerTestCase):
 
 
 class MainLoopTest(test_manager.ManagerTestCase):
-    """The consolidation timer of the main loop (planning mocked)."""
+    """The timers of the main loop (their work mocked), on a fake clock."""
+
+    UNTIL = 3600.0
 
     def _run(self, interval):
+        """An hour of the main loop; the times each timer ran at."""
         self.conf.set_override('consolidation_interval', interval,
                                'drs_balancer')
-        ticks = itertools.count(0, 50)         # 50 s per clock reading
-        self.manager.clock = lambda: float(next(ticks))
-        stop = threading.Event()
-        calls = {'requests': 0}
-
-        def requests():
-            calls['requests'] += 1
-            if calls['requests'] >= 40:
-                stop.set()
+        clock = self.useFixture(fake_time.FakeTime())
         m = self.manager
-        with mock.patch.object(m, 'cycle') as cycle, \
-                mock.patch.object(m, 'consolidation_cycle') as passes, \
-                mock.patch.object(m, 'process_requests', requests), \
-                mock.patch.object(m, 'write_host_states'), \
-                mock.patch.object(m, 'refresh_and_report'), \
-                mock.patch.object(m, 'purge'):
-            m.run(stop)
-        return cycle.call_count, passes.call_count
+        stop = threading.Event()
+        calls = {}
 
-    def test_off_by_default(self):
-        cycles, passes = self._run(0)
-        self.assertGreater(cycles, 0)
-        self.assertEqual(0, passes)
+        def record(name):
+            def call(*args):
+                calls.setdefault(name, []).append(clock.now)
+                if name == 'requests' and clock.now >= self.UNTIL:
+                    # nothing runs after this one
+                    m._runner.stop()
+                    stop.set()
+            return call
+        # _woken_cycle: the coordinator's membership changes may wake the
+        # manager; on the fake clock that cycle would run in its thread
+        with mock.patch.object(m, 'cycle', record('cycle')), \
+                mock.patch.object(m, 'consolidation_cycle',
+                                  record('consolidation')), \
+                mock.patch.object(m, 'process_requests',
+                                  record('requests')), \
+                mock.patch.object(m, 'write_host_states',
+                                  record('states')), \
+                mock.patch.object(m, 'refresh_and_report',
+                                  record('report')), \
+                mock.patch.object(m, 'purge', record('purge')), \
+                mock.patch.object(m, '_woken_cycle'):
+            thread = threading.Thread(target=m.run, args=(stop,))
+            thread.start()
+            thread.join(10)
+        self.assertFalse(thread.is_alive())
+        return calls
+
+    def test_timers(self):
+        calls = self._run(0)
+        # [drs_balancer] planning_interval, request_poll_interval and
+        # host_state_interval: 60, 2 and 10 s; the first two at start,
+        # and at 3600 s the requests came first (in the order of the
+        # timers)
+        self.assertEqual([60.0 * n for n in range(61)], calls['cycle'])
+        self.assertEqual([2.0 * n for n in range(1801)], calls['requests'])
+        self.assertEqual([10.0 * n for n in range(1, 360)], calls['states'])
+        self.assertEqual(calls['states'], calls['report'])
+        # at start, then daily
+        self.assertEqual([0.0], calls['purge'])
+        # consolidation off by default
+        self.assertNotIn('consolidation', calls)
 
     def test_a_pass_every_interval(self):
-        cycles, passes = self._run(600)
-        self.assertGreater(passes, 0)
-        # far fewer passes than planning cycles (every 60 s)
-        self.assertLess(passes, cycles)
+        calls = self._run(600)
+        self.assertEqual([600.0, 1200.0, 1800.0, 2400.0, 3000.0],
+                         calls['consolidation'])
+        self.assertEqual(61, len(calls['cycle']))

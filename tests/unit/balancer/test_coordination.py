@@ -12,6 +12,7 @@ import tooz
 from nova_drs.balancer.coordination import membership as coordination
 from nova_drs import config
 from tests import polling
+from tests.unit import fake_time
 
 HOSTS = ['compute-%02d' % i for i in range(40)]
 INTERVAL = 0.1
@@ -272,91 +273,40 @@ class TestBackendFailure(CoordinationTestCase):
         self.assertEqual(0, a.failures)
 
 
-class TestHeartbeatPolicy(base.BaseTestCase):
+class TestBackoff(CoordinationTestCase):
 
-    def setUp(self):
-        super().setUp()
-        self.stopping = threading.Event()
-        self.waits = []
-        self.failures = []
-
-    def on_failure(self, retry_state):
-        self.failures.append(retry_state.attempt_number)
-
-    def policy(self, interval=1.0, member_timeout=10):
-        return coordination.heartbeat_policy(
-            interval, member_timeout, self.stopping, self.on_failure,
-            sleep=self.waits.append)
-
-    def failing(self, times):
-        calls = []
-
-        def beat():
-            calls.append(1)
-            if len(calls) <= times:
-                raise tooz.ToozError('backend unreachable (test)')
-        return beat, calls
-
-    def test_backs_off_within_the_lease(self):
-        beat, calls = self.failing(6)
-        self.policy()(beat)
-        self.assertEqual(7, len(calls))
-        self.assertEqual([1, 2, 3, 4, 5, 6], self.failures)
-        # 1 s, 2 s, then max(interval, member_timeout / 4) = 2.5 s at most
-        for wait, low in zip(self.waits, (1.0, 2.0, 2.0, 2.0, 2.0, 2.0)):
-            self.assertTrue(low <= wait <= low + 0.5, self.waits)
-        self.assertLessEqual(max(self.waits), 2.5)
-
-    def test_interval_wins_over_a_short_timeout(self):
-        beat, calls = self.failing(3)
-        self.policy(interval=5.0, member_timeout=15)(beat)
-        self.assertEqual([5.0] * 3, self.waits)
-
-    def test_stopping_ends_it(self):
-        beat, calls = self.failing(10 ** 6)
-        self.stopping.set()
-        self.assertIsNone(self.policy()(beat))
-        self.assertEqual(1, len(calls))
-        self.assertEqual([], self.waits)
-
-
-class TestHeartbeatLogs(CoordinationTestCase):
-
-    def test_failures_logged_counted_and_recovered(self):
+    def test_heartbeats_back_off_after_failures(self):
+        clock = self.useFixture(fake_time.FakeTime())
         a = self.coordinator('a', start=False)
         real = a._driver.heartbeat
-        calls = []
+        times = []
 
         def heartbeat():
-            calls.append(1)
-            if len(calls) <= 2:
+            times.append(round(clock.now, 6))
+            if len(times) == 7:
+                a._runner.stop()
+            if len(times) <= 5:
                 raise tooz.ToozError('backend unreachable (test)')
             return real()
-
         a._driver.heartbeat = heartbeat
-        counted = []
-
-        def on_failure(retry_state):
-            a._beat_failed(retry_state)
-            counted.append(a.failures)
-
-        waits = []
-        beat = coordination.heartbeat_policy(
-            a.interval, a.member_timeout, a._stopping, on_failure,
-            sleep=waits.append)
-        with self.assertLogs('nova_drs.balancer.coordination',
+        with self.assertLogs(coordination.__name__,
                              'INFO') as logs:
-            beat(a._heartbeat)
-        self.assertEqual([1, 2], counted)
+            a.start()
+            self.assertTrue(a._runner.wait(10))
+        warnings = [r.getMessage() for r in logs.records
+                    if r.levelname == 'WARNING']
+        infos = [r.getMessage() for r in logs.records
+                 if r.levelname == 'INFO']
+        # every 0.1 s, then twice as long after each failure, up to a
+        # quarter of member_timeout (2 s); on the interval again once it
+        # worked
+        self.assertEqual([0.0, 0.1, 0.3, 0.7, 1.2, 1.7, 1.8], times)
         self.assertEqual(0, a.failures)
-        self.assertEqual(2, len(waits))
-        warnings = [line for line in logs.output if 'WARNING' in line]
-        self.assertEqual(2, len(warnings))
-        self.assertIn('heartbeat to %s failed (2 in a row, lease none): '
-                      'backend unreachable (test); retrying in %.1f s'
-                      % (a.group, waits[1]), warnings[1])
-        self.assertIn('backend answers again after 2 failed heartbeats',
-                      logs.output[-1])
+        self.assertEqual(5, len(warnings))
+        self.assertIn('(5 in a row, lease none): backend unreachable '
+                      '(test); retrying in 0.5 s', warnings[-1])
+        self.assertIn('Coordination: backend answers again after 5 failed '
+                      'heartbeats', infos)
 
 
 class TestBackendOptions(base.BaseTestCase):

@@ -12,6 +12,7 @@ import types
 import uuid
 
 import fixtures
+from oslo_db import exception as db_exc
 
 from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.balancer.execution import actuator
@@ -23,6 +24,7 @@ from nova_drs.db import models
 from tests import polling
 from tests.unit.balancer import nova_fakes
 from tests.unit.db import base as db_base
+from tests.unit import fake_time
 
 INTERVAL = 0.1
 MEMBER_TIMEOUT = 2
@@ -321,6 +323,28 @@ class TestStartAndFinish(ExecutorTestCase):
         ex.poke()
         self.wait_state(plan.actions[0].uuid, plan_states.ACTION_COMPLETED)
         self.assertTrue(ex.stop(10))
+
+    def test_scans_back_off_after_failures(self):
+        # the coordinator's heartbeat on the real clock
+        ex = self.executor()
+        clock = self.useFixture(fake_time.FakeTime())
+        times = []
+
+        def scan():
+            times.append(round(clock.now, 6))
+            if len(times) <= 3:
+                raise db_exc.DBConnectionError('database down (test)')
+            ex._runner.stop()
+        ex.scan = scan
+        with self.assertLogs('nova_drs.balancer.execution.executor',
+                             'WARNING') as logs:
+            ex.start()
+            self.assertTrue(ex._runner.wait(10))
+        # scan_interval 0.05 s: twice as long after each failure
+        self.assertEqual([0.0, 0.1, 0.3, 0.7], times)
+        self.assertEqual(3, ex.stats()['scan_errors'])
+        self.assertIn('scan failed (3 in a row): database down (test); '
+                      'next try in 0.4 s', logs.output[-1])
 
     def test_plan_not_applying_is_not_started(self):
         plan = self.db.create_plan(

@@ -7,7 +7,6 @@ from oslotest import base
 
 from nova_drs.balancer.execution import executor as executor_mod
 from nova_drs.db import retry as db_retry
-from tests import polling
 from tests.unit.balancer import test_executor
 
 LOGGER = executor_mod.__name__
@@ -121,44 +120,3 @@ class TestExecutorRetries(test_executor.ExecutorTestCase):
             self.assertEqual('done', ex._db_retry('set_migration', call))
         self.assertEqual(1, len(waits))
         self.assertEqual(1, ex.stats()['db_errors'])
-
-    def test_failed_scans_back_off(self):
-        ex = self.executor()
-        waits = []
-        scan = executor_mod.scan_policy(ex).copy(sleep=waits.append)
-        failing = Failing(3, RuntimeError('bug'))
-        with self.assertLogs(LOGGER, 'WARNING') as logs:
-            self.assertEqual('done', scan(failing))
-        # scan_interval 0.05: 0.1, 0.2, 0.4 s, each plus up to 0.05 s
-        self.assertEqual(3, len(waits))
-        for n, wait in enumerate(waits):
-            self.assertTrue(0.1 * 2 ** n <= wait <= 0.1 * 2 ** n + 0.05,
-                            waits)
-        self.assertEqual(3, ex.stats()['scan_errors'])
-        self.assertIn('ERROR:' + LOGGER + ':Executor: scan '
-                      'failed (1 in a row): bug; next try in 0.1',
-                      logs.output[0])
-        self.assertIn('Traceback', logs.output[0])
-
-    def test_failed_scan_on_the_database_is_a_warning(self):
-        ex = self.executor()
-        scan = executor_mod.scan_policy(ex).copy(sleep=lambda s: None)
-        with self.assertLogs(LOGGER, 'WARNING') as logs:
-            scan(Failing(1, db_exc.DBConnectionError('gone away')))
-        self.assertEqual(1, len(logs.output))
-        self.assertIn('WARNING:' + LOGGER + ':Executor: scan '
-                      'failed (1 in a row): gone away; next try in',
-                      logs.output[0])
-        self.assertNotIn('Traceback', logs.output[0])
-
-    def test_stop_ends_the_back_off(self):
-        # the longest back-off there is (scan_interval 300 s): stop()
-        # ends it, and the scan thread with it
-        ex = self.executor(scan_interval=300.0)
-        ex.scan = Failing(FOREVER, RuntimeError('bug'))
-        with self.assertLogs(LOGGER, 'ERROR'):
-            ex.start()
-            polling.wait_for(lambda: ex.stats().get('scan_errors'),
-                             what='a failed scan')
-            self.assertTrue(ex.stop(10))
-        self.assertEqual(1, ex.stats()['scan_errors'])

@@ -9,6 +9,8 @@ heartbeat: cycles are run by calling :meth:`BalancerManager.cycle`.
 
 import datetime
 import os
+import queue
+import threading
 import time
 import types
 from unittest import mock
@@ -412,6 +414,37 @@ class EventsTest(ManagerTestCase):
         self.manager.view.on_hotspots([docs.report(doc, time.monotonic())])
         self.assertIn(manager_mod.WAKE_HOTSPOT,
                       self.manager._take_reasons())
+
+
+class WakeTest(ManagerTestCase):
+    """The main loop on real threads: woken cycles run at once."""
+
+    def test_an_urgent_hotspot_is_planned_at_once(self):
+        m = self.manager
+        origins = queue.Queue()
+        stop = threading.Event()
+        thread = threading.Thread(target=m.run, args=(stop,))
+        with mock.patch.object(m, 'cycle', side_effect=origins.put), \
+                mock.patch.object(m, 'process_requests'), \
+                mock.patch.object(m, 'write_host_states'), \
+                mock.patch.object(m, 'refresh_and_report'), \
+                mock.patch.object(m, 'purge'):
+            thread.start()
+            self.addCleanup(thread.join, 10)
+            self.addCleanup(stop.set)
+            # the first cycle at start
+            origins.get(timeout=10)
+            doc = docs.hotspot_doc('compute-1', at=time.time())
+            m.view.on_hotspots([docs.report(doc, time.monotonic())])
+            # long before the next periodic one (planning_interval: 60 s)
+            while origins.get(timeout=10) != models.ORIGIN_HOTSPOT:
+                pass
+            stop.set()
+            thread.join(10)
+        self.assertFalse(thread.is_alive())
+        self.assertIsNone(m._runner)
+        # woken after the stop: nothing runs, nothing fails
+        m.wake(manager_mod.WAKE_REPLAN)
 
 
 def _raise(*args, **kwargs):

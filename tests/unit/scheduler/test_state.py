@@ -180,6 +180,9 @@ class TestRefresh(base.SchedulerDataTestCase):
         state.refresh()
         self.assertIsNotNone(state.current())
         self.assertTrue(state.running())
+        # NOTE: not in the middle of the thread's first read: a lock the
+        # database driver held then would stay held in the child
+        polling.wait_for(lambda: state.counters['refreshes'] >= 2)
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:           # the child: report, never return
