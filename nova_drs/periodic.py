@@ -38,6 +38,7 @@ import concurrent.futures
 # deadlocks on the lock it held across the fork
 from concurrent.futures import thread as futures_thread
 import dataclasses
+import math
 import threading
 import time
 import typing
@@ -63,6 +64,18 @@ class Task:
     @property
     def title(self):
         return self.name or _name_of(self.func)
+
+
+def backoff(failures, spacing, first, cap):
+    """After ``failures`` failed runs in a row: (delay, turns to skip).
+
+    The delay is ``first`` seconds doubling with each failure, at most
+    ``cap``; a task spaced ``spacing`` seconds backs off by skipping its
+    turns until the first one at least that delay after the failed run
+    started (futurist's worker cannot be told to wait longer once).
+    """
+    delay = min(first * 2 ** (failures - 1), cap)
+    return delay, math.ceil(delay / spacing) - 1
 
 
 def _name_of(func):

@@ -4,8 +4,11 @@
 Every place that tries an operation again has one named policy, a small
 function of its module that builds a :class:`tenacity.Retrying` (its
 attempts, its waits, which errors it retries and how it logs them): the
-coordination heartbeat, the balancer's start, the executor's scan and its
-workers' database calls, the agent's libvirt event loop. No policy runs
+balancer's start, the executor's workers' database calls, the agent's
+libvirt event loop. Periodic tasks that fail (the coordination heartbeat,
+the executor's scan) back off by skipping turns instead
+(:func:`nova_drs.periodic.backoff`): a retry inside a turn would hold up
+the runner's other tasks. No policy runs
 inside another: the transactions of :mod:`nova_drs.db` retry a deadlock
 themselves (oslo.db's ``wrap_db_retry``, :mod:`nova_drs.db.retry`) and
 the callers do not retry it again.

@@ -184,3 +184,15 @@ class TestThreads(base.BaseTestCase):
         runner = periodic.Periodic('test-periodic', [])
         self.assertFalse(runner.run_soon(lambda: None))
         self.assertTrue(runner.wait(0))
+
+
+class BackoffTest(base.BaseTestCase):
+
+    def test_doubles_up_to_the_cap_in_whole_turns(self):
+        # first 2 s, cap 9 s, a task every 2 s: 2, 4, 8, 9, 9 s, reached
+        # by skipping 0, 1, 3, 4, 4 turns
+        self.assertEqual(
+            [(2, 0), (4, 1), (8, 3), (9, 4), (9, 4)],
+            [periodic.backoff(n, 2.0, 2.0, 9.0) for n in range(1, 6)])
+        # a delay between turns waits for the next turn after it
+        self.assertEqual((3.0, 1), periodic.backoff(1, 2.0, 3.0, 60.0))

@@ -35,7 +35,6 @@ because of the per-instance and per-destination locks
 import collections
 import contextlib
 import hashlib
-import math
 import os
 import socket
 import threading
@@ -421,11 +420,9 @@ class Coordinator:
             self._beat()
         except Exception as e:
             self.failures += 1
-            delay = min(self.interval * 2 ** (self.failures - 1),
-                        max(self.interval, self.member_timeout / 4.0))
-            # the next attempt at the first turn at least delay after the
-            # start of this one
-            self._skip = math.ceil(delay / self.interval) - 1
+            delay, self._skip = periodic.backoff(
+                self.failures, self.interval, self.interval,
+                max(self.interval, self.member_timeout / 4.0))
             lease = self._lease_left()
             if isinstance(e, tooz.ToozError):
                 LOG.warning('Coordination: heartbeat to %s failed '

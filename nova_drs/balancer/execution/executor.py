@@ -43,7 +43,6 @@ replica, and followed again.
 import collections
 import contextlib
 import datetime
-import math
 import threading
 import time
 
@@ -365,11 +364,9 @@ class Executor(object):
             self._scan_failures += 1
             failures = self._scan_failures
             self.count('scan_errors')
-            delay = min(self.scan_interval * 2 ** failures,
-                        max(self.scan_interval, 60.0))
-            # the next periodic scan at the first turn at least delay
-            # after the start of this one
-            self._skip = math.ceil(delay / self.scan_interval) - 1
+            delay, self._skip = periodic.backoff(
+                failures, self.scan_interval, 2 * self.scan_interval,
+                max(self.scan_interval, 60.0))
             if isinstance(e, DB_ERRORS):
                 LOG.warning('Executor: scan failed (%d in a row): %s; '
                             'next try in %.1f s', failures, e, delay)
