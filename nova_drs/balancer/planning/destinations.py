@@ -113,7 +113,9 @@ class _Partition:
     ``opened`` until the next rebuild moves them to ``active``.
     """
 
-    def __init__(self, hosts, guests):
+    def __init__(self, key, hosts, guests):
+        #: (zone, aggregates) or None where the rule is off
+        self.key = key
         self.active = hosts[guests[hosts] > 0]
         self.empty = hosts[guests[hosts] == 0]
         self.opened = np.zeros(0, dtype=np.int64)
@@ -125,7 +127,7 @@ class _Partition:
         hosts = [self.active, self.empty]
         if extra is not None and extra.size:
             hosts.append(extra)
-        self.__init__(np.unique(np.concatenate(hosts)), guests)
+        self.__init__(self.key, np.unique(np.concatenate(hosts)), guests)
 
 
 class Index:
@@ -184,7 +186,7 @@ class Index:
             reused = self._in_partition(key, np.flatnonzero(s.reused))
             if reused.size:
                 hosts = np.unique(np.concatenate([hosts, reused]))
-            part = _Partition(hosts, s.guests)
+            part = _Partition(key, hosts, s.guests)
             self._parts[key] = part
         return part
 
@@ -345,14 +347,21 @@ class Index:
                     else found[0])
 
     def _side(self, part):
-        """Hosts outside the orders: reused, opened, raised."""
+        """Hosts outside the orders: reused, opened, raised.
+
+        Only those of ``part`` (zone and aggregates), so that the checks
+        of a side host need not test the zone again.
+        """
         cache = self._side_cache
         if cache is not None and cache[0] is part:
             return cache[1]
         side = [h for h in (self.extra, part.opened) if h.size]
         if self.raised:
             side.append(np.array(self.raised, dtype=np.int64))
-        side = np.concatenate(side) if side else None
+        side = (self._in_partition(part.key, np.concatenate(side)) if side
+                else None)
+        if side is not None and not side.size:
+            side = None
         self._side_cache = (part, side)
         return side
 
@@ -361,7 +370,7 @@ class Index:
         side = self._side(part)
         if side is None:
             return None
-        ok = self.state.feasible(i, side)
+        ok = self.state.feasible(i, side, same_partition=True)
         return ok if ok.size else None
 
     def _choose_pack(self, i, part, need):
@@ -370,8 +379,8 @@ class Index:
         side_fit = side_empty = None
         if side is not None:
             guests = s.guests[side]
-            fit = ((s.room[side] - s.gap[side]) >= s.inst_need[i]).all(
-                axis=1)
+            fit = np.logical_and.reduce(
+                s.room_comfort[side] >= s.inst_need[i], axis=1)
             side_fit = side[(guests > 0) & fit]
             side_empty = side[guests == 0]
             side = side[guests > 0]
@@ -464,7 +473,8 @@ class Index:
         s = self.state
         part = self._partition(int(s.inst_host[i]))
         side = self._side(part)
-        if side is not None and s.feasible(i, side).size:
+        if (side is not None
+                and s.feasible(i, side, same_partition=True).size):
             return None
         need = s.inst_size[i]
         best = None

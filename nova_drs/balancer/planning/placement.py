@@ -118,6 +118,19 @@ class PlacementState:
         self.alloc_headroom = self.room[:, 4:]
         self.gap = np.concatenate(
             [self.comfort_gap, np.zeros((len(cap), 2))], axis=1)
+        # room under the comfort level, kept beside ``room`` (the gap is
+        # fixed per host) so that a comfort check costs no subtraction
+        self.room_comfort = self.room - self.gap
+        # the pack rule's weights: a share of each limit (0 where a
+        # resource is not tracked), and each host's weighted room under
+        # its comfort level, kept up to date, so that a best-fit score is
+        # one dot product per host (see fit_scores)
+        self.fit_weight = np.concatenate(
+            [self.inv_limit, 1.0 / np.maximum(self.alloc_limit, 1.0)],
+            axis=1)
+        finite_room = np.where(np.isfinite(self.room_comfort),
+                               self.room_comfort, 0.0)
+        self.fit_base = (finite_room * self.fit_weight).sum(axis=1)
 
         self.inst_demand = model.instance_demand()
         self.inst_alloc = model.instance_allocation()
@@ -153,6 +166,13 @@ class PlacementState:
             & (self.alloc_headroom > 0).all(axis=1))
         self.pool_zone = hosts.availability_zone[self.pool]
         self.pool_aggregates = hosts.aggregates[self.pool]
+        # the zone and aggregate rules only bite when hosts differ in them
+        self.zoned = bool(self.same_az and len(hosts)
+                          and (hosts.availability_zone
+                               != hosts.availability_zone[0]).any())
+        self.aggregated = bool(self.same_aggregates and len(hosts)
+                               and (hosts.aggregates
+                                    != hosts.aggregates[0]).any())
         #: hosts cooled by this plan that now receive (comfort level only)
         self.reused = np.zeros(len(hosts), dtype=bool)
         self.n_reused = 0
@@ -276,10 +296,11 @@ class PlacementState:
         :param same_partition: ``hosts`` are known to be in ``i``'s zone
             (and aggregates, when that option is on)
         """
-        room = self.room[hosts]
-        if comfort:
-            room -= self.gap[hosts]
-        ok = (room >= self.inst_need[i]).all(axis=1)
+        need = self.inst_need[i]
+        room = (self.room_comfort if comfort else self.room)[hosts]
+        # logical_and.reduce: .all() without numpy's Python-level wrapper
+        # (this is the planner's innermost call)
+        ok = np.logical_and.reduce(room >= need, axis=1)
         ok &= self.receivable[hosts]
         ok &= hosts != self.inst_host[i]
         if self.max_in < self.max_out_unbounded:
@@ -290,12 +311,12 @@ class PlacementState:
             # comfort level
             reused = self.reused[hosts]
             if reused.any():
-                fit = ((self.room[hosts] - self.gap[hosts])
-                       >= self.inst_need[i]).all(axis=1)
+                fit = np.logical_and.reduce(self.room_comfort[hosts] >= need,
+                                            axis=1)
                 hosts = hosts[~reused | fit]
         if hosts.size and (self.n_groups
                            or (not same_partition
-                               and (self.same_az or self.same_aggregates))
+                               and (self.zoned or self.aggregated))
                            or i in self.model.excluded_targets):
             hosts = self.rule_filter(i, hosts)
         return hosts
@@ -305,10 +326,10 @@ class PlacementState:
         source = self.inst_host[i]
         model_hosts = self.model.hosts
         ok = np.ones(hosts.size, dtype=bool)
-        if self.same_az:
+        if self.zoned:
             ok &= (model_hosts.availability_zone[hosts]
                    == model_hosts.availability_zone[source])
-        if self.same_aggregates:
+        if self.aggregated:
             ok &= (model_hosts.aggregates[hosts]
                    == model_hosts.aggregates[source])
         full = self._full_group_hosts(i)
@@ -364,12 +385,10 @@ class PlacementState:
         limit, so the host that ``i`` fills most tightly wins and the
         large free slots stay for large guests.
         """
-        room = (self.headroom[hosts] - self.comfort_gap[hosts]
-                - self.inst_demand[i])
-        room = np.where(np.isfinite(room), room, 0.0) * self.inv_limit[hosts]
-        alloc_room = (self.alloc_headroom[hosts] - self.inst_alloc[i]) / \
-            np.maximum(self.alloc_limit[hosts], 1.0)
-        return (room.sum(axis=1) + alloc_room.sum(axis=1)
+        # sum over c of (room_comfort[h, c] - size[i, c]) * weight[h, c],
+        # the first term kept per host in fit_base
+        return (self.fit_base[hosts]
+                - self.fit_weight[hosts] @ self.inst_size[i]
                 + self._soft_penalty(i, hosts))
 
     def best_fit(self, i, hosts):
@@ -443,6 +462,11 @@ class PlacementState:
         size = self.inst_size[i]
         self.room[src] += size
         self.room[dest] -= size
+        self.room_comfort[src] += size
+        self.room_comfort[dest] -= size
+        weight = self.fit_weight
+        self.fit_base[src] += weight[src] @ size
+        self.fit_base[dest] -= weight[dest] @ size
         self.inst_host[i] = dest
         self.guests[src] -= 1
         self.guests[dest] += 1

@@ -117,6 +117,10 @@ class HotspotResolver:
         # make-room move, which clears both.
         self._no_direct = set()
         self._no_chain = set()
+        # the highest limit of any host, per resource: an instance above
+        # it is hot wherever it runs (limits do not change during a plan)
+        self._max_limit = (state.limit.max(axis=0) if len(state.limit)
+                           else np.zeros(state.limit.shape[1]))
 
     # -- the whole cluster
 
@@ -163,6 +167,11 @@ class HotspotResolver:
             return [], self._limit_reason(h)
         if cands.size == 0:
             return [], self._pinned_reason(h, members)
+        # before any search (the cheapest proof, and the commonest one on
+        # a busy cluster): an instance hot on any host keeps ``h`` hot
+        big = self._too_big(cands)
+        if big:
+            return [], self._too_big_reason(big)
         dem = state.inst_demand[cands][:, hot_r]
         useful = (dem > EPS).any(axis=1)
         cands, dem = cands[useful], dem[useful]
@@ -326,14 +335,9 @@ class HotspotResolver:
         if k_lb is None:
             return ('even moving all %d movable instance(s) would not bring '
                     '%s under the threshold' % (cands.size, hot_names))
-        cap = state.limit.max(axis=0)
-        big = [int(i) for i in cands
-               if (state.inst_demand[i] > cap + EPS).any()]
+        big = self._too_big(cands)
         if big:
-            return ('%s alone is above a threshold on any host: moving the '
-                    'others cannot cool it'
-                    % ', '.join(state.model.instances.names[i]
-                                for i in big[:3]))
+            return self._too_big_reason(big)
         if k_lb > budget:
             if state.max_out - state.moves_out[h] <= budget:
                 return ('limit: needs at least %d migrations, '
@@ -346,6 +350,22 @@ class HotspotResolver:
             state.alloc_limit.max(axis=0), 1.0)).max(axis=1)
         i = int(cands[int(np.argmin(size))])
         return 'no room: ' + state.explain(i)
+
+    def _too_big(self, cands):
+        """Instances of ``cands`` above a threshold on every host.
+
+        Such an instance makes any host it runs on hot, so it cannot move
+        (a plan never creates a hotspot) and its host cannot be cooled.
+        """
+        over = (self.state.inst_demand[cands] > self._max_limit + EPS).any(
+            axis=1)
+        return [int(i) for i in cands[over]]
+
+    def _too_big_reason(self, big):
+        return ('%s alone is above a threshold on any host: moving the '
+                'others cannot cool it'
+                % ', '.join(self.state.model.instances.names[i]
+                            for i in big[:3]))
 
     def _search_sets(self, cands, dem, need, k, chains):
         state = self.state
