@@ -11,6 +11,7 @@ import sys
 
 from nova_drs.cmd import common
 from nova_drs.simulator import engine
+from nova_drs.simulator import precopy
 from nova_drs.simulator import traces
 
 DEFAULT_STRATEGIES = 'none,hotspot,balance'
@@ -20,8 +21,12 @@ ON_OFF = ('on', 'off')
 POLICIES = ('pack', 'spread')
 
 
-def _number(kind, option, minimum=0, exclusive=False):
-    """An argparse type: a number of ``kind`` at least (above) minimum."""
+def _number(kind, option, minimum=0, exclusive=False, maximum=None):
+    """An argparse type: a number of ``kind`` within bounds.
+
+    At least (above, when ``exclusive``) ``minimum``, and at most
+    ``maximum`` when given.
+    """
     def parse(text):
         try:
             value = kind(text)
@@ -35,6 +40,9 @@ def _number(kind, option, minimum=0, exclusive=False):
             raise common.CommandError('%s: must be %s %s, got %s' % (
                 option, 'greater than' if exclusive else 'at least',
                 minimum, text))
+        if maximum is not None and value > maximum:
+            raise common.CommandError('%s: must be at most %s, got %s'
+                                      % (option, maximum, text))
         return value
     return parse
 
@@ -163,6 +171,7 @@ def add_parser(sub, add_config_args, load_conf):
                    metavar='CORES',
                    help='Cores a running migration costs its source and its '
                         'target (default %(default)s).')
+    _add_migration_args(p)
     p.add_argument('--balance-every', type=_number(int, '--balance-every', 1),
                    default=engine.Options.balance_every, metavar='N',
                    help='The balance strategy plans every N steps, and at '
@@ -195,6 +204,64 @@ def add_parser(sub, add_config_args, load_conf):
     return p
 
 
+def _add_migration_args(p):
+    """Pre-copy and Nova's [libvirt] live-migration settings."""
+    nova = precopy.Config
+    p.add_argument('--host-link-mb-s',
+                   type=_number(float, '--host-link-mb-s'),
+                   default=nova.host_link_mb_s, metavar='X',
+                   help='Migration bandwidth of one host, MB/s, shared '
+                        'equally by the migrations running on it as source '
+                        'or target (default: [drs_balancer] '
+                        'migration_bandwidth_mb_s).')
+    p.add_argument('--cluster-link-mb-s',
+                   type=_number(float, '--cluster-link-mb-s'),
+                   default=nova.cluster_link_mb_s, metavar='X',
+                   help='Migration bandwidth of the whole cluster, MB/s, '
+                        'shared equally by all running migrations; 0 '
+                        'for no such limit (default %(default)s).')
+    p.add_argument('--live-migration-completion-timeout',
+                   type=_number(int, '--live-migration-completion-timeout'),
+                   default=nova.live_migration_completion_timeout,
+                   metavar='SECONDS',
+                   help="Nova's [libvirt] option: seconds per GiB of guest "
+                        'memory (at least 2 GiB) a migration may take '
+                        'before the timeout action; 0 disables (default '
+                        '%(default)s, as Nova).')
+    p.add_argument('--live-migration-timeout-action',
+                   choices=precopy.TIMEOUT_ACTIONS,
+                   default=nova.live_migration_timeout_action,
+                   help="Nova's [libvirt] option: abort the migration (the "
+                        'guest stays on its source) or force it to complete '
+                        '(the guest is paused while the rest is sent) '
+                        '(default %(default)s, as Nova).')
+    p.add_argument('--live-migration-downtime',
+                   type=_number(int, '--live-migration-downtime', 100),
+                   default=nova.live_migration_downtime, metavar='MS',
+                   help="Nova's [libvirt] option: largest downtime allowed "
+                        'at the switchover, ms (default %(default)s, as '
+                        'Nova).')
+    p.add_argument('--live-migration-downtime-steps',
+                   type=_number(int, '--live-migration-downtime-steps', 3),
+                   default=nova.live_migration_downtime_steps, metavar='N',
+                   help="Nova's [libvirt] option: steps by which the "
+                        'allowed downtime rises to its largest value '
+                        '(default %(default)s, as Nova).')
+    p.add_argument('--live-migration-downtime-delay',
+                   type=_number(int, '--live-migration-downtime-delay', 3),
+                   default=nova.live_migration_downtime_delay,
+                   metavar='SECONDS',
+                   help="Nova's [libvirt] option: seconds per GiB of guest "
+                        'memory between two downtime steps (default '
+                        '%(default)s, as Nova).')
+    p.add_argument('--migration-failure-rate',
+                   type=_number(float, '--migration-failure-rate',
+                                maximum=1.0),
+                   default=nova.failure_rate, metavar='P',
+                   help='Share of live migrations that fail, 0 to 1, drawn '
+                        'from --seed (default %(default)s).')
+
+
 def _check_output(args):
     if args.json:
         parent = os.path.dirname(os.path.abspath(args.json))
@@ -223,7 +290,17 @@ def options_from_args(args):
         max_migrations=args.max_migrations,
         max_host_migrations=args.max_host_migrations,
         migration_cpu_overhead=args.migration_cpu_overhead,
-        balance_every=args.balance_every)
+        balance_every=args.balance_every,
+        migration=precopy.Config(
+            host_link_mb_s=args.host_link_mb_s,
+            cluster_link_mb_s=args.cluster_link_mb_s,
+            live_migration_completion_timeout=(
+                args.live_migration_completion_timeout),
+            live_migration_timeout_action=args.live_migration_timeout_action,
+            live_migration_downtime=args.live_migration_downtime,
+            live_migration_downtime_steps=args.live_migration_downtime_steps,
+            live_migration_downtime_delay=args.live_migration_downtime_delay,
+            failure_rate=args.migration_failure_rate, seed=args.seed))
 
 
 def spec_from_args(args):

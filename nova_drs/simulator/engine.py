@@ -43,6 +43,7 @@ from nova_drs.simulator import ballooning
 from nova_drs.simulator import guests as guests_mod
 from nova_drs.simulator import metrics
 from nova_drs.simulator import migrations
+from nova_drs.simulator import precopy
 
 NONE = 'none'
 
@@ -63,6 +64,9 @@ class Options:
     migration_cpu_overhead: float = 0.5
     #: the balance strategy plans every this many steps
     balance_every: int = 1
+    #: pre-copy, bandwidth, Nova's timeouts, failures (:mod:`.precopy`)
+    migration: precopy.Config = dataclasses.field(
+        default_factory=precopy.Config)
 
 
 @dataclasses.dataclass
@@ -138,12 +142,17 @@ class _Run:
             if opts.balloon else None
         self.scheduler = migrations.Scheduler(
             opts.max_migrations, opts.max_host_migrations,
-            conf.drs_balancer.migration_bandwidth_mb_s)
+            conf.drs_balancer.migration_bandwidth_mb_s, opts.migration,
+            w.memory_mb)
+        # what a host's guests can use before it swaps
+        self.ram = (sim.hosts.memory_mb
+                    - sim.hosts.reserved_host_memory_mb).astype(float)
         self.acc = metrics.Accumulator(
             self.n, sim.capacity, cluster.thresholds_from_conf(conf),
             w.interval_s, w.steps, opts.migration_cpu_overhead,
             power_w=(conf.drs_balancer.host_power_idle_w,
-                     conf.drs_balancer.host_power_full_w))
+                     conf.drs_balancer.host_power_full_w),
+            ram_mb=self.ram)
         self.migrated_at = np.full(self.n, -math.inf)
         self.smoothed = None
         self.dirty = np.zeros(self.n)
@@ -240,13 +249,14 @@ class _Run:
             windows = self.scheduler.advance(now, T, self.host,
                                              self.guests.backed, self.dirty)
             for win in windows:
-                if win.done:
+                if win.moved:
                     self.migrated_at[win.instance] = now + win.end_s
                     if self.driver is not None:
                         self.driver.forget(win.source, win.instance)
             self.acc.add_step(
                 t, start_host, demand, windows, pressure=int(pressure.sum()),
-                reclaimed_mb=float(self.guests.reclaimed().sum()),
+                reclaimed_mb=float(self.guests.host_reclaimed(
+                    start_host, self.ram).sum()),
                 detector_hot=int(hot.any(axis=1).sum()))
             # NOTE: causal: the step's loads are its mean, known at its
             # end; what is planned from them starts in the next step

@@ -24,7 +24,8 @@ counts as a *memory-pressure event* for that guest.
 
 The same guests are also followed as if no balloon existed (``actual =
 max``): the difference in backed memory is the memory ballooning
-returned to the hosts.
+returned to the hosts, counted per host no further than its RAM
+(:meth:`GuestMemory.host_reclaimed`).
 """
 
 import numpy as np
@@ -114,3 +115,22 @@ class GuestMemory:
     def reclaimed(self):
         """Host memory saved by ballooning, per guest (MiB, >= 0)."""
         return np.maximum(self._free_backed - self.backed, 0.0)
+
+    def host_reclaimed(self, host, ram_mb):
+        """Host memory saved by ballooning, per host (MiB, >= 0).
+
+        Measured against what the host would have had to back without
+        balloons, capped at its RAM ``ram_mb``: what would have been beyond
+        it would have been swapped, not held in RAM, so taking it back
+        frees no RAM::
+
+            min(backed + reclaimed, ram) - min(backed, ram)
+
+        :param host: host index of every guest.
+        """
+        ram = np.asarray(ram_mb, dtype=float)
+        n = ram.size
+        backed = np.bincount(host, weights=self.backed, minlength=n)
+        without = backed + np.bincount(host, weights=self.reclaimed(),
+                                       minlength=n)
+        return np.minimum(without, ram) - np.minimum(backed, ram)

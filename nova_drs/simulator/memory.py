@@ -17,8 +17,14 @@ A busy guest touches more memory (the ``0.3 x cpu`` part), the rest is
 steady with a slow wander. Whole-day mean: about 45% of flavor memory.
 
 *Dirty rate* (both traces): a guest dirties memory in proportion to its CPU
-activity, :data:`DIRTY_MB_S_PER_CORE` MB/s per busy core. The migration
-cost model of :mod:`nova_drs.balancer.planning.cost` uses it.
+activity, :data:`DIRTY_MB_S_PER_CORE` MB/s per busy core, at most
+:data:`DIRTY_MB_S_MAX` MB/s per guest (writing more distinct pages a
+second is exceptional: Clark et al., "Live Migration of Virtual
+Machines", NSDI 2005, measured tens of MB/s for web and game servers and
+needed a synthetic workload for 512 MB/s; the cap bounds Bitbrains'
+32-core VMs, 640 MB/s uncapped). The planner's migration cost model
+(:mod:`nova_drs.balancer.planning.cost`, through the cluster model) and the
+simulated pre-copy rounds (:mod:`.precopy`) use the same rate.
 
 Every draw comes from its own stream of ``numpy.random.SeedSequence(seed)``
 so a run is reproducible for a seed.
@@ -40,6 +46,8 @@ MIN_SHARE = 0.05
 
 #: MB/s of memory dirtied per busy physical core.
 DIRTY_MB_S_PER_CORE = 20.0
+#: MB/s of memory one guest dirties at most.
+DIRTY_MB_S_MAX = 256.0
 
 
 def flavors(n, rng):
@@ -68,4 +76,5 @@ def working_set(cpu, memory_mb, rng):
 
 def dirty_rate(cpu_cores):
     """MB/s dirtied by guests using ``cpu_cores`` physical cores."""
-    return DIRTY_MB_S_PER_CORE * np.asarray(cpu_cores, dtype=float)
+    return np.minimum(DIRTY_MB_S_PER_CORE
+                      * np.asarray(cpu_cores, dtype=float), DIRTY_MB_S_MAX)

@@ -3,27 +3,48 @@
 
 Within a step every host's load is piecewise constant: the instances on it
 at the start of the step, plus, while a live migration runs, the
-migrating instance's demand on its target too (it counts on both hosts)
-and :attr:`Accumulator.migration_cpu_overhead` cores on both (QEMU's
+migrating instance's demand (CPU, memory, disk, network) on its target too
+(it counts on both hosts until switchover) and
+:attr:`Accumulator.migration_cpu_overhead` cores on both (QEMU's
 migration thread and the copy), minus the instance on its source once the
-migration completes. The metrics integrate those pieces exactly.
+migration completes, or on its target once it is aborted or fails. The
+metrics integrate those pieces exactly.
 
-* ``overload_time_fraction`` (SLATAH, Beloglazov & Buyya): the share of
-  active host-time during which a host's CPU demand is at or above 100%
-  of its physical cores. Host-time is pooled over hosts (a host active
-  for twice as long weighs twice as much). A host is active in a step
-  when it holds an instance or receives one. Demand above capacity is
-  not carried over: a trace's demand is what the guest asked for.
+* ``overload_time_fraction`` (SLATAH, Beloglazov & Buyya, with swap): the
+  share of active host-time during which a host's CPU demand is at or
+  above 100% of its physical cores, or its guests' backed memory is above
+  its RAM (``ram_mb``: physical memory less the host's reserved memory),
+  so that it swaps. Host-time is pooled over hosts (a host active for
+  twice as long weighs twice as much). A host is active in a step when it
+  holds an instance or receives one. Demand above capacity is not carried
+  over: a trace's demand is what the guest asked for.
+  ``cpu_overload_time_fraction`` is the CPU part alone (the literature's
+  SLATAH).
+* Swap: a host swaps ``max(0, backed - ram_mb)`` MiB. The penalty is
+  binary and documented: guests fault swapped pages in from disk, some
+  thousand times slower than from RAM, so a swapping host is in SLA
+  violation for the whole time it swaps, however little it swaps.
+  ``swap_gib_h`` integrates the swapped memory over time (GiB x hours,
+  all hosts), ``swap_host_time_fraction`` is the share of active
+  host-time with swap, ``swap_hosts`` the hosts that swapped at some
+  point, ``max_host_swap_gib_h`` the worst host's ``swap_gib_h``; the
+  history has the mean swapped GiB per host and step.
 * ``hotspot_host_time_fraction``: the share of active host-time with the
   raw (unsmoothed) load of any tracked resource above its ``[drs]``
   threshold.
 * ``pdm`` (performance degradation due to migrations): for each instance,
-  10% of the CPU it used while being migrated (core-seconds) over the CPU
-  it requested during the run (core-seconds); the mean over instances
+  10% of the CPU it used while being migrated, and all of it while paused
+  for the switchover (downtime), in core-seconds, over the CPU it
+  requested during the run (core-seconds); the mean over instances
   (instances that requested nothing count 0).
 * ``slav``: ``overload_time_fraction x pdm``.
 * ``migrations``, ``gib_moved``: migrations started and the data their
-  transfers send (cost model), in GiB.
+  rounds sent (those that failed or were aborted included), in GiB.
+  ``migrations_completed``, ``migrations_aborted`` (Nova's completion
+  timeout with ``abort``), ``migrations_failed`` (the failure rate),
+  ``migrations_forced`` (completed by ``force_complete``);
+  ``downtime_s`` and ``max_downtime_s``: the guests' pauses, summed and
+  the longest.
 * ``mean_active_hosts``: active hosts, mean over steps.
 * ``energy_kwh``: energy of the hosts under a linear power model (Fan
   et al.; the one CloudSim uses): an active host draws ``idle_w + (full_w
@@ -44,9 +65,20 @@ migration completes. The metrics integrate those pieces exactly.
 
 import numpy as np
 
+from nova_drs.simulator import precopy
+
 #: Share of an instance's CPU lost while it is being migrated.
 PDM_SHARE = 0.1
 EPS = 1e-9
+#: MiB over the RAM before a host counts as swapping (float rounding).
+SWAP_SLACK_MB = 0.5
+OUTCOMES = (precopy.COMPLETED, precopy.ABORTED, precopy.FAILED)
+
+
+def _swapped(backed_mb, ram_mb):
+    """MiB a host swaps with ``backed_mb`` of guest memory in use."""
+    over = np.asarray(backed_mb, dtype=float) - ram_mb
+    return np.where(over > SWAP_SLACK_MB, over, 0.0)
 
 
 def per_host(host, values, n_hosts):
@@ -62,7 +94,8 @@ class Accumulator:
     """Collect the metrics and the per-step history of one run."""
 
     def __init__(self, n_instances, capacity, thresholds, interval_s, steps,
-                 migration_cpu_overhead=0.0, power_w=(175.0, 250.0)):
+                 migration_cpu_overhead=0.0, power_w=(175.0, 250.0),
+                 ram_mb=None):
         self.capacity = np.asarray(capacity, dtype=float)
         self.tracked = self.capacity > 0
         self.inv_capacity = np.divide(
@@ -73,6 +106,17 @@ class Accumulator:
         self.migration_cpu_overhead = float(migration_cpu_overhead)
         n_hosts = self.capacity.shape[0]
         self.n_hosts = n_hosts
+        #: memory the guests of each host can use before it swaps
+        self.ram = (np.full(n_hosts, np.inf) if ram_mb is None
+                    else np.broadcast_to(np.asarray(ram_mb, dtype=float),
+                                         (n_hosts,)).copy())
+        self.cpu_overload_s = 0.0
+        self.swap_s = 0.0
+        self.swap_mb_s = np.zeros(n_hosts)
+        self.outcomes = dict.fromkeys(OUTCOMES, 0)
+        self.forced = 0
+        self.downtime_s = 0.0
+        self.max_downtime_s = 0.0
         self.overload_s = 0.0
         self.hot_s = 0.0
         self.active_s = 0.0
@@ -105,15 +149,19 @@ class Accumulator:
             'energy_kwh': np.zeros(steps),
             'cpu_load': np.zeros((steps, n_hosts), dtype=np.float32),
             'memory_load': np.zeros((steps, n_hosts), dtype=np.float32),
+            'swap_gib': np.zeros((steps, n_hosts), dtype=np.float32),
+            'swapping_hosts': np.zeros(steps, dtype=np.int64),
+            'migrations_unmoved': np.zeros(steps, dtype=np.int64),
         }
 
     def _state(self, demand, h):
-        """(overloaded, hot) for demand vector ``demand`` on host ``h``."""
+        """(CPU overloaded, hot, MiB swapped) for ``demand`` on host ``h``."""
         over = demand[0] >= self.capacity[h, 0] - EPS
         load = demand * self.inv_capacity[h]
         hot = bool(((load > self.thresholds + EPS)
                     & self.tracked[h]).any())
-        return bool(over), hot
+        swapped = demand[1] - self.ram[h]
+        return bool(over), hot, (swapped if swapped > SWAP_SLACK_MB else 0.0)
 
     def add_step(self, t, host, demand, windows, pressure=0, reclaimed_mb=0.0,
                  detector_hot=0):
@@ -135,7 +183,11 @@ class Accumulator:
         over = base[:, 0] >= self.capacity[:, 0] - EPS
         hot = ((base * self.inv_capacity > self.thresholds + EPS)
                & self.tracked).any(axis=1)
-        over_s = over * T
+        swapped = _swapped(base[:, 1], self.ram)
+        cpu_s = over * T
+        over_s = (over | (swapped > 0)) * T
+        swap_s = (swapped > 0) * T
+        swap_mb_s = swapped * T
         hot_s = hot * T
 
         events = {}
@@ -143,40 +195,47 @@ class Accumulator:
         sources = np.zeros(n_hosts, dtype=bool)
         targets = np.zeros(n_hosts, dtype=bool)
         for w in windows:
-            if w.done:
+            if w.moved:
                 sources[w.source] = True
                 targets[w.target] = True
             x = demand[w.instance]
             active[w.target] = True
-            events.setdefault(w.target, []).extend(
-                [(w.begin_s, x + overhead), (w.end_s, -overhead)])
+            dst = events.setdefault(w.target, [])
+            dst.extend([(w.begin_s, x + overhead), (w.end_s, -overhead)])
             src = events.setdefault(w.source, [])
             src.extend([(w.begin_s, overhead), (w.end_s, -overhead)])
-            if w.done:
+            if w.moved:
                 src.append((w.end_s, -x))
-            self.degraded[w.instance] += (PDM_SHARE * x[0]
-                                          * (w.end_s - w.begin_s))
-            if w.started:
-                self.migrations += 1
-                self.moved_mb += w.transfer_mb
-                self.history['migrations'][t] += 1
+            elif w.done:
+                dst.append((w.end_s, -x))
+            # a paused guest runs nothing: the rest of its CPU is lost
+            self.degraded[w.instance] += x[0] * (
+                PDM_SHARE * (w.end_s - w.begin_s)
+                + (1.0 - PDM_SHARE) * w.paused_s)
+            self.moved_mb += float(w.sent_mb)
+            self._count(t, w)
         end = base.copy()
         for h, evs in events.items():
             evs.sort(key=lambda e: e[0])
             cur = base[h].copy()
             t0 = 0.0
-            o_s = h_s = 0.0
+            c_s = o_s = h_s = s_s = s_mb_s = 0.0
             integral = np.zeros_like(cur)
             for time, delta in evs + [(T, None)]:
                 if time > t0:
-                    o, hh = self._state(cur, h)
-                    o_s += o * (time - t0)
-                    h_s += hh * (time - t0)
-                    integral += cur * (time - t0)
+                    dt = time - t0
+                    o, hh, sw = self._state(cur, h)
+                    c_s += o * dt
+                    o_s += (o or sw > 0) * dt
+                    h_s += hh * dt
+                    s_s += (sw > 0) * dt
+                    s_mb_s += sw * dt
+                    integral += cur * dt
                     t0 = time
                 if delta is not None:
                     cur = cur + delta
-            over_s[h], hot_s[h] = o_s, h_s
+            cpu_s[h], over_s[h], hot_s[h] = c_s, o_s, h_s
+            swap_s[h], swap_mb_s[h] = s_s, s_mb_s
             load_sum[h] = integral
             end[h] = cur
 
@@ -185,6 +244,9 @@ class Accumulator:
         self.active_s += n_active * T
         self.active_host_steps += n_active
         self.overload_s += float(over_s[active].sum())
+        self.cpu_overload_s += float(cpu_s[active].sum())
+        self.swap_s += float(swap_s[active].sum())
+        self.swap_mb_s += swap_mb_s
         self.hot_s += float(hot_s[active].sum())
         self.pressure += int(pressure)
         self.reclaimed_mb += float(reclaimed_mb)
@@ -220,6 +282,22 @@ class Accumulator:
         hist['pressure_events'][t] = int(pressure)
         hist['cpu_load'][t] = mean_load[:, 0]
         hist['memory_load'][t] = mean_load[:, 1]
+        hist['swap_gib'][t] = swap_mb_s / T / 1024.0
+        hist['swapping_hosts'][t] = int((swap_s > 0).sum())
+
+    def _count(self, t, w):
+        """Count a window's migration: started, ended, paused."""
+        if w.started:
+            self.migrations += 1
+            self.history['migrations'][t] += 1
+        if not w.done:
+            return
+        self.outcomes[w.outcome] = self.outcomes.get(w.outcome, 0) + 1
+        self.forced += bool(w.forced)
+        if not w.moved:
+            self.history['migrations_unmoved'][t] += 1
+        self.downtime_s += float(w.downtime_s)
+        self.max_downtime_s = max(self.max_downtime_s, float(w.downtime_s))
 
     def pdm(self):
         if self.requested.size == 0:
@@ -233,6 +311,9 @@ class Accumulator:
         """The metrics (the JSON keys of one strategy)."""
         slatah = self.overload_s / self.active_s if self.active_s else 0.0
         hot = self.hot_s / self.active_s if self.active_s else 0.0
+        share = (lambda v: v / self.active_s) if self.active_s else (
+            lambda v: 0.0)
+        swap_gib_h = self.swap_mb_s / 1024.0 / 3600.0
         pdm = self.pdm()
         steps = max(self.steps, 1)
         return {
@@ -253,4 +334,15 @@ class Accumulator:
             'relieved_hosts': self.relieved,
             'memory_reclaimed_gib': self.reclaimed_mb / 1024.0 / steps,
             'pressure_events': self.pressure,
+            'cpu_overload_time_fraction': share(self.cpu_overload_s),
+            'swap_gib_h': float(swap_gib_h.sum()),
+            'swap_host_time_fraction': share(self.swap_s),
+            'swap_hosts': int((self.swap_mb_s > 0).sum()),
+            'max_host_swap_gib_h': float(swap_gib_h.max(initial=0.0)),
+            'migrations_completed': self.outcomes[precopy.COMPLETED],
+            'migrations_aborted': self.outcomes[precopy.ABORTED],
+            'migrations_failed': self.outcomes[precopy.FAILED],
+            'migrations_forced': self.forced,
+            'downtime_s': self.downtime_s,
+            'max_downtime_s': self.max_downtime_s,
         }

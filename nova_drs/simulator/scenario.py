@@ -59,6 +59,9 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
     (:func:`~.placement.auto_host_count`).
     """
     options = options or engine.Options()
+    # migration failures are drawn from the simulation's seed too
+    options = dataclasses.replace(options, migration=dataclasses.replace(
+        options.migration, seed=seed))
     if interval_s:
         trace = traces.resample(trace, interval_s)
     work = workload_mod.from_trace(trace, seed)

@@ -96,6 +96,51 @@ class TestSample(CliTestCase):
         self.assertNotIn('report:', text)
         self.assertEqual([], os.listdir(self.tmp))
 
+    def test_migration_options(self):
+        out = os.path.join(self.tmp, 'sim.json')
+        rc = self.simulate(
+            '--strategies', 'hotspot', '--no-report', '--json', out,
+            '--seed', '7', '--migration-failure-rate', '1',
+            '--live-migration-completion-timeout', '0',
+            '--live-migration-timeout-action', 'force_complete',
+            '--live-migration-downtime', '300',
+            '--live-migration-downtime-steps', '5',
+            '--live-migration-downtime-delay', '30',
+            '--host-link-mb-s', '500', '--cluster-link-mb-s', '2000')
+        self.assertEqual(0, rc, self.stderr.getvalue())
+        with open(out, encoding='utf-8') as f:
+            results = json.load(f)
+        self.assertEqual({
+            'host_link_mb_s': 500.0, 'cluster_link_mb_s': 2000.0,
+            'live_migration_completion_timeout': 0,
+            'live_migration_timeout_action': 'force_complete',
+            'live_migration_downtime': 300,
+            'live_migration_downtime_steps': 5,
+            'live_migration_downtime_delay': 30, 'failure_rate': 1.0,
+            'seed': 7}, results['input']['options']['migration'])
+        m = results['strategies']['hotspot']
+        # every migration fails: none completes, the guests stay put
+        self.assertGreater(m['migrations_failed'], 0)
+        self.assertEqual(0, m['migrations_completed'])
+        for key in ('swap_gib_h', 'swap_host_time_fraction',
+                    'cpu_overload_time_fraction', 'downtime_s'):
+            self.assertIn(key, m)
+
+    def test_migration_option_bounds(self):
+        for args, text in (
+                (('--migration-failure-rate', '1.5'),
+                 '--migration-failure-rate: must be at most 1.0'),
+                (('--live-migration-downtime', '50'),
+                 '--live-migration-downtime: must be at least 100'),
+                (('--live-migration-downtime-steps', '2'),
+                 '--live-migration-downtime-steps: must be at least 3'),
+                (('--live-migration-completion-timeout', '-1'),
+                 '--live-migration-completion-timeout: must be at least 0')):
+            self.stderr.seek(0)
+            self.stderr.truncate()
+            rc = self.simulate('--no-report', *args)
+            self.assertUsageError(rc, text)
+
     def test_config_file_is_read(self):
         conf = self.write('nova-drs.conf', [
             '[drs_balancer]', 'migration_bandwidth_mb_s = 10'])

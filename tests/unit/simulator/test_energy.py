@@ -10,6 +10,7 @@ from nova_drs.simulator import cli
 from nova_drs.simulator import metrics
 from nova_drs.simulator import migrations
 from nova_drs.simulator import packbench
+from nova_drs.simulator import precopy
 from tests.unit import clusters as c
 
 CAP = [[4, 1000, 0, 0], [4, 1000, 0, 0]]
@@ -52,7 +53,8 @@ class TestRetrigger(base.BaseTestCase):
         # host 0 at 3.6 of 4 cores (hot); instance 0 (1.8) leaves for
         # host 1 in the first half of step 0: both end the step cool
         acc.add_step(0, np.array([0, 0]), _demand(1.8, 1.8), [
-            migrations.Window(0, 0, 1, 0.0, 50.0, True, True, 1024.0)])
+            migrations.Window(0, 0, 1, 0.0, 50.0, True, True, 1024.0,
+                              precopy.COMPLETED)])
         acc.add_step(1, np.array([1, 0]), _demand(*step1), [])
         return acc.result()
 

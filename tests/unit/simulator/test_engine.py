@@ -145,10 +145,12 @@ class TestHotspotMigration(base.BaseTestCase):
         self.assertAlmostEqual(306.0 / 3600.0, m['overload_time_fraction'])
 
     def test_two_migrations_per_host_at_a_time(self):
-        # together: 6 + 1 cores during [0, 2), 4 + 0.5 during [2, 4)
+        # together they share host 0's 512 MB/s link: vm-0 sends 1,024
+        # MiB at 256 MB/s in 4 s (6 + 1 cores), then vm-1 its last 1,024
+        # at 512 in 2 s (4 + 0.5): no sooner than one after the other
         m = self._three_busy(per_host=2)
         self.assertEqual(2, m['migrations'])
-        self.assertAlmostEqual(304.0 / 3600.0, m['overload_time_fraction'])
+        self.assertAlmostEqual(306.0 / 3600.0, m['overload_time_fraction'])
 
     def test_cooldown_seen_by_the_strategy(self):
         seen = []

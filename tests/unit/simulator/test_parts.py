@@ -6,11 +6,13 @@ import io
 import numpy as np
 from oslotest import base
 
+from nova_drs.balancer.planning import cost
 from nova_drs.simulator import guests
 from nova_drs.simulator import memory
 from nova_drs.simulator import metrics
 from nova_drs.simulator import migrations
 from nova_drs.simulator import placement
+from nova_drs.simulator import precopy
 from nova_drs.simulator import progress
 from nova_drs.simulator import scenario
 from nova_drs.simulator import traces
@@ -101,14 +103,21 @@ class TestScheduler(base.BaseTestCase):
                          [(w.begin_s, w.end_s) for w in windows])
 
     def test_dirty_pages_lengthen_a_migration(self):
-        # 1,000 MiB at 100 MB/s with 50 MB/s dirtied: 1000 / 0.5 = 2,000
+        # 1,000 MiB at 100 MB/s with 50 MB/s dirtied: rounds of 1,000,
+        # 500, ..., 1000 / 2^7 = 7.8 MiB (each dirties half of itself),
+        # then 3.9 MiB fit the allowed 50 ms (5 MiB): paused, sent.
+        # 1000 x (2 - 1 / 2^8) = 1,996.1 MiB in 19.96 s, where the
+        # planner's cost model counts the whole series, 1000 / 0.5
         s = migrations.Scheduler(1, 1, 100.0)
         host = np.array([0])
         s.replace_queue([(0, 0, 1)])
         (w,) = s.advance(0.0, 300.0, host, np.array([1000.0]),
                          np.array([50.0]))
-        self.assertEqual(2000.0, w.transfer_mb)
-        self.assertEqual(20.0, w.end_s)
+        self.assertAlmostEqual(1000.0 * (2 - 0.5 ** 8), w.sent_mb)
+        self.assertAlmostEqual(19.9609375, w.end_s)
+        self.assertAlmostEqual(0.0390625, w.downtime_s)
+        self.assertAlmostEqual(
+            2000.0, float(cost.transfer_mb(1000.0, 50.0, 100.0)))
 
     def test_stale_and_replaced(self):
         s = migrations.Scheduler(1, 1, 100.0)
@@ -133,9 +142,9 @@ class TestAccumulator(base.BaseTestCase):
         acc = self._acc([[4, 1000, 0, 0], [4, 1000, 0, 0]])
         demand = np.array([[1.5, 0, 0, 0], [1.5, 0, 0, 0]])
         acc.add_step(0, np.array([0, 0]), demand, [migrations.Window(
-            0, 0, 1, 90.0, 100.0, False, True, 2048.0)])
+            0, 0, 1, 90.0, 100.0, False, True, 512.0)])
         acc.add_step(1, np.array([0, 0]), demand, [migrations.Window(
-            0, 0, 1, 0.0, 30.0, True, False, 2048.0)])
+            0, 0, 1, 0.0, 30.0, True, False, 1536.0, precopy.COMPLETED)])
         m = acc.result()
         # host 0 at 4 cores for 10 s + 30 s; host 1 (2.5 cores) is
         # active in both steps: 2 x 2 x 100 s of active host-time
