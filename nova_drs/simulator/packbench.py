@@ -6,7 +6,11 @@ from the same first-fit placement: ``none`` (no balancing), ``hotspot``
 with ``[drs_balancer] destination_policy = pack`` and with ``spread``.
 No balancing starts first-fit, so its active hosts are full by
 allocation: relief must open some hosts, and the destination policy
-decides how many. Balloon off: the figures are the planner's.
+decides how many. Balloon off: the figures are the planner's. SLATAH
+here is the literature's, CPU only (``cpu_overload_time_fraction``):
+with the balloon off, first-fit hosts full by allocation swap much of
+the day (``swap %``, shown beside it), which would make any relief look
+like a cut of SLATAH.
 
 Targets, per day and size. Those of issue 15 are the *aims*; an aim not
 met yet is printed ``MISSED`` and does not change the exit code, and a
@@ -66,7 +70,7 @@ def check(day, hosts, metrics):
     out = []
     for key, label, guard in (
             ('hotspot_host_time_fraction', 'hotspot time', MIN_CUT),
-            ('overload_time_fraction', 'SLATAH', GUARD_SLATAH_CUT)):
+            ('cpu_overload_time_fraction', 'SLATAH', GUARD_SLATAH_CUT)):
         cut = _cut(pack[key], none[key])
         out.append(('pack cuts %s >= 80%% vs none%s' % (
                         label, '' if guard == MIN_CUT
@@ -109,7 +113,8 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
     out = out or sys.stdout
     started = time.perf_counter()
     rows, passed = [], True
-    table = [['day', 'hosts', 'run', 'SLATAH %', 'hotspot %', 'migr',
+    table = [['day', 'hosts', 'run', 'SLATAH %', 'swap %', 'hotspot %',
+              'migr',
               'active hosts', 'energy kWh', 're-hot %', 'dest re-hot %']]
     for day in days:
         trace = traces.load_planetlab(bench_cli.find_day_dir(trace_root,
@@ -125,7 +130,8 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
                 m = metrics[name]
                 table.append([
                     day, str(n), name,
-                    '%.3f' % (100 * m['overload_time_fraction']),
+                    '%.3f' % (100 * m['cpu_overload_time_fraction']),
+                    '%.2f' % (100 * m['swap_host_time_fraction']),
                     '%.2f' % (100 * m['hotspot_host_time_fraction']),
                     str(m['migrations']), '%.1f' % m['mean_active_hosts'],
                     '%.1f' % m['energy_kwh'],

@@ -77,11 +77,11 @@ class TestRetrigger(base.BaseTestCase):
 
 def _metrics(**kw):
     base_m = {'hotspot_host_time_fraction': 0.5,
-              'overload_time_fraction': 0.05, 'mean_active_hosts': 100.0,
+              'cpu_overload_time_fraction': 0.05, 'mean_active_hosts': 100.0,
               'energy_kwh': 500.0, 'retrigger_share': 0.0,
               'destination_retrigger_share': 0.0, 'relieved_hosts': 10}
     pack = dict(base_m, hotspot_host_time_fraction=0.05,
-                overload_time_fraction=0.005, mean_active_hosts=60.0,
+                cpu_overload_time_fraction=0.005, mean_active_hosts=60.0,
                 energy_kwh=350.0)
     pack.update(kw)
     return {'none': base_m, 'hotspot:pack': pack,
@@ -105,7 +105,7 @@ class TestPackBenchTargets(base.BaseTestCase):
     def test_aims_missed_above_their_guards(self):
         # SLATAH cut 60 %: the aim (80 %) missed, the guard (50 %) met
         self.assertEqual({'pack cuts SLATAH >= 80% vs none': 'MISSED'},
-                         self.not_passed(overload_time_fraction=0.02))
+                         self.not_passed(cpu_overload_time_fraction=0.02))
         self.assertEqual(
             {'pack >= 30% fewer active hosts than spread': 'MISSED'},
             self.not_passed(mean_active_hosts=80.0))
@@ -114,7 +114,7 @@ class TestPackBenchTargets(base.BaseTestCase):
 
     def test_below_the_guards(self):
         self.assertEqual({'pack cuts SLATAH >= 80% vs none': 'FAIL'},
-                         self.not_passed(overload_time_fraction=0.03))
+                         self.not_passed(cpu_overload_time_fraction=0.03))
         self.assertEqual(
             {'pack >= 30% fewer active hosts than spread': 'FAIL'},
             self.not_passed(mean_active_hosts=90.0))
