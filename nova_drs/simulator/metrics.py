@@ -105,6 +105,8 @@ class Accumulator:
             'energy_kwh': np.zeros(steps),
             'cpu_load': np.zeros((steps, n_hosts), dtype=np.float32),
             'memory_load': np.zeros((steps, n_hosts), dtype=np.float32),
+            #: hosts active during the step (holding or receiving one)
+            'active': np.zeros((steps, n_hosts), dtype=bool),
         }
 
     def _state(self, demand, h):
@@ -220,6 +222,7 @@ class Accumulator:
         hist['pressure_events'][t] = int(pressure)
         hist['cpu_load'][t] = mean_load[:, 0]
         hist['memory_load'][t] = mean_load[:, 1]
+        hist['active'][t] = active
 
     def pdm(self):
         if self.requested.size == 0:
