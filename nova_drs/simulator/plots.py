@@ -229,7 +229,7 @@ def _lines(ax, results, histories, key, ylabel, title, drawstyle='default',
 
 def hotspots_migrations(results, histories, path):
     fig, axes = plt.subplots(4, 1, figsize=(10, 10), sharex=True,
-                             constrained_layout=True)
+                             layout='constrained')
     _lines(axes[0], results, histories, 'hot_hosts', 'hosts',
            'Hosts above a [drs] threshold (raw load) during the step')
     _lines(axes[1], results, histories, 'overloaded_hosts', 'hosts',
@@ -238,7 +238,7 @@ def hotspots_migrations(results, histories, path):
            'Live migrations started per step', drawstyle='steps-post')
     _lines(axes[3], results, histories, 'active_hosts', 'hosts',
            'Active hosts (holding instances)')
-    axes[0].legend(loc='upper right')
+    _legend(fig, *axes[0].get_legend_handles_labels())
     axes[-1].set_xlabel('hours')
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -246,13 +246,13 @@ def hotspots_migrations(results, histories, path):
 
 def memory(results, histories, path):
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
-                             constrained_layout=True)
+                             layout='constrained')
     _lines(axes[0], results, histories, 'reclaimed_gib', 'GiB',
            'Host memory reclaimed by ballooning', count=False)
     _lines(axes[1], results, histories, 'pressure_events', 'guests',
            'Memory-pressure events (working set above the balloon)',
            drawstyle='steps-post')
-    axes[0].legend(loc='upper right')
+    _legend(fig, *axes[0].get_legend_handles_labels())
     axes[-1].set_xlabel('hours')
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -265,7 +265,7 @@ def capacity(runs, interval_s, path):
         history), each at the policy's largest overcommit.
     """
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
-                             constrained_layout=True)
+                             layout='constrained')
     for label, run in runs.items():
         hours = np.arange(len(run.headroom)) * interval_s / 3600.0
         name = '%s at %.2fx' % (label, run.overcommit)
@@ -280,7 +280,7 @@ def capacity(runs, interval_s, path):
     axes[1].axhline(5.0, color='red', linewidth=0.8, linestyle='--')
     for ax in axes:
         ax.grid(True, alpha=0.3)
-    axes[0].legend(loc='upper right')
+    _legend(fig, *axes[0].get_legend_handles_labels())
     axes[-1].set_xlabel('hours')
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -289,13 +289,13 @@ def capacity(runs, interval_s, path):
 def energy(results, histories, path):
     """Active hosts and energy per step: what packing saves."""
     fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True,
-                             constrained_layout=True)
+                             layout='constrained')
     _lines(axes[0], results, histories, 'active_hosts', 'hosts',
            'Active hosts (holding instances; the others can be off)')
     _lines(axes[1], results, histories, 'energy_kwh', 'kWh',
            'Energy per step (linear power model, empty hosts off)',
            count=False)
-    axes[0].legend(loc='upper right')
+    _legend(fig, *axes[0].get_legend_handles_labels())
     axes[-1].set_xlabel('hours')
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
