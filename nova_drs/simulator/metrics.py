@@ -42,7 +42,8 @@ metrics integrate those pieces exactly.
   rounds sent (those that failed or were aborted included), in GiB.
   ``migrations_completed``, ``migrations_aborted`` (Nova's completion
   timeout with ``abort``), ``migrations_failed`` (the failure rate),
-  ``migrations_forced`` (completed by ``force_complete``);
+  ``migrations_forced`` (completed by ``force_complete``),
+  ``migrations_unsuccessful`` (aborted and failed);
   ``downtime_s`` and ``max_downtime_s``: the guests' pauses, summed and
   the longest.
 * ``mean_active_hosts``: active hosts, mean over steps.
@@ -152,6 +153,8 @@ class Accumulator:
             'swap_gib': np.zeros((steps, n_hosts), dtype=np.float32),
             'swapping_hosts': np.zeros(steps, dtype=np.int64),
             'migrations_unmoved': np.zeros(steps, dtype=np.int64),
+            #: hosts active during the step (holding or receiving one)
+            'active': np.zeros((steps, n_hosts), dtype=bool),
         }
 
     def _state(self, demand, h):
@@ -284,6 +287,7 @@ class Accumulator:
         hist['memory_load'][t] = mean_load[:, 1]
         hist['swap_gib'][t] = swap_mb_s / T / 1024.0
         hist['swapping_hosts'][t] = int((swap_s > 0).sum())
+        hist['active'][t] = active
 
     def _count(self, t, w):
         """Count a window's migration: started, ended, paused."""
@@ -343,6 +347,8 @@ class Accumulator:
             'migrations_aborted': self.outcomes[precopy.ABORTED],
             'migrations_failed': self.outcomes[precopy.FAILED],
             'migrations_forced': self.forced,
+            'migrations_unsuccessful': (self.outcomes[precopy.ABORTED]
+                                        + self.outcomes[precopy.FAILED]),
             'downtime_s': self.downtime_s,
             'max_downtime_s': self.max_downtime_s,
         }

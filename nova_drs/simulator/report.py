@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """Simulation output: the terminal table, the JSON file, the HTML report.
 
-The report directory holds ``index.html`` (input, table, plots; the
-jinja2 template ``templates/report.html``), ``results.json`` (the same as
-``--json``) and the PNG plots of :mod:`.plots`.
+The report directory holds ``index.html`` (input, table, settings,
+plots; the jinja2 template ``templates/report.html``), ``results.json``
+(the same as ``--json``) and the PNG plots of :mod:`.plots`.
 """
 
 import json
@@ -18,6 +18,7 @@ COLUMNS = (
     ('pdm', 'PDM %', lambda v: '%.5f' % (100 * v)),
     ('slav', 'SLAV', lambda v: '%.2e' % v),
     ('migrations', 'migr', lambda v: '%d' % v),
+    ('migrations_unsuccessful', 'failed', lambda v: '%d' % v),
     ('gib_moved', 'GiB moved', lambda v: '%.1f' % v),
     ('mean_active_hosts', 'active hosts', lambda v: '%.1f' % v),
     ('hosts_freed', 'freed', lambda v: '%d' % v),
@@ -26,6 +27,7 @@ COLUMNS = (
     ('destination_retrigger_share', 'dest re-hot %',
      lambda v: '%.1f' % (100 * v)),
     ('memory_reclaimed_gib', 'reclaimed GiB', lambda v: '%.1f' % v),
+    ('swap_gib_h', 'swap GiB h', lambda v: '%.2f' % v),
     ('pressure_events', 'pressure', lambda v: '%d' % v),
     ('unplaced_instances', 'unplaced', lambda v: '%d' % v),
     ('wall_s', 'wall s', lambda v: '%.1f' % v),
@@ -33,16 +35,20 @@ COLUMNS = (
 
 LEGEND = (
     'SLATAH = share of active host-time with CPU demand >= 100% of the '
-    'physical cores; hotspot = share of active host-time above a [drs] '
+    'physical cores or guest memory swapped (beyond the host\'s RAM); '
+    'hotspot = share of active host-time above a [drs] '
     'threshold; PDM = mean over instances of 10% of the CPU used while '
-    'migrating / CPU requested; SLAV = SLATAH x PDM; active hosts = '
+    'migrating (or paused) / CPU requested; SLAV = SLATAH x PDM; failed = '
+    'migrations aborted at Nova\'s completion timeout or failed; '
+    'active hosts = '
     'hosts holding an instance (mean); freed = hosts active at the start '
     'and empty at the end; energy = linear power model, idle + (full - '
     'idle) x CPU load per active host, empty hosts off ([drs_balancer] '
     'host_power_idle_w/full_w); re-hot = relieved hosts hot again in '
     'the next step (dest: destinations); reclaimed = host '
-    'memory ballooning saved (mean); pressure = guest-steps with the '
-    'working set above the balloon.')
+    'memory ballooning saved (mean, capped at the host\'s RAM); '
+    'swap = guest memory beyond a host\'s RAM, GiB x hours; pressure = '
+    'guest-steps with the working set above the balloon.')
 
 
 def rows(results):
@@ -74,6 +80,9 @@ def summary(results):
                      h['disk_mb_s'], h['net_mb_s'])
                  if h['disk_mb_s'] or h['net_mb_s'] else '',
                  i['balloon_policy'] or 'off')]
+    if i.get('thresholds'):
+        parts.append('[drs] thresholds: %s' % ', '.join(
+            '%s %g' % kv for kv in i['thresholds'].items()))
     parts += ['note: %s' % n for n in i.get('notes', [])]
     reasons = {}
     for skipped in i.get('vms_skipped', []):
@@ -88,6 +97,72 @@ def summary(results):
             ', ...' if i['unplaced_instances'] > len(i['unplaced_names'])
             else ''))
     return parts
+
+
+def _value(value):
+    if value is None:
+        return 'not set'
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, float):
+        return '%g' % value
+    if isinstance(value, (list, tuple)):
+        return ', '.join(_value(v) for v in value) or 'none'
+    return str(value)
+
+
+def _policies(names, conf_settings):
+    """(strategy, its destination policy, where that comes from)."""
+    option = conf_settings.get('drs_balancer', {}).get(
+        'destination_policy')
+    out = []
+    for name in names:
+        base, _, policy = name.partition(':')
+        if policy:
+            out.append((name, policy, 'strategy name'))
+        elif base == 'none' or option is None:
+            out.append((name, '-', 'no migrations'))
+        else:
+            out.append((name, _value(option['value']),
+                        '[drs_balancer] destination_policy'))
+    return out
+
+
+def settings(results):
+    """The settings that decided the outcome, for the page.
+
+    :returns: [(section title, [(setting, value, source)])]: the run (trace,
+        seed, strategies and their destination policies), the hosts, the
+        simulator's own options, then every configuration option the
+        simulation read, per group, with where its value comes from
+        (recorded by :class:`~.settings.RecordingConf`).
+    """
+    i = results['input']
+    conf_settings = i.get('settings', {})
+    run = [
+        ('trace', i['trace'], 'trace_dir: %s' % i['trace_dir']),
+        ('day', i.get('day') or '-', ''),
+        ('trace sample interval', '%g s' % i.get(
+            'trace_interval_s', i['interval_s']), ''),
+        ('simulation step', '%g s' % i['interval_s'],
+         '%d steps, %.1f h' % (i['steps'], i['duration_h'])),
+        ('seed', _value(i['seed']), 'flavors, memory model, boot order'),
+        ('config files', _value(i.get('config_files', [])), ''),
+    ]
+    names = i.get('strategies') or list(results['strategies'])
+    run += [('strategy %s' % name, 'destination policy %s' % policy,
+             source) for name, policy, source in _policies(
+                 names, conf_settings)]
+    hosts = [(key, _value(value), '') for key, value in i['hosts'].items()]
+    options = [(key, _value(value), '')
+               for key, value in i.get('options', {}).items()]
+    out = [('Run', run), ('Hosts', hosts),
+           ('Simulator options (not in the configuration)', options)]
+    for group, opts in conf_settings.items():
+        out.append(('[%s] (read by the simulation)' % group, [
+            (name, _value(o['value']), o['source'])
+            for name, o in opts.items()]))
+    return out
 
 
 def format_table(results):
@@ -137,7 +212,7 @@ def render_html(results, figures):
     table = rows(results)
     return _template().render(
         summary=summary(results), header=table[0], rows=table[1:],
-        legend=LEGEND, figures=figures)
+        legend=LEGEND, figures=figures, settings=settings(results))
 
 
 def write_html(results, directory, figures):
@@ -148,11 +223,16 @@ def write_html(results, directory, figures):
     return path
 
 
-def write_report(results, histories, directory):
-    """Write the whole report; return the path of ``index.html``."""
+def write_report(results, histories, directory, host_rows_limit=None):
+    """Write the whole report; return the path of ``index.html``.
+
+    :param host_rows_limit: hosts above which the host-load plot shows
+        percentile bands (:data:`.plots.HOST_ROWS_LIMIT` by default).
+    """
     from nova_drs.simulator import plots
 
     os.makedirs(directory, exist_ok=True)
     write_json(results, os.path.join(directory, 'results.json'))
-    figures = plots.write_all(results, histories, directory)
+    figures = plots.write_all(results, histories, directory,
+                              host_rows_limit)
     return write_html(results, directory, figures)

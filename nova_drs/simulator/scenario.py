@@ -13,6 +13,7 @@ import numpy as np
 from nova_drs.model import cluster
 from nova_drs.simulator import engine
 from nova_drs.simulator import placement
+from nova_drs.simulator import settings
 from nova_drs.simulator import traces
 from nova_drs.simulator import workload as workload_mod
 
@@ -62,6 +63,7 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
     # migration failures are drawn from the simulation's seed too
     options = dataclasses.replace(options, migration=dataclasses.replace(
         options.migration, seed=seed))
+    trace_interval_s = trace.interval_s
     if interval_s:
         trace = traces.resample(trace, interval_s)
     work = workload_mod.from_trace(trace, seed)
@@ -73,8 +75,11 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
     where = placement.first_fit(work.vcpus, work.memory_mb, spec)
     placed = where >= 0
     unplaced = [work.names[i] for i in np.flatnonzero(~placed)]
+    # NOTE: the simulation reads the configuration through a recorder:
+    # the report lists the options it read (settings.collect)
     sim = engine.Simulation(work.subset(placed), placement.build_hosts(spec),
-                            where[placed], conf, options)
+                            where[placed], settings.RecordingConf(conf),
+                            options)
     info = {
         'trace': trace.kind,
         'trace_dir': trace.source,
@@ -84,6 +89,7 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
         'unplaced_instances': len(unplaced),
         'unplaced_names': unplaced[:MAX_LISTED],
         'steps': work.steps,
+        'trace_interval_s': trace_interval_s,
         'interval_s': work.interval_s,
         'duration_h': work.steps * work.interval_s / 3600.0,
         'seed': seed,
@@ -120,6 +126,9 @@ def run(scenario, names, progress=None):
         result.metrics['unplaced_instances'] = len(scenario.unplaced)
         out[name] = _ordered(result.metrics)
         histories[name] = result.history
+    conf = scenario.simulation.conf
+    if isinstance(conf, settings.RecordingConf):
+        scenario.info['settings'] = settings.collect(conf)
     return {'input': scenario.info, 'strategies': out}, histories
 
 

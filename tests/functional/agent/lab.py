@@ -190,10 +190,18 @@ class Guest:
         except FileNotFoundError:
             return ''
 
+    def cpu_seconds(self):
+        """CPU time the guest has used so far (all its vCPUs)."""
+        return self.dom.info()[4] / 1e9
+
     def wait_ready(self, timeout=120):
-        """Wait for the guest's init and its balloon statistics."""
+        """Wait for the guest's init and its balloon statistics.
+
+        ``timeout`` is seconds of the guest's own CPU time: a TCG boot is
+        CPU work, and on a busy machine the guest boots late, not never.
+        """
         wait_for(lambda: 'DRS-GUEST: READY' in self.console(), timeout,
-                 what='%s to boot' % self.name)
+                 what='%s to boot' % self.name, clock=self.cpu_seconds)
         wait_for(lambda: 'usable' in self.dom.memoryStats(), 30,
                  what='balloon statistics of %s' % self.name)
         return self
