@@ -48,7 +48,12 @@ then the destination index) proves when no host can take any of the hot
 host's movable instances and no make-room move exists: the host is
 reported at once. A host that cannot be fully relieved (room, limits) is
 relieved as far as it can be, when that lowers its overload and moving
-every instance that fits somewhere would cool it. Every host left hot is
+every instance that fits somewhere would cool it. A host that must stay
+hot whatever moves (an instance above a threshold on every host, say) but
+is *saturated*, above 100 % of a resource, is brought back under its
+capacity (less ``relief_margin`` where possible) with the fewest moves:
+above capacity every guest on it starves, which is the SLA violation
+that matters most. Every host left hot is
 in ``Plan.unresolved_reasons`` with the reason. Hosts cooled earlier in
 the plan receive later moves under their comfort level (without agent hot
 flags only).
@@ -75,6 +80,9 @@ COMBINATION_LIMIT = 20000
 PLACEMENT_TRIES = 48
 #: Destinations examined for a make-room move.
 CHAIN_HOSTS = 16
+#: A saturated host is brought this share of its capacity under it at
+#: least (at exactly 100 % its guests still wait for CPU).
+SATURATION_GAP = 0.01
 #: How a move's destination was chosen when it receives a make-room move.
 TIER_CHAIN = 'room made by the move before'
 
@@ -171,7 +179,8 @@ class HotspotResolver:
         # a busy cluster): an instance hot on any host keeps ``h`` hot
         big = self._too_big(cands)
         if big:
-            return [], self._too_big_reason(big)
+            return self._relieve_saturation(h, cands, big, budget,
+                                            self._too_big_reason(big))
         dem = state.inst_demand[cands][:, hot_r]
         useful = (dem > EPS).any(axis=1)
         cands, dem = cands[useful], dem[useful]
@@ -195,10 +204,11 @@ class HotspotResolver:
         placeable = np.array([state.index.no_room(int(i)) is None
                               for i in cands], dtype=bool)
         if self._lower_bound(dem[placeable], need) is None:
-            # even every instance that fits somewhere would not cool it
-            # (one too big for any host, say): it stays hot whatever
-            # moves, so moving some would only spend migrations
-            return [], why
+            # even every instance that fits somewhere would not cool it:
+            # it stays hot whatever moves; only saturation is worth
+            # migrations
+            return self._relieve_saturation(h, cands[placeable], [],
+                                            budget, why)
         done = self._partial(cands, dem, need, budget)
         if done:
             after = state.load(h)
@@ -238,6 +248,53 @@ class HotspotResolver:
                 return None        # even moving everything would not do
             k_lb = max(k_lb, int(np.searchsorted(top, need[col] - EPS)) + 1)
         return k_lb
+
+    def _relieve_saturation(self, h, cands, pinned, budget, why):
+        """Bring a host that must stay hot back under its capacity.
+
+        A host that cannot be cooled (an instance above a threshold on
+        every host, or not enough room anywhere) may still be saturated:
+        demand above 100 % of a resource starves every guest on it (CPU
+        steal; memory beyond the host's RAM swaps), which is what SLA
+        violation time measures. The fewest migrations of ``cands`` (less
+        ``pinned``: instances that cannot move) that bring each saturated
+        resource under its capacity less ``relief_margin``, else
+        :data:`SATURATION_GAP` under it; (moves, reason) or ([], ``why``)
+        when it is not saturated or that cannot be done.
+        """
+        state = self.state
+        cap = state.capacity[h]
+        sat_r = np.flatnonzero((cap > 0) & (state.demand[h] > cap + EPS))
+        if sat_r.size == 0:
+            return [], why
+        if pinned:
+            cands = cands[~np.isin(cands, pinned)]
+        dem = state.inst_demand[cands][:, sat_r]
+        useful = (dem > EPS).any(axis=1)
+        cands, dem = cands[useful], dem[useful]
+        if cands.size == 0:
+            return [], why
+        before = state.load(h)
+        done = None
+        shares = sorted({1.0 - max(state.rules.margin, SATURATION_GAP),
+                         1.0 - SATURATION_GAP})
+        for share in shares:
+            need = np.maximum(state.demand[h, sat_r] - cap[sat_r] * share,
+                              0.0)
+            done = self._relieve(cands, dem, need, budget)
+            if done is not None:
+                break
+        if not done:
+            return [], why
+        after = state.load(h)
+        text = ', '.join('%s %.2f -> %.2f' % (cluster.RESOURCES[r], before[r],
+                                              after[r]) for r in sat_r)
+        moves = self._describe(
+            h, sat_r, before, done, False,
+            partial='partly relieved: back under its capacity, not under '
+                    'its threshold')
+        return moves, ('partly relieved: back under its capacity (%s) '
+                       'with %d migration(s); %s' % (text, len(done), why))
 
     def _partial(self, cands, dem, need, budget):
         """Greedy moves that lower the overload as far as they can."""
@@ -516,7 +573,8 @@ class HotspotResolver:
                 cluster.RESOURCES[r], before[r], state.thresholds[h, r],
                 after[r]) for r in hot_r)
         if partial:
-            hot_text += '; partly relieved: no room for more'
+            hot_text += '; ' + (partial if isinstance(partial, str)
+                                else 'partly relieved: no room for more')
         elif margin and state.rules.margin > 0:
             hot_text += '; relieved to threshold - %.2f' % state.rules.margin
         elif state.rules.margin > 0:

@@ -217,14 +217,57 @@ class TestHotspotStrategy(base.BaseTestCase):
         self.assertIn('partly relieved', p.migrations[0].reason)
 
     def test_no_partial_moves_when_nothing_could_cool_the_host(self):
-        # 12 cores, but 10 of them in one pinned instance: whatever moves,
-        # a stays hot, so nothing moves
+        # 9.8 of 10 cores, 9 of them in one pinned instance: whatever
+        # moves, a stays hot, and it is not saturated: nothing moves
         m = c.model([c.host('a'), c.host('b'), c.host('c')],
-                    [busy('pinned', 'a', 10, opt_out=True),
-                     busy('v1', 'a', 1), busy('v2', 'a', 1)])
+                    [busy('pinned', 'a', 9, opt_out=True),
+                     c.vm('v1', 'a', vcpus=1, util=40.0, mem=500,
+                          memory_mb=2000),
+                     c.vm('v2', 'a', vcpus=1, util=40.0, mem=500,
+                          memory_mb=2000)])
         p = plan(m)
         self.assertEqual([], p.migrations)
         self.assertIn('even moving all 2 movable instance(s) would not',
+                      p.unresolved_reasons['a'])
+
+    def test_saturated_host_that_must_stay_hot_is_brought_under_capacity(
+            self):
+        # 11 of 10 cores: the pinned instance keeps a hot (9 > 8.5), but
+        # above 100 % v1 and v2 starve: both leave (one would leave a at
+        # 1.00: at least 1 % under the capacity is the target)
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('pinned', 'a', 9, opt_out=True),
+                     busy('v1', 'a', 1), busy('v2', 'a', 1)])
+        p = plan(m)
+        self.assertEqual(['v1', 'v2'], sorted(x[0] for x in moves(p)))
+        self.assertEqual(['a'], p.unresolved)
+        self.assertIn('partly relieved: back under its capacity '
+                      '(cpu 1.10 -> 0.90) with 2 migration(s); even moving '
+                      'all 2 movable instance(s) would not',
+                      p.unresolved_reasons['a'])
+
+    def test_instance_hot_on_every_host_stays_its_host_is_unsaturated(self):
+        # big (9 cores) is above the 8.5-core threshold on any host: it
+        # cannot move, a cannot be cooled; one small guest leaving brings
+        # a from 1.05 to 0.95 of its cores (the fewest moves)
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('big', 'a', 9), busy('v1', 'a', 1),
+                     c.vm('v2', 'a', vcpus=1, util=50.0, mem=500,
+                          memory_mb=2000)])
+        p = plan(m)
+        self.assertEqual([('v1', 'a', 'b')], moves(p))
+        self.assertIn('partly relieved: back under its capacity '
+                      '(cpu 1.05 -> 0.95) with 1 migration(s); big alone is '
+                      'above a threshold on any host',
+                      p.unresolved_reasons['a'])
+        # not saturated: no move at all
+        m = c.model([c.host('a'), c.host('b'), c.host('c')],
+                    [busy('big', 'a', 9),
+                     c.vm('v2', 'a', vcpus=1, util=50.0, mem=500,
+                          memory_mb=2000)])
+        p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertIn('big alone is above a threshold on any host',
                       p.unresolved_reasons['a'])
 
     def test_max_migrations_per_destination_host(self):
