@@ -268,6 +268,25 @@ class TestBench(CliTestCase):
                 out=io.StringIO())
         self.assertFalse(passed)
 
+    def test_full_cluster_run(self):
+        from nova_drs.simulator import bench
+        from tests.unit import clusters
+
+        out = io.StringIO()
+        passed, elapsed = bench.run_full(_sample_day(), clusters.conf(),
+                                         out=out)
+        self.assertTrue(passed)
+        text = out.getvalue()
+        self.assertIn('full cluster: PlanetLab day 20110303, 40 VMs on 120 '
+                      'hosts, strategies hotspot,balance: %.1f s' % elapsed,
+                      text)
+        self.assertRegex(text, r'planning hotspot \d+ plans [0-9.]+ s, '
+                               r'balance \d+ plans [0-9.]+ s\); target < 60 '
+                               r's: PASS')
+        passed, _elapsed = bench.run_full(_sample_day(), clusters.conf(),
+                                          target_s=0.0, out=io.StringIO())
+        self.assertFalse(passed)
+
 
 def _read_json(path):
     with open(path, encoding='utf-8') as f:
