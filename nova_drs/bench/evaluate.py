@@ -137,8 +137,10 @@ class Score:
     new_hotspots: int          # hosts with a resource newly over threshold
     violations: int            # hosts over allocation or newly hot
     step_violations: int
-    #: migrations off hot hosts that cannot be resolved (futile moves)
+    #: migrations off hot hosts that cannot be resolved (futile, or
+    #: bringing a saturated host back under its capacity), and their GiB
     off_unresolvable: int = 0
+    moved_gib_off_unresolvable: float = 0.0
     unresolved_resolvable: list = dataclasses.field(default_factory=list)
 
     @property
@@ -148,6 +150,8 @@ class Score:
     def to_dict(self):
         d = dataclasses.asdict(self)
         d['moved_gib'] = round(self.moved_gib, 3)
+        d['moved_gib_off_unresolvable'] = round(
+            self.moved_gib_off_unresolvable, 3)
         d['resolved_share'] = round(self.resolved_share, 6)
         return d
 
@@ -174,6 +178,8 @@ def score(model, migrations, thresholds):
     sources = np.array([model.host_index[m.source] for m in migrations],
                        dtype=np.int64)
     mem = model.instances.mem_used_mb
+    off = unresolvable[sources] if sources.size else np.zeros(0, dtype=bool)
+    off_mem = float(mem[moved[off]].sum()) if off.any() else 0.0
     return Score(
         hot_before=int(hot_before.sum()),
         resolvable=int(resolvable.sum()),
@@ -185,5 +191,6 @@ def score(model, migrations, thresholds):
         new_hotspots=int(new_hot.sum()),
         violations=int((over | new_hot).sum()),
         step_violations=step_violations(model, migrations, thresholds),
-        off_unresolvable=int(unresolvable[sources].sum()),
+        off_unresolvable=int(off.sum()),
+        moved_gib_off_unresolvable=off_mem / 1024.0,
         unresolved_resolvable=[model.hosts.names[h] for h in still])

@@ -107,7 +107,10 @@ def format_text(results):
                  'proven optimal (or none found).')
     lines.append('resolvable: hot hosts holding no instance whose own load '
                  'exceeds a threshold; off unres = migrations off hot hosts '
-                 'that are not resolvable (futile); viol = hosts over '
+                 'that are not resolvable (futile, or bringing a saturated '
+                 'one back under its capacity; not compared with the '
+                 'optimum, which relieves resolvable hosts only); viol = '
+                 'hosts over '
                  'allocation limits or newly hot after the plan; step viol = '
                  'migrations whose destination is over a limit when they '
                  'run.')

@@ -164,6 +164,23 @@ class SummaryTest(unittest.TestCase):
         self.assertAlmostEqual(200.0 / 160.0, s['hotspot']['gib_vs_optimum'])
         self.assertTrue(s['optimum']['proven'])
 
+    def test_moves_off_unresolvable_hosts_are_not_compared(self):
+        # 26 migrations, 6 of them (40 GiB) bringing an unresolvable,
+        # saturated host under its capacity: 20 (60 GiB) are compared
+        first = self.scenario(26, 20)
+        first['planners']['hotspot'].update(
+            off_unresolvable=6, moved_gib_off_unresolvable=40.0)
+        s = runner.summarise([first], 'hotspot')
+        self.assertEqual(26, s['hotspot']['migrations'])
+        self.assertAlmostEqual(1.0, s['hotspot']['migrations_vs_optimum'])
+        self.assertAlmostEqual(60.0 / 80.0, s['hotspot']['gib_vs_optimum'])
+        entry = {'hosts': 100, 'summary': s}
+        (mig,) = [t for t in runner.check_targets([entry], 'hotspot')
+                  if t.name == '<= 1.05 x optimum migrations']
+        self.assertTrue(mig.passed)
+        self.assertEqual('20 vs 20 (x1.00) (6 more off unresolvable hosts, '
+                         'not compared)', mig.value)
+
     def test_not_proven_is_carried(self):
         second = self.scenario(18, 20)
         second['optimum']['status'] = 'not proven'
