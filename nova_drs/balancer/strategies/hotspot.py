@@ -169,8 +169,8 @@ class HotspotResolver:
         budget = min(state.max_out - state.moves_out[h],
                      state.max_total - state.n_moves)
         members = state.members(h)
-        cands = np.array([i for i in members if state.can_move(i)],
-                         dtype=np.int64)
+        on_host = np.asarray(members, dtype=np.int64)
+        cands = on_host[state.movable[on_host] & ~state.moved[on_host]]
         if budget <= 0:
             return [], self._limit_reason(h)
         if cands.size == 0:
@@ -583,12 +583,13 @@ class HotspotResolver:
         policy = state.rules.describe()
         moves = []
         for move in done:
+            # plain floats and bools: formatting numpy scalars one by one
+            # cost a tenth of a large plan
+            tracked = (state.capacity[move.target] > 0).tolist()
             target_text = ', '.join(
-                '%s %.2f -> %.2f' % (cluster.RESOURCES[r],
-                                     move.target_before[r],
-                                     move.target_after[r])
-                for r in range(len(cluster.RESOURCES))
-                if state.capacity[move.target, r] > 0)
+                '%s %.2f -> %.2f' % (name, b, a) for name, b, a, t in zip(
+                    cluster.RESOURCES, move.target_before.tolist(),
+                    move.target_after.tolist(), tracked) if t)
             chosen = '; destination policy %s: %s' % (policy, move.tier) \
                 if move.tier else ''
             if move.for_instance is None:
