@@ -137,3 +137,63 @@ class TestPolicyInStrategyName(base.BaseTestCase):
                              'none,hotspot:pack,hotspot:spread', conf))
         self.assertRaises(common.CommandError, cli.parse_strategies,
                           'hotspot:tight', conf)
+
+
+class TestPackBenchLowerBound(base.BaseTestCase):
+
+    def test_lower_bound_worked_by_hand(self):
+        # two steps of 300 s; CPU demand 1.7 then 3.4 host-capacities,
+        # memory 0.9 then 1.8: at thresholds 0.85/0.90 that is 2 then 4
+        # hosts; 12 vCPUs of flavors on hosts allowing 4 x 4 = 16: 1 host
+        history = {'cpu_load': [[0.85, 0.85, 0.0], [1.7, 1.7, 0.0]],
+                   'memory_load': [[0.9, 0.0, 0.0], [0.9, 0.9, 0.0]]}
+        workload = _Workload(vcpus=[4, 4, 4], memory_mb=[100, 100, 100])
+        hosts = _Hosts(vcpus=4, memory_mb=1000, reserved=0, cpu_ratio=4.0,
+                       ram_ratio=1.5)
+        bound = packbench.lower_bound(history, workload, hosts, c.conf(),
+                                      300.0)
+        self.assertAlmostEqual(3.0, bound['hosts'])
+        # idle 175 W x (2 + 4) hosts + 75 W x (1.7 + 3.4), 300 s each
+        self.assertAlmostEqual((175.0 * 6 + 75.0 * 5.1) * 300 / 3.6e6,
+                               bound['energy_kwh'])
+
+    def test_allocation_bound(self):
+        history = {'cpu_load': [[0.1]], 'memory_load': [[0.1]]}
+        # 40 vCPUs of flavors, 16 per host: 3 hosts whatever the load
+        workload = _Workload(vcpus=[20, 20], memory_mb=[10, 10])
+        hosts = _Hosts(vcpus=4, memory_mb=1000, reserved=0, cpu_ratio=4.0,
+                       ram_ratio=1.5)
+        self.assertAlmostEqual(3.0, packbench.lower_bound(
+            history, workload, hosts, c.conf(), 300.0)['hosts'])
+
+    def test_unreachable_aim_is_infeasible_not_missed(self):
+        metrics_ = _metrics(mean_active_hosts=80.0, energy_kwh=420.0)
+        results = {t.split(' (guard')[0]: r for t, _f, r in packbench.check(
+            'd', 100, metrics_, bound={'hosts': 75.0, 'energy_kwh': 380.0})}
+        # 30 % fewer than 100 hosts is 70, below the bound of 75
+        self.assertEqual(packbench.INFEASIBLE,
+                         results['pack >= 30% fewer active hosts than spread'])
+        # 20 % less than 500 kWh is 400, above the bound of 380: a miss
+        self.assertEqual(packbench.MISSED,
+                         results['pack >= 20% less energy than spread'])
+        # a failed guard stays a failure whatever the bound
+        results = {t.split(' (guard')[0]: r for t, _f, r in packbench.check(
+            'd', 100, _metrics(mean_active_hosts=95.0),
+            bound={'hosts': 99.0, 'energy_kwh': 1.0})}
+        self.assertEqual(packbench.FAIL,
+                         results['pack >= 30% fewer active hosts than spread'])
+
+
+class _Workload:
+    def __init__(self, vcpus, memory_mb):
+        self.vcpus = np.array(vcpus)
+        self.memory_mb = np.array(memory_mb)
+
+
+class _Hosts:
+    def __init__(self, vcpus, memory_mb, reserved, cpu_ratio, ram_ratio):
+        self.vcpus = np.array([vcpus])
+        self.memory_mb = np.array([memory_mb])
+        self.reserved_host_memory_mb = np.array([reserved])
+        self.cpu_allocation_ratio = np.array([cpu_ratio])
+        self.ram_allocation_ratio = np.array([ram_ratio])
