@@ -195,7 +195,9 @@ class HotspotResolver:
         before = state.load(h)
         margins = (True, False) if state.rules.margin > 0 else (True,)
         for margin in margins:
-            _, need = state.relief_need(h, margin)
+            if not margin:
+                # ``need`` above is to the ceiling (margin on)
+                _, need = state.relief_need(h, margin=False)
             done = self._relieve(cands, dem, need, budget)
             if done is not None:
                 return self._describe(h, hot_r, before, done, margin), None
@@ -440,7 +442,8 @@ class HotspotResolver:
             return None
         known_bad = self._no_chain if chains else self._no_direct
         if known_bad:
-            bad = np.array([int(i) in known_bad for i in cands])
+            bad = np.fromiter((i in known_bad for i in cands.tolist()),
+                              dtype=bool, count=cands.size)
             if bad.any():
                 combos = combos[~bad[combos].any(axis=1)]
                 if combos.size == 0:
@@ -567,11 +570,13 @@ class HotspotResolver:
         state = self.state
         names = self.state.model.hosts.names
         inst_names = self.state.model.instances.names
-        after = state.load(h)
+        after = state.load(h).tolist()
+        before = before.tolist()
+        limits = state.thresholds[h].tolist()
         hot_text = ', '.join(
             '%s %.2f > %.2f -> %.2f' % (
-                cluster.RESOURCES[r], before[r], state.thresholds[h, r],
-                after[r]) for r in hot_r)
+                cluster.RESOURCES[r], before[r], limits[r], after[r])
+            for r in hot_r.tolist())
         if partial:
             hot_text += '; ' + (partial if isinstance(partial, str)
                                 else 'partly relieved: no room for more')
