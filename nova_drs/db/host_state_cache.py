@@ -5,7 +5,7 @@ Every balancer replica reads the other replicas' hosts from
 ``host_states`` at each cycle (:mod:`nova_drs.balancer.coordination.
 shared_state`), and every nova-scheduler process every ``[drs_scheduler]
 refresh_interval`` seconds (:mod:`nova_drs.scheduler.state`): about
-100 bytes a host, 10 MB a read at 100,000 hosts. A
+190 bytes a host as stored, some 20 MB a read at 100,000 hosts. A
 :class:`HostStateCache` keeps the rows by host and reads only those
 written since its previous read; what it returns is what a read of the
 whole table would have returned at the time of its read.
@@ -44,12 +44,13 @@ bound how long a change hidden by a clock step, or by anything else this
 reasoning missed, can stay hidden. 0 reads the whole table every time.
 
 Cost. A read of the changes is one ``COUNT(*)`` (an index scan in the
-server, nothing sent) and the rows changed. Each replica rewrites its
-hosts every ``[drs_balancer] host_state_interval`` seconds, so a reader
-whose reads are further apart than that still gets every current host at
-each read; the saving is then the hosts no replica writes any more (dead
-hosts, dead replicas). The counters (:meth:`HostStateCache.stats`) show
-what the reads transferred.
+server, nothing sent) and the rows changed: at 100,000 hosts on SQLite,
+1,000 rows changed, 0.13 s instead of 4-6 s for the whole table. Each
+replica rewrites all its hosts every ``[drs_balancer]
+host_state_interval`` seconds, so a reader whose reads are further apart
+than that still gets every live host at each read; the saving is then
+the hosts no replica writes any more. The counters
+(:meth:`HostStateCache.stats`) show what the reads transferred.
 """
 
 import json

@@ -162,8 +162,7 @@ class HostStateCacheTests(object):
                                          cache.last['rows']))
 
     def test_a_clock_stepped_back_is_bounded_by_the_full_read(self):
-        """A writer's clock stepped back hides its writes until the next
-        full read (the documented bound)."""
+        """A clock stepped back hides writes until the next full read."""
         self.db.save_host_states([test_host_states.host_state('host-1')],
                                  'replica-a')
         monotonic = Monotonic()
