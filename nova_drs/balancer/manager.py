@@ -66,6 +66,7 @@ from nova_drs.balancer.view import inventory as inventory_mod
 from nova_drs.balancer.view import nova_view
 from nova_drs.db import api as db_api
 from nova_drs.db import control
+from nova_drs.db import host_state_cache
 from nova_drs.db import migration as db_migration
 from nova_drs.db import models
 from nova_drs.model import cluster
@@ -148,6 +149,9 @@ class BalancerManager:
         # Nova may not show it yet (it is read at most so often)
         self._disabled_at = {}
         self.collector = nova_view.NovaCollector(self.conn, conf)
+        #: the other replicas' host states, read by their changes
+        self.host_states = host_state_cache.HostStateCache(
+            conf.drs_balancer.host_state_full_read_interval, clock=clock)
         self.inventory = inventory_mod.Inventory(self.collector, conf,
                                                  clock=clock)
         self.planner = planner_mod.Planner(conf, self.db, self.replica_id)
@@ -471,7 +475,7 @@ class BalancerManager:
             for name in set(self.view.hosts()) - owned:
                 self.view.forget(name)
         self.view.set_shared(shared_state.from_rows(
-            self.db.list_host_states(), owned, self.db.now(),
+            self.host_states.read(self.db), owned, self.db.now(),
             self.view.stale_after))
 
     def cycle(self, origin=models.ORIGIN_PERIODIC):
@@ -749,6 +753,12 @@ class BalancerManager:
             'nova_reads': self.inventory.reads,
             'nova_full_reads': self.inventory.full_reads,
             'nova_calls': self.inventory.calls,
+            # reads of the other replicas' host states (partitioned
+            # intake): rows and about how many bytes they transferred
+            'host_state_reads': self.host_states.counters['reads'],
+            'host_state_full_reads': self.host_states.counters['full_reads'],
+            'host_state_rows': self.host_states.counters['rows'],
+            'host_state_bytes': self.host_states.counters['bytes'],
             # live migrations it follows now
             'migrations_following': len(self.executor.in_progress()),
             'cpu_s': round(usage.ru_utime + usage.ru_stime, 3),
@@ -796,6 +806,8 @@ class BalancerManager:
             'inventory_failures': self.inventory.failures,
             # what the latest read of Nova cost, API calls by kind
             'inventory': self.inventory.stats(),
+            # what reading the other replicas' host states cost
+            'host_states': self.host_states.stats(),
             'metrics': self.intake.stats(),
             'executor': self.executor.stats(),
         }

@@ -239,6 +239,19 @@ BALANCER_OPTS = [
         help='Seconds between two writes of the owned hosts\' state '
              '(loads, hotspots, staleness) to the database, where the '
              'Nova scheduler filter and weigher and the API read it.'),
+    cfg.IntOpt(
+        'host_state_full_read_interval', default=300, min=0, max=86400,
+        help='With partitioned intake each replica reads the other '
+             'replicas\' hosts from the database at every cycle: only the '
+             'rows written since its previous read, and the whole table '
+             'once every this many seconds. The full read bounds how long '
+             'a row written under a writer clock stepped back by more than '
+             'a few seconds can stay unseen (deleted hosts are seen at the '
+             'next read anyway). 0 reads the whole table at every cycle.\n'
+             '\n'
+             'Related options:\n\n'
+             '* ``[drs_listener] partitions``\n'
+             '* ``[drs_scheduler] full_refresh_interval``'),
     cfg.FloatOpt(
         'request_poll_interval', default=2.0, min=0.2, max=60.0,
         help='Seconds between two looks at the plan requests operators '

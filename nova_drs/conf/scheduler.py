@@ -30,6 +30,16 @@ SCHEDULER_OPTS = [
              '* ``[drs_scheduler] max_age``\n'
              '* ``[drs_balancer] host_state_interval``'),
     cfg.FloatOpt(
+        'full_refresh_interval', default=300.0, min=0.0, max=86400.0,
+        help='A refresh reads only the hosts\' states written since the '
+             'previous one; once every this many seconds it reads them '
+             'all. The full read bounds how long a state written under a '
+             'balancer clock stepped back by more than a few seconds can '
+             'stay unseen (deleted hosts are seen at the next refresh '
+             'anyway). 0 reads every state at every refresh.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_scheduler] refresh_interval``'),
+    cfg.FloatOpt(
         'max_age', default=60.0, min=1.0, max=86400.0,
         help='Seconds after which nova-drs data is too old to act on: a '
              'host whose state was written longer ago than this, or every '

@@ -91,6 +91,40 @@ class HostStatesMixin(object):
                     models.HostStateRow.host.in_(chunk))))
         return sorted(found, key=lambda row: row.host)
 
+    def list_host_states_since(self, since):
+        """The rows written since each reporter's time in ``since``.
+
+        For :class:`nova_drs.db.host_state_cache.HostStateCache`, which
+        reads only what changed since its last read. The times are per
+        reporter because each balancer replica stamps ``updated_at`` with
+        its own clock (:meth:`now`): comparing a replica's rows with that
+        replica's own earlier stamps holds whatever the clocks of the
+        replicas and of the reader say.
+
+        :param since: ``{reported_by: naive UTC datetime}``; an empty
+            mapping reads every row
+        :returns: the rows of each named reporter with ``updated_at``
+            after its time, and every row of the reporters not named, as
+            :class:`~nova_drs.db.models.HostStateRow` in no set order
+        """
+        row = models.HostStateRow
+        since = {reporter: common.utc(when)
+                 for reporter, when in since.items()}
+        query = sa.select(row)
+        if since:
+            # each term is a range of ix_host_states_reported_by_updated_at
+            query = query.where(sa.or_(
+                row.reported_by.not_in(sorted(since)),
+                *(sa.and_(row.reported_by == reporter, row.updated_at > when)
+                  for reporter, when in sorted(since.items()))))
+        return self._list(query)
+
+    def count_host_states(self):
+        """The number of rows of ``host_states`` (a deletion lowers it)."""
+        with self._reader() as session:
+            return session.scalar(
+                sa.select(sa.func.count()).select_from(models.HostStateRow))
+
     def list_host_names(self):
         """The names of the hosts that have a stored state, sorted.
 

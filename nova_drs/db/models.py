@@ -265,7 +265,13 @@ class HostStateRow(Base):
     """One compute host's state, as its owning balancer replica saw it."""
 
     __tablename__ = 'host_states'
-    __table_args__ = (TABLE_ARGS,)
+    __table_args__ = (
+        # the readers that read only what changed, by reporter
+        # (Database.list_host_states_since)
+        sa.Index('ix_host_states_reported_by_updated_at', 'reported_by',
+                 'updated_at'),
+        TABLE_ARGS,
+    )
 
     #: the compute service host (Nova's ``HostState.host``)
     host: orm.Mapped[str] = orm.mapped_column(HOST, primary_key=True)

@@ -362,6 +362,10 @@ class LoadTest:
                 'hosts_owned': w_b.get('hosts_owned'),
                 'partitions_owned': w_b.get('partitions_owned'),
                 'dropped': w_b.get('dropped'),
+                # the other replicas' host states it read (partitioned)
+                'host_state_rows_per_min': _per_min(rate('host_state_rows')),
+                'host_state_kb_per_min': _per_min(rate('host_state_bytes'),
+                                                  1e-3),
             }
         if fleet0 and fleet1 and fleet1['at'] > fleet0['at']:
             span = fleet1['at'] - fleet0['at']
@@ -381,12 +385,15 @@ class LoadTest:
                 continue
             _log('%s: %s takes in %s/s, CPU %s %%, RSS %s MiB, %.1f Nova '
                  'calls/min (%s reads, %s calls each), owns %s hosts (%s '
-                 'partitions)', name, r, _fmt(v['intake_per_s'], 0),
+                 'partitions), reads %s host state rows/min (%s kB/min)',
+                 name, r, _fmt(v['intake_per_s'], 0),
                  _fmt(None if v['cpu_share'] is None
                       else 100 * v['cpu_share'], 0),
                  _fmt(v['rss_mb'], 0), v['nova_calls_per_min'],
                  v['nova_reads'], _fmt(v['calls_per_read']),
-                 v['hosts_owned'], v['partitions_owned'])
+                 v['hosts_owned'], v['partitions_owned'],
+                 _fmt(v['host_state_rows_per_min'], 0),
+                 _fmt(v['host_state_kb_per_min'], 0))
 
     def _owned_by(self, replica_ids, since, hosts):
         """Of ``hosts``, those a replica of ``replica_ids`` owns.
@@ -677,6 +684,11 @@ def incremental_reads(log_path):
     except OSError:
         pass
     return out
+
+
+def _per_min(per_s, scale=1.0):
+    """A rate per second as per minute (times ``scale``); None stays."""
+    return None if per_s is None else per_s * 60.0 * scale
 
 
 def _fmt(value, digits=1):

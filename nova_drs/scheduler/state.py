@@ -261,6 +261,8 @@ class SchedulerState(object):
         self._database_factory = database_factory
         self._snapshot = None
         self._db = None
+        #: the host_states rows, read by their changes
+        self._cache = None
         self._runner = None
         self._pid = None
         self._lock = threading.Lock()
@@ -312,7 +314,7 @@ class SchedulerState(object):
         check_database(self.conf)
         if self._db is None:
             self._db = self._database_factory(self.conf)
-        rows = self._db.list_host_states()
+        rows = self._host_states().read(self._db)
         reserved = self._db.destination_reservations()
         snapshot = build_snapshot(rows, reserved,
                                   self.conf.drs_scheduler.max_age,
@@ -327,6 +329,22 @@ class SchedulerState(object):
                 len(snapshot.unknown_hosts),
                 ', '.join(sorted(snapshot.unknown_hosts)[:10]))
         return snapshot
+
+    def _host_states(self):
+        """The cache of ``host_states`` (made on first use)."""
+        if self._cache is None:
+            # NOTE: imported here, in the refresh thread (see open_database)
+            from nova_drs.db import host_state_cache
+
+            self._cache = host_state_cache.HostStateCache(
+                self.conf.drs_scheduler.full_refresh_interval,
+                clock=self._clock)
+        return self._cache
+
+    def host_state_reads(self):
+        """What reading ``host_states`` cost (None: not read yet)."""
+        cache = self._cache
+        return cache.stats() if cache is not None else None
 
     def _refresh_logged(self):
         try:
@@ -366,6 +384,9 @@ class SchedulerState(object):
     def _forget_parent_database(self):
         """In a forked child: leave the parent's connections to it."""
         db, self._db = self._db, None
+        # the parent's refresh thread may have been changing it at the
+        # fork: the child's first refresh reads the whole table
+        self._cache = None
         if db is None:
             return
         try:

@@ -11,6 +11,7 @@ from nova_drs.db import migration
 from tests.functional.db import base
 from tests.unit.db import test_api
 from tests.unit.db import test_control
+from tests.unit.db import test_host_state_cache
 from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
@@ -25,6 +26,11 @@ class TestApiMySQL(base.MigratedDatabaseTestCase, test_api.ApiTests):
 
 class TestHostStatesMySQL(base.MigratedDatabaseTestCase,
                           test_host_states.HostStateTests):
+    BACKEND = BACKEND
+
+
+class TestHostStateCacheMySQL(base.MigratedDatabaseTestCase,
+                              test_host_state_cache.HostStateCacheTests):
     BACKEND = BACKEND
 
 

@@ -8,6 +8,7 @@ from nova_drs.db import migration
 from tests.functional.db import base
 from tests.unit.db import test_api
 from tests.unit.db import test_control
+from tests.unit.db import test_host_state_cache
 from tests.unit.db import test_host_states
 from tests.unit.db import test_manage
 from tests.unit.db import test_migration
@@ -22,6 +23,11 @@ class TestApiPostgreSQL(base.MigratedDatabaseTestCase, test_api.ApiTests):
 
 class TestHostStatesPostgreSQL(base.MigratedDatabaseTestCase,
                                test_host_states.HostStateTests):
+    BACKEND = BACKEND
+
+
+class TestHostStateCachePostgreSQL(base.MigratedDatabaseTestCase,
+                                   test_host_state_cache.HostStateCacheTests):
     BACKEND = BACKEND
 
 

@@ -490,3 +490,19 @@ class PartitionedIntakeTest(ManagerTestCase):
         # no raw metrics of hosts it does not own
         self.assertEqual(['compute-1'], sorted(self.manager.view.hosts()))
         self.assertFalse(self.manager.view.host('compute-2').stale)
+        # it read the one row there is, and says so
+        reads = self.manager.status()['host_states']
+        self.assertEqual((1, 1, 1), (reads['reads'], reads['full_reads'],
+                                     reads['rows']))
+        self.assertGreater(reads['last']['bytes'], 0)
+        # the next cycle reads what changed only: nothing
+        with mock.patch.object(
+                self.manager.coordinator, 'owned_hosts',
+                side_effect=lambda names: {'compute-1'} & set(names)):
+            self.manager.prepare_cycle()
+        self.assertFalse(self.manager.view.host('compute-2').stale)
+        work = self.manager.work()
+        self.assertEqual((2, 1, 1), (work['host_state_reads'],
+                                     work['host_state_full_reads'],
+                                     work['host_state_rows']))
+        self.assertEqual(reads['last']['bytes'], work['host_state_bytes'])

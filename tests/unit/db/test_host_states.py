@@ -142,6 +142,48 @@ class HostStateTests(object):
         self.assertEqual(0, self.db.delete_host_states(keep=[]))
         self.assertRaises(ValueError, self.db.delete_host_states)
 
+    def test_list_since_per_reporter(self):
+        self.db.save_host_states([host_state('a-1'), host_state('a-2')],
+                                 'replica-a')
+        first = self.clock.now
+        self.db.save_host_states([host_state('b-1')], 'replica-b')
+        self.clock.advance(10)
+        self.db.save_host_states([host_state('a-2', cpu=0.75)], 'replica-a')
+        self.db.save_host_states([host_state('c-1')], 'replica-c')
+
+        def hosts(since):
+            return sorted(r.host for r in
+                          self.db.list_host_states_since(since))
+        # nothing named: every row
+        self.assertEqual(['a-1', 'a-2', 'b-1', 'c-1'], hosts({}))
+        # replica-a's rows after `first`, every row of the others
+        self.assertEqual(['a-2', 'b-1', 'c-1'], hosts({'replica-a': first}))
+        # strictly after: a row stamped at the time itself is left out
+        self.assertEqual(['a-2', 'c-1'],
+                         hosts({'replica-a': first, 'replica-b': first}))
+        later = first + datetime.timedelta(seconds=10)
+        self.assertEqual([], hosts({'replica-a': later, 'replica-b': later,
+                                    'replica-c': later}))
+        # a host another replica took over is read by its new writer's time
+        self.clock.advance(1)
+        self.db.save_host_states([host_state('a-1')], 'replica-b')
+        self.assertEqual(['a-1'], hosts({'replica-a': later,
+                                         'replica-b': later,
+                                         'replica-c': later}))
+        # aware times are taken as UTC
+        self.assertEqual(['a-1'], hosts({
+            'replica-a': later.replace(tzinfo=datetime.timezone.utc),
+            'replica-b': later, 'replica-c': later}))
+
+    def test_count(self):
+        self.assertEqual(0, self.db.count_host_states())
+        self.db.save_host_states(
+            [host_state('host-%d' % n) for n in range(1, 4)], 'r')
+        self.db.save_host_states([host_state('host-1')], 'other')
+        self.assertEqual(3, self.db.count_host_states())
+        self.db.delete_host_states(hosts=['host-2'])
+        self.assertEqual(2, self.db.count_host_states())
+
     def test_reserved_destinations(self):
         self.assertEqual({}, self.db.reserved_destinations())
         # recommended: not reserved yet

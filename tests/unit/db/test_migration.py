@@ -30,6 +30,7 @@ INDEXES = {
                      'ix_audit_events_created_at'},
     'failed_pairs': {'ix_failed_pairs_until'},
     'plan_requests': {'ix_plan_requests_state_created_at'},
+    'host_states': {'ix_host_states_reported_by_updated_at'},
 }
 
 
@@ -49,7 +50,7 @@ class MigrationTests(object):
             engine.dispose()
 
     def test_head(self):
-        self.assertEqual('0006', migration.head())
+        self.assertEqual('0007', migration.head())
 
     def test_version_of_an_empty_database(self):
         self.assertIsNone(migration.version(None, connection=self.url))
@@ -68,7 +69,7 @@ class MigrationTests(object):
         before = self.tables()
         migration.upgrade(None, connection=self.url)
         self.assertEqual(before, self.tables())
-        self.assertEqual('0006', migration.version(None,
+        self.assertEqual('0007', migration.version(None,
                                                    connection=self.url))
 
     def test_upgrade_to_a_revision(self):
@@ -87,7 +88,7 @@ class MigrationTests(object):
         self.assertIn('plan_requests', self.tables())
         self.assertNotIn('replica_states', self.tables())
         migration.upgrade(None, connection=self.url)
-        self.assertEqual('0006', migration.version(None,
+        self.assertEqual('0007', migration.version(None,
                                                    connection=self.url))
         self.assertLessEqual({'balancer_settings', 'host_settings',
                               'replica_states'}, set(self.tables()))
@@ -162,7 +163,7 @@ class TestMigrationSqlite(SqliteFile, MigrationTests):
         conf = config.load([conf_path])
         self.assertIsNone(migration.version(conf))
         migration.upgrade(conf)
-        self.assertEqual('0006', migration.version(conf))
+        self.assertEqual('0007', migration.version(conf))
         self.assertTrue(os.path.exists(self.path))
 
 

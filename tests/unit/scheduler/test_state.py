@@ -108,6 +108,33 @@ class TestRefresh(base.SchedulerDataTestCase):
         self.assertIs(snap, self.state.current().snapshot)
         self.assertEqual(1, self.state.counters['refreshes'])
 
+    def test_refresh_reads_the_changes_and_sees_deletions(self):
+        self.assertIsNone(self.state.host_state_reads())
+        self.report()
+        self.state.refresh()
+        hosts = len(base.HOSTS)
+        self.assertEqual((True, hosts),
+                         (self.state.host_state_reads()['last']['full'],
+                          self.state.host_state_reads()['last']['rows']))
+        self.advance(5)
+        self.report(hot={'fake-host-1': ['memory']}, hosts=['fake-host-1'])
+        snap = self.state.refresh()
+        self.assertEqual(('memory',), snap.hosts['fake-host-1'].hot)
+        self.assertEqual(set(base.HOSTS), set(snap.hosts))
+        last = self.state.host_state_reads()['last']
+        self.assertEqual((False, 1), (last['full'], last['rows']))
+        # a host the balancer forgot is gone at the next refresh
+        self.db.delete_host_states(hosts=['fake-host-2'])
+        self.advance(5)
+        snap = self.state.refresh()
+        self.assertEqual(set(base.HOSTS) - {'fake-host-2'}, set(snap.hosts))
+        self.assertEqual(('memory',), snap.hosts['fake-host-1'].hot)
+        # rows that aged are unknown, as with a read of the whole table
+        self.advance(61)
+        snap = self.state.refresh()
+        self.assertEqual({}, snap.hosts)
+        self.assertEqual(hosts - 1, len(snap.unknown_hosts))
+
     def test_missing_sqlite_file_is_not_created(self):
         path = os.path.join(os.path.dirname(self.url[len('sqlite:///'):]),
                             'missing.sqlite')
