@@ -116,11 +116,11 @@ class PlacementState:
                                     self.alloc_limit - self.alloc], axis=1)
         self.headroom = self.room[:, :4]
         self.alloc_headroom = self.room[:, 4:]
-        self.gap = np.concatenate(
-            [self.comfort_gap, np.zeros((len(cap), 2))], axis=1)
         # room under the comfort level, kept beside ``room`` (the gap is
-        # fixed per host) so that a comfort check costs no subtraction
-        self.room_comfort = self.room - self.gap
+        # fixed per host; none on the allocation columns) so that a
+        # comfort check costs no subtraction
+        self.room_comfort = self.room - np.concatenate(
+            [self.comfort_gap, np.zeros((len(cap), 2))], axis=1)
         # the pack rule's weights: a share of each limit (0 where a
         # resource is not tracked), and each host's weighted room under
         # its comfort level, kept up to date, so that a best-fit score is

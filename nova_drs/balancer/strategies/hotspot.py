@@ -89,6 +89,21 @@ TIER_CHAIN = 'room made by the move before'
 _combinations_cache = {}
 
 
+def _load_changes(before, after, resources):
+    """``cpu 1.36 -> 0.94, memory ...``: loads before and after moves.
+
+    :param before: loads per resource (array or list)
+    :param after: the same after the moves
+    :param resources: the resource columns to show, in order
+    """
+    # plain floats: formatting numpy scalars one by one cost a tenth of a
+    # large plan
+    before, after = np.asarray(before).tolist(), np.asarray(after).tolist()
+    return ', '.join(
+        '%s %.2f -> %.2f' % (cluster.RESOURCES[r], before[r], after[r])
+        for r in np.asarray(resources).tolist())
+
+
 class _Move(collections.namedtuple(
         '_Move', 'instance source target for_instance target_before '
                  'target_after tier')):
@@ -213,13 +228,12 @@ class HotspotResolver:
                                             budget, why)
         done = self._partial(cands, dem, need, budget)
         if done:
-            after = state.load(h)
             moves = self._describe(h, hot_r, before, done, False,
-                                   partial=True)
+                                   partial='partly relieved: no room for '
+                                           'more')
             return moves, ('partly relieved (%s) with %d migration(s); %s'
-                           % (', '.join('%s %.2f -> %.2f' % (
-                               cluster.RESOURCES[r], before[r], after[r])
-                               for r in hot_r), len(done), why))
+                           % (_load_changes(before, state.load(h), hot_r),
+                              len(done), why))
         return [], why
 
     def _relieve(self, cands, dem, need, budget):
@@ -288,9 +302,7 @@ class HotspotResolver:
                 break
         if not done:
             return [], why
-        after = state.load(h)
-        text = ', '.join('%s %.2f -> %.2f' % (cluster.RESOURCES[r], before[r],
-                                              after[r]) for r in sat_r)
+        text = _load_changes(before, state.load(h), sat_r)
         moves = self._describe(
             h, sat_r, before, done, False,
             partial='partly relieved: back under its capacity, not under '
@@ -394,9 +406,6 @@ class HotspotResolver:
         if k_lb is None:
             return ('even moving all %d movable instance(s) would not bring '
                     '%s under the threshold' % (cands.size, hot_names))
-        big = self._too_big(cands)
-        if big:
-            return self._too_big_reason(big)
         if k_lb > budget:
             if state.max_out - state.moves_out[h] <= budget:
                 return ('limit: needs at least %d migrations, '
@@ -566,7 +575,12 @@ class HotspotResolver:
 
     # -- reasons
 
-    def _describe(self, h, hot_r, before, done, margin, partial=False):
+    def _describe(self, h, hot_r, before, done, margin, partial=None):
+        """Migrations of ``done`` with their reasons.
+
+        :param partial: what a partial relief achieved (None: relieved to
+            the ceiling with ``margin``, else to the threshold)
+        """
         state = self.state
         names = self.state.model.hosts.names
         inst_names = self.state.model.instances.names
@@ -578,8 +592,7 @@ class HotspotResolver:
                 cluster.RESOURCES[r], before[r], limits[r], after[r])
             for r in hot_r.tolist())
         if partial:
-            hot_text += '; ' + (partial if isinstance(partial, str)
-                                else 'partly relieved: no room for more')
+            hot_text += '; ' + partial
         elif margin and state.rules.margin > 0:
             hot_text += '; relieved to threshold - %.2f' % state.rules.margin
         elif state.rules.margin > 0:
@@ -588,13 +601,9 @@ class HotspotResolver:
         policy = state.rules.describe()
         moves = []
         for move in done:
-            # plain floats and bools: formatting numpy scalars one by one
-            # cost a tenth of a large plan
-            tracked = (state.capacity[move.target] > 0).tolist()
-            target_text = ', '.join(
-                '%s %.2f -> %.2f' % (name, b, a) for name, b, a, t in zip(
-                    cluster.RESOURCES, move.target_before.tolist(),
-                    move.target_after.tolist(), tracked) if t)
+            target_text = _load_changes(
+                move.target_before, move.target_after,
+                np.flatnonzero(state.capacity[move.target] > 0))
             chosen = '; destination policy %s: %s' % (policy, move.tier) \
                 if move.tier else ''
             if move.for_instance is None:
