@@ -108,12 +108,6 @@ class HostStateCache(object):
         #: what the latest read transferred: full, rows, bytes, hosts
         self.last = None
 
-    def forget(self):
-        """Drop everything: the next read reads the whole table."""
-        self._rows = None
-        self._marks = {}
-        self._full_at = None
-
     def read(self, db):
         """The rows of every host, as a read of the whole table now.
 

@@ -36,20 +36,26 @@ FULL_HOSTS = 120
 FULL_STRATEGIES = ('hotspot', 'balance')
 
 
-def run(day_dir, conf, hosts=HOSTS, target_s=TARGET_S, out=None):
-    """Run the benchmark; return (passed, seconds, results)."""
+def _replay(day_dir, conf, hosts, names):
+    """A PlanetLab day on ``hosts`` hosts: (results, histories)."""
     from nova_drs.simulator import engine
-    from nova_drs.simulator import report
     from nova_drs.simulator import scenario
     from nova_drs.simulator import traces
 
-    out = out or sys.stdout
-    started = time.perf_counter()
     trace = traces.load_planetlab(day_dir)
     scen = scenario.build(trace, scenario.host_spec(traces.PLANETLAB, hosts),
                           conf, engine.Options(), seed=0,
                           extra_info={'day': os.path.basename(day_dir)})
-    results, histories = scenario.run(scen, STRATEGIES)
+    return scenario.run(scen, names)
+
+
+def run(day_dir, conf, hosts=HOSTS, target_s=TARGET_S, out=None):
+    """Run the benchmark; return (passed, seconds, results)."""
+    from nova_drs.simulator import report
+
+    out = out or sys.stdout
+    started = time.perf_counter()
+    results, histories = _replay(day_dir, conf, hosts, STRATEGIES)
     simulated = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         report.write_report(results, histories, tmp)
@@ -69,19 +75,11 @@ def run(day_dir, conf, hosts=HOSTS, target_s=TARGET_S, out=None):
 
 def run_full(day_dir, conf, target_s=TARGET_S, out=None):
     """The full-cluster run; return (passed, seconds)."""
-    from nova_drs.simulator import engine
     from nova_drs.simulator import report
-    from nova_drs.simulator import scenario
-    from nova_drs.simulator import traces
 
     out = out or sys.stdout
     started = time.perf_counter()
-    trace = traces.load_planetlab(day_dir)
-    scen = scenario.build(
-        trace, scenario.host_spec(traces.PLANETLAB, FULL_HOSTS), conf,
-        engine.Options(), seed=0,
-        extra_info={'day': os.path.basename(day_dir)})
-    results, _histories = scenario.run(scen, FULL_STRATEGIES)
+    results, _histories = _replay(day_dir, conf, FULL_HOSTS, FULL_STRATEGIES)
     elapsed = time.perf_counter() - started
     passed = elapsed < target_s
     runs = results['strategies']

@@ -28,7 +28,6 @@ reached cannot silently regress:
 An aim that no placement can reach on a day and size is printed
 ``INFEASIBLE`` with the lower bound that proves it (:func:`lower_bound`).
 
-
 Run it as ``nova-drs simulate --pack-bench [--trace-dir DIR]
 [--pack-days D,D] [--pack-hosts N,N]``. A day of 200 hosts takes about
 10 s per run on one core; CI runs the default (two days, 150 and 200
