@@ -96,7 +96,9 @@ def add_parser(sub, add_config_args, load_conf):
                    help='Seconds between the samples of a PlanetLab file '
                         '(default: the day divided by the number of '
                         'samples, 300 for CoMon\'s 288). Bitbrains files '
-                        'carry timestamps.')
+                        'carry timestamps: their period is read from '
+                        'them, and a value given here that is not that '
+                        'period is an error.')
     p.add_argument('--hosts', type=_number(int, '--hosts', 1), metavar='N',
                    help='Number of hosts (default: enough for every '
                         'instance packed, plus 50%%).')
