@@ -54,7 +54,7 @@ class Workload:
             net=self.net[idx])
 
 
-def _instance_name(name):
+def instance_name(name):
     return name[:-4] if name.endswith('.csv') else name
 
 
@@ -79,7 +79,7 @@ def from_trace(trace, seed=0):
     net = zeros if trace.net_mb_s is None else trace.net_mb_s
     order = np.random.default_rng(order_ss).permutation(n)
     workload = Workload(
-        names=[_instance_name(v) for v in trace.names], vcpus=vcpus,
+        names=[instance_name(v) for v in trace.names], vcpus=vcpus,
         memory_mb=memory_mb, cpu=np.clip(trace.cpu, 0.0, 1.0)
         * vcpus[:, None], mem=np.asarray(mem, dtype=float),
         disk=np.asarray(disk, dtype=float), net=np.asarray(net, dtype=float),
