@@ -221,8 +221,8 @@ def describe_hosts(hosts, source=None):
                float(hosts.net_capacity_mb_s[h]))
         kinds[key] = kinds.get(key, 0) + 1
     # the most common first, then the largest
-    ordered = sorted(kinds.items(), key=lambda kv: (-kv[1], [-v for v in
-                                                            kv[0]]))
+    ordered = sorted(kinds.items(),
+                     key=lambda kv: (-kv[1], [-v for v in kv[0]]))
     texts = [_kind_text(count, *key)
              for key, count in ordered[:MAX_HOST_KINDS]]
     if len(ordered) > MAX_HOST_KINDS:

@@ -326,8 +326,8 @@ def check_interval(declared_s, detected_s, source):
             declared_s, detected_s, rel_tol=INTERVAL_TOLERANCE):
         raise TraceError(
             '%s: --trace-interval %g s does not match the timestamps of '
-            'the trace, one sample every %g s' % (source, declared_s,
-                                                   detected_s))
+            'the trace, one sample every %g s'
+            % (source, declared_s, detected_s))
 
 
 def load_bitbrains(directory, interval_s=None):
