@@ -171,7 +171,10 @@ def settings(results):
     run += [('strategy %s' % name, 'destination policy %s' % policy,
              source) for name, policy, source in _policies(
                  names, conf_settings)]
-    hosts = [(key, _value(value), '') for key, value in i['hosts'].items()]
+    hosts = [(key, _value(value), '') for key, value in i['hosts'].items()
+             if key != 'kinds']
+    # a snapshot's hosts: one row per size, each a text of its own
+    hosts += [('size', kind, '') for kind in i['hosts'].get('kinds', ())]
     options = [(key, _value(value), '')
                for key, value in i.get('options', {}).items()]
     out = [('Run', run), ('Hosts', hosts),

@@ -197,7 +197,7 @@ def build_snapshot(trace, model, source, conf, options=None, seed=0,
             '%d snapshot instances replay %d trace VMs (seeded draw '
             'without replacement, by instance name%s)' % (
                 len(inst), len(trace),
-                '; every VM replayed by several instances'
+                '; some VMs replayed by several instances'
                 if len(inst) > len(trace) else '')],
     }
     info.update(extra_info or {})

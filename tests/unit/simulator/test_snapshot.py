@@ -22,6 +22,7 @@ from nova_drs.cmd import drs
 from nova_drs.model import cluster
 from nova_drs.model import snapshot
 from nova_drs.simulator import engine
+from nova_drs.simulator import report
 from nova_drs.simulator import scenario
 from nova_drs.simulator import traces
 from nova_drs.simulator import workload
@@ -224,6 +225,27 @@ class TestScenario(SnapshotTestCase):
         np.testing.assert_allclose([[4.0] * 4, [4.0] * 4, [2.0] * 4],
                                    sim.workload.cpu)
         self.assertEqual([], scen.unplaced)
+
+    def test_report_settings(self):
+        scen = self._scenario(seed=5)
+        results, _histories = scenario.run(scen, ['none'])
+        sections = dict(report.settings(results))
+        run = {key: (value, source) for key, value, source in sections['Run']}
+        self.assertEqual(('snap.json', '1 server groups, 1 instances opted '
+                          'out, zones az1'), run['snapshot'])
+        self.assertEqual(('5', 'trace mapping, memory model'), run['seed'])
+        self.assertEqual([
+            ('count', '3', ''), ('disabled', '1', ''),
+            ('snapshot', 'snap.json', ''),
+            ('size', '1 x 16 cores, 65536 MiB (2048 reserved), ratios '
+                     '2/1.5', ''),
+            ('size', '1 x 16 cores, 65536 MiB (0 reserved), ratios 2/1.5',
+             ''),
+            ('size', '1 x 4 cores, 16384 MiB (0 reserved), ratios 4/1', '')],
+            sections['Hosts'])
+        # the page renders it
+        self.assertIn('1 x 4 cores, 16384 MiB', report.render_html(
+            results, []))
 
     def test_the_strategy_sees_groups_zones_and_opt_outs(self):
         seen = []
