@@ -133,6 +133,29 @@ class TestCli(SnapshotTestCase):
         self.assertAlmostEqual(0.5, m['hotspot_host_time_fraction'])
         self.assertEqual(2.0, m['mean_active_hosts'])
 
+    def test_exported_again_same_run(self):
+        # the exporter's serialisation of the model read (what "nova-drs
+        # snapshot export" writes for it) simulates the same
+        first = self.write_snapshot(SNAPSHOT)
+        again = self.write_snapshot(snapshot.to_dict(snapshot.from_dict(
+            copy.deepcopy(SNAPSHOT))), 'again.json')
+        out = []
+        for n, path in enumerate((first, again)):
+            out.append(os.path.join(self.tmp, 'sim-%d.json' % n))
+            self.assertEqual(0, self.simulate(
+                '--snapshot', path, '--json', out[-1], '--no-report',
+                '--strategies', 'none,hotspot', '--seed', '2'))
+        docs = []
+        for path in out:
+            with open(path, encoding='utf-8') as f:
+                doc = json.load(f)
+            for metrics in doc['strategies'].values():
+                del metrics['wall_s'], metrics['decision_s']
+            docs.append(doc)
+        self.assertEqual(docs[0]['strategies'], docs[1]['strategies'])
+        self.assertEqual(docs[0]['input']['snapshot']['trace_mapping'],
+                         docs[1]['input']['snapshot']['trace_mapping'])
+
     def test_host_options_refused(self):
         path = self.write_snapshot(SNAPSHOT)
         message = self.error(self.simulate('--snapshot', path, '--hosts', '4',
