@@ -372,6 +372,10 @@ def _build(args, conf, names, model, spec):
 
 
 def cmd_simulate(args, load_conf):
+    if args.snapshot and (args.bench or getattr(args, 'pack_bench', False)):
+        # the benchmarks build their own clusters
+        raise common.CommandError('--snapshot: not with --bench or '
+                                  '--pack-bench')
     if args.bench:
         from nova_drs.simulator import bench
         return bench.cmd_bench(args, load_conf)

@@ -164,6 +164,15 @@ class TestCli(SnapshotTestCase):
         self.assertEqual('--hosts, --host-vcpus: not with --snapshot (the '
                          'snapshot\'s hosts are simulated)', message)
 
+    def test_not_with_the_benchmarks(self):
+        path = self.write_snapshot(SNAPSHOT)
+        for bench in ('--bench', '--pack-bench'):
+            self.stderr.truncate(0)
+            self.stderr.seek(0)
+            self.assertEqual('--snapshot: not with --bench or --pack-bench',
+                             self.error(self.simulate('--snapshot', path,
+                                                      bench)))
+
     def test_invalid_snapshot(self):
         doc = copy.deepcopy(SNAPSHOT)
         del doc['hosts'][1]['vcpus']
