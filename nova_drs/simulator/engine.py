@@ -82,11 +82,21 @@ class Simulation:
     :param workload: :class:`~.workload.Workload` of the placed instances.
     :param hosts: :class:`~nova_drs.model.cluster.Hosts`.
     :param placement: initial host index of every instance.
+    :param layout: a :class:`~nova_drs.model.cluster.ClusterModel` of the
+        same hosts and instances (a snapshot's) whose server groups,
+        zones, aggregates and instance opt-outs the strategies see; None:
+        none of them.
+
+    Hosts may differ in size: every capacity is per host (the rows of
+    :attr:`capacity`, the RAM guests can use, the balloon policy's host
+    memory).
     """
 
-    def __init__(self, workload, hosts, placement, conf, options=None):
+    def __init__(self, workload, hosts, placement, conf, options=None,
+                 layout=None):
         self.workload = workload
         self.hosts = hosts
+        self.layout = layout
         self.placement = np.asarray(placement, dtype=np.int64)
         if (self.placement < 0).any():
             raise ValueError('every simulated instance must be placed')
@@ -182,6 +192,11 @@ class _Run:
             opt_out[m.instance] = True
         for i, _src, _dst in self.scheduler.queue:
             opt_out[i] = True
+        layout = self.sim.layout
+        group = np.full(self.n, cluster.NO_GROUP, dtype=np.int64)
+        if layout is not None:
+            group = layout.instances.group
+            opt_out |= layout.instances.opt_out
         s = self.smoothed
         vcpus = w.vcpus.astype(float)
         instances = cluster.Instances(
@@ -191,10 +206,12 @@ class _Run:
             mem_used_mb=np.minimum(s[:, 1], w.memory_mb),
             disk_mb_s=s[:, 2].copy(), net_mb_s=s[:, 3].copy(),
             dirty_rate_mb_s=self.dirty,
-            group=np.full(self.n, cluster.NO_GROUP, dtype=np.int64),
-            opt_out=opt_out,
+            group=group, opt_out=opt_out,
             last_migrated_s=np.maximum(now - self.migrated_at, 0.0))
-        return cluster.ClusterModel(self.sim.hosts, instances)
+        if layout is None:
+            return cluster.ClusterModel(self.sim.hosts, instances)
+        return cluster.ClusterModel(self.sim.hosts, instances, layout.groups,
+                                    layout.zones, layout.aggregate_sets)
 
     def _due(self, t, hot_any):
         if self.strategy is None:
