@@ -119,6 +119,12 @@ class Instances:
     #: guests that are busy at different hours do not add up), NaN where
     #: not known; None: only ``peak`` (or nothing) is known
     peak_slices: np.ndarray = None
+    #: (instances, slices, 4) the same maxima per slice of a short recent
+    #: window (``[drs_balancer] destination_peak_window``), slices aligned
+    #: in time across instances, NaN where not known; None: not known.
+    #: Destinations are judged on it (see :meth:`ClusterModel.
+    #: recent_slice_demand`)
+    recent_slices: np.ndarray = None
 
     def __len__(self):
         return len(self.names)
@@ -208,6 +214,52 @@ class ClusterModel:
             i.vcpus * np.clip(peak[:, 0], 0.0, 1.0), peak[:, 1],
             peak[:, 2], peak[:, 3]])
         return np.fmax(demand, as_demand)
+
+    def recent_slice_demand(self, rows=None):
+        """Demand of instances per recent slice, (n, slices, 4), or None.
+
+        In the units of :meth:`instance_demand` and never below the
+        demand now (a slice without a sample counts the load now), from
+        ``instances.recent_slices``; None when the model has none.
+
+        :param rows: instance indices (None: every instance)
+        """
+        slices = self.instances.recent_slices
+        if slices is None:
+            return None
+        i = self.instances
+        if rows is None:
+            rows = slice(None)
+        slices = np.asarray(slices[rows], dtype=float)
+        demand = np.column_stack([
+            i.vcpus[rows] * i.cpu_util[rows], i.mem_used_mb[rows],
+            i.disk_mb_s[rows], i.net_mb_s[rows]]).astype(float)
+        as_demand = slices.copy()
+        as_demand[:, :, CPU] = (np.asarray(i.vcpus[rows])[:, None]
+                                * np.clip(slices[:, :, CPU], 0.0, 1.0))
+        return np.fmax(as_demand, demand[:, None, :])
+
+    def host_recent_slices(self):
+        """Guests' demand summed per host and recent slice, or None.
+
+        Shape (hosts, slices, 4): slices are aligned in time across
+        instances, so the maximum over a host's slices is the worst
+        recent moment of its guests together, not the sum of their
+        peaks. None when the model has no recent slices.
+        """
+        per_slice = self.recent_slice_demand()
+        if per_slice is None:
+            return None
+        n_hosts = len(self.hosts)
+        flat = per_slice.reshape(len(per_slice), -1)
+        # one bincount per (slice, resource) column: much faster than
+        # np.add.at on a region's instances
+        out = np.zeros((n_hosts, flat.shape[1]))
+        for col in range(flat.shape[1]):
+            out[:, col] = np.bincount(self.instances.host,
+                                      weights=flat[:, col],
+                                      minlength=n_hosts)
+        return out.reshape((n_hosts,) + per_slice.shape[1:])
 
     def instance_allocation(self):
         """Flavor vCPUs and memory of each instance, shape (instances, 2)."""

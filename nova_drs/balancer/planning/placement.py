@@ -116,6 +116,29 @@ class PlacementState:
                                     self.alloc_limit - self.alloc], axis=1)
         self.headroom = self.room[:, :4]
         self.alloc_headroom = self.room[:, 4:]
+        # a destination is judged on its guests' recent peak
+        # (``destination_peak_window``), not their load now: a guest that
+        # dipped for one sample makes its host look emptier than it is,
+        # and a host filled on that dip is hot again when the guest comes
+        # back. Each host's room under its ceiling is less by how far its
+        # guests' worst recent slice (summed slice by slice) is above
+        # their load now; what moves in counts at its load now, and the
+        # hot host's relief (``demand``) stays judged on the load now.
+        # No recent slices in the model (offline models, option off):
+        # no extra, the rule of earlier releases.
+        self.window_s = opts.destination_peak_window
+        #: (hosts, slices, 4) the original residents' demand per recent
+        #: slice, kept up to date as they leave and come back; None: off
+        self.recent = (model.host_recent_slices() if self.window_s > 0
+                       else None)
+        #: (hosts, 4) the recent peak's excess over the load now (>= 0)
+        self.peak_extra = None
+        if self.recent is not None:
+            # the original residents' demand now, per host
+            self.resident_now = model.guest_demand()
+            self.peak_extra = np.maximum(
+                self.recent.max(axis=1) - self.resident_now, 0.0)
+            self.headroom -= self.peak_extra
         # room under the comfort level, kept beside ``room`` (the gap is
         # fixed per host; none on the allocation columns) so that a
         # comfort check costs no subtraction
@@ -369,8 +392,10 @@ class PlacementState:
         anti-affinity adds a penalty where the group already has
         members.
         """
-        after = (self.demand[hosts] + self.inst_demand[i]) * \
-            self.inv_limit[hosts]
+        demand = self.demand[hosts]
+        if self.peak_extra is not None:
+            demand = demand + self.peak_extra[hosts]
+        after = (demand + self.inst_demand[i]) * self.inv_limit[hosts]
         return after.max(axis=1) + self._soft_penalty(i, hosts)
 
     def least_loaded(self, i, hosts):
@@ -467,6 +492,12 @@ class PlacementState:
         weight = self.fit_weight
         self.fit_base[src] += weight[src] @ size
         self.fit_base[dest] -= weight[dest] @ size
+        if self.recent is not None:
+            home = self.model.instances.host[i]
+            if home == src:
+                self._resident(i, src, -1.0)
+            elif home == dest:
+                self._resident(i, dest, 1.0)
         self.inst_host[i] = dest
         self.guests[src] -= 1
         self.guests[dest] += 1
@@ -480,6 +511,45 @@ class PlacementState:
             if counts[src] <= 0:
                 del counts[src]
             counts[dest] += 1
+
+    def _resident(self, i, host, sign):
+        """An original resident ``i`` left ``host`` (-1) or came back (+1).
+
+        Its recent slices leave (or rejoin) the host's, and the host's
+        room follows the change of its recent peak's excess. The room
+        never shrinks when a resident leaves (the peak drops by at most
+        what the load now drops by), so the destination index's
+        invariant holds; a return restores the room exactly.
+        """
+        self.recent[host] += sign * self.model.recent_slice_demand([i])[0]
+        self.resident_now[host] += sign * self.inst_demand[i]
+        extra = np.maximum(
+            self.recent[host].max(axis=0) - self.resident_now[host], 0.0)
+        delta = extra - self.peak_extra[host]
+        self.peak_extra[host] = extra
+        self.room[host, :4] -= delta
+        self.room_comfort[host, :4] -= delta
+        # untracked resources weigh 0 (their room stays infinite)
+        self.fit_base[host] -= self.fit_weight[host, :4] @ delta
+
+    def peak_note(self, i, dest):
+        """Reason text when ``dest`` is judged on its recent peak, or ''.
+
+        Before ``i`` moves there: the load the destination is judged on
+        after the move, where its guests' recent peak adds to it.
+        """
+        if self.peak_extra is None:
+            return ''
+        extra = self.peak_extra[dest] * self.inv_capacity[dest]
+        shown = np.flatnonzero(extra > 0.005)
+        if not shown.size:
+            return ''
+        after = (self.demand[dest] + self.peak_extra[dest]
+                 + self.inst_demand[i]) * self.inv_capacity[dest]
+        return ('; judged on its guests\' %d-min peak: %s' % (
+            round(self.window_s / 60.0),
+            ', '.join('%s %.2f' % (cluster.RESOURCES[r], after[r])
+                      for r in shown.tolist())))
 
     # -- reporting ----------------------------------------------------------
 
