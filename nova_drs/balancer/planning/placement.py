@@ -127,17 +127,19 @@ class PlacementState:
         # No recent slices in the model (offline models, option off):
         # no extra, the rule of earlier releases.
         self.window_s = opts.destination_peak_window
-        #: (hosts, slices, 4) the original residents' demand per recent
-        #: slice, kept up to date as they leave and come back; None: off
-        self.recent = (model.host_recent_slices() if self.window_s > 0
-                       else None)
+        #: (hosts, slices, 4) the original residents' excess per recent
+        #: slice over their demand now, summed, kept up to date as they
+        #: leave and come back; None: off
+        #: (instances, slices, 4) float32, each instance's excess per
+        #: recent slice over its demand now (None: off)
+        self.inst_excess = (model.recent_excess() if self.window_s > 0
+                            else None)
+        self.recent = (None if self.inst_excess is None
+                       else model.host_recent_excess(self.inst_excess))
         #: (hosts, 4) the recent peak's excess over the load now (>= 0)
         self.peak_extra = None
         if self.recent is not None:
-            # the original residents' demand now, per host
-            self.resident_now = model.guest_demand()
-            self.peak_extra = np.maximum(
-                self.recent.max(axis=1) - self.resident_now, 0.0)
+            self.peak_extra = self.recent.max(axis=1)
             self.headroom -= self.peak_extra
         # room under the comfort level, kept beside ``room`` (the gap is
         # fixed per host; none on the allocation columns) so that a
@@ -517,14 +519,16 @@ class PlacementState:
 
         Its recent slices leave (or rejoin) the host's, and the host's
         room follows the change of its recent peak's excess. The room
-        never shrinks when a resident leaves (the peak drops by at most
-        what the load now drops by), so the destination index's
-        invariant holds; a return restores the room exactly.
+        never shrinks when a resident leaves (its excess, at least 0,
+        leaves with its demand), so the destination index's invariant
+        holds; a return restores the room exactly.
         """
-        self.recent[host] += sign * self.model.recent_slice_demand([i])[0]
-        self.resident_now[host] += sign * self.inst_demand[i]
-        extra = np.maximum(
-            self.recent[host].max(axis=0) - self.resident_now[host], 0.0)
+        if sign > 0:
+            self.recent[host] += self.inst_excess[i]
+        else:
+            self.recent[host] -= self.inst_excess[i]
+        # float rounding must not leave a negative excess
+        extra = np.maximum(self.recent[host].max(axis=0), 0.0)
         delta = extra - self.peak_extra[host]
         self.peak_extra[host] = extra
         self.room[host, :4] -= delta
