@@ -80,7 +80,10 @@ class PeakTracker:
         ring = self._rings.get(key)
         if ring is None:
             return None
-        live = ring.slots > self._slice(now) - BUCKETS
+        # slots never filled hold -1, which is "in the window" while the
+        # clock is younger than a window (a monotonic clock counts from
+        # boot): they must read as no sample, not as a maximum of 0
+        live = (ring.slots >= 0) & (ring.slots > self._slice(now) - BUCKETS)
         if not live.any():
             return None
         return ring, live

@@ -57,6 +57,15 @@ class PeakTrackerTest(test_base.BaseTestCase):
         self.assertTrue(np.isnan(a[11]).all())
         self.assertIsNone(t.slices('c', 1200))
 
+    def test_slices_never_filled_are_no_sample_on_a_young_clock(self):
+        # a monotonic clock younger than the window (a host booted less
+        # than a window ago): the ring's empty slots are not maxima of 0
+        t = peaks.PeakTracker(window_s=1200)
+        t.record('a', (0.9, 1, 0, 0), now=150)
+        rows = t.slices('a', 200)
+        self.assertEqual(0.9, rows[1, 0])
+        self.assertEqual(1, int((~np.isnan(rows[:, 0])).sum()))
+
     def test_bounded_memory_and_prune(self):
         t = peaks.PeakTracker(window_s=1200)
         for n in range(10000):
