@@ -883,11 +883,16 @@ class HostView(listener.MetricsHandler):
                 measured[name] = (np.array([shared.smoothed[r] for r in
                                             cluster.RESOURCES]),
                                   shared.hot)
-            peaks = [self.peaks.slices(uuid, now)
-                     for uuid in model.instances.names]
-            recent = (None if self.recent is None else
-                      [self.recent.slices(uuid, now)
-                       for uuid in model.instances.names])
+            # NOTE: only copies under the lock (a dict look-up per
+            # instance, two vectorised reads per tracker): the slices are
+            # made outside it, so the intake waits as little as it can
+            names = model.instances.names
+            peak_rows = self.peaks.copy_rows(names)
+            recent_rows = (None if self.recent is None
+                           else self.recent.copy_rows(names))
+        peaks = self.peaks.slices_of(*peak_rows, now)
+        recent = (None if recent_rows is None
+                  else self.recent.slices_of(*recent_rows, now))
 
         hosts, inst = model.hosts, model.instances
         stale = np.array([name not in fresh for name in hosts.names],
@@ -952,7 +957,7 @@ class HostView(listener.MetricsHandler):
 def _apply_peaks(model, peaks):
     """Set ``instances.peak_slices`` and ``instances.peak``.
 
-    :param peaks: per instance, its tracker slices or None. NaN where no
+    :param peaks: (instances, BUCKETS, 4) tracker slices, NaN where no
         peak is known; clamped as the current loads are (CPU 0-1, memory
         0-flavor).
     """
@@ -965,17 +970,14 @@ def _apply_peaks(model, peaks):
 
 
 def _slices(model, peaks):
-    """(instances, BUCKETS, 4) float32 of tracker slices, NaN if none.
+    """Tracker slices clamped as the current loads are, in place.
 
-    Clamped as the current loads are (CPU 0-1, memory 0-flavor).
+    :param peaks: (instances, BUCKETS, 4) float32, NaN where no sample
+        (:meth:`~peaks_mod.PeakTracker.slices_of`); clamped as the
+        current loads are (CPU 0-1, memory 0-flavor)
     """
     inst = model.instances
-    width = len(cluster.RESOURCES)
-    out = np.full((len(inst), peaks_mod.BUCKETS, width), np.nan,
-                  dtype=np.float32)
-    for i, rows in enumerate(peaks):
-        if rows is not None:
-            out[i] = rows
+    out = peaks
     if len(inst):
         out[:, :, 0] = np.clip(out[:, :, 0], 0.0, 1.0)
         out[:, :, 1] = np.minimum(np.maximum(out[:, :, 1], 0.0),

@@ -66,14 +66,40 @@ class PeakTrackerTest(test_base.BaseTestCase):
         self.assertEqual(0.9, rows[1, 0])
         self.assertEqual(1, int((~np.isnan(rows[:, 0])).sum()))
 
+    def test_bulk_copy_is_the_same_as_per_key(self):
+        t = peaks.PeakTracker(window_s=1200)
+        # more keys than the first allocation: the arrays grow
+        keys = ['k%d' % n for n in range(peaks.INITIAL_ROWS * 3)]
+        for n, key in enumerate(keys):
+            t.record(key, (n / 1000.0, n, 0, 1), now=n % 1300)
+        t.record(keys[0], (0.9, 0, 0, 0), now=1250)
+        now = 1300
+        bulk = t.slices_of(*t.copy_rows(keys + ['unknown']), now,
+                           dtype=float)
+        for n, key in enumerate(keys):
+            one = t.slices(key, now)
+            if one is None:
+                self.assertTrue(np.isnan(bulk[n]).all())
+            else:
+                np.testing.assert_array_equal(one, bulk[n])
+        self.assertTrue(np.isnan(bulk[-1]).all())
+
     def test_bounded_memory_and_prune(self):
         t = peaks.PeakTracker(window_s=1200)
         for n in range(10000):
             t.record('i', (n % 7, 0, 0, 0), now=n)
-        self.assertEqual(peaks.BUCKETS, t._rings['i'].maxima.shape[0])
+        # one row of BUCKETS slices, whatever the samples
+        self.assertEqual(peaks.BUCKETS, t._maxima.shape[1])
+        self.assertEqual(1, t._used)
         t.record('gone', (1, 1, 1, 1), now=0)
         self.assertEqual(1, t.prune(now=10000))
         self.assertEqual(1, len(t))
+        # its row is reused, not added
+        t.record('new', (1, 1, 1, 1), now=10000)
+        self.assertEqual(2, t._used)
+        self.assertEqual([1.0] * 4, t.peak('new', now=10000).tolist())
+        t.forget('new')
+        self.assertIsNone(t.peak('new', now=10000))
         # a bad sample is ignored
         t.record('i', (np.nan, 0, 0, 0), now=10000)
         t.record('i', (1, 2), now=10000)
