@@ -315,6 +315,22 @@ class ManagerConsolidationTest(test_manager.ManagerTestCase):
         return next(s for s in self.conn.compute.service_list
                     if s.host == host)
 
+    def test_the_view_keeps_both_windows_for_the_model(self):
+        # consolidation's day-long window and the destinations' short one
+        view = self.manager.view
+        self.assertEqual(self.conf.drs_balancer.consolidation_peak_window,
+                         view.peaks.window_s)
+        self.assertEqual(self.conf.drs_balancer.destination_peak_window,
+                         view.recent.window_s)
+        self.report_cluster()
+        self.manager.prepare_cycle()
+        inst = self.manager._model.instances
+        row = inst.names.index(self.EXTRA)
+        self.assertAlmostEqual(0.1, np.nanmax(inst.recent_slices[row, :, 0]),
+                               places=6)
+        self.assertAlmostEqual(0.1, np.nanmax(inst.peak_slices[row, :, 0]),
+                               places=6)
+
     def test_pass_waits_for_a_whole_peak_window(self):
         self.report_cluster()
         self.assertIsNone(self.manager.consolidation_cycle())
