@@ -174,7 +174,8 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         now = self.clock()
         self._sync_windows()
         self.rises.restore(state.get('rise'), now, elapsed_s)
-        return self.demand.restore(state.get('demand'), now, elapsed_s)
+        self.demand.restore(state.get('demand'), now, elapsed_s)
+        return len(set(self.demand.names()) | set(self.rises.names()))
 
     # -- the estimates travelling with migrated guests
 
@@ -273,13 +274,22 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         return None
 
     def _learn_rise(self, name, used, now, rise_span):
+        """Record the rise of ``name``'s demand since its last sample.
+
+        Per square root of the seconds it took (see :meth:`_headroom`).
+        A fall, or a change over more than ``rise_span`` seconds (the
+        guest was off, the agent stalled: no one cycle's rise), is
+        recorded as 0, so that old rises still leave the window.
+        """
         last = self._last_demand.get(name)
         self._last_demand[name] = (used, now)
         if last is None:
             return
         took = now - last[1]
+        rise = 0.0
         if 0.0 < took <= rise_span and used > last[0]:
-            self.rises.add(name, now, (used - last[0]) / took ** 0.5)
+            rise = (used - last[0]) / took ** 0.5
+        self.rises.add(name, now, rise)
 
     def _may_get_back(self, g, headroom):
         """Whether ``g`` is given memory back when the host has plenty.
@@ -363,8 +373,9 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                                                  skip))
                 continue
             margin = self._margin(g)
-            headroom = self._headroom(g, margin)
-            pressure = self._pressure(g, margin, headroom)
+            # the headroom it had: a fall of usable memory beyond it is
+            # pressure
+            pressure = self._pressure(g, margin, self._headroom(g, margin))
             self._last_usable[g.name] = (g.usable_mb, g.actual_mb, now)
             used = g.actual_mb - g.usable_mb + g.swap_in_rate * elapsed
             if track is not None:
@@ -372,21 +383,21 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 track(g.name, now, used)
             if rises:
                 self._learn_rise(g.name, used, now, rise_span)
+            # the headroom it needs now, with the rise it just made
+            headroom = self._headroom(g, margin)
             if pressure:
                 self._needed_at[g.name] = now
                 self._restart_accrual('shrink', g.name)
-                # with the rise it just made, if it was one
-                headroom = self._headroom(g, margin)
                 shortfall = 2.0 * headroom - g.usable_mb
                 grow = max(shortfall, opts.grow_step * g.max_mb)
                 out.append(self._grow(g, grow, 'pressure: ' + pressure))
             elif g.usable_mb < margin:
                 self._needed_at[g.name] = now
                 self._restart_accrual('shrink', g.name)
-                headroom = self._headroom(g, margin)
                 out.append(self._grow(g, headroom - g.usable_mb,
-                                      'usable %.0f MiB below headroom %.0f'
-                                      % (g.usable_mb, headroom)))
+                                      'usable %.0f MiB below its margin '
+                                      '%.0f: grown to its headroom %.0f'
+                                      % (g.usable_mb, margin, headroom)))
             elif self._recently_needed(g.name):
                 # it just needed memory: not idle yet, but it may still
                 # be given memory back when the host has plenty
