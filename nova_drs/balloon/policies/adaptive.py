@@ -10,8 +10,20 @@ whole margin (not counting what a balloon change took or gave). A guest
 under pressure is never shrunk; it grows at once by its shortfall
 (enough to have twice its margin usable) and at least ``grow_step`` of
 its flavor memory, up to the flavor memory.
-A guest whose usable memory is merely below its margin grows by the
-difference.
+A guest whose usable memory is merely below its margin grows back to
+its headroom (below).
+
+*Headroom for the next rise.* A guest must have, when its balloon is
+set, the memory it will use until the next cycle: at a long agent
+interval its demand can rise by a large share of its flavor between two
+samples. Its *headroom* is the largest rise of its demand seen between
+two samples over the last ``rise_window_s`` seconds, never less than its
+margin; it is not shrunk below its demand plus its headroom, and only a
+fall of usable memory beyond its headroom is pressure by amount (a rise
+it has made before is expected, and covered). Rises are kept per square
+root of the seconds between the samples and scaled to the agent
+interval, so that an estimate made at another interval (before a
+restart, with the state file) counts for what it would be here.
 A guest that needed memory is not shrunk again for the next
 ``shrink_holdoff_s`` seconds, even if it looks idle: its usable memory
 rose only because it was just given some, and shrinking it back while it
@@ -41,19 +53,25 @@ deprecated per-cycle ``shrink_step``, ``shrink_holdoff`` and
 
 *Host second.* Only while the host has less memory available than
 ``host_free_target`` does the policy reclaim, and only from idle guests:
-memory usable beyond the guest's margin, never taking a guest below its
-floor (see *Floors follow demand*) nor below what it uses plus its
-margin, and at most ``shrink_rate`` of flavor memory per second per
-guest. The shortfall is shared among idle guests in proportion to what
-each can give the host: a balloon inflates over the guest's free pages
-first, and over those it never touched (its balloon size less QEMU's
-resident memory) it gives the host nothing, so those are taken first,
-at no cost to the guest, and not counted. Guests with free page
-reporting return their free pages to the host by themselves, so the
-balloon is inflated on them only after the guests without it have given
-what they can. When the host has ``host_free_hysteresis`` more than its
-target available, ballooned guests get memory back at
-``give_back_rate``.
+memory usable beyond the guest's headroom, never taking a guest below
+its floor (see *Floors follow demand*) nor below what it uses plus its
+headroom, and at most ``shrink_rate`` of flavor memory per second per
+guest. The shortfall is met by the fewest guests: those whose shrink
+gives the host most first, each by its whole step, until they cover it
+(one large change rather than a small one on every guest, which at a
+long interval would be made again every cycle). A balloon inflates over
+the guest's free pages first, and over those it never touched (its
+balloon size less QEMU's resident memory) it gives the host nothing, so
+those are taken first, at no cost to the guest, and not counted; a
+guest whose room is all such memory is left alone (the change would buy
+the host nothing). Guests with free page reporting return their free
+pages to the host by themselves, so the balloon is inflated on them only
+after the guests without it have given what they can. When the host has
+``host_free_hysteresis`` more than its target available, ballooned
+guests with less than ``give_back_headroom`` times their headroom usable
+get memory back at ``give_back_rate``; the others are safe as they are,
+and memory given to them would fill with page cache and be taken back at
+the next shortage.
 
 *Never the OOM killer.* A shrink never leaves a guest with less usable
 memory than its margin, growth is immediate, and guests whose memballoon
