@@ -231,12 +231,14 @@ step_bench() {
         skipped=(planner simulator packing consolidation)
     fi
     if [ -d "$traces/bitbrains_rnd" ]; then
-        # 3 seeds of 40 VMs at the agent's 10 s period, 12 h of trace to
-        # stay under a minute (--hours-10s 48 --periods 10,300 --full
-        # gives the full table, doc/source/simulator.rst)
+        # 3 seeds of 40 VMs at the agent's 10 s period (12 h of trace)
+        # and at a 300 s period (48 h), under a minute; at 300 s holding
+        # at 0.95x the oracle is an aim, printed, not enforced (issue 18,
+        # doc/source/simulator.rst); --hours-10s 48 --full gives the full
+        # table
         drs_header "bench: balloon capacity (python -m nova_drs.simulator.capacity_bench)"
         check "capacity bench" python -m nova_drs.simulator.capacity_bench \
-            --trace-dir "$traces" --periods 10
+            --trace-dir "$traces" --periods 10,300
     else
         echo "no Bitbrains traces in $traces: the capacity benchmark is" \
             "NOT run"

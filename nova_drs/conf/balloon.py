@@ -50,6 +50,29 @@ BALLOON_OPTS = [
              'estimates are saved in ``[drs_agent] state_path`` and '
              'survive restarts of the agent. 0 turns demand-aware floors '
              'off: ``floor`` alone is the floor.'),
+    cfg.FloatOpt(
+        'rise_window_s', default=86400.0, min=0.0, max=30 * 86400.0,
+        help='Seconds of history behind each guest\'s rise estimate: the '
+             'largest rise of its demand seen between two samples (one '
+             'agent interval), over this window. A guest keeps at least '
+             'that much usable, never less than its margin '
+             '(``guest_margin``), so that a rise like it finds the memory '
+             'there before the next cycle can grow the guest: at a long '
+             'agent interval a guest can take a large share of its flavor '
+             'memory between two samples. Learned per square root of the '
+             'seconds between the samples and scaled to the agent '
+             'interval. Saved in ``[drs_agent] state_path`` with the '
+             'demand estimates. 0 turns it off: the margin alone is kept '
+             'usable.'),
+    cfg.FloatOpt(
+        'give_back_headroom', default=3.0, min=0.0, max=1000.0,
+        help='Memory is given back (``give_back_rate``) only to ballooned '
+             'guests with less than this many times their headroom (their '
+             'margin, or their largest rise when larger) usable: one with '
+             'more is safe until its next sample, and memory given to it '
+             'fills with page cache and is taken back at the next '
+             'shortage, two balloon changes for nothing. 0 gives back to '
+             'every ballooned guest.'),
     cfg.BoolOpt(
         'demand_metadata', default=True,
         help='Carry each guest\'s demand estimate in its libvirt domain '

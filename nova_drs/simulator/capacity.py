@@ -15,6 +15,9 @@ balloon, backed memory) and a balloon policy:
   time as its clock;
 * :data:`ORACLE`, a policy that knows every VM's demand before the step
   (see :func:`oracle_targets`);
+* :data:`HINDSIGHT`, a reactive reference: it sees only the demand of
+  the step before, but is told in advance the largest one-step rise of
+  each VM over the whole replay (see :func:`hindsight_targets`);
 * :data:`NO_BALLOON`, nothing ballooned.
 
 The host is *under pressure* at a step when its available memory (its
@@ -37,7 +40,10 @@ from nova_drs.simulator import guests as guests_mod
 from nova_drs.simulator import traces
 
 ORACLE = 'oracle'
+HINDSIGHT = 'hindsight'
 NO_BALLOON = 'none'
+#: the policies the replay computes itself (not loaded by name)
+REFERENCES = (ORACLE, HINDSIGHT, NO_BALLOON)
 
 #: the host is under pressure below this share of its memory available
 HOST_PRESSURE_FREE = 0.05
@@ -188,6 +194,38 @@ def oracle_targets(conf, max_mb, ws):
     return np.minimum(max_mb, np.maximum(ws + margins(conf, max_mb), floor))
 
 
+def largest_rises(vms):
+    """Each VM's largest rise of demand from one step to the next, MiB.
+
+    Only between two steps it runs in: a VM switched on boots with its
+    whole flavor memory, whatever it used before it was off.
+    """
+    both = vms.on[:, 1:] & vms.on[:, :-1]
+    rises = np.where(both, np.diff(vms.ws, axis=1), 0.0)
+    if rises.shape[1] == 0:
+        return np.zeros(len(vms.names))
+    return np.maximum(rises.max(axis=1), 0.0)
+
+
+def hindsight_targets(conf, max_mb, ws_before, rises):
+    """The hindsight reference's balloons, from the demand of the step before.
+
+    A reactive policy sets a balloon before it sees the demand it must
+    hold; to be sure of no guest pressure event it must leave each guest
+    the rise it can make by the next step. This reference is told, in
+    advance, each VM's largest one-step rise over the whole replay
+    (``rises``, :func:`largest_rises`), which no policy learning from
+    the past can know better, and gives each guest its demand of the step
+    before plus that rise (at least the margin), above the same flat
+    floor, every step. It never has a guest pressure event; the largest
+    overcommit at which it holds bounds what a policy keeping a fixed
+    headroom per guest can reach, however well it learns the headroom.
+    """
+    floor = conf.drs_balloon.floor * max_mb
+    headroom = np.maximum(rises, margins(conf, max_mb))
+    return np.minimum(max_mb, np.maximum(ws_before + headroom, floor))
+
+
 def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
              free_page_reporting=False,
              host_pressure_free=HOST_PRESSURE_FREE, history=False):
@@ -202,7 +240,8 @@ def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
                                free_page_reporting)
     T = vms.interval_s
     driver = None
-    if policy.name not in (ORACLE, NO_BALLOON):
+    rises = largest_rises(vms) if policy.name == HINDSIGHT else None
+    if policy.name not in REFERENCES:
         hosts = types.SimpleNamespace(
             memory_mb=np.array([total]),
             reserved_host_memory_mb=np.array([0.0]))
@@ -225,6 +264,19 @@ def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
         if policy.name == ORACLE and t > 0:
             target = oracle_targets(conf, vms.max_mb, ws)
             move = on & (np.abs(target - g.actual) >= max(min_change, 1e-9))
+            if move.any():
+                g.set_actual(everyone[move], target[move])
+                changes += int(move.sum())
+        elif policy.name == HINDSIGHT and t > 0:
+            # only the guests that ran the step before: one switched on
+            # now boots with its whole flavor memory
+            running = on & vms.on[:, t - 1]
+            target = hindsight_targets(conf, vms.max_mb, vms.ws[:, t - 1],
+                                       rises)
+            # any growth is made, however small: a guest short of a few
+            # MiB at its largest rise would swap
+            move = running & ((target > g.actual)
+                              | (g.actual - target >= min_change))
             if move.any():
                 g.set_actual(everyone[move], target[move])
                 changes += int(move.sum())
@@ -258,7 +310,7 @@ class settings_applied:
 
     def __enter__(self):
         group = self.conf.drs_balloon
-        if self.policy.name not in (ORACLE, NO_BALLOON):
+        if self.policy.name not in REFERENCES:
             self.conf.set_override('policy', self.policy.name, 'drs_balloon')
         for name, value in self.policy.settings.items():
             self.conf.set_override(name, value, 'drs_balloon')

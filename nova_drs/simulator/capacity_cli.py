@@ -45,13 +45,13 @@ def parse_policy(text, conf):
             settings[key] = opts[key].type(value.strip())
         except ValueError as e:
             raise common.CommandError('--policy %s: %s: %s' % (text, key, e))
-    if name not in (capacity.ORACLE, capacity.NO_BALLOON):
+    if name not in capacity.REFERENCES:
         from nova_drs import balloon
         try:
             balloon.load(name, conf)
         except balloon.PolicyNotFound as e:
-            raise common.CommandError('--policy: %s (or %s, %s)' % (
-                e, capacity.ORACLE, capacity.NO_BALLOON))
+            raise common.CommandError('--policy: %s (or %s)' % (
+                e, ', '.join(capacity.REFERENCES)))
     return capacity.Policy(name, settings)
 
 
@@ -99,7 +99,9 @@ def add_parser(sub, add_config_args, load_conf):
     p.add_argument('--policy', action='append', metavar='NAME[:OPT=V,...]',
                    help='Policy to answer for, with [drs_balloon] settings, '
                         'e.g. "adaptive:floor=0.25"; "oracle" knows the '
-                        'demand, "none" never balloons. Repeat for several '
+                        'demand, "hindsight" sees the demand of the step '
+                        'before and each VM\'s largest one-step rise, '
+                        '"none" never balloons. Repeat for several '
                         '(default: adaptive and oracle).')
     p.add_argument('--free-page-reporting', choices=simulator_cli.ON_OFF,
                    default='off',

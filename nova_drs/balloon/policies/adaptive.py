@@ -10,8 +10,20 @@ whole margin (not counting what a balloon change took or gave). A guest
 under pressure is never shrunk; it grows at once by its shortfall
 (enough to have twice its margin usable) and at least ``grow_step`` of
 its flavor memory, up to the flavor memory.
-A guest whose usable memory is merely below its margin grows by the
-difference.
+A guest whose usable memory is merely below its margin grows back to
+its headroom (below).
+
+*Headroom for the next rise.* A guest must have, when its balloon is
+set, the memory it will use until the next cycle: at a long agent
+interval its demand can rise by a large share of its flavor between two
+samples. Its *headroom* is the largest rise of its demand seen between
+two samples over the last ``rise_window_s`` seconds, never less than its
+margin; it is not shrunk below its demand plus its headroom, and only a
+fall of usable memory beyond its headroom is pressure by amount (a rise
+it has made before is expected, and covered). Rises are kept per square
+root of the seconds between the samples and scaled to the agent
+interval, so that an estimate made at another interval (before a
+restart, with the state file) counts for what it would be here.
 A guest that needed memory is not shrunk again for the next
 ``shrink_holdoff_s`` seconds, even if it looks idle: its usable memory
 rose only because it was just given some, and shrinking it back while it
@@ -41,19 +53,25 @@ deprecated per-cycle ``shrink_step``, ``shrink_holdoff`` and
 
 *Host second.* Only while the host has less memory available than
 ``host_free_target`` does the policy reclaim, and only from idle guests:
-memory usable beyond the guest's margin, never taking a guest below its
-floor (see *Floors follow demand*) nor below what it uses plus its
-margin, and at most ``shrink_rate`` of flavor memory per second per
-guest. The shortfall is shared among idle guests in proportion to what
-each can give the host: a balloon inflates over the guest's free pages
-first, and over those it never touched (its balloon size less QEMU's
-resident memory) it gives the host nothing, so those are taken first,
-at no cost to the guest, and not counted. Guests with free page
-reporting return their free pages to the host by themselves, so the
-balloon is inflated on them only after the guests without it have given
-what they can. When the host has ``host_free_hysteresis`` more than its
-target available, ballooned guests get memory back at
-``give_back_rate``.
+memory usable beyond the guest's headroom, never taking a guest below
+its floor (see *Floors follow demand*) nor below what it uses plus its
+headroom, and at most ``shrink_rate`` of flavor memory per second per
+guest. The shortfall is met by the fewest guests: those whose shrink
+gives the host most first, each by its whole step, until they cover it
+(one large change rather than a small one on every guest, which at a
+long interval would be made again every cycle). A balloon inflates over
+the guest's free pages first, and over those it never touched (its
+balloon size less QEMU's resident memory) it gives the host nothing, so
+those are taken first, at no cost to the guest, and not counted; a
+guest whose room is all such memory is left alone (the change would buy
+the host nothing). Guests with free page reporting return their free
+pages to the host by themselves, so the balloon is inflated on them only
+after the guests without it have given what they can. When the host has
+``host_free_hysteresis`` more than its target available, ballooned
+guests with less than ``give_back_headroom`` times their headroom usable
+get memory back at ``give_back_rate``; the others are safe as they are,
+and memory given to them would fill with page cache and be taken back at
+the next shortage.
 
 *Never the OOM killer.* A shrink never leaves a guest with less usable
 memory than its margin, growth is immediate, and guests whose memballoon
@@ -75,12 +93,15 @@ _OPTIONS = ('floor', 'grow_step', 'shrink_rate', 'shrink_step',
             'give_back_rate', 'shrink_holdoff_s', 'shrink_holdoff',
             'guest_margin', 'guest_margin_min_mb', 'host_free_target',
             'host_free_hysteresis', 'major_fault_rate', 'min_change_mb',
-            'pressure_drop', 'pressure_drop_rate', 'demand_window_s')
+            'pressure_drop', 'pressure_drop_rate', 'demand_window_s',
+            'rise_window_s', 'give_back_headroom')
 
 #: agent interval assumed when the configuration has none (the default)
 DEFAULT_INTERVAL_S = 10.0
 #: a cycle counts at most this many intervals of elapsed time
 MAX_ELAPSED_INTERVALS = 3.0
+#: a demand rise is learned only over at most this many intervals
+RISE_SPAN_INTERVALS = 1.5
 
 
 def _read_options(group, interval_s):
@@ -137,6 +158,11 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         self._opts = _read_options(conf.drs_balloon, self.interval_s)
         self.demand = demand_mod.DemandTracker(
             self._opts.demand_window_s)
+        #: largest rises of demand over one cycle, MiB per sqrt(second)
+        self.rises = demand_mod.DemandTracker(self._opts.rise_window_s)
+        #: guest -> (demand MiB, clock s) of its last sample
+        self._last_demand = {}
+        self._sqrt_interval = self.interval_s ** 0.5
 
     def forget(self, name):
         self._last_usable.pop(name, None)
@@ -145,17 +171,29 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         self._since.pop(('shrink', name), None)
         self._since.pop(('grow', name), None)
         self.demand.forget(name)
+        self.rises.forget(name)
+        self._last_demand.pop(name, None)
 
     # -- saved state: the demand estimates
 
     def export_state(self):
-        return {'demand': self.demand.export(self.clock())}
+        now = self.clock()
+        return {'demand': self.demand.export(now),
+                'rise': self.rises.export(now)}
 
     def restore_state(self, state, elapsed_s=0.0):
+        """Restore the demand and rise estimates; the guests restored.
+
+        A state saved before the rise estimates existed has no 'rise':
+        those guests learn their rises anew.
+        """
         if not isinstance(state, dict):
             return 0
-        return self.demand.restore(state.get('demand'), self.clock(),
-                                   elapsed_s)
+        now = self.clock()
+        self._sync_windows()
+        self.rises.restore(state.get('rise'), now, elapsed_s)
+        self.demand.restore(state.get('demand'), now, elapsed_s)
+        return len(set(self.demand.names()) | set(self.rises.names()))
 
     # -- the estimates travelling with migrated guests
 
@@ -191,6 +229,22 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         return min(g.max_mb, max(opts.guest_margin * g.max_mb,
                                  opts.guest_margin_min_mb))
 
+    def _headroom(self, g, margin):
+        """What ``g`` must keep usable to last until the next cycle.
+
+        Its margin, or more: the largest rise of its demand seen over one
+        cycle within ``rise_window_s``, stored per square root of the
+        seconds it took and scaled to the agent interval (a rise seen at
+        another interval, before a restart with a new one or on another
+        host, counts for what it would be here), at most its flavor.
+        """
+        if self._opts.rise_window_s <= 0:
+            return margin
+        rise = self.rises.peak(g.name)
+        if rise is None:
+            return margin
+        return min(g.max_mb, max(margin, rise * self._sqrt_interval))
+
     def _floor(self, g, margin):
         if g.floor_mb is not None:
             return min(max(g.floor_mb, 0.0), g.max_mb)
@@ -201,7 +255,7 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 floor = max(floor, min(g.max_mb, peak + margin))
         return floor
 
-    def _pressure(self, g, margin):
+    def _pressure(self, g, margin, headroom):
         """Why ``g`` is under memory pressure, or None."""
         opts = self._opts
         if g.usable_mb < margin / 2.0:
@@ -232,10 +286,42 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             # the rate decides first; at long ones (a minute or more) this
             # does, which keeps them as safe as they were with the
             # per-cycle pressure_drop.
-            if fell > margin:
+            if fell > headroom:
                 return ('usable memory fell %.0f MiB in %.0f s, more than '
-                        'its margin' % (fell, took_s))
+                        'its headroom' % (fell, took_s))
         return None
+
+    def _learn_rise(self, name, used, now, rise_span):
+        """Record the rise of ``name``'s demand since its last sample.
+
+        Per square root of the seconds it took (see :meth:`_headroom`).
+        A fall, or a change over more than ``rise_span`` seconds (the
+        guest was off, the agent stalled: no one cycle's rise), is
+        recorded as 0, so that old rises still leave the window.
+        """
+        last = self._last_demand.get(name)
+        self._last_demand[name] = (used, now)
+        if last is None:
+            return
+        took = now - last[1]
+        rise = 0.0
+        if 0.0 < took <= rise_span and used > last[0]:
+            rise = (used - last[0]) / took ** 0.5
+        self.rises.add(name, now, rise)
+
+    def _may_get_back(self, g, headroom):
+        """Whether ``g`` is given memory back when the host has plenty.
+
+        Only a ballooned guest with less than ``give_back_headroom`` times
+        its headroom usable: one that has more is safe until its next
+        sample as it is, and memory given back to it would be filled
+        with page cache and shrunk again at the next shortage, two
+        balloon changes for nothing (0: every ballooned guest).
+        """
+        if g.actual_mb >= g.max_mb:
+            return False
+        factor = self._opts.give_back_headroom
+        return factor <= 0 or g.usable_mb < factor * headroom
 
     def _accrued_s(self, direction, g, rate):
         """Seconds of ``rate`` a guest has accrued for a change that way.
@@ -272,8 +358,14 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             self._elapsed = min(max(now - self._now, 0.0),
                                 MAX_ELAPSED_INTERVALS * self.interval_s)
         self._now = now
+        self._sync_windows()
+
+    def _sync_windows(self):
+        """The trackers' windows from the options (they are mutable)."""
         if self.demand.window_s != self._opts.demand_window_s:
             self.demand.window_s = float(self._opts.demand_window_s)
+        if self.rises.window_s != self._opts.rise_window_s:
+            self.rises.window_s = float(self._opts.rise_window_s)
 
     # -- the cycle
 
@@ -287,6 +379,10 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         ballooned = []
         # bound once: this loop runs for every guest of the host
         track = self.demand.add if opts.demand_window_s > 0 else None
+        rises = opts.rise_window_s > 0
+        # a rise over more than this is no one cycle's (the guest was
+        # off, or the agent stalled): it is not learned
+        rise_span = RISE_SPAN_INTERVALS * self.interval_s
         elapsed = self._elapsed
         for g in guests:
             skip = self._skip_reason(g)
@@ -295,32 +391,39 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                                                  skip))
                 continue
             margin = self._margin(g)
-            pressure = self._pressure(g, margin)
+            # the headroom it had: a fall of usable memory beyond it is
+            # pressure
+            pressure = self._pressure(g, margin, self._headroom(g, margin))
             self._last_usable[g.name] = (g.usable_mb, g.actual_mb, now)
+            used = g.actual_mb - g.usable_mb + g.swap_in_rate * elapsed
             if track is not None:
                 # what it uses, and what it wanted and did not have
-                track(g.name, now, g.actual_mb - g.usable_mb
-                      + g.swap_in_rate * elapsed)
+                track(g.name, now, used)
+            if rises:
+                self._learn_rise(g.name, used, now, rise_span)
+            # the headroom it needs now, with the rise it just made
+            headroom = self._headroom(g, margin)
             if pressure:
                 self._needed_at[g.name] = now
                 self._restart_accrual('shrink', g.name)
-                shortfall = 2.0 * margin - g.usable_mb
+                shortfall = 2.0 * headroom - g.usable_mb
                 grow = max(shortfall, opts.grow_step * g.max_mb)
                 out.append(self._grow(g, grow, 'pressure: ' + pressure))
             elif g.usable_mb < margin:
                 self._needed_at[g.name] = now
                 self._restart_accrual('shrink', g.name)
-                out.append(self._grow(g, margin - g.usable_mb,
-                                      'usable %.0f MiB below margin %.0f'
-                                      % (g.usable_mb, margin)))
+                out.append(self._grow(g, headroom - g.usable_mb,
+                                      'usable %.0f MiB below its margin '
+                                      '%.0f: grown to its headroom %.0f'
+                                      % (g.usable_mb, margin, headroom)))
             elif self._recently_needed(g.name):
                 # it just needed memory: not idle yet, but it may still
                 # be given memory back when the host has plenty
                 self._restart_accrual('shrink', g.name)
-                if g.actual_mb < g.max_mb:
+                if self._may_get_back(g, headroom):
                     ballooned.append(g)
             else:
-                room = min(g.usable_mb - margin,
+                room = min(g.usable_mb - headroom,
                            g.actual_mb - self._floor(g, margin))
                 unbacked = self._unbacked(g)
                 # what a shrink can give the host, at shrink_rate; the
@@ -331,7 +434,7 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                     # gain 0: its room is all never-touched memory (taken
                     # at no cost), or its first cycle (it starts accruing)
                     idle.append((g, room, unbacked, max(gain, 0.0)))
-                if g.actual_mb < g.max_mb:
+                if self._may_get_back(g, headroom):
                     ballooned.append(g)
         handled = {t.name for t in out}
         target_free = opts.host_free_target * host.total_mb
@@ -395,31 +498,36 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         return unbacked
 
     def _reclaim(self, idle, shortfall, target_free, host):
-        """Share ``shortfall`` among idle guests, non-FPR guests first.
+        """Meet ``shortfall`` from the fewest idle guests, non-FPR first.
 
-        Each guest gives its share of the shortfall in proportion to what
-        a shrink of it gives the host, plus its never-touched memory,
-        which the balloon takes first and which gives the host nothing.
+        The guests whose shrink gives the host most go first, each by its
+        whole step (its room, at most ``shrink_rate`` of its flavor per
+        second beyond its never-touched memory), until what they give
+        covers the shortfall: one large change rather than a small one on
+        every guest, which at a long agent interval would be re-made at
+        every cycle. A guest whose room is all never-touched memory
+        gives the host nothing now and is left alone: the balloon change
+        would buy nothing; once its page cache has filled that memory it
+        gives, and is taken then.
         """
         out = []
+        need = shortfall
         for fpr in (False, True):
-            group = [entry for entry in idle
-                     if entry[0].free_page_reporting == fpr]
-            total = sum(gain for _g, _room, _unbacked, gain in group)
-            if shortfall <= 0:
-                continue
-            share = min(1.0, shortfall / total) if total > 0 else 0.0
+            group = sorted((entry for entry in idle
+                            if entry[0].free_page_reporting == fpr
+                            and entry[3] > 0),
+                           key=lambda entry: -entry[3])
             for g, room, unbacked, gain in group:
-                take = min(room, unbacked + gain * share)
-                if take <= 0:
-                    continue
+                if need <= 0:
+                    break
+                take = min(room, unbacked + gain)
+                need -= gain
                 out.append(balloon.BalloonTarget(
                     g.name, g.actual_mb - take, 'shrink',
                     'host available %.0f MiB below target %.0f; guest '
                     'keeps %.0f MiB usable' % (
                         host.available_mb, target_free,
                         g.usable_mb - take)))
-            shortfall -= total * share
         return out
 
     def _give_back(self, ballooned, spare):

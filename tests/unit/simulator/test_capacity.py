@@ -117,6 +117,84 @@ class TestReplay(base.BaseTestCase):
         self.assertAlmostEqual(1 - 3300.0 / 8192, run.headroom[100])
 
 
+class TestRisesAndHindsight(base.BaseTestCase):
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf()
+        # two 4 GiB guests touch 3000 MiB, then use 300 MiB; the first
+        # jumps to 3300 MiB within one step, twice, an hour apart
+        ws = np.full((2, 720), 300.0)
+        ws[:, :10] = 3000.0
+        ws[0, 100:150] = 3300.0
+        ws[0, 500:550] = 3300.0
+        self.vms = vms(ws, [4096.0, 4096.0])
+
+    def test_largest_rises_leave_out_boots(self):
+        on = np.ones((2, 4), dtype=bool)
+        on[1, :2] = False
+        ws = np.array([[100.0, 400.0, 300.0, 350.0],
+                       [0.0, 0.0, 3000.0, 3100.0]])
+        np.testing.assert_allclose(
+            [300.0, 100.0], capacity.largest_rises(vms(ws, [4096.0] * 2,
+                                                       on=on)))
+
+    def test_hindsight_targets(self):
+        t = capacity.hindsight_targets(
+            self.conf, np.array([4096.0] * 3),
+            np.array([300.0, 300.0, 3500.0]),
+            np.array([3000.0, 100.0, 3000.0]))
+        # the rise, at least the margin (409.6), within floor and flavor
+        np.testing.assert_allclose([3300.0, 2048.0, 4096.0], t)
+
+    def test_hindsight_never_has_a_guest_event(self):
+        run = capacity.check_at(self.vms, self.conf,
+                                capacity.Policy(capacity.HINDSIGHT), 2.0,
+                                page_cache_growth=0.0)
+        self.assertEqual(0, run.guest_events)
+
+    def test_adaptive_learns_the_rise(self):
+        # floor 10 %, no demand floor, a host short after the first
+        # jump too: the guest is shrunk to what it uses plus its margin;
+        # its first jump finds it short, the second finds the rise it
+        # learned usable
+        learns = capacity.Policy('adaptive', {'floor': 0.1,
+                                              'demand_window_s': 0.0})
+        run = capacity.check_at(self.vms, self.conf, learns, 2.0,
+                                page_cache_growth=0.0)
+        self.assertEqual(1, run.guest_events)
+        forgets = capacity.Policy('adaptive', {'floor': 0.1,
+                                               'demand_window_s': 0.0,
+                                               'rise_window_s': 0.0})
+        run = capacity.check_at(self.vms, self.conf, forgets, 2.0,
+                                page_cache_growth=0.0)
+        self.assertEqual(2, run.guest_events)
+
+
+class TestBenchTargets(base.BaseTestCase):
+
+    def row(self, **kw):
+        r = {'few_changes': True, 'holds': True, 'aim': False, 'at': 3.8,
+             'hindsight_max': None}
+        r.update(kw)
+        return r
+
+    def test_hold_is_enforced_at_short_periods_an_aim_at_long_ones(self):
+        from nova_drs.simulator import capacity_bench as bench
+        self.assertEqual('ok', bench.result(self.row()))
+        self.assertTrue(bench.missed(self.row(holds=False)))
+        self.assertFalse(bench.missed(self.row(holds=False, aim=True,
+                                               hindsight_max=4.0)))
+        self.assertEqual('ok, aim MISSED', bench.result(self.row(
+            holds=False, aim=True, hindsight_max=4.0)))
+        # the hindsight reference short of 0.95x by more than the
+        # search's tolerance
+        self.assertEqual('ok, aim MISSED (hindsight too)', bench.result(
+            self.row(holds=False, aim=True, hindsight_max=3.7)))
+        # the changes target is enforced at every period
+        self.assertTrue(bench.missed(self.row(aim=True, few_changes=False)))
+
+
 class TestCli(test_cli.CliTestCase):
     """``nova-drs capacity``, with the simulate CLI tests' harness."""
 

@@ -185,15 +185,17 @@ class TestBalloon(base.BaseTestCase):
     * step 0: working set 2,000, cache 5,000: backed 7,000, 3,000
       available: nothing to do.
     * step 1: cache 8,000 (all the rest), backed 10,000, 0 available:
-      the policy takes 1,000 (target 9,000); backed 9,000, while without
-      a balloon it would be 10,000: 1,000 MiB reclaimed.
-    * step 2: working set 9,500 > 9,000: a pressure event; the policy
-      grows the balloon back to 10,000. Backed stays 9,000 (it was
-      measured before), the balloon-free guest has 10,000: 1,000.
-    * step 3: working set 2,000; backed keeps its high-water mark 9,000;
-      1,000 available = the target: nothing to do; 1,000 reclaimed.
+      the host needs 1,000; the policy takes the guest's whole step, down
+      to what it uses plus its margin (target 3,000): one change, not one
+      per cycle; backed 3,000, while without a balloon it would be
+      10,000: 7,000 MiB reclaimed.
+    * step 2: working set 9,500 > 3,000: a pressure event; the policy
+      grows the balloon back to 10,000. Backed stays 3,000 (it was
+      measured before), the balloon-free guest has 10,000: 7,000.
+    * step 3: working set 2,000, page cache 5,000: backed 7,000; 3,000
+      available, above the target: nothing to do; 3,000 reclaimed.
 
-    Mean reclaimed: (0 + 1000 + 1000 + 1000) / 4 = 750 MiB.
+    Mean reclaimed: (0 + 7000 + 7000 + 3000) / 4 = 4,250 MiB.
     """
 
     def test_reclaim_and_pressure(self):
@@ -207,13 +209,13 @@ class TestBalloon(base.BaseTestCase):
                                page_cache_growth=0.5)
         result = sim.run('none')
         m = result.metrics
-        self.assertAlmostEqual(750.0 / 1024.0, m['memory_reclaimed_gib'])
+        self.assertAlmostEqual(4250.0 / 1024.0, m['memory_reclaimed_gib'])
         self.assertEqual(1, m['pressure_events'])
         self.assertEqual([0, 0, 1, 0],
                          result.history['pressure_events'].tolist())
-        np.testing.assert_allclose([0.0, 1000.0, 1000.0, 1000.0],
+        np.testing.assert_allclose([0.0, 7000.0, 7000.0, 3000.0],
                                    result.history['reclaimed_gib'] * 1024)
-        np.testing.assert_allclose([0.7, 0.9, 0.9, 0.9],
+        np.testing.assert_allclose([0.7, 0.3, 0.3, 0.7],
                                    result.history['memory_load'][:, 0])
         self.assertEqual(2, m['balloon_changes'])
 
