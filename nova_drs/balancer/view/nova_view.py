@@ -439,18 +439,16 @@ class NovaCollector(object):
         services = self._services()
         agg_names, agg_zones = self._aggregates()
         rp_by_id, rp_by_name = self._resource_providers()
-        # forget the providers that are gone
-        for rp_id in set(self._providers) - set(rp_by_id):
-            del self._providers[rp_id]
-        self._read_inventories(rp_by_id.values(), full)
-        rows = []
-        infos = {}
+        # the compute node of each host, and its provider: the view uses
+        # nothing else of Placement
+        picked = []
+        seen = set()
         for host, node, hv_id in self._compute_nodes(full, services,
                                                      rp_by_id):
             if not host:
                 skipped.append(('host', node, 'hypervisor has no service'))
                 continue
-            if host in infos:
+            if host in seen:
                 LOG.warning('host %s has several compute nodes (%s); only '
                             'the first is used', host, node)
                 skipped.append(('host', node, 'second node of host %s'
@@ -466,6 +464,21 @@ class NovaCollector(object):
                                 'Placement (compute node not reported '
                                 'yet?)'))
                 continue
+            seen.add(host)
+            picked.append((host, node, svc, rp))
+        # NOTE: only these providers' inventories are read and kept, not
+        # every provider's: a region's other providers (the further nodes
+        # of a multi-node compute such as Ironic's, nested providers of
+        # devices and bandwidth, sharing providers) would cost a request
+        # each on a full read, and again whenever their generation moves
+        # with their allocations, for nothing the view uses
+        used = {rp.id for _, _, _, rp in picked}
+        for rp_id in set(self._providers) - used:
+            del self._providers[rp_id]
+        self._read_inventories([rp for _, _, _, rp in picked], full)
+        rows = []
+        infos = {}
+        for host, node, svc, rp in picked:
             inventories = self._inventories(rp)
             vcpu, mem = inventories.get(VCPU), inventories.get(MEMORY_MB)
             if vcpu is None or mem is None or not vcpu.total or \
