@@ -327,6 +327,8 @@ class NovaCollector(object):
         self._read_at = None
         self._full_read_at = None    # wall time the last full read began
         self.inventories_read = 0
+        #: hosts with several compute nodes, warned about
+        self._multi_node_hosts = set()
 
     def _call(self, kind):
         self.calls[kind] += 1
@@ -442,15 +444,15 @@ class NovaCollector(object):
         # the compute node of each host, and its provider: the view uses
         # nothing else of Placement
         picked = []
-        seen = set()
+        seen = {}                    # host -> the node used
+        further = {}                 # host -> compute nodes set aside
         for host, node, hv_id in self._compute_nodes(full, services,
                                                      rp_by_id):
             if not host:
                 skipped.append(('host', node, 'hypervisor has no service'))
                 continue
             if host in seen:
-                LOG.warning('host %s has several compute nodes (%s); only '
-                            'the first is used', host, node)
+                further[host] = further.get(host, 0) + 1
                 skipped.append(('host', node, 'second node of host %s'
                                 % host))
                 continue
@@ -464,8 +466,14 @@ class NovaCollector(object):
                                 'Placement (compute node not reported '
                                 'yet?)'))
                 continue
-            seen.add(host)
+            seen[host] = node
             picked.append((host, node, svc, rp))
+        for host, count in further.items():
+            # once per host (a multi-node compute has them at every read)
+            if host not in self._multi_node_hosts:
+                self._multi_node_hosts.add(host)
+                LOG.warning('host %s has %d compute nodes; only one, %s, '
+                            'is used', host, count + 1, seen[host])
         # NOTE: only these providers' inventories are read and kept, not
         # every provider's: a region's other providers (the further nodes
         # of a multi-node compute such as Ironic's, nested providers of

@@ -431,6 +431,7 @@ class TestIncremental(CollectorTestCase):
         # a multi-node compute (as Ironic's) and a nested provider: their
         # inventories are not used, so never read, on full reads too
         self.cloud(2)
+        self.warned = False
         for n in range(2, 40):
             node = fakes.hypervisor('h0-node%d' % n, host='h0')
             self.conn.compute.hypervisor_list.append(node)
@@ -442,7 +443,8 @@ class TestIncremental(CollectorTestCase):
             id='nested-gpu', name='h1_pci_0000_81_00_0', generation=1))
         used = {hv.id for hv in self.conn.compute.hypervisor_list[:2]}
         for full in (True, False, True):
-            view = self.read(full=full)
+            with self.assertLogs(nova_view.LOG.logger, 'DEBUG') as logs:
+                view = self.read(full=full)
             self.assertEqual(['h0', 'h1'], view.model.hosts.names)
             self.assertEqual(38, sum(1 for s in view.skipped
                                      if s[2] == 'second node of host h0'))
@@ -452,6 +454,13 @@ class TestIncremental(CollectorTestCase):
             self.assertEqual(len(read),
                              self.collector.last_read.calls.get(
                                  'inventories', 0))
+            # one warning for the multi-node host, at its first read only
+            warned = [r.getMessage() for r in logs.records
+                      if r.levelname == 'WARNING']
+            self.assertEqual(['host h0 has 39 compute nodes; only one, h0, '
+                              'is used'] if full and not self.warned
+                             else [], warned)
+            self.warned = True
         # their generations moving costs no read either
         for rp in self.conn.placement.providers[2:]:
             self.conn.placement.bump(rp.id)
