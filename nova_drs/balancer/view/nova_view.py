@@ -428,9 +428,9 @@ class NovaCollector(object):
                frozenset(rp_by_id))
         if not full and self._nodes is not None and self._nodes[0] == key:
             return self._nodes[1]
-        self._call('hypervisors')
         nodes = []
-        for hv in self.conn.compute.hypervisors(details=True):
+        for hv in api_reads.list_hypervisors(
+                self.conn.compute, on_page=lambda: self._call('hypervisors')):
             service = hv.service_details or {}
             nodes.append((service.get('host'), hv.name, hv.id))
         self._nodes = (key, nodes)
@@ -554,9 +554,10 @@ class NovaCollector(object):
 
     def _read_servers(self, full, now):
         if full or self._servers is None:
-            self._call('servers')
             servers, mark = {}, None
-            for server in api_reads.list_servers(self.conn.compute):
+            for server in api_reads.list_servers(
+                    self.conn.compute,
+                    on_page=lambda: self._call('servers')):
                 record = self._server_record(server)
                 servers[record.id] = record
                 if record.updated is not None:
@@ -566,11 +567,11 @@ class NovaCollector(object):
             self._servers_mark = mark if mark is not None else now
             return len(servers)
         since = self._servers_mark - CHANGES_OVERLAP_S
-        self._call('servers')
         # NOTE: the whole listing first: a listing that fails half-way
         # must not move the mark past servers it did not return
         changed = list(api_reads.list_servers(
-            self.conn.compute, changes_since=_isotime(since)))
+            self.conn.compute, changes_since=_isotime(since),
+            on_page=lambda: self._call('servers')))
         mark = self._servers_mark
         for server in changed:
             updated = _parse_time(getattr(server, 'updated_at', None))
