@@ -40,6 +40,7 @@ end (``--keep`` leaves it running, for the next run).
 import argparse
 import collections
 import datetime
+import math
 import os
 import statistics
 import subprocess
@@ -50,6 +51,7 @@ import urllib.parse
 
 from nova_drs.balancer import clients
 from nova_drs.balancer.view import api_reads
+from nova_drs.balancer.view import inventory as nova_inventory
 from nova_drs.balancer.view import nova_view
 from nova_drs import config
 
@@ -94,12 +96,17 @@ class HttpCounter:
         return seen
 
 
-def connect():
-    """A connection to the lab, configured as the balancer's own."""
+def connect(timeout=None):
+    """A connection to the lab, configured as the balancer's own.
+
+    :param timeout: ``[drs_nova] timeout`` (None: its default)
+    """
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'nova-drs.conf')
         with open(path, 'w', encoding='utf-8') as f:
             f.write(CLIENT_CONF)
+            if timeout is not None:
+                f.write('\n[drs_nova]\ntimeout = %s\n' % timeout)
         conf = config.load([path])
     return conf, clients.connect(conf)
 
@@ -160,16 +167,24 @@ def timed(http, read):
     return result, sum(http.take().values()), elapsed
 
 
-def measure(size, refreshes):
+#: one size's figures, printed as soon as measured
+ROW = ('%(nodes)d nodes: after: full read %(full_calls)d calls '
+       '%(full_s).2f s, refresh %(inc_calls)d calls %(inc_s).2f s; '
+       'before: %(before_calls)d calls %(before_s).2f s %(before_error)s')
+
+
+def measure(size, refreshes, timeout=None):
     """One size's figures (a dict)."""
-    conf, conn = connect()
+    conf, conn = connect(timeout)
     # the endpoints' version discovery, and the sdk's microversion
     # negotiation, once per connection: not part of a read
     api_reads.list_services(conn.compute)
     list(conn.compute.aggregates())
     api_reads.list_providers(conn.placement)
-    # what there is to see: every compute node Nova lists
-    present = sum(1 for _ in conn.compute.hypervisors())
+    # what there is to see: every compute node, each a resource provider
+    # (the lab's fake computes report no other provider); not Nova's
+    # hypervisors listing, which on this machine takes 50-100 ms per node
+    present = len(api_reads.list_providers(conn.placement))
     http = HttpCounter(conn)
     collector = nova_view.NovaCollector(conn, conf)
     view, full_calls, full_s = timed(http, collector.read)
@@ -186,11 +201,20 @@ def measure(size, refreshes):
         if collector.last_read.kind != 'incremental':
             raise RuntimeError('a refresh was not incremental')
     before_calls, before_s, before_seen = [], [], []
+    row['before_error'] = None
     for _ in range(refreshes):
-        seen, calls, elapsed = timed(http, lambda: before_read(conn))
+        try:
+            seen, calls, elapsed = timed(http, lambda: before_read(conn))
+        except nova_inventory.READ_ERRORS as e:
+            # the reader of before failing at this size is a figure too
+            row['before_error'] = '%s: %s' % (type(e).__name__, e)
+            http.take()
+            break
         before_calls.append(calls)
         before_s.append(elapsed)
         before_seen.append(seen)
+    if not before_calls:
+        before_calls, before_s, before_seen = [-1], [math.nan], [-1]
     row.update(
         # the fewest: a refresh may read a provider that a compute's
         # periodic update changed meanwhile
@@ -225,7 +249,9 @@ def check(rows):
                           '%d at %d nodes' % (r['full_calls'], r['nodes'])
                           for r in rows))
     for r in rows:
-        for key in ('full_seen', 'inc_seen', 'before_seen'):
+        keys = ('full_seen', 'inc_seen') if r['before_error'] else (
+            'full_seen', 'inc_seen', 'before_seen')
+        for key in keys:
             if r[key] != r['nodes']:
                 misses.append('%s: %d of %d nodes' % (key, r[key],
                                                       r['nodes']))
@@ -242,6 +268,9 @@ def main(argv=None):
     parser.add_argument('--refreshes', type=int, default=3,
                         help='incremental reads, and before-reads, per '
                         'size (default %(default)s)')
+    parser.add_argument('--timeout', type=float,
+                        help='[drs_nova] timeout of the readers\' '
+                        'requests (default: its default, 120 s)')
     parser.add_argument('--keep', action='store_true',
                         help='leave the drs-scale compute running')
     args = parser.parse_args(argv)
@@ -253,7 +282,8 @@ def main(argv=None):
             nodes('start', size)
             print('drs-scale with %d nodes ready in %.0f s'
                   % (size, time.monotonic() - started))
-            rows.append(measure(size, args.refreshes))
+            rows.append(measure(size, args.refreshes, args.timeout))
+            print(ROW % rows[-1])
             sys.stdout.flush()
     finally:
         if not args.keep:
@@ -270,6 +300,8 @@ def main(argv=None):
         print('%7d | %6d %10.2f | %6d %10.2f | %6d %10.2f' % (
             r['nodes'], r['before_calls'], r['before_s'], r['full_calls'],
             r['full_s'], r['inc_calls'], r['inc_s']))
+        if r['before_error']:
+            print('%7s   before failed: %s' % ('', r['before_error']))
     misses = check(rows)
     for miss in misses:
         print('MISSED: ' + miss)
