@@ -134,14 +134,14 @@ def list_providers(placement):
             response.json().get('resource_providers') or ()]
 
 
-def _next_marker(body):
+def _next_marker(body, links='servers_links'):
     """The ``marker`` of the next page's link, or None (last page).
 
     Only the marker is taken from the link: Nova builds its links from its
     own idea of its URL, which behind a proxy need not be the endpoint
     the balancer uses.
     """
-    for link in body.get('servers_links') or ():
+    for link in body.get(links) or ():
         if link.get('rel') == 'next':
             query = urllib.parse.urlparse(link.get('href', '')).query
             markers = urllib.parse.parse_qs(query).get('marker')
@@ -150,34 +150,71 @@ def _next_marker(body):
     return None
 
 
-def list_servers(compute, changes_since=None):
-    """Yield every server of every project as a :class:`ListedServer`.
+def _pages(compute, url, key, params, microversion, what, on_page):
+    """Yield the items of every page of a Nova listing (its JSON docs).
 
-    :param compute: the sdk's compute proxy (``conn.compute``)
-    :param changes_since: ISO 8601 time: only the servers changed since,
-        deleted ones included (status ``DELETED``), as Nova lists them
-    :raises openstack.exceptions.SDKException: Nova answered an error
-    :raises keystoneauth1.exceptions.ClientException: Nova could not be
-        reached
+    :param on_page: called before each request (the caller counts them)
     """
-    params = {'all_tenants': 'True', 'limit': PAGE_SIZE}
-    if changes_since is not None:
-        params['changes-since'] = changes_since
+    params = dict(params, limit=PAGE_SIZE)
     seen = set()
     while True:
-        response = compute.get('/servers/detail', params=params,
-                               microversion=MICROVERSION)
+        if on_page is not None:
+            on_page()
+        response = compute.get(url, params=params, microversion=microversion)
         sdk_exc.raise_from_response(response,
-                                    error_message='cannot list servers')
+                                    error_message='cannot list %s' % what)
         body = response.json()
-        for doc in body.get('servers') or ():
-            yield ListedServer(doc)
-        marker = _next_marker(body)
+        yield from body.get(key) or ()
+        marker = _next_marker(body, key + '_links')
         if marker is None or marker in seen:
             # NOTE: a marker seen before would loop forever
             return
         seen.add(marker)
         params = dict(params, marker=marker)
+
+
+def list_servers(compute, changes_since=None, on_page=None):
+    """Yield every server of every project as a :class:`ListedServer`.
+
+    :param compute: the sdk's compute proxy (``conn.compute``)
+    :param changes_since: ISO 8601 time: only the servers changed since,
+        deleted ones included (status ``DELETED``), as Nova lists them
+    :param on_page: called before the request of each page
+    :raises openstack.exceptions.SDKException: Nova answered an error
+    :raises keystoneauth1.exceptions.ClientException: Nova could not be
+        reached
+    """
+    params = {'all_tenants': 'True'}
+    if changes_since is not None:
+        params['changes-since'] = changes_since
+    for doc in _pages(compute, '/servers/detail', 'servers', params,
+                      MICROVERSION, 'servers', on_page):
+        yield ListedServer(doc)
+
+
+class ListedHypervisor:
+    """A compute node (``/os-hypervisors/detail``), sdk field names."""
+
+    __slots__ = ('id', 'name', 'service_details')
+
+    def __init__(self, doc):
+        self.id = doc.get('id')
+        self.name = doc.get('hypervisor_hostname')
+        self.service_details = doc.get('service') or {}
+
+
+def list_hypervisors(compute, on_page=None):
+    """Every compute node (``GET /os-hypervisors/detail``, paged).
+
+    Microversion 2.53: ids are the compute nodes' uuids (their resource
+    providers' uuids), and paging by ``marker`` (2.33).
+
+    :param on_page: called before the request of each page
+    :raises openstack.exceptions.SDKException: Nova answered an error
+    """
+    return [ListedHypervisor(doc) for doc in _pages(
+        compute, '/os-hypervisors/detail', 'hypervisors', {},
+        SERVICES_MICROVERSION, 'hypervisors', on_page)]
 
 
 class ListedInventory:

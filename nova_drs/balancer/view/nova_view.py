@@ -327,6 +327,8 @@ class NovaCollector(object):
         self._read_at = None
         self._full_read_at = None    # wall time the last full read began
         self.inventories_read = 0
+        #: hosts with several compute nodes, warned about
+        self._multi_node_hosts = set()
 
     def _call(self, kind):
         self.calls[kind] += 1
@@ -426,9 +428,9 @@ class NovaCollector(object):
                frozenset(rp_by_id))
         if not full and self._nodes is not None and self._nodes[0] == key:
             return self._nodes[1]
-        self._call('hypervisors')
         nodes = []
-        for hv in self.conn.compute.hypervisors(details=True):
+        for hv in api_reads.list_hypervisors(
+                self.conn.compute, on_page=lambda: self._call('hypervisors')):
             service = hv.service_details or {}
             nodes.append((service.get('host'), hv.name, hv.id))
         self._nodes = (key, nodes)
@@ -439,20 +441,18 @@ class NovaCollector(object):
         services = self._services()
         agg_names, agg_zones = self._aggregates()
         rp_by_id, rp_by_name = self._resource_providers()
-        # forget the providers that are gone
-        for rp_id in set(self._providers) - set(rp_by_id):
-            del self._providers[rp_id]
-        self._read_inventories(rp_by_id.values(), full)
-        rows = []
-        infos = {}
+        # the compute node of each host, and its provider: the view uses
+        # nothing else of Placement
+        picked = []
+        seen = {}                    # host -> the node used
+        further = {}                 # host -> compute nodes set aside
         for host, node, hv_id in self._compute_nodes(full, services,
                                                      rp_by_id):
             if not host:
                 skipped.append(('host', node, 'hypervisor has no service'))
                 continue
-            if host in infos:
-                LOG.warning('host %s has several compute nodes (%s); only '
-                            'the first is used', host, node)
+            if host in seen:
+                further[host] = further.get(host, 0) + 1
                 skipped.append(('host', node, 'second node of host %s'
                                 % host))
                 continue
@@ -466,6 +466,27 @@ class NovaCollector(object):
                                 'Placement (compute node not reported '
                                 'yet?)'))
                 continue
+            seen[host] = node
+            picked.append((host, node, svc, rp))
+        for host, count in further.items():
+            # once per host (a multi-node compute has them at every read)
+            if host not in self._multi_node_hosts:
+                self._multi_node_hosts.add(host)
+                LOG.warning('host %s has %d compute nodes; only one, %s, '
+                            'is used', host, count + 1, seen[host])
+        # NOTE: only these providers' inventories are read and kept, not
+        # every provider's: a region's other providers (the further nodes
+        # of a multi-node compute such as Ironic's, nested providers of
+        # devices and bandwidth, sharing providers) would cost a request
+        # each on a full read, and again whenever their generation moves
+        # with their allocations, for nothing the view uses
+        used = {rp.id for _, _, _, rp in picked}
+        for rp_id in set(self._providers) - used:
+            del self._providers[rp_id]
+        self._read_inventories([rp for _, _, _, rp in picked], full)
+        rows = []
+        infos = {}
+        for host, node, svc, rp in picked:
             inventories = self._inventories(rp)
             vcpu, mem = inventories.get(VCPU), inventories.get(MEMORY_MB)
             if vcpu is None or mem is None or not vcpu.total or \
@@ -533,9 +554,10 @@ class NovaCollector(object):
 
     def _read_servers(self, full, now):
         if full or self._servers is None:
-            self._call('servers')
             servers, mark = {}, None
-            for server in api_reads.list_servers(self.conn.compute):
+            for server in api_reads.list_servers(
+                    self.conn.compute,
+                    on_page=lambda: self._call('servers')):
                 record = self._server_record(server)
                 servers[record.id] = record
                 if record.updated is not None:
@@ -545,11 +567,11 @@ class NovaCollector(object):
             self._servers_mark = mark if mark is not None else now
             return len(servers)
         since = self._servers_mark - CHANGES_OVERLAP_S
-        self._call('servers')
         # NOTE: the whole listing first: a listing that fails half-way
         # must not move the mark past servers it did not return
         changed = list(api_reads.list_servers(
-            self.conn.compute, changes_since=_isotime(since)))
+            self.conn.compute, changes_since=_isotime(since),
+            on_page=lambda: self._call('servers')))
         mark = self._servers_mark
         for server in changed:
             updated = _parse_time(getattr(server, 'updated_at', None))

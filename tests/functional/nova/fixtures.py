@@ -41,6 +41,10 @@ LOG = logging.getLogger(__name__)
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..',
                                     '..'))
 START = os.path.join(REPO, 'tools', 'lab', 'nova-start.sh')
+#: adds and deletes a compute with many fake nodes (test_nova_scale)
+NODES = os.path.join(REPO, 'tools', 'lab', 'nova-nodes.sh')
+#: its service host (nova_drs.bench.nova_reads.HOST)
+SCALE_HOST = 'drs-scale'
 NOVA_URL = 'http://127.0.0.1:8774/v2.1'
 PLACEMENT_URL = 'http://127.0.0.1:8778'
 #: the lab's Nova and Placement read the token "admin" as an admin
@@ -157,6 +161,10 @@ def remove_leftovers(conn):
     for svc in compute.services(binary='nova-compute'):
         if svc.host in HOSTS and svc.status == 'disabled':
             compute.enable_service(svc)
+        elif svc.host == SCALE_HOST:
+            # the many-node compute of test_nova_scale, left running
+            subprocess.run([NODES, 'delete', SCALE_HOST], check=False,
+                           stdout=subprocess.DEVNULL, timeout=600)
     for agg in compute.aggregates():
         if (agg.name or '').startswith(PREFIX):
             for host in agg.hosts or ():

@@ -219,6 +219,11 @@ class FakeCompute(object):
                 'disabled_reason': svc.disabled_reason,
                 'zone': svc.availability_zone}
                 for svc in self.services(binary='nova-compute')]})
+        if url == '/os-hypervisors/detail':
+            listed = list(self.hypervisors(details=True))
+            return FakeResponse({'hypervisors': [{
+                'id': hv.id, 'hypervisor_hostname': hv.name,
+                'service': hv.service_details} for hv in listed]})
         assert url == '/servers/detail', url
         params = dict(params or {})
         since = params.get('changes-since')

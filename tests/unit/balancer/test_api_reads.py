@@ -26,7 +26,8 @@ class PagedCompute:
     The link names Nova's own host, which the client must not follow.
     """
 
-    def __init__(self, docs, page=2, status=200):
+    def __init__(self, docs, page=2, status=200, key='servers'):
+        self.key = key
         self.docs = docs
         self.page = page
         self.status = status
@@ -41,9 +42,9 @@ class PagedCompute:
         if 'marker' in params:
             start = [d['id'] for d in self.docs].index(params['marker']) + 1
         chunk = self.docs[start:start + self.page]
-        body = {'servers': chunk}
+        body = {self.key: chunk}
         if start + self.page < len(self.docs):
-            body['servers_links'] = [{
+            body[self.key + '_links'] = [{
                 'rel': 'next',
                 'href': 'http://internal-name/v2.1/servers/detail?'
                         'all_tenants=True&limit=2&marker=%s'
@@ -84,6 +85,13 @@ class ListServersTest(base.BaseTestCase):
                               params['changes-since'], microversion))
         self.assertEqual([None, 'srv-1', 'srv-3'],
                          [p.get('marker') for _, p, _ in compute.requests])
+
+    def test_each_page_is_reported(self):
+        pages = []
+        listed = list(api_reads.list_servers(
+            PagedCompute([doc(n) for n in range(5)]),
+            on_page=lambda: pages.append(1)))
+        self.assertEqual((5, 3), (len(listed), len(pages)))
 
     def test_a_link_that_loops_ends_the_listing(self):
         requests = []
@@ -165,3 +173,24 @@ class ServicesAndProvidersTest(base.BaseTestCase):
                           Down())
         self.assertRaises(sdk_exc.HttpException, api_reads.list_providers,
                           Down())
+
+
+class ListHypervisorsTest(base.BaseTestCase):
+
+    def test_every_page_with_the_service_host(self):
+        docs = [{'id': 'cn-%d' % n, 'hypervisor_hostname': 'node-%d' % n,
+                 'service': {'host': 'compute-%d' % (n // 2), 'id': 's'}}
+                for n in range(5)]
+        compute = PagedCompute(docs, key='hypervisors')
+        pages = []
+        listed = api_reads.list_hypervisors(
+            compute, on_page=lambda: pages.append(1))
+        self.assertEqual([('cn-%d' % n, 'node-%d' % n,
+                           'compute-%d' % (n // 2)) for n in range(5)],
+                         [(h.id, h.name, h.service_details['host'])
+                          for h in listed])
+        self.assertEqual(3, len(pages))
+        self.assertEqual([('/os-hypervisors/detail', '2.53')] * 3,
+                         [(url, mv) for url, _, mv in compute.requests])
+        self.assertEqual([None, 'cn-1', 'cn-3'],
+                         [p.get('marker') for _, p, _ in compute.requests])

@@ -427,6 +427,46 @@ class TestIncremental(CollectorTestCase):
                           'resource_providers': 1, 'server_groups': 1,
                           'migrations': 1, 'servers': 1}, costs[30][1])
 
+    def test_only_the_providers_of_the_hosts_used_are_read(self):
+        # a multi-node compute (as Ironic's) and a nested provider: their
+        # inventories are not used, so never read, on full reads too
+        self.cloud(2)
+        self.warned = False
+        for n in range(2, 40):
+            node = fakes.hypervisor('h0-node%d' % n, host='h0')
+            self.conn.compute.hypervisor_list.append(node)
+            self.conn.placement.providers.append(fakes.res(
+                id=node.id, name=node.name, generation=1))
+            self.conn.placement.inventories[node.id] = [
+                fakes.inventory('VCPU', 8)]
+        self.conn.placement.providers.append(fakes.res(
+            id='nested-gpu', name='h1_pci_0000_81_00_0', generation=1))
+        used = {hv.id for hv in self.conn.compute.hypervisor_list[:2]}
+        for full in (True, False, True):
+            with self.assertLogs(nova_view.LOG.logger, 'DEBUG') as logs:
+                view = self.read(full=full)
+            self.assertEqual(['h0', 'h1'], view.model.hosts.names)
+            self.assertEqual(38, sum(1 for s in view.skipped
+                                     if s[2] == 'second node of host h0'))
+            read = {c[1] for c in self.conn.placement.calls
+                    if c[0] == 'inventories'}
+            self.assertEqual(used if full else set(), read)
+            self.assertEqual(len(read),
+                             self.collector.last_read.calls.get(
+                                 'inventories', 0))
+            # one warning for the multi-node host, at its first read only
+            warned = [r.getMessage() for r in logs.records
+                      if r.levelname == 'WARNING']
+            self.assertEqual(['host h0 has 39 compute nodes; only one, h0, '
+                              'is used'] if full and not self.warned
+                             else [], warned)
+            self.warned = True
+        # their generations moving costs no read either
+        for rp in self.conn.placement.providers[2:]:
+            self.conn.placement.bump(rp.id)
+        self.read()
+        self.assertNotIn('inventories', self.conn.placement.call_names())
+
     def test_a_new_compute_node_is_listed_by_an_incremental_read(self):
         self.cloud(3)
         self.read()

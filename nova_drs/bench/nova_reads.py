@@ -1,0 +1,319 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The balancer's reads of a real Nova with many compute nodes.
+
+``python -m nova_drs.bench.nova_reads [--sizes 10,100,500,1000]``
+
+Needs the Nova lab running (``tools/lab/nova-start.sh``, from a checkout:
+the benchmark drives ``tools/lab/nova-nodes.sh``). For each size N, in
+increasing order, one more nova-compute, ``drs-scale``, runs with N fake
+nodes (an Ironic-style multi-node compute: the lab cannot run hundreds
+of nova-compute processes on two cores, one process reports them all),
+beside the lab's three computes: N + 3 compute nodes and resource
+providers in a real Nova and Placement. Then, through the real HTTP
+APIs, with every request counted on the wire (a response hook on the
+connection's session, not the readers' own counts):
+
+* **after**: the balancer's reader
+  (:class:`nova_drs.balancer.view.nova_view.NovaCollector`): a full read,
+  then ``--refreshes`` incremental reads (the periodic refresh);
+* **before**: the reader the balancer had before reads were incremental
+  (commit da139af, ``git log -S inventories -- nova_drs/balancer``):
+  every refresh a full read through openstacksdk resources with one
+  Placement request per compute node (``GET
+  /resource_providers/{uuid}/inventories``). Replayed here request for
+  request from that code, with one change: it read the inventories of
+  the first node of each service host only, which on this lab (N nodes
+  behind one service) would hide the per-node cost it has in a region
+  of N single-node hosts; here it reads every compute node's, as it
+  did for N hosts of one node each.
+
+Figures per size: calls per read and read time (median of the
+refreshes), and the nodes the read saw (hosts in the view plus the
+further nodes of multi-node hosts it listed and set aside). Exit 1 when
+an incremental refresh's calls are not the same at every size (calls per
+refresh independent of the node count), when the full read's calls grow
+other than by one per compute host (the inventories of the node it
+uses) and Nova's pages of hypervisors (one per 1,000 nodes), or when
+a read did not see every node. The drs-scale compute is deleted at the
+end (``--keep`` leaves it running, for the next run).
+"""
+
+import argparse
+import collections
+import datetime
+import math
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+from nova_drs.balancer import clients
+from nova_drs.balancer.view import api_reads
+from nova_drs.balancer.view import inventory as nova_inventory
+from nova_drs.balancer.view import nova_view
+from nova_drs import config
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
+NODES_SH = os.path.join(REPO, 'tools', 'lab', 'nova-nodes.sh')
+HOST = 'drs-scale'
+SIZES = (10, 100, 500, 1000)
+#: nodes per page of ``/os-hypervisors/detail`` (Nova's [api] max_limit)
+HYPERVISOR_PAGE = 1000
+
+CLIENT_CONF = """\
+[drs_nova]
+auth_type = admin_token
+endpoint = http://127.0.0.1:8774/v2.1
+token = admin
+
+[drs_placement]
+endpoint_override = http://127.0.0.1:8778
+"""
+
+
+class HttpCounter:
+    """Counts the HTTP requests a connection sends, by kind of call.
+
+    Kinds as ``GET /servers/detail``, uuids as ``{id}``; the version
+    discovery of the endpoints is left out.
+    """
+
+    def __init__(self, conn):
+        self.seen = collections.Counter()
+        conn.session.session.hooks['response'].append(self._hook)
+
+    def _hook(self, response, *args, **kwargs):
+        url = urllib.parse.urlsplit(response.request.url)
+        parts = [p for p in url.path.split('/') if p and p != 'v2.1']
+        path = '/'.join('{id}' if len(p) >= 32 else p for p in parts)
+        if path:
+            self.seen['%s /%s' % (response.request.method, path)] += 1
+
+    def take(self):
+        seen, self.seen = dict(self.seen), collections.Counter()
+        return seen
+
+
+def connect(timeout=None):
+    """A connection to the lab, configured as the balancer's own.
+
+    :param timeout: ``[drs_nova] timeout`` (None: its default)
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, 'nova-drs.conf')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(CLIENT_CONF)
+            if timeout is not None:
+                f.write('\n[drs_nova]\ntimeout = %s\n' % timeout)
+        conf = config.load([path])
+    return conf, clients.connect(conf)
+
+
+def before_read(conn, cooldown_s=600):
+    """One refresh of the reader before incremental reads (da139af).
+
+    Its requests, in its order, through the sdk's resources as it made
+    them; the inventories of every compute node (see the module doc).
+
+    :returns: compute nodes whose inventories were read
+    """
+    services = {s.host: s for s in
+                conn.compute.services(binary='nova-compute')}
+    list(conn.compute.aggregates())
+    providers = list(conn.placement.resource_providers())
+    by_id = {rp.id: rp for rp in providers}
+    by_name = {rp.name: rp for rp in providers}
+    seen = 0
+    for hv in conn.compute.hypervisors(details=True):
+        host = (hv.service_details or {}).get('host')
+        rp = by_id.get(hv.id) or by_name.get(hv.name)
+        if host not in services or rp is None:
+            continue
+        {inv.resource_class: inv for inv in
+         conn.placement.resource_provider_inventories(rp.id)}
+        seen += 1
+    list(conn.compute.server_groups(all_projects=True))
+    since = datetime.datetime.fromtimestamp(
+        time.time() - cooldown_s, datetime.timezone.utc)
+    list(conn.compute.migrations(
+        changes_since=since.strftime('%Y-%m-%dT%H:%M:%SZ')))
+    flavors = set()
+    for server in conn.compute.servers(details=True, all_projects=True):
+        flavor = server.flavor or {}
+        if not flavor.get('vcpus') and flavor.get('id') not in flavors:
+            flavors.add(flavor.get('id'))
+            conn.compute.get_flavor(flavor.get('id'))
+    return seen
+
+
+def nodes_seen(view):
+    """Compute nodes a view accounts for.
+
+    Its hosts, and the further nodes of multi-node hosts it listed and
+    set aside.
+    """
+    return len(view.model.hosts) + sum(
+        1 for kind, _, why in view.skipped
+        if kind == 'host' and why.startswith('second node of host'))
+
+
+def timed(http, read):
+    http.take()
+    started = time.monotonic()
+    result = read()
+    elapsed = time.monotonic() - started
+    return result, sum(http.take().values()), elapsed
+
+
+#: one size's figures, printed as soon as measured
+ROW = ('%(nodes)d nodes: after: full read %(full_calls)d calls '
+       '%(full_s).2f s, refresh %(inc_calls)d calls %(inc_s).2f s; '
+       'before: %(before_calls)d calls %(before_s).2f s %(before_error)s')
+
+
+def measure(size, refreshes, timeout=None):
+    """One size's figures (a dict)."""
+    conf, conn = connect(timeout)
+    # the endpoints' version discovery, and the sdk's microversion
+    # negotiation, once per connection: not part of a read
+    api_reads.list_services(conn.compute)
+    list(conn.compute.aggregates())
+    api_reads.list_providers(conn.placement)
+    # what there is to see: every compute node, each a resource provider
+    # (the lab's fake computes report no other provider); not Nova's
+    # hypervisors listing, which on this machine takes 50-100 ms per node
+    present = len(api_reads.list_providers(conn.placement))
+    http = HttpCounter(conn)
+    collector = nova_view.NovaCollector(conn, conf)
+    view, full_calls, full_s = timed(http, collector.read)
+    row = {'size': size, 'nodes': present, 'full_calls': full_calls,
+           # a full read reads the inventories of each host's node
+           'hosts': len(view.model.hosts),
+           'full_s': full_s, 'full_seen': nodes_seen(view),
+           'full_counted': collector.last_read.total}
+    inc_calls, inc_s, inc_seen, inc_counted = [], [], [], []
+    for _ in range(refreshes):
+        view, calls, elapsed = timed(http, collector.read)
+        inc_counted.append(collector.last_read.total)
+        inc_calls.append(calls)
+        inc_s.append(elapsed)
+        inc_seen.append(nodes_seen(view))
+        if collector.last_read.kind != 'incremental':
+            raise RuntimeError('a refresh was not incremental')
+    before_calls, before_s, before_seen = [], [], []
+    row['before_error'] = None
+    for _ in range(refreshes):
+        try:
+            seen, calls, elapsed = timed(http, lambda: before_read(conn))
+        except nova_inventory.READ_ERRORS as e:
+            # the reader of before failing at this size is a figure too
+            row['before_error'] = '%s: %s' % (type(e).__name__, e)
+            http.take()
+            break
+        before_calls.append(calls)
+        before_s.append(elapsed)
+        before_seen.append(seen)
+    if not before_calls:
+        before_calls, before_s, before_seen = [-1], [math.nan], [-1]
+    row.update(
+        # the fewest: a refresh may read a provider that a compute's
+        # periodic update changed meanwhile
+        inc_calls=min(inc_calls), inc_calls_max=max(inc_calls),
+        inc_s=statistics.median(inc_s), inc_seen=min(inc_seen),
+        # the reader's own count (its report), against the wire's
+        inc_counted=min(inc_counted),
+        before_calls=min(before_calls), before_s=statistics.median(before_s),
+        before_seen=min(before_seen))
+    return row
+
+
+def nodes(action, *args):
+    subprocess.run([NODES_SH, action, HOST] + [str(a) for a in args],
+                   check=True)
+
+
+def check(rows):
+    """The targets missed, as sentences."""
+    misses = []
+    inc = {r['inc_calls'] for r in rows}
+    if len(inc) > 1:
+        misses.append('calls per incremental refresh vary with the node '
+                      'count: %s' % ', '.join(
+                          '%d at %d nodes' % (r['inc_calls'], r['nodes'])
+                          for r in rows))
+    full = {r['full_calls'] - r['hosts']
+            - -(-r['nodes'] // HYPERVISOR_PAGE) for r in rows}
+    if len(full) > 1:
+        misses.append('calls per full read grow with the node count '
+                      'beyond one per host and one per page of '
+                      'hypervisors: %s' % ', '.join(
+                          '%d at %d nodes' % (r['full_calls'], r['nodes'])
+                          for r in rows))
+    for r in rows:
+        keys = ('full_seen', 'inc_seen') if r['before_error'] else (
+            'full_seen', 'inc_seen', 'before_seen')
+        for key in keys:
+            if r[key] != r['nodes']:
+                misses.append('%s: %d of %d nodes' % (key, r[key],
+                                                      r['nodes']))
+    return misses
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split('\n\n')[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--sizes', default=','.join(map(str, SIZES)),
+                        help='fake nodes of the extra compute, in '
+                        'increasing order (default %(default)s)')
+    parser.add_argument('--refreshes', type=int, default=3,
+                        help='incremental reads, and before-reads, per '
+                        'size (default %(default)s)')
+    parser.add_argument('--timeout', type=float,
+                        help='[drs_nova] timeout of the readers\' '
+                        'requests (default: its default, 120 s)')
+    parser.add_argument('--keep', action='store_true',
+                        help='leave the drs-scale compute running')
+    args = parser.parse_args(argv)
+    sizes = sorted(int(s) for s in args.sizes.split(','))
+    rows = []
+    try:
+        for size in sizes:
+            started = time.monotonic()
+            nodes('start', size)
+            print('drs-scale with %d nodes ready in %.0f s'
+                  % (size, time.monotonic() - started))
+            rows.append(measure(size, args.refreshes, args.timeout))
+            print(ROW % rows[-1])
+            sys.stdout.flush()
+    finally:
+        if not args.keep:
+            nodes('delete')
+    print()
+    print('Nova lab: its computes of one node each + drs-scale with the '
+          'rest; calls counted on the wire, times median of %d'
+          % args.refreshes)
+    print('%7s | %17s | %17s | %17s' % (
+        '', 'before: per-node', 'after: full read', 'after: refresh'))
+    print('%7s | %6s %10s | %6s %10s | %6s %10s' % (
+        'nodes', 'calls', 'time s', 'calls', 'time s', 'calls', 'time s'))
+    for r in rows:
+        print('%7d | %6d %10.2f | %6d %10.2f | %6d %10.2f' % (
+            r['nodes'], r['before_calls'], r['before_s'], r['full_calls'],
+            r['full_s'], r['inc_calls'], r['inc_s']))
+        if r['before_error']:
+            print('%7s   before failed: %s' % ('', r['before_error']))
+    misses = check(rows)
+    for miss in misses:
+        print('MISSED: ' + miss)
+    if not misses:
+        print('OK: calls per refresh independent of the node count, every '
+              'node seen')
+    return 1 if misses else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
