@@ -275,8 +275,10 @@ class GuestSmoother:
         self._dt = self._alpha = None
 
     def update(self, key, cpu, demand, memory, dt=None):
-        """Feed one sample of ``key`` covering ``dt`` seconds (None: the
-        interval); its smoothed values after it."""
+        """Feed one sample of ``key``; its smoothed values after it.
+
+        ``dt``: the seconds the sample covers (None: the interval).
+        """
         last = self._ewma.get(key)
         if last is None:
             out = (float(cpu), float(demand), float(memory))

@@ -65,12 +65,14 @@ def rows(results):
 def summary(results):
     i = results['input']
     h = i['hosts']
-    parts = ['%s trace %s: %d instances (%d unplaced), %d steps of %g s '
-             '(%.1f h), seed %d' % (
-                 i['trace'], i.get('day') or i['trace_dir'],
-                 i['instances'] + i['unplaced_instances'],
-                 i['unplaced_instances'], i['steps'], i['interval_s'],
-                 i['duration_h'], i['seed']),
+    parts = ['%s trace %s: %d instances (%d unplaced), %d samples of %g '
+             's (%.1f h), agents every %g s, measured every %g s, seed %d'
+             % (i['trace'], i.get('day') or i['trace_dir'],
+                i['instances'] + i['unplaced_instances'],
+                i['unplaced_instances'], i['steps'],
+                i.get('history_interval_s', i['interval_s']),
+                i['duration_h'], i['interval_s'],
+                i.get('measure_interval_s', i['interval_s']), i['seed']),
              '%d hosts of %d cores, %d MiB (%d reserved), allocation ratios '
              '%g/%g%s; balloon %s' % (
                  h['count'], h['vcpus'], h['memory_mb'],
@@ -144,8 +146,15 @@ def settings(results):
         ('day', i.get('day') or '-', ''),
         ('trace sample interval', '%g s' % i.get(
             'trace_interval_s', i['interval_s']), ''),
-        ('simulation step', '%g s' % i['interval_s'],
-         '%d steps, %.1f h' % (i['steps'], i['duration_h'])),
+        ('agent interval', '%g s' % i['interval_s'],
+         '%d trace samples, %.1f h' % (i['steps'], i['duration_h'])),
+        ('interpolation', i.get('interpolation', '-'),
+         'linear: between the ends of the sample intervals'),
+        ('measurement grid', '%g s' % i.get(
+            'measure_interval_s', i['interval_s']),
+         'SLA and hotspot time integrated on it'),
+        ('planning interval', '%g s' % i.get(
+            'planning_interval_s', 0.0), 'and at once on a new hotspot'),
         ('seed', _value(i['seed']), 'flavors, memory model, boot order'),
         ('config files', _value(i.get('config_files', [])), ''),
     ]
