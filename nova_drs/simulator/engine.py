@@ -40,8 +40,8 @@ on it, all in simulated time:
   the detector holds a host hot; ``balance`` then and every
   ``balance_every`` planning cycles; ``none`` never. A periodic cycle
   whose input did not change since the last plan (no agent cycle, no
-  migration ended, no instance cool-down over) is skipped: it would make
-  the same plan. The strategy is the production class, loaded by name
+  instance cool-down over) is skipped: it would make the same plan (a
+  migration that ended shows in the agents' next cycle). The strategy is the production class, loaded by name
   from the ``nova_drs.balancer.strategies`` namespace, given a
   :class:`~nova_drs.model.cluster.ClusterModel` of what the agents
   published: every instance's smoothed load. An instance already
@@ -300,7 +300,6 @@ class _Run:
         # what changed since the last plan (see _changed)
         self.last_plan_s = None
         self.plan_cycle = -1
-        self.ended_since_plan = False
 
     # -- helpers
 
@@ -337,7 +336,7 @@ class _Run:
 
     def _changed(self, now):
         """Has the planner's input changed since its last plan?"""
-        if self.last_plan_s is None or self.ended_since_plan:
+        if self.last_plan_s is None:
             return True
         if self.view.time is not None and self.view.time > self.last_plan_s:
             return True
@@ -350,7 +349,6 @@ class _Run:
         plan = self.strategy.plan(self._model(now))
         self.runs += 1
         self.last_plan_s = now
-        self.ended_since_plan = False
         self.decision_s += plan.decision_s
         self.unresolved += len(plan.unresolved)
         self.scheduler.replace_queue(
@@ -420,8 +418,6 @@ class _Run:
             windows = self.scheduler.advance(t0, G, self.host,
                                              self.guests.backed, self.dirty)
             for win in windows:
-                if win.done:
-                    self.ended_since_plan = True
                 if win.moved:
                     self.migrated_at[win.instance] = t0 + win.end_s
                     if self.driver is not None:

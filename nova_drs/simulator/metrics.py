@@ -74,6 +74,9 @@ EPS = 1e-9
 #: MiB over the RAM before a host counts as swapping (float rounding).
 SWAP_SLACK_MB = 0.5
 OUTCOMES = (precopy.COMPLETED, precopy.ABORTED, precopy.FAILED)
+#: history columns that are a row's mean over its steps
+_ROW_MEANS = ('active_hosts', 'hot_hosts', 'overloaded_hosts',
+              'detector_hot_hosts', 'reclaimed_gib', 'swapping_hosts')
 
 
 def _swapped(backed_mb, ram_mb):
@@ -148,6 +151,8 @@ class Accumulator:
         self.relieved = self.relieved_again = 0
         self.filled = self.filled_again = 0
         rows = -(-int(steps) // self.per_row)
+        self._row_loads = np.zeros((3, n_hosts))
+        self._row_counts = np.zeros(len(_ROW_MEANS))
         #: per row: the mean over its steps of the host counts and loads,
         #: the sum of the events and energy
         self.history = {
@@ -304,17 +309,25 @@ class Accumulator:
         hist = self.history
         row, share = t // self.per_row, 1.0 / self.per_row
         hist['energy_kwh'][row] += step_j / 3.6e6
-        hist['active_hosts'][row] += n_active * share
-        hist['hot_hosts'][row] += int(((hot_s > 0) & active).sum()) * share
-        hist['overloaded_hosts'][row] += int(
-            ((over_s > 0) & active).sum()) * share
-        hist['detector_hot_hosts'][row] += int(detector_hot) * share
-        hist['reclaimed_gib'][row] += reclaimed_mb / 1024.0 * share
+        counts = self._row_counts
+        counts += (n_active, int(((hot_s > 0) & active).sum()),
+                   int(((over_s > 0) & active).sum()), int(detector_hot),
+                   reclaimed_mb / 1024.0, int((swap_s > 0).sum()))
         hist['pressure_events'][row] += int(pressure)
-        hist['cpu_load'][row] += mean_load[:, 0] * share
-        hist['memory_load'][row] += mean_load[:, 1] * share
-        hist['swap_gib'][row] += swap_mb_s / T / 1024.0 * share
-        hist['swapping_hosts'][row] += int((swap_s > 0).sum()) * share
+        # NOTE: the row's loads summed in float64, stored in float32 (the
+        # history's size) when the row is complete
+        buf = self._row_loads
+        buf[0] += mean_load[:, 0] * share
+        buf[1] += mean_load[:, 1] * share
+        buf[2] += swap_mb_s / T / 1024.0 * share
+        if (t + 1) % self.per_row == 0:
+            hist['cpu_load'][row] = buf[0]
+            hist['memory_load'][row] = buf[1]
+            hist['swap_gib'][row] = buf[2]
+            buf[:] = 0.0
+            for key, value in zip(_ROW_MEANS, counts / self.per_row):
+                hist[key][row] = value
+            counts[:] = 0.0
         hist['active'][row] |= active
         return mean_demand
 

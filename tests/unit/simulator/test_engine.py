@@ -178,22 +178,25 @@ class TestHotspotMigration(base.BaseTestCase):
 class TestBalloon(base.BaseTestCase):
     """One guest of 10,000 MiB alone on a host of 10,000 MiB.
 
-    Steps of one hour; page cache grows 50% of flavor memory per hour;
-    the policy takes at most 100% per cycle (shrink_step 1.0), floor 5%,
-    margin 10% (1,000 MiB), host free target 10% (1,000 MiB).
+    Samples and agent cycles of one hour; page cache grows 50% of flavor
+    memory per hour, tick by tick (10 s); the policy takes at most 100%
+    per cycle (shrink_step 1.0), floor 5%, margin 10% (1,000 MiB), host
+    free target 10% (1,000 MiB). The agent's cycle runs at the end of
+    each hour, on what it measured: its targets apply from then on.
 
-    * step 0: working set 2,000, cache 5,000: backed 7,000, 3,000
-      available: nothing to do.
-    * step 1: cache 8,000 (all the rest), backed 10,000, 0 available:
-      the policy takes 1,000 (target 9,000); backed 9,000, while without
-      a balloon it would be 10,000: 1,000 MiB reclaimed.
-    * step 2: working set 9,500 > 9,000: a pressure event; the policy
-      grows the balloon back to 10,000. Backed stays 9,000 (it was
-      measured before), the balloon-free guest has 10,000: 1,000.
-    * step 3: working set 2,000; backed keeps its high-water mark 9,000;
-      1,000 available = the target: nothing to do; 1,000 reclaimed.
+    * hour 0: working set 2,000, cache grows to 5,000: backed 7,000;
+      at its end 3,000 available: nothing to do.
+    * hour 1: cache grows to 8,000 (all the rest), backed 10,000; at its
+      end 0 available: the policy takes 1,000 (target 9,000).
+    * hour 2: working set 9,500 > 9,000: a pressure event every tick
+      (360); backed 9,000, the balloon-free guest 10,000: 1,000 MiB
+      reclaimed all hour. At its end the policy gives it back (10,000).
+    * hour 3: working set 2,000; backed keeps its high-water mark 9,000:
+      1,000 reclaimed; at its end 1,000 available = the target.
 
-    Mean reclaimed: (0 + 1000 + 1000 + 1000) / 4 = 750 MiB.
+    Mean reclaimed: (0 + 0 + 1000 + 1000) / 4 = 500 MiB. (Before the
+    simulation clock the policy acted at the start of each hour on that
+    hour's working set, read before it happened.)
     """
 
     def test_reclaim_and_pressure(self):
@@ -207,14 +210,14 @@ class TestBalloon(base.BaseTestCase):
                                page_cache_growth=0.5)
         result = sim.run('none')
         m = result.metrics
-        self.assertAlmostEqual(750.0 / 1024.0, m['memory_reclaimed_gib'])
-        self.assertEqual(1, m['pressure_events'])
-        self.assertEqual([0, 0, 1, 0],
+        self.assertAlmostEqual(500.0 / 1024.0, m['memory_reclaimed_gib'])
+        self.assertEqual(360, m['pressure_events'])
+        self.assertEqual([0, 0, 360, 0],
                          result.history['pressure_events'].tolist())
-        np.testing.assert_allclose([0.0, 1000.0, 1000.0, 1000.0],
+        np.testing.assert_allclose([0.0, 0.0, 1000.0, 1000.0],
                                    result.history['reclaimed_gib'] * 1024)
-        np.testing.assert_allclose([0.7, 0.9, 0.9, 0.9],
-                                   result.history['memory_load'][:, 0])
+        np.testing.assert_allclose([0.9, 0.9],
+                                   result.history['memory_load'][2:, 0])
         self.assertEqual(2, m['balloon_changes'])
 
     def test_balloon_off(self):
