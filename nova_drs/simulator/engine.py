@@ -41,8 +41,9 @@ on it, all in simulated time:
   ``balance_every`` planning cycles; ``none`` never. A periodic cycle
   whose input did not change since the last plan (no agent cycle, no
   instance cool-down over) is skipped: it would make the same plan (a
-  migration that ended shows in the agents' next cycle). The strategy is the production class, loaded by name
-  from the ``nova_drs.balancer.strategies`` namespace, given a
+  migration that ended shows in the agents' next cycle). The strategy is
+  the production class, loaded by name from the
+  ``nova_drs.balancer.strategies`` namespace, given a
   :class:`~nova_drs.model.cluster.ClusterModel` of what the agents
   published: every instance's smoothed load. An instance already
   migrating or queued is opted out; ``last_migrated_s`` is the time since

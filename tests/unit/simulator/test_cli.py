@@ -91,7 +91,8 @@ class TestSample(CliTestCase):
         self.assertEqual(0, rc, self.stderr.getvalue())
         text = self.stdout.getvalue()
         self.assertIn('bitbrains trace 2013-7: 24 instances', text)
-        self.assertIn('144 steps of 600 s', text)
+        self.assertIn('288 samples of 300 s (24.0 h), agents every 600 s, '
+                      'measured every 10 s', text)
         self.assertIn('disk 500 MB/s, network 1250 MB/s', text)
         self.assertNotIn('report:', text)
         self.assertEqual([], os.listdir(self.tmp))
