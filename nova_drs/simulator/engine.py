@@ -58,6 +58,7 @@ the end of the interval it measured, the detector and the planner see it
 then, and what they decide starts after.
 """
 
+import collections
 import dataclasses
 import math
 import time
@@ -227,21 +228,29 @@ class AgentView:
     be kept here and given to the model.
     """
 
-    def __init__(self, detector):
+    def __init__(self, detector, keep_s=0.0):
         self.detector = detector
         #: (instances, 4) smoothed demand; None before the first cycle
         self.smoothed = None
         #: simulated time of the latest cycle
         self.time = None
-        #: (time, (instances, 4) mean over the cycle) of the latest cycle
-        self.latest = None
+        #: seconds of published cycles kept in :attr:`recent`
+        self.keep_s = float(keep_s)
+        #: (end time, seconds covered, (instances, 4) mean) of the cycles
+        #: that ended within the last ``keep_s`` seconds, oldest first:
+        #: what a recent peak per time slice is computed from
+        self.recent = collections.deque()
 
     def publish(self, now, mean, dt):
+        """The agents' cycle ending at ``now``: ``mean`` over ``dt`` s."""
         w = self.detector.weight(dt)
         self.smoothed = mean.copy() if self.smoothed is None else (
             w * mean + (1.0 - w) * self.smoothed)
         self.time = now
-        self.latest = (now, mean)
+        if self.keep_s > 0.0:
+            self.recent.append((now, dt, mean))
+            while self.recent and self.recent[0][0] <= now - self.keep_s:
+                self.recent.popleft()
 
 
 class _Run:

@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Metrics of one simulated run, accumulated step by step.
 
+A step is one tick of the engine's measurement grid (10 s, whatever the
+agent interval: :mod:`.engine`); the history keeps one row per
+``per_row`` steps (a trace sample): the mean of its steps for loads and
+host counts, the sum for events and energy.
+
 Within a step every host's load is piecewise constant: the instances on it
 at the start of the step, plus, while a live migration runs, the
 migrating instance's demand (CPU, memory, disk, network) on its target too
@@ -55,13 +60,15 @@ metrics integrate those pieces exactly.
 * ``hosts_freed``: hosts active at the first step that hold no instance
   at the end.
 * ``retrigger_share``: of the sources relieved by a migration (cool at
-  the end of the step the migration completed in), the share hot again in
-  the next step (five minutes on PlanetLab: the plan did not bring it far
-  enough below its threshold); ``destination_retrigger_share``: the same
-  for the destinations that were not hot before.
+  the end of the step the migration completed in), the share hot again
+  within ``retrigger_s`` seconds (the engine's 300 s, a PlanetLab sample:
+  the plan did not bring it far enough below its threshold);
+  ``destination_retrigger_share``: the same for the destinations that
+  were not hot before.
 * ``memory_reclaimed_gib``: host memory ballooning saved (see
   :mod:`.guests`), summed over guests, mean over steps.
-* ``pressure_events``: guest-steps whose working set exceeded the balloon.
+* ``pressure_events``: guest-steps (ticks) whose working set exceeded the
+  balloon.
 """
 
 import numpy as np

@@ -44,11 +44,11 @@ LEGEND = (
     'hosts holding an instance (mean); freed = hosts active at the start '
     'and empty at the end; energy = linear power model, idle + (full - '
     'idle) x CPU load per active host, empty hosts off ([drs_balancer] '
-    'host_power_idle_w/full_w); re-hot = relieved hosts hot again in '
-    'the next step (dest: destinations); reclaimed = host '
+    'host_power_idle_w/full_w); re-hot = relieved hosts hot again '
+    'within 300 s (dest: destinations); reclaimed = host '
     'memory ballooning saved (mean, capped at the host\'s RAM); '
     'swap = guest memory beyond a host\'s RAM, GiB x hours; pressure = '
-    'guest-steps with the working set above the balloon.')
+    'guest-ticks (10 s) with the working set above the balloon.')
 
 
 def rows(results):
