@@ -83,11 +83,17 @@ def check(conf):
             for name in list(value_or_group):
                 _read(value_or_group, name, key)
     drs = conf.drs
-    if drs.persistence_count > drs.persistence_window:
+    count = 2 if drs.persistence_count is None else drs.persistence_count
+    length = 3 if drs.persistence_window is None else drs.persistence_window
+    if count > length:
         raise ConfigError(
             '[drs] persistence_count (%d) must not exceed '
-            'persistence_window (%d)' % (drs.persistence_count,
-                                         drs.persistence_window))
+            'persistence_window (%d)' % (count, length))
+    if drs.persistence_s > drs.persistence_window_s:
+        raise ConfigError(
+            '[drs] persistence_s (%g) must not exceed '
+            'persistence_window_s (%g)' % (drs.persistence_s,
+                                           drs.persistence_window_s))
 
 
 def _read(namespace, name, group):

@@ -256,21 +256,39 @@ class GuestSmoother:
     sample seeds it; the same arithmetic, so the same numbers), without
     its hotspot verdict, which the guests do not need: this runs for
     every guest every cycle.
+
+
+    :param half_life_s: the detector's half-life (``[drs]
+        ewma_half_life_s``, deprecated ``ewma_alpha`` converted).
+    :param interval_s: what a sample covers when :meth:`update` is given
+        no ``dt`` (``[drs_agent] interval``).
     """
 
-    def __init__(self, alpha):
-        if not 0.0 < alpha <= 1.0:
-            raise ValueError('alpha must be in (0, 1], got %r' % alpha)
-        self.alpha = float(alpha)
+    def __init__(self, half_life_s, interval_s=detector.DEFAULT_INTERVAL_S):
+        if not half_life_s >= 0.0:
+            raise ValueError('half_life_s must be at least 0, got %r'
+                             % half_life_s)
+        self.half_life_s = float(half_life_s)
+        self.interval_s = float(interval_s)
         self._ewma = {}
+        # the weight of the last dt: one cycle's guests share their dt
+        self._dt = self._alpha = None
 
-    def update(self, key, cpu, demand, memory):
-        """Feed one sample of ``key``; its smoothed values after it."""
+    def update(self, key, cpu, demand, memory, dt=None):
+        """Feed one sample of ``key``; its smoothed values after it.
+
+        ``dt``: the seconds the sample covers (None: the interval).
+        """
         last = self._ewma.get(key)
         if last is None:
             out = (float(cpu), float(demand), float(memory))
         else:
-            alpha, rest = self.alpha, 1.0 - self.alpha
+            dt = self.interval_s if not dt else dt
+            if dt != self._dt:
+                self._dt, self._alpha = dt, detector.ewma_weight(
+                    dt, self.half_life_s)
+            alpha = self._alpha
+            rest = 1.0 - alpha
             out = (alpha * cpu + rest * last[0],
                    alpha * demand + rest * last[1],
                    alpha * memory + rest * last[2])
@@ -293,7 +311,8 @@ class MetricsCalculator:
         self.net_capacity = conf.drs_agent.network_bandwidth_mb_s
         self.detector = detector.HotspotDetector.from_conf(conf)
         # guests: the same smoothing, no hotspot verdict
-        self.guest_smoother = GuestSmoother(conf.drs.ewma_alpha)
+        self.guest_smoother = GuestSmoother(self.detector.half_life_s,
+                                            self.detector.interval_s)
 
         self._prev_host = None
         self._prev_guests = {}
@@ -325,6 +344,11 @@ class MetricsCalculator:
         # vCPUs' time waiting for a host CPU, in CPUs
         waited = 0.0
         smooth = self.guest_smoother.update
+        # NOTE: the rates of this cycle cover the time since the last
+        # one (None on the first: the interval); the smoothing and the
+        # persistence count that time, so they mean the same seconds at
+        # any interval and after a late cycle
+        dt = host.interval_s
         for g in guests:
             if g.cpu_ready:
                 waited += g.cpu_ready * g.vcpus
@@ -332,7 +356,7 @@ class MetricsCalculator:
                       if g.max_mb and g.used_mb is not None else 0.0)
             (g.smoothed_cpu_util, g.smoothed_cpu_demand,
              memory) = smooth(g.uuid, g.cpu_util or 0.0,
-                              g.cpu_demand or 0.0, memory)
+                              g.cpu_demand or 0.0, memory, dt)
             g.smoothed_used_mb = memory * g.max_mb
         self._judge(host, waited)
         return host, guests, gone
@@ -341,7 +365,8 @@ class MetricsCalculator:
         """The host's loads, smoothed, and the detector's verdict."""
         host.load = self._host_load(host, waited)
         key = [self.host_name]
-        host.hot = self.detector.update(key, [host.load])[0]
+        host.hot = self.detector.update(key, [host.load],
+                                        dt=host.interval_s or None)[0]
         host.load_smoothed = self.detector.smoothed(key)[0]
 
     def _host_load(self, host, waited=0.0):

@@ -161,7 +161,20 @@ def add_parser(sub, add_config_args, load_conf):
     p.add_argument('--interval',
                    type=_number(float, '--interval', exclusive=True),
                    metavar='SECONDS',
-                   help="Simulation step (default: the trace's, 300).")
+                   help="Agent interval in simulated seconds: the agents "
+                        'sample, publish and balloon every SECONDS (the '
+                        "service's [drs_agent] interval; default: the "
+                        "trace's sample interval, 300 for PlanetLab). The "
+                        'load between trace samples is interpolated and '
+                        'the metrics are measured every 10 s whatever the '
+                        'interval.')
+    p.add_argument('--planning-interval',
+                   type=_number(float, '--planning-interval',
+                                exclusive=True),
+                   metavar='SECONDS',
+                   help='Seconds of simulated time between two periodic '
+                        'planning cycles; a new hotspot starts one at once '
+                        '(default: [drs_balancer] planning_interval).')
     p.add_argument('--seed', type=_number(int, '--seed'), default=0,
                    help='Seed of flavors, memory model and boot order '
                         '(default 0).')
@@ -185,8 +198,9 @@ def add_parser(sub, add_config_args, load_conf):
     _add_migration_args(p)
     p.add_argument('--balance-every', type=_number(int, '--balance-every', 1),
                    default=engine.Options.balance_every, metavar='N',
-                   help='The balance strategy plans every N steps, and at '
-                        'every step with a hotspot (default %(default)s).')
+                   help='The balance strategy plans every N planning '
+                        'cycles, and at every one with a hotspot (default '
+                        '%(default)s).')
     p.add_argument('--report', metavar='DIR',
                    help='Write index.html, results.json and PNG plots here '
                         '(default ./%s).' % DEFAULT_REPORT)
@@ -302,6 +316,7 @@ def options_from_args(args):
         max_host_migrations=args.max_host_migrations,
         migration_cpu_overhead=args.migration_cpu_overhead,
         balance_every=args.balance_every,
+        planning_interval_s=getattr(args, 'planning_interval', None),
         migration=precopy.Config(
             host_link_mb_s=args.host_link_mb_s,
             cluster_link_mb_s=args.cluster_link_mb_s,

@@ -1,39 +1,65 @@
 # SPDX-License-Identifier: Apache-2.0
-"""The step loop: one strategy replayed over the whole workload.
+"""The simulation clock: agents, detector, planner and migrations in time.
 
-Every step of ``interval_s`` seconds, in this order:
+Time is simulated seconds from the start of the trace. Several clocks run
+on it, all in simulated time:
 
-1. Every instance's demand is set from the trace: CPU, working set, disk
-   and network (:mod:`.workload`).
-2. Guest memory moves on and the production balloon policy runs on every
-   host (:mod:`.guests`, :mod:`.ballooning`); its targets apply at once
-   and change the memory the hosts back.
-3. The production :class:`~nova_drs.detector.HotspotDetector`, built with
-   ``from_conf``, is fed every host's load (an instance being migrated
-   counts on both hosts).
-4. Migrations planned at the end of earlier steps run (:mod:`.migrations`)
-   and the step's metrics are taken (:mod:`.metrics`).
-5. At the step's end, from what it observed, the strategy plans, if it is
-   due (what it plans starts in the next step: a step's loads are its
-   mean over the step, known only when it ends; planning from them at
-   its start would act on data from the future): ``hotspot`` whenever
-   the detector reports a hotspot; ``balance`` whenever the detector
-   reports a hotspot and otherwise every ``balance_every`` steps; ``none``
-   never. It is the production class, loaded by name from the
-   ``nova_drs.balancer.strategies`` namespace, given a
-   :class:`~nova_drs.model.cluster.ClusterModel` whose loads are the
-   *smoothed* view: every instance's demand smoothed with the detector's
-   EWMA weight (``[drs] ewma_alpha``). The EWMA is linear, so a host's
-   load in that model is the detector's smoothed load for it as long as
-   its instances did not change. An instance already migrating or queued
-   is opted out; ``last_migrated_s`` is the time since its last
-   migration completed, so ``[drs_balancer] instance_cooldown`` applies.
-   The model also carries each instance's recent slices
-   (``instances.recent_slices``): the smoothed loads of the last
-   ``[drs_balancer] destination_peak_window`` seconds, as the live
-   balancer's host view keeps them from what the agents publish
-   (:func:`recent_slices`), so destinations are judged on their guests'
-   recent peak as they are in production.
+* **The trace.** Sample ``k`` of a trace is the mean load of the
+  ``[k T, (k + 1) T)`` seconds of its interval ``T`` (:mod:`.traces`).
+  The load the guests put on their hosts (the *truth*) is rebuilt from
+  the samples by linear interpolation anchored at the *ends* of their
+  intervals: at ``t = (k + 1) T`` it is sample ``k``, between two ends it
+  moves in a straight line to the next sample, before the first end it is
+  the first sample. The truth at ``t`` so reads only samples whose
+  interval has begun by ``t``: nothing is read early. (It lags the trace
+  by half a sample and smooths it slightly.) ``Options.interpolate``
+  False holds each sample for its own interval instead (hand-made traces
+  in tests).
+* **The measurement grid.** SLA and hotspot metrics integrate the truth on
+  one fine grid, ticks of :data:`MEASURE_S` (10 s) whatever the agent
+  interval (the trace interval divided into equal ticks of at most that,
+  or of at most the agent interval when it is shorter), so runs at 300,
+  60 and 10 s agent intervals measure the same thing; within a tick the
+  load is the tick's mean (exact for the linear truth) and migrations are
+  integrated exactly (:mod:`.metrics`). The history the report plots is
+  kept per trace sample (the mean of its ticks).
+* **The agents** (``Options.agent_interval_s``, by default the trace's
+  interval; the production agent's ``[drs_agent] interval`` is 10 s) run
+  a cycle at the end of each interval, on what they measured during it:
+  every host's mean load (a migrating guest counts on both hosts, the
+  migration's CPU on both) goes to the production
+  :class:`~nova_drs.detector.HotspotDetector` (``from_conf``; its rules
+  are in seconds and it is told the seconds the sample covers), every
+  guest's mean load to the same EWMA (the per-instance view the planner
+  gets, :class:`AgentView`), and the production balloon policy runs on
+  every host (:mod:`.ballooning`); its targets apply from the next tick.
+* **The balancer** plans every ``Options.planning_interval_s`` (default
+  ``[drs_balancer] planning_interval``, 60 s) of simulated time, and at
+  once, at the end of an agent cycle, when a host became hot (as a
+  hotspot notification starts a cycle in the service): ``hotspot`` when
+  the detector holds a host hot; ``balance`` then and every
+  ``balance_every`` planning cycles; ``none`` never. A periodic cycle
+  whose input did not change since the last plan (no agent cycle, no
+  instance cool-down over) is skipped: it would make the same plan (a
+  migration that ended shows in the agents' next cycle). The strategy is
+  the production class, loaded by name from the
+  ``nova_drs.balancer.strategies`` namespace, given a
+  :class:`~nova_drs.model.cluster.ClusterModel` of what the agents
+  published: every instance's smoothed load. An instance already
+  migrating or queued is opted out; ``last_migrated_s`` is the time since
+  its last migration completed, so ``[drs_balancer] instance_cooldown``
+  applies. The model also carries each instance's recent slices
+  (``instances.recent_slices``): what the agents published in the last
+  ``[drs_balancer] destination_peak_window`` seconds, as the live
+  balancer's host view keeps them (:func:`recent_slices`), so
+  destinations are judged on their guests' recent peak as in production.
+* **Migrations** start at the decision at the earliest (the next tick),
+  within the concurrency limits, and take what the pre-copy model gives
+  (:mod:`.migrations`, :mod:`.precopy`), carrying on over ticks.
+
+Nothing acts on data from its own future: an agent publishes a load at
+the end of the interval it measured, the detector and the planner see it
+then, and what they decide starts after.
 """
 
 import collections
@@ -49,6 +75,7 @@ from nova_drs import detector as detector_mod
 from nova_drs.model import cluster
 from nova_drs.simulator import ballooning
 from nova_drs.simulator import guests as guests_mod
+from nova_drs.simulator import memory
 from nova_drs.simulator import metrics
 from nova_drs.simulator import migrations
 from nova_drs.simulator import precopy
@@ -70,8 +97,16 @@ class Options:
     max_host_migrations: int = 1
     #: physical cores a running migration costs its source and its target
     migration_cpu_overhead: float = 0.5
-    #: the balance strategy plans every this many steps
+    #: the balance strategy plans every this many planning cycles
     balance_every: int = 1
+    #: seconds between two agent cycles (None: the trace's interval)
+    agent_interval_s: float = None
+    #: seconds between two periodic planning cycles (None: [drs_balancer]
+    #: planning_interval)
+    planning_interval_s: float = None
+    #: linear interpolation between the ends of the trace's sample
+    #: intervals (False: each sample held for its own interval)
+    interpolate: bool = True
     #: pre-copy, bandwidth, Nova's timeouts, failures (:mod:`.precopy`)
     migration: precopy.Config = dataclasses.field(
         default_factory=precopy.Config)
@@ -137,6 +172,104 @@ class Simulation:
         return result
 
 
+#: the measurement grid, seconds: ticks of at most this
+MEASURE_S = 10.0
+#: a relieved or filled host hot again within this many seconds after
+#: its migration is a re-trigger (a PlanetLab sample, as before the grid)
+RETRIGGER_S = 300.0
+#: float slack when comparing simulated times
+_EPS = 1e-6
+
+
+def tick_seconds(trace_interval_s, agent_interval_s):
+    """The measurement grid's tick, seconds.
+
+    The trace interval in equal parts of at most :data:`MEASURE_S` (or
+    of the agent interval when that is shorter).
+    """
+    longest = min(MEASURE_S, agent_interval_s)
+    return trace_interval_s / math.ceil(trace_interval_s / longest - _EPS)
+
+
+class Truth:
+    """What the guests demand at any time, rebuilt from the trace.
+
+    :param workload: :class:`~.workload.Workload`, samples every
+        ``interval_s``.
+    :param interpolate: linear between the ends of the sample intervals
+        (see the module docstring); False: each sample held for its own
+        interval.
+    """
+
+    def __init__(self, workload, interpolate=True):
+        self.interval_s = float(workload.interval_s)
+        self.steps = workload.steps
+        self.interpolate = bool(interpolate)
+        # (samples, instances, 4): one sample of every instance is one
+        # contiguous block
+        self.series = np.ascontiguousarray(np.stack(
+            [workload.cpu, workload.mem, workload.disk, workload.net],
+            axis=2).transpose(1, 0, 2))
+
+    def mean(self, t0, t1):
+        """(instances, 4) mean demand over ``[t0, t1)``.
+
+        Exact for a span within one piece of the truth (the tick grid
+        divides the trace interval): the value at its middle.
+        """
+        mid = 0.5 * (t0 + t1) / self.interval_s
+        last = self.steps - 1
+        if not self.interpolate:
+            return self.series[min(int(mid), last)]
+        # sample k is anchored at (k + 1) T
+        pos = mid - 1.0
+        if pos <= 0.0:
+            return self.series[0]
+        j = int(pos)
+        if j >= last:
+            return self.series[last]
+        frac = pos - j
+        return (1.0 - frac) * self.series[j] + frac * self.series[j + 1]
+
+
+class AgentView:
+    """What the agents published: per instance, the smoothed loads.
+
+    Every agent cycle adds each instance's mean demand over the cycle,
+    smoothed with the detector's EWMA (its weight for the seconds the
+    cycle covered). The strategies' model is built from it; kept apart
+    from the loop so that more of what agents publish (a recent peak per
+    time slice, ``ClusterModel`` ``instances.peak``/``peak_slices``) can
+    be kept here and given to the model.
+    """
+
+    def __init__(self, detector, keep_s=0.0):
+        self.detector = detector
+        #: (instances, 4) smoothed demand; None before the first cycle
+        self.smoothed = None
+        #: simulated time of the latest cycle
+        self.time = None
+        #: seconds of published cycles kept in :attr:`recent`
+        self.keep_s = float(keep_s)
+        #: (end time, (instances, 4) smoothed demand) of the cycles that
+        #: ended within the last ``keep_s`` seconds, oldest first: what
+        #: the recent peak per time slice is computed from
+        self.recent = collections.deque()
+
+    def publish(self, now, mean, dt):
+        """The agents' cycle ending at ``now``: ``mean`` over ``dt`` s."""
+        w = self.detector.weight(dt)
+        self.smoothed = mean.copy() if self.smoothed is None else (
+            w * mean + (1.0 - w) * self.smoothed)
+        self.time = now
+        if self.keep_s > 0.0:
+            # the agents publish smoothed loads; the balancer's short peak
+            # tracker keeps those (destination_peak_window)
+            self.recent.append((now, self.smoothed))
+            while self.recent and self.recent[0][0] <= now - self.keep_s:
+                self.recent.popleft()
+
+
 class _Run:
     def __init__(self, sim, name, progress):
         self.sim = sim
@@ -149,14 +282,26 @@ class _Run:
         self.n_hosts = len(sim.hosts)
         self.host = sim.placement.copy()
         base = name.partition(':')[0]
+        self.balance = base == 'balance'
         self.strategy = None if base == NONE else strategies.load(base, conf)
         self.detector = detector_mod.HotspotDetector.from_conf(conf)
-        self.alpha = conf.drs.ewma_alpha
+        self.view = AgentView(
+            self.detector,
+            keep_s=float(conf.drs_balancer.destination_peak_window))
+        self.truth = Truth(w, opts.interpolate)
+        T = float(w.interval_s)
+        self.agent_s = float(opts.agent_interval_s or T)
+        self.plan_s = float(opts.planning_interval_s
+                            or conf.drs_balancer.planning_interval)
+        self.tick_s = tick_seconds(T, self.agent_s)
+        self.per_row = int(round(T / self.tick_s))
+        self.ticks = w.steps * self.per_row
+        self.cooldown = float(conf.drs_balancer.instance_cooldown)
         self.guests = guests_mod.GuestMemory(
             w.memory_mb, opts.page_cache_growth, opts.free_page_reporting)
         self.driver = ballooning.BalloonDriver(
             conf, w.names, sim.hosts, opts.free_page_reporting,
-            interval_s=w.interval_s) \
+            interval_s=self.agent_s) \
             if opts.balloon else None
         self.scheduler = migrations.Scheduler(
             opts.max_migrations, opts.max_host_migrations,
@@ -167,24 +312,23 @@ class _Run:
                     - sim.hosts.reserved_host_memory_mb).astype(float)
         self.acc = metrics.Accumulator(
             self.n, sim.capacity, cluster.thresholds_from_conf(conf),
-            w.interval_s, w.steps, opts.migration_cpu_overhead,
+            self.tick_s, self.ticks, opts.migration_cpu_overhead,
             power_w=(conf.drs_balancer.host_power_idle_w,
                      conf.drs_balancer.host_power_full_w),
-            ram_mb=self.ram)
+            ram_mb=self.ram, per_row=self.per_row, retrigger_s=RETRIGGER_S)
         self.migrated_at = np.full(self.n, -math.inf)
-        self.smoothed = None
-        #: (time, smoothed demand) published in the last
-        #: destination_peak_window seconds, oldest first
-        self.published = collections.deque()
-        self.recent_window_s = float(
-            conf.drs_balancer.destination_peak_window)
         self.dirty = np.zeros(self.n)
         self.host_index = {h: i for i, h in enumerate(sim.hosts.names)}
         self.inst_index = {v: i for i, v in enumerate(w.names)}
         self.runs = 0
+        self.planning_cycles = 0
         self.decision_s = 0.0
         self.unresolved = 0
         self.balloon_changes = 0
+        self.agent_cycles = 0
+        # what changed since the last plan (see _changed)
+        self.last_plan_s = None
+        self.plan_cycle = -1
 
     # -- helpers
 
@@ -196,7 +340,7 @@ class _Run:
                 for h in range(self.n_hosts)]
 
     def _model(self, now):
-        """The cluster as the strategy sees it: smoothed, in-flight moved."""
+        """The cluster as the strategy sees it: published, in-flight moved."""
         w = self.sim.workload
         host = self.host.copy()
         opt_out = np.zeros(self.n, dtype=bool)
@@ -210,7 +354,7 @@ class _Run:
         if layout is not None:
             group = layout.instances.group
             opt_out |= layout.instances.opt_out
-        s = self.smoothed
+        s = self.view.smoothed
         vcpus = w.vcpus.astype(float)
         instances = cluster.Instances(
             names=w.names, host=host, vcpus=w.vcpus,
@@ -218,97 +362,130 @@ class _Run:
             cpu_util=np.clip(s[:, 0] / vcpus, 0.0, 1.0),
             mem_used_mb=np.minimum(s[:, 1], w.memory_mb),
             disk_mb_s=s[:, 2].copy(), net_mb_s=s[:, 3].copy(),
-            dirty_rate_mb_s=self.dirty,
+            dirty_rate_mb_s=memory.dirty_rate(s[:, 0]),
             group=group, opt_out=opt_out,
             last_migrated_s=np.maximum(now - self.migrated_at, 0.0),
-            recent_slices=recent_slices(self.published, now,
-                                        self.recent_window_s, w.vcpus,
+            recent_slices=recent_slices(self.view.recent, now,
+                                        self.view.keep_s, w.vcpus,
                                         w.memory_mb))
         if layout is None:
             return cluster.ClusterModel(self.sim.hosts, instances)
         return cluster.ClusterModel(self.sim.hosts, instances, layout.groups,
                                     layout.zones, layout.aggregate_sets)
 
-    def _publish(self, at):
-        """What the agents publish at ``at``: the smoothed loads.
-
-        Kept for the last ``destination_peak_window`` seconds only.
-        """
-        if self.recent_window_s <= 0:
-            return
-        self.published.append((at, self.smoothed))
-        while self.published and \
-                self.published[0][0] <= at - self.recent_window_s:
-            self.published.popleft()
-
-    def _due(self, t, hot_any):
-        if self.strategy is None:
-            return False
-        if hot_any:
+    def _changed(self, now):
+        """Has the planner's input changed since its last plan?"""
+        if self.last_plan_s is None:
             return True
-        return (self.name.partition(':')[0] == 'balance'
-                and t % max(1, self.sim.options.balance_every) == 0)
+        if self.view.time is not None and self.view.time > self.last_plan_s:
+            return True
+        # an instance whose cool-down ended may now be moved
+        free_at = self.migrated_at + self.cooldown
+        return bool(((free_at > self.last_plan_s)
+                     & (free_at <= now + _EPS)).any())
 
     def _plan(self, now):
         plan = self.strategy.plan(self._model(now))
         self.runs += 1
+        self.last_plan_s = now
         self.decision_s += plan.decision_s
         self.unresolved += len(plan.unresolved)
         self.scheduler.replace_queue(
             [(self.inst_index[m.instance], self.host_index[m.source],
               self.host_index[m.target]) for m in plan.migrations])
 
+    def _agent_cycle(self, now, dt, host_sum, inst_sum, hot_before):
+        """The agents' cycle at ``now`` on the ``dt`` seconds before it."""
+        self.agent_cycles += 1
+        cap = self.sim.capacity
+        loads = np.divide(host_sum / dt, cap, out=np.zeros_like(host_sum),
+                          where=cap > 0)
+        hot = np.asarray(self.detector.update(self.sim.hosts.names, loads,
+                                              dt=dt), dtype=bool)
+        self.view.publish(now, inst_sum / dt, dt)
+        if self.driver is not None:
+            migrating = np.zeros(self.n, dtype=bool)
+            incoming = np.zeros(self.n_hosts)
+            for m in self.scheduler.running:
+                migrating[m.instance] = True
+                incoming[m.target] += self.guests.backed[m.instance]
+            self.balloon_changes += self.driver.step(
+                self._members(), self.guests, migrating, incoming,
+                now_s=now)
+        hot_host = hot.any(axis=1)
+        return hot_host, bool((hot_host & ~hot_before).any())
+
+    def _planning(self, now, new_hotspot, hot_any):
+        """The balancer at ``now``: a periodic cycle and/or an event."""
+        cycle = int(math.floor(now / self.plan_s + _EPS))
+        periodic = cycle > self.plan_cycle
+        if periodic:
+            self.plan_cycle = cycle
+            self.planning_cycles += 1
+        if self.strategy is None or self.view.smoothed is None:
+            # nothing published yet: nothing to plan on
+            return
+        if new_hotspot:
+            # a hotspot notification starts a cycle at once
+            self._plan(now)
+            return
+        if not periodic or not self._changed(now):
+            return
+        if hot_any or (self.balance and self.planning_cycles
+                       % max(1, self.sim.options.balance_every) == 0):
+            self._plan(now)
+
     # -- the loop
 
     def run(self):
-        w = self.sim.workload
-        T = w.interval_s
-        names = self.sim.hosts.names
-        for t in range(w.steps):
-            now = t * T
-            pressure = self.guests.observe(w.mem[:, t], T)
-            self.dirty = w.dirty_rate(t)
-            running = self.scheduler.running
-            if self.driver is not None:
-                migrating = np.zeros(self.n, dtype=bool)
-                incoming = np.zeros(self.n_hosts)
-                for m in running:
-                    migrating[m.instance] = True
-                    incoming[m.target] += self.guests.backed[m.instance]
-                self.balloon_changes += self.driver.step(
-                    self._members(), self.guests, migrating, incoming,
-                    now_s=now)
-            demand = np.column_stack([w.cpu[:, t], self.guests.backed,
-                                      w.disk[:, t], w.net[:, t]])
-            # what the hosts report: a migrating instance on both hosts
-            host_demand = metrics.per_host(self.host, demand, self.n_hosts)
-            for m in running:
-                host_demand[m.target] += demand[m.instance]
-            loads = np.divide(host_demand, self.sim.capacity,
-                              out=np.zeros_like(host_demand),
-                              where=self.sim.capacity > 0)
-            hot = np.asarray(self.detector.update(names, loads))
-            self.smoothed = demand.copy() if self.smoothed is None else (
-                self.alpha * demand + (1.0 - self.alpha) * self.smoothed)
-            self._publish(now + T)
+        G = self.tick_s
+        truth = self.truth
+        n_hosts = self.n_hosts
+        host_sum = np.zeros((n_hosts, 4))
+        inst_sum = np.zeros((self.n, 4))
+        since = 0.0
+        next_agent = self.agent_s
+        hot_host = np.zeros(n_hosts, dtype=bool)
+        per_row = self.per_row
+        self.plan_cycle = 0
+        for k in range(self.ticks):
+            t0, t1 = k * G, (k + 1) * G
+            x = truth.mean(t0, t1)
+            pressure = self.guests.observe(x[:, 1], G)
+            self.dirty = memory.dirty_rate(x[:, 0])
             start_host = self.host.copy()
-            windows = self.scheduler.advance(now, T, self.host,
+            windows = self.scheduler.advance(t0, G, self.host,
                                              self.guests.backed, self.dirty)
             for win in windows:
                 if win.moved:
-                    self.migrated_at[win.instance] = now + win.end_s
+                    self.migrated_at[win.instance] = t0 + win.end_s
                     if self.driver is not None:
                         self.driver.forget(win.source, win.instance)
-            self.acc.add_step(
-                t, start_host, demand, windows, pressure=int(pressure.sum()),
-                reclaimed_mb=float(self.guests.host_reclaimed(
-                    start_host, self.ram).sum()),
-                detector_hot=int(hot.any(axis=1).sum()))
-            # NOTE: causal: the step's loads are its mean, known at its
-            # end; what is planned from them starts in the next step
-            if self._due(t, bool(hot.any())):
-                self._plan(now + T)
-            if self.progress is not None:
+            demand = x.copy()
+            demand[:, 1] = self.guests.backed
+            # without balloons nothing is reclaimed: no need to count it
+            reclaimed = 0.0 if self.driver is None else float(
+                self.guests.host_reclaimed(start_host, self.ram).sum())
+            host_mean = self.acc.add_step(
+                k, start_host, demand, windows, pressure=int(pressure.sum()),
+                reclaimed_mb=reclaimed, detector_hot=int(hot_host.sum()))
+            # NOTE: what the agents measure during the tick, published at
+            # the end of their interval; the detector, the balloon and the
+            # planner act on it then, and what they decide runs after
+            host_sum += host_mean * G
+            inst_sum += demand * G
+            since += G
+            new_hotspot = False
+            if t1 >= next_agent - _EPS:
+                hot_host, new_hotspot = self._agent_cycle(
+                    t1, since, host_sum, inst_sum, hot_host)
+                host_sum[:] = 0.0
+                inst_sum[:] = 0.0
+                since = 0.0
+                while next_agent <= t1 + _EPS:
+                    next_agent += self.agent_s
+            self._planning(t1, new_hotspot, bool(hot_host.any()))
+            if self.progress is not None and (k + 1) % per_row == 0:
                 self.progress(1)
         result = self.acc.result()
         result.update({
@@ -317,6 +494,7 @@ class _Run:
             'unresolved_hotspots': self.unresolved,
             'migrations_dropped': self.scheduler.dropped,
             'balloon_changes': self.balloon_changes,
+            'agent_cycles': self.agent_cycles,
         })
         return RunResult(self.name, result, self.acc.history)
 

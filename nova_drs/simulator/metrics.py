@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
 """Metrics of one simulated run, accumulated step by step.
 
+A step is one tick of the engine's measurement grid (10 s, whatever the
+agent interval: :mod:`.engine`); the history keeps one row per
+``per_row`` steps (a trace sample): the mean of its steps for loads and
+host counts, the sum for events and energy.
+
 Within a step every host's load is piecewise constant: the instances on it
 at the start of the step, plus, while a live migration runs, the
 migrating instance's demand (CPU, memory, disk, network) on its target too
@@ -55,13 +60,15 @@ metrics integrate those pieces exactly.
 * ``hosts_freed``: hosts active at the first step that hold no instance
   at the end.
 * ``retrigger_share``: of the sources relieved by a migration (cool at
-  the end of the step the migration completed in), the share hot again in
-  the next step (five minutes on PlanetLab: the plan did not bring it far
-  enough below its threshold); ``destination_retrigger_share``: the same
-  for the destinations that were not hot before.
+  the end of the step the migration completed in), the share hot again
+  within ``retrigger_s`` seconds (the engine's 300 s, a PlanetLab sample:
+  the plan did not bring it far enough below its threshold);
+  ``destination_retrigger_share``: the same for the destinations that
+  were not hot before.
 * ``memory_reclaimed_gib``: host memory ballooning saved (see
   :mod:`.guests`), summed over guests, mean over steps.
-* ``pressure_events``: guest-steps whose working set exceeded the balloon.
+* ``pressure_events``: guest-steps (ticks) whose working set exceeded the
+  balloon.
 """
 
 import numpy as np
@@ -74,6 +81,9 @@ EPS = 1e-9
 #: MiB over the RAM before a host counts as swapping (float rounding).
 SWAP_SLACK_MB = 0.5
 OUTCOMES = (precopy.COMPLETED, precopy.ABORTED, precopy.FAILED)
+#: history columns that are a row's mean over its steps
+_ROW_MEANS = ('active_hosts', 'hot_hosts', 'overloaded_hosts',
+              'detector_hot_hosts', 'reclaimed_gib', 'swapping_hosts')
 
 
 def _swapped(backed_mb, ram_mb):
@@ -84,11 +94,12 @@ def _swapped(backed_mb, ram_mb):
 
 def per_host(host, values, n_hosts):
     """Sum ``values`` (instances, k) per host, shape (hosts, k)."""
-    out = np.empty((n_hosts, values.shape[1]))
-    for col in range(values.shape[1]):
-        out[:, col] = np.bincount(host, weights=values[:, col],
-                                  minlength=n_hosts)
-    return out
+    k = values.shape[1]
+    # NOTE: one bincount over (host, column) cells, not one per column:
+    # the simulator calls this every 10 s tick
+    cells = (np.asarray(host)[:, None] * k + np.arange(k)).ravel()
+    return np.bincount(cells, weights=np.ravel(values),
+                       minlength=n_hosts * k).reshape(n_hosts, k)
 
 
 class Accumulator:
@@ -96,7 +107,7 @@ class Accumulator:
 
     def __init__(self, n_instances, capacity, thresholds, interval_s, steps,
                  migration_cpu_overhead=0.0, power_w=(175.0, 250.0),
-                 ram_mb=None):
+                 ram_mb=None, per_row=1, retrigger_s=None):
         self.capacity = np.asarray(capacity, dtype=float)
         self.tracked = self.capacity > 0
         self.inv_capacity = np.divide(
@@ -104,6 +115,12 @@ class Accumulator:
             where=self.tracked)
         self.thresholds = np.asarray(thresholds, dtype=float)
         self.interval = float(interval_s)
+        #: steps per history row: the history is kept per trace sample
+        #: whatever the measurement grid (the report's resolution)
+        self.per_row = int(per_row)
+        #: a relieved or filled host hot again within this many seconds
+        #: is a re-trigger (one step when not given)
+        self.retrigger_s = float(retrigger_s or interval_s)
         self.migration_cpu_overhead = float(migration_cpu_overhead)
         n_hosts = self.capacity.shape[0]
         self.n_hosts = n_hosts
@@ -133,28 +150,34 @@ class Accumulator:
         self.energy_j = 0.0
         self.first_active = None
         self.last_active = None
-        # hosts relieved (sources) and filled (destinations) in the
-        # previous step, cool at its end: are they hot in this one?
-        self._relieved = np.zeros(n_hosts, dtype=bool)
-        self._filled = np.zeros(n_hosts, dtype=bool)
+        # hosts relieved (sources) and filled (destinations), cool at
+        # the end of the step their migration completed in: until when
+        # a hotspot on them counts as a re-trigger (-inf: not watched)
+        self._relieved_until = np.full(n_hosts, -np.inf)
+        self._filled_until = np.full(n_hosts, -np.inf)
         self.relieved = self.relieved_again = 0
         self.filled = self.filled_again = 0
+        rows = -(-int(steps) // self.per_row)
+        self._row_loads = np.zeros((3, n_hosts))
+        self._row_counts = np.zeros(len(_ROW_MEANS))
+        #: per row: the mean over its steps of the host counts and loads,
+        #: the sum of the events and energy
         self.history = {
-            'active_hosts': np.zeros(steps, dtype=np.int64),
-            'hot_hosts': np.zeros(steps, dtype=np.int64),
-            'overloaded_hosts': np.zeros(steps, dtype=np.int64),
-            'detector_hot_hosts': np.zeros(steps, dtype=np.int64),
-            'migrations': np.zeros(steps, dtype=np.int64),
-            'reclaimed_gib': np.zeros(steps),
-            'pressure_events': np.zeros(steps, dtype=np.int64),
-            'energy_kwh': np.zeros(steps),
-            'cpu_load': np.zeros((steps, n_hosts), dtype=np.float32),
-            'memory_load': np.zeros((steps, n_hosts), dtype=np.float32),
-            'swap_gib': np.zeros((steps, n_hosts), dtype=np.float32),
-            'swapping_hosts': np.zeros(steps, dtype=np.int64),
-            'migrations_unmoved': np.zeros(steps, dtype=np.int64),
-            #: hosts active during the step (holding or receiving one)
-            'active': np.zeros((steps, n_hosts), dtype=bool),
+            'active_hosts': np.zeros(rows),
+            'hot_hosts': np.zeros(rows),
+            'overloaded_hosts': np.zeros(rows),
+            'detector_hot_hosts': np.zeros(rows),
+            'migrations': np.zeros(rows, dtype=np.int64),
+            'reclaimed_gib': np.zeros(rows),
+            'pressure_events': np.zeros(rows, dtype=np.int64),
+            'energy_kwh': np.zeros(rows),
+            'cpu_load': np.zeros((rows, n_hosts), dtype=np.float32),
+            'memory_load': np.zeros((rows, n_hosts), dtype=np.float32),
+            'swap_gib': np.zeros((rows, n_hosts), dtype=np.float32),
+            'swapping_hosts': np.zeros(rows),
+            'migrations_unmoved': np.zeros(rows, dtype=np.int64),
+            #: hosts active during the row (holding or receiving one)
+            'active': np.zeros((rows, n_hosts), dtype=bool),
         }
 
     def _state(self, demand, h):
@@ -177,6 +200,9 @@ class Accumulator:
         :param pressure: guests under memory pressure this step.
         :param reclaimed_mb: memory ballooning saved this step.
         :param detector_hot: hosts the detector reported hot.
+        :returns: (hosts, 4) every host's demand, mean over the step, as
+            its agent measures it (a migrating guest on both hosts, the
+            migration's CPU on both).
         """
         T = self.interval
         n_hosts = self.n_hosts
@@ -216,7 +242,7 @@ class Accumulator:
                 PDM_SHARE * (w.end_s - w.begin_s)
                 + (1.0 - PDM_SHARE) * w.paused_s)
             self.moved_mb += float(w.sent_mb)
-            self._count(t, w)
+            self._count(t // self.per_row, w)
         end = base.copy()
         for h, evs in events.items():
             evs.sort(key=lambda e: e[0])
@@ -246,26 +272,38 @@ class Accumulator:
         n_active = int(active.sum())
         self.active_s += n_active * T
         self.active_host_steps += n_active
-        self.overload_s += float(over_s[active].sum())
-        self.cpu_overload_s += float(cpu_s[active].sum())
-        self.swap_s += float(swap_s[active].sum())
+        # one product for the four sums over the active hosts
+        over, cpu, swap, hot = np.dot(
+            np.vstack([over_s, cpu_s, swap_s, hot_s]), active).tolist()
+        self.overload_s += over
+        self.cpu_overload_s += cpu
+        self.swap_s += swap
         self.swap_mb_s += swap_mb_s
-        self.hot_s += float(hot_s[active].sum())
+        self.hot_s += hot
         self.pressure += int(pressure)
         self.reclaimed_mb += float(reclaimed_mb)
         self.steps += 1
 
-        mean_load = load_sum / T * self.inv_capacity
-        # re-triggers: hosts relieved or filled last step, hot now
+        mean_demand = load_sum / T
+        mean_load = mean_demand * self.inv_capacity
+        # re-triggers: hosts relieved or filled within the last
+        # retrigger_s seconds, hot now (each counted once)
+        now = (t + 1) * T
         hot_now = hot_s > 0
-        self.relieved_again += int((self._relieved & hot_now).sum())
-        self.filled_again += int((self._filled & hot_now).sum())
+        again = hot_now & (self._relieved_until >= now - T + EPS)
+        self.relieved_again += int(again.sum())
+        self._relieved_until[again] = -np.inf
+        again = hot_now & (self._filled_until >= now - T + EPS)
+        self.filled_again += int(again.sum())
+        self._filled_until[again] = -np.inf
         end_hot = ((end * self.inv_capacity > self.thresholds + EPS)
                    & self.tracked).any(axis=1)
-        self._relieved = sources & ~end_hot
-        self._filled = targets & ~end_hot & ~hot_now
-        self.relieved += int(self._relieved.sum())
-        self.filled += int(self._filled.sum())
+        relieved = sources & ~end_hot
+        filled = targets & ~end_hot & ~hot_now
+        self._relieved_until[relieved] = now + self.retrigger_s
+        self._filled_until[filled] = now + self.retrigger_s
+        self.relieved += int(relieved.sum())
+        self.filled += int(filled.sum())
         # energy: active hosts on the linear model, the others off
         cpu = np.minimum(mean_load[:, 0], 1.0)
         watts = np.where(active, self.idle_w
@@ -276,30 +314,41 @@ class Accumulator:
             self.first_active = active.copy()
         self.last_active = np.bincount(host, minlength=n_hosts) > 0
         hist = self.history
-        hist['energy_kwh'][t] = step_j / 3.6e6
-        hist['active_hosts'][t] = n_active
-        hist['hot_hosts'][t] = int(((hot_s > 0) & active).sum())
-        hist['overloaded_hosts'][t] = int(((over_s > 0) & active).sum())
-        hist['detector_hot_hosts'][t] = int(detector_hot)
-        hist['reclaimed_gib'][t] = reclaimed_mb / 1024.0
-        hist['pressure_events'][t] = int(pressure)
-        hist['cpu_load'][t] = mean_load[:, 0]
-        hist['memory_load'][t] = mean_load[:, 1]
-        hist['swap_gib'][t] = swap_mb_s / T / 1024.0
-        hist['swapping_hosts'][t] = int((swap_s > 0).sum())
-        hist['active'][t] = active
+        row, share = t // self.per_row, 1.0 / self.per_row
+        hist['energy_kwh'][row] += step_j / 3.6e6
+        counts = self._row_counts
+        counts += (n_active, int(((hot_s > 0) & active).sum()),
+                   int(((over_s > 0) & active).sum()), int(detector_hot),
+                   reclaimed_mb / 1024.0, int((swap_s > 0).sum()))
+        hist['pressure_events'][row] += int(pressure)
+        # NOTE: the row's loads summed in float64, stored in float32 (the
+        # history's size) when the row is complete
+        buf = self._row_loads
+        buf[0] += mean_load[:, 0] * share
+        buf[1] += mean_load[:, 1] * share
+        buf[2] += swap_mb_s / T / 1024.0 * share
+        if (t + 1) % self.per_row == 0:
+            hist['cpu_load'][row] = buf[0]
+            hist['memory_load'][row] = buf[1]
+            hist['swap_gib'][row] = buf[2]
+            buf[:] = 0.0
+            for key, value in zip(_ROW_MEANS, counts / self.per_row):
+                hist[key][row] = value
+            counts[:] = 0.0
+        hist['active'][row] |= active
+        return mean_demand
 
-    def _count(self, t, w):
+    def _count(self, row, w):
         """Count a window's migration: started, ended, paused."""
         if w.started:
             self.migrations += 1
-            self.history['migrations'][t] += 1
+            self.history['migrations'][row] += 1
         if not w.done:
             return
         self.outcomes[w.outcome] = self.outcomes.get(w.outcome, 0) + 1
         self.forced += bool(w.forced)
         if not w.moved:
-            self.history['migrations_unmoved'][t] += 1
+            self.history['migrations_unmoved'][row] += 1
         self.downtime_s += float(w.downtime_s)
         self.max_downtime_s = max(self.max_downtime_s, float(w.downtime_s))
 

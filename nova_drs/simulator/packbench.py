@@ -22,7 +22,7 @@ reached cannot silently regress:
 * ``pack`` uses at least 30 % fewer mean active hosts and 20 % less energy
   (linear power model, empty hosts off) than ``spread`` (aims; guards
   15 % and 15 %);
-* with ``pack``, relieved hosts hot again in the next step (five minutes)
+* with ``pack``, relieved hosts hot again within five minutes
   at most 5 %, destinations at most 2 % (enforced).
 
 An aim that no placement can reach on a day and size is printed

@@ -41,7 +41,9 @@ CEILING_STYLE = dict(color='#2ca02c', linestyle=':', linewidth=1.4)
 
 
 def _hours(results, steps):
-    return np.arange(steps) * results['input']['interval_s'] / 3600.0
+    i = results['input']
+    return np.arange(steps) * i.get('history_interval_s',
+                                    i['interval_s']) / 3600.0
 
 
 def limits(results):

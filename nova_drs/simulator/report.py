@@ -44,11 +44,11 @@ LEGEND = (
     'hosts holding an instance (mean); freed = hosts active at the start '
     'and empty at the end; energy = linear power model, idle + (full - '
     'idle) x CPU load per active host, empty hosts off ([drs_balancer] '
-    'host_power_idle_w/full_w); re-hot = relieved hosts hot again in '
-    'the next step (dest: destinations); reclaimed = host '
+    'host_power_idle_w/full_w); re-hot = relieved hosts hot again '
+    'within 300 s (dest: destinations); reclaimed = host '
     'memory ballooning saved (mean, capped at the host\'s RAM); '
     'swap = guest memory beyond a host\'s RAM, GiB x hours; pressure = '
-    'guest-steps with the working set above the balloon.')
+    'guest-ticks (10 s) with the working set above the balloon.')
 
 
 def rows(results):
@@ -65,12 +65,14 @@ def rows(results):
 def summary(results):
     i = results['input']
     h = i['hosts']
-    parts = ['%s trace %s: %d instances (%d unplaced), %d steps of %g s '
-             '(%.1f h), seed %d' % (
-                 i['trace'], i.get('day') or i['trace_dir'],
-                 i['instances'] + i['unplaced_instances'],
-                 i['unplaced_instances'], i['steps'], i['interval_s'],
-                 i['duration_h'], i['seed']),
+    parts = ['%s trace %s: %d instances (%d unplaced), %d samples of %g '
+             's (%.1f h), agents every %g s, measured every %g s, seed %d'
+             % (i['trace'], i.get('day') or i['trace_dir'],
+                i['instances'] + i['unplaced_instances'],
+                i['unplaced_instances'], i['steps'],
+                i.get('history_interval_s', i['interval_s']),
+                i['duration_h'], i['interval_s'],
+                i.get('measure_interval_s', i['interval_s']), i['seed']),
              '%s; balloon %s' % (_hosts_text(h),
                                  i['balloon_policy'] or 'off')]
     if i.get('thresholds'):
@@ -155,8 +157,15 @@ def settings(results):
         ('day', i.get('day') or '-', ''),
         ('trace sample interval', '%g s' % i.get(
             'trace_interval_s', i['interval_s']), ''),
-        ('simulation step', '%g s' % i['interval_s'],
-         '%d steps, %.1f h' % (i['steps'], i['duration_h'])),
+        ('agent interval', '%g s' % i['interval_s'],
+         '%d trace samples, %.1f h' % (i['steps'], i['duration_h'])),
+        ('interpolation', i.get('interpolation', '-'),
+         'linear: between the ends of the sample intervals'),
+        ('measurement grid', '%g s' % i.get(
+            'measure_interval_s', i['interval_s']),
+         'SLA and hotspot time integrated on it'),
+        ('planning interval', '%g s' % i.get(
+            'planning_interval_s', 0.0), 'and at once on a new hotspot'),
         ('seed', _value(i['seed']), 'trace mapping, memory model'
          if 'snapshot' in i else 'flavors, memory model, boot order'),
         ('config files', _value(i.get('config_files', [])), ''),

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 
+from nova_drs import detector
 from nova_drs.model import cluster
 from nova_drs.simulator import engine
 from nova_drs.simulator import placement
@@ -64,15 +65,19 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
     # migration failures are drawn from the simulation's seed too
     options = dataclasses.replace(options, migration=dataclasses.replace(
         options.migration, seed=seed))
-    trace_interval_s = trace.interval_s
+    # NOTE: the trace stays at its own interval: the engine rebuilds the
+    # load between samples (interpolation) and runs the agents every
+    # interval_s of simulated time
     if interval_s:
-        trace = traces.resample(trace, interval_s)
+        options = dataclasses.replace(options, agent_interval_s=interval_s)
+    trace_interval_s = trace.interval_s
     work = workload_mod.from_trace(trace, seed)
     if not spec.count:
         spec = dataclasses.replace(spec, count=placement.auto_host_count(
             work.vcpus, work.memory_mb, spec))
     if not work.has_io:
         spec = dataclasses.replace(spec, disk_mb_s=0.0, net_mb_s=0.0)
+    agent_s = float(options.agent_interval_s or work.interval_s)
     where = placement.first_fit(work.vcpus, work.memory_mb, spec)
     placed = where >= 0
     unplaced = [work.names[i] for i in np.flatnonzero(~placed)]
@@ -91,15 +96,24 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
         'unplaced_names': unplaced[:MAX_LISTED],
         'steps': work.steps,
         'trace_interval_s': trace_interval_s,
-        'interval_s': work.interval_s,
+        # the agents' interval (the "simulation step" of the report)
+        'interval_s': agent_s,
+        # the rows of the history (one per trace sample)
+        'history_interval_s': work.interval_s,
+        'measure_interval_s': engine.tick_seconds(work.interval_s,
+                                                  agent_s),
+        'planning_interval_s': float(
+            options.planning_interval_s
+            or conf.drs_balancer.planning_interval),
+        'interpolation': 'linear' if options.interpolate else 'hold',
         'duration_h': work.steps * work.interval_s / 3600.0,
         'seed': seed,
         'hosts': spec.to_dict(),
         'thresholds': dict(zip(cluster.RESOURCES, map(
             float, cluster.thresholds_from_conf(conf)))),
-        'detector': {'ewma_alpha': conf.drs.ewma_alpha,
-                     'persistence_count': conf.drs.persistence_count,
-                     'persistence_window': conf.drs.persistence_window},
+        'detector': dict(zip(
+            ('ewma_half_life_s', 'persistence_s', 'persistence_window_s'),
+            detector.rules_from_conf(conf))),
         'migration_bandwidth_mb_s':
             conf.drs_balancer.migration_bandwidth_mb_s,
         'instance_cooldown_s': conf.drs_balancer.instance_cooldown,

@@ -152,6 +152,16 @@ class TestLoad(base.BaseTestCase):
         self.assertIn('persistence_count', message)
         self.assertIn('persistence_window', message)
 
+    def test_persistence_above_window_in_seconds(self):
+        path = self._write("""\
+            [drs]
+            persistence_window_s = 20
+            persistence_s = 30
+            """)
+        message = self._load_error(path)
+        self.assertIn('persistence_s (30)', message)
+        self.assertIn('persistence_window_s (20)', message)
+
     def test_nova_conf_with_unrelated_sections(self):
         path = self._write(NOVA_CONF, name='nova.conf')
         conf = config.load([path])

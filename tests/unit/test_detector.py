@@ -105,3 +105,91 @@ class TestHotspotDetector(base.BaseTestCase):
                              drs__persistence_window=1, drs__ewma_alpha=1.0)
         det = detector.HotspotDetector.from_conf(conf)
         self.assertTrue(det.update(['h'], _row(0.75))[0][0])
+
+
+class TestRulesInSeconds(base.BaseTestCase):
+    """Half-life and persistence in seconds: the same at any interval."""
+
+    THRESHOLDS = [0.85, 0.9, 0.9, 0.9]
+
+    def _det(self, **kw):
+        return detector.HotspotDetector(self.THRESHOLDS, **kw)
+
+    def test_defaults_are_the_former_rule_at_10_s(self):
+        # 0.5 and 2 of 3 at the agent's 10 s: same verdicts, same numbers
+        new, old = self._det(), self._det(alpha=0.5, k=2, n=3)
+        self.assertEqual((10.0, 20.0, 30.0), (
+            new.half_life_s, new.persistence_s, new.window_s))
+        for load in (0.3, 1.0, 0.3, 0.95, 0.95, 0.3, 0.3, 0.9, 0.1):
+            self.assertEqual(old.update(['h'], _row(load)),
+                             new.update(['h'], _row(load), dt=10.0))
+        self.assertEqual(old.smoothed(['h']), new.smoothed(['h']))
+
+    def test_weight_follows_the_elapsed_time(self):
+        self.assertEqual(0.5, detector.ewma_weight(10.0, 10.0))
+        self.assertEqual(0.75, detector.ewma_weight(20.0, 10.0))
+        self.assertEqual(1.0, detector.ewma_weight(5.0, 0.0))
+        self.assertAlmostEqual(
+            10.0, detector.half_life_from_alpha(0.5, 10.0))
+        self.assertEqual(0.0, detector.half_life_from_alpha(1.0, 10.0))
+        det = self._det()
+        det.update(['h'], _row(0.0), dt=10.0)
+        det.update(['h'], _row(1.0), dt=20.0)
+        self.assertEqual(0.75, det.smoothed(['h'])[0][0])
+
+    def test_same_seconds_same_verdict_at_any_interval(self):
+        # 25 s above then cool: hot after 20 s at 5 s and at 10 s cycles
+        for dt in (5.0, 10.0):
+            det = self._det(half_life_s=0.0)
+            hot_at = None
+            for i in range(int(60 / dt)):
+                load = 0.95 if i * dt < 25 else 0.1
+                hot = det.update(['h'], _row(load), dt=dt)[0][0]
+                if hot and hot_at is None:
+                    hot_at = (i + 1) * dt
+            self.assertEqual(20.0, hot_at, dt)
+
+    def test_a_sample_longer_than_the_window_fills_it(self):
+        det = self._det()
+        self.assertTrue(det.update(['h'], _row(0.95), dt=300.0)[0][0])
+        # and its successor, cool, covers the whole window again
+        self.assertFalse(det.update(['h'], _row(0.1), dt=300.0)[0][0])
+
+    def test_late_and_early_cycles_keep_2_of_3(self):
+        det = self._det(half_life_s=0.0)
+        det.update(['h'], _row(0.95), dt=10.4)
+        det.update(['h'], _row(0.1), dt=9.7)
+        # 10.4 s above, 9.7 below, then 9.6 s above: 20.0 s above in
+        # the last 29.7 s; the cycles' jitter changes nothing
+        self.assertTrue(det.update(['h'], _row(0.95), dt=9.6)[0][0])
+        # a third cycle: the first one has left the 30 s window
+        self.assertFalse(det.update(['h'], _row(0.1), dt=10.2)[0][0])
+
+    def test_clock_measures_the_elapsed_time(self):
+        now = [100.0]
+        det = self._det(clock=lambda: now[0], half_life_s=0.0)
+        # the first sample covers the nominal interval (10 s)
+        self.assertFalse(det.update(['h'], _row(0.95))[0][0])
+        now[0] += 15.0
+        self.assertTrue(det.update(['h'], _row(0.95))[0][0])
+        self.assertEqual([[True, False, False, False]], det.hot(['h']))
+
+    def test_bad_rules(self):
+        self.assertRaises(ValueError, self._det, persistence_s=40.0)
+        self.assertRaises(ValueError, self._det, half_life_s=-1.0)
+        self.assertRaises(ValueError, self._det, persistence_s=0.0)
+        self.assertRaises(ValueError, self._det, interval_s=0.0)
+        det = self._det()
+        self.assertRaises(ValueError, det.update, ['h'], _row(0.5), dt=-1)
+
+    def test_deprecated_options_converted_with_the_agent_interval(self):
+        from tests.unit import clusters
+        conf = clusters.conf(drs__ewma_alpha=0.75, drs__persistence_count=1,
+                             drs_agent__interval=60.0)
+        self.assertEqual((30.0, 60.0, 180.0), detector.rules_from_conf(conf))
+        det = detector.HotspotDetector.from_conf(conf)
+        self.assertEqual(60.0, det.interval_s)
+        conf = clusters.conf(drs__ewma_half_life_s=5.0,
+                             drs__persistence_s=12.0,
+                             drs__persistence_window_s=60.0)
+        self.assertEqual((5.0, 12.0, 60.0), detector.rules_from_conf(conf))

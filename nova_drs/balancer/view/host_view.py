@@ -285,8 +285,8 @@ def instance_load(guest):
     """The :class:`nova_view.InstanceLoad` of one ``guests[]`` entry.
 
     CPU and memory are the agent's smoothed values (the EWMA of ``[drs]
-    ewma_alpha``; for CPU the guest's demand, used + ready, when the agent
-    reports it), the same smoothing as the host loads the detector
+    ewma_half_life_s``; for CPU the guest's demand, used + ready, when the
+    agent reports it), the same smoothing as the host loads the detector
     compares with the thresholds), so that one busy cycle of one guest
     does not make its host look hot in the model. Disk is read + write and
     network rx + tx, in MiB/s, as the simulator's traces count them; a rate

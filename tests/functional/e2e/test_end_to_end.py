@@ -102,6 +102,11 @@ topic = {topic}
 cpu_set = {cpu_set}
 [drs]
 cpu_threshold = {cpu_threshold}
+# the detector's rules are seconds: 2 of the last 3 {interval} s cycles,
+# as the test was timed with (the defaults are 20 s of 30 s)
+ewma_half_life_s = {interval}
+persistence_s = {persistence}
+persistence_window_s = {window}
 [drs_balloon]
 host_free_target = {free_target}
 """
@@ -264,6 +269,7 @@ class EndToEndTest(base.BaseTestCase):
             cls._service('nova-drs-agent', 'agent-%s' % name, AGENT_CONF,
                          transport=agent_lab.TRANSPORT_URL, uri=host['uri'],
                          host=name, interval=INTERVAL, topic=cls.topic,
+                         persistence=2 * INTERVAL, window=3 * INTERVAL,
                          cpu_set=host['cpu_set'],
                          free_target=HOST_FREE_TARGET,
                          cpu_threshold=CPU_THRESHOLD)

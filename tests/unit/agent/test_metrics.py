@@ -143,9 +143,12 @@ class TestMetricsCalculator(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
+        # samples 1-2 s apart: rules of that many seconds
         self.conf = clusters.conf(drs__memory_threshold=0.6,
-                                  drs__persistence_window=2,
-                                  drs__persistence_count=2,
+                                  drs__persistence_window_s=2.0,
+                                  drs__persistence_s=2.0,
+                                  drs__ewma_half_life_s=2.0,
+                                  drs_agent__interval=1.0,
                                   drs_agent__host='compute-1',
                                   drs_agent__disk_bandwidth_mb_s=10.0)
         self.calc = metrics.MetricsCalculator(self.conf)
@@ -160,7 +163,7 @@ class TestMetricsCalculator(base.BaseTestCase):
             host_sample(2.0, avail_kib=4 * GIB_KIB,
                         disks={'vda': (0, 40960, 0, 0)}),
             [sample(2.0)])
-        # 2 of 2 samples above 0.6: memory hot
+        # 2 s of 2 s above 0.6: memory hot
         self.assertEqual([False, True, False, False], host.hot)
         self.assertAlmostEqual(0.75, host.load_smoothed[1])
         self.assertEqual(0.6, self.calc.thresholds['memory'])
@@ -205,7 +208,7 @@ class TestMetricsCalculator(base.BaseTestCase):
         self.assertEqual(['u2'], gone)
         (g,) = guests
         self.assertAlmostEqual(0.5, g.cpu_util)
-        # alpha 0.5: the first sample seeded 0 CPU
+        # 2 s, one half-life: weight 0.5; the first sample seeded 0 CPU
         self.assertAlmostEqual(0.25, g.smoothed_cpu_util)
         self.assertAlmostEqual(0.25, g.smoothed_cpu_demand)
         # a guest waiting for a CPU half the time: demand above use
@@ -237,27 +240,34 @@ class TestGuestSmoother(base.BaseTestCase):
 
     def test_same_numbers_as_the_detector(self):
         rng = random.Random(42)
-        ewma = detector.HotspotDetector([math.inf] * 4, alpha=0.3, k=1,
-                                        n=1)
-        smoother = metrics.GuestSmoother(0.3)
+        half_life = detector.half_life_from_alpha(0.3, 10.0)
+        ewma = detector.HotspotDetector([math.inf] * 4,
+                                        half_life_s=half_life)
+        smoother = metrics.GuestSmoother(half_life)
         keys = ['a', 'b', 'c']
         for cycle in range(50):
             rows = [[rng.random(), rng.random(), rng.random(), 0.0]
                     for _ in keys]
-            ewma.update(keys, rows)
+            # late and early cycles: the same seconds, the same weights
+            dt = rng.choice((10.0, 9.5, 12.0, 30.0))
+            ewma.update(keys, rows, dt=dt)
             for key, row, expected in zip(keys, rows, ewma.smoothed(keys)):
                 self.assertEqual(tuple(expected[:3]),
-                                 smoother.update(key, *row[:3]))
+                                 smoother.update(key, *row[:3], dt=dt))
             if cycle == 20:
                 ewma.forget('b')
                 smoother.forget('b')
 
     def test_first_sample_seeds_it(self):
-        smoother = metrics.GuestSmoother(0.5)
+        # a half-life of one 10 s interval: weight 0.5
+        smoother = metrics.GuestSmoother(10.0)
         self.assertEqual((0.2, 0.4, 0.6), smoother.update('a', 0.2, 0.4,
                                                           0.6))
         self.assertEqual((0.6, 0.2, 0.3), smoother.update('a', 1.0, 0.0,
                                                           0.0))
+        # a sample twice as long weighs 3/4
+        self.assertEqual((0.15, 0.05, 0.075),
+                         smoother.update('a', 0.0, 0.0, 0.0, dt=20.0))
 
-    def test_bad_alpha(self):
-        self.assertRaises(ValueError, metrics.GuestSmoother, 0.0)
+    def test_bad_half_life(self):
+        self.assertRaises(ValueError, metrics.GuestSmoother, -1.0)

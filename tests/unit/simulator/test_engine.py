@@ -178,24 +178,31 @@ class TestHotspotMigration(base.BaseTestCase):
 class TestBalloon(base.BaseTestCase):
     """One guest of 10,000 MiB alone on a host of 10,000 MiB.
 
-    Steps of one hour; page cache grows 50% of flavor memory per hour;
-    the policy takes at most 100% per cycle (shrink_step 1.0), floor 5%,
-    margin 10% (1,000 MiB), host free target 10% (1,000 MiB).
+    Samples and agent cycles of one hour; page cache grows 50% of flavor
+    memory per hour, tick by tick (10 s); the policy takes at most 100%
+    per cycle (shrink_step 1.0), floor 5%, margin 10% (1,000 MiB), host
+    free target 10% (1,000 MiB). The agent's cycle runs at the end of
+    each hour, on what it measured: its targets apply from then on.
 
-    * step 0: working set 2,000, cache 5,000: backed 7,000, 3,000
-      available: nothing to do.
-    * step 1: cache 8,000 (all the rest), backed 10,000, 0 available:
-      the host needs 1,000; the policy takes the guest's whole step, down
-      to what it uses plus its margin (target 3,000): one change, not one
-      per cycle; backed 3,000, while without a balloon it would be
-      10,000: 7,000 MiB reclaimed.
-    * step 2: working set 9,500 > 3,000: a pressure event; the policy
-      grows the balloon back to 10,000. Backed stays 3,000 (it was
-      measured before), the balloon-free guest has 10,000: 7,000.
-    * step 3: working set 2,000, page cache 5,000: backed 7,000; 3,000
-      available, above the target: nothing to do; 3,000 reclaimed.
+    * hour 0: working set 2,000, cache grows to 5,000: backed 7,000;
+      at its end 3,000 available: nothing to do.
+    * hour 1: cache grows to 8,000 (all the rest), backed 10,000; at its
+      end 0 available: the host needs 1,000; the policy takes the
+      guest's whole step, down to what it uses plus its margin (target
+      3,000): one change, not one per cycle.
+    * hour 2: working set 9,500 > 3,000: a pressure event every tick
+      (360); backed 3,000, the balloon-free guest 10,000: 7,000 MiB
+      reclaimed all hour (the squeezed guest keeps no page cache). At its
+      end the policy gives it all back (10,000).
+    * hour 3: working set 2,000; the page cache grows again from nothing
+      (5,000 an hour), so backed stays 3,000 (its high-water mark) until
+      the cache passes 1,000 (12 minutes), then 2,000 + cache, up to
+      7,000: a mean of 4,600 backed, 5,400 reclaimed (5,394 on the 10 s
+      ticks).
 
-    Mean reclaimed: (0 + 7000 + 7000 + 3000) / 4 = 4,250 MiB.
+    Mean reclaimed: (0 + 0 + 7000 + 5394) / 4 = 3,099 MiB. (Before the
+    simulation clock the policy acted at the start of each hour on that
+    hour's working set, read before it happened.)
     """
 
     def test_reclaim_and_pressure(self):
@@ -209,14 +216,18 @@ class TestBalloon(base.BaseTestCase):
                                page_cache_growth=0.5)
         result = sim.run('none')
         m = result.metrics
-        self.assertAlmostEqual(4250.0 / 1024.0, m['memory_reclaimed_gib'])
-        self.assertEqual(1, m['pressure_events'])
-        self.assertEqual([0, 0, 1, 0],
+        self.assertAlmostEqual((7000.0 + 5394.44) / 4 / 1024.0,
+                               m['memory_reclaimed_gib'], places=4)
+        self.assertEqual(360, m['pressure_events'])
+        self.assertEqual([0, 0, 360, 0],
                          result.history['pressure_events'].tolist())
-        np.testing.assert_allclose([0.0, 7000.0, 7000.0, 3000.0],
-                                   result.history['reclaimed_gib'] * 1024)
-        np.testing.assert_allclose([0.7, 0.3, 0.3, 0.7],
-                                   result.history['memory_load'][:, 0])
+        np.testing.assert_allclose([0.0, 0.0, 7000.0, 5394.44],
+                                   result.history['reclaimed_gib'] * 1024,
+                                   atol=0.01)
+        # hour 2 backs 3,000 of 10,000; hour 3 a mean of 4,606
+        np.testing.assert_allclose([0.3, 0.4606],
+                                   result.history['memory_load'][2:, 0],
+                                   atol=1e-4)
         self.assertEqual(2, m['balloon_changes'])
 
     def test_balloon_off(self):

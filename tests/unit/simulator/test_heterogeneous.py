@@ -80,7 +80,7 @@ class TestTwoHostSizes(base.BaseTestCase):
 
     def test_the_strategy_sees_each_hosts_size(self):
         run = engine._Run(_simulation(), 'none', None)
-        run.smoothed = np.array([[4.0, 9000, 0, 0], [8.0, 9000, 0, 0]])
+        run.view.smoothed = np.array([[4.0, 9000, 0, 0], [8.0, 9000, 0, 0]])
         model = run._model(0.0)
         loads = model.host_load()
         np.testing.assert_allclose([1.0, 9000 / 8192], loads[0, :2])

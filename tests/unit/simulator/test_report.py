@@ -57,7 +57,8 @@ class TestHtmlReport(base.BaseTestCase):
         self.assertTrue(page.startswith('<!DOCTYPE html>\n'))
         self.assertTrue(page.endswith('</html>\n'))
         self.assertIn('<p>planetlab trace /srv/traces/day-1: 3 instances '
-                      '(0 unplaced), 12 steps of 300 s (1.0 h), seed 4</p>',
+                      '(0 unplaced), 12 samples of 300 s (1.0 h), agents '
+                      'every 300 s, measured every 300 s, seed 4</p>',
                       page)
         self.assertIn('<tr><th>strategy</th><th>SLATAH %</th>', page)
         self.assertIn('<tr><td>hotspot</td><td>0.000</td>', page)
@@ -171,8 +172,9 @@ class TestRealReport(base.BaseTestCase):
             '[drs_balancer] (read by the simulation)']}
         self.assertEqual(['0.12', 'override'], balancer['relief_margin'])
         self.assertIn('destination_headroom', balancer)
-        # read by the service only: the simulation does not use them
-        self.assertNotIn('planning_interval', balancer)
+        # the simulated balancer plans every planning_interval
+        self.assertEqual(['60', 'default'], balancer['planning_interval'])
+        # read by the service only: the simulation does not use it
         self.assertNotIn('inventory_refresh_interval', balancer)
         # balloon off: its options decided nothing and are not listed
         self.assertNotIn('[drs_balloon] (read by the simulation)',
