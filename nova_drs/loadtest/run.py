@@ -270,7 +270,8 @@ class LoadTest:
         self._fleet_out = self._ctx.Queue()
         proc = self._ctx.Process(
             target=processes.fleet_main,
-            args=(conf_path, self.params, self._commands, self._fleet_out),
+            args=(conf_path, self.params, self._commands, self._fleet_out,
+                  self.args.senders),
             daemon=True, name='loadtest-agents')
         proc.start()
         self._fleet = proc
@@ -761,6 +762,9 @@ def parse_args(argv):
     p.add_argument('--interval', type=float, default=10.0,
                    help='the agents\' reporting interval, seconds')
     p.add_argument('--partitions', type=int, default=32)
+    p.add_argument('--senders', type=int, default=8,
+                   help='threads sending the simulated agents\' reports '
+                   '(each send waits for the broker\'s confirmation)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--window', type=float, default=30.0,
                    help='seconds each throughput phase is measured')

@@ -149,6 +149,8 @@ def main(argv=None):
                         'also checks it (listener) and discards it, "all" '
                         'also stores it in the host view')
     parser.add_argument('--timeout', type=float, default=300.0)
+    parser.add_argument('--senders', type=int, default=8,
+                        help='threads publishing the reports')
     args = parser.parse_args(argv)
 
     if not agent_bench.broker_answers(args.transport_url):
@@ -182,7 +184,7 @@ def _run(args, conf, queue, listener, host_view, agents, agent_bench,
          references):
     fleet = agents.AgentFleet(
         conf, _placement(args.hosts, args.instances_per_host), HOST_VCPUS,
-        HOST_MEMORY_MB)
+        HOST_MEMORY_MB, senders=args.senders)
     names = list(fleet.hosts)
     start = time.monotonic()
     now = time.time()
