@@ -19,6 +19,7 @@ import datetime
 import math
 
 import sqlalchemy as sa
+from sqlalchemy import orm
 
 from nova_drs.balancer import plan_states
 from nova_drs.db import common
@@ -104,7 +105,7 @@ class HostStatesMixin(object):
                     models.HostStateRow.host.in_(chunk))))
         return sorted(found, key=lambda row: row.host)
 
-    def list_host_states_since(self, since):
+    def list_host_states_since(self, since, without=()):
         """The rows written since each reporter's time in ``since``.
 
         For :class:`nova_drs.db.host_state_cache.HostStateCache`, which
@@ -116,6 +117,9 @@ class HostStatesMixin(object):
 
         :param since: ``{reported_by: naive UTC datetime}``; an empty
             mapping reads every row
+        :param without: columns not to read (e.g. ``balloon``, the
+            largest, which a replica judging other replicas' hosts does
+            not use); reading one of them from a row raises
         :returns: the rows of each named reporter with ``updated_at``
             after its time, and every row of the reporters not named, as
             :class:`~nova_drs.db.models.HostStateRow` in no set order
@@ -124,6 +128,10 @@ class HostStatesMixin(object):
         since = {reporter: common.utc(when)
                  for reporter, when in since.items()}
         query = sa.select(row)
+        if without:
+            query = query.options(*(
+                orm.defer(getattr(row, column), raiseload=True)
+                for column in without))
         if since:
             # each term is a range of ix_host_states_reported_by_updated_at
             query = query.where(sa.or_(

@@ -178,6 +178,18 @@ class HostStateTests(object):
             'replica-a': later.replace(tzinfo=datetime.timezone.utc),
             'replica-b': later, 'replica-c': later}))
 
+    def test_list_since_without_a_column(self):
+        state = host_state('host-1')
+        state.__dict__['balloon'] = {'reclaimed_mb': 2048.0}
+        self.db.save_host_states([state], 'replica-a')
+        row, = self.db.list_host_states_since({}, without=('balloon',))
+        self.assertEqual(0.25, row.load['cpu'])
+        self.assertNotIn('balloon', row.__dict__)
+        self.assertRaises(sa.exc.SQLAlchemyError, getattr, row,
+                          'balloon')
+        row, = self.db.list_host_states_since({})
+        self.assertEqual({'reclaimed_mb': 2048.0}, row.balloon)
+
     def test_count(self):
         self.assertEqual(0, self.db.count_host_states())
         self.db.save_host_states(
