@@ -338,6 +338,12 @@ class AgentFleet:
     def stop(self):
         senders, self._senders = self._senders, []
         for work, _ in senders:
+            # what is still waiting is not sent: the test is over
+            while True:
+                try:
+                    work.get_nowait()
+                except queue.Empty:
+                    break
             work.put(None)
         for _, thread in senders:
             thread.join(10.0)
