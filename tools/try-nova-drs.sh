@@ -24,6 +24,13 @@ REPORT=nova-drs-report
 drs_header "nova-drs simulate --report $REPORT $*"
 nova-drs simulate --report "$REPORT" "$@"
 
+# your own cluster: a snapshot (here the example one) replaying the
+# sample traces, its hosts and placement as exported
+SNAPSHOT=nova_drs/data/example-snapshot.json
+drs_header "nova-drs simulate --snapshot $SNAPSHOT --no-report"
+nova-drs simulate --snapshot "$SNAPSHOT" --strategies none,hotspot \
+    --no-report
+
 cat <<EOT
 
 Open $REPORT/index.html for the plots. Replay a whole PlanetLab day, or
@@ -31,6 +38,10 @@ your own traces, with for example:
 
     .venv/bin/nova-drs simulate --trace-dir /path/to/traces/planetlab \\
         --day 20110303 --hosts 200
+
+simulate your own cluster from its snapshot (nova-drs snapshot export):
+
+    .venv/bin/nova-drs simulate --snapshot cluster.json --trace bitbrains
 
 and plan migrations for a cluster snapshot (format: doc/source/snapshot-format.rst):
 

@@ -139,8 +139,12 @@ class BalancerManager:
         self.coordinator = coordination.Coordinator(conf,
                                                     partitions=partitions)
         self.replica_id = self.coordinator.member_id
+        # two windows: consolidation packs by the guests' peaks over a
+        # day, hotspot and balance judge destinations on the last
+        # minutes (destination_peak_window; 0: not kept)
         self.view = host_view_mod.HostView(
-            conf, peak_window_s=conf.drs_balancer.consolidation_peak_window)
+            conf, peak_window_s=conf.drs_balancer.consolidation_peak_window,
+            recent_window_s=conf.drs_balancer.destination_peak_window)
         self.services = consolidation.Services(self.conn)
         #: host -> consolidation state (empty, disabled) of the owned
         #: hosts, as the latest cycle saw them (for the host states)

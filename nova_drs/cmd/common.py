@@ -111,3 +111,22 @@ def load_conf(args):
         return config.load(args.config_file, args.config_dir)
     except config.ConfigError as e:
         raise CommandError(str(e))
+
+
+def load_snapshot(path):
+    """The :class:`~nova_drs.model.cluster.ClusterModel` of a snapshot.
+
+    ``nova-drs plan --snapshot`` and ``nova-drs simulate --snapshot``
+    read snapshots through here: one reader, one set of checks
+    (:mod:`nova_drs.model.snapshot`).
+
+    :raises CommandError: unreadable or invalid snapshot, the message
+        naming the file and the field
+    """
+    from nova_drs.model import snapshot
+
+    try:
+        return snapshot.load(path)
+    except snapshot.SnapshotError as e:
+        raise CommandError('%s: %s' % (path, e)
+                           if not str(e).startswith(path) else str(e))

@@ -24,7 +24,6 @@ import prettytable
 
 from nova_drs.balancer import strategies
 from nova_drs.cmd import common
-from nova_drs.model import snapshot
 
 EXIT_OK = common.EXIT_OK
 
@@ -60,12 +59,7 @@ def _plan_table(plan):
 def cmd_plan(args):
     conf = _load_conf(args)
     name = args.strategy or conf.drs_balancer.strategy
-    try:
-        model = snapshot.load(args.snapshot)
-    except snapshot.SnapshotError as e:
-        raise CommandError('%s: %s' % (args.snapshot, e)
-                           if not str(e).startswith(args.snapshot)
-                           else str(e))
+    model = common.load_snapshot(args.snapshot)
     try:
         strategy = strategies.load(name, conf)
     except strategies.StrategyNotFound as e:

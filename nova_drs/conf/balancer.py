@@ -143,6 +143,26 @@ BALANCER_OPTS = [
              'destinations up to it).\n\n'
              'Related options:\n\n'
              '* ``[drs_balancer] destination_headroom``'),
+    cfg.IntOpt(
+        'destination_peak_window', default=900, min=0, max=6 * 3600,
+        help='Seconds of recent history a destination is judged on. A '
+             'host\'s load after a move is taken as its guests\' worst '
+             'recent time slice (their smoothed loads summed slice by '
+             'slice, slices aligned in time) plus the moved guest at its '
+             'load now, instead of its guests\' load now: a guest that '
+             'dipped for a single sample makes its host look emptier '
+             'than it is, and a host filled on that dip is hot again '
+             'when the guest comes back (on PlanetLab days, most '
+             'destinations hot again five minutes later were such '
+             'hosts; 15 minutes of history catches nearly all). The hot '
+             'host\'s own relief is still judged on its load now. Kept '
+             'by the balancer in bounded memory (twelve slices per '
+             'guest); where it has no history yet, the load now is '
+             'used. 0 turns it off (destinations judged on the load '
+             'now, the rule of earlier releases).\n\n'
+             'Related options:\n\n'
+             '* ``[drs_balancer] destination_headroom``\n'
+             '* ``[drs_balancer] consolidation_peak_window``'),
     cfg.FloatOpt(
         'host_power_idle_w', default=175.0, min=0.0, max=100000.0,
         help='Power in watts of a powered-on host running at 0% CPU, for '

@@ -119,6 +119,12 @@ class Instances:
     #: guests that are busy at different hours do not add up), NaN where
     #: not known; None: only ``peak`` (or nothing) is known
     peak_slices: np.ndarray = None
+    #: (instances, slices, 4) the same maxima per slice of a short recent
+    #: window (``[drs_balancer] destination_peak_window``), slices aligned
+    #: in time across instances, NaN where not known; None: not known.
+    #: Destinations are judged on it (see :meth:`ClusterModel.
+    #: host_recent_excess`)
+    recent_slices: np.ndarray = None
 
     def __len__(self):
         return len(self.names)
@@ -208,6 +214,75 @@ class ClusterModel:
             i.vcpus * np.clip(peak[:, 0], 0.0, 1.0), peak[:, 1],
             peak[:, 2], peak[:, 3]])
         return np.fmax(demand, as_demand)
+
+    def recent_excess(self, rows=None):
+        """How far each recent slice is above the demand now, or None.
+
+        Shape (n, slices, 4), float32, in the units of
+        :meth:`instance_demand`, at least 0 (0 where a slice has no
+        sample), from ``instances.recent_slices``; None when the model
+        has none.
+
+        :param rows: instance indices (None: every instance)
+        """
+        slices = self.instances.recent_slices
+        if slices is None:
+            return None
+        i = self.instances
+        if rows is None:
+            rows = slice(None)
+        slices = slices[rows]
+        vcpus = np.asarray(i.vcpus[rows], dtype=np.float32)
+        util = np.asarray(i.cpu_util[rows], dtype=np.float32)
+        excess = np.empty(slices.shape, dtype=np.float32)
+        # NOTE: float32 and in place: a region's instances have tens of
+        # millions of slice values, planned every cycle
+        np.clip(slices[:, :, CPU], 0.0, 1.0, out=excess[:, :, CPU])
+        excess[:, :, CPU] -= util[:, None]
+        excess[:, :, CPU] *= vcpus[:, None]
+        for col, now in ((MEMORY, i.mem_used_mb), (DISK, i.disk_mb_s),
+                         (NETWORK, i.net_mb_s)):
+            np.subtract(slices[:, :, col],
+                        np.asarray(now[rows], dtype=np.float32)[:, None],
+                        out=excess[:, :, col])
+        # fmax: a slice without a sample (NaN) adds nothing
+        np.fmax(excess, 0.0, out=excess)
+        return excess
+
+    def host_recent_excess(self, excess=None):
+        """Per host and recent slice, its guests' excess summed, or None.
+
+        Shape (hosts, slices, 4), float64: slices are aligned in time
+        across instances, so the maximum over a host's slices, added to
+        its guests' demand now, is their worst recent moment together
+        (each guest counted at the larger of its slice and its load now),
+        not the sum of their peaks. None when the model has no recent
+        slices.
+
+        :param excess: :meth:`recent_excess` if already computed
+        """
+        if excess is None:
+            excess = self.recent_excess()
+        if excess is None:
+            return None
+        n_hosts = len(self.hosts)
+        width = excess.shape[1] * excess.shape[2]
+        out = np.zeros((n_hosts, width))
+        flat = excess.reshape(len(excess), width)
+        # only the instances with some excess count (a guest whose load
+        # now is its recent peak adds nothing): sorted by host, summed
+        # per host in one pass
+        rows = np.flatnonzero(flat.max(axis=1) > 0.0) if len(flat) \
+            else np.zeros(0, dtype=np.int64)
+        if rows.size:
+            hosts = self.instances.host[rows]
+            order = np.argsort(hosts, kind='stable')
+            hosts = hosts[order]
+            starts = np.flatnonzero(np.concatenate(
+                [[True], hosts[1:] != hosts[:-1]]))
+            out[hosts[starts]] = np.add.reduceat(
+                flat[rows[order]], starts, axis=0)
+        return out.reshape((n_hosts,) + excess.shape[1:])
 
     def instance_allocation(self):
         """Flavor vCPUs and memory of each instance, shape (instances, 2)."""

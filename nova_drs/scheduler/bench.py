@@ -167,6 +167,7 @@ def run(hosts_count, requests, target_ms, out=sys.stdout):
                 # the machine's speed now, as the agent's benchmark
                 # measures it (not counted in the request's time)
                 references.append(agent_bench.reference_ms())
+        reads = state.host_state_reads()
         state.stop()
 
     median = statistics.median(timings)
@@ -184,6 +185,11 @@ def run(hosts_count, requests, target_ms, out=sys.stdout):
                  _percentile(timings, 0.95), max(timings)))
     out.write('  one refresh from the database (background thread): '
               'median %.1f ms\n' % (statistics.median(refresh_s) * 1000.0))
+    # the first refresh reads every row, the next ones only what changed
+    # since (nothing here): what the delta reads save
+    out.write('  host_states reads: %d (%d full), %d rows, ~%d bytes in all\n'
+              % (reads['reads'], reads['full_reads'], reads['rows'],
+                 reads['bytes']))
     factor = agent_bench.speed_factor(references)
     out.write('  machine-speed factor %.2f (reference %.2f ms against %.2f '
               'ms when quiet): median %.3f ms normalised\n' % (

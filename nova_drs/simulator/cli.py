@@ -96,7 +96,18 @@ def add_parser(sub, add_config_args, load_conf):
                    help='Seconds between the samples of a PlanetLab file '
                         '(default: the day divided by the number of '
                         'samples, 300 for CoMon\'s 288). Bitbrains files '
-                        'carry timestamps.')
+                        'carry timestamps: their period is read from '
+                        'them, and a value given here that is not that '
+                        'period is an error.')
+    p.add_argument('--snapshot', metavar='FILE',
+                   help='Simulate this cluster: a snapshot from "nova-drs '
+                        'snapshot export" (doc/source/snapshot-format.rst). '
+                        'Its hosts (sizes, reserved resources, allocation '
+                        'ratios, zones, aggregates, disabled), its '
+                        'instances where they are (flavors, server groups, '
+                        'opt-outs) replay the trace\'s VMs, drawn for them '
+                        'by --seed (see doc/source/simulator.rst). Not '
+                        'with the host options (--hosts, --host-vcpus...).')
     p.add_argument('--hosts', type=_number(int, '--hosts', 1), metavar='N',
                    help='Number of hosts (default: enough for every '
                         'instance packed, plus 50%%).')
@@ -321,7 +332,50 @@ def spec_from_args(args):
     return spec
 
 
+#: the options that describe generated hosts: a snapshot has its own
+HOST_OPTIONS = ('hosts', 'host_vcpus', 'host_memory_mb',
+                'reserved_host_memory_mb', 'cpu_allocation_ratio',
+                'ram_allocation_ratio', 'host_disk_mb_s', 'host_net_mb_s')
+
+
+def load_snapshot(args):
+    """The snapshot's model; CommandError when it cannot be simulated."""
+    given = ['--' + o.replace('_', '-') for o in HOST_OPTIONS
+             if getattr(args, o, None) is not None]
+    if given:
+        raise common.CommandError(
+            '%s: not with --snapshot (the snapshot\'s hosts are simulated)'
+            % ', '.join(given))
+    model = common.load_snapshot(args.snapshot)
+    if not len(model.instances):
+        raise common.CommandError('%s: the snapshot has no instances to '
+                                  'simulate' % args.snapshot)
+    return model
+
+
+def _build(args, conf, names, model, spec):
+    """The scenario: the trace on a snapshot's ``model`` or on ``spec``."""
+    from nova_drs.simulator import locate
+    from nova_drs.simulator import scenario
+
+    directory, day = locate.find(args.trace, args.trace_dir, args.day)
+    trace = traces.load(args.trace, directory, args.trace_interval)
+    extra = {'day': day, 'sample': not args.trace_dir,
+             'config_files': list(args.config_file), 'strategies': names}
+    if model is not None:
+        return scenario.build_snapshot(
+            trace, model, args.snapshot, conf, options_from_args(args),
+            seed=args.seed, interval_s=args.interval, extra_info=extra)
+    return scenario.build(
+        trace, spec, conf, options_from_args(args), seed=args.seed,
+        interval_s=args.interval, extra_info=extra)
+
+
 def cmd_simulate(args, load_conf):
+    if args.snapshot and (args.bench or getattr(args, 'pack_bench', False)):
+        # the benchmarks build their own clusters
+        raise common.CommandError('--snapshot: not with --bench or '
+                                  '--pack-bench')
     if args.bench:
         from nova_drs.simulator import bench
         return bench.cmd_bench(args, load_conf)
@@ -331,24 +385,18 @@ def cmd_simulate(args, load_conf):
             return packbench.cmd_pack_bench(args, load_conf)
         except (ValueError, traces.TraceError) as e:
             raise common.CommandError('--pack-bench: %s' % e)
-    from nova_drs.simulator import locate
     from nova_drs.simulator import progress as progress_mod
     from nova_drs.simulator import report
     from nova_drs.simulator import scenario
 
     conf = load_conf(args)
     names = parse_strategies(args.strategies, conf)
-    spec = spec_from_args(args)
+    # the hosts are checked before the output directory is made
+    model = load_snapshot(args) if args.snapshot else None
+    spec = None if model is not None else spec_from_args(args)
     report_dir = _check_output(args)
     try:
-        directory, day = locate.find(args.trace, args.trace_dir, args.day)
-        trace = traces.load(args.trace, directory, args.trace_interval)
-        scen = scenario.build(
-            trace, spec, conf, options_from_args(args), seed=args.seed,
-            interval_s=args.interval,
-            extra_info={'day': day, 'sample': not args.trace_dir,
-                        'config_files': list(args.config_file),
-                        'strategies': names})
+        scen = _build(args, conf, names, model, spec)
     except traces.TraceError as e:
         raise common.CommandError(str(e))
     progress = progress_mod.Progress(scen.simulation.workload.steps

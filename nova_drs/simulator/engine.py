@@ -28,8 +28,15 @@ Every step of ``interval_s`` seconds, in this order:
    its instances did not change. An instance already migrating or queued
    is opted out; ``last_migrated_s`` is the time since its last
    migration completed, so ``[drs_balancer] instance_cooldown`` applies.
+   The model also carries each instance's recent slices
+   (``instances.recent_slices``): the smoothed loads of the last
+   ``[drs_balancer] destination_peak_window`` seconds, as the live
+   balancer's host view keeps them from what the agents publish
+   (:func:`recent_slices`), so destinations are judged on their guests'
+   recent peak as they are in production.
 """
 
+import collections
 import dataclasses
 import math
 import time
@@ -37,6 +44,7 @@ import time
 import numpy as np
 
 from nova_drs.balancer import strategies
+from nova_drs.balancer.view import peaks as peaks_mod
 from nova_drs import detector as detector_mod
 from nova_drs.model import cluster
 from nova_drs.simulator import ballooning
@@ -82,11 +90,21 @@ class Simulation:
     :param workload: :class:`~.workload.Workload` of the placed instances.
     :param hosts: :class:`~nova_drs.model.cluster.Hosts`.
     :param placement: initial host index of every instance.
+    :param layout: a :class:`~nova_drs.model.cluster.ClusterModel` of the
+        same hosts and instances (a snapshot's) whose server groups,
+        zones, aggregates and instance opt-outs the strategies see; None:
+        none of them.
+
+    Hosts may differ in size: every capacity is per host (the rows of
+    :attr:`capacity`, the RAM guests can use, the balloon policy's host
+    memory).
     """
 
-    def __init__(self, workload, hosts, placement, conf, options=None):
+    def __init__(self, workload, hosts, placement, conf, options=None,
+                 layout=None):
         self.workload = workload
         self.hosts = hosts
+        self.layout = layout
         self.placement = np.asarray(placement, dtype=np.int64)
         if (self.placement < 0).any():
             raise ValueError('every simulated instance must be placed')
@@ -155,6 +173,11 @@ class _Run:
             ram_mb=self.ram)
         self.migrated_at = np.full(self.n, -math.inf)
         self.smoothed = None
+        #: (time, smoothed demand) published in the last
+        #: destination_peak_window seconds, oldest first
+        self.published = collections.deque()
+        self.recent_window_s = float(
+            conf.drs_balancer.destination_peak_window)
         self.dirty = np.zeros(self.n)
         self.host_index = {h: i for i, h in enumerate(sim.hosts.names)}
         self.inst_index = {v: i for i, v in enumerate(w.names)}
@@ -182,6 +205,11 @@ class _Run:
             opt_out[m.instance] = True
         for i, _src, _dst in self.scheduler.queue:
             opt_out[i] = True
+        layout = self.sim.layout
+        group = np.full(self.n, cluster.NO_GROUP, dtype=np.int64)
+        if layout is not None:
+            group = layout.instances.group
+            opt_out |= layout.instances.opt_out
         s = self.smoothed
         vcpus = w.vcpus.astype(float)
         instances = cluster.Instances(
@@ -191,10 +219,27 @@ class _Run:
             mem_used_mb=np.minimum(s[:, 1], w.memory_mb),
             disk_mb_s=s[:, 2].copy(), net_mb_s=s[:, 3].copy(),
             dirty_rate_mb_s=self.dirty,
-            group=np.full(self.n, cluster.NO_GROUP, dtype=np.int64),
-            opt_out=opt_out,
-            last_migrated_s=np.maximum(now - self.migrated_at, 0.0))
-        return cluster.ClusterModel(self.sim.hosts, instances)
+            group=group, opt_out=opt_out,
+            last_migrated_s=np.maximum(now - self.migrated_at, 0.0),
+            recent_slices=recent_slices(self.published, now,
+                                        self.recent_window_s, w.vcpus,
+                                        w.memory_mb))
+        if layout is None:
+            return cluster.ClusterModel(self.sim.hosts, instances)
+        return cluster.ClusterModel(self.sim.hosts, instances, layout.groups,
+                                    layout.zones, layout.aggregate_sets)
+
+    def _publish(self, at):
+        """What the agents publish at ``at``: the smoothed loads.
+
+        Kept for the last ``destination_peak_window`` seconds only.
+        """
+        if self.recent_window_s <= 0:
+            return
+        self.published.append((at, self.smoothed))
+        while self.published and \
+                self.published[0][0] <= at - self.recent_window_s:
+            self.published.popleft()
 
     def _due(self, t, hot_any):
         if self.strategy is None:
@@ -245,6 +290,7 @@ class _Run:
             hot = np.asarray(self.detector.update(names, loads))
             self.smoothed = demand.copy() if self.smoothed is None else (
                 self.alpha * demand + (1.0 - self.alpha) * self.smoothed)
+            self._publish(now + T)
             start_host = self.host.copy()
             windows = self.scheduler.advance(now, T, self.host,
                                              self.guests.backed, self.dirty)
@@ -273,3 +319,39 @@ class _Run:
             'balloon_changes': self.balloon_changes,
         })
         return RunResult(self.name, result, self.acc.history)
+
+
+def recent_slices(published, now, window_s, vcpus, memory_mb):
+    """The model's ``instances.recent_slices`` from published loads.
+
+    As the balancer's short :class:`~nova_drs.balancer.view.peaks.
+    PeakTracker` would hold them at ``now``: the window cut into
+    :data:`~nova_drs.balancer.view.peaks.BUCKETS` slices aligned in time
+    (slice ``k`` in row ``k`` modulo BUCKETS), each the maximum of the
+    samples in it, NaN where none; in the model's units (CPU as a share
+    of the vCPUs, 0-1; memory at most the flavor's).
+
+    :param published: (time, (instances, 4) smoothed demand in cores,
+        MiB, MB/s, MB/s), oldest first
+    :returns: (instances, BUCKETS, 4) float32, or None when the window is
+        off or nothing was published in it
+    """
+    if window_s <= 0:
+        return None
+    slice_s = window_s / peaks_mod.BUCKETS
+    current = int(np.floor(now / slice_s))
+    out = None
+    for at, demand in published:
+        number = int(np.floor(at / slice_s))
+        if number <= current - peaks_mod.BUCKETS or number > current:
+            continue
+        if out is None:
+            out = np.full((len(demand), peaks_mod.BUCKETS, 4), np.nan,
+                          dtype=np.float32)
+        values = np.column_stack([
+            np.clip(demand[:, 0] / np.maximum(vcpus, 1), 0.0, 1.0),
+            np.minimum(demand[:, 1], memory_mb), demand[:, 2],
+            demand[:, 3]])
+        row = out[:, number % peaks_mod.BUCKETS]
+        out[:, number % peaks_mod.BUCKETS] = np.fmax(row, values)
+    return out

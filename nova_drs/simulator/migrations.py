@@ -27,6 +27,8 @@ moves its instance; an aborted or failed one leaves it on its source.
 import dataclasses
 import math
 
+import numpy as np
+
 from nova_drs.simulator import precopy
 
 
@@ -61,11 +63,18 @@ class Window:
         return self.done and self.outcome == precopy.COMPLETED
 
 
+def _links(bandwidth_mb_s):
+    if np.ndim(bandwidth_mb_s):
+        return np.asarray(bandwidth_mb_s, dtype=float)
+    return float(bandwidth_mb_s)
+
+
 class Scheduler:
     """Queue and in-flight migrations of one simulated cluster.
 
     :param bandwidth_mb_s: host link when ``config.host_link_mb_s`` is 0
-        (``[drs_balancer] migration_bandwidth_mb_s``).
+        (``[drs_balancer] migration_bandwidth_mb_s``): one value for
+        every host or an array of one per host.
     :param flavor_mb: flavor memory of every instance (Nova's timeouts
         scale with it); None: every guest counts as the 2 GiB minimum.
     :param config: :class:`~.precopy.Config` (Nova's defaults if None).
@@ -76,7 +85,10 @@ class Scheduler:
         self.max_total = int(max_total)
         self.max_per_host = int(max_per_host)
         self.config = config or precopy.Config()
-        self.host_link = float(self.config.host_link_mb_s or bandwidth_mb_s)
+        # NOTE: a per-host array when hosts have links of their own
+        self.host_link = (float(self.config.host_link_mb_s)
+                          if self.config.host_link_mb_s
+                          else _links(bandwidth_mb_s))
         self.cluster_link = float(self.config.cluster_link_mb_s)
         self.flavor_mb = flavor_mb
         self.rng = self.config.rng()

@@ -44,7 +44,8 @@ runs until Nova's timeout (or forever with the timeout disabled, as with
 Nova).
 
 Bandwidth (:func:`shares`): every host has a migration link of
-``host_link_mb_s`` shared equally by the migrations running on it as
+``host_link_mb_s`` (one value for every host, or one per host when hosts
+differ) shared equally by the migrations running on it as
 source or target, and the cluster may have a link of ``cluster_link_mb_s``
 shared equally by all running migrations. A migration gets the smallest
 of its source's, its target's and the cluster's share; shares are
@@ -142,15 +143,24 @@ def max_downtime_s(config, flavor_mb, elapsed_s):
 
 
 def shares(flights, host_link_mb_s, cluster_link_mb_s=0.0):
-    """Bandwidth of every flight of ``flights`` (list, same order)."""
+    """Bandwidth of every flight of ``flights`` (list, same order).
+
+    :param host_link_mb_s: every host's link, MB/s, or a sequence of
+        them indexed by host.
+    """
     on_host = {}
     for f in flights:
         on_host[f.source] = on_host.get(f.source, 0) + 1
         on_host[f.target] = on_host.get(f.target, 0) + 1
     cluster = (cluster_link_mb_s / len(flights) if cluster_link_mb_s
                else math.inf)
-    return [min(host_link_mb_s / on_host[f.source],
-                host_link_mb_s / on_host[f.target], cluster)
+    if np.ndim(host_link_mb_s):
+        link = host_link_mb_s.__getitem__
+    else:
+        def link(_host):
+            return host_link_mb_s
+    return [min(link(f.source) / on_host[f.source],
+                link(f.target) / on_host[f.target], cluster)
             for f in flights]
 
 

@@ -71,15 +71,8 @@ def summary(results):
                  i['instances'] + i['unplaced_instances'],
                  i['unplaced_instances'], i['steps'], i['interval_s'],
                  i['duration_h'], i['seed']),
-             '%d hosts of %d cores, %d MiB (%d reserved), allocation ratios '
-             '%g/%g%s; balloon %s' % (
-                 h['count'], h['vcpus'], h['memory_mb'],
-                 h['reserved_host_memory_mb'], h['cpu_allocation_ratio'],
-                 h['ram_allocation_ratio'],
-                 ', disk %g MB/s, network %g MB/s' % (
-                     h['disk_mb_s'], h['net_mb_s'])
-                 if h['disk_mb_s'] or h['net_mb_s'] else '',
-                 i['balloon_policy'] or 'off')]
+             '%s; balloon %s' % (_hosts_text(h),
+                                 i['balloon_policy'] or 'off')]
     if i.get('thresholds'):
         parts.append('[drs] thresholds: %s' % ', '.join(
             '%s %g' % kv for kv in i['thresholds'].items()))
@@ -97,6 +90,24 @@ def summary(results):
             ', ...' if i['unplaced_instances'] > len(i['unplaced_names'])
             else ''))
     return parts
+
+
+def _hosts_text(h):
+    """The hosts in one line: identical ones, or a snapshot's kinds."""
+    if 'kinds' in h:
+        # a snapshot's hosts (scenario.describe_hosts), maybe of several
+        # sizes
+        return '%d hosts from snapshot %s: %s%s' % (
+            h['count'], h.get('snapshot', '-'), '; '.join(h['kinds']),
+            ' (%d disabled)' % h['disabled'] if h.get('disabled') else '')
+    return ('%d hosts of %d cores, %d MiB (%d reserved), allocation ratios '
+            '%g/%g%s' % (
+                h['count'], h['vcpus'], h['memory_mb'],
+                h['reserved_host_memory_mb'], h['cpu_allocation_ratio'],
+                h['ram_allocation_ratio'],
+                ', disk %g MB/s, network %g MB/s' % (
+                    h['disk_mb_s'], h['net_mb_s'])
+                if h['disk_mb_s'] or h['net_mb_s'] else ''))
 
 
 def _value(value):
@@ -146,14 +157,24 @@ def settings(results):
             'trace_interval_s', i['interval_s']), ''),
         ('simulation step', '%g s' % i['interval_s'],
          '%d steps, %.1f h' % (i['steps'], i['duration_h'])),
-        ('seed', _value(i['seed']), 'flavors, memory model, boot order'),
+        ('seed', _value(i['seed']), 'trace mapping, memory model'
+         if 'snapshot' in i else 'flavors, memory model, boot order'),
         ('config files', _value(i.get('config_files', [])), ''),
     ]
+    snap = i.get('snapshot')
+    if snap:
+        run.append(('snapshot', snap['file'], '%d server groups, %d '
+                    'instances opted out, zones %s' % (
+                        snap['server_groups'], snap['opted_out_instances'],
+                        _value(snap['availability_zones']))))
     names = i.get('strategies') or list(results['strategies'])
     run += [('strategy %s' % name, 'destination policy %s' % policy,
              source) for name, policy, source in _policies(
                  names, conf_settings)]
-    hosts = [(key, _value(value), '') for key, value in i['hosts'].items()]
+    hosts = [(key, _value(value), '') for key, value in i['hosts'].items()
+             if key != 'kinds']
+    # a snapshot's hosts: one row per size, each a text of its own
+    hosts += [('size', kind, '') for kind in i['hosts'].get('kinds', ())]
     options = [(key, _value(value), '')
                for key, value in i.get('options', {}).items()]
     out = [('Run', run), ('Hosts', hosts),

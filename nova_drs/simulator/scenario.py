@@ -40,6 +40,7 @@ MAX_LISTED = 20
 @dataclasses.dataclass
 class Scenario:
     simulation: engine.Simulation
+    #: the hosts' :class:`~.placement.HostSpec`; None: a snapshot's hosts
     spec: placement.HostSpec
     unplaced: list
     info: dict
@@ -109,6 +110,139 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
     }
     info.update(extra_info or {})
     return Scenario(sim, spec, unplaced, info)
+
+
+#: At most this many host kinds (sizes) are listed in the report.
+MAX_HOST_KINDS = 10
+
+
+def build_snapshot(trace, model, source, conf, options=None, seed=0,
+                   interval_s=None, extra_info=None):
+    """The snapshot ``model``'s cluster replaying ``trace``.
+
+    The hosts are the snapshot's, sizes, reserved resources, allocation
+    ratios, zones, aggregates and disabled flags included; the instances
+    keep their flavors, hosts (the initial placement: nothing is placed
+    again), server groups and opt-outs; each replays the trace VM
+    :func:`~.workload.map_traces` draws for it
+    (:func:`~.workload.from_instances`). The snapshot's measured state
+    (instance loads, host base loads, agents' thresholds and hot flags,
+    times since the last migration) is not replayed: the loads come from
+    the trace and the simulated agents measure them.
+
+    :param model: :class:`~nova_drs.model.cluster.ClusterModel` of the
+        snapshot, with at least one instance.
+    :param source: the snapshot's path, for the report.
+    """
+    options = options or engine.Options()
+    options = dataclasses.replace(options, migration=dataclasses.replace(
+        options.migration, seed=seed))
+    trace_interval_s = trace.interval_s
+    if interval_s:
+        trace = traces.resample(trace, interval_s)
+    inst = model.instances
+    work, pick = workload_mod.from_instances(
+        trace, inst.names, inst.vcpus, inst.memory_mb, seed)
+    hosts = dataclasses.replace(model.hosts, base_load=None,
+                                thresholds=None, hot=None)
+    if not work.has_io:
+        # the trace has no disk or network demand: not tracked, as with
+        # --hosts
+        zeros = np.zeros(len(hosts))
+        hosts = dataclasses.replace(hosts, disk_capacity_mb_s=zeros,
+                                    net_capacity_mb_s=zeros.copy())
+    layout = cluster.ClusterModel(hosts, inst, model.groups, model.zones,
+                                  model.aggregate_sets)
+    sim = engine.Simulation(work, hosts, inst.host.copy(),
+                            settings.RecordingConf(conf), options,
+                            layout=layout)
+    trace_names = [workload_mod.instance_name(trace.names[k])
+                   for k in pick]
+    info = {
+        'trace': trace.kind,
+        'trace_dir': trace.source,
+        'vms_in_trace': len(trace) + len(trace.skipped),
+        'vms_skipped': [{'name': n, 'reason': r} for n, r in trace.skipped],
+        'instances': len(inst),
+        'unplaced_instances': 0,
+        'unplaced_names': [],
+        'steps': work.steps,
+        'trace_interval_s': trace_interval_s,
+        'interval_s': work.interval_s,
+        'duration_h': work.steps * work.interval_s / 3600.0,
+        'seed': seed,
+        'hosts': describe_hosts(hosts, source),
+        'snapshot': {
+            'file': source,
+            'server_groups': len(model.groups),
+            'availability_zones': sorted(set(
+                model.zones[z] for z in hosts.availability_zone)),
+            'opted_out_instances': int(inst.opt_out.sum()),
+            # instance -> the trace VM it replays (the mapping rule's
+            # outcome, for a look at a surprising host)
+            'trace_mapping': dict(zip(inst.names, trace_names)),
+        },
+        'thresholds': dict(zip(cluster.RESOURCES, map(
+            float, cluster.thresholds_from_conf(conf)))),
+        'detector': {'ewma_alpha': conf.drs.ewma_alpha,
+                     'persistence_count': conf.drs.persistence_count,
+                     'persistence_window': conf.drs.persistence_window},
+        'migration_bandwidth_mb_s':
+            conf.drs_balancer.migration_bandwidth_mb_s,
+        'instance_cooldown_s': conf.drs_balancer.instance_cooldown,
+        'options': dataclasses.asdict(options),
+        'balloon_policy': conf.drs_balloon.policy if options.balloon
+        else None,
+        'notes': list(trace.notes) + [
+            '%d snapshot instances replay %d trace VMs (seeded draw '
+            'without replacement, by instance name%s)' % (
+                len(inst), len(trace),
+                '; some VMs replayed by several instances'
+                if len(inst) > len(trace) else '')],
+    }
+    info.update(extra_info or {})
+    return Scenario(sim, None, [], info)
+
+
+def describe_hosts(hosts, source=None):
+    """The hosts for the report: how many, and each size (kind) there is.
+
+    :returns: ``{"count": n, "kinds": [text], "disabled": n}`` (and
+        ``"snapshot"``: ``source`` when given).
+    """
+    kinds = {}
+    for h in range(len(hosts)):
+        key = (int(hosts.vcpus[h]), int(hosts.memory_mb[h]),
+               int(hosts.reserved_host_cpus[h]),
+               int(hosts.reserved_host_memory_mb[h]),
+               float(hosts.cpu_allocation_ratio[h]),
+               float(hosts.ram_allocation_ratio[h]),
+               float(hosts.disk_capacity_mb_s[h]),
+               float(hosts.net_capacity_mb_s[h]))
+        kinds[key] = kinds.get(key, 0) + 1
+    # the most common first, then the largest
+    ordered = sorted(kinds.items(),
+                     key=lambda kv: (-kv[1], [-v for v in kv[0]]))
+    texts = [_kind_text(count, *key)
+             for key, count in ordered[:MAX_HOST_KINDS]]
+    if len(ordered) > MAX_HOST_KINDS:
+        texts.append('%d other sizes' % (len(ordered) - MAX_HOST_KINDS))
+    out = {'count': len(hosts), 'kinds': texts,
+           'disabled': int(np.sum(hosts.disabled))}
+    if source is not None:
+        out['snapshot'] = source
+    return out
+
+
+def _kind_text(count, vcpus, memory_mb, reserved_cpus, reserved_mb,
+               cpu_ratio, ram_ratio, disk, net):
+    text = '%d x %d cores%s, %d MiB (%d reserved), ratios %g/%g' % (
+        count, vcpus, ' (%d reserved)' % reserved_cpus
+        if reserved_cpus else '', memory_mb, reserved_mb, cpu_ratio,
+        ram_ratio)
+    if disk or net:
+        text += ', disk %g MB/s, network %g MB/s' % (disk, net)
+    return text
 
 
 def run(scenario, names, progress=None):

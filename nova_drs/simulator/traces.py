@@ -27,6 +27,10 @@ uneven, and this is how it is read:
 
 * sample ``k`` of every VM is replayed at step ``k`` (VMs of the archive
   were not all recorded from the same moment);
+* the sample period is read from the timestamps: the median spacing of
+  each file's, which must be the same in every file (within 1%); a
+  period the caller declares (``--trace-interval``) that is not that one
+  is refused rather than replayed at the wrong speed;
 * a VM's flavor is its largest number of cores and largest provisioned
   memory over the trace; a sample with 0 cores (the VM was off) has no
   demand; a VM never provisioned is left out and listed in
@@ -266,16 +270,73 @@ def _bitbrains_file(path):
     return np.array(rows, dtype=float)
 
 
-def _interval(samples):
-    """Median spacing of the timestamps of the longest file."""
+def _file_interval(samples):
+    """Median spacing of one file's timestamps; None under two samples.
+
+    The median, not the mean: a monitoring agent that missed a sample or
+    two leaves a few longer gaps, which do not change the period.
+    """
     if samples.shape[0] < 2:
-        return DEFAULT_INTERVAL_S
+        return None
     step = float(np.median(np.diff(samples[:, _TS])))
-    return step if step > 0 else DEFAULT_INTERVAL_S
+    return step if step > 0 else None
 
 
-def load_bitbrains(directory):
-    """Read a directory of Bitbrains ``<n>.csv`` VM files."""
+#: Relative difference between two files' periods that is still the same
+#: period (timestamps are whole seconds, taken with some jitter).
+INTERVAL_TOLERANCE = 0.01
+
+
+def _interval(data, paths):
+    """The sample period of a Bitbrains directory, from its timestamps.
+
+    Every file of two samples or more must have the same period (its
+    median spacing): the simulator replays sample ``k`` of every VM at
+    the same step, which would be wrong for a file sampled at another
+    rate.
+
+    :raises TraceError: two files with different periods, naming both
+    """
+    found = None
+    for rows, path in zip(data, paths):
+        step = _file_interval(rows)
+        if step is None:
+            continue
+        if found is None:
+            found = (step, path)
+        elif not math.isclose(step, found[0], rel_tol=INTERVAL_TOLERANCE):
+            raise TraceError(
+                '%s: samples every %g s where %s has them every %g s: '
+                'the files of a trace must share one sample period'
+                % (path, step, found[1], found[0]))
+    if found is None:
+        # NOTE: no file has two samples: nothing to measure, the
+        # dataset's period
+        return DEFAULT_INTERVAL_S
+    return found[0]
+
+
+def check_interval(declared_s, detected_s, source):
+    """Refuse a declared sample period the data contradicts.
+
+    :raises TraceError: ``declared_s`` is not ``detected_s`` (within
+        :data:`INTERVAL_TOLERANCE`)
+    """
+    if declared_s is not None and not math.isclose(
+            declared_s, detected_s, rel_tol=INTERVAL_TOLERANCE):
+        raise TraceError(
+            '%s: --trace-interval %g s does not match the timestamps of '
+            'the trace, one sample every %g s'
+            % (source, declared_s, detected_s))
+
+
+def load_bitbrains(directory, interval_s=None):
+    """Read a directory of Bitbrains ``<n>.csv`` VM files.
+
+    :param interval_s: the sample period the caller expects; the period
+        is read from the timestamps, and :class:`TraceError` raised when
+        it is another
+    """
     files = [(n, p) for n, p in _trace_files(directory)
              if n.endswith('.csv')]
     if not files:
@@ -286,7 +347,7 @@ def load_bitbrains(directory):
         return (0, int(stem), '') if stem.isdigit() else (1, 0, stem)
 
     files.sort(key=order)
-    data, names, skipped = [], [], []
+    data, names, paths, skipped = [], [], [], []
     for name, path in files:
         rows = _bitbrains_file(path)
         if rows[:, _CORES].max() <= 0 or rows[:, _MEM_PROV].max() <= 0:
@@ -295,6 +356,7 @@ def load_bitbrains(directory):
             continue
         data.append(rows)
         names.append(name)
+        paths.append(path)
     if not data:
         raise TraceError('%s: no VM of the trace was ever provisioned'
                          % directory)
@@ -325,8 +387,9 @@ def load_bitbrains(directory):
     if short:
         notes.append('%d VM(s) have fewer than %d samples: no demand after '
                      'their last sample' % (short, length))
-    longest = max(data, key=len)
-    return Trace(BITBRAINS, directory, names, _interval(longest), cpu,
+    period = _interval(data, paths)
+    check_interval(interval_s, period, directory)
+    return Trace(BITBRAINS, directory, names, period, cpu,
                  vcpus=vcpus, memory_mb=memory_mb, mem_used_mb=mem,
                  disk_mb_s=disk, net_mb_s=net, skipped=skipped, notes=notes)
 
@@ -334,16 +397,15 @@ def load_bitbrains(directory):
 def load(kind, directory, interval_s=None):
     """Read a trace of ``kind``.
 
-    :param interval_s: the sample period of a PlanetLab day (Bitbrains
-        files carry their timestamps: it must not be given)
+    :param interval_s: the sample period: of a PlanetLab day, whose files
+        have no timestamps, the period to replay them at; of Bitbrains
+        files, which carry timestamps, a check (the period read from them
+        must be this one)
     """
     if kind == PLANETLAB:
         return load_planetlab(directory, interval_s)
     if kind == BITBRAINS:
-        if interval_s is not None:
-            raise TraceError('%s: Bitbrains files have timestamps: the '
-                             'sample period is read from them' % directory)
-        return load_bitbrains(directory)
+        return load_bitbrains(directory, interval_s)
     raise TraceError('unknown trace kind %r (expected %s)'
                      % (kind, ' or '.join(KINDS)))
 

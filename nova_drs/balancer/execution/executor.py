@@ -580,30 +580,32 @@ class Executor(object):
             self.count('held')
         return held
 
+    def _lock_or_block(self, stack, name, what, handoff):
+        """Take lock ``name`` into ``stack``; False (and BLOCKED) if busy."""
+        try:
+            stack.enter_context(self.coordinator.lock(name))
+        except coordination.LockNotAcquired as e:
+            self.count('lock_busy')
+            handoff.tell(BLOCKED, '%s: %s' % (what, e.reason))
+            return False
+        return True
+
     def _start_and_follow(self, action, handoff, automatic=False):
         with contextlib.ExitStack() as stack:
-            try:
-                stack.enter_context(self.coordinator.lock(
-                    coordination.instance_lock_name(action.instance_uuid)))
-            except coordination.LockNotAcquired as e:
-                self.count('lock_busy')
-                handoff.tell(BLOCKED, 'instance %s: %s'
-                             % (action.instance_uuid, e.reason))
+            if not self._lock_or_block(
+                    stack, coordination.instance_lock_name(
+                        action.instance_uuid),
+                    'instance %s' % action.instance_uuid, handoff):
                 return
             # the destination stays locked from the room check until
             # Nova's record of the migration exists (on_record): then
             # Placement holds the room and others see the action running
             destination = contextlib.ExitStack()
             stack.callback(destination.close)
-            if action.target is not None:
-                try:
-                    destination.enter_context(self.coordinator.lock(
-                        coordination.host_lock_name(action.target)))
-                except coordination.LockNotAcquired as e:
-                    self.count('lock_busy')
-                    handoff.tell(BLOCKED, 'destination %s: %s'
-                                 % (action.target, e.reason))
-                    return
+            if action.target is not None and not self._lock_or_block(
+                    destination, coordination.host_lock_name(action.target),
+                    'destination %s' % action.target, handoff):
+                return
             ok, why = self._room(action)
             if not ok:
                 self.count('refused')

@@ -19,6 +19,10 @@ next busy minute). Among the hosts that may receive an instance:
     the host whose highest load after the move is lowest (empty hosts
     first): the rule of earlier releases.
 
+A destination's "load after the move" is its guests' recent peak (see
+``destination_peak_window`` in :mod:`.placement`) plus what moves in;
+the rooms the index sorts by already count it.
+
 *Index.* Scanning every host for every tentative move makes planning
 quadratic in the hosts of a region. :class:`Index` keeps, per partition
 of hosts a move may stay in (availability zone, aggregates), the hosts

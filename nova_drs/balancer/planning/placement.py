@@ -13,7 +13,10 @@ pass, the same in every strategy:
   a host that is hot again at the next busy minute): its measured load,
   the model's ``base_load`` plus its guests' demand, plus what moves in,
   against its own thresholds (``model.host_thresholds``: those its agent
-  judges it by);
+  judges it by). With ``destination_peak_window`` its guests count at
+  their worst recent time slice (``model.instances.recent_slices``,
+  summed slice by slice), what moves in at its load now; the hot host's
+  relief is judged on its load now;
 * the destination is enabled, not in maintenance, not hot, and was not hot
   when planning began, unless the plan cooled it and its agent does not
   flag it (offline models): such a host receives only under its comfort
@@ -116,6 +119,31 @@ class PlacementState:
                                     self.alloc_limit - self.alloc], axis=1)
         self.headroom = self.room[:, :4]
         self.alloc_headroom = self.room[:, 4:]
+        # a destination is judged on its guests' recent peak
+        # (``destination_peak_window``), not their load now: a guest that
+        # dipped for one sample makes its host look emptier than it is,
+        # and a host filled on that dip is hot again when the guest comes
+        # back. Each host's room under its ceiling is less by how far its
+        # guests' worst recent slice (summed slice by slice) is above
+        # their load now; what moves in counts at its load now, and the
+        # hot host's relief (``demand``) stays judged on the load now.
+        # No recent slices in the model (offline models, option off):
+        # no extra, the rule of earlier releases.
+        self.window_s = opts.destination_peak_window
+        #: (instances, slices, 4) float32, each instance's excess per
+        #: recent slice over its demand now (None: off)
+        self.inst_excess = (model.recent_excess() if self.window_s > 0
+                            else None)
+        #: (hosts, slices, 4) the original residents' excess per recent
+        #: slice over their demand now, summed, kept up to date as they
+        #: leave and come back; None: off
+        self.recent = (None if self.inst_excess is None
+                       else model.host_recent_excess(self.inst_excess))
+        #: (hosts, 4) the recent peak's excess over the load now (>= 0)
+        self.peak_extra = None
+        if self.recent is not None:
+            self.peak_extra = self.recent.max(axis=1)
+            self.headroom -= self.peak_extra
         # room under the comfort level, kept beside ``room`` (the gap is
         # fixed per host; none on the allocation columns) so that a
         # comfort check costs no subtraction
@@ -369,8 +397,10 @@ class PlacementState:
         anti-affinity adds a penalty where the group already has
         members.
         """
-        after = (self.demand[hosts] + self.inst_demand[i]) * \
-            self.inv_limit[hosts]
+        demand = self.demand[hosts]
+        if self.peak_extra is not None:
+            demand = demand + self.peak_extra[hosts]
+        after = (demand + self.inst_demand[i]) * self.inv_limit[hosts]
         return after.max(axis=1) + self._soft_penalty(i, hosts)
 
     def least_loaded(self, i, hosts):
@@ -467,6 +497,12 @@ class PlacementState:
         weight = self.fit_weight
         self.fit_base[src] += weight[src] @ size
         self.fit_base[dest] -= weight[dest] @ size
+        if self.recent is not None:
+            home = self.model.instances.host[i]
+            if home == src:
+                self._resident(i, src, -1.0)
+            elif home == dest:
+                self._resident(i, dest, 1.0)
         self.inst_host[i] = dest
         self.guests[src] -= 1
         self.guests[dest] += 1
@@ -480,6 +516,47 @@ class PlacementState:
             if counts[src] <= 0:
                 del counts[src]
             counts[dest] += 1
+
+    def _resident(self, i, host, sign):
+        """An original resident ``i`` left ``host`` (-1) or came back (+1).
+
+        Its recent slices leave (or rejoin) the host's, and the host's
+        room follows the change of its recent peak's excess. The room
+        never shrinks when a resident leaves (its excess, at least 0,
+        leaves with its demand), so the destination index's invariant
+        holds; a return restores the room exactly.
+        """
+        if sign > 0:
+            self.recent[host] += self.inst_excess[i]
+        else:
+            self.recent[host] -= self.inst_excess[i]
+        # float rounding must not leave a negative excess
+        extra = np.maximum(self.recent[host].max(axis=0), 0.0)
+        delta = extra - self.peak_extra[host]
+        self.peak_extra[host] = extra
+        self.room[host, :4] -= delta
+        self.room_comfort[host, :4] -= delta
+        # untracked resources weigh 0 (their room stays infinite)
+        self.fit_base[host] -= self.fit_weight[host, :4] @ delta
+
+    def peak_note(self, i, dest):
+        """Reason text when ``dest`` is judged on its recent peak, or ''.
+
+        Before ``i`` moves there: the load the destination is judged on
+        after the move, where its guests' recent peak adds to it.
+        """
+        if self.peak_extra is None:
+            return ''
+        extra = self.peak_extra[dest] * self.inv_capacity[dest]
+        shown = np.flatnonzero(extra > 0.005)
+        if not shown.size:
+            return ''
+        after = (self.demand[dest] + self.peak_extra[dest]
+                 + self.inst_demand[i]) * self.inv_capacity[dest]
+        return ('; judged on its guests\' %d-min peak: %s' % (
+            round(self.window_s / 60.0),
+            ', '.join('%s %.2f' % (cluster.RESOURCES[r], after[r])
+                      for r in shown.tolist())))
 
     # -- reporting ----------------------------------------------------------
 

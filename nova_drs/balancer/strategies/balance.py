@@ -89,9 +89,10 @@ class _Leveller:
             if best is None:
                 return
             i, dest = best
+            peak = state.peak_note(i, dest)
             src = state.apply(i, dest)
             result.migrations.append(
-                self._migration(i, src, dest, before, self.spread()))
+                self._migration(i, src, dest, before, self.spread(), peak))
 
     def _best_move(self, loads):
         """(instance, destination) of the best move, or None."""
@@ -113,6 +114,11 @@ class _Leveller:
                 ls = loads[src]
                 ls_new = ls - x * state.inv_capacity[src][self.cols]
                 ld = loads[dests]
+                if state.peak_extra is not None:
+                    # a destination counts its guests' recent peak
+                    # (destination_peak_window), the source its load now
+                    ld = ld + (state.peak_extra[dests]
+                               * state.inv_capacity[dests])[:, self.cols]
                 ld_new = ld + x * state.inv_capacity[dests][:, self.cols]
                 gains = ((ls ** 2 - ls_new ** 2).sum()
                          + (ld ** 2 - ld_new ** 2).sum(axis=1))
@@ -126,14 +132,14 @@ class _Leveller:
                     best = (score, i, int(dests[pos]))
         return None if best is None else best[1:]
 
-    def _migration(self, i, src, dest, before, after):
+    def _migration(self, i, src, dest, before, after, peak=''):
         state = self.state
         names = state.model.hosts.names
         transfer = float(state.inst_transfer[i])
         reason = ('balance: spread of host load %.3f -> %.3f; source %s '
-                  '(%s), target %s (%s)' % (
+                  '(%s), target %s (%s)%s' % (
                       before, after, names[src], state.describe_load(src),
-                      names[dest], state.describe_load(dest)))
+                      names[dest], state.describe_load(dest), peak))
         return plan_mod.Migration(
             instance=state.model.instances.names[i], source=names[src],
             target=names[dest], reason=reason, transfer_mb=transfer,

@@ -106,7 +106,7 @@ def _load_changes(before, after, resources):
 
 class _Move(collections.namedtuple(
         '_Move', 'instance source target for_instance target_before '
-                 'target_after tier')):
+                 'target_after tier peak', defaults=('',))):
     """A tentative move; ``for_instance`` is set on make-room moves."""
 
 
@@ -504,9 +504,12 @@ class HotspotResolver:
         """Apply one move; remember what the reason will need."""
         state = self.state
         target_before = state.load(dest)
+        # said in the reason: the destination was judged on its guests'
+        # recent peak, not only on the load now shown beside it
+        peak = state.peak_note(i, dest)
         src = state.apply(i, dest)
         return _Move(i, src, dest, for_instance, target_before,
-                     state.load(dest), tier)
+                     state.load(dest), tier, peak)
 
     def _rollback(self, done):
         for move in reversed(done):
@@ -606,6 +609,7 @@ class HotspotResolver:
                 np.flatnonzero(state.capacity[move.target] > 0))
             chosen = '; destination policy %s: %s' % (policy, move.tier) \
                 if move.tier else ''
+            chosen += move.peak
             if move.for_instance is None:
                 reason = ('hotspot on %s (%s) after %d migration(s); '
                           'target %s: %s%s' % (

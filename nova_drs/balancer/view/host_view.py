@@ -318,10 +318,14 @@ class HostView(listener.MetricsHandler):
     :param peak_window_s: how far back each instance's recent peak load
         looks (:mod:`nova_drs.balancer.view.peaks`; the model's
         ``instances.peak``, which consolidation packs by).
+    :param recent_window_s: the short window destinations are judged on
+        (``[drs_balancer] destination_peak_window``; the model's
+        ``instances.recent_slices``); 0: none kept.
     """
 
     def __init__(self, conf, clock=time.monotonic, wall_clock=time.time,
-                 peak_window_s=peaks_mod.DEFAULT_WINDOW_S):
+                 peak_window_s=peaks_mod.DEFAULT_WINDOW_S,
+                 recent_window_s=0):
         opts = conf.drs_listener
         self.stale_after = float(opts.stale_after)
         self.max_clock_skew = float(opts.max_clock_skew)
@@ -337,6 +341,12 @@ class HostView(listener.MetricsHandler):
         self._shared = {}
         #: each instance's recent peak load, by uuid
         self.peaks = peaks_mod.PeakTracker(peak_window_s)
+        #: the same over the short window destinations are judged on
+        #: (None: off). A second ring of the same design rather than a
+        #: finer one over 24 h: twelve 75-second slices cost what the
+        #: long window's twelve cost, whatever the sampling rate
+        self.recent = (peaks_mod.PeakTracker(recent_window_s)
+                       if recent_window_s and recent_window_s > 0 else None)
         # host -> ((run_id, sequence, sampled_at), hot resources) as its
         # agent last said, in a metrics report or a hotspot notification
         self._flags = {}
@@ -574,8 +584,11 @@ class HostView(listener.MetricsHandler):
             uuid = guest['uuid']
             current.append(uuid)
             load = instance_load(guest)
-            self.peaks.record(uuid, (load.cpu_util, load.mem_used_mb,
-                                     load.disk_mb_s, load.net_mb_s), now)
+            values = (load.cpu_util, load.mem_used_mb, load.disk_mb_s,
+                      load.net_mb_s)
+            self.peaks.record(uuid, values, now)
+            if self.recent is not None:
+                self.recent.record(uuid, values, now)
             known = self._instances.get(uuid)
             # during a live migration both hosts report the guest: the
             # newest sample wins
@@ -807,6 +820,8 @@ class HostView(listener.MetricsHandler):
                 self._forget(name)
             # instances no host reported for a whole window
             self.peaks.prune(self._clock())
+            if self.recent is not None:
+                self.recent.prune(self._clock())
         return gone
 
     # -- the model ------------------------------------------------------------
@@ -834,7 +849,9 @@ class HostView(listener.MetricsHandler):
           the others;
         * ``instances.peak_slices`` and ``instances.peak``: each
           instance's recent peak load (:attr:`peaks`), per slice of the
-          window and overall, NaN where the view has none.
+          window and overall, NaN where the view has none;
+        * ``instances.recent_slices``: the same over the short window
+          destinations are judged on (:attr:`recent`), when it is kept.
 
         :returns: an :class:`ApplyReport`.
         """
@@ -866,8 +883,16 @@ class HostView(listener.MetricsHandler):
                 measured[name] = (np.array([shared.smoothed[r] for r in
                                             cluster.RESOURCES]),
                                   shared.hot)
-            peaks = [self.peaks.slices(uuid, now)
-                     for uuid in model.instances.names]
+            # NOTE: only copies under the lock (a dict look-up per
+            # instance, two vectorised reads per tracker): the slices are
+            # made outside it, so the intake waits as little as it can
+            names = model.instances.names
+            peak_rows = self.peaks.copy_rows(names)
+            recent_rows = (None if self.recent is None
+                           else self.recent.copy_rows(names))
+        peaks = self.peaks.slices_of(*peak_rows, now)
+        recent = (None if recent_rows is None
+                  else self.recent.slices_of(*recent_rows, now))
 
         hosts, inst = model.hosts, model.instances
         stale = np.array([name not in fresh for name in hosts.names],
@@ -914,6 +939,8 @@ class HostView(listener.MetricsHandler):
 
         _apply_measured(model, measured, thresholds, self.thresholds)
         _apply_peaks(model, peaks)
+        if recent is not None:
+            model.instances.recent_slices = _slices(model, recent)
 
         stale_names = [n for n, s in zip(hosts.names, stale) if s]
         return ApplyReport(
@@ -930,26 +957,33 @@ class HostView(listener.MetricsHandler):
 def _apply_peaks(model, peaks):
     """Set ``instances.peak_slices`` and ``instances.peak``.
 
-    :param peaks: per instance, its tracker slices or None. NaN where no
+    :param peaks: (instances, BUCKETS, 4) tracker slices, NaN where no
         peak is known; clamped as the current loads are (CPU 0-1, memory
         0-flavor).
     """
     inst = model.instances
-    width = len(cluster.RESOURCES)
-    out = np.full((len(inst), peaks_mod.BUCKETS, width), np.nan,
-                  dtype=np.float32)
-    for i, rows in enumerate(peaks):
-        if rows is not None:
-            out[i] = rows
+    out = _slices(model, peaks)
+    inst.peak_slices = out
+    with np.errstate(all='ignore'):
+        # an all-NaN row stays NaN (no peak known)
+        inst.peak = np.fmax.reduce(out, axis=1).astype(float)
+
+
+def _slices(model, peaks):
+    """Tracker slices clamped as the current loads are, in place.
+
+    :param peaks: (instances, BUCKETS, 4) float32, NaN where no sample
+        (:meth:`~peaks_mod.PeakTracker.slices_of`); clamped as the
+        current loads are (CPU 0-1, memory 0-flavor)
+    """
+    inst = model.instances
+    out = peaks
     if len(inst):
         out[:, :, 0] = np.clip(out[:, :, 0], 0.0, 1.0)
         out[:, :, 1] = np.minimum(np.maximum(out[:, :, 1], 0.0),
                                   inst.memory_mb.astype(np.float32)[:, None])
         out[:, :, 2:] = np.maximum(out[:, :, 2:], 0.0)
-    inst.peak_slices = out
-    with np.errstate(all='ignore'):
-        # an all-NaN row stays NaN (no peak known)
-        inst.peak = np.fmax.reduce(out, axis=1).astype(float)
+    return out
 
 
 def _apply_measured(model, measured, thresholds, default):

@@ -57,14 +57,49 @@ class PeakTrackerTest(test_base.BaseTestCase):
         self.assertTrue(np.isnan(a[11]).all())
         self.assertIsNone(t.slices('c', 1200))
 
+    def test_slices_never_filled_are_no_sample_on_a_young_clock(self):
+        # a monotonic clock younger than the window (a host booted less
+        # than a window ago): the ring's empty slots are not maxima of 0
+        t = peaks.PeakTracker(window_s=1200)
+        t.record('a', (0.9, 1, 0, 0), now=150)
+        rows = t.slices('a', 200)
+        self.assertEqual(0.9, rows[1, 0])
+        self.assertEqual(1, int((~np.isnan(rows[:, 0])).sum()))
+
+    def test_bulk_copy_is_the_same_as_per_key(self):
+        t = peaks.PeakTracker(window_s=1200)
+        # more keys than the first allocation: the arrays grow
+        keys = ['k%d' % n for n in range(peaks.INITIAL_ROWS * 3)]
+        for n, key in enumerate(keys):
+            t.record(key, (n / 1000.0, n, 0, 1), now=n % 1300)
+        t.record(keys[0], (0.9, 0, 0, 0), now=1250)
+        now = 1300
+        bulk = t.slices_of(*t.copy_rows(keys + ['unknown']), now,
+                           dtype=float)
+        for n, key in enumerate(keys):
+            one = t.slices(key, now)
+            if one is None:
+                self.assertTrue(np.isnan(bulk[n]).all())
+            else:
+                np.testing.assert_array_equal(one, bulk[n])
+        self.assertTrue(np.isnan(bulk[-1]).all())
+
     def test_bounded_memory_and_prune(self):
         t = peaks.PeakTracker(window_s=1200)
         for n in range(10000):
             t.record('i', (n % 7, 0, 0, 0), now=n)
-        self.assertEqual(peaks.BUCKETS, t._rings['i'].maxima.shape[0])
+        # one row of BUCKETS slices, whatever the samples
+        self.assertEqual(peaks.BUCKETS, t._maxima.shape[1])
+        self.assertEqual(1, t._used)
         t.record('gone', (1, 1, 1, 1), now=0)
         self.assertEqual(1, t.prune(now=10000))
         self.assertEqual(1, len(t))
+        # its row is reused, not added
+        t.record('new', (1, 1, 1, 1), now=10000)
+        self.assertEqual(2, t._used)
+        self.assertEqual([1.0] * 4, t.peak('new', now=10000).tolist())
+        t.forget('new')
+        self.assertIsNone(t.peak('new', now=10000))
         # a bad sample is ignored
         t.record('i', (np.nan, 0, 0, 0), now=10000)
         t.record('i', (1, 2), now=10000)
@@ -279,6 +314,22 @@ class ManagerConsolidationTest(test_manager.ManagerTestCase):
     def service(self, host):
         return next(s for s in self.conn.compute.service_list
                     if s.host == host)
+
+    def test_the_view_keeps_both_windows_for_the_model(self):
+        # consolidation's day-long window and the destinations' short one
+        view = self.manager.view
+        self.assertEqual(self.conf.drs_balancer.consolidation_peak_window,
+                         view.peaks.window_s)
+        self.assertEqual(self.conf.drs_balancer.destination_peak_window,
+                         view.recent.window_s)
+        self.report_cluster()
+        self.manager.prepare_cycle()
+        inst = self.manager._model.instances
+        row = inst.names.index(self.EXTRA)
+        self.assertAlmostEqual(0.1, np.nanmax(inst.recent_slices[row, :, 0]),
+                               places=6)
+        self.assertAlmostEqual(0.1, np.nanmax(inst.peak_slices[row, :, 0]),
+                               places=6)
 
     def test_pass_waits_for_a_whole_peak_window(self):
         self.report_cluster()

@@ -932,3 +932,63 @@ class TestBalloonState(ViewTestCase):
                          (guest['actual_mb'], guest['max_mb'],
                           guest['used_mb']))
         self.assertTrue(guest['has_balloon'])
+
+
+class TestRecentSlices(ViewTestCase):
+    """The short window destinations are judged on (issue 15)."""
+
+    def _view(self, window):
+        return host_view.HostView(self.conf, clock=self.mono,
+                                  wall_clock=self.wall,
+                                  recent_window_s=window)
+
+    def test_off_by_default(self):
+        self.metrics('compute-1', guests=[guest_doc(U1, cpu=0.9)])
+        model = model_of(['compute-1'], [(U1, 'compute-1', 2, 2000)])
+        self.view.apply(model)
+        self.assertIsNone(model.instances.recent_slices)
+        self.assertIsNone(self.view.recent)
+
+    def test_the_short_tracker_fills_the_models_recent_slices(self):
+        self.view = self._view(900)      # slices of 75 s
+        self.metrics('compute-1', guests=[guest_doc(U1, cpu=0.9),
+                                          guest_doc(U2, cpu=0.2)])
+        self.tick(100)
+        # U1 dipped in the last sample; U3 has no history yet
+        self.metrics('compute-1', guests=[guest_doc(U1, cpu=0.3),
+                                          guest_doc(U2, cpu=0.2)])
+        model = model_of(['compute-1'], [(U1, 'compute-1', 2, 2000),
+                                         (U2, 'compute-1', 2, 2000),
+                                         (U3, 'compute-1', 2, 2000)])
+        self.view.apply(model)
+        inst = model.instances
+        recent = inst.recent_slices
+        self.assertEqual((3, 12, 4), recent.shape)
+        # the load now is the last sample, the recent peak the first
+        self.assertAlmostEqual(0.3, inst.cpu_util[0])
+        self.assertAlmostEqual(0.9, np.nanmax(recent[0, :, 0]), places=6)
+        # two samples in two slices, aligned across instances
+        self.assertEqual(2, int((~np.isnan(recent[0, :, 0])).sum()))
+        np.testing.assert_array_equal(np.isnan(recent[0]),
+                                      np.isnan(recent[1]))
+        self.assertTrue(np.isnan(recent[2]).all())
+        # the 24 h tracker keeps its own window
+        self.assertEqual(24 * 3600.0, self.view.peaks.window_s)
+        self.assertEqual(900.0, self.view.recent.window_s)
+
+    def test_the_short_window_forgets(self):
+        self.view = self._view(900)
+        self.metrics('compute-1', guests=[guest_doc(U1, cpu=0.9)])
+        for _ in range(10):
+            self.tick(100)
+            self.metrics('compute-1', guests=[guest_doc(U1, cpu=0.3)])
+        model = model_of(['compute-1'], [(U1, 'compute-1', 2, 2000)])
+        self.view.apply(model)
+        self.assertAlmostEqual(
+            0.3, np.nanmax(model.instances.recent_slices[0, :, 0]), places=6)
+        # the consolidation window still has it
+        self.assertAlmostEqual(0.9, model.instances.peak[0, 0], places=6)
+        # pruned with the others once not reported for a window
+        self.tick(1000)
+        self.view.prune(['compute-1'])
+        self.assertEqual(0, len(self.view.recent))

@@ -304,3 +304,67 @@ class TestDeterminism(base.BaseTestCase):
         first, _hist = self._run(7)
         other, _hist = self._run(8)
         self.assertNotEqual(first, other)
+
+
+class TestRecentSlices(base.BaseTestCase):
+    """The model's recent slices: what the agents published lately."""
+
+    def test_the_last_window_of_published_loads(self):
+        vcpus = np.array([2, 4])
+        memory = np.array([1000, 1000])
+        # (cores, MiB, MB/s, MB/s) per instance, every 300 s
+        published = [(t, np.array([[0.5 * k, 500.0 + k, 1.0, 0.0],
+                                   [5.0, 2000.0, 0.0, 3.0]]))
+                     for k, t in enumerate((300.0, 600.0, 900.0, 1200.0))]
+        out = engine.recent_slices(published, 1200.0, 900.0, vcpus, memory)
+        # 12 slices of 75 s: 1200 s is slice 16 (row 4), 900 s slice 12
+        # (row 0), 600 s slice 8 (row 8); 300 s (slice 4) left the window
+        self.assertEqual((2, 12, 4), out.shape)
+        filled = sorted(np.flatnonzero(~np.isnan(out[0, :, 0])).tolist())
+        self.assertEqual([0, 4, 8], filled)
+        # CPU as a share of the vCPUs, clamped to 1; memory to the flavor
+        self.assertEqual(0.75, out[0, 4, 0])
+        self.assertEqual(0.5, out[0, 0, 0])
+        self.assertEqual(0.25, out[0, 8, 0])
+        self.assertEqual(503.0, out[0, 4, 1])
+        self.assertEqual(1.0, out[1, 4, 0])
+        self.assertEqual(1000.0, out[1, 4, 1])
+        self.assertEqual(3.0, out[1, 0, 3])
+        self.assertIsNone(engine.recent_slices(published, 1200.0, 0.0,
+                                               vcpus, memory))
+        self.assertIsNone(engine.recent_slices([], 1200.0, 900.0,
+                                               vcpus, memory))
+
+    def test_the_strategy_sees_them(self):
+        models = []
+        real_plan = hotspot.HotspotStrategy.plan
+
+        def spy(strategy, model):
+            models.append(model)
+            return real_plan(strategy, model)
+
+        conf = clusters.conf(drs__persistence_count=1,
+                             drs__persistence_window=1,
+                             drs__ewma_alpha=1.0,
+                             drs__cpu_threshold=0.3)
+        sim = fakes.simulation(_work(), WHERE, conf=conf)
+        run = engine._Run(sim, 'hotspot', None)
+        with mock.patch.object(hotspot.HotspotStrategy, 'plan',
+                               autospec=True, side_effect=spy), \
+                mock.patch.object(run.scheduler, 'replace_queue'):
+            run.run()
+        last = models[-1].instances.recent_slices
+        # 900 s of 300-s steps: the last three samples; vm-1 (2 vCPUs)
+        # used 1, 1 and 2 cores in them
+        self.assertEqual(3, int((~np.isnan(last[1, :, 0])).sum()))
+        self.assertEqual([0.5, 0.5, 1.0],
+                         sorted(last[1, ~np.isnan(last[1, :, 0]), 0]))
+        # off: none
+        conf.set_override('destination_peak_window', 0, 'drs_balancer')
+        models.clear()
+        run = engine._Run(sim, 'hotspot', None)
+        with mock.patch.object(hotspot.HotspotStrategy, 'plan',
+                               autospec=True, side_effect=spy), \
+                mock.patch.object(run.scheduler, 'replace_queue'):
+            run.run()
+        self.assertIsNone(models[-1].instances.recent_slices)

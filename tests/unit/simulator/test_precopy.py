@@ -91,6 +91,29 @@ class TestRounds(base.BaseTestCase):
         self.assertEqual([round(4096.0 * 1.2496 / 500.0, 5)] * 2,
                          [round(w.end_s, 5) for w in windows])
 
+    def test_links_per_host(self):
+        # hosts 0-1 have 1,000 MB/s links, hosts 2-3 500 MB/s; 4,096 MiB
+        # dirtying nothing: 4.096 s between the fast hosts, 8.192 s from
+        # a fast host to a slow one (the slower end decides)
+        links = np.array([1000.0, 1000.0, 500.0, 500.0])
+        windows, _host, _s = _run([(0, 0, 1), (1, 1, 2)], [GIB4, GIB4],
+                                  [0.0, 0.0], per_host=2, bandwidth=links)
+        # host 1 is in both: 500 MB/s each, until vm-0 ends at 8.192 s
+        # (vm-1 is capped at 500 by host 2 all along): both 8.192 s
+        self.assertEqual([8.192, 8.192],
+                         [round(w.end_s, 6) for w in windows])
+        (w,), _host, _s = _run([(0, 0, 1)], [GIB4], [0.0],
+                               bandwidth=links)
+        self.assertAlmostEqual(4.096, w.end_s)
+        (w,), _host, _s = _run([(0, 3, 2)], [GIB4], [0.0],
+                               bandwidth=links)
+        self.assertAlmostEqual(8.192, w.end_s)
+        # the --host-link-mb-s option is one link for every host
+        (w,), _host, _s = _run([(0, 3, 2)], [GIB4], [0.0],
+                               precopy.Config(host_link_mb_s=2048.0),
+                               bandwidth=links)
+        self.assertAlmostEqual(2.0, w.end_s)
+
     def test_bandwidth_freed_when_one_ends(self):
         # vm-0 has 1,000 MiB, vm-1 4,096, no dirtying, both from host 0:
         # 500 MB/s each until vm-0 is done at 2 s (vm-1 sent 1,000),

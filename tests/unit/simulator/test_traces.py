@@ -68,11 +68,6 @@ class TestPlanetLab(TraceTestCase):
         self.assertIn('--trace-interval', str(e))
         self.assertEqual(86.4, traces.load_planetlab(day, 86.4).interval_s)
 
-    def test_bitbrains_period_is_not_given(self):
-        e = self.assertRaises(traces.TraceError, traces.load,
-                              traces.BITBRAINS, self.tmp, 60.0)
-        self.assertIn('timestamps', str(e))
-
     def test_missing_directory(self):
         path = os.path.join(self.tmp, 'nope')
         e = self.assertRaises(traces.TraceError, traces.load_planetlab, path)
@@ -170,6 +165,39 @@ class TestBitbrains(TraceTestCase):
         trace = traces.load_bitbrains(os.path.join(self.tmp, 'm'))
         np.testing.assert_allclose([0.5, 0.0, 0.0], trace.cpu[1])
         self.assertEqual(1, len(trace.notes))
+
+    def test_sample_period_from_the_timestamps(self):
+        # one sample a minute, with a missed sample (a 120 s gap) that the
+        # median ignores; a one-sample file has no period to compare
+        self.write('m/1.csv', [HEADER] + [bb_row(t) for t in
+                                          (0, 60, 120, 240, 300, 360)])
+        self.write('m/2.csv', [HEADER, bb_row(1000), bb_row(1060)])
+        self.write('m/3.csv', [HEADER, bb_row(5)])
+        directory = os.path.join(self.tmp, 'm')
+        self.assertEqual(60.0, traces.load_bitbrains(directory).interval_s)
+        # a declared period that matches is accepted...
+        self.assertEqual(60.0, traces.load(traces.BITBRAINS, directory,
+                                           60.0).interval_s)
+        # ...one that does not is an error, not a replay at another speed
+        e = self.assertRaises(traces.TraceError, traces.load,
+                              traces.BITBRAINS, directory, 300.0)
+        self.assertEqual(
+            '%s: --trace-interval 300 s does not match the timestamps of '
+            'the trace, one sample every 60 s' % directory, str(e))
+
+    def test_files_with_different_periods(self):
+        self.write('m/1.csv', [HEADER, bb_row(0), bb_row(300)])
+        path = self.write('m/2.csv', [HEADER, bb_row(0), bb_row(60)])
+        e = self.assertRaises(traces.TraceError, traces.load_bitbrains,
+                              os.path.join(self.tmp, 'm'))
+        self.assertTrue(str(e).startswith(
+            '%s: samples every 60 s where ' % path), e)
+        self.assertIn('every 300 s', str(e))
+
+    def test_no_file_with_two_samples(self):
+        self.write('m/1.csv', [HEADER, bb_row(0)])
+        self.assertEqual(traces.DEFAULT_INTERVAL_S, traces.load_bitbrains(
+            os.path.join(self.tmp, 'm')).interval_s)
 
     def test_truncated_row(self):
         path = self.write('m/1.csv', [HEADER, bb_row(0), '300;\t2;\t5200'])
