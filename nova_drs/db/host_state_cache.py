@@ -72,7 +72,11 @@ def _row_bytes(row):
     """About the bytes ``row`` takes on the wire (its stored columns)."""
     size = _FIXED_BYTES + len(row.host) + len(row.reported_by or '')
     size += len(row.consolidation or '')
-    for value in (row.hot, row.load, row.smoothed, row.balloon):
+    # NOTE: from the row's loaded values: a column not read is not counted
+    # (and would raise if read)
+    loaded = row.__dict__
+    for column in ('hot', 'load', 'smoothed', 'balloon'):
+        value = loaded.get(column)
         if value is not None:
             size += len(json.dumps(value))
     return size
@@ -95,10 +99,14 @@ class HostStateCache(object):
     :param full_read_interval: seconds between two reads of the whole
         table (0: every read is one)
     :param clock: monotonic clock, for ``full_read_interval``
+    :param without: columns not read (see
+        ``Database.list_host_states_since``)
     """
 
-    def __init__(self, full_read_interval, clock=time.monotonic):
+    def __init__(self, full_read_interval, clock=time.monotonic,
+                 without=()):
         self.full_read_interval = full_read_interval
+        self.without = tuple(without)
         self._clock = clock
         self._rows = None          # host -> HostStateRow; None: never read
         self._marks = {}           # reporter -> newest updated_at read
@@ -121,7 +129,8 @@ class HostStateCache(object):
         rows, read, full = None, [], self._full_due(started)
         if not full:
             expected = db.count_host_states()
-            read = db.list_host_states_since(dict(self._marks))
+            read = db.list_host_states_since(dict(self._marks),
+                                             **self._options())
             rows = dict(self._rows)
             rows.update((row.host, row) for row in read)
             if len(rows) != expected:
@@ -130,7 +139,7 @@ class HostStateCache(object):
                           'all', expected, len(rows))
                 full = True
         if full:
-            everything = db.list_host_states_since({})
+            everything = db.list_host_states_since({}, **self._options())
             read = read + everything
             rows = {row.host: row for row in everything}
             self._full_at = started
@@ -145,6 +154,10 @@ class HostStateCache(object):
         self._rows = rows
         self._count(read, full, len(rows), self._clock() - started)
         return list(rows.values())
+
+    def _options(self):
+        # only when set: a database double without the argument still works
+        return {'without': self.without} if self.without else {}
 
     def _full_due(self, now):
         if self._rows is None or self._full_at is None:

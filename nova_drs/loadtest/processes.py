@@ -66,7 +66,7 @@ def region_main(params, conn):
         server.shutdown()
 
 
-def fleet_main(conf_path, params, commands, results):
+def fleet_main(conf_path, params, commands, results, senders=0):
     """Run the simulated agents of the region until told to stop.
 
     :param commands: a Queue of ('hot', [candidate hosts], how many),
@@ -90,7 +90,7 @@ def fleet_main(conf_path, params, commands, results):
         for host, servers in region.placement().items()}
     fleet = agents.AgentFleet(conf, placement, params['host_vcpus'],
                               params['host_memory_mb'],
-                              seed=params['seed'])
+                              seed=params['seed'], senders=senders)
     del region
     fleet.start()
     results.put(('ready', len(fleet.hosts)))

@@ -59,6 +59,7 @@ debug = false
 rabbit_retry_interval = 1
 rabbit_retry_backoff = 1
 rabbit_interval_max = 2
+rabbit_qos_prefetch_count = %(prefetch)d
 [drs_agent]
 topic = %(topic)s
 partitions = %(partitions)d
@@ -217,6 +218,7 @@ class LoadTest:
                 topic='drs_loadtest_%s' % self.run_id,
                 partitions=self.args.partitions,
                 interval=self.args.interval, secret=self.secret,
+                prefetch=self.args.prefetch,
                 backend_url=self.args.backend_url,
                 group='drs-loadtest-%s' % self.run_id,
                 replica_id=replica_id, database=self.db.url))
@@ -270,7 +272,8 @@ class LoadTest:
         self._fleet_out = self._ctx.Queue()
         proc = self._ctx.Process(
             target=processes.fleet_main,
-            args=(conf_path, self.params, self._commands, self._fleet_out),
+            args=(conf_path, self.params, self._commands, self._fleet_out,
+                  self.args.senders),
             daemon=True, name='loadtest-agents')
         proc.start()
         self._fleet = proc
@@ -761,6 +764,13 @@ def parse_args(argv):
     p.add_argument('--interval', type=float, default=10.0,
                    help='the agents\' reporting interval, seconds')
     p.add_argument('--partitions', type=int, default=32)
+    p.add_argument('--prefetch', type=int, default=256,
+                   help='[oslo_messaging_rabbit] rabbit_qos_prefetch_count '
+                   'of the replicas (0: unbounded: a replica that falls '
+                   'behind is sent its whole backlog, into its memory)')
+    p.add_argument('--senders', type=int, default=8,
+                   help='threads sending the simulated agents\' reports '
+                   '(each send waits for the broker\'s confirmation)')
     p.add_argument('--seed', type=int, default=1)
     p.add_argument('--window', type=float, default=30.0,
                    help='seconds each throughput phase is measured')

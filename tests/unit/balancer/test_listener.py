@@ -72,7 +72,11 @@ class TestParseTimestamp(base.BaseTestCase):
 
     def test_invalid(self):
         for text in ('2026-13-27T10:00:00Z', '2026-11-27 10:00:00',
-                     '2026-02-30T10:00:00Z', None, 12):
+                     '2026-02-30T10:00:00Z', None, 12,
+                     '2026-00-27T10:00:00Z', '2026-11-00T10:00:00Z',
+                     '2026-11-27T24:00:00Z', '2026-11-27T10:60:00Z',
+                     '2026-11-27T10:00:60Z', '0000-11-27T10:00:00Z',
+                     '2025-02-29T10:00:00Z'):
             self.assertRaises(ValueError, listener.parse_timestamp, text)
 
 

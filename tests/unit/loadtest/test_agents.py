@@ -121,3 +121,40 @@ class AgentFleetTest(base.BaseTestCase):
         doc = [m['payload'] for _, m in self.rec.sent
                if isinstance(m['payload']['host'], dict)][-1]
         self.assertLess(doc['host']['load']['cpu'], 0.5)
+
+
+class SenderThreadsTest(base.BaseTestCase):
+    """Reports sent by sender threads: all of them, each host's in order."""
+
+    def test_each_host_in_order_and_counted(self):
+        conf = clusters.conf(drs_signing__secret=SECRET,
+                             drs_agent__partitions=8,
+                             drs_agent__interval=10.0)
+        rec = Recorder()
+        placement = {'lt-%05d' % h: [(
+            'c0000000-0000-4000-8000-%012d' % h, 2, 4096)]
+            for h in range(12)}
+        fleet = agents.AgentFleet(conf, placement, host_vcpus=16,
+                                  host_memory_mb=131072,
+                                  notifier_factory=rec.factory, senders=3)
+        self.addCleanup(fleet.stop)
+        now = time.time()
+        fleet.start(now - 10.0)
+        for cycle in range(5):
+            self.assertEqual(12, fleet.due(now + 10.0 * cycle))
+        deadline = time.monotonic() + 10.0
+        while fleet.published < 60 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.assertEqual(60, fleet.published)
+        self.assertEqual(60, len(rec.sent))
+        endpoint = listener.MetricsEndpoint(
+            Handler(), verifier=signing.Verifier(SECRET,
+                                                 require_host_keys=True))
+        sequences = {}
+        for _topic, message in rec.sent:
+            report = endpoint.check(message, time.monotonic())
+            self.assertIsNotNone(report, endpoint.stats()['dropped'])
+            sequences.setdefault(report.host, []).append(report.sequence)
+        self.assertEqual({h: [1, 2, 3, 4, 5] for h in placement}, sequences)
+        fleet.stop()
+        self.assertEqual(0, fleet.send_errors)
