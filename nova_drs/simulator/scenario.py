@@ -54,13 +54,8 @@ def host_spec(kind, count=None, **overrides):
     return placement.HostSpec(count=count or 0, **values)
 
 
-def build(trace, spec, conf, options=None, seed=0, interval_s=None,
-          extra_info=None):
-    """Place the trace's VMs on ``spec``'s hosts.
-
-    ``spec.count`` 0 chooses the host count
-    (:func:`~.placement.auto_host_count`).
-    """
+def _options(options, seed, interval_s):
+    """The run's engine options: the seed, and the agents' interval."""
     options = options or engine.Options()
     # migration failures are drawn from the simulation's seed too
     options = dataclasses.replace(options, migration=dataclasses.replace(
@@ -70,32 +65,19 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
     # interval_s of simulated time
     if interval_s:
         options = dataclasses.replace(options, agent_interval_s=interval_s)
-    trace_interval_s = trace.interval_s
-    work = workload_mod.from_trace(trace, seed)
-    if not spec.count:
-        spec = dataclasses.replace(spec, count=placement.auto_host_count(
-            work.vcpus, work.memory_mb, spec))
-    if not work.has_io:
-        spec = dataclasses.replace(spec, disk_mb_s=0.0, net_mb_s=0.0)
+    return options
+
+
+def _run_info(trace, work, conf, options, seed):
+    """What the report says of a run, whatever made its cluster."""
     agent_s = float(options.agent_interval_s or work.interval_s)
-    where = placement.first_fit(work.vcpus, work.memory_mb, spec)
-    placed = where >= 0
-    unplaced = [work.names[i] for i in np.flatnonzero(~placed)]
-    # NOTE: the simulation reads the configuration through a recorder:
-    # the report lists the options it read (settings.collect)
-    sim = engine.Simulation(work.subset(placed), placement.build_hosts(spec),
-                            where[placed], settings.RecordingConf(conf),
-                            options)
-    info = {
+    return {
         'trace': trace.kind,
         'trace_dir': trace.source,
         'vms_in_trace': len(trace) + len(trace.skipped),
         'vms_skipped': [{'name': n, 'reason': r} for n, r in trace.skipped],
-        'instances': int(placed.sum()),
-        'unplaced_instances': len(unplaced),
-        'unplaced_names': unplaced[:MAX_LISTED],
         'steps': work.steps,
-        'trace_interval_s': trace_interval_s,
+        'trace_interval_s': trace.interval_s,
         # the agents' interval (the "simulation step" of the report)
         'interval_s': agent_s,
         # the rows of the history (one per trace sample)
@@ -108,7 +90,6 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
         'interpolation': 'linear' if options.interpolate else 'hold',
         'duration_h': work.steps * work.interval_s / 3600.0,
         'seed': seed,
-        'hosts': spec.to_dict(),
         'thresholds': dict(zip(cluster.RESOURCES, map(
             float, cluster.thresholds_from_conf(conf)))),
         'detector': dict(zip(
@@ -120,8 +101,39 @@ def build(trace, spec, conf, options=None, seed=0, interval_s=None,
         'options': dataclasses.asdict(options),
         'balloon_policy': conf.drs_balloon.policy if options.balloon
         else None,
-        'notes': list(trace.notes),
     }
+
+
+def build(trace, spec, conf, options=None, seed=0, interval_s=None,
+          extra_info=None):
+    """Place the trace's VMs on ``spec``'s hosts.
+
+    ``spec.count`` 0 chooses the host count
+    (:func:`~.placement.auto_host_count`).
+    """
+    options = _options(options, seed, interval_s)
+    work = workload_mod.from_trace(trace, seed)
+    if not spec.count:
+        spec = dataclasses.replace(spec, count=placement.auto_host_count(
+            work.vcpus, work.memory_mb, spec))
+    if not work.has_io:
+        spec = dataclasses.replace(spec, disk_mb_s=0.0, net_mb_s=0.0)
+    where = placement.first_fit(work.vcpus, work.memory_mb, spec)
+    placed = where >= 0
+    unplaced = [work.names[i] for i in np.flatnonzero(~placed)]
+    # NOTE: the simulation reads the configuration through a recorder:
+    # the report lists the options it read (settings.collect)
+    sim = engine.Simulation(work.subset(placed), placement.build_hosts(spec),
+                            where[placed], settings.RecordingConf(conf),
+                            options)
+    info = _run_info(trace, work, conf, options, seed)
+    info.update({
+        'instances': int(placed.sum()),
+        'unplaced_instances': len(unplaced),
+        'unplaced_names': unplaced[:MAX_LISTED],
+        'hosts': spec.to_dict(),
+        'notes': list(trace.notes),
+    })
     info.update(extra_info or {})
     return Scenario(sim, spec, unplaced, info)
 
@@ -148,12 +160,7 @@ def build_snapshot(trace, model, source, conf, options=None, seed=0,
         snapshot, with at least one instance.
     :param source: the snapshot's path, for the report.
     """
-    options = options or engine.Options()
-    options = dataclasses.replace(options, migration=dataclasses.replace(
-        options.migration, seed=seed))
-    trace_interval_s = trace.interval_s
-    if interval_s:
-        trace = traces.resample(trace, interval_s)
+    options = _options(options, seed, interval_s)
     inst = model.instances
     work, pick = workload_mod.from_instances(
         trace, inst.names, inst.vcpus, inst.memory_mb, seed)
@@ -172,19 +179,11 @@ def build_snapshot(trace, model, source, conf, options=None, seed=0,
                             layout=layout)
     trace_names = [workload_mod.instance_name(trace.names[k])
                    for k in pick]
-    info = {
-        'trace': trace.kind,
-        'trace_dir': trace.source,
-        'vms_in_trace': len(trace) + len(trace.skipped),
-        'vms_skipped': [{'name': n, 'reason': r} for n, r in trace.skipped],
+    info = _run_info(trace, work, conf, options, seed)
+    info.update({
         'instances': len(inst),
         'unplaced_instances': 0,
         'unplaced_names': [],
-        'steps': work.steps,
-        'trace_interval_s': trace_interval_s,
-        'interval_s': work.interval_s,
-        'duration_h': work.steps * work.interval_s / 3600.0,
-        'seed': seed,
         'hosts': describe_hosts(hosts, source),
         'snapshot': {
             'file': source,
@@ -196,24 +195,13 @@ def build_snapshot(trace, model, source, conf, options=None, seed=0,
             # outcome, for a look at a surprising host)
             'trace_mapping': dict(zip(inst.names, trace_names)),
         },
-        'thresholds': dict(zip(cluster.RESOURCES, map(
-            float, cluster.thresholds_from_conf(conf)))),
-        'detector': {'ewma_alpha': conf.drs.ewma_alpha,
-                     'persistence_count': conf.drs.persistence_count,
-                     'persistence_window': conf.drs.persistence_window},
-        'migration_bandwidth_mb_s':
-            conf.drs_balancer.migration_bandwidth_mb_s,
-        'instance_cooldown_s': conf.drs_balancer.instance_cooldown,
-        'options': dataclasses.asdict(options),
-        'balloon_policy': conf.drs_balloon.policy if options.balloon
-        else None,
         'notes': list(trace.notes) + [
             '%d snapshot instances replay %d trace VMs (seeded draw '
             'without replacement, by instance name%s)' % (
                 len(inst), len(trace),
                 '; some VMs replayed by several instances'
                 if len(inst) > len(trace) else '')],
-    }
+    })
     info.update(extra_info or {})
     return Scenario(sim, None, [], info)
 

@@ -279,6 +279,23 @@ class TestScenario(SnapshotTestCase):
         self.assertIn('1 x 4 cores, 16384 MiB', report.render_html(
             results, []))
 
+    def test_agent_interval_as_with_generated_hosts(self):
+        # --interval is the agents' interval; the trace stays at its own
+        # 300 s samples (no resampling), as with --hosts
+        trace = traces.load_planetlab(self.day)
+        scen = scenario.build_snapshot(
+            trace, snapshot.from_dict(copy.deepcopy(SNAPSHOT)), 'snap.json',
+            clusters.conf(), engine.Options(balloon=False), interval_s=60.0)
+        self.assertEqual(60.0, scen.simulation.options.agent_interval_s)
+        self.assertEqual(trace.interval_s,
+                         scen.simulation.workload.interval_s)
+        info = scen.info
+        self.assertEqual((60.0, trace.interval_s, 10.0),
+                         (info['interval_s'], info['history_interval_s'],
+                          info['measure_interval_s']))
+        self.assertEqual({'ewma_half_life_s': 10.0, 'persistence_s': 20.0,
+                          'persistence_window_s': 30.0}, info['detector'])
+
     def test_the_strategy_sees_groups_zones_and_opt_outs(self):
         seen = []
         real = hotspot.HotspotStrategy.plan
