@@ -506,9 +506,12 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         covers the shortfall: one large change rather than a small one on
         every guest, which at a long agent interval would be re-made at
         every cycle. A guest whose room is all never-touched memory
-        gives the host nothing now and is left alone: the balloon change
-        would buy nothing; once its page cache has filled that memory it
-        gives, and is taken then.
+        gives the host nothing now: it is left alone while the others
+        cover the shortfall (the change would buy nothing), and capped
+        only when they cannot: a host that stays short cannot back the
+        memory its guests have not touched yet, and a guest that starts
+        touching it would deepen the shortage (the cap costs the guest
+        nothing: it never used that memory; pressure gives it back).
         """
         out = []
         need = shortfall
@@ -522,13 +525,21 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                     break
                 take = min(room, unbacked + gain)
                 need -= gain
-                out.append(balloon.BalloonTarget(
-                    g.name, g.actual_mb - take, 'shrink',
-                    'host available %.0f MiB below target %.0f; guest '
-                    'keeps %.0f MiB usable' % (
-                        host.available_mb, target_free,
-                        g.usable_mb - take)))
+                out.append(self._shrink(g, take, host, target_free))
+        if need > 0:
+            for g, room, unbacked, gain in idle:
+                if gain <= 0 and min(room, unbacked) > 0:
+                    out.append(self._shrink(g, min(room, unbacked), host,
+                                            target_free))
         return out
+
+    @staticmethod
+    def _shrink(g, take, host, target_free):
+        return balloon.BalloonTarget(
+            g.name, g.actual_mb - take, 'shrink',
+            'host available %.0f MiB below target %.0f; guest keeps %.0f '
+            'MiB usable' % (host.available_mb, target_free,
+                            g.usable_mb - take))
 
     def _give_back(self, ballooned, spare):
         out = []

@@ -589,7 +589,9 @@ class TestUnbackedMemory(base.BaseTestCase):
         self.assertAlmostEqual(4 * GIB - GIB - 204.8, t.target_mb)
 
     def test_guest_with_nothing_backed_is_left_alone(self):
-        host = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        # 100 MiB short: b covers it
+        host = balloon.HostMemory(total_mb=100 * GIB,
+                                  available_mb=10 * GIB - 100)
         # a's room above its floor (2 GiB) is all untouched memory: a
         # balloon change on it gives the host nothing now; it is taken
         # once its page cache has filled that memory
@@ -598,6 +600,17 @@ class TestUnbackedMemory(base.BaseTestCase):
             guest('b', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=4 * GIB)])}
         self.assertEqual({'b'}, set(out))
         # b, all backed, gives at most shrink_rate (204.8 MiB in 10 s)
+        self.assertAlmostEqual(4 * GIB - 204.8, out['b'].target_mb)
+
+    def test_untouched_memory_capped_while_the_host_stays_short(self):
+        # 9 GiB short: b's 204.8 MiB cannot cover it, so a's untouched
+        # room (down to its floor, 2 GiB) is capped too, at no cost to a
+        host = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        out = {t.name: t for t in self.policy.targets(host, [
+            guest('a', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=GIB),
+            guest('b', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=4 * GIB)])}
+        self.assertEqual({'a', 'b'}, set(out))
+        self.assertAlmostEqual(2 * GIB, out['a'].target_mb)
         self.assertAlmostEqual(4 * GIB - 204.8, out['b'].target_mb)
 
 
