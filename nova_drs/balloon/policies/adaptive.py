@@ -512,6 +512,9 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         memory its guests have not touched yet, and a guest that starts
         touching it would deepen the shortage (the cap costs the guest
         nothing: it never used that memory; pressure gives it back).
+        "Cannot" is structural: the shortfall exceeds all the memory the
+        idle guests hold backed beyond their headroom and floor (a
+        process outside the guests holding the host's memory, say).
         """
         out = []
         need = shortfall
@@ -526,7 +529,13 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 take = min(room, unbacked + gain)
                 need -= gain
                 out.append(self._shrink(g, take, host, target_free))
-        if need > 0:
+        # NOTE: the guests' whole backed room, not this cycle's steps: a
+        # shortfall their steps will cover over the next cycles is no
+        # reason to cap anyone's untouched memory (each cap would be one
+        # more change, undone at the guest's next rise)
+        backed_room = sum(max(room - unbacked, 0.0)
+                          for _g, room, unbacked, _gain in idle)
+        if shortfall > backed_room:
             for g, room, unbacked, gain in idle:
                 if gain <= 0 and min(room, unbacked) > 0:
                     out.append(self._shrink(g, min(room, unbacked), host,

@@ -602,9 +602,21 @@ class TestUnbackedMemory(base.BaseTestCase):
         # b, all backed, gives at most shrink_rate (204.8 MiB in 10 s)
         self.assertAlmostEqual(4 * GIB - 204.8, out['b'].target_mb)
 
+    def test_untouched_memory_kept_when_backed_room_will_cover(self):
+        # 1 GiB short: b's step (204.8 MiB) does not cover it this cycle,
+        # but b's backed room (2 GiB) will over the next ones: a's
+        # untouched memory is not capped (a change that buys nothing)
+        host = balloon.HostMemory(total_mb=100 * GIB,
+                                  available_mb=9 * GIB)
+        out = {t.name: t for t in self.policy.targets(host, [
+            guest('a', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=GIB),
+            guest('b', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=4 * GIB)])}
+        self.assertEqual({'b'}, set(out))
+
     def test_untouched_memory_capped_while_the_host_stays_short(self):
-        # 9 GiB short: b's 204.8 MiB cannot cover it, so a's untouched
-        # room (down to its floor, 2 GiB) is capped too, at no cost to a
+        # 9 GiB short: more than b's whole backed room (2 GiB) can cover,
+        # so a's untouched room (down to its floor, 2 GiB) is capped too,
+        # at no cost to a
         host = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
         out = {t.name: t for t in self.policy.targets(host, [
             guest('a', usable=3 * GIB, unused_mb=3 * GIB, rss_mb=GIB),
