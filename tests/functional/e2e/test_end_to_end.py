@@ -128,6 +128,14 @@ mode = full
 planning_interval = {planning_interval}
 inventory_min_interval = 0.5
 host_state_interval = 1
+# NOTE: the balloon test runs first and makes the hungry guest on the
+# destination allocate 280 MiB, a TCG burst of ~15 s at a whole vCPU a
+# minute before the hotspot: judged on its guests' 15-minute peak
+# (the default), compute-b would stay a refused destination for the
+# whole window. The window is proven by the unit tests
+# (tests/unit/balancer/test_destination_peak.py); this test is the path
+# from an agent's flag to Nova's live migration.
+destination_peak_window = 0
 [drs_actuator]
 poll_interval = 0.5
 scan_interval = 0.5
