@@ -7,11 +7,10 @@ keystoneauth session), and the reads against what Nova and Placement
 say. Figures are printed (``pytest -s``).
 """
 
-import collections
 import time
-import urllib.parse
 
 from nova_drs.balancer.view import nova_view
+from nova_drs.bench import nova_reads
 from tests.functional.nova import fixtures as nova_fixtures
 from tests.functional.nova import test_nova_events
 
@@ -24,31 +23,11 @@ CONSTANT_KINDS = {'services': 1, 'aggregates': 1,
                   'migrations': 1, 'servers': 1}
 
 
-class HttpCounter:
-    """Counts the HTTP requests a connection sends, by method and path."""
-
-    def __init__(self, conn):
-        self.seen = collections.Counter()
-        conn.session.session.hooks['response'].append(self._hook)
-
-    def _hook(self, response, *args, **kwargs):
-        url = urllib.parse.urlsplit(response.request.url)
-        parts = [p for p in url.path.split('/') if p and p != 'v2.1']
-        # uuids as {id}: one key per kind of call
-        path = '/'.join('{id}' if len(p) >= 32 else p for p in parts)
-        if path:     # not the version discovery of the endpoints
-            self.seen['%s /%s' % (response.request.method, path)] += 1
-
-    def take(self):
-        seen, self.seen = dict(self.seen), collections.Counter()
-        return seen
-
-
 class TestIncrementalReads(nova_fixtures.NovaLabTestCase):
 
     def setUp(self):
         super().setUp()
-        self.http = HttpCounter(self.conn)
+        self.http = nova_reads.HttpCounter(self.conn)
         self.collector = nova_view.NovaCollector(self.conn, self.conf)
         self.flavor = self.lab.flavor('small', vcpus=1, ram=256)
 
