@@ -14,6 +14,7 @@ from oslotest import base
 from nova_drs.balancer.planning import destinations
 from nova_drs.balancer.planning import placement
 from nova_drs.balancer import strategies
+from nova_drs.balancer.view import peaks
 from nova_drs.model import cluster
 from tests.unit.balancer.test_hotspot import busy
 from tests.unit.balancer.test_hotspot import moves
@@ -129,6 +130,67 @@ class TestDestinationPeak(base.BaseTestCase):
                     **{'r-c': (0.375, 0.375)})
         p = _plan(m)
         self.assertEqual([('m', 'a', 'b')], moves(p))
+
+
+class TestBursts(base.BaseTestCase):
+    """Slices as the live view keeps them: time-weighted means.
+
+    Reports every 10 s, slices of 75 s; comfort level 6.5 cores
+    (destination_headroom 0.20). b (r-b steady at 3 cores) is m's
+    tighter fit (5 cores after the move) against c (r-c at 2.5: 4.5).
+    """
+
+    NOW = 900.0
+
+    def _model(self, r_b, per_slice=peaks.MEAN):
+        """r_b(t): r-b's CPU share at time t; the others steady."""
+        m = c.model(
+            [c.host('a'), c.host('b'), c.host('c')],
+            [busy('pinned', 'a', 7, opt_out=True),
+             c.vm('m', 'a', vcpus=2, util=100.0, mem=100),
+             c.vm('r-b', 'b', vcpus=8, util=37.5),
+             c.vm('r-c', 'c', vcpus=8, util=31.25)])
+        inst = m.instances
+        tracker = peaks.PeakTracker(900.0, per_slice=per_slice)
+        for at in np.arange(10.0, self.NOW + 1, 10.0):
+            for i, name in enumerate(inst.names):
+                share = r_b(at) if name == 'r-b' else inst.cpu_util[i]
+                tracker.record(name, (share, inst.mem_used_mb[i],
+                                      inst.disk_mb_s[i], inst.net_mb_s[i]),
+                               now=at)
+        inst.recent_slices = tracker.slices_of(
+            *tracker.copy_rows(inst.names), self.NOW)
+        return m
+
+    def _plan(self, model):
+        return strategies.load('hotspot', c.conf(
+            drs_balancer__destination_peak_window=900,
+            drs_balancer__destination_headroom=0.2)).plan(model)
+
+    @staticmethod
+    def _burst(at):
+        # 20 s at 5 cores (0.625 of 8 vCPUs) within one 75-s slice
+        return 0.625 if 400.0 < at <= 420.0 else 0.375
+
+    @staticmethod
+    def _sustained(at):
+        # 5 cores over two whole slices (300-450 s), then back
+        return 0.625 if 300.0 < at <= 450.0 else 0.375
+
+    def test_a_burst_shorter_than_a_slice_does_not_refuse_the_host(self):
+        # b judged at 3 + 2 x 20/75 + 2 = 5.53 cores: under its comfort
+        p = self._plan(self._model(self._burst))
+        self.assertEqual([('m', 'a', 'b')], moves(p))
+        self.assertIn(destinations.TIER_FIT, p.migrations[0].reason)
+        # the slices' maxima (before this release) held the burst's
+        # whole 5 cores: 7 after the move, over the comfort level
+        p = self._plan(self._model(self._burst, per_slice=peaks.MAX))
+        self.assertEqual([('m', 'a', 'c')], moves(p))
+
+    def test_a_rise_held_over_a_slice_refuses_it(self):
+        # slices at 5 cores: b judged at 7 after the move; c fits
+        p = self._plan(self._model(self._sustained))
+        self.assertEqual([('m', 'a', 'c')], moves(p))
 
 
 class TestAlignedSlices(base.BaseTestCase):
