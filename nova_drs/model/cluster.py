@@ -119,9 +119,10 @@ class Instances:
     #: guests that are busy at different hours do not add up), NaN where
     #: not known; None: only ``peak`` (or nothing) is known
     peak_slices: np.ndarray = None
-    #: (instances, slices, 4) the same maxima per slice of a short recent
-    #: window (``[drs_balancer] destination_peak_window``), slices aligned
-    #: in time across instances, NaN where not known; None: not known.
+    #: (instances, slices, 4) the time-weighted mean load per slice of a
+    #: short recent window (``[drs_balancer] destination_peak_window``),
+    #: slices aligned in time across instances, NaN where not known;
+    #: None: not known.
     #: Destinations are judged on it (see :meth:`ClusterModel.
     #: host_recent_excess`)
     recent_slices: np.ndarray = None

@@ -14,9 +14,10 @@ pass, the same in every strategy:
   the model's ``base_load`` plus its guests' demand, plus what moves in,
   against its own thresholds (``model.host_thresholds``: those its agent
   judges it by). With ``destination_peak_window`` its guests count at
-  their worst recent time slice (``model.instances.recent_slices``,
-  summed slice by slice), what moves in at its load now; the hot host's
-  relief is judged on its load now;
+  their worst recent time slice (``model.instances.recent_slices``, each
+  guest's mean load per slice, summed slice by slice: a burst shorter
+  than a slice counts by its share of it), what moves in at its load
+  now; the hot host's relief is judged on its load now;
 * the destination is enabled, not in maintenance, not hot, and was not hot
   when planning began, unless the plan cooled it and its agent does not
   flag it (offline models): such a host receives only under its comfort
