@@ -131,15 +131,20 @@ class PlacementState:
         # No recent slices in the model (offline models, option off):
         # no extra, the rule of earlier releases.
         self.window_s = opts.destination_peak_window
+        # only the resources some host tracks (a capacity above 0): the
+        # room of the others is infinite whatever their peak
+        tracked_any = np.flatnonzero(tracked.any(axis=0)).tolist()
         #: (instances, slices, 4) float32, each instance's excess per
-        #: recent slice over its demand now (None: off)
-        self.inst_excess = (model.recent_excess() if self.window_s > 0
-                            else None)
+        #: recent slice over its demand now, 0 on untracked resources
+        #: (None: off)
+        self.inst_excess = (model.recent_excess(columns=tracked_any)
+                            if self.window_s > 0 else None)
         #: (hosts, slices, 4) the original residents' excess per recent
         #: slice over their demand now, summed, kept up to date as they
         #: leave and come back; None: off
         self.recent = (None if self.inst_excess is None
-                       else model.host_recent_excess(self.inst_excess))
+                       else model.host_recent_excess(self.inst_excess,
+                                                     columns=tracked_any))
         #: (hosts, 4) the recent peak's excess over the load now (>= 0)
         self.peak_extra = None
         if self.recent is not None:

@@ -241,6 +241,43 @@ class TestAlignedSlices(base.BaseTestCase):
         np.testing.assert_allclose(fit, state.fit_base, atol=1e-6)
 
 
+class TestExcessSums(base.BaseTestCase):
+
+    def test_the_same_as_summing_guest_by_guest(self):
+        rng = np.random.default_rng(11)
+        hosts = [c.host('h%d' % h) for h in range(4)]
+        vms = [c.vm('v%d' % i, 'h%d' % rng.integers(4),
+                    vcpus=int(rng.integers(1, 5)),
+                    util=float(rng.uniform(0, 100)),
+                    mem=int(rng.integers(100, 1500)),
+                    disk_mb_s=float(rng.uniform(0, 5)))
+               for i in range(30)]
+        m = c.model(hosts, vms)
+        inst = m.instances
+        slices = rng.uniform(0.0, 1.2, size=(len(inst), 12, 4))
+        slices[:, :, 1] *= 2000.0
+        slices[:, :, 2] *= 5.0
+        slices[rng.uniform(size=slices.shape) < 0.2] = np.nan
+        inst.recent_slices = slices.astype(np.float32)
+        now = m.instance_demand()
+        want = np.zeros((4, 12, 4))
+        for i in range(len(inst)):
+            for k in range(12):
+                s = slices[i, k].copy()
+                s[0] = min(s[0], 1.0) * inst.vcpus[i]
+                extra = np.where(np.isnan(s), 0.0, np.maximum(s - now[i], 0))
+                want[inst.host[i], k] += extra
+        np.testing.assert_allclose(want, m.host_recent_excess(), rtol=1e-5,
+                                   atol=1e-4)
+        # only the resources asked for
+        cpu_only = m.host_recent_excess(columns=[cluster.CPU])
+        np.testing.assert_allclose(want[:, :, 0], cpu_only[:, :, 0],
+                                   rtol=1e-5, atol=1e-4)
+        self.assertEqual(0.0, np.abs(cpu_only[:, :, 1:]).max())
+        one = m.recent_excess(rows=[3])
+        np.testing.assert_allclose(m.recent_excess()[3], one[0])
+
+
 class TestBalance(base.BaseTestCase):
 
     def test_levelling_counts_the_destinations_peak(self):
