@@ -64,7 +64,13 @@ the guest's free pages first, and over those it never touched (its
 balloon size less QEMU's resident memory) it gives the host nothing, so
 those are taken first, at no cost to the guest, and not counted; a
 guest whose room is all such memory is left alone (the change would buy
-the host nothing). Guests with free page reporting return their free
+the host nothing), unless the shortage comes from outside the guests and
+their backed room cannot cover it: the host's memory less MemAvailable,
+less the guests' resident memory, is at least the shortfall (a process
+outside the guests holds the memory; the host cannot back what they
+have not touched yet, so it is capped, at no cost to them). A shortage
+of the guests' own demand caps nothing: it passes as their demand
+falls. Guests with free page reporting return their free
 pages to the host by themselves, so the balloon is inflated on them only
 after the guests without it have given what they can. When the host has
 ``host_free_hysteresis`` more than its target available, ballooned
@@ -513,8 +519,10 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         touching it would deepen the shortage (the cap costs the guest
         nothing: it never used that memory; pressure gives it back).
         "Cannot" is structural: the shortfall exceeds all the memory the
-        idle guests hold backed beyond their headroom and floor (a
-        process outside the guests holding the host's memory, say).
+        idle guests hold backed beyond their headroom and floor; and the
+        cap applies only while the shortage comes from outside the guests
+        (:meth:`_short_from_outside`: a process holding the host's
+        memory), not from their own demand.
         """
         out = []
         need = shortfall
@@ -535,12 +543,33 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         # more change, undone at the guest's next rise)
         backed_room = sum(max(room - unbacked, 0.0)
                           for _g, room, unbacked, _gain in idle)
-        if shortfall > backed_room:
+        if shortfall > backed_room and self._short_from_outside(
+                host, shortfall):
             for g, room, unbacked, gain in idle:
                 if gain <= 0 and min(room, unbacked) > 0:
                     out.append(self._shrink(g, min(room, unbacked), host,
                                             target_free))
         return out
+
+    @staticmethod
+    def _short_from_outside(host, shortfall):
+        """Whether what runs outside the guests holds the host short.
+
+        True when the memory in use outside the guests is at least the
+        shortfall: the host would be out of it without that memory, or,
+        the same, the memory its guests hold (QEMU's resident memory)
+        fits within what the host may use while it keeps its free
+        target. Then the guests giving back what they touched will not
+        bring the memory back (it is not theirs), and the shortage lasts
+        as long as the process outside them. When the guests' own memory
+        is more than the host can hold, their demand is (part of) the
+        cause: it falls as it rose, and what they touched is taken back
+        as it does; capping their untouched memory would only be more
+        changes, undone at their next rise. Unknown (``outside_mb``
+        None): not shown to come from outside, nothing capped.
+        """
+        outside = host.outside_mb
+        return outside is not None and outside >= shortfall
 
     @staticmethod
     def _shrink(g, take, host, target_free):

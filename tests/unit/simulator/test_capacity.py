@@ -117,6 +117,40 @@ class TestReplay(base.BaseTestCase):
         self.assertAlmostEqual(1 - 3300.0 / 8192, run.headroom[100])
 
 
+class TestShortageOutsideTheGuests(base.BaseTestCase):
+    """The simulator tells the policy what runs outside the guests."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf()
+        # two idle 4 GiB guests that only ever touched 300 MiB: their
+        # room is all never-touched memory
+        self.vms = vms(np.full((2, 30), 300.0), [4096.0, 4096.0])
+
+    def test_a_memory_hog_caps_untouched_memory(self):
+        # 1 GiB for the guests (overcommit 8) and 8 GiB held outside
+        # them: 424 of 9216 MiB available, the target 921.6; the guests'
+        # 600 MiB fit, the hog holds the host short: each guest's
+        # untouched room is capped once, down to its floor
+        run = capacity.check_at(self.vms, self.conf,
+                                capacity.Policy('adaptive'), 8.0,
+                                page_cache_growth=0.0, outside_mb=8192.0,
+                                history=True)
+        self.assertEqual(2, run.balloon_changes)
+        self.assertAlmostEqual(424.0 / 9216.0, run.headroom[-1])
+        self.assertEqual(0, run.guest_events)
+
+    def test_the_guests_own_demand_caps_nothing(self):
+        # 512 MiB for the guests (overcommit 16), nothing outside: the
+        # host is short because its guests' 600 MiB do not fit; nothing
+        # their balloons can take gives it memory now, nothing is capped
+        run = capacity.check_at(self.vms, self.conf,
+                                capacity.Policy('adaptive'), 16.0,
+                                page_cache_growth=0.0, history=True)
+        self.assertEqual(0, run.balloon_changes)
+        self.assertEqual(0.0, run.host_ok)
+
+
 class TestRisesAndHindsight(base.BaseTestCase):
 
     def setUp(self):
