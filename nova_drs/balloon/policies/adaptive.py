@@ -8,8 +8,9 @@ swap-in, or usable memory falling faster than ``pressure_drop_rate`` of
 its flavor memory per second since its last sample, or by more than its
 whole margin (not counting what a balloon change took or gave). A guest
 under pressure is never shrunk; it grows at once by its shortfall
-(enough to have twice its margin usable) and at least ``grow_step`` of
-its flavor memory, up to the flavor memory.
+(enough to have twice its headroom usable beyond what it uses, what it
+swapped in included) and at least ``grow_step`` of its flavor memory, up
+to the flavor memory.
 A guest whose usable memory is merely below its margin grows back to
 its headroom (below).
 
@@ -412,7 +413,9 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             if pressure:
                 self._needed_at[g.name] = now
                 self._restart_accrual('shrink', g.name)
-                shortfall = 2.0 * headroom - g.usable_mb
+                # twice its headroom beyond what it uses, what it
+                # swapped in (wanted and did not have) included
+                shortfall = used + 2.0 * headroom - g.actual_mb
                 grow = max(shortfall, opts.grow_step * g.max_mb)
                 out.append(self._grow(g, grow, 'pressure: ' + pressure))
             elif g.usable_mb < margin:
