@@ -36,9 +36,14 @@ memory, plus what it swapped in) is tracked over the last
 that peak plus its margin, and never below the flat ``floor`` share of
 its flavor memory, the lower safety bound. A per-instance metadata floor
 wins over both. ``demand_window_s = 0`` turns this off: the flat share is
-then the floor, as before. A guest migrated in brings its estimate from
-the source host (:mod:`nova_drs.agent.demand_carrier`, through
-:meth:`adopt_estimate`): it only adds to what its own samples show here.
+then the floor, as before. The demand floors give way when the host
+nears pressure: with less than ``demand_floor_yield`` (half) of its
+``host_free_target`` available and a shortfall the idle guests' memory
+above their demand floors cannot cover, idle guests are shrunk down to
+the flat share (never below what they use plus their headroom). A guest
+migrated in brings its estimate from the source host
+(:mod:`nova_drs.agent.demand_carrier`, through :meth:`adopt_estimate`):
+it only adds to what its own samples show here.
 
 *Seconds, not cycles.* Reclaim and give-back run at ``shrink_rate`` and
 ``give_back_rate`` (shares of flavor memory per second), times the time
@@ -91,6 +96,7 @@ alone (action ``hold`` with the reason).
 
 import time
 import types
+import typing
 
 from nova_drs import balloon
 from nova_drs.balloon import demand as demand_mod
@@ -101,7 +107,7 @@ _OPTIONS = ('floor', 'grow_step', 'shrink_rate', 'shrink_step',
             'guest_margin', 'guest_margin_min_mb', 'host_free_target',
             'host_free_hysteresis', 'major_fault_rate', 'min_change_mb',
             'pressure_drop', 'pressure_drop_rate', 'demand_window_s',
-            'rise_window_s', 'give_back_headroom')
+            'rise_window_s', 'give_back_headroom', 'demand_floor_yield')
 
 #: agent interval assumed when the configuration has none (the default)
 DEFAULT_INTERVAL_S = 10.0
@@ -109,6 +115,20 @@ DEFAULT_INTERVAL_S = 10.0
 MAX_ELAPSED_INTERVALS = 3.0
 #: a demand rise is learned only over at most this many intervals
 RISE_SPAN_INTERVALS = 1.5
+
+
+class _Idle(typing.NamedTuple):
+    """An idle guest the host may shrink, as :meth:`targets` found it."""
+
+    g: balloon.GuestMemory
+    #: what it can give above its floor and its headroom, MiB
+    room: float
+    #: the same with its demand floor given way (the flat floor), MiB
+    deep: float
+    #: of which never touched: gives the host nothing (_unbacked)
+    unbacked: float
+    #: what its shrink_rate allows it to give now, MiB
+    step: float
 
 
 def _read_options(group, interval_s):
@@ -252,11 +272,12 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             return margin
         return min(g.max_mb, max(margin, rise * self._sqrt_interval))
 
-    def _floor(self, g, margin):
+    def _floor(self, g, margin, demand=True):
+        """The floor of ``g``; ``demand=False``: without its demand."""
         if g.floor_mb is not None:
             return min(max(g.floor_mb, 0.0), g.max_mb)
         floor = self._opts.floor * g.max_mb
-        if self._opts.demand_window_s > 0:
+        if demand and self._opts.demand_window_s > 0:
             peak = self.demand.peak(g.name)
             if peak is not None:
                 floor = max(floor, min(g.max_mb, peak + margin))
@@ -432,17 +453,16 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 if self._may_get_back(g, headroom):
                     ballooned.append(g)
             else:
-                room = min(g.usable_mb - headroom,
-                           g.actual_mb - self._floor(g, margin))
-                unbacked = self._unbacked(g)
-                # what a shrink can give the host, at shrink_rate; the
-                # never-touched memory below it comes at no cost
-                gain = min(room - unbacked, opts.shrink_rate * g.max_mb
-                           * self._accrued_s('shrink', g, opts.shrink_rate))
-                if room > 0:
-                    # gain 0: its room is all never-touched memory (taken
-                    # at no cost), or its first cycle (it starts accruing)
-                    idle.append((g, room, unbacked, max(gain, 0.0)))
+                keep = g.usable_mb - headroom
+                room = min(keep, g.actual_mb - self._floor(g, margin))
+                # the room it has if its demand floor gives way
+                deep = min(keep, g.actual_mb - self._floor(g, margin,
+                                                           False))
+                if deep > 0:
+                    idle.append(_Idle(g, room, deep, self._unbacked(g),
+                                      opts.shrink_rate * g.max_mb
+                                      * self._accrued_s('shrink', g,
+                                                        opts.shrink_rate)))
                 if self._may_get_back(g, headroom):
                     ballooned.append(g)
         handled = {t.name for t in out}
@@ -460,7 +480,7 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         # again from now, so a quiet spell does not release a burst
         eligible = set()
         if shortfall > 0:
-            eligible |= {('shrink', entry[0].name) for entry in idle}
+            eligible |= {('shrink', entry.g.name) for entry in idle}
         elif -shortfall > opts.host_free_hysteresis * host.total_mb:
             eligible |= {('grow', g.name) for g in ballooned}
         for g in guests:
@@ -526,10 +546,34 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         cap applies only while the shortage comes from outside the guests
         (:meth:`_short_from_outside`: a process holding the host's
         memory), not from their own demand.
+
+        The demand floors give way (the guests' rooms go down to their
+        flat floor) when that backed room cannot cover the shortfall and
+        the host has less than ``demand_floor_yield`` of its target
+        available: a floor kept for a repeat of a guest's peak over the
+        last hour is a comfort a host near pressure cannot afford; what
+        the guest uses plus its headroom is still kept.
         """
+        # NOTE: the guests' whole backed room, not this cycle's steps: a
+        # shortfall their steps will cover over the next cycles is no
+        # reason to go below their demand floors, nor to cap anyone's
+        # untouched memory (each cap would be one more change, undone at
+        # the guest's next rise)
+        backed_room = sum(max(e.room - e.unbacked, 0.0) for e in idle)
+        deep = (shortfall > backed_room and host.available_mb
+                < self._opts.demand_floor_yield * target_free)
+        # (guest, room, never-touched memory, what a shrink gives now)
+        idle = [(e.g, r, e.unbacked, max(min(r - e.unbacked, e.step), 0.0))
+                for e in idle
+                for r in ((e.deep if deep else e.room),) if r > 0]
+        if deep:
+            backed_room = sum(max(room - unbacked, 0.0)
+                              for _g, room, unbacked, _gain in idle)
         out = []
         need = shortfall
         for fpr in (False, True):
+            # gain 0: its room is all never-touched memory (taken at no
+            # cost), or its first cycle (it starts accruing)
             group = sorted((entry for entry in idle
                             if entry[0].free_page_reporting == fpr
                             and entry[3] > 0),
@@ -540,12 +584,6 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 take = min(room, unbacked + gain)
                 need -= gain
                 out.append(self._shrink(g, take, host, target_free))
-        # NOTE: the guests' whole backed room, not this cycle's steps: a
-        # shortfall their steps will cover over the next cycles is no
-        # reason to cap anyone's untouched memory (each cap would be one
-        # more change, undone at the guest's next rise)
-        backed_room = sum(max(room - unbacked, 0.0)
-                          for _g, room, unbacked, _gain in idle)
         if shortfall > backed_room and self._short_from_outside(
                 host, shortfall):
             for g, room, unbacked, gain in idle:

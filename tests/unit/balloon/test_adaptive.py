@@ -374,7 +374,10 @@ class TestDemandFloors(base.BaseTestCase):
                                   drs_balloon__demand_window_s=3600.0,
                                   drs_balloon__shrink_rate=1.0)
         self.policy = self.make()
-        self.short = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        # short (target 10 GiB), not near pressure (above 5 GiB): the
+        # demand floors hold
+        self.short = balloon.HostMemory(total_mb=100 * GIB,
+                                        available_mb=8 * GIB)
 
     def make(self):
         return balloon.load('adaptive', self.conf, clock=lambda: self.now,
@@ -390,6 +393,51 @@ class TestDemandFloors(base.BaseTestCase):
         self.cycle(0.0, actual=4 * GIB, usable=GIB)
         t = self.cycle(600.0, actual=4 * GIB, usable=3.5 * GIB)
         # peak 3 GiB + margin 409.6 MiB, not usable - margin (3.1 GiB)
+        self.assertAlmostEqual(3 * GIB + 409.6, t.target_mb)
+
+    def test_floor_gives_way_when_the_host_nears_pressure(self):
+        # 1 GiB available, less than half the 10 GiB target, and the
+        # guest's room above its demand floor (none) cannot cover the
+        # 9 GiB shortfall: down to what it uses (0.5 GiB) plus its
+        # headroom (its margin), above the flat 10 % floor
+        self.short = balloon.HostMemory(total_mb=100 * GIB,
+                                        available_mb=GIB)
+        self.cycle(0.0, actual=4 * GIB, usable=GIB)
+        t = self.cycle(600.0, actual=4 * GIB, usable=3.5 * GIB)
+        self.assertAlmostEqual(512 + 409.6, t.target_mb)
+        # never below the flat floor
+        self.conf.set_override('floor', 0.5, 'drs_balloon')
+        t = self.cycle(610.0, actual=4 * GIB, usable=3.5 * GIB)
+        self.assertAlmostEqual(2 * GIB, t.target_mb)
+
+    def test_floor_holds_while_others_cover_or_when_told(self):
+        # 0.8 % of flavor a second: 983 MiB of g, 7,864 of big in 30 s
+        # (the most a cycle accrues), less than the 9 GiB shortfall
+        self.conf.set_override('shrink_rate', 0.008, 'drs_balloon')
+        near = balloon.HostMemory(total_mb=100 * GIB, available_mb=GIB)
+        self.now = 0.0
+        self.policy.targets(near, [guest(usable=GIB, actual=4 * GIB)])
+        self.now = 600.0
+        # big's backed room (12.8 GiB above its floor) will cover the
+        # shortfall over the next cycles: g keeps its demand floor
+        out = {t.name: t for t in self.policy.targets(near, [
+            guest(usable=3.5 * GIB, actual=4 * GIB),
+            guest('big', max_mb=32 * GIB, usable=16 * GIB)])}
+        self.assertAlmostEqual(32 * GIB - 0.008 * 32 * GIB * 30,
+                               out['big'].target_mb)
+        self.assertAlmostEqual(3 * GIB + 409.6, out['g'].target_mb)
+        # alone, it gives its whole step (30 s accrued), below its
+        # demand floor: the floor gives way
+        self.now = 640.0
+        t = self.policy.targets(near, [guest(usable=3.5 * GIB,
+                                             actual=4 * GIB)])[0]
+        self.assertAlmostEqual(4 * GIB - 0.008 * 4 * GIB * 30, t.target_mb)
+        self.assertLess(t.target_mb, 3 * GIB + 409.6)
+        # demand_floor_yield 0: the floors never give way
+        self.conf.set_override('demand_floor_yield', 0.0, 'drs_balloon')
+        self.now = 670.0
+        t = self.policy.targets(near, [guest(usable=3.5 * GIB,
+                                             actual=4 * GIB)])[0]
         self.assertAlmostEqual(3 * GIB + 409.6, t.target_mb)
 
     def test_peak_leaves_the_window(self):
