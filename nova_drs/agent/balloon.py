@@ -147,9 +147,8 @@ class BalloonActuator:
         # before the policy's first sample of an arriving guest
         self.carrier.adopt(guests)
         memories = [self._memory(g) for g in running]
-        targets = self.policy.targets(
-            balloon.HostMemory(total_mb=host.total_mb,
-                               available_mb=host.available_mb), memories)
+        targets = self.policy.targets(self._host_memory(host, guests),
+                                      memories)
         by_uuid = {g.uuid: g for g in running}
         shrunk = set()
         for t in targets:
@@ -171,6 +170,25 @@ class BalloonActuator:
                      {'shrunk': len(shrunk), 'shrunk_mb': report.shrunk_mb,
                       'grown': grown, 'grown_mb': report.grown_mb})
         return report
+
+    @staticmethod
+    def _host_memory(host, guests):
+        """The host's memory, with what runs outside its guests.
+
+        Every guest sampled has a QEMU process (the inspector samples the
+        active domains: running, paused, migrating in); a guest whose RSS
+        libvirt does not report counts its balloon size (see
+        :func:`nova_drs.balloon.outside_mb`).
+        """
+        outside = None
+        if host.total_mb:
+            outside = balloon.outside_mb(
+                host.total_mb, host.available_mb,
+                (g.actual_mb if g.rss_mb is None else g.rss_mb
+                 for g in guests))
+        return balloon.HostMemory(total_mb=host.total_mb,
+                                  available_mb=host.available_mb,
+                                  outside_mb=outside)
 
     def _carry(self, running):
         """Write the estimates due; whatever happens, the cycle goes on."""

@@ -61,6 +61,26 @@ class HostMemory:
     total_mb: float
     #: MemAvailable of the host
     available_mb: float
+    #: memory in use outside the guests (:func:`outside_mb`), None when
+    #: unknown
+    outside_mb: float = None
+
+
+def outside_mb(total_mb, available_mb, guests_rss_mb):
+    """Host memory in use outside its guests, MiB (at least 0).
+
+    The memory the host uses (its memory less MemAvailable) less what the
+    processes of its guests hold (QEMU's resident memory, of every guest
+    that runs, incoming migrations included): the host's own processes,
+    and anything else running on it. The agent gives the RSS libvirt
+    reports; a guest whose RSS is unknown counts its balloon size, so
+    that what is left is never more than what runs outside the guests.
+    The simulator gives the memory it backs for each guest.
+
+    :param guests_rss_mb: iterable of the guests' resident memory, MiB.
+    """
+    return max(float(total_mb) - float(available_mb)
+               - float(sum(guests_rss_mb)), 0.0)
 
 
 @dataclasses.dataclass

@@ -51,6 +51,18 @@ BALLOON_OPTS = [
              'survive restarts of the agent. 0 turns demand-aware floors '
              'off: ``floor`` alone is the floor.'),
     cfg.FloatOpt(
+        'demand_floor_yield', default=0.5, min=0.0, max=1.0,
+        help='Share of ``host_free_target``: while the host has less than '
+             'this share of that target available and the idle guests\' '
+             'memory above their demand floors cannot cover its '
+             'shortfall, the demand floors give way: idle guests are '
+             'shrunk down to the flat ``floor`` share (or their '
+             'per-instance floor), never below what they use plus their '
+             'headroom. The demand floor keeps what a guest needed over '
+             '``demand_window_s`` so as not to shrink it again before a '
+             'repeat of its peak; a host near pressure needs that memory '
+             'now. 0: the demand floors never give way.'),
+    cfg.FloatOpt(
         'rise_window_s', default=86400.0, min=0.0, max=30 * 86400.0,
         help='Seconds of history behind each guest\'s rise estimate: the '
              'largest rise of its demand seen between two samples (one '

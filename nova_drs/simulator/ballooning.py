@@ -15,7 +15,10 @@ host's policy forgets it, as the agent does when a domain goes away.
 
 The host's available memory is its physical memory less the reserved
 memory and the memory backed for its guests, including guests arriving
-by live migration.
+by live migration. What the policy is told runs outside the guests
+(:func:`nova_drs.balloon.outside_mb`, as the agent computes it from
+MemAvailable and QEMU's resident memory) is then the reserved memory:
+the simulated host's own use.
 """
 
 import numpy as np
@@ -80,10 +83,16 @@ class BalloonDriver:
         for h, idx in enumerate(members):
             if not idx:
                 continue
+            rss = backed[idx]
             available = (total[h] - reserved[h] - extra_backed_mb[h]
-                         - float(backed[idx].sum()))
-            host = balloon.HostMemory(total_mb=float(total[h]),
-                                      available_mb=available)
+                         - float(rss.sum()))
+            # the guests migrating in have their QEMU processes here
+            # too: what is outside the guests is the reserved memory
+            host = balloon.HostMemory(
+                total_mb=float(total[h]), available_mb=available,
+                outside_mb=balloon.outside_mb(
+                    total[h], available,
+                    (float(rss.sum()), float(extra_backed_mb[h]))))
             records = [balloon.GuestMemory(
                 name=self.names[i], max_mb=float(guests.max_mb[i]),
                 actual_mb=float(guests.actual[i]),

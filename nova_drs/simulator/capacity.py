@@ -228,14 +228,19 @@ def hindsight_targets(conf, max_mb, ws_before, rises):
 
 def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
              free_page_reporting=False,
-             host_pressure_free=HOST_PRESSURE_FREE, history=False):
+             host_pressure_free=HOST_PRESSURE_FREE, history=False,
+             outside_mb=0.0):
     """Replay ``vms`` on a host ``overcommit`` times too small: a Run.
 
     ``conf`` must already carry ``policy.settings`` (see
-    :func:`settings_applied`).
+    :func:`settings_applied`). ``outside_mb`` is memory the host uses
+    outside its guests (a process holding it, as the end-to-end test's
+    memory hog), on top of ``sum(flavor) / overcommit``: the host has
+    that much more memory, all of it taken (none by default).
     """
     n = len(vms.names)
-    total = float(vms.max_mb.sum()) / overcommit
+    outside = float(outside_mb)
+    total = float(vms.max_mb.sum()) / overcommit + outside
     g = guests_mod.GuestMemory(vms.max_mb, page_cache_growth,
                                free_page_reporting)
     T = vms.interval_s
@@ -244,7 +249,7 @@ def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
     if policy.name not in REFERENCES:
         hosts = types.SimpleNamespace(
             memory_mb=np.array([total]),
-            reserved_host_memory_mb=np.array([0.0]))
+            reserved_host_memory_mb=np.array([outside]))
         driver = ballooning.BalloonDriver(conf, vms.names, hosts,
                                           free_page_reporting, interval_s=T)
     migrating = np.zeros(n, dtype=bool)
@@ -291,7 +296,7 @@ def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
         elif driver is not None:
             changes += driver.step(members, g, migrating, no_incoming,
                                    now_s=t * T)
-        free = (total - float(g.backed.sum())) / total
+        free = (total - outside - float(g.backed.sum())) / total
         ok += free >= host_pressure_free
         if history:
             reclaimed[t] = float(g.reclaimed().sum())

@@ -16,11 +16,14 @@ Per guest (MiB; ``max`` is the flavor memory):
   (``backed = min(actual, max(backed, used))``); with free page reporting
   the guest hands free pages back every step (``backed = used``).
 
-The guest reports ``usable = actual - ws`` (MemAvailable: free memory and
-page cache) and ``unused = actual - used`` (MemFree). When ``ws >
-actual`` the guest swaps: it reports ``swap_in_rate = (ws - actual) /
-interval`` MiB/s and 256 major faults per MiB swapped in, and the step
-counts as a *memory-pressure event* for that guest.
+The guest reports ``usable = max(actual - ws, 0)`` (MemAvailable: free
+memory and page cache) and ``unused = actual - used`` (MemFree). When
+``ws > actual`` the guest swaps: it reports ``usable = 0``,
+``swap_in_rate = (ws - actual) / interval`` MiB/s and 256 major faults
+per MiB swapped in, and the step counts as a *memory-pressure event* for
+that guest. What it uses is then ``actual - usable`` plus what it swapped
+in: ``ws``, as the agent's policy computes it from a real guest's
+statistics.
 
 The same guests are also followed as if no balloon existed (``actual =
 max``): the difference in backed memory is the memory ballooning
@@ -104,7 +107,11 @@ class GuestMemory:
     # -- what the guest reports
 
     def usable(self):
-        return self.actual - self.ws
+        # NOTE: never below 0, as a guest's MemAvailable: what it wants
+        # beyond its balloon it swaps, and reports as swap-in (the
+        # policy adds that to what it uses; a negative usable would
+        # count it twice)
+        return np.maximum(self.actual - self.ws, 0.0)
 
     def unused(self):
         return np.maximum(self.actual - self.used, 0.0)

@@ -8,8 +8,9 @@ swap-in, or usable memory falling faster than ``pressure_drop_rate`` of
 its flavor memory per second since its last sample, or by more than its
 whole margin (not counting what a balloon change took or gave). A guest
 under pressure is never shrunk; it grows at once by its shortfall
-(enough to have twice its margin usable) and at least ``grow_step`` of
-its flavor memory, up to the flavor memory.
+(enough to have twice its headroom usable beyond what it uses, what it
+swapped in included) and at least ``grow_step`` of its flavor memory, up
+to the flavor memory.
 A guest whose usable memory is merely below its margin grows back to
 its headroom (below).
 
@@ -35,9 +36,14 @@ memory, plus what it swapped in) is tracked over the last
 that peak plus its margin, and never below the flat ``floor`` share of
 its flavor memory, the lower safety bound. A per-instance metadata floor
 wins over both. ``demand_window_s = 0`` turns this off: the flat share is
-then the floor, as before. A guest migrated in brings its estimate from
-the source host (:mod:`nova_drs.agent.demand_carrier`, through
-:meth:`adopt_estimate`): it only adds to what its own samples show here.
+then the floor, as before. The demand floors give way when the host
+nears pressure: with less than ``demand_floor_yield`` (half) of its
+``host_free_target`` available and a shortfall the idle guests' memory
+above their demand floors cannot cover, idle guests are shrunk down to
+the flat share (never below what they use plus their headroom). A guest
+migrated in brings its estimate from the source host
+(:mod:`nova_drs.agent.demand_carrier`, through :meth:`adopt_estimate`):
+it only adds to what its own samples show here.
 
 *Seconds, not cycles.* Reclaim and give-back run at ``shrink_rate`` and
 ``give_back_rate`` (shares of flavor memory per second), times the time
@@ -64,7 +70,13 @@ the guest's free pages first, and over those it never touched (its
 balloon size less QEMU's resident memory) it gives the host nothing, so
 those are taken first, at no cost to the guest, and not counted; a
 guest whose room is all such memory is left alone (the change would buy
-the host nothing). Guests with free page reporting return their free
+the host nothing), unless the shortage comes from outside the guests and
+their backed room cannot cover it: the host's memory less MemAvailable,
+less the guests' resident memory, is at least the shortfall (a process
+outside the guests holds the memory; the host cannot back what they
+have not touched yet, so it is capped, at no cost to them). A shortage
+of the guests' own demand caps nothing: it passes as their demand
+falls. Guests with free page reporting return their free
 pages to the host by themselves, so the balloon is inflated on them only
 after the guests without it have given what they can. When the host has
 ``host_free_hysteresis`` more than its target available, ballooned
@@ -84,6 +96,7 @@ alone (action ``hold`` with the reason).
 
 import time
 import types
+import typing
 
 from nova_drs import balloon
 from nova_drs.balloon import demand as demand_mod
@@ -94,7 +107,7 @@ _OPTIONS = ('floor', 'grow_step', 'shrink_rate', 'shrink_step',
             'guest_margin', 'guest_margin_min_mb', 'host_free_target',
             'host_free_hysteresis', 'major_fault_rate', 'min_change_mb',
             'pressure_drop', 'pressure_drop_rate', 'demand_window_s',
-            'rise_window_s', 'give_back_headroom')
+            'rise_window_s', 'give_back_headroom', 'demand_floor_yield')
 
 #: agent interval assumed when the configuration has none (the default)
 DEFAULT_INTERVAL_S = 10.0
@@ -102,6 +115,20 @@ DEFAULT_INTERVAL_S = 10.0
 MAX_ELAPSED_INTERVALS = 3.0
 #: a demand rise is learned only over at most this many intervals
 RISE_SPAN_INTERVALS = 1.5
+
+
+class _Idle(typing.NamedTuple):
+    """An idle guest the host may shrink, as :meth:`targets` found it."""
+
+    g: balloon.GuestMemory
+    #: what it can give above its floor and its headroom, MiB
+    room: float
+    #: the same with its demand floor given way (the flat floor), MiB
+    deep: float
+    #: of which never touched: gives the host nothing (_unbacked)
+    unbacked: float
+    #: what its shrink_rate allows it to give now, MiB
+    step: float
 
 
 def _read_options(group, interval_s):
@@ -245,11 +272,12 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             return margin
         return min(g.max_mb, max(margin, rise * self._sqrt_interval))
 
-    def _floor(self, g, margin):
+    def _floor(self, g, margin, demand=True):
+        """The floor of ``g``; ``demand=False``: without its demand."""
         if g.floor_mb is not None:
             return min(max(g.floor_mb, 0.0), g.max_mb)
         floor = self._opts.floor * g.max_mb
-        if self._opts.demand_window_s > 0:
+        if demand and self._opts.demand_window_s > 0:
             peak = self.demand.peak(g.name)
             if peak is not None:
                 floor = max(floor, min(g.max_mb, peak + margin))
@@ -406,7 +434,9 @@ class AdaptivePolicy(balloon.BalloonPolicy):
             if pressure:
                 self._needed_at[g.name] = now
                 self._restart_accrual('shrink', g.name)
-                shortfall = 2.0 * headroom - g.usable_mb
+                # twice its headroom beyond what it uses, what it
+                # swapped in (wanted and did not have) included
+                shortfall = used + 2.0 * headroom - g.actual_mb
                 grow = max(shortfall, opts.grow_step * g.max_mb)
                 out.append(self._grow(g, grow, 'pressure: ' + pressure))
             elif g.usable_mb < margin:
@@ -423,17 +453,16 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 if self._may_get_back(g, headroom):
                     ballooned.append(g)
             else:
-                room = min(g.usable_mb - headroom,
-                           g.actual_mb - self._floor(g, margin))
-                unbacked = self._unbacked(g)
-                # what a shrink can give the host, at shrink_rate; the
-                # never-touched memory below it comes at no cost
-                gain = min(room - unbacked, opts.shrink_rate * g.max_mb
-                           * self._accrued_s('shrink', g, opts.shrink_rate))
-                if room > 0:
-                    # gain 0: its room is all never-touched memory (taken
-                    # at no cost), or its first cycle (it starts accruing)
-                    idle.append((g, room, unbacked, max(gain, 0.0)))
+                keep = g.usable_mb - headroom
+                room = min(keep, g.actual_mb - self._floor(g, margin))
+                # the room it has if its demand floor gives way
+                deep = min(keep, g.actual_mb - self._floor(g, margin,
+                                                           False))
+                if deep > 0:
+                    idle.append(_Idle(g, room, deep, self._unbacked(g),
+                                      opts.shrink_rate * g.max_mb
+                                      * self._accrued_s('shrink', g,
+                                                        opts.shrink_rate)))
                 if self._may_get_back(g, headroom):
                     ballooned.append(g)
         handled = {t.name for t in out}
@@ -451,7 +480,7 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         # again from now, so a quiet spell does not release a burst
         eligible = set()
         if shortfall > 0:
-            eligible |= {('shrink', entry[0].name) for entry in idle}
+            eligible |= {('shrink', entry.g.name) for entry in idle}
         elif -shortfall > opts.host_free_hysteresis * host.total_mb:
             eligible |= {('grow', g.name) for g in ballooned}
         for g in guests:
@@ -513,12 +542,38 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         touching it would deepen the shortage (the cap costs the guest
         nothing: it never used that memory; pressure gives it back).
         "Cannot" is structural: the shortfall exceeds all the memory the
-        idle guests hold backed beyond their headroom and floor (a
-        process outside the guests holding the host's memory, say).
+        idle guests hold backed beyond their headroom and floor; and the
+        cap applies only while the shortage comes from outside the guests
+        (:meth:`_short_from_outside`: a process holding the host's
+        memory), not from their own demand.
+
+        The demand floors give way (the guests' rooms go down to their
+        flat floor) when that backed room cannot cover the shortfall and
+        the host has less than ``demand_floor_yield`` of its target
+        available: a floor kept for a repeat of a guest's peak over the
+        last hour is a comfort a host near pressure cannot afford; what
+        the guest uses plus its headroom is still kept.
         """
+        # NOTE: the guests' whole backed room, not this cycle's steps: a
+        # shortfall their steps will cover over the next cycles is no
+        # reason to go below their demand floors, nor to cap anyone's
+        # untouched memory (each cap would be one more change, undone at
+        # the guest's next rise)
+        backed_room = sum(max(e.room - e.unbacked, 0.0) for e in idle)
+        deep = (shortfall > backed_room and host.available_mb
+                < self._opts.demand_floor_yield * target_free)
+        # (guest, room, never-touched memory, what a shrink gives now)
+        idle = [(e.g, r, e.unbacked, max(min(r - e.unbacked, e.step), 0.0))
+                for e in idle
+                for r in ((e.deep if deep else e.room),) if r > 0]
+        if deep:
+            backed_room = sum(max(room - unbacked, 0.0)
+                              for _g, room, unbacked, _gain in idle)
         out = []
         need = shortfall
         for fpr in (False, True):
+            # gain 0: its room is all never-touched memory (taken at no
+            # cost), or its first cycle (it starts accruing)
             group = sorted((entry for entry in idle
                             if entry[0].free_page_reporting == fpr
                             and entry[3] > 0),
@@ -529,18 +584,33 @@ class AdaptivePolicy(balloon.BalloonPolicy):
                 take = min(room, unbacked + gain)
                 need -= gain
                 out.append(self._shrink(g, take, host, target_free))
-        # NOTE: the guests' whole backed room, not this cycle's steps: a
-        # shortfall their steps will cover over the next cycles is no
-        # reason to cap anyone's untouched memory (each cap would be one
-        # more change, undone at the guest's next rise)
-        backed_room = sum(max(room - unbacked, 0.0)
-                          for _g, room, unbacked, _gain in idle)
-        if shortfall > backed_room:
+        if shortfall > backed_room and self._short_from_outside(
+                host, shortfall):
             for g, room, unbacked, gain in idle:
                 if gain <= 0 and min(room, unbacked) > 0:
                     out.append(self._shrink(g, min(room, unbacked), host,
                                             target_free))
         return out
+
+    @staticmethod
+    def _short_from_outside(host, shortfall):
+        """Whether what runs outside the guests holds the host short.
+
+        True when the memory in use outside the guests is at least the
+        shortfall: the host would be out of it without that memory, or,
+        the same, the memory its guests hold (QEMU's resident memory)
+        fits within what the host may use while it keeps its free
+        target. Then the guests giving back what they touched will not
+        bring the memory back (it is not theirs), and the shortage lasts
+        as long as the process outside them. When the guests' own memory
+        is more than the host can hold, their demand is (part of) the
+        cause: it falls as it rose, and what they touched is taken back
+        as it does; capping their untouched memory would only be more
+        changes, undone at their next rise. Unknown (``outside_mb``
+        None): not shown to come from outside, nothing capped.
+        """
+        outside = host.outside_mb
+        return outside is not None and outside >= shortfall
 
     @staticmethod
     def _shrink(g, take, host, target_free):

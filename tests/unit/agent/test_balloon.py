@@ -153,6 +153,57 @@ class TestBalloonActuator(base.BaseTestCase):
         self.assertEqual(0.0, report.fpr_reclaimed_mb)
 
 
+class TestShortageOutsideTheGuests(base.BaseTestCase):
+    """Untouched memory is capped when the host is short from outside."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf()
+        self.inspector = mock.Mock(spec=inspector.LibvirtInspector)
+        self.inspector.job_active.return_value = False
+        self.actuator = balloon.BalloonActuator(self.conf, self.inspector,
+                                                clock=stepping_clock())
+
+    def guests(self):
+        # idle: 4 GiB balloon, 1 GiB of it ever touched (QEMU's RSS);
+        # busy: 16 GiB, 14 GiB backed, all but ~1.7 GiB in use
+        return [guest('idle', rss=GIB, usable=3 * GIB, unused=3 * GIB),
+                guest('busy', current=16 * GIB, maximum=16 * GIB,
+                      rss=14 * GIB, usable=1.7 * GIB,
+                      available=16 * GIB, unused=0)]
+
+    def test_memory_hog_outside_the_guests_caps_untouched_memory(self):
+        # 32 GiB host, 0.5 GiB available: the guests hold 15 GiB, a
+        # process outside them 16.5 GiB
+        self.actuator.cycle(host(0.5 * 1024, total_mb=32 * 1024),
+                            self.guests())
+        # the idle guest's untouched room, down to its floor (2 GiB)
+        self.assertIn(mock.call('idle', 2 * GIB),
+                      self.inspector.set_memory.call_args_list)
+
+    def test_guests_own_demand_caps_nothing(self):
+        # 16 GiB host, 0.5 GiB available: the guests' 15 GiB are beyond
+        # what it holds with its free target (14.4 GiB); 0.5 GiB outside
+        self.actuator.cycle(host(0.5 * 1024, total_mb=16 * 1024),
+                            self.guests())
+        self.assertNotIn('idle', [c.args[0] for c in
+                                  self.inspector.set_memory.call_args_list])
+
+    def test_outside_memory_given_to_the_policy(self):
+        with mock.patch.object(self.actuator.policy, 'targets',
+                               return_value=[]) as targets:
+            gs = self.guests()
+            # a paused guest's QEMU holds memory too; one without RSS
+            # counts its balloon size (4 GiB)
+            gs.append(guest('paused', state='paused', rss=GIB))
+            gs.append(guest('norss'))
+            gs[-1].rss_mb = None
+            self.actuator.cycle(host(0.5 * 1024, total_mb=32 * 1024), gs)
+        sent = targets.call_args.args[0]
+        self.assertEqual((32 * 1024, 0.5 * 1024, 32 * 1024 - 512 - 20 * 1024),
+                         (sent.total_mb, sent.available_mb, sent.outside_mb))
+
+
 class TestAdaptivePolicyInTheAgent(base.BaseTestCase):
     """Policy behaviour found with real guests (tests/functional/agent)."""
 

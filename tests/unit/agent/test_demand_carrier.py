@@ -120,8 +120,12 @@ class CarrierTestCase(base.BaseTestCase):
                                            wallclock=lambda: self.wall)
         return insp, actuator
 
-    def cycle(self, insp, actuator, available_gib=1, advance=10.0):
-        """One agent cycle ``advance`` seconds after the last."""
+    def cycle(self, insp, actuator, available_gib=8, advance=10.0):
+        """One agent cycle ``advance`` seconds after the last.
+
+        By default the host is short (target 10 GiB available), not near
+        pressure (above 5 GiB): the demand floors hold.
+        """
         self.mono += advance
         self.wall += advance
         guests = [metrics.guest_metrics(None, s) for s in insp.sample()]

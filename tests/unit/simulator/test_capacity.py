@@ -3,12 +3,15 @@
 
 import json
 import os
+import types
 
 import numpy as np
 from oslotest import base
 
 from nova_drs.cmd import drs
+from nova_drs.simulator import ballooning
 from nova_drs.simulator import capacity
+from nova_drs.simulator import guests as guests_mod
 from nova_drs.simulator import locate
 from nova_drs.simulator import traces
 from tests.unit import clusters
@@ -115,6 +118,71 @@ class TestReplay(base.BaseTestCase):
         # of host; the other backs nothing once off
         self.assertAlmostEqual(1 - 3000.0 / 8192, run.headroom[20])
         self.assertAlmostEqual(1 - 3300.0 / 8192, run.headroom[100])
+
+
+class TestShortageOutsideTheGuests(base.BaseTestCase):
+    """The simulator tells the policy what runs outside the guests."""
+
+    def setUp(self):
+        super().setUp()
+        self.conf = clusters.conf()
+        # two idle 4 GiB guests that only ever touched 300 MiB: their
+        # room is all never-touched memory
+        self.vms = vms(np.full((2, 30), 300.0), [4096.0, 4096.0])
+
+    def test_a_memory_hog_caps_untouched_memory(self):
+        # 1 GiB for the guests (overcommit 8) and 8 GiB held outside
+        # them: 424 of 9216 MiB available, the target 921.6; the guests'
+        # 600 MiB fit, the hog holds the host short: each guest's
+        # untouched room is capped once, down to its floor
+        run = capacity.check_at(self.vms, self.conf,
+                                capacity.Policy('adaptive'), 8.0,
+                                page_cache_growth=0.0, outside_mb=8192.0,
+                                history=True)
+        self.assertEqual(2, run.balloon_changes)
+        self.assertAlmostEqual(424.0 / 9216.0, run.headroom[-1])
+        self.assertEqual(0, run.guest_events)
+
+    def test_the_guests_own_demand_caps_nothing(self):
+        # 512 MiB for the guests (overcommit 16), nothing outside: the
+        # host is short because its guests' 600 MiB do not fit; nothing
+        # their balloons can take gives it memory now, nothing is capped
+        run = capacity.check_at(self.vms, self.conf,
+                                capacity.Policy('adaptive'), 16.0,
+                                page_cache_growth=0.0, history=True)
+        self.assertEqual(0, run.balloon_changes)
+        self.assertEqual(0.0, run.host_ok)
+
+
+class TestWhatThePolicyIsTold(base.BaseTestCase):
+    """The simulated guest's statistics, as the policy reads them."""
+
+    def test_missing_memory_counted_once_after_a_pressure_event(self):
+        conf = clusters.conf()
+        g = guests_mod.GuestMemory([4096.0])
+        hosts = types.SimpleNamespace(memory_mb=np.array([8192.0]),
+                                      reserved_host_memory_mb=np.zeros(1))
+        driver = ballooning.BalloonDriver(conf, ['v0'], hosts,
+                                          interval_s=300.0)
+        g.observe([1000.0], 300.0)
+        g.set_actual([0], [2000.0])
+        # it wants 2600 MiB with a 2000 MiB balloon: 600 MiB swapped in
+        self.assertTrue(g.observe([2600.0], 300.0)[0])
+        driver.step([[0]], g, np.zeros(1, dtype=bool), np.zeros(1),
+                    now_s=300.0)
+        policy = driver.policy(0)
+        # what it uses is what it wanted: 2600 MiB (2000 it had plus the
+        # 600 it swapped in), not 3200 (600 MiB counted in a negative
+        # usable memory and again as swap-in)
+        self.assertEqual(2600.0, policy.demand.peak('v0'))
+        # grown to that, plus twice its headroom (its margin, 409.6)
+        self.assertAlmostEqual(2600.0 + 2 * 409.6, g.actual[0])
+        # the next step: the rise it learns is from 2600 MiB
+        g.observe([2700.0], 300.0)
+        driver.step([[0]], g, np.zeros(1, dtype=bool), np.zeros(1),
+                    now_s=600.0)
+        self.assertAlmostEqual(100.0 / 300.0 ** 0.5,
+                               policy.rises.peak('v0'))
 
 
 class TestRisesAndHindsight(base.BaseTestCase):
