@@ -55,6 +55,7 @@ from nova_drs.balancer.view import api_reads
 from nova_drs.balancer.view import inventory as nova_inventory
 from nova_drs.balancer.view import nova_view
 from nova_drs import config
+from nova_drs.notifications import partition as partition_mod
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 NODES_SH = os.path.join(REPO, 'tools', 'lab', 'nova-nodes.sh')
@@ -230,6 +231,97 @@ def measure(size, refreshes, timeout=None):
     return row
 
 
+def partial_reads(replicas, timeout=None):
+    """Full reads of ``replicas`` replicas, each reading its own hosts.
+
+    As balancer replicas with partitioned intake read (``NovaCollector.
+    set_partial``): replica n owns the hosts of intake partition n of
+    ``replicas`` (:func:`nova_drs.notifications.partition.partition_of`)
+    and reads their inventories in Placement; the other hosts'
+    capacities come from what their owners read, handed over here in
+    memory (in the balancer through ``host_states``). Each replica makes
+    a full read first with nothing shared (the first start of a region:
+    it reads every host), then, once every replica has read, the full
+    read of a steady region, which is the one measured.
+
+    :returns: a dict: ``inventories`` (the providers read per replica,
+        on the wire), ``calls`` (each replica's calls, on the wire),
+        ``shared`` (hosts taken from shared capacities, per replica),
+        ``hosts``, and ``seen_equal`` (every replica's model has the
+        capacities of a whole read)
+    """
+    conf, conn = connect(timeout)
+    api_reads.list_services(conn.compute)
+    list(conn.compute.aggregates())
+    api_reads.list_providers(conn.placement)
+    wire = InventoriesRead(conn)
+    whole = nova_view.NovaCollector(conn, conf).read(full=True)
+    whole_hosts = whole.to_snapshot()['hosts']
+    shared = {}
+
+    def owner(host):
+        return partition_mod.partition_of(host, replicas)
+
+    collectors = []
+    for n in range(replicas):
+        collector = nova_view.NovaCollector(conn, conf)
+        collector.set_partial(
+            lambda hosts, n=n: {h for h in hosts if owner(h) == n},
+            lambda: dict(shared))
+        collectors.append(collector)
+    for n, collector in enumerate(collectors):
+        collector.read(full=True)
+        shared.update({h: c for h, c in collector.own_capacities().items()
+                       if owner(h) == n})
+    http = HttpCounter(conn)
+    wire.take()
+    out = {'hosts': len(whole.model.hosts), 'inventories': [],
+           'calls': [], 'shared': [], 'seen_equal': True}
+    for collector in collectors:
+        http.take()
+        view = collector.read(full=True)
+        out['calls'].append(sum(http.take().values()))
+        out['inventories'].append(wire.take())
+        out['shared'].append(collector.last_read.inventories_shared)
+        out['seen_equal'] &= view.to_snapshot()['hosts'] == whole_hosts
+    return out
+
+
+class InventoriesRead:
+    """The providers whose inventories a connection reads, on the wire."""
+
+    def __init__(self, conn):
+        self.read = []
+        conn.session.session.hooks['response'].append(self._hook)
+
+    def _hook(self, response, *args, **kwargs):
+        path = urllib.parse.urlsplit(response.request.url).path
+        parts = path.strip('/').split('/')
+        if len(parts) == 3 and parts[0] == 'resource_providers' and \
+                parts[2] == 'inventories':
+            self.read.append(parts[1])
+
+    def take(self):
+        read, self.read = self.read, []
+        return read
+
+
+def check_partial(partial):
+    """The targets the partial reads missed, as sentences."""
+    misses = []
+    read = [rp for replica in partial['inventories'] for rp in replica]
+    if len(read) != len(set(read)):
+        misses.append('partial reads: a provider read by two replicas')
+    if len(read) != partial['hosts']:
+        misses.append('partial reads: %d inventories read by the replicas '
+                      'together for %d hosts (one full read)'
+                      % (len(read), partial['hosts']))
+    if not partial['seen_equal']:
+        misses.append('partial reads: a replica\'s capacities differ from '
+                      'a whole read\'s')
+    return misses
+
+
 def nodes(action, *args):
     # a fixed command line: the lab's own script, its host, numbers
     subprocess.run(  # nosec B603
@@ -278,9 +370,17 @@ def main(argv=None):
                         'requests (default: its default, 120 s)')
     parser.add_argument('--keep', action='store_true',
                         help='leave the drs-scale compute running')
+    parser.add_argument('--replicas', type=int, default=0,
+                        help='at the largest size, also the full reads of '
+                        'this many replicas each reading in Placement the '
+                        'inventories of the hosts it owns (partial '
+                        'reads); 0: not measured (default)')
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(','))
+    if args.replicas < 0:
+        parser.error('--replicas must be 0 or more')
     rows = []
+    partial = None
     try:
         for size in sizes:
             started = time.monotonic()
@@ -290,6 +390,8 @@ def main(argv=None):
             rows.append(measure(size, args.refreshes, args.timeout))
             print(ROW % rows[-1])
             sys.stdout.flush()
+        if args.replicas:
+            partial = partial_reads(args.replicas, args.timeout)
     finally:
         if not args.keep:
             nodes('delete')
@@ -308,6 +410,16 @@ def main(argv=None):
         if r['before_error']:
             print('%7s   before failed: %s' % ('', r['before_error']))
     misses = check(rows)
+    if partial is not None:
+        print()
+        print('full read of %d replicas, each reading its own hosts\' '
+              'inventories (%d hosts): calls %s, inventories %s, shared %s; '
+              'before: %d inventories per replica, %d together'
+              % (args.replicas, partial['hosts'], partial['calls'],
+                 [len(r) for r in partial['inventories']],
+                 partial['shared'], partial['hosts'],
+                 partial['hosts'] * args.replicas))
+        misses += check_partial(partial)
     for miss in misses:
         print('MISSED: ' + miss)
     if not misses:
