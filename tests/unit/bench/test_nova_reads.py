@@ -9,7 +9,8 @@ from nova_drs.bench import nova_reads
 def partial(inventories, hosts, seen_equal=True):
     return {'inventories': inventories, 'hosts': hosts,
             'calls': [7] * len(inventories),
-            'shared': [0] * len(inventories), 'seen_equal': seen_equal}
+            'shared': [0] * len(inventories), 'seen_equal': seen_equal,
+            'seconds': [0.1] * len(inventories)}
 
 
 class TestCheckPartial(base.BaseTestCase):
