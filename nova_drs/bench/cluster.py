@@ -10,10 +10,20 @@ them. CPU utilisation comes from a PlanetLab VM trace at one time step;
 PlanetLab has no memory column, so memory in use follows a seeded model:
 a base share of flavor memory drawn from Beta(2, 2) plus a part that grows
 with the VM's CPU activity (busy guests touch more of their memory).
+
+Recent slices, as the live balancer's host view gives the planner
+(``[drs_balancer] destination_peak_window``): given the trace's samples
+before the step (``recent_percent``), each instance carries its VM's
+loads over them, one sample standing for the slices it covers (the
+default 900-s window is three 300-s PlanetLab samples, four of its
+twelve slices each, the last one the load now), memory following the
+same model. So the bench measures what reading them costs the planner,
+and plans as the live balancer would.
 """
 
 import numpy as np
 
+from nova_drs.balancer.view import peaks
 from nova_drs.model import cluster
 
 HOST_VCPUS = 8
@@ -28,21 +38,28 @@ MB_PER_VCPU = np.array([2048, 4096])
 MB_PER_VCPU_P = np.array([0.7, 0.3])
 
 
-def build(n_hosts, cpu_percent, seed=0, per_host=10):
+def build(n_hosts, cpu_percent, seed=0, per_host=10, recent_percent=None):
     """Build a :class:`ClusterModel` of ``n_hosts`` hosts.
 
     :param cpu_percent: 1-D array of CPU utilisation samples (percent) to
-        draw instance utilisation from.
+        draw instance utilisation from, one per trace VM.
+    :param recent_percent: None (no recent slices), or (VMs, k) the same
+        VMs' samples of the last ``k`` steps, oldest first, the last one
+        ``cpu_percent``: ``instances.recent_slices``; ``k`` divides
+        :data:`~nova_drs.balancer.view.peaks.BUCKETS`.
     :returns: (model, number of instances that fitted nowhere).
     """
     rng = np.random.default_rng(seed)
     n_inst = n_hosts * per_host
     vcpus = rng.choice(FLAVOR_VCPUS, size=n_inst, p=FLAVOR_P)
     memory = vcpus * rng.choice(MB_PER_VCPU, size=n_inst, p=MB_PER_VCPU_P)
-    util = rng.choice(np.asarray(cpu_percent, dtype=float),
-                      size=n_inst) / 100.0
-    share = 0.25 + 0.45 * rng.beta(2.0, 2.0, size=n_inst) + 0.3 * util
-    mem_used = np.round(memory * np.clip(share, 0.05, 1.0))
+    cpu_percent = np.asarray(cpu_percent, dtype=float)
+    # NOTE: the VM drawn, not its sample: the same random stream as
+    # drawing the samples, and the VM's recent samples follow it
+    vm = rng.choice(len(cpu_percent), size=n_inst)
+    util = cpu_percent[vm] / 100.0
+    base = 0.25 + 0.45 * rng.beta(2.0, 2.0, size=n_inst)
+    mem_used = _memory_used(memory, base, util)
 
     vcpu_cap = HOST_VCPUS * CPU_RATIO
     mem_cap = (HOST_MEMORY_MB - RESERVED_MB) * RAM_RATIO
@@ -78,7 +95,30 @@ def build(n_hosts, cpu_percent, seed=0, per_host=10):
         group=np.full(n, cluster.NO_GROUP, dtype=np.int64),
         opt_out=np.zeros(n, dtype=bool),
         last_migrated_s=np.full(n, np.inf))
+    if recent_percent is not None:
+        instances.recent_slices = _recent_slices(
+            np.asarray(recent_percent, dtype=float)[vm[placed]],
+            memory[placed], base[placed])
     return cluster.ClusterModel(hosts, instances), int(n_inst - n)
+
+
+def _memory_used(memory, base, util):
+    """MiB in use: a base share of the flavor plus a part with CPU."""
+    return np.round(memory * np.clip(base + 0.3 * util, 0.05, 1.0))
+
+
+def _recent_slices(percent, memory, base):
+    """(instances, BUCKETS, 4) float32 slices of (instances, k) samples."""
+    k = percent.shape[1]
+    if not k or peaks.BUCKETS % k:
+        raise ValueError('%d recent samples do not cut %d slices evenly'
+                         % (k, peaks.BUCKETS))
+    util = np.repeat(percent / 100.0, peaks.BUCKETS // k, axis=1)
+    out = np.zeros(util.shape + (4,), dtype=np.float32)
+    out[:, :, cluster.CPU] = util
+    out[:, :, cluster.MEMORY] = _memory_used(memory[:, None],
+                                             base[:, None], util)
+    return out
 
 
 def _first_fit(n_hosts, vcpus, memory, vcpu_cap, mem_cap):

@@ -77,6 +77,10 @@ REGION_SCENARIOS = ('p90',)
 #: the plan's migrations and memory moved against the exact optimum of
 #: the same problem (same relief margin), on the optimum sizes
 MAX_VS_OPTIMUM = 1.05
+#: trace steps each guest's recent slices are made of: the default
+#: [drs_balancer] destination_peak_window (900 s) of 300-s PlanetLab
+#: samples (see nova_drs.bench.cluster)
+RECENT_STEPS = 3
 #: Plan limits lifted for the benchmark: one plan must be able to resolve
 #: every hotspot of a 10,000-host cluster.
 OVERRIDES = {'drs_balancer': {'max_migrations_per_plan': 100000}}
@@ -187,17 +191,22 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
                  with_optimum, progress, cooldown_s=0.0, margin=0.0):
     """Plan one cluster with every planner and score the plans."""
     samples = trace[:, step]
+    # live-like: every guest with the recent slices the balancer's view
+    # would give it, so that reading them is part of the planning time
+    recent = trace[:, max(step - RECENT_STEPS + 1, 0):step + 1]
     runs = settings.runs_for(hosts)
     progress('%d hosts, %s (step %d, seed %d): planning, %d run(s) per '
              'planner on one core' % (hosts, label, step, seed, runs))
     job = {'hosts': hosts, 'cpu_percent': samples.tolist(), 'seed': seed,
+           'recent_percent': recent.tolist(),
            'strategy': settings.strategy, 'runs': runs,
            'greedy_runs': settings.greedy_runs_for(hosts),
            'config_files': settings.config_files,
            'config_dirs': settings.config_dirs, 'overrides': OVERRIDES,
            'cpu': _one_cpu()}
     out = run_worker(job)
-    model, unplaced = bench_cluster.build(hosts, samples, seed=seed)
+    model, unplaced = bench_cluster.build(hosts, samples, seed=seed,
+                                          recent_percent=recent)
     if (out['instances'] != len(model.instances)
             or out['fingerprint'] != worker.fingerprint(model)):
         raise BenchError('planning process built a different cluster')

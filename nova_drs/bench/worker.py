@@ -73,7 +73,9 @@ def run(job):
 
     model, unplaced = bench_cluster.build(
         job['hosts'], np.array(job['cpu_percent'], dtype=float),
-        seed=job['seed'], per_host=job.get('per_host', 10))
+        seed=job['seed'], per_host=job.get('per_host', 10),
+        recent_percent=(None if job.get('recent_percent') is None
+                        else np.array(job['recent_percent'], dtype=float)))
     conf = config.load(job.get('config_files', ()),
                        job.get('config_dirs', ()))
     for group, values in job.get('overrides', {}).items():

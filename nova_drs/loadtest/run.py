@@ -45,6 +45,8 @@ import uuid
 from nova_drs import agent
 from nova_drs.cmd import common
 from nova_drs.loadtest import processes
+from nova_drs.notifications import partition
+from nova_drs.notifications import queues
 
 #: what the region double's and the fleet's processes are given
 REGION_DEFAULTS = dict(zones=2, host_vcpus=16, host_memory_mb=131072,
@@ -67,6 +69,7 @@ interval = %(interval)s
 [drs_listener]
 topic = %(topic)s
 partitions = %(partitions)d
+nova_pool = %(nova_pool)s
 [drs_signing]
 secret = %(secret)s
 require_host_keys = true
@@ -221,10 +224,27 @@ class LoadTest:
                 prefetch=self.args.prefetch,
                 backend_url=self.args.backend_url,
                 group='drs-loadtest-%s' % self.run_id,
+                nova_pool=self._nova_pool(replica_id),
                 replica_id=replica_id, database=self.db.url))
             # each replica under its own URL prefix: its calls are counted
             f.write(nova_api().client_config(nova_url, replica_id))
         return path
+
+    def _nova_pool(self, replica_id):
+        # this run's own: a replica's default pool queue (named by its id
+        # alone) would be shared with the next run's, and with a real
+        # balancer's of that id on the same broker
+        return 'drs-loadtest-%s-nova-%s' % (self.run_id, replica_id)
+
+    def _queues(self):
+        """The broker queues this run's processes made."""
+        topic = 'drs_loadtest_%s' % self.run_id
+        names = ['%s.sample' % topic]
+        names += ['%s.sample' % partition.partition_topic(
+            topic, p, self.args.partitions)
+            for p in range(self.args.partitions)]
+        names += [self._nova_pool(r) for r in self.replicas]
+        return names
 
     def _sync_db(self, conf_path):
         import subprocess
@@ -475,6 +495,10 @@ class LoadTest:
                 replica.stop()
             self._shutdown()
             self.db.drop()
+            names = self._queues()
+            deleted = queues.delete_queues(self.args.transport_url, names)
+            _log('deleted %d of the %d queue(s) of this run from the broker',
+                 deleted, len(names))
 
     def _shutdown(self):
         if getattr(self, '_commands', None) is not None:

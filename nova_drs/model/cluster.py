@@ -119,9 +119,10 @@ class Instances:
     #: guests that are busy at different hours do not add up), NaN where
     #: not known; None: only ``peak`` (or nothing) is known
     peak_slices: np.ndarray = None
-    #: (instances, slices, 4) the same maxima per slice of a short recent
-    #: window (``[drs_balancer] destination_peak_window``), slices aligned
-    #: in time across instances, NaN where not known; None: not known.
+    #: (instances, slices, 4) the time-weighted mean load per slice of a
+    #: short recent window (``[drs_balancer] destination_peak_window``),
+    #: slices aligned in time across instances, NaN where not known;
+    #: None: not known.
     #: Destinations are judged on it (see :meth:`ClusterModel.
     #: host_recent_excess`)
     recent_slices: np.ndarray = None
@@ -215,7 +216,7 @@ class ClusterModel:
             peak[:, 2], peak[:, 3]])
         return np.fmax(demand, as_demand)
 
-    def recent_excess(self, rows=None):
+    def recent_excess(self, rows=None, columns=None):
         """How far each recent slice is above the demand now, or None.
 
         Shape (n, slices, 4), float32, in the units of
@@ -224,6 +225,8 @@ class ClusterModel:
         has none.
 
         :param rows: instance indices (None: every instance)
+        :param columns: the resources to compute (None: all four); the
+            others are 0
         """
         slices = self.instances.recent_slices
         if slices is None:
@@ -231,25 +234,38 @@ class ClusterModel:
         i = self.instances
         if rows is None:
             rows = slice(None)
+        if columns is None:
+            columns = range(len(RESOURCES))
         slices = slices[rows]
-        vcpus = np.asarray(i.vcpus[rows], dtype=np.float32)
-        util = np.asarray(i.cpu_util[rows], dtype=np.float32)
-        excess = np.empty(slices.shape, dtype=np.float32)
-        # NOTE: float32 and in place: a region's instances have tens of
-        # millions of slice values, planned every cycle
-        np.clip(slices[:, :, CPU], 0.0, 1.0, out=excess[:, :, CPU])
-        excess[:, :, CPU] -= util[:, None]
-        excess[:, :, CPU] *= vcpus[:, None]
-        for col, now in ((MEMORY, i.mem_used_mb), (DISK, i.disk_mb_s),
-                         (NETWORK, i.net_mb_s)):
-            np.subtract(slices[:, :, col],
-                        np.asarray(now[rows], dtype=np.float32)[:, None],
-                        out=excess[:, :, col])
-        # fmax: a slice without a sample (NaN) adds nothing
-        np.fmax(excess, 0.0, out=excess)
+        # NOTE: float32, in place, and only the columns asked for: a
+        # region's instances have tens of millions of slice values,
+        # planned every cycle. Each resource is one contiguous block
+        # (the result is a transposed view of it), so that the
+        # arithmetic below writes contiguous memory; np.zeros costs
+        # nothing for the blocks left out (pages never touched)
+        n, width = slices.shape[0], slices.shape[1]
+        blocks = np.zeros((len(RESOURCES), n, width), dtype=np.float32)
+        excess = blocks.transpose(1, 2, 0)
+        now = {MEMORY: i.mem_used_mb, DISK: i.disk_mb_s,
+               NETWORK: i.net_mb_s}
+        for col in columns:
+            out = blocks[col]
+            if col == CPU:
+                # a share of the vCPUs, at most 1 (below 0 is below the
+                # load now, cut below); then in cores
+                np.minimum(slices[:, :, CPU], 1.0, out=out)
+                out -= np.asarray(i.cpu_util[rows], dtype=np.float32)[:, None]
+                out *= np.asarray(i.vcpus[rows], dtype=np.float32)[:, None]
+            else:
+                np.subtract(slices[:, :, col],
+                            np.asarray(now[col][rows],
+                                       dtype=np.float32)[:, None],
+                            out=out)
+            # fmax: a slice without a sample (NaN) adds nothing
+            np.fmax(out, 0.0, out=out)
         return excess
 
-    def host_recent_excess(self, excess=None):
+    def host_recent_excess(self, excess=None, columns=None):
         """Per host and recent slice, its guests' excess summed, or None.
 
         Shape (hosts, slices, 4), float64: slices are aligned in time
@@ -260,29 +276,27 @@ class ClusterModel:
         slices.
 
         :param excess: :meth:`recent_excess` if already computed
+        :param columns: the resources to sum (None: all four); the others
+            are 0
         """
         if excess is None:
-            excess = self.recent_excess()
+            excess = self.recent_excess(columns=columns)
         if excess is None:
             return None
+        if columns is None:
+            columns = range(len(RESOURCES))
         n_hosts = len(self.hosts)
-        width = excess.shape[1] * excess.shape[2]
-        out = np.zeros((n_hosts, width))
-        flat = excess.reshape(len(excess), width)
-        # only the instances with some excess count (a guest whose load
-        # now is its recent peak adds nothing): sorted by host, summed
-        # per host in one pass
-        rows = np.flatnonzero(flat.max(axis=1) > 0.0) if len(flat) \
-            else np.zeros(0, dtype=np.int64)
-        if rows.size:
-            hosts = self.instances.host[rows]
-            order = np.argsort(hosts, kind='stable')
-            hosts = hosts[order]
-            starts = np.flatnonzero(np.concatenate(
-                [[True], hosts[1:] != hosts[:-1]]))
-            out[hosts[starts]] = np.add.reduceat(
-                flat[rows[order]], starts, axis=0)
-        return out.reshape((n_hosts,) + excess.shape[1:])
+        out = np.zeros((n_hosts,) + excess.shape[1:])
+        host = self.instances.host
+        if not len(host):
+            return out
+        # one weighted count per slice and resource: linear, no sort and
+        # no gathered copy of the instances' rows
+        for col in columns:
+            for k in range(excess.shape[1]):
+                out[:, k, col] = np.bincount(host, weights=excess[:, k, col],
+                                             minlength=n_hosts)
+        return out
 
     def instance_allocation(self):
         """Flavor vCPUs and memory of each instance, shape (instances, 2)."""

@@ -251,9 +251,9 @@ class AgentView:
         self.time = None
         #: seconds of published cycles kept in :attr:`recent`
         self.keep_s = float(keep_s)
-        #: (end time, (instances, 4) smoothed demand) of the cycles that
-        #: ended within the last ``keep_s`` seconds, oldest first: what
-        #: the recent peak per time slice is computed from
+        #: (start, end time, (instances, 4) smoothed demand) of the
+        #: cycles that ended within the last ``keep_s`` seconds, oldest
+        #: first: what the recent mean per time slice is computed from
         self.recent = collections.deque()
 
     def publish(self, now, mean, dt):
@@ -265,8 +265,8 @@ class AgentView:
         if self.keep_s > 0.0:
             # the agents publish smoothed loads; the balancer's short peak
             # tracker keeps those (destination_peak_window)
-            self.recent.append((now, self.smoothed))
-            while self.recent and self.recent[0][0] <= now - self.keep_s:
+            self.recent.append((now - dt, now, self.smoothed))
+            while self.recent and self.recent[0][1] <= now - self.keep_s:
                 self.recent.popleft()
 
 
@@ -505,12 +505,15 @@ def recent_slices(published, now, window_s, vcpus, memory_mb):
     As the balancer's short :class:`~nova_drs.balancer.view.peaks.
     PeakTracker` would hold them at ``now``: the window cut into
     :data:`~nova_drs.balancer.view.peaks.BUCKETS` slices aligned in time
-    (slice ``k`` in row ``k`` modulo BUCKETS), each the maximum of the
-    samples in it, NaN where none; in the model's units (CPU as a share
-    of the vCPUs, 0-1; memory at most the flavor's).
+    (slice ``k`` in row ``k`` modulo BUCKETS), each the time-weighted
+    mean of what was published over it (a cycle's load over the interval
+    it measured; the current slice read as :func:`~nova_drs.balancer.
+    view.peaks.read_slices` reads it), NaN where none; in the model's
+    units (CPU as a share of the vCPUs, 0-1; memory at most the
+    flavor's).
 
-    :param published: (time, (instances, 4) smoothed demand in cores,
-        MiB, MB/s, MB/s), oldest first
+    :param published: (start, end time, (instances, 4) smoothed demand
+        in cores, MiB, MB/s, MB/s), oldest first
     :returns: (instances, BUCKETS, 4) float32, or None when the window is
         off or nothing was published in it
     """
@@ -518,18 +521,36 @@ def recent_slices(published, now, window_s, vcpus, memory_mb):
         return None
     slice_s = window_s / peaks_mod.BUCKETS
     current = int(np.floor(now / slice_s))
-    out = None
-    for at, demand in published:
-        number = int(np.floor(at / slice_s))
-        if number <= current - peaks_mod.BUCKETS or number > current:
+    oldest = current - peaks_mod.BUCKETS + 1
+    sums = weights = numbers = None
+    for start, at, demand in published:
+        spans = [(number, seconds) for number, seconds in
+                 peaks_mod.covered(max(start, oldest * slice_s),
+                                   min(at, now), slice_s)
+                 if oldest <= number <= current and seconds > 0.0]
+        if not spans:
             continue
-        if out is None:
-            out = np.full((len(demand), peaks_mod.BUCKETS, 4), np.nan,
-                          dtype=np.float32)
+        if sums is None:
+            n = len(demand)
+            sums = np.zeros((n, peaks_mod.BUCKETS, 4))
+            weights = np.zeros((n, peaks_mod.BUCKETS))
+            numbers = np.full(peaks_mod.BUCKETS, -1, dtype=np.int64)
         values = np.column_stack([
             np.clip(demand[:, 0] / np.maximum(vcpus, 1), 0.0, 1.0),
             np.minimum(demand[:, 1], memory_mb), demand[:, 2],
             demand[:, 3]])
-        row = out[:, number % peaks_mod.BUCKETS]
-        out[:, number % peaks_mod.BUCKETS] = np.fmax(row, values)
-    return out
+        # an instance without a load (NaN) adds no time to the slice
+        known = np.isfinite(values).all(axis=1)
+        values = np.where(known[:, None], values, 0.0)
+        for number, seconds in spans:
+            pos = number % peaks_mod.BUCKETS
+            numbers[pos] = number
+            sums[:, pos] += values * seconds
+            weights[:, pos] += np.where(known, seconds, 0.0)
+    if sums is None:
+        return None
+    filled = weights > 0.0
+    slots = np.where(filled, numbers[None, :], -1)
+    with np.errstate(invalid='ignore', divide='ignore'):
+        means = sums / weights[:, :, None]
+    return peaks_mod.read_slices(slots, means, weights, now, slice_s)

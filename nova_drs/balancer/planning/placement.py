@@ -14,9 +14,10 @@ pass, the same in every strategy:
   the model's ``base_load`` plus its guests' demand, plus what moves in,
   against its own thresholds (``model.host_thresholds``: those its agent
   judges it by). With ``destination_peak_window`` its guests count at
-  their worst recent time slice (``model.instances.recent_slices``,
-  summed slice by slice), what moves in at its load now; the hot host's
-  relief is judged on its load now;
+  their worst recent time slice (``model.instances.recent_slices``, each
+  guest's mean load per slice, summed slice by slice: a burst shorter
+  than a slice counts by its share of it), what moves in at its load
+  now; the hot host's relief is judged on its load now;
 * the destination is enabled, not in maintenance, not hot, and was not hot
   when planning began, unless the plan cooled it and its agent does not
   flag it (offline models): such a host receives only under its comfort
@@ -130,15 +131,20 @@ class PlacementState:
         # No recent slices in the model (offline models, option off):
         # no extra, the rule of earlier releases.
         self.window_s = opts.destination_peak_window
+        # only the resources some host tracks (a capacity above 0): the
+        # room of the others is infinite whatever their peak
+        tracked_any = np.flatnonzero(tracked.any(axis=0)).tolist()
         #: (instances, slices, 4) float32, each instance's excess per
-        #: recent slice over its demand now (None: off)
-        self.inst_excess = (model.recent_excess() if self.window_s > 0
-                            else None)
+        #: recent slice over its demand now, 0 on untracked resources
+        #: (None: off)
+        self.inst_excess = (model.recent_excess(columns=tracked_any)
+                            if self.window_s > 0 else None)
         #: (hosts, slices, 4) the original residents' excess per recent
         #: slice over their demand now, summed, kept up to date as they
         #: leave and come back; None: off
         self.recent = (None if self.inst_excess is None
-                       else model.host_recent_excess(self.inst_excess))
+                       else model.host_recent_excess(self.inst_excess,
+                                                     columns=tracked_any))
         #: (hosts, 4) the recent peak's excess over the load now (>= 0)
         self.peak_extra = None
         if self.recent is not None:

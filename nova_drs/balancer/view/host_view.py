@@ -348,8 +348,14 @@ class HostView(listener.MetricsHandler):
         #: the same over the short window destinations are judged on
         #: (None: off). A second ring of the same design rather than a
         #: finer one over 24 h: twelve 75-second slices cost what the
-        #: long window's twelve cost, whatever the sampling rate
-        self.recent = (peaks_mod.PeakTracker(recent_window_s)
+        #: long window's twelve cost, whatever the sampling rate. Its
+        #: slices keep the time-weighted mean, not the maximum: a burst
+        #: shorter than a slice cannot make a host hot, and must not
+        #: refuse it as a destination for the whole window (consolidation
+        #: keeps maxima: its two-hour slices' means would hide a busy
+        #: half hour; see peaks_mod)
+        self.recent = (peaks_mod.PeakTracker(recent_window_s,
+                                             per_slice=peaks_mod.MEAN)
                        if recent_window_s and recent_window_s > 0 else None)
         # host -> ((run_id, sequence, sampled_at), hot resources) as its
         # agent last said, in a metrics report or a hotspot notification
@@ -854,8 +860,9 @@ class HostView(listener.MetricsHandler):
         * ``instances.peak_slices`` and ``instances.peak``: each
           instance's recent peak load (:attr:`peaks`), per slice of the
           window and overall, NaN where the view has none;
-        * ``instances.recent_slices``: the same over the short window
-          destinations are judged on (:attr:`recent`), when it is kept.
+        * ``instances.recent_slices``: each instance's time-weighted
+          mean load per slice of the short window destinations are
+          judged on (:attr:`recent`), when it is kept.
 
         :returns: an :class:`ApplyReport`.
         """

@@ -100,6 +100,9 @@ host = {host}
 interval = {interval}
 topic = {topic}
 cpu_set = {cpu_set}
+# each agent its own balloon state (both run on this machine): the
+# default /var/lib/nova-drs would be shared by the two, and by runs
+state_path = {state_path}
 [drs]
 cpu_threshold = {cpu_threshold}
 # the detector's rules are seconds: 2 of the last 3 {interval} s cycles,
@@ -279,6 +282,7 @@ class EndToEndTest(base.BaseTestCase):
                          host=name, interval=INTERVAL, topic=cls.topic,
                          persistence=2 * INTERVAL, window=3 * INTERVAL,
                          cpu_set=host['cpu_set'],
+                         state_path=cls._state_dir(name),
                          free_target=HOST_FREE_TARGET,
                          cpu_threshold=CPU_THRESHOLD)
         cls._service('nova-drs-balancer', 'balancer', BALANCER_CONF,
@@ -300,6 +304,12 @@ class EndToEndTest(base.BaseTestCase):
             raise AssertionError('nova-drs-api exited: %s' % api.output())
         cls.endpoint = line.split('listening on ')[1].strip()
         cls.mark('2 agents, the balancer and the API started')
+
+    @classmethod
+    def _state_dir(cls, host):
+        path = os.path.join(cls.tmp, 'state-%s' % host)
+        os.makedirs(path, exist_ok=True)
+        return path
 
     @classmethod
     def _service(cls, command, name, conf, args=(), **values):

@@ -89,7 +89,7 @@ class PeakTrackerTest(test_base.BaseTestCase):
         for n in range(10000):
             t.record('i', (n % 7, 0, 0, 0), now=n)
         # one row of BUCKETS slices, whatever the samples
-        self.assertEqual(peaks.BUCKETS, t._maxima.shape[1])
+        self.assertEqual(peaks.BUCKETS, t._values.shape[1])
         self.assertEqual(1, t._used)
         t.record('gone', (1, 1, 1, 1), now=0)
         self.assertEqual(1, t.prune(now=10000))
@@ -105,6 +105,10 @@ class PeakTrackerTest(test_base.BaseTestCase):
         t.record('i', (1, 2), now=10000)
         self.assertEqual(6, t.peak('i', now=10000)[0])
         self.assertRaises(ValueError, peaks.PeakTracker, 0)
+
+    def test_a_slice_keeps_one_of_two_things(self):
+        self.assertEqual(peaks.MAX, peaks.PeakTracker(1200).per_slice)
+        self.assertRaises(ValueError, peaks.PeakTracker, 1200, 'median')
 
     def test_host_view_keeps_and_applies_peaks(self):
         now = [1000.0]
@@ -128,6 +132,94 @@ class PeakTrackerTest(test_base.BaseTestCase):
         self.assertTrue(np.isnan(m.instances.peak[1]).all())
         self.assertEqual((2, peaks.BUCKETS, 4), m.instances.peak_slices.shape)
         self.assertAlmostEqual(1.8, m.instance_peak_demand()[0, 0])
+
+
+class SliceMeanTest(test_base.BaseTestCase):
+    """The short window's slices: time-weighted means (issue 15)."""
+
+    def _tracker(self):
+        return peaks.PeakTracker(window_s=1200, per_slice=peaks.MEAN)
+
+    def test_a_burst_counts_by_its_share_of_the_slice(self):
+        t = self._tracker()                     # slices of 100 s
+        # 0.1 every 10 s, 0.9 for the 20 s up to 90 s, 0.1 again
+        for at in range(10, 210, 10):
+            t.record('i', (0.9 if at in (80, 90) else 0.1, 100, 0, 0),
+                     now=at)
+        s = t.slices('i', 200)
+        # slice 0: 80 s at 0.1, 20 s at 0.9; slice 1: 0.1 throughout
+        self.assertAlmostEqual(0.26, s[0, 0])
+        self.assertAlmostEqual(0.1, s[1, 0])
+        self.assertAlmostEqual(0.26, t.peak('i', 200)[0])
+        # the maxima of the same samples: the burst's whole value
+        m = peaks.PeakTracker(window_s=1200)
+        for at in range(10, 210, 10):
+            m.record('i', (0.9 if at in (80, 90) else 0.1, 100, 0, 0),
+                     now=at)
+        self.assertAlmostEqual(0.9, m.slices('i', 200)[0, 0])
+
+    def test_a_load_held_over_a_slice_counts_whole(self):
+        t = self._tracker()
+        for at in range(10, 310, 10):
+            t.record('i', (0.9 if 100 < at <= 200 else 0.1, 0, 0, 0),
+                     now=at)
+        s = t.slices('i', 300)
+        np.testing.assert_allclose([0.1, 0.9, 0.1], s[:3, 0])
+
+    def test_samples_weigh_the_time_they_stand_for(self):
+        # an agent that reports every second while busy: 20 samples of
+        # 1 s at 0.9 weigh 20 s, not 20 of the slice's 28 samples
+        t = self._tracker()
+        times = list(range(10, 80, 10)) + list(range(71, 91)) + [100]
+        for at in times:
+            t.record('i', (0.9 if at > 70 and at <= 90 else 0.1, 0, 0, 0),
+                     now=at)
+        self.assertAlmostEqual(0.26, t.slices('i', 150)[0, 0])
+
+    def test_a_sample_spans_the_slices_it_stands_for(self):
+        t = self._tracker()
+        t.record('i', (0.2, 0, 0, 0), now=50)
+        # covers 50-130 s: 50 s of slice 0, 30 s of slice 1
+        t.record('i', (0.6, 0, 0, 0), now=130)
+        t.record('i', (0.2, 0, 0, 0), now=200)
+        s = t.slices('i', 210)
+        # the first sample stands for its slice from its start
+        self.assertAlmostEqual((50 * 0.2 + 50 * 0.6) / 100, s[0, 0])
+        self.assertAlmostEqual((30 * 0.6 + 70 * 0.2) / 100, s[1, 0])
+
+    def test_the_current_slice_is_read_over_a_whole_slice(self):
+        t = self._tracker()
+        for at in range(10, 110, 10):
+            t.record('i', (0.1, 0, 0, 0), now=at)
+        # a burst at the start of slice 1: its 10 s are 10 s of the
+        # last 100, not the whole of the 10 s slice 1 has had yet
+        t.record('i', (0.9, 0, 0, 0), now=110)
+        self.assertAlmostEqual(0.18, t.slices('i', 110)[1, 0])
+        # at the end of the slice, its own mean
+        for at in range(120, 200, 10):
+            t.record('i', (0.1, 0, 0, 0), now=at)
+        self.assertAlmostEqual(0.18, t.slices('i', 199)[1, 0])
+        # a first slice has nothing before it to read: its own mean
+        t.record('j', (0.9, 0, 0, 0), now=110)
+        self.assertAlmostEqual(0.9, t.slices('j', 110)[1, 0])
+
+    def test_bulk_read_and_reuse_of_rows(self):
+        t = self._tracker()
+        keys = ['k%d' % n for n in range(peaks.INITIAL_ROWS * 2)]
+        for at in (10, 20, 30):
+            for n, key in enumerate(keys):
+                t.record(key, (n / 1000.0 * at, n, 0, 1), now=at)
+        bulk = t.slices_of(*t.copy_rows(keys + ['unknown']), 30,
+                           dtype=float)
+        for n, key in enumerate(keys):
+            np.testing.assert_array_equal(t.slices(key, 30), bulk[n])
+        self.assertAlmostEqual(keys.index('k7') / 1000.0 * 20,
+                               bulk[7, 0, 0])
+        self.assertTrue(np.isnan(bulk[-1]).all())
+        # a forgotten key's row is reused without its history
+        t.forget('k1')
+        t.record('new', (0.5, 0, 0, 0), now=40)
+        self.assertAlmostEqual(0.5, t.slices('new', 40)[0, 0])
 
 
 class HelpersTest(test_base.BaseTestCase):

@@ -14,6 +14,7 @@ from oslotest import base
 from nova_drs.balancer.planning import destinations
 from nova_drs.balancer.planning import placement
 from nova_drs.balancer import strategies
+from nova_drs.balancer.view import peaks
 from nova_drs.model import cluster
 from tests.unit.balancer.test_hotspot import busy
 from tests.unit.balancer.test_hotspot import moves
@@ -131,6 +132,67 @@ class TestDestinationPeak(base.BaseTestCase):
         self.assertEqual([('m', 'a', 'b')], moves(p))
 
 
+class TestBursts(base.BaseTestCase):
+    """Slices as the live view keeps them: time-weighted means.
+
+    Reports every 10 s, slices of 75 s; comfort level 6.5 cores
+    (destination_headroom 0.20). b (r-b steady at 3 cores) is m's
+    tighter fit (5 cores after the move) against c (r-c at 2.5: 4.5).
+    """
+
+    NOW = 900.0
+
+    def _model(self, r_b, per_slice=peaks.MEAN):
+        """r_b(t): r-b's CPU share at time t; the others steady."""
+        m = c.model(
+            [c.host('a'), c.host('b'), c.host('c')],
+            [busy('pinned', 'a', 7, opt_out=True),
+             c.vm('m', 'a', vcpus=2, util=100.0, mem=100),
+             c.vm('r-b', 'b', vcpus=8, util=37.5),
+             c.vm('r-c', 'c', vcpus=8, util=31.25)])
+        inst = m.instances
+        tracker = peaks.PeakTracker(900.0, per_slice=per_slice)
+        for at in np.arange(10.0, self.NOW + 1, 10.0):
+            for i, name in enumerate(inst.names):
+                share = r_b(at) if name == 'r-b' else inst.cpu_util[i]
+                tracker.record(name, (share, inst.mem_used_mb[i],
+                                      inst.disk_mb_s[i], inst.net_mb_s[i]),
+                               now=at)
+        inst.recent_slices = tracker.slices_of(
+            *tracker.copy_rows(inst.names), self.NOW)
+        return m
+
+    def _plan(self, model):
+        return strategies.load('hotspot', c.conf(
+            drs_balancer__destination_peak_window=900,
+            drs_balancer__destination_headroom=0.2)).plan(model)
+
+    @staticmethod
+    def _burst(at):
+        # 20 s at 5 cores (0.625 of 8 vCPUs) within one 75-s slice
+        return 0.625 if 400.0 < at <= 420.0 else 0.375
+
+    @staticmethod
+    def _sustained(at):
+        # 5 cores over two whole slices (300-450 s), then back
+        return 0.625 if 300.0 < at <= 450.0 else 0.375
+
+    def test_a_burst_shorter_than_a_slice_does_not_refuse_the_host(self):
+        # b judged at 3 + 2 x 20/75 + 2 = 5.53 cores: under its comfort
+        p = self._plan(self._model(self._burst))
+        self.assertEqual([('m', 'a', 'b')], moves(p))
+        self.assertIn(destinations.TIER_FIT, p.migrations[0].reason)
+        # the slices' maxima (before this release) held the burst's
+        # whole 5 cores: 7 after the move, over the comfort level
+        p = self._plan(self._model(self._burst, per_slice=peaks.MAX))
+        self.assertEqual([('m', 'a', 'c')], moves(p))
+
+    def test_a_rise_held_over_a_slice_refuses_it(self):
+        # slices at 5 cores: b judged at 7 after the move; c fits
+        p = self._plan(self._model(self._sustained))
+        self.assertEqual([('m', 'a', 'c')], moves(p))
+
+
 class TestAlignedSlices(base.BaseTestCase):
 
     def _two_residents(self):
@@ -177,6 +239,43 @@ class TestAlignedSlices(base.BaseTestCase):
         np.testing.assert_allclose(room, state.room, atol=1e-6)
         np.testing.assert_allclose(comfort, state.room_comfort, atol=1e-6)
         np.testing.assert_allclose(fit, state.fit_base, atol=1e-6)
+
+
+class TestExcessSums(base.BaseTestCase):
+
+    def test_the_same_as_summing_guest_by_guest(self):
+        rng = np.random.default_rng(11)
+        hosts = [c.host('h%d' % h) for h in range(4)]
+        vms = [c.vm('v%d' % i, 'h%d' % rng.integers(4),
+                    vcpus=int(rng.integers(1, 5)),
+                    util=float(rng.uniform(0, 100)),
+                    mem=int(rng.integers(100, 1500)),
+                    disk_mb_s=float(rng.uniform(0, 5)))
+               for i in range(30)]
+        m = c.model(hosts, vms)
+        inst = m.instances
+        slices = rng.uniform(0.0, 1.2, size=(len(inst), 12, 4))
+        slices[:, :, 1] *= 2000.0
+        slices[:, :, 2] *= 5.0
+        slices[rng.uniform(size=slices.shape) < 0.2] = np.nan
+        inst.recent_slices = slices.astype(np.float32)
+        now = m.instance_demand()
+        want = np.zeros((4, 12, 4))
+        for i in range(len(inst)):
+            for k in range(12):
+                s = slices[i, k].copy()
+                s[0] = min(s[0], 1.0) * inst.vcpus[i]
+                extra = np.where(np.isnan(s), 0.0, np.maximum(s - now[i], 0))
+                want[inst.host[i], k] += extra
+        np.testing.assert_allclose(want, m.host_recent_excess(), rtol=1e-5,
+                                   atol=1e-4)
+        # only the resources asked for
+        cpu_only = m.host_recent_excess(columns=[cluster.CPU])
+        np.testing.assert_allclose(want[:, :, 0], cpu_only[:, :, 0],
+                                   rtol=1e-5, atol=1e-4)
+        self.assertEqual(0.0, np.abs(cpu_only[:, :, 1:]).max())
+        one = m.recent_excess(rows=[3])
+        np.testing.assert_allclose(m.recent_excess()[3], one[0])
 
 
 class TestBalance(base.BaseTestCase):

@@ -12,6 +12,7 @@ from nova_drs.balancer.intake import listener
 from nova_drs.balancer import strategies
 from nova_drs.balancer.view import host_view
 from nova_drs.balancer.view import nova_view
+from nova_drs.balancer.view import peaks
 from nova_drs.notifications import payload as payload_mod
 from tests.unit.balancer import nova_fakes
 from tests.unit import clusters
@@ -951,9 +952,13 @@ class TestRecentSlices(ViewTestCase):
 
     def test_the_short_tracker_fills_the_models_recent_slices(self):
         self.view = self._view(900)      # slices of 75 s
-        self.metrics('compute-1', guests=[guest_doc(U1, cpu=0.9),
-                                          guest_doc(U2, cpu=0.2)])
-        self.tick(100)
+        # every 10 s from 100 s to 250 s: U1 at 0.9, U2 at 0.2 but for
+        # one sample at 0.9 (a 10 s burst)
+        for at in range(100, 260, 10):
+            self.metrics('compute-1', guests=[
+                guest_doc(U1, cpu=0.9),
+                guest_doc(U2, cpu=0.9 if at == 180 else 0.2)])
+            self.tick(10)
         # U1 dipped in the last sample; U3 has no history yet
         self.metrics('compute-1', guests=[guest_doc(U1, cpu=0.3),
                                           guest_doc(U2, cpu=0.2)])
@@ -964,17 +969,25 @@ class TestRecentSlices(ViewTestCase):
         inst = model.instances
         recent = inst.recent_slices
         self.assertEqual((3, 12, 4), recent.shape)
-        # the load now is the last sample, the recent peak the first
+        # the load now is the last sample; the recent peak the 0.9 held
+        # over the slices before
         self.assertAlmostEqual(0.3, inst.cpu_util[0])
         self.assertAlmostEqual(0.9, np.nanmax(recent[0, :, 0]), places=6)
-        # two samples in two slices, aligned across instances
-        self.assertEqual(2, int((~np.isnan(recent[0, :, 0])).sum()))
+        # U2's burst counts by its 10 s of a 75 s slice (a time-weighted
+        # mean), while the consolidation window keeps its maximum
+        self.assertAlmostEqual((65 * 0.2 + 10 * 0.9) / 75,
+                               np.nanmax(recent[1, :, 0]), places=6)
+        self.assertAlmostEqual(0.9, inst.peak[1, 0], places=6)
+        # 75-260 s: three slices, aligned across instances
+        self.assertEqual(3, int((~np.isnan(recent[0, :, 0])).sum()))
         np.testing.assert_array_equal(np.isnan(recent[0]),
                                       np.isnan(recent[1]))
         self.assertTrue(np.isnan(recent[2]).all())
-        # the 24 h tracker keeps its own window
+        # the 24 h tracker keeps its own window and maxima
         self.assertEqual(24 * 3600.0, self.view.peaks.window_s)
+        self.assertEqual(peaks.MAX, self.view.peaks.per_slice)
         self.assertEqual(900.0, self.view.recent.window_s)
+        self.assertEqual(peaks.MEAN, self.view.recent.per_slice)
 
     def test_the_short_window_forgets(self):
         self.view = self._view(900)

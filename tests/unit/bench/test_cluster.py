@@ -46,6 +46,38 @@ class FirstFitTest(unittest.TestCase):
         self.assertEqual(20000, len(model.instances))
 
 
+class RecentSlicesTest(unittest.TestCase):
+
+    def test_each_guest_carries_its_vms_recent_samples(self):
+        rng = np.random.default_rng(5)
+        recent = rng.uniform(0.0, 100.0, size=(40, 3))
+        now = recent[:, -1]
+        plain, _ = bench_cluster.build(30, now, seed=4)
+        model, _ = bench_cluster.build(30, now, seed=4,
+                                       recent_percent=recent)
+        inst = model.instances
+        # the same cluster, with slices
+        np.testing.assert_array_equal(plain.instances.cpu_util,
+                                      inst.cpu_util)
+        np.testing.assert_array_equal(plain.instances.mem_used_mb,
+                                      inst.mem_used_mb)
+        self.assertIsNone(plain.instances.recent_slices)
+        slices = inst.recent_slices
+        self.assertEqual((len(inst), 12, 4), slices.shape)
+        # four slices per sample, the last four the load now
+        for k in range(8, 12):
+            np.testing.assert_allclose(inst.cpu_util, slices[:, k, 0],
+                                       rtol=1e-6)
+            np.testing.assert_allclose(inst.mem_used_mb, slices[:, k, 1],
+                                       rtol=1e-6)
+        # each guest's earlier slices are one of the VMs' histories
+        rows = {tuple(np.float32(r / 100.0)) for r in recent}
+        for i in range(len(inst)):
+            self.assertIn(tuple(slices[i, ::4, 0]), rows)
+        self.assertRaises(ValueError, bench_cluster.build, 30, now,
+                          seed=4, recent_percent=recent[:, :0])
+
+
 class OptimumMarginTest(unittest.TestCase):
 
     def test_margin_is_the_planners_problem(self):

@@ -86,3 +86,26 @@ class IncrementalReadsTest(base.BaseTestCase):
                 'read, in 1.12 s\n')
         self.assertEqual([(12, 6, 1.12)], run.incremental_reads(path))
         self.assertEqual([], run.incremental_reads(path + '.missing'))
+
+
+class QueuesTest(base.BaseTestCase):
+    """The queues a run deletes at its end are those its processes use."""
+
+    def test_every_agent_topic_and_replica_pool_is_deleted(self):
+        from nova_drs.notifications import partition
+
+        args = run.parse_args(['--hosts', '300', '--partitions', '16',
+                               '--work-dir', self.useFixture(
+                                   fixtures.TempDir()).path])
+        test = run.LoadTest(args)
+        test.replicas = {'r1': None, 'r2': None}
+        names = set(test._queues())
+        topic = 'drs_loadtest_%s' % test.run_id
+        # where each simulated agent publishes (its Publisher: topic_for)
+        published = {'%s.sample' % partition.topic_for(
+            topic, 'lt-%05d' % i, 16) for i in range(300)}
+        self.assertLessEqual(published, names)
+        self.assertIn('%s.sample' % topic, names)   # the unpartitioned one
+        self.assertIn(test._nova_pool('r2'), names)
+        # this run's own names only
+        self.assertTrue(all(test.run_id in n for n in names), names)

@@ -259,13 +259,18 @@ class TestBench(CliTestCase):
         day_dir = _sample_day()
         # NOTE: the format, not the speed (the bench itself checks that):
         # a target no busy machine misses
-        passed, _elapsed, _results = bench.run(
-            day_dir, clusters.conf(), hosts=8, target_s=3600.0, out=out)
+        replay = _Recorder(bench._replay)
+        with mock.patch.object(bench, '_replay', replay):
+            passed, _elapsed, results = bench.run(
+                day_dir, clusters.conf(), hosts=8, target_s=3600.0, out=out)
         self.assertTrue(passed)
         self.assertIn('simulator benchmark: PlanetLab day 20110303, 40 VMs',
                       out.getvalue())
         self.assertIn('PASS', out.getvalue())
-        with mock.patch.object(report, 'write_report'):
+        # a missed target fails (the same replay again, not run twice)
+        replayed = replay.returned
+        with mock.patch.object(report, 'write_report'), \
+                mock.patch.object(bench, '_replay', return_value=replayed):
             passed, _elapsed, _results = bench.run(
                 day_dir, clusters.conf(), hosts=8, target_s=0.0,
                 out=io.StringIO())
@@ -276,8 +281,10 @@ class TestBench(CliTestCase):
         from tests.unit import clusters
 
         out = io.StringIO()
-        passed, elapsed = bench.run_full(_sample_day(), clusters.conf(),
-                                         out=out)
+        replay = _Recorder(bench._replay)
+        with mock.patch.object(bench, '_replay', replay):
+            passed, elapsed = bench.run_full(_sample_day(), clusters.conf(),
+                                             out=out)
         self.assertTrue(passed)
         text = out.getvalue()
         self.assertIn('full cluster: PlanetLab day 20110303, 40 VMs on 120 '
@@ -286,9 +293,25 @@ class TestBench(CliTestCase):
         self.assertRegex(text, r'planning hotspot \d+ plans [0-9.]+ s, '
                                r'balance \d+ plans [0-9.]+ s\); target < 60 '
                                r's: PASS')
-        passed, _elapsed = bench.run_full(_sample_day(), clusters.conf(),
-                                          target_s=0.0, out=io.StringIO())
+        # a missed target fails (the same replay again, not run twice)
+        with mock.patch.object(bench, '_replay',
+                               return_value=replay.returned):
+            passed, _elapsed = bench.run_full(
+                _sample_day(), clusters.conf(), target_s=0.0,
+                out=io.StringIO())
         self.assertFalse(passed)
+
+
+class _Recorder:
+    """Calls ``func`` and keeps what it returned."""
+
+    def __init__(self, func):
+        self.func = func
+        self.returned = None
+
+    def __call__(self, *args, **kwargs):
+        self.returned = self.func(*args, **kwargs)
+        return self.returned
 
 
 def _read_json(path):

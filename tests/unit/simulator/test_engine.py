@@ -13,6 +13,7 @@ import numpy as np
 from oslotest import base
 
 from nova_drs.balancer.strategies import hotspot
+from nova_drs.balancer.view import peaks
 from nova_drs.balloon.policies import adaptive
 from nova_drs import detector
 from nova_drs.simulator import engine
@@ -325,28 +326,51 @@ class TestRecentSlices(base.BaseTestCase):
     def test_the_last_window_of_published_loads(self):
         vcpus = np.array([2, 4])
         memory = np.array([1000, 1000])
-        # (cores, MiB, MB/s, MB/s) per instance, every 300 s
-        published = [(t, np.array([[0.5 * k, 500.0 + k, 1.0, 0.0],
-                                   [5.0, 2000.0, 0.0, 3.0]]))
+        # (cores, MiB, MB/s, MB/s) per instance, cycles of 300 s
+        published = [(t - 300.0, t, np.array([[0.5 * k, 500.0 + k, 1.0, 0.0],
+                                              [5.0, 2000.0, 0.0, 3.0]]))
                      for k, t in enumerate((300.0, 600.0, 900.0, 1200.0))]
         out = engine.recent_slices(published, 1200.0, 900.0, vcpus, memory)
-        # 12 slices of 75 s: 1200 s is slice 16 (row 4), 900 s slice 12
-        # (row 0), 600 s slice 8 (row 8); 300 s (slice 4) left the window
+        # 12 slices of 75 s: a cycle stands for the four slices it
+        # measured: 900-1200 s for slices 12-15 (rows 0-3), 600-900 s
+        # 8-11, 300-600 s 4-7, of which slice 4 (row 4) left the window
+        # (1200 s is slice 16, row 4, with no time covered yet)
         self.assertEqual((2, 12, 4), out.shape)
-        filled = sorted(np.flatnonzero(~np.isnan(out[0, :, 0])).tolist())
-        self.assertEqual([0, 4, 8], filled)
+        empty = np.flatnonzero(np.isnan(out[0, :, 0])).tolist()
+        self.assertEqual([4], empty)
         # CPU as a share of the vCPUs, clamped to 1; memory to the flavor
-        self.assertEqual(0.75, out[0, 4, 0])
-        self.assertEqual(0.5, out[0, 0, 0])
-        self.assertEqual(0.25, out[0, 8, 0])
-        self.assertEqual(503.0, out[0, 4, 1])
-        self.assertEqual(1.0, out[1, 4, 0])
-        self.assertEqual(1000.0, out[1, 4, 1])
-        self.assertEqual(3.0, out[1, 0, 3])
+        np.testing.assert_allclose([0.75] * 4, out[0, 0:4, 0])
+        np.testing.assert_allclose([0.5] * 4, out[0, 8:12, 0])
+        np.testing.assert_allclose([0.25] * 3, out[0, 5:8, 0])
+        self.assertEqual(503.0, out[0, 0, 1])
+        self.assertEqual(1.0, out[1, 0, 0])
+        self.assertEqual(1000.0, out[1, 0, 1])
+        self.assertEqual(3.0, out[1, 8, 3])
         self.assertIsNone(engine.recent_slices(published, 1200.0, 0.0,
                                                vcpus, memory))
         self.assertIsNone(engine.recent_slices([], 1200.0, 900.0,
                                                vcpus, memory))
+
+    def test_time_weighted_means_as_the_live_tracker(self):
+        # cycles of 50 s in slices of 75 s; a 50 s burst to 1.8 cores
+        vcpus, memory = np.array([2]), np.array([1000])
+        cores = [0.2, 1.8, 0.2, 0.2, 0.2]
+        published = [(50.0 * k, 50.0 * (k + 1),
+                      np.array([[c, 100.0, 0.0, 0.0]]))
+                     for k, c in enumerate(cores)]
+        out = engine.recent_slices(published, 250.0, 900.0, vcpus, memory)
+        # slice 0: 50 s at 0.1, 25 s at 0.9; slice 1: 25 s at 0.9, 50 s
+        # at 0.1 (the maxima would be 0.9 twice); slices 2 and 3 (the
+        # current one) 0.1
+        burst = (50 * 0.1 + 25 * 0.9) / 75
+        np.testing.assert_allclose([burst, burst, 0.1, 0.1], out[0, :4, 0],
+                                   rtol=1e-6)
+        tracker = peaks.PeakTracker(900.0, per_slice=peaks.MEAN)
+        for _start, end, demand in published:
+            tracker.record('i', (demand[0, 0] / 2.0, 100.0, 0.0, 0.0),
+                           now=end)
+        np.testing.assert_allclose(tracker.slices('i', 250.0),
+                                   out[0], rtol=1e-6)
 
     def test_the_strategy_sees_them(self):
         models = []
@@ -367,11 +391,11 @@ class TestRecentSlices(base.BaseTestCase):
                 mock.patch.object(run.scheduler, 'replace_queue'):
             run.run()
         last = models[-1].instances.recent_slices
-        # 900 s of 300-s steps: the last three samples; vm-1 (2 vCPUs)
-        # used 1, 1 and 2 cores in them
-        self.assertEqual(3, int((~np.isnan(last[1, :, 0])).sum()))
-        self.assertEqual([0.5, 0.5, 1.0],
-                         sorted(last[1, ~np.isnan(last[1, :, 0]), 0]))
+        # 900 s of 300-s steps: the slices the last three cover; vm-1
+        # (2 vCPUs) used 1, 1 and 2 cores in them
+        values = last[1, ~np.isnan(last[1, :, 0]), 0]
+        self.assertEqual({0.5, 1.0}, set(values.tolist()))
+        self.assertEqual(4, int((values == 1.0).sum()))
         # off: none
         conf.set_override('destination_peak_window', 0, 'drs_balancer')
         models.clear()
