@@ -61,6 +61,7 @@ from nova_drs.balancer import plan_states
 from nova_drs.balancer.planning import consolidation
 from nova_drs.balancer.planning import planner as planner_mod
 from nova_drs.balancer.planning import requests as requests_mod
+from nova_drs.balancer.view import capacity as capacity_mod
 from nova_drs.balancer.view import host_view as host_view_mod
 from nova_drs.balancer.view import inventory as inventory_mod
 from nova_drs.balancer.view import nova_view
@@ -163,6 +164,14 @@ class BalancerManager:
             without=('balloon',))
         self.inventory = inventory_mod.Inventory(self.collector, conf,
                                                  clock=clock)
+        # (host_states rows, the database's time) of the cycle's read
+        self._shared_rows = None
+        if partitions and conf.drs_balancer.shared_capacity_max_age:
+            # each replica reads from Placement the hosts it owns; the
+            # others' capacities come with their host states
+            self.collector.set_partial(
+                lambda hosts: self.coordinator.owned_hosts(hosts),
+                self._shared_capacities)
         self.planner = planner_mod.Planner(conf, self.db, self.replica_id)
         self.requests = requests_mod.RequestHandler(
             conf, self.db, self.planner, self.replica_id)
@@ -266,6 +275,9 @@ class BalancerManager:
 
     def _on_membership(self, change):
         LOG.info('replica membership changed: %s', change)
+        # partial reads: the hosts this replica now owns are read from
+        # Placement at the next read, not at the next full one
+        self.inventory.invalidate('replica membership changed')
         self.executor.poke()
         self.wake(WAKE_REPLAN)
 
@@ -444,14 +456,20 @@ class BalancerManager:
             LOG.debug('no lease on the coordination group: not planning')
             return self._idle('no lease on the coordination group')
         settings = self.refresh_settings()
+        rows = None
+        if self.coordinator.partitions:
+            # before the read of Nova: the capacities other replicas
+            # shared are in these rows (_shared_capacities)
+            rows = self.host_states.read(self.db)
+            self._shared_rows = (rows, self.db.now())
         try:
             nova = self.inventory.get()
         except inventory_mod.InventoryUnavailable as e:
             LOG.error('not planning: %s', e)
             return self._idle('no view of Nova')
         model = nova.model.copy()
-        if self.coordinator.partitions:
-            self._share_states(model.hosts.names)
+        if rows is not None:
+            self._share_states(model.hosts.names, rows)
         self.view.apply(model)
         self.view.prune(model.hosts.names)
         with self._model_lock:
@@ -470,7 +488,15 @@ class BalancerManager:
             mode=settings.mode,
             paused_hosts=frozenset(settings.paused_hosts))
 
-    def _share_states(self, names):
+    def _shared_capacities(self):
+        """host -> Capacity other replicas shared, recent enough to use."""
+        if self._shared_rows is None:
+            return {}
+        rows, db_now = self._shared_rows
+        return capacity_mod.from_rows(
+            rows, db_now, self.conf.drs_balancer.shared_capacity_max_age)
+
+    def _share_states(self, names, rows):
         """Partitioned intake: other replicas' hosts, from the database.
 
         This replica gets the metrics of its own hosts only; the others
@@ -484,8 +510,7 @@ class BalancerManager:
             for name in set(self.view.hosts()) - owned:
                 self.view.forget(name)
         self.view.set_shared(shared_state.from_rows(
-            self.host_states.read(self.db), owned, self.db.now(),
-            self.view.stale_after))
+            rows, owned, self._shared_rows[1], self.view.stale_after))
 
     def cycle(self, origin=models.ORIGIN_PERIODIC):
         """One planning cycle; never raises.
@@ -720,7 +745,13 @@ class BalancerManager:
         states = self.view.hosts()
         owned = self.coordinator.owned_hosts(states)
         freed = self.consolidation_states
-        mine = [dataclasses.replace(state, consolidation=freed.get(name))
+        # what this replica read of its hosts in Placement, for the others
+        # (empty unless it read them itself: nothing second-hand is shared)
+        capacities = self.collector.own_capacities()
+        mine = [dataclasses.replace(
+            state, consolidation=freed.get(name),
+            capacity=(capacities[name].as_dict() if name in capacities
+                      else None))
                 for name, state in states.items() if name in owned]
         self._hosts_owned = len(mine)
         if mine:

@@ -36,6 +36,15 @@ other than by one per compute host (the inventories of the node it
 uses) and Nova's pages of hypervisors (one per 1,000 nodes), or when
 a read did not see every node. The drs-scale compute is deleted at the
 end (``--keep`` leaves it running, for the next run).
+
+Partial reads (balancer replicas that each read in Placement only the
+hosts they own, :meth:`NovaCollector.set_partial`): ``--replicas K``
+measures, after the sizes, the full reads of K replicas against the lab,
+and ``--double HOSTS`` against the load test's region double of HOSTS
+hosts instead (no lab needed; for sizes the lab cannot reach). Exit 1
+when a provider is read by two replicas, when the replicas together do
+not read each host once, or when a replica's capacities differ from a
+whole read's.
 """
 
 import argparse
@@ -55,6 +64,7 @@ from nova_drs.balancer.view import api_reads
 from nova_drs.balancer.view import inventory as nova_inventory
 from nova_drs.balancer.view import nova_view
 from nova_drs import config
+from nova_drs.notifications import partition as partition_mod
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), '..', '..'))
 NODES_SH = os.path.join(REPO, 'tools', 'lab', 'nova-nodes.sh')
@@ -97,15 +107,17 @@ class HttpCounter:
         return seen
 
 
-def connect(timeout=None):
+def connect(timeout=None, client_conf=CLIENT_CONF):
     """A connection to the lab, configured as the balancer's own.
 
     :param timeout: ``[drs_nova] timeout`` (None: its default)
+    :param client_conf: the ``[drs_nova]`` and ``[drs_placement]``
+        settings (default: the lab's)
     """
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, 'nova-drs.conf')
         with open(path, 'w', encoding='utf-8') as f:
-            f.write(CLIENT_CONF)
+            f.write(client_conf)
             if timeout is not None:
                 f.write('\n[drs_nova]\ntimeout = %s\n' % timeout)
         conf = config.load([path])
@@ -230,6 +242,148 @@ def measure(size, refreshes, timeout=None):
     return row
 
 
+def partial_reads_of_double(hosts, replicas):
+    """:func:`partial_reads` against the load test's region double.
+
+    A generated region of ``hosts`` single-node hosts behind Nova's and
+    Placement's HTTP APIs (:mod:`nova_drs.loadtest.nova_api`), for the
+    figure at a size the Nova lab cannot reach; its answers are checked
+    against the real Nova by the functional tests.
+    """
+    from nova_drs.loadtest import nova_api
+    from nova_drs.loadtest import region as region_mod
+
+    region = region_mod.Region.generate(hosts, instances_per_host=1)
+    served, base_url = nova_api.serve(region)
+    try:
+        return partial_reads(
+            replicas, client_conf=nova_api.client_config(base_url, 'bench'))
+    finally:
+        served.shutdown()
+
+
+def partial_reads(replicas, timeout=None, client_conf=CLIENT_CONF):
+    """Full reads of ``replicas`` replicas, each reading its own hosts.
+
+    As balancer replicas with partitioned intake read (``NovaCollector.
+    set_partial``): replica n owns the hosts of intake partition n of
+    ``replicas`` (:func:`nova_drs.notifications.partition.partition_of`)
+    and reads their inventories in Placement; the other hosts'
+    capacities come from what their owners read, handed over here in
+    memory (in the balancer through ``host_states``). Each replica makes
+    a full read first with nothing shared (the first start of a region:
+    it reads every host), then, once every replica has read, the full
+    read of a steady region, which is the one measured.
+
+    :returns: a dict: ``inventories`` (the providers read per replica,
+        on the wire), ``calls`` (each replica's calls, on the wire),
+        ``shared`` (hosts taken from shared capacities, per replica),
+        ``hosts``, and ``seen_equal`` (every replica's model has the
+        capacities of a whole read)
+    """
+    conf, conn = connect(timeout, client_conf)
+    api_reads.list_services(conn.compute)
+    list(conn.compute.aggregates())
+    api_reads.list_providers(conn.placement)
+    wire = InventoriesRead(conn)
+    http = HttpCounter(conn)
+    started = time.monotonic()
+    whole = nova_view.NovaCollector(conn, conf).read(full=True)
+    whole_s = time.monotonic() - started
+    whole_calls = sum(http.take().values())
+    whole_hosts = whole.to_snapshot()['hosts']
+    shared = {}
+
+    def owner(host):
+        return partition_mod.partition_of(host, replicas)
+
+    collectors = []
+    for n in range(replicas):
+        collector = nova_view.NovaCollector(conn, conf)
+        collector.set_partial(
+            lambda hosts, n=n: {h for h in hosts if owner(h) == n},
+            lambda: dict(shared))
+        collectors.append(collector)
+    for n, collector in enumerate(collectors):
+        collector.read(full=True)
+        shared.update({h: c for h, c in collector.own_capacities().items()
+                       if owner(h) == n})
+    wire.take()
+    out = {'hosts': len(whole.model.hosts), 'inventories': [],
+           'calls': [], 'shared': [], 'seen_equal': True, 'seconds': [],
+           'whole_calls': whole_calls, 'whole_s': round(whole_s, 2)}
+    for collector in collectors:
+        http.take()
+        started = time.monotonic()
+        view = collector.read(full=True)
+        out['seconds'].append(round(time.monotonic() - started, 2))
+        out['calls'].append(sum(http.take().values()))
+        out['inventories'].append(wire.take())
+        out['shared'].append(collector.last_read.inventories_shared)
+        out['seen_equal'] &= view.to_snapshot()['hosts'] == whole_hosts
+    return out
+
+
+class InventoriesRead:
+    """The providers whose inventories a connection reads, on the wire."""
+
+    def __init__(self, conn):
+        self.read = []
+        conn.session.session.hooks['response'].append(self._hook)
+
+    def _hook(self, response, *args, **kwargs):
+        path = urllib.parse.urlsplit(response.request.url).path
+        # the endpoint may have a path of its own (the region double's)
+        parts = path.strip('/').split('/')
+        if len(parts) >= 3 and parts[-3] == 'resource_providers' and \
+                parts[-1] == 'inventories':
+            self.read.append(parts[-2])
+
+    def take(self):
+        read, self.read = self.read, []
+        return read
+
+
+def check_partial(partial):
+    """The targets the partial reads missed, as sentences."""
+    misses = []
+    read = [rp for replica in partial['inventories'] for rp in replica]
+    if len(read) != len(set(read)):
+        misses.append('partial reads: a provider read by two replicas')
+    if len(read) != partial['hosts']:
+        misses.append('partial reads: %d inventories read by the replicas '
+                      'together for %d hosts (one full read)'
+                      % (len(read), partial['hosts']))
+    if not partial['seen_equal']:
+        misses.append('partial reads: a replica\'s capacities differ from '
+                      'a whole read\'s')
+    return misses
+
+
+def print_partial(partial, replicas):
+    print('full read of %d replicas, each reading its own hosts\' '
+          'inventories (%d hosts): calls %s, inventories %s, shared %s, '
+          'seconds %s; before (each replica reading every host): %d '
+          'calls, %.2f s, %d inventories per replica, %d together'
+          % (replicas, partial['hosts'], partial['calls'],
+             [len(r) for r in partial['inventories']], partial['shared'],
+             partial['seconds'], partial.get('whole_calls', -1),
+             partial.get('whole_s', math.nan), partial['hosts'],
+             partial['hosts'] * replicas))
+
+
+def report_partial(partial, replicas):
+    """Print the partial reads' figures and misses; the exit status."""
+    print_partial(partial, replicas)
+    misses = check_partial(partial)
+    for miss in misses:
+        print('MISSED: ' + miss)
+    if not misses:
+        print('OK: the replicas read each host\'s inventories once '
+              'together')
+    return 1 if misses else 0
+
+
 def nodes(action, *args):
     # a fixed command line: the lab's own script, its host, numbers
     subprocess.run(  # nosec B603
@@ -278,9 +432,27 @@ def main(argv=None):
                         'requests (default: its default, 120 s)')
     parser.add_argument('--keep', action='store_true',
                         help='leave the drs-scale compute running')
+    parser.add_argument('--double', type=int, metavar='HOSTS',
+                        help='measure the partial reads of --replicas '
+                        'replicas (default 2) against the load test\'s '
+                        'region double of HOSTS hosts, not the Nova lab '
+                        '(no drs-scale, no --sizes)')
+    parser.add_argument('--replicas', type=int, default=0,
+                        help='at the largest size, also the full reads of '
+                        'this many replicas each reading in Placement the '
+                        'inventories of the hosts it owns (partial '
+                        'reads); 0: not measured (default)')
     args = parser.parse_args(argv)
     sizes = sorted(int(s) for s in args.sizes.split(','))
+    if args.replicas < 0:
+        parser.error('--replicas must be 0 or more')
+    if args.double is not None:
+        if args.double < 1:
+            parser.error('--double needs 1 host or more')
+        return report_partial(partial_reads_of_double(
+            args.double, args.replicas or 2), args.replicas or 2)
     rows = []
+    partial = None
     try:
         for size in sizes:
             started = time.monotonic()
@@ -290,6 +462,8 @@ def main(argv=None):
             rows.append(measure(size, args.refreshes, args.timeout))
             print(ROW % rows[-1])
             sys.stdout.flush()
+        if args.replicas:
+            partial = partial_reads(args.replicas, args.timeout)
     finally:
         if not args.keep:
             nodes('delete')
@@ -308,6 +482,10 @@ def main(argv=None):
         if r['before_error']:
             print('%7s   before failed: %s' % ('', r['before_error']))
     misses = check(rows)
+    if partial is not None:
+        print()
+        misses += check_partial(partial)
+        print_partial(partial, args.replicas)
     for miss in misses:
         print('MISSED: ' + miss)
     if not misses:

@@ -249,6 +249,20 @@ BALANCER_OPTS = [
         help='When Nova cannot be read, the balancer keeps planning with '
              'its last view of Nova for at most this many seconds, then '
              'stops planning until Nova answers again.'),
+    cfg.IntOpt(
+        'shared_capacity_max_age', default=900, min=0, max=86400,
+        help='With partitioned intake (``[drs_listener] partitions``), '
+             'each replica reads from Placement the inventories of the '
+             'hosts it owns only, on full reads too, and writes them with '
+             'its hosts\' state; for another replica\'s host it uses the '
+             'capacity that replica wrote, as long as it was confirmed '
+             'against Placement at most this many seconds ago (otherwise '
+             'it reads the host itself). The replicas together then make '
+             'one full read\'s Placement requests instead of one each. '
+             '0: every replica reads every host.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_balancer] inventory_refresh_interval``\n'
+             '* ``[drs_balancer] host_state_interval``'),
     cfg.StrOpt(
         'maintenance_reason_prefix', default='maintenance',
         help='A compute service disabled with a reason that starts with '

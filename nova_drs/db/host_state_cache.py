@@ -75,7 +75,7 @@ def _row_bytes(row):
     # NOTE: from the row's loaded values: a column not read is not counted
     # (and would raise if read)
     loaded = row.__dict__
-    for column in ('hot', 'load', 'smoothed', 'balloon'):
+    for column in ('hot', 'load', 'smoothed', 'balloon', 'capacity'):
         value = loaded.get(column)
         if value is not None:
             size += len(json.dumps(value))

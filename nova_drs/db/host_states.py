@@ -340,7 +340,19 @@ def _host_state_values(state):
         'balloon': dict(balloon) if balloon is not None else None,
         'libvirt_connected': _optional_bool(state, 'libvirt_connected'),
         'consolidation': _consolidation(state, name),
+        'capacity': _capacity(state, name),
     }
+
+
+def _capacity(state, name):
+    """The ``capacity`` column of a HostState: a JSON object, or {}."""
+    value = getattr(state, 'capacity', None)
+    if value is None:
+        return {}
+    if not isinstance(value, collections.abc.Mapping):
+        raise ValueError('host %s: capacity must be a mapping, not %r'
+                         % (name, value))
+    return dict(value)
 
 
 def _consolidation(state, name):

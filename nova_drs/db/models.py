@@ -303,6 +303,10 @@ class HostStateRow(Base):
     #: otherwise
     consolidation: orm.Mapped[str | None] = orm.mapped_column(
         sa.String(16), nullable=True)
+    #: the host's Placement capacity as its owner last read it, with its
+    #: age then (JSON, :mod:`nova_drs.balancer.view.capacity`); empty:
+    #: not known (the other replicas read the host themselves)
+    capacity = orm.mapped_column(db_types.JsonEncodedDict(), nullable=True)
 
 
 class PlanRequest(Base):

@@ -338,10 +338,12 @@ class SchedulerState(object):
 
             # without the balloon column (per guest, the largest): the
             # plugins judge hosts by their loads and hot flags only, and
-            # decoding it was most of a read's cost at 10,000 hosts
+            # decoding it was most of a read's cost at 10,000 hosts; nor
+            # the Placement capacity the balancer replicas share (Nova's
+            # scheduler has Placement itself)
             self._cache = host_state_cache.HostStateCache(
                 self.conf.drs_scheduler.full_refresh_interval,
-                clock=self._clock, without=('balloon',))
+                clock=self._clock, without=('balloon', 'capacity'))
         return self._cache
 
     def host_state_reads(self):

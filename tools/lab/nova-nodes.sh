@@ -13,7 +13,9 @@
 #                                    nodes are created), wait until every
 #                                    node has its resource provider, then
 #                                    disable the service (the scheduler
-#                                    places no test server there)
+#                                    places no test server there), map
+#                                    HOST to its cell and wait until
+#                                    Nova's API lists every node
 #   nova-nodes.sh delete HOST        stop it and delete its service from
 #                                    Nova (which deletes its compute nodes
 #                                    and their resource providers)
@@ -50,6 +52,8 @@ name=nova-compute-$host
 PY=$NOVA_VENV/bin/python
 NODES_PY=("$PY" "$LAB_TOOLS/nova_lab_nodes.py" "$NOVA_API_URL"
           "$PLACEMENT_URL")
+NOVA_MANAGE=("$NOVA_VENV/bin/nova-manage" --config-file "$NOVA_ETC/nova.conf"
+             --config-file "$NOVA_ETC/db.conf")
 
 stop_service() {
     local pid
@@ -110,6 +114,21 @@ EOF
     "${NODES_PY[@]}" wait "$host" "$nodes" \
         "${NOVA_DRS_NOVA_NODES_TIMEOUT:-1800}" "$NOVA_RUN/pids/$name.pid" \
         || lab_die "$host is not ready: see $NOVA_RUN/log/$name.log"
+    # Nova's API lists the nodes of a host only once the host is mapped to
+    # its cell: a reader listing hypervisors before missed every node of
+    # $host (Placement had their providers). nova-scheduler's periodic
+    # discovery maps it within [scheduler] discover_hosts_in_cells_interval
+    # (10 s); else nova-manage does, as nova-start.sh does for its computes
+    # (not first: it takes 5-30 s to start on the loaded test machine; its
+    # failure, e.g. the scheduler mapping the host at the same moment, is
+    # judged by the listing that follows)
+    if ! "${NODES_PY[@]}" listed "$host" "$nodes" 30; then
+        "${NOVA_MANAGE[@]}" cell_v2 discover_hosts \
+            >> "$NOVA_RUN/log/$name.log" 2>&1 || true
+        "${NODES_PY[@]}" listed "$host" "$nodes" 120 \
+            || lab_die "Nova does not list the nodes of $host: see" \
+                "$NOVA_RUN/log/$name.log"
+    fi
     lab_note "$host ready with $nodes nodes ($(since "$T0") s)"
     ;;
 delete)

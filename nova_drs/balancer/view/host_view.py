@@ -150,6 +150,10 @@ class HostState:
     #: no guest and none is on its way, ``disabled`` when nova-drs also
     #: disabled its service (:mod:`nova_drs.balancer.planning.consolidation`)
     consolidation: str = None
+    #: set by the balancer when it writes the state: the host's Placement
+    #: capacity as this replica read it (``Capacity.as_dict()``), shared
+    #: with the other replicas (:mod:`nova_drs.balancer.view.capacity`)
+    capacity: dict = None
 
 
 @dataclasses.dataclass

@@ -59,6 +59,7 @@ import numpy as np
 from oslo_log import log as logging
 
 from nova_drs.balancer.view import api_reads
+from nova_drs.balancer.view import capacity as capacity_mod
 from nova_drs.model import cluster
 from nova_drs.model import snapshot
 
@@ -251,6 +252,9 @@ class ReadStats:
     servers_read: int
     #: resource providers whose inventories were read (generation changed)
     inventories_read: int
+    #: hosts whose capacity came from another replica's host states
+    #: (:meth:`NovaCollector.set_partial`), not from Placement
+    inventories_shared: int = 0
 
     @property
     def total(self):
@@ -261,7 +265,8 @@ class ReadStats:
                 'total_calls': self.total,
                 'duration_s': round(self.duration_s, 3),
                 'servers_read': self.servers_read,
-                'inventories_read': self.inventories_read}
+                'inventories_read': self.inventories_read,
+                'inventories_shared': self.inventories_shared}
 
 
 class NovaCollector(object):
@@ -292,6 +297,13 @@ class NovaCollector(object):
 
     Services, hypervisors, aggregates and server groups are listed at
     every read (one call each per page of results).
+
+    Partial reads (:meth:`set_partial`): with several replicas, each reads
+    the inventories of the hosts it owns only, on full reads too, and
+    takes the others' capacities from what their owners shared
+    (:mod:`nova_drs.balancer.view.capacity`); a host without a recent
+    shared capacity is read here, and a host that becomes owned is read
+    at the next read, full or not.
 
     Between reads :meth:`apply_events` applies Nova's instance
     notifications to the servers kept (:data:`DELTA_EVENTS`).
@@ -329,6 +341,11 @@ class NovaCollector(object):
         self.inventories_read = 0
         #: hosts with several compute nodes, warned about
         self._multi_node_hosts = set()
+        #: hosts whose capacity came from shared host states (last read)
+        self.inventories_shared = 0
+        self._own_capacities = {}    # host -> Capacity read here
+        self._owns = None            # set_partial
+        self._shared = None
 
     def _call(self, kind):
         self.calls[kind] += 1
@@ -480,38 +497,48 @@ class NovaCollector(object):
         # devices and bandwidth, sharing providers) would cost a request
         # each on a full read, and again whenever their generation moves
         # with their allocations, for nothing the view uses
-        used = {rp.id for _, _, _, rp in picked}
+        # partial reads: the hosts another replica owns, from the
+        # capacity it shared, when recent enough (module capacity)
+        from_shared = self._shared_capacities(picked)
+        mine = [p for p in picked if p[0] not in from_shared]
+        used = {rp.id for _, _, _, rp in mine}
         for rp_id in set(self._providers) - used:
+            # NOTE: forgotten, so that a host owned again (or whose
+            # shared capacity went stale) is read in full at once
             del self._providers[rp_id]
-        self._read_inventories([rp for _, _, _, rp in picked], full)
+        self._read_inventories([rp for _, _, _, rp in mine], full)
+        self.inventories_shared = len(from_shared)
         rows = []
         infos = {}
+        own = {}
         for host, node, svc, rp in picked:
-            inventories = self._inventories(rp)
-            vcpu, mem = inventories.get(VCPU), inventories.get(MEMORY_MB)
-            if vcpu is None or mem is None or not vcpu.total or \
-                    not mem.total:
+            cap = from_shared.get(host)
+            if cap is None:
+                cap = self._capacity(rp)
+                if cap is not None:
+                    own[host] = cap
+            if cap is None:
                 skipped.append(('host', host, 'no VCPU or MEMORY_MB '
                                 'inventory in Placement'))
                 continue
             disabled = (svc.status == 'disabled' or bool(svc.is_forced_down)
                         or svc.state == 'down')
-            reserved_cpus = vcpu.reserved or 0
-            reserved_mem = mem.reserved or 0
-            if reserved_cpus >= vcpu.total or reserved_mem >= mem.total:
+            reserved_cpus = cap.reserved_host_cpus
+            reserved_mem = cap.reserved_host_memory_mb
+            if reserved_cpus >= cap.vcpus or reserved_mem >= cap.memory_mb:
                 LOG.warning('host %s: everything is reserved in Placement; '
                             'marking it disabled', host)
                 disabled = True
-                reserved_cpus = min(reserved_cpus, vcpu.total - 1)
-                reserved_mem = min(reserved_mem, mem.total - 1)
+                reserved_cpus = min(reserved_cpus, cap.vcpus - 1)
+                reserved_mem = min(reserved_mem, cap.memory_mb - 1)
             zone = (svc.availability_zone or agg_zones.get(host)
                     or DEFAULT_ZONE)
             rows.append(dict(
-                name=host, vcpus=vcpu.total, memory_mb=mem.total,
+                name=host, vcpus=cap.vcpus, memory_mb=cap.memory_mb,
                 reserved_host_cpus=reserved_cpus,
                 reserved_host_memory_mb=reserved_mem,
-                cpu_allocation_ratio=float(vcpu.allocation_ratio or 1.0),
-                ram_allocation_ratio=float(mem.allocation_ratio or 1.0),
+                cpu_allocation_ratio=cap.cpu_allocation_ratio,
+                ram_allocation_ratio=cap.ram_allocation_ratio,
                 zone=zone,
                 aggregates=tuple(sorted(agg_names.get(host, ()))),
                 disabled=disabled))
@@ -521,7 +548,72 @@ class NovaCollector(object):
                 forced_down=bool(svc.is_forced_down),
                 disabled_reason=svc.disabled_reason)
         rows.sort(key=lambda r: r['name'])
-        return rows, infos, skipped
+        return rows, infos, skipped, own
+
+    def _capacity(self, rp):
+        """The Capacity of a provider's inventories as read, or None."""
+        inventories = self._inventories(rp)
+        vcpu, mem = inventories.get(VCPU), inventories.get(MEMORY_MB)
+        if vcpu is None or mem is None or not vcpu.total or not mem.total:
+            return None
+        return capacity_mod.Capacity(
+            provider=rp.id, vcpus=vcpu.total, memory_mb=mem.total,
+            reserved_host_cpus=vcpu.reserved or 0,
+            reserved_host_memory_mb=mem.reserved or 0,
+            cpu_allocation_ratio=float(vcpu.allocation_ratio or 1.0),
+            ram_allocation_ratio=float(mem.allocation_ratio or 1.0))
+
+    def _shared_capacities(self, picked):
+        """host -> shared Capacity, for the hosts not read here.
+
+        A host this replica owns is always read here, and so is one
+        whose shared capacity is missing, too old (the ``shared``
+        callable filters by age) or about another resource provider.
+        """
+        if self._owns is None:
+            return {}
+        hosts = [host for host, _, _, _ in picked]
+        owned = set(self._owns(hosts))
+        shared = self._shared() or {}
+        out = {}
+        for host, _, _, rp in picked:
+            cap = shared.get(host)
+            if host not in owned and cap is not None and \
+                    cap.provider == rp.id:
+                out[host] = cap
+        return out
+
+    def set_partial(self, owns, shared):
+        """Read in full only the hosts this replica owns.
+
+        :param owns: ``owns(hosts)``: the hosts of ``hosts`` this replica
+            owns (a set), e.g. ``Coordinator.owned_hosts``
+        :param shared: ``shared()``: host -> shared
+            :class:`~nova_drs.balancer.view.capacity.Capacity` of the
+            hosts other replicas read, recent enough to use
+            (:func:`nova_drs.balancer.view.capacity.from_rows`)
+
+        The inventories of the other hosts are read only when no such
+        capacity is shared for them. ``None`` for both: every host is
+        read (the default).
+        """
+        self._owns = owns
+        self._shared = shared
+
+    def own_capacities(self):
+        """host -> Capacity of the hosts whose inventories were read here.
+
+        For the host states this replica writes (the ``capacity`` its
+        peers use): each with ``age_s`` the seconds since the read that
+        last confirmed it (every read lists the providers' generations,
+        and reads again those that changed). Hosts taken from shared
+        capacities are not in it: a replica shares what it read only.
+        """
+        if self._read_at is None:
+            return {}
+        age = max(self.clock() - self._read_at, 0.0)
+        return {host: dataclasses.replace(cap, age_s=age)
+                for host, cap in self._own_capacities.items()}
 
     # -- servers --
 
@@ -664,18 +756,21 @@ class NovaCollector(object):
             self._full_read_at = now
         self.calls = collections.Counter()
         self.inventories_read = 0
-        rows, infos, skipped = self._collect_hosts(full)
+        self.inventories_shared = 0
+        rows, infos, skipped, own = self._collect_hosts(full)
         groups = self._groups_read()
         self._read_migrations(now, full)
         servers_read = self._read_servers(full, now)
         # only now: a failed read changes nothing of the view
         self._hosts = (rows, infos, skipped)
+        self._own_capacities = own
         self._groups = groups
         self._read_at = now
         self.last_read = ReadStats(
             kind='full' if full else 'incremental', calls=dict(self.calls),
             duration_s=time.monotonic() - started, servers_read=servers_read,
-            inventories_read=self.inventories_read)
+            inventories_read=self.inventories_read,
+            inventories_shared=self.inventories_shared)
 
     def read(self, full=False):
         """Read Nova and Placement (all of it when ``full``); the view.
@@ -713,12 +808,13 @@ class NovaCollector(object):
         stats = self.last_read
         LOG.info('read Nova (%s): %d hosts, %d instances, %d server groups '
                  '(%d left out); %d API calls (%s), %d servers and %d '
-                 'providers\' inventories read, in %.2f s', stats.kind,
+                 'providers\' inventories read, %d hosts\' capacity shared '
+                 'by other replicas, in %.2f s', stats.kind,
                  len(view.model.hosts), len(view.model.instances),
                  len(view.model.groups), len(view.skipped), stats.total,
                  ', '.join('%s %d' % kv for kv in sorted(stats.calls.items())),
                  stats.servers_read, stats.inventories_read,
-                 stats.duration_s)
+                 stats.inventories_shared, stats.duration_s)
 
     # -- notifications --
 

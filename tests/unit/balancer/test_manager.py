@@ -7,6 +7,7 @@ host view are real. Threads are not started except the coordinator's
 heartbeat: cycles are run by calling :meth:`BalancerManager.cycle`.
 """
 
+import dataclasses
 import datetime
 import os
 import queue
@@ -506,3 +507,59 @@ class PartitionedIntakeTest(ManagerTestCase):
                                      work['host_state_full_reads'],
                                      work['host_state_rows']))
         self.assertEqual(reads['last']['bytes'], work['host_state_bytes'])
+
+    def test_placement_read_for_the_owned_hosts_only(self):
+        from nova_drs.balancer.view import nova_view
+        # replica-b owns compute-2 and compute-3: it read them in
+        # Placement and shared their capacity with their states
+        other = host_view_mod.HostView(self.conf)
+        reader = nova_view.NovaCollector(self.conn, self.conf)
+        reader.read(full=True)
+        caps = reader.own_capacities()
+        for host in ('compute-2', 'compute-3'):
+            doc = docs.metrics_doc(host, at=time.time(),
+                                   load=(0.2, 0.1, 0.0, 0.0))
+            other.on_metrics([docs.report(doc, time.monotonic())])
+        states = [dataclasses.replace(s, capacity=caps[s.name].as_dict())
+                  for s in other.hosts().values()]
+        self.db.save_host_states(states, 'replica-b')
+        rp = {hv.service_details['host']: hv.id
+              for hv in self.conn.compute.hypervisor_list}
+        mine = {'compute-1'}
+
+        def inventories_read():
+            read = sorted(c[1] for c in self.conn.placement.calls
+                          if c[0] == 'inventories')
+            self.conn.placement.calls.clear()
+            return read
+
+        self.conn.placement.calls.clear()
+        self.report_all()
+        with mock.patch.object(
+                self.manager.coordinator, 'owned_hosts',
+                side_effect=lambda names: mine & set(names)):
+            cycle = self.manager.prepare_cycle()
+            # the first read is full, yet reads only compute-1 in
+            # Placement; the others' capacities are replica-b's
+            self.assertEqual([rp['compute-1']], inventories_read())
+            last = self.manager.inventory.stats()['last_read']
+            self.assertEqual(('full', 1, 2),
+                             (last['kind'], last['inventories_read'],
+                              last['inventories_shared']))
+            self.assertEqual(12, cycle.model.hosts.vcpus[
+                cycle.model.host_index['compute-2']])
+            # it shares what it read: compute-1's capacity, and only it
+            self.manager.write_host_states()
+            rows = {r.host: r for r in self.db.list_host_states()}
+            self.assertEqual(rp['compute-1'],
+                             rows['compute-1'].capacity['provider'])
+            self.assertEqual(12, rows['compute-1'].capacity['vcpus'])
+            # replica-b left: compute-2 is this replica's now, and is
+            # read in Placement at the next cycle (not the next full read)
+            mine.add('compute-2')
+            self.manager.inventory.min_interval = 0
+            self.manager._on_membership(None)
+            self.manager.prepare_cycle()
+            self.assertEqual([rp['compute-2']], inventories_read())
+            self.assertEqual('incremental', self.manager.inventory.stats()[
+                'last_read']['kind'])

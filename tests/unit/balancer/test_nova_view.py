@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: Apache-2.0
 """The Nova collector, with openstacksdk faked at the Connection."""
 
+import dataclasses
 import datetime
 import math
 
@@ -631,3 +632,130 @@ class TestEvents(CollectorTestCase):
         collector = nova_view.NovaCollector(self.conn, self.conf)
         events = [event('instance.create.end', 'b', NOW)]
         self.assertEqual(events, collector.apply_events(events))
+
+
+class TestPartialReads(CollectorTestCase):
+    """Each replica reads in Placement only the hosts it owns."""
+
+    def setUp(self):
+        super().setUp()
+        self.now = NOW
+        for n in range(6):
+            self.conn.add_host('h%d' % n, vcpus=8 + n, reserved_cpus=1,
+                               cpu_ratio=2.0 + n)
+        self.hosts = ['h%d' % n for n in range(6)]
+
+    def collector(self, owned, shared):
+        collector = nova_view.NovaCollector(self.conn, self.conf,
+                                            clock=lambda: self.now)
+        collector.set_partial(
+            lambda hosts: {h for h in hosts if h in owned()},
+            lambda: shared())
+        return collector
+
+    def read(self, collector, full=False):
+        self.conn.placement.calls.clear()
+        view = collector.read(full=full)
+        read = [c[1] for c in self.conn.placement.calls
+                if c[0] == 'inventories']
+        return view, read
+
+    def rp(self, host):
+        return {hv.service_details['host']: hv.id
+                for hv in self.conn.compute.hypervisor_list}[host]
+
+    def test_two_replicas_read_disjoint_halves(self):
+        whole = nova_view.NovaCollector(self.conn, self.conf,
+                                        clock=lambda: self.now)
+        full_view, full_read = self.read(whole, full=True)
+        halves = ({'h0', 'h1', 'h2'}, {'h3', 'h4', 'h5'})
+        shared = [{}, {}]
+        a = self.collector(lambda: halves[0], lambda: shared[1])
+        b = self.collector(lambda: halves[1], lambda: shared[0])
+        # nothing shared yet: a reads every host itself
+        _, read = self.read(a)
+        self.assertEqual(6, len(read))
+        shared[0] = {h: c for h, c in a.own_capacities().items()
+                     if h in halves[0]}
+        view_b, read_b = self.read(b)
+        shared[1] = {h: c for h, c in b.own_capacities().items()
+                     if h in halves[1]}
+        view_a, read_a = self.read(a, full=True)
+        self.assertEqual(sorted(self.rp(h) for h in halves[1]),
+                         sorted(read_b))
+        self.assertEqual(sorted(self.rp(h) for h in halves[0]),
+                         sorted(read_a))
+        # together: one full read's inventories, no host read twice
+        self.assertEqual(sorted(full_read), sorted(read_a + read_b))
+        self.assertEqual((3, 3), (a.last_read.inventories_read,
+                                  a.last_read.inventories_shared))
+        self.assertEqual(3, a.last_read.calls['inventories'])
+        # and the same model as a whole read
+        for view in (view_a, view_b):
+            self.assertEqual(full_view.to_snapshot()['hosts'],
+                             view.to_snapshot()['hosts'])
+        # a replica shares only what it read itself
+        self.assertEqual(set(halves[0]), set(a.own_capacities()))
+
+    def test_newly_owned_host_read_at_once(self):
+        owned = {'h0', 'h1', 'h2'}
+        shared = {}
+        a = self.collector(lambda: owned, lambda: shared)
+        self.read(a)
+        # the other replica's hosts, as shared (one with stale values)
+        b = nova_view.NovaCollector(self.conn, self.conf,
+                                    clock=lambda: self.now)
+        b.read(full=True)
+        shared.update({h: c for h, c in b.own_capacities().items()
+                       if h not in owned})
+        shared['h3'] = dataclasses.replace(shared['h3'], vcpus=99)
+        view, read = self.read(a, full=True)
+        self.assertEqual(sorted(self.rp(h) for h in owned), sorted(read))
+        self.assertEqual(99, self.host_row(view, 'h3')['vcpus'])
+        # h3 becomes ours: read at the next read, incremental or not,
+        # though its generation did not move
+        owned.add('h3')
+        view, read = self.read(a)
+        self.assertEqual('incremental', a.last_read.kind)
+        self.assertEqual([self.rp('h3')], read)
+        self.assertEqual(11, self.host_row(view, 'h3')['vcpus'])
+        # then only when it changes, as any host read here
+        view, read = self.read(a)
+        self.assertEqual([], read)
+        self.assertEqual(11, self.host_row(view, 'h3')['vcpus'])
+
+    def test_host_without_usable_shared_capacity_is_read(self):
+        owned = {'h0'}
+        b = nova_view.NovaCollector(self.conn, self.conf,
+                                    clock=lambda: self.now)
+        b.read()
+        caps = b.own_capacities()
+        # h1: another provider (its compute node was replaced); h2:
+        # nothing shared; the rest shared
+        shared = {h: caps[h] for h in ('h1', 'h3', 'h4', 'h5')}
+        shared['h1'] = dataclasses.replace(shared['h1'], provider='other')
+        a = self.collector(lambda: owned, lambda: shared)
+        _, read = self.read(a)
+        self.assertEqual(sorted(self.rp(h) for h in ('h0', 'h1', 'h2')),
+                         sorted(read))
+        # shared again later: no longer read, and forgotten, so that it
+        # is read again at once when its capacity stops being shared
+        shared['h1'] = caps['h1']
+        _, read = self.read(a)
+        self.assertEqual([], read)
+        del shared['h1']
+        _, read = self.read(a)
+        self.assertEqual([self.rp('h1')], read)
+
+    def test_own_capacities_age_from_the_read(self):
+        a = self.collector(lambda: set(self.hosts), lambda: {})
+        self.assertEqual({}, a.own_capacities())
+        self.read(a)
+        self.now += 42
+        caps = a.own_capacities()
+        self.assertEqual(set(self.hosts), set(caps))
+        self.assertEqual(42.0, caps['h2'].age_s)
+        self.assertEqual((10, 1, 4.0, self.rp('h2')),
+                         (caps['h2'].vcpus, caps['h2'].reserved_host_cpus,
+                          caps['h2'].cpu_allocation_ratio,
+                          caps['h2'].provider))

@@ -112,6 +112,22 @@ class HostStateTests(object):
         self.assertEqual({'reclaimed_mb': 2048.0, 'guests': 3},
                          self.db.list_host_states()[0].balloon)
 
+    def test_capacity_is_stored_and_replaced(self):
+        capacity = {'provider': 'rp-1', 'vcpus': 32, 'memory_mb': 65536,
+                    'reserved_host_cpus': 2, 'reserved_host_memory_mb': 512,
+                    'cpu_allocation_ratio': 4.0, 'ram_allocation_ratio': 1.0,
+                    'age_s': 12.5}
+        self.db.save_host_states(
+            [host_state('host-1', capacity=capacity), host_state('host-2')],
+            'replica-a')
+        rows = {r.host: r for r in self.db.list_host_states()}
+        self.assertEqual(capacity, rows['host-1'].capacity)
+        # not known: empty (the other replicas read the host themselves)
+        self.assertEqual({}, rows['host-2'].capacity)
+        # a later write without one forgets it (the upsert replaces it)
+        self.db.save_host_states([host_state('host-1')], 'replica-b')
+        self.assertEqual({}, self.db.list_host_states()[0].capacity)
+
     def test_bad_states_write_nothing(self):
         cases = [
             (host_state('host-1', load={'cpu': float('nan')}),
@@ -123,6 +139,8 @@ class HostStateTests(object):
             (host_state('', hot=()), 'needs a host name'),
             (host_state('host-1', sampled_at='yesterday'),
              'sampled_at is not a time'),
+            (host_state('host-1', capacity=[32]),
+             'capacity must be a mapping'),
         ]
         for state, message in cases:
             e = self.assertRaises(ValueError, self.db.save_host_states,

@@ -55,15 +55,15 @@ class ManageTests(object):
 
         rc, out, err = run_manage('--config-file', conf, 'db', 'sync')
         self.assertEqual((0, ''), (rc, err), out)
-        self.assertIn('database upgraded from revision none to 0007', out)
-        self.assertEqual('0007', migration.version(None, connection=self.url))
+        self.assertIn('database upgraded from revision none to 0008', out)
+        self.assertEqual('0008', migration.version(None, connection=self.url))
 
         rc, out, err = run_manage('db', 'sync', '--config-file', conf)
         self.assertEqual((0, ''), (rc, err), out)
-        self.assertIn('database already at revision 0007', out)
+        self.assertIn('database already at revision 0008', out)
 
         rc, out, err = run_manage('db', 'version', '--config-file', conf)
-        self.assertEqual((0, '0007 (newest)\n', ''), (rc, out, err))
+        self.assertEqual((0, '0008 (newest)\n', ''), (rc, out, err))
 
     def test_unreachable(self):
         conf = write_conf(self.tmp, self.unreachable_url)
@@ -139,10 +139,10 @@ class TestManageInProcess(base.BaseTestCase):
         conf = write_conf(self.tmp, self.url)
         migration.upgrade(None, connection=self.url)
         self.useFixture(fixtures.MockPatch(
-            'nova_drs.db.migration.head', return_value='0008'))
+            'nova_drs.db.migration.head', return_value='0009'))
         self.assertEqual(0, self.manage('--config-file', conf, 'db',
                                         'version'))
-        self.assertEqual('0007 (newest is 0008; run nova-drs-manage db '
+        self.assertEqual('0008 (newest is 0009; run nova-drs-manage db '
                          'sync)\n', self.stdout.getvalue())
 
     def test_several_config_files(self):
@@ -153,7 +153,7 @@ class TestManageInProcess(base.BaseTestCase):
         self.assertEqual(0, self.manage('--config-file', first,
                                         '--config-file', second, 'db',
                                         'sync'))
-        self.assertEqual('0007', migration.version(None, connection=self.url))
+        self.assertEqual('0008', migration.version(None, connection=self.url))
 
     def test_config_dir(self):
         conf_dir = os.path.join(self.tmp, 'conf.d')
@@ -161,7 +161,7 @@ class TestManageInProcess(base.BaseTestCase):
         write_conf(conf_dir, self.url)
         self.assertEqual(0, self.manage('db', 'sync', '--config-dir',
                                         conf_dir))
-        self.assertEqual('0007', migration.version(None, connection=self.url))
+        self.assertEqual('0008', migration.version(None, connection=self.url))
 
     def test_bad_url(self):
         rc, line = self.error_for('not a url')

@@ -50,7 +50,7 @@ class MigrationTests(object):
             engine.dispose()
 
     def test_head(self):
-        self.assertEqual('0007', migration.head())
+        self.assertEqual('0008', migration.head())
 
     def test_version_of_an_empty_database(self):
         self.assertIsNone(migration.version(None, connection=self.url))
@@ -69,7 +69,7 @@ class MigrationTests(object):
         before = self.tables()
         migration.upgrade(None, connection=self.url)
         self.assertEqual(before, self.tables())
-        self.assertEqual('0007', migration.version(None,
+        self.assertEqual('0008', migration.version(None,
                                                    connection=self.url))
 
     def test_upgrade_to_a_revision(self):
@@ -88,7 +88,7 @@ class MigrationTests(object):
         self.assertIn('plan_requests', self.tables())
         self.assertNotIn('replica_states', self.tables())
         migration.upgrade(None, connection=self.url)
-        self.assertEqual('0007', migration.version(None,
+        self.assertEqual('0008', migration.version(None,
                                                    connection=self.url))
         self.assertLessEqual({'balancer_settings', 'host_settings',
                               'replica_states'}, set(self.tables()))
@@ -163,7 +163,7 @@ class TestMigrationSqlite(SqliteFile, MigrationTests):
         conf = config.load([conf_path])
         self.assertIsNone(migration.version(conf))
         migration.upgrade(conf)
-        self.assertEqual('0007', migration.version(conf))
+        self.assertEqual('0008', migration.version(conf))
         self.assertTrue(os.path.exists(self.path))
 
 

@@ -153,6 +153,23 @@ class TestRefresh(base.SchedulerDataTestCase):
         # the column is stored: another reader gets it whole
         self.assertEqual(balloon, self.db.list_host_states()[0].balloon)
 
+    def test_refresh_does_not_read_the_capacity_column(self):
+        # the balancer replicas' shared Placement capacity is not the
+        # plugins' business either
+        capacity = {'provider': 'rp-%s' % ('x' * 400), 'vcpus': 32,
+                    'memory_mb': 65536, 'reserved_host_cpus': 0,
+                    'reserved_host_memory_mb': 0,
+                    'cpu_allocation_ratio': 4.0,
+                    'ram_allocation_ratio': 1.0, 'age_s': 1.0}
+        state = test_host_states.host_state('fake-host-1', capacity=capacity)
+        self.db.save_host_states([state], 'replica-a')
+        snap = self.state.refresh()
+        self.assertIn('fake-host-1', snap.hosts)
+        read = self.state.host_state_reads()['last']
+        self.assertEqual(1, read['rows'])
+        self.assertLess(read['bytes'], len(json.dumps(capacity)))
+        self.assertEqual(capacity, self.db.list_host_states()[0].capacity)
+
     def test_missing_sqlite_file_is_not_created(self):
         path = os.path.join(os.path.dirname(self.url[len('sqlite:///'):]),
                             'missing.sqlite')

@@ -1,0 +1,36 @@
+# SPDX-License-Identifier: Apache-2.0
+"""The Nova reads benchmark's judgement of partial reads."""
+
+from oslotest import base
+
+from nova_drs.bench import nova_reads
+
+
+def partial(inventories, hosts, seen_equal=True):
+    return {'inventories': inventories, 'hosts': hosts,
+            'calls': [7] * len(inventories),
+            'shared': [0] * len(inventories), 'seen_equal': seen_equal,
+            'seconds': [0.1] * len(inventories)}
+
+
+class TestCheckPartial(base.BaseTestCase):
+
+    def test_disjoint_reads_of_one_full_read_pass(self):
+        self.assertEqual([], nova_reads.check_partial(
+            partial([['a', 'b'], ['c'], []], 3)))
+
+    def test_misses(self):
+        self.assertEqual(
+            ['partial reads: a provider read by two replicas',
+             'partial reads: 4 inventories read by the replicas together '
+             'for 3 hosts (one full read)'],
+            nova_reads.check_partial(partial([['a', 'b'], ['b', 'c']], 3)))
+        self.assertEqual(
+            ['partial reads: 2 inventories read by the replicas together '
+             'for 3 hosts (one full read)'],
+            nova_reads.check_partial(partial([['a'], ['c']], 3)))
+        self.assertEqual(
+            ["partial reads: a replica's capacities differ from a whole "
+             "read's"],
+            nova_reads.check_partial(partial([['a'], ['b']], 2,
+                                             seen_equal=False)))
