@@ -286,7 +286,7 @@ class TestProductionClasses(base.BaseTestCase):
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
-                mock.patch.object(run.scheduler, 'replace_queue'):
+                mock.patch.object(run.scheduler, 'apply'):
             run.run()
         self.assertEqual(4, len(models))
         np.testing.assert_allclose(
@@ -364,7 +364,7 @@ class TestRecentSlices(base.BaseTestCase):
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
-                mock.patch.object(run.scheduler, 'replace_queue'):
+                mock.patch.object(run.scheduler, 'apply'):
             run.run()
         last = models[-1].instances.recent_slices
         # 900 s of 300-s steps: the last three samples; vm-1 (2 vCPUs)
@@ -378,6 +378,6 @@ class TestRecentSlices(base.BaseTestCase):
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
-                mock.patch.object(run.scheduler, 'replace_queue'):
+                mock.patch.object(run.scheduler, 'apply'):
             run.run()
         self.assertIsNone(models[-1].instances.recent_slices)
