@@ -112,6 +112,8 @@ class InFlight(collections.namedtuple('InFlight',
 
 #: the balancer's modes (``[drs_balancer] mode``)
 MODES = (planner_mod.MANUAL, planner_mod.PARTIAL, planner_mod.FULL)
+#: every plan applied (the simulator's only mode before issue 17)
+FULL = planner_mod.FULL
 
 
 def mode_of(conf, options):
