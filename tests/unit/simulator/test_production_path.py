@@ -100,6 +100,21 @@ class TestMode(base.BaseTestCase):
                                 for _, i, s, _ in started))
         self.assertEqual({hosts[0]}, {s for _, s in recommended})
 
+    def test_partial_plans_no_cycle_without_a_severe_host(self):
+        # severe CPU at 1.0: host 1 (1.0) is not above it; both hosts
+        # are hot, neither severe: no cycle is planned, nothing moves
+        conf = _conf(drs_balancer__severe_cpu_threshold=1.0)
+        with mock.patch.object(planner_mod.Planner, 'decide',
+                               autospec=True) as decide:
+            started, m = _starts(_severe_sim(conf), 'hotspot')
+        decide.assert_not_called()
+        self.assertEqual([], started)
+        self.assertGreater(m['cycles_without_severe'], 0)
+        self.assertEqual(0, m['strategy_runs'])
+        # what full mode moves there: these hosts are hot
+        started, _ = _starts(_severe_sim(conf, mode='full'), 'hotspot')
+        self.assertEqual({0, 1}, {src for _, _, src, _ in started})
+
     def test_full_applies_everything(self):
         started, m = _starts(_severe_sim(_conf(), mode='full'), 'hotspot')
         self.assertEqual({0, 1}, {src for _, _, src, _ in started})
