@@ -448,8 +448,9 @@ class _Run:
     def _loads(self):
         """The agents' smoothed loads, as the severe check reads them."""
         hosts = self.sim.hosts.names
-        return {name: dict(zip(cluster.RESOURCES, map(float, row)))
-                for name, row in zip(hosts, self.detector.smoothed(hosts))}
+        rows = np.asarray(self.detector.smoothed(hosts), dtype=float)
+        return {name: dict(zip(cluster.RESOURCES, row))
+                for name, row in zip(hosts, rows.tolist())}
 
     def _cycle_input(self, now, loads):
         """What the service's planner is given at ``now``."""
