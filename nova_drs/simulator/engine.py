@@ -406,7 +406,11 @@ class _Run:
                 for h in range(self.n_hosts)]
 
     def _model(self, now):
-        """The cluster as the strategy sees it: published, in-flight moved."""
+        """The cluster as the agents published it.
+
+        What is in flight is pinned and counted on its target by the
+        planner (``working_model``), as in the service.
+        """
         w = self.sim.workload
         host = self.host.copy()
         opt_out = np.zeros(self.n, dtype=bool)
