@@ -282,7 +282,9 @@ class TestProductionClasses(base.BaseTestCase):
         conf = clusters.conf(drs__persistence_count=1,
                              drs__persistence_window=1,
                              drs__cpu_threshold=0.3)
-        sim = fakes.simulation(_work(), WHERE, conf=conf)
+        # full mode: every cycle is planned (in partial mode only those
+        # with a host above a severe threshold are)
+        sim = fakes.simulation(_work(), WHERE, conf=conf, mode='full')
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
@@ -360,7 +362,9 @@ class TestRecentSlices(base.BaseTestCase):
                              drs__persistence_window=1,
                              drs__ewma_alpha=1.0,
                              drs__cpu_threshold=0.3)
-        sim = fakes.simulation(_work(), WHERE, conf=conf)
+        # full mode: every cycle is planned (in partial mode only those
+        # with a host above a severe threshold are)
+        sim = fakes.simulation(_work(), WHERE, conf=conf, mode='full')
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
