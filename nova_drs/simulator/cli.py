@@ -178,17 +178,25 @@ def add_parser(sub, add_config_args, load_conf):
     p.add_argument('--seed', type=_number(int, '--seed'), default=0,
                    help='Seed of flavors, memory model and boot order '
                         '(default 0).')
+    p.add_argument('--mode', choices=engine.MODES, default=None,
+                   help='The balancer\'s mode, as an operator sets it '
+                        'through the API: full applies every plan, partial '
+                        'only the moves off hosts above the severe '
+                        'thresholds, manual nothing (the rest is counted as '
+                        'recommended). Default: [drs_balancer] mode, as in '
+                        'the service.')
     p.add_argument('--max-migrations',
                    type=_number(int, '--max-migrations', 1),
-                   default=engine.Options.max_migrations, metavar='N',
+                   default=None, metavar='N',
                    help='Live migrations running at once in the cluster '
-                        '(default %(default)s).')
+                        '(default: [drs_actuator] '
+                        'max_concurrent_migrations).')
     p.add_argument('--max-host-migrations',
                    type=_number(int, '--max-host-migrations', 1),
-                   default=engine.Options.max_host_migrations, metavar='N',
+                   default=None, metavar='N',
                    help='Live migrations running at once per host, as '
-                        'source or target (default %(default)s, as Nova\'s '
-                        'max_concurrent_live_migrations).')
+                        'source or target (default: [drs_actuator] '
+                        'max_concurrent_migrations_per_host).')
     p.add_argument('--migration-cpu-overhead',
                    type=_number(float, '--migration-cpu-overhead'),
                    default=engine.Options.migration_cpu_overhead,
@@ -314,6 +322,7 @@ def options_from_args(args):
         page_cache_growth=args.page_cache_growth,
         max_migrations=args.max_migrations,
         max_host_migrations=args.max_host_migrations,
+        mode=getattr(args, 'mode', None),
         migration_cpu_overhead=args.migration_cpu_overhead,
         balance_every=args.balance_every,
         planning_interval_s=getattr(args, 'planning_interval', None),
@@ -406,6 +415,10 @@ def cmd_simulate(args, load_conf):
 
     conf = load_conf(args)
     names = parse_strategies(args.strategies, conf)
+    try:
+        engine.check_conf(conf)
+    except ValueError as e:
+        raise common.CommandError(str(e))
     # the hosts are checked before the output directory is made
     model = load_snapshot(args) if args.snapshot else None
     spec = None if model is not None else spec_from_args(args)

@@ -19,6 +19,7 @@ COLUMNS = (
     ('slav', 'SLAV', lambda v: '%.2e' % v),
     ('migrations', 'migr', lambda v: '%d' % v),
     ('migrations_unsuccessful', 'failed', lambda v: '%d' % v),
+    ('recommended_migrations', 'recommended', lambda v: '%d' % v),
     ('gib_moved', 'GiB moved', lambda v: '%.1f' % v),
     ('mean_active_hosts', 'active hosts', lambda v: '%.1f' % v),
     ('hosts_freed', 'freed', lambda v: '%d' % v),
@@ -40,6 +41,7 @@ LEGEND = (
     'threshold; PDM = mean over instances of 10% of the CPU used while '
     'migrating (or paused) / CPU requested; SLAV = SLATAH x PDM; failed = '
     'migrations aborted at Nova\'s completion timeout or failed; '
+    'recommended = moves the mode left as recommendations (not applied); '
     'active hosts = '
     'hosts holding an instance (mean); freed = hosts active at the start '
     'and empty at the end; energy = linear power model, idle + (full - '
@@ -78,6 +80,8 @@ def summary(results):
     if i.get('thresholds'):
         parts.append('[drs] thresholds: %s' % ', '.join(
             '%s %g' % kv for kv in i['thresholds'].items()))
+    if i.get('mode'):
+        parts.append(_mode_text(i))
     parts += ['note: %s' % n for n in i.get('notes', [])]
     reasons = {}
     for skipped in i.get('vms_skipped', []):
@@ -92,6 +96,13 @@ def summary(results):
             ', ...' if i['unplaced_instances'] > len(i['unplaced_names'])
             else ''))
     return parts
+
+
+def _mode_text(i):
+    """The balancer's mode and the executor's limits in one line."""
+    return ('balancer mode %s (the service\'s Planner and executor rules); '
+            'at most %d migrations at once, %d per host'
+            % (i['mode'], i['max_migrations'], i['max_host_migrations']))
 
 
 def _hosts_text(h):
@@ -166,6 +177,12 @@ def settings(results):
          'SLA and hotspot time integrated on it'),
         ('planning interval', '%g s' % i.get(
             'planning_interval_s', 0.0), 'and at once on a new hotspot'),
+        ('balancer mode', i.get('mode', '-'),
+         'the service\'s Planner; --mode, else [drs_balancer] mode'),
+        ('migrations at once', '%s, %s per host' % (
+            i.get('max_migrations', '-'), i.get('max_host_migrations', '-')),
+         'the executor\'s limits; --max-migrations/--max-host-migrations, '
+         'else [drs_actuator]'),
         ('seed', _value(i['seed']), 'trace mapping, memory model'
          if 'snapshot' in i else 'flavors, memory model, boot order'),
         ('config files', _value(i.get('config_files', [])), ''),

@@ -88,6 +88,13 @@ def _run_info(trace, work, conf, options, seed):
             options.planning_interval_s
             or conf.drs_balancer.planning_interval),
         'interpolation': 'linear' if options.interpolate else 'hold',
+        # the production path: the planner's mode, the executor's limits
+        'mode': engine.mode_of(conf, options),
+        'max_migrations': int(options.max_migrations
+                              or conf.drs_actuator.max_concurrent_migrations),
+        'max_host_migrations': int(
+            options.max_host_migrations
+            or conf.drs_actuator.max_concurrent_migrations_per_host),
         'duration_h': work.steps * work.interval_s / 3600.0,
         'seed': seed,
         'thresholds': dict(zip(cluster.RESOURCES, map(

@@ -53,6 +53,7 @@ import tenacity
 
 from nova_drs.balancer.coordination import membership as coordination
 from nova_drs.balancer.execution import actuator as actuator_mod
+from nova_drs.balancer.execution import admission
 from nova_drs.balancer import plan_states
 from nova_drs.conf import actuator as actuator_conf
 from nova_drs.db import api as db_api
@@ -491,26 +492,18 @@ class Executor(object):
         candidates, pending = [], set()
         for plan in plans:
             automatic = bool(plan.applied_automatically)
-            # hosts being emptied and instances being moved by earlier,
-            # unfinished actions of this plan
-            sources, instances = set(), set()
-            for action in self.db.list_actions(plan_uuid=plan.uuid):
-                if action.state == plan_states.ACTION_PENDING:
-                    pending.add(action.uuid)
-                    if (action.target not in sources
-                            and action.instance_uuid not in instances
-                            and not self._busy(action.uuid)
-                            and self._owns(action.source)):
-                        held = hold_reason(settings, action, automatic)
-                        if held:
-                            self.count('held')
-                            self._note_blocked(action, held)
-                        else:
-                            candidates.append((action, automatic))
-                if action.state in (plan_states.ACTION_PENDING,
-                                    plan_states.ACTION_RUNNING):
-                    sources.add(action.source)
-                    instances.add(action.instance_uuid)
+            actions = self.db.list_actions(plan_uuid=plan.uuid)
+            pending.update(a.uuid for a in actions
+                           if a.state == plan_states.ACTION_PENDING)
+            for action in admission.ready(actions):
+                if self._busy(action.uuid) or not self._owns(action.source):
+                    continue
+                held = hold_reason(settings, action, automatic)
+                if held:
+                    self.count('held')
+                    self._note_blocked(action, held)
+                else:
+                    candidates.append((action, automatic))
         for uuid in list(self._blocked):
             if uuid not in pending:
                 del self._blocked[uuid]
@@ -528,21 +521,17 @@ class Executor(object):
 
     def _start_within_limits(self, candidates):
         running = self.db.list_actions(state=plan_states.ACTION_RUNNING)
-        total = len(running)
-        per_host = collections.Counter()
-        for action in running:
-            per_host.update(h for h in (action.source, action.target) if h)
+        slots = admission.Slots(self.max_total, self.max_per_host,
+                                ((a.source, a.target) for a in running))
         for action, automatic in candidates:
             if self.stopping or not self.coordinator.is_active():
                 return
-            if total >= self.max_total:
+            if slots.full():
                 return
-            hosts = [h for h in (action.source, action.target) if h]
-            if any(per_host[h] >= self.max_per_host for h in hosts):
+            if not slots.admits(action.source, action.target):
                 continue
             if self._start(action, automatic) == STARTED:
-                total += 1
-                per_host.update(hosts)
+                slots.take(action.source, action.target)
 
     def _start(self, action, automatic=False):
         """Hand ``action`` to a worker; what it did with it."""
@@ -676,8 +665,8 @@ class Executor(object):
             instance_uuid=action.instance_uuid)
             if a.uuid != action.uuid]
         if others:
-            return ('instance %s is being migrated by action %s'
-                    % (action.instance_uuid, others[0].uuid))
+            return admission.out_of_date(action, [a.uuid for a in others],
+                                         None)
         try:
             host = self.actuator.server_host(action.instance_uuid)
         except actuator_mod.NOT_FOUND:
@@ -686,10 +675,7 @@ class Executor(object):
             LOG.warning('Executor: cannot read instance %s before its '
                         'migration: %s', action.instance_uuid, e)
             return None
-        if host is not None and host != action.source:
-            return ('instance %s is on %s now, not on %s where the plan '
-                    'found it' % (action.instance_uuid, host, action.source))
-        return None
+        return admission.out_of_date(action, [], host)
 
     def _cancel_out_of_date(self, action, why):
         self.count('out_of_date')

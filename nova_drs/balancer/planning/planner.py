@@ -249,6 +249,19 @@ class CycleResult:
     skipped: str = None
 
 
+@dataclasses.dataclass
+class Decision:
+    """One plan a cycle decided to store (:meth:`Planner.decide`)."""
+
+    plan: plan_mod.Plan
+    #: ``models.ORIGIN_*``
+    origin: str
+    #: applied at once (else stored ``recommended``)
+    apply: bool
+    #: replaces this replica's standing recommendation (see ``_store``)
+    supersede: bool = True
+
+
 class Planner:
     """Plans and stores; one per balancer replica.
 
@@ -293,7 +306,7 @@ class Planner:
                 hosts.add(action.source)
         return hosts
 
-    def _evacuate(self, cycle, work, result, mode):
+    def _evacuate(self, cycle, work, result, mode, decisions):
         hosts = self.maintenance_hosts(cycle)
         if not hosts:
             return
@@ -313,9 +326,8 @@ class Planner:
             if not evac.plan.migrations:
                 continue
             # a maintenance evacuation is mandatory: applied unless manual
-            self._store(evac.plan, models.ORIGIN_EVACUATION,
-                        apply=mode != MANUAL, result=result, mode=mode,
-                        supersede=False)
+            decisions.append(Decision(evac.plan, models.ORIGIN_EVACUATION,
+                                      apply=mode != MANUAL, supersede=False))
             LOG.info('maintenance of %s: evacuation plan with %d '
                      'migration(s)', host, len(evac.plan.migrations))
 
@@ -359,12 +371,33 @@ class Planner:
 
     def run(self, cycle, origin=models.ORIGIN_PERIODIC):
         """Plan with ``cycle`` and store the plans; returns a CycleResult."""
+        result, decisions = self.decide(cycle, origin)
+        mode = self.mode_of(cycle)
+        for d in decisions:
+            self._store(d.plan, d.origin, d.apply, result, mode,
+                        supersede=d.supersede)
+        return result
+
+    def decide(self, cycle, origin=models.ORIGIN_PERIODIC):
+        """Plan with ``cycle``; what to store, without storing it.
+
+        Everything :meth:`run` decides (evacuations, the strategy's plan,
+        the mode's split into applied and recommended parts, the host to
+        enable) with nothing written: the simulator drives the planner
+        through this, with no database (it has no maintenance hosts, the
+        only case that reads one).
+
+        :returns: ``(CycleResult, [Decision])``: the result without the
+            stored plans' uuids, and the plans :meth:`run` stores, in
+            order
+        """
         result = CycleResult()
+        decisions = []
         mode = self.mode_of(cycle)
         bad = list(cycle.bad_pairs)
         work = working_model(cycle.model, cycle.owned, cycle.in_flight, bad,
                              paused=cycle.paused_hosts)
-        self._evacuate(cycle, work, result, mode)
+        self._evacuate(cycle, work, result, mode, decisions)
         plan = self.strategy.plan(work)
         result.unresolved = [h for h in plan.unresolved if h in cycle.owned]
         if result.unresolved:
@@ -383,13 +416,13 @@ class Planner:
                      'move): %s', ', '.join(result.cooling))
         if not plan.migrations:
             result.enable_hosts = []
-            return result
+            return result, decisions
         applied = []
         if mode == FULL:
-            self._store(plan, origin, True, result, mode)
+            decisions.append(Decision(plan, origin, True))
             applied = plan.migrations
         elif mode == MANUAL:
-            self._store(plan, origin, False, result, mode)
+            decisions.append(Decision(plan, origin, False))
         else:
             severe = severe_hosts(cycle.loads, self.conf)
             mandatory, optional = split_mandatory(plan, set(severe))
@@ -398,13 +431,13 @@ class Planner:
                          ', '.join('%s (%s)' % (h, '/'.join(r))
                                    for h, r in sorted(severe.items())),
                          len(mandatory.migrations))
-                self._store(mandatory, origin, True, result, mode,
-                            supersede=False)
+                decisions.append(Decision(mandatory, origin, True,
+                                          supersede=False))
                 applied = mandatory.migrations
             if optional.migrations:
-                self._store(optional, origin, False, result, mode)
+                decisions.append(Decision(optional, origin, False))
         self._keep_enabling(result, applied)
-        return result
+        return result, decisions
 
     @staticmethod
     def _keep_enabling(result, applied):

@@ -233,6 +233,26 @@ class TestErrors(CliTestCase):
         self.assertIn("invalid choice: 'maybe'", self.stderr.getvalue())
         self.assertNotIn('Traceback', self.stderr.getvalue())
 
+    def test_mode(self):
+        out = os.path.join(self.tmp, 'sim.json')
+        rc = self.simulate('--strategies', 'hotspot', '--no-report',
+                           '--json', out, '--mode', 'manual')
+        self.assertEqual(0, rc, self.stderr.getvalue())
+        self.assertIn('balancer mode manual', self.stdout.getvalue())
+        doc = _read_json(out)
+        self.assertEqual('manual', doc['input']['mode'])
+        self.assertEqual(0, doc['strategies']['hotspot']['migrations'])
+        rc = self.simulate('--mode', 'sometimes')
+        self.assertEqual(2, rc)
+        self.assertIn("invalid choice: 'sometimes'", self.stderr.getvalue())
+
+    def test_severe_below_hotspot_threshold(self):
+        conf = self.write('severe.conf', [
+            '[drs_balancer]', 'severe_cpu_threshold = 0.5'])
+        rc = self.simulate('--config-file', conf, '--no-report')
+        self.assertUsageError(rc, 'severe_cpu_threshold (0.5) must not be '
+                              'below [drs] cpu_threshold')
+
     def test_bad_config_file(self):
         conf = self.write('bad.conf', ['[drs]', 'cpu_threshold = lots'])
         rc = self.simulate('--config-file', conf, '--no-report')

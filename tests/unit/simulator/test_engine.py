@@ -283,11 +283,13 @@ class TestProductionClasses(base.BaseTestCase):
         conf = clusters.conf(drs__persistence_count=1,
                              drs__persistence_window=1,
                              drs__cpu_threshold=0.3)
-        sim = fakes.simulation(_work(), WHERE, conf=conf)
+        # full mode: every cycle is planned (in partial mode only those
+        # with a host above a severe threshold are)
+        sim = fakes.simulation(_work(), WHERE, conf=conf, mode='full')
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
-                mock.patch.object(run.scheduler, 'replace_queue'):
+                mock.patch.object(run.scheduler, 'apply'):
             run.run()
         self.assertEqual(4, len(models))
         np.testing.assert_allclose(
@@ -384,11 +386,13 @@ class TestRecentSlices(base.BaseTestCase):
                              drs__persistence_window=1,
                              drs__ewma_alpha=1.0,
                              drs__cpu_threshold=0.3)
-        sim = fakes.simulation(_work(), WHERE, conf=conf)
+        # full mode: every cycle is planned (in partial mode only those
+        # with a host above a severe threshold are)
+        sim = fakes.simulation(_work(), WHERE, conf=conf, mode='full')
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
-                mock.patch.object(run.scheduler, 'replace_queue'):
+                mock.patch.object(run.scheduler, 'apply'):
             run.run()
         last = models[-1].instances.recent_slices
         # 900 s of 300-s steps: the slices the last three cover; vm-1
@@ -402,6 +406,6 @@ class TestRecentSlices(base.BaseTestCase):
         run = engine._Run(sim, 'hotspot', None)
         with mock.patch.object(hotspot.HotspotStrategy, 'plan',
                                autospec=True, side_effect=spy), \
-                mock.patch.object(run.scheduler, 'replace_queue'):
+                mock.patch.object(run.scheduler, 'apply'):
             run.run()
         self.assertIsNone(models[-1].instances.recent_slices)

@@ -78,27 +78,75 @@ class TestScheduler(base.BaseTestCase):
         host = np.array([0, 0, 1])
         mem = np.full(3, 1000.0)
         dirty = np.zeros(3)
-        s.replace_queue([(0, 0, 2), (1, 0, 3), (2, 1, 3)])
+        s.apply([(0, 0, 2), (1, 0, 3), (2, 1, 3)])
         windows = s.advance(0.0, 15.0, host, mem, dirty)
         got = [(w.instance, w.begin_s, w.end_s, w.done, w.started)
                for w in windows]
-        # vm-2 waits: host 3 is wanted first by vm-1, queued before it,
-        # which waits for host 0; vm-1 runs 10-20 s and carries over
+        # the executor's rules: vm-1 waits for host 0's slot, and vm-2,
+        # later in the plan, takes host 3 meanwhile (its hosts have
+        # slots); vm-1 runs 10-20 s and carries over
         self.assertEqual([(0, 0.0, 10.0, True, True),
+                          (2, 0.0, 10.0, True, True),
                           (1, 10.0, 15.0, False, True)], got)
-        self.assertEqual([2, 0, 1], host.tolist())
+        self.assertEqual([2, 0, 3], host.tolist())
         windows = s.advance(15.0, 15.0, host, mem, dirty)
         got = [(w.instance, w.begin_s, w.end_s, w.done, w.started)
                for w in windows]
-        self.assertEqual([(1, 0.0, 5.0, True, False),
-                          (2, 5.0, 15.0, True, True)], got)
+        self.assertEqual([(1, 0.0, 5.0, True, False)], got)
         self.assertEqual([2, 3, 3], host.tolist())
+        self.assertEqual([], s.plans)
+
+    def test_make_room_chain_waits(self):
+        # vm-1 leaves host 1 for host 2, then vm-0 goes to host 1: the
+        # second move waits for the first even with slots to spare
+        s = migrations.Scheduler(max_total=10, max_per_host=4,
+                                 bandwidth_mb_s=100.0)
+        host = np.array([0, 1])
+        s.apply([(1, 1, 2), (0, 0, 1)])
+        windows = s.advance(0.0, 300.0, host, np.full(2, 1000.0),
+                            np.zeros(2))
+        self.assertEqual([(1, 0.0, 10.0), (0, 10.0, 20.0)],
+                         [(w.instance, w.begin_s, w.end_s)
+                          for w in windows])
+        self.assertEqual([1, 2], host.tolist())
+
+    def test_plans_oldest_first(self):
+        # two plans wanting host 2: the older one's move goes first
+        s = migrations.Scheduler(max_total=10, max_per_host=1,
+                                 bandwidth_mb_s=100.0)
+        host = np.array([0, 1])
+        s.apply([(1, 1, 2)])
+        s.apply([(0, 0, 2)])
+        windows = s.advance(0.0, 300.0, host, np.full(2, 1000.0),
+                            np.zeros(2))
+        self.assertEqual([(1, 0.0, 10.0), (0, 10.0, 20.0)],
+                         [(w.instance, w.begin_s, w.end_s)
+                          for w in windows])
+
+    def test_failure_marks_the_pair_and_cancels_the_rest(self):
+        # every migration fails part-way: the pair is not planned for
+        # [drs_actuator] bad_pair_duration, and the plan's next move
+        # (planned assuming the first succeeds) never starts
+        s = migrations.Scheduler(
+            max_total=10, max_per_host=1, bandwidth_mb_s=100.0,
+            config=precopy.Config(failure_rate=1.0), bad_pair_s=600.0)
+        host = np.array([0, 0])
+        s.apply([(0, 0, 1), (1, 0, 2)])
+        (w,) = s.advance(0.0, 300.0, host, np.full(2, 1000.0),
+                         np.zeros(2))
+        self.assertEqual(precopy.FAILED, w.outcome)
+        self.assertEqual([0, 0], host.tolist())
+        self.assertEqual({(0, 1): w.end_s + 600.0}, s.bad_pairs(w.end_s))
+        self.assertEqual({}, s.bad_pairs(w.end_s + 600.0))
+        self.assertEqual(1, s.dropped)
+        self.assertEqual(1, s.plans_cancelled)
+        self.assertEqual([], s.in_flight())
 
     def test_cluster_limit(self):
         s = migrations.Scheduler(max_total=1, max_per_host=4,
                                  bandwidth_mb_s=100.0)
         host = np.array([0, 1])
-        s.replace_queue([(0, 0, 2), (1, 1, 3)])
+        s.apply([(0, 0, 2), (1, 1, 3)])
         windows = s.advance(0.0, 300.0, host, np.full(2, 1000.0),
                             np.zeros(2))
         self.assertEqual([(0.0, 10.0), (10.0, 20.0)],
@@ -112,7 +160,7 @@ class TestScheduler(base.BaseTestCase):
         # planner's cost model counts the whole series, 1000 / 0.5
         s = migrations.Scheduler(1, 1, 100.0)
         host = np.array([0])
-        s.replace_queue([(0, 0, 1)])
+        s.apply([(0, 0, 1)])
         (w,) = s.advance(0.0, 300.0, host, np.array([1000.0]),
                          np.array([50.0]))
         self.assertAlmostEqual(1000.0 * (2 - 0.5 ** 8), w.sent_mb)
@@ -121,13 +169,16 @@ class TestScheduler(base.BaseTestCase):
         self.assertAlmostEqual(
             2000.0, float(cost.transfer_mb(1000.0, 50.0, 100.0)))
 
-    def test_stale_and_replaced(self):
+    def test_out_of_date_plan_cancelled(self):
+        # the instance is no longer on the source its plan found it on
         s = migrations.Scheduler(1, 1, 100.0)
         host = np.array([5])
-        s.replace_queue([(0, 0, 1)])
+        s.apply([(0, 0, 1)])
         self.assertEqual([], s.advance(0.0, 300.0, host, np.ones(1),
                                        np.zeros(1)))
         self.assertEqual(1, s.dropped)
+        self.assertEqual(1, s.plans_cancelled)
+        self.assertEqual([], s.plans)
 
 
 class TestAccumulator(base.BaseTestCase):

@@ -31,7 +31,7 @@ def _run(moves, mem, dirty, config=None, per_host=1, bandwidth=1000.0,
     s = migrations.Scheduler(10, per_host, bandwidth, config,
                              np.full(n, GIB4) if flavor is None else flavor)
     host = np.array([m[1] for m in moves])
-    s.replace_queue(moves)
+    s.apply(moves)
     windows = s.advance(0.0, step_s, host, np.asarray(mem, dtype=float),
                         np.asarray(dirty, dtype=float))
     return windows, host, s
