@@ -231,6 +231,40 @@ class TestAdaptivePolicyInTheAgent(base.BaseTestCase):
         t = self.targets(actual_mb=511, usable_mb=379)['g']
         self.assertEqual('shrink', t.action)
 
+    def _inflating(self, beyond_mb):
+        """The target after a 256 MiB shrink's usable fall, and more.
+
+        Usable memory falls by the shrink in flight, 20 % of it more,
+        and ``beyond_mb``.
+        """
+        conf = clusters.conf(drs_balloon__shrink_step=0.5,
+                             drs_balloon__shrink_rate=0.05,
+                             drs_balloon__pressure_drop_rate=0.005,
+                             drs_balloon__floor=0.1)
+        policy = policies.load('adaptive', conf, clock=stepping_clock())
+
+        def targets(**kw):
+            g = policies.GuestMemory(name='g', max_mb=512, **kw)
+            return {t.name: t for t in policy.targets(self.short, [g])}
+        targets(actual_mb=512, usable_mb=480)
+        shrink = targets(actual_mb=512, usable_mb=480)['g']
+        self.assertEqual(('shrink', 256.0), (shrink.action, shrink.target_mb))
+        # half inflated so far, libvirt says; the guest's MemAvailable
+        # already lost the whole shrink and a little more
+        return targets(actual_mb=400,
+                       usable_mb=480 - 256 * 1.2 - beyond_mb).get('g')
+
+    def test_inflation_overshoot_is_not_pressure(self):
+        # 51 MiB beyond the shrink in 10 s is more than the rate allows
+        # (25.6 MiB), but within a quarter of the 256 MiB in flight: the
+        # balloon's doing (seen on the lab's guests), not the guest's
+        self.assertIsNone(self._inflating(0))
+
+    def test_fall_beyond_the_inflation_slack_is_pressure(self):
+        t = self._inflating(60)
+        self.assertEqual('grow', t.action)
+        self.assertIn('pressure: usable memory fell 47 MiB', t.reason)
+
     def test_guest_consuming_fast_is_pressure(self):
         self.assertEqual({}, self.targets(self.fine, actual_mb=400,
                                           usable_mb=300))
