@@ -42,15 +42,20 @@ SHORT = host(5 * 1024)       # 5 % available: reclaim
 PLENTY = host(40 * 1024)     # give memory back
 
 
+def actuator():
+    """(conf, inspector, actuator): libvirt faked, no migration running."""
+    conf = clusters.conf()
+    fake = mock.Mock(spec=inspector.LibvirtInspector)
+    fake.job_active.return_value = False
+    return conf, fake, balloon.BalloonActuator(conf, fake,
+                                               clock=stepping_clock())
+
+
 class TestBalloonActuator(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.conf = clusters.conf()
-        self.inspector = mock.Mock(spec=inspector.LibvirtInspector)
-        self.inspector.job_active.return_value = False
-        self.actuator = balloon.BalloonActuator(self.conf, self.inspector,
-                                                clock=stepping_clock())
+        self.conf, self.inspector, self.actuator = actuator()
 
     def test_idle_guest_is_shrunk_in_kib(self):
         # every page backed by the host (RSS = balloon size)
@@ -158,11 +163,7 @@ class TestShortageOutsideTheGuests(base.BaseTestCase):
 
     def setUp(self):
         super().setUp()
-        self.conf = clusters.conf()
-        self.inspector = mock.Mock(spec=inspector.LibvirtInspector)
-        self.inspector.job_active.return_value = False
-        self.actuator = balloon.BalloonActuator(self.conf, self.inspector,
-                                                clock=stepping_clock())
+        self.conf, self.inspector, self.actuator = actuator()
 
     def guests(self):
         # idle: 4 GiB balloon, 1 GiB of it ever touched (QEMU's RSS);
