@@ -375,12 +375,17 @@ def print_partial(partial, replicas):
 def report_partial(partial, replicas):
     """Print the partial reads' figures and misses; the exit status."""
     print_partial(partial, replicas)
-    misses = check_partial(partial)
+    return _verdict(check_partial(partial),
+                    'the replicas read each host\'s inventories once '
+                    'together')
+
+
+def _verdict(misses, ok):
+    """Print each miss, or ``ok`` when none; the exit status."""
     for miss in misses:
         print('MISSED: ' + miss)
     if not misses:
-        print('OK: the replicas read each host\'s inventories once '
-              'together')
+        print('OK: ' + ok)
     return 1 if misses else 0
 
 
@@ -486,12 +491,8 @@ def main(argv=None):
         print()
         misses += check_partial(partial)
         print_partial(partial, args.replicas)
-    for miss in misses:
-        print('MISSED: ' + miss)
-    if not misses:
-        print('OK: calls per refresh independent of the node count, every '
-              'node seen')
-    return 1 if misses else 0
+    return _verdict(misses, 'calls per refresh independent of the node '
+                    'count, every node seen')
 
 
 if __name__ == '__main__':
