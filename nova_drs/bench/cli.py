@@ -131,7 +131,8 @@ def add_parser(sub, add_config_args, load_conf):
                    help='Time limit of each MILP solve (default 120).')
     p.add_argument('--runs', type=int, metavar='N',
                    help='Planning runs per scenario, the median is reported '
-                        '(default 5, 3 from 10,000 hosts).')
+                        '(default 5, 1 for a region; the greedy baseline '
+                        'runs once from 10,000 hosts).')
     p.add_argument('--day', default=DEFAULT_DAY,
                    help='PlanetLab trace day (default %s).' % DEFAULT_DAY)
     p.add_argument('--trace-dir', metavar='DIR',

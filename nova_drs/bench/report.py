@@ -117,7 +117,8 @@ def format_text(results):
 
     lines.append('')
     rows = [['hosts', 'scenario', 'step', 'seed', 'instances', 'hot share',
-             'peak RSS MiB', strategy + ' s', 'greedy s', 'optimum']]
+             'peak RSS MiB', 'speed', strategy + ' s', 'greedy s',
+             'optimum']]
     for entry in results['sizes']:
         for sc in entry['scenarios']:
             opt = sc['optimum']
@@ -126,11 +127,17 @@ def format_text(results):
                 str(sc['seed']), str(sc['instances']),
                 '%.1f%%' % (100.0 * sc['hot_share']),
                 '%.0f' % sc['rss_peak_mib'],
+                '%.2f' % sc.get('speed_factor', 1.0),
                 '%.4f' % sc['planners'][strategy]['plan_s_median'],
                 ('%.4f' % sc['planners'][greedy.NAME]['plan_s_median']
                  if greedy.NAME in sc['planners'] else '-'),
                 _optimum_cell(opt)])
-    lines += table(rows, {1, 9})
+    lines += table(rows, {1, 10})
+    lines.append('speed = machine-speed factor on the planning core '
+                 '(nova_drs.machine_speed: a fixed reference workload timed '
+                 'between the runs, over its time on a quiet CI machine, '
+                 'at least 1.00); plan times are CPU seconds on one core, '
+                 'median of the runs, divided by it.')
 
     lines.append('')
     lines.append('targets of %s (FAIL = missed target, exit code 1; '

@@ -30,7 +30,11 @@ optimum sizes compared with :mod:`nova_drs.bench.optimum`.
   within minutes.
 
 Planning time is the planning process's CPU time (it is pinned to one
-core), so that other load on the machine does not count against it.
+core), so that other load on the machine does not count against it,
+divided by the machine-speed factor of that core
+(:mod:`nova_drs.machine_speed`, timed between the runs): a shared CI
+machine's speed varies from run to run by more than the targets' margin.
+Both the measured time and the factor are printed.
 
 The *growth ratio* is the planning time per host at the largest size
 over that at 10,000 hosts: 1.0 is linear. Above 10,000 hosts the greedy
@@ -57,6 +61,7 @@ from nova_drs.bench import evaluate
 from nova_drs.bench import greedy
 from nova_drs.bench import optimum as optimum_mod
 from nova_drs.bench import worker
+from nova_drs import machine_speed
 from nova_drs.simulator import traces
 
 PERCENTILES = (50, 75, 90)
@@ -98,7 +103,7 @@ class Settings:
     day_dir: str
     seed: int = 0
     strategy: str = 'hotspot'
-    runs: int = None                 # None: 5, or 3 from LARGE hosts
+    runs: int = None                 # None: 5, 1 for a region
     steps: list = None               # None: PERCENTILES of mean CPU
     optimum_time_limit: float = 120.0
     config_files: list = dataclasses.field(default_factory=list)
@@ -109,10 +114,18 @@ class Settings:
             return self.runs
         if hosts >= REGION:
             return 1
-        return 3 if hosts >= LARGE else 5
+        # 5 at 10,000 hosts too: the median of 3 moved by 30 % between
+        # identical runs on a shared machine
+        return 5
 
     def greedy_runs_for(self, hosts):
-        return 0 if hosts > LARGE else self.runs_for(hosts)
+        """The baseline's runs: its plan is what is compared, its time is
+        context only; one run from 10,000 hosts (3 s each), none above."""
+        if hosts > LARGE:
+            return 0
+        if self.runs:
+            return self.runs
+        return 1 if hosts >= LARGE else 5
 
 
 def step_hot_shares(trace, thresholds, seed, hosts=None):
@@ -211,6 +224,7 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
             or out['fingerprint'] != worker.fingerprint(model)):
         raise BenchError('planning process built a different cluster')
     hot = evaluate.hot_hosts(model, thresholds)
+    factor = machine_speed.speed_factor(out['reference_ms'])
     result = {
         'hosts': hosts, 'label': label, 'step': step, 'seed': seed,
         'mean_cpu': round(float(samples.mean()), 3),
@@ -218,6 +232,8 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
         'unplaced': unplaced, 'hot_share': round(float(hot.mean()), 6),
         'rss_before_mib': (out['rss_before_kib'] or 0) / 1024.0,
         'rss_peak_mib': out['rss_peak_kib'] / 1024.0,
+        'speed_factor': factor,
+        'reference_ms': float(np.median(out['reference_ms'])),
         'planners': {}, 'optimum': None}
     for name, key_m, key_t in ((settings.strategy, 'migrations', 'plan_s'),
                                (greedy.NAME, 'greedy_migrations',
@@ -231,7 +247,10 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
             raise BenchError('%s plan for %d hosts: %s' % (name, hosts, e))
         figures = s.to_dict()
         figures['plan_s'] = out[key_t]
-        figures['plan_s_median'] = _median(out[key_t])
+        figures['plan_s_measured'] = _median(out[key_t])
+        # judged on the machine's speed of the moment (see
+        # nova_drs.machine_speed); both figures are printed
+        figures['plan_s_median'] = figures['plan_s_measured'] / factor
         result['planners'][name] = figures
     if with_optimum:
         progress('%d hosts, %s: exact optimum (MILP, HiGHS, limit %gs)'
@@ -264,7 +283,13 @@ def summarise(scenarios, strategy):
             r.get('moved_gib_off_unresolvable', 0.0) for r in rows))
         agg['resolved_share'] = (agg['resolved'] / agg['resolvable']
                                  if agg['resolvable'] else 1.0)
-        agg['plan_s'] = max(r['plan_s_median'] for r in rows)
+        # the worst scenario (normalised), with what was measured and
+        # the factor it was divided by
+        worst = max(range(len(rows)), key=lambda k: rows[k]['plan_s_median'])
+        agg['plan_s'] = rows[worst]['plan_s_median']
+        agg['plan_s_measured'] = rows[worst].get('plan_s_measured',
+                                                 agg['plan_s'])
+        agg['speed_factor'] = scenarios[worst].get('speed_factor', 1.0)
         agg['unresolved_resolvable'] = sum(
             (r['unresolved_resolvable'] for r in rows), [])
         summary[name] = agg
@@ -412,15 +437,14 @@ def check_targets(sizes, strategy):
 def _scale_targets(n, ours, s):
     """Planning time and memory targets of one size."""
     if n == LARGE:
-        return [Target('plan <= %g s CPU' % MAX_PLAN_S, n,
-                       '%.3f s' % ours['plan_s'],
+        return [Target('plan <= %g s CPU' % MAX_PLAN_S, n, _plan_time(ours),
                        ours['plan_s'] <= MAX_PLAN_S),
                 Target('planning process < 1 GiB peak RSS', n,
                        '%.0f MiB' % s['rss_peak_mib'],
                        s['rss_peak_mib'] < MAX_RSS_MIB)]
     if n >= REGION:
         return [Target('plan <= %g s CPU' % MAX_REGION_PLAN_S, n,
-                       '%.3f s' % ours['plan_s'],
+                       _plan_time(ours),
                        ours['plan_s'] <= MAX_REGION_PLAN_S),
                 Target('planning process <= 2 GiB peak RSS', n,
                        '%.0f MiB' % s['rss_peak_mib'],
@@ -429,6 +453,16 @@ def _scale_targets(n, ours, s):
         return [Target('(context) plan time on one core', n,
                        '%.3f s' % ours['plan_s'], True, enforced=False)]
     return []
+
+
+def _plan_time(ours):
+    """The judged planning time, and what was measured when it differs."""
+    text = '%.3f s' % ours['plan_s']
+    factor = ours.get('speed_factor', 1.0)
+    if factor > 1.0:
+        text += ' (%.3f s measured / machine-speed factor %.2f)' % (
+            ours['plan_s_measured'], factor)
+    return text
 
 
 def growth_ratio(sizes, strategy):

@@ -16,6 +16,10 @@ import os
 import sys
 
 #: Environment that keeps numerical libraries on one thread.
+#: Reference workload timings before each planning run (and after the
+#: last): the machine's speed on the planning core.
+REFERENCES_PER_RUN = 5
+
 SINGLE_THREAD_ENV = {name: '1' for name in (
     'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
     'BLIS_NUM_THREADS', 'NUMEXPR_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS')}
@@ -69,6 +73,7 @@ def run(job):
     from nova_drs.bench import cluster as bench_cluster
     from nova_drs.bench import greedy
     from nova_drs import config
+    from nova_drs import machine_speed
     from nova_drs.model import cluster
 
     model, unplaced = bench_cluster.build(
@@ -85,12 +90,18 @@ def run(job):
     rss_before = _status_kib('VmRSS')
 
     # NOTE: CPU time of this process, pinned to one core: what planning
-    # costs, whatever else the machine runs
-    times, plan = [], None
+    # costs, whatever else the machine runs; the reference workload
+    # between runs, on the same core, says how fast that core is now
+    # (a shared CI machine's speed varies run to run)
+    times, plan, references = [], None, []
     for _ in range(job['runs']):
+        references.extend(machine_speed.reference_ms()
+                          for _ in range(REFERENCES_PER_RUN))
         t = time.process_time()
         plan = strategy.plan(model)
         times.append(time.process_time() - t)
+    references.extend(machine_speed.reference_ms()
+                      for _ in range(REFERENCES_PER_RUN))
     rss_peak = peak_rss_kib()
 
     baseline = greedy.GreedyBaseline(
@@ -109,6 +120,7 @@ def run(job):
         'unplaced': unplaced,
         'fingerprint': fingerprint(model),
         'plan_s': times,
+        'reference_ms': references,
         'rss_before_kib': rss_before,
         'rss_peak_kib': rss_peak,
         'migrations': _migrations(plan),

@@ -95,6 +95,21 @@ class TargetTest(unittest.TestCase):
         self.assertEqual([('planning process <= 2 GiB peak RSS', 100000)],
                          failed([entry]))
 
+    def test_plan_time_is_judged_at_the_machines_speed(self):
+        # 0.9 s measured while the machine ran 2x slower than the
+        # reference: 0.45 s, under the target; the text shows both
+        entry = passing(10000)
+        entry['summary']['hotspot'].update(plan_s=0.45, plan_s_measured=0.9,
+                                           speed_factor=2.0)
+        self.assertEqual([], failed([passing(100), entry]))
+        (t,) = [t for t in runner.check_targets([entry], 'hotspot')
+                if t.name == 'plan <= 0.5 s CPU']
+        self.assertEqual('0.450 s (0.900 s measured / machine-speed factor '
+                         '2.00)', t.value)
+        entry['summary']['hotspot'].update(plan_s=0.6, plan_s_measured=1.2)
+        self.assertEqual([('plan <= 0.5 s CPU', 10000)],
+                         failed([passing(100), entry]))
+
     def test_30000_hosts_time_is_context(self):
         entry = passing(30000)
         del entry['summary']['greedy']
@@ -180,6 +195,20 @@ class SummaryTest(unittest.TestCase):
         self.assertTrue(mig.passed)
         self.assertEqual('20 vs 20 (x1.00) (6 more off unresolvable hosts, '
                          'not compared)', mig.value)
+
+    def test_worst_scenario_normalised_with_its_factor(self):
+        # the second scenario measured more but on a slower moment: the
+        # first is the worst once each is divided by its own factor
+        first, second = self.scenario(20, 20), self.scenario(20, 20)
+        first['planners']['hotspot'].update(plan_s_median=0.4,
+                                            plan_s_measured=0.4)
+        first['speed_factor'] = 1.0
+        second['planners']['hotspot'].update(plan_s_median=0.3,
+                                             plan_s_measured=0.6)
+        second['speed_factor'] = 2.0
+        s = runner.summarise([first, second], 'hotspot')['hotspot']
+        self.assertEqual((0.4, 0.4, 1.0), (s['plan_s'], s['plan_s_measured'],
+                                           s['speed_factor']))
 
     def test_not_proven_is_carried(self):
         second = self.scenario(18, 20)
