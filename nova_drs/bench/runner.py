@@ -119,8 +119,11 @@ class Settings:
         return 5
 
     def greedy_runs_for(self, hosts):
-        """The baseline's runs: its plan is what is compared, its time is
-        context only; one run from 10,000 hosts (3 s each), none above."""
+        """The greedy baseline's runs at ``hosts``.
+
+        Its plan is what is compared, its time is context only: one run
+        from 10,000 hosts (3 s each), none above.
+        """
         if hosts > LARGE:
             return 0
         if self.runs:

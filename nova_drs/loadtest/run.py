@@ -45,6 +45,7 @@ import uuid
 from nova_drs import agent
 from nova_drs.cmd import common
 from nova_drs.loadtest import processes
+from nova_drs import machine_speed
 from nova_drs.notifications import partition
 from nova_drs.notifications import queues
 
@@ -88,6 +89,8 @@ connection = %(database)s
 #: migrations, servers changed, and the hypervisors when a service or a
 #: provider came or went; a page more for more than 1,000 changes
 MAX_REFRESH_CALLS = 8
+#: reference workload timings that give the machine-speed factor
+SPEED_SAMPLES = 25
 
 #: seconds to let a replica that just took hosts over catch up with
 #: the reports that waited in its queues before measuring it
@@ -815,9 +818,46 @@ def parse_args(argv):
     p.add_argument('--work-dir', help='configuration files and logs '
                    '(default: a new temporary directory, kept)')
     p.add_argument('--json', help='write the results to this file')
+    p.add_argument('--no-speed-scaling', action='store_true',
+                   help='keep --interval and --window as given on a machine '
+                   'slower than the reference (by default both are '
+                   'multiplied by the machine-speed factor)')
     p.add_argument('--no-targets', action='store_true',
                    help='report only; exit 0 whatever the figures')
     return p.parse_args(argv)
+
+
+def _scale_to_machine_speed(args):
+    """Stretch the reporting interval and the windows by the machine's speed.
+
+    The agents' reports, the broker and every replica share this machine:
+    at 10,000 hosts every 30 s a quiet CI machine is about two-thirds
+    busy, and one that runs 1.6x slower (measured on the same commit's CI
+    runs) is overloaded: the replicas fall a minute behind and the test
+    measures the overload, not the control plane. So ``--interval`` and
+    ``--window`` are at the reference speed (:mod:`nova_drs.machine_speed`,
+    timed before anything starts), and on a slower machine the agents
+    publish that much less often: the same work per CPU-second. The
+    targets in agent intervals follow; those in seconds (a takeover) do
+    not. ``--no-speed-scaling`` keeps the figures as given.
+    """
+    args.reference_interval = args.interval
+    args.reference_window = args.window
+    if args.no_speed_scaling:
+        args.speed_factor = 1.0
+        return
+    args.speed_factor = machine_speed.speed_factor(
+        [machine_speed.reference_ms() for _ in range(SPEED_SAMPLES)])
+    if args.speed_factor > 1.0:
+        args.interval = round(args.interval * args.speed_factor, 1)
+        args.window = round(args.window * args.speed_factor, 1)
+        _log('machine-speed factor %.2f: the agents publish every %.1f s '
+             'and windows last %.1f s (--interval %g, --window %g at the '
+             'reference speed)', args.speed_factor, args.interval,
+             args.window, args.reference_interval, args.reference_window)
+    else:
+        _log('machine-speed factor %.2f: intervals as given',
+             args.speed_factor)
 
 
 def _interrupted(signum, frame):
@@ -836,7 +876,12 @@ def main(argv=None):
     except common.CommandError as e:
         print('nova-drs-loadtest: error: %s' % e, file=sys.stderr)
         return common.EXIT_USAGE
+    _scale_to_machine_speed(args)
     test = LoadTest(args)
+    test.results['speed'] = {
+        'factor': args.speed_factor,
+        'interval_at_reference_s': args.reference_interval,
+        'window_at_reference_s': args.reference_window}
     _log('work directory (configurations, logs): %s', test.work_dir)
     # SIGTERM (a CI timeout, kill) unwinds like ^C, so that the replicas,
     # the agents, the region and the database are cleaned up, not left

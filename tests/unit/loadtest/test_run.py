@@ -109,3 +109,34 @@ class QueuesTest(base.BaseTestCase):
         self.assertIn(test._nova_pool('r2'), names)
         # this run's own names only
         self.assertTrue(all(test.run_id in n for n in names), names)
+
+
+class SpeedScalingTest(base.BaseTestCase):
+    """On a slower machine the agents publish less often, as much slower."""
+
+    def scaled(self, reference_ms, *argv):
+        from nova_drs import machine_speed
+        args = run.parse_args(['--interval', '30', '--window', '20']
+                              + list(argv))
+        self.useFixture(fixtures.MockPatchObject(
+            machine_speed, 'reference_ms',
+            lambda: reference_ms * machine_speed.REFERENCE_BASE_MS))
+        run._scale_to_machine_speed(args)
+        return args
+
+    def test_slower_machine_stretches_interval_and_window(self):
+        args = self.scaled(1.6)
+        self.assertEqual((48.0, 32.0, 1.6), (args.interval, args.window,
+                                             round(args.speed_factor, 2)))
+        self.assertEqual((30.0, 20.0), (args.reference_interval,
+                                        args.reference_window))
+
+    def test_faster_machine_keeps_the_figures(self):
+        args = self.scaled(0.7)
+        self.assertEqual((30.0, 20.0, 1.0), (args.interval, args.window,
+                                             args.speed_factor))
+
+    def test_scaling_can_be_turned_off(self):
+        args = self.scaled(2.0, '--no-speed-scaling')
+        self.assertEqual((30.0, 20.0, 1.0), (args.interval, args.window,
+                                             args.speed_factor))
