@@ -27,6 +27,37 @@ from nova_drs import balloon
 from nova_drs.simulator import guests as guests_mod
 
 
+class _ReadOnceGroup:
+    """An option group whose options are read once, then kept.
+
+    The policy reads its options every cycle (an agent's options are
+    mutable); a simulated run never changes them, and re-reading them
+    for every host of every step was a fifth of a simulation's time.
+    Read lazily, so only the options the policy reads are read (and
+    recorded in the run's settings).
+    """
+
+    def __init__(self, group):
+        self._group = group
+
+    def __getattr__(self, name):
+        value = getattr(self._group, name)
+        # a plain attribute from now on: __getattr__ is not called again
+        setattr(self, name, value)
+        return value
+
+
+class _PolicyConf:
+    """``conf`` as the policies see it: ``[drs_balloon]`` read once."""
+
+    def __init__(self, conf):
+        self._conf = conf
+        self.drs_balloon = _ReadOnceGroup(conf.drs_balloon)
+
+    def __getattr__(self, name):
+        return getattr(self._conf, name)
+
+
 class BalloonDriver:
     """One policy per host, lazily loaded; applies their targets."""
 
@@ -42,11 +73,15 @@ class BalloonDriver:
         self.fpr = bool(free_page_reporting)
         self.policies = {}
         self.apply = not conf.drs_balloon.dry_run
+        # one snapshot for every host's policy: the run's settings do not
+        # change while it runs (overrides are set before the driver)
+        self._policy_conf = _PolicyConf(conf)
 
     def policy(self, h):
         policy = self.policies.get(h)
         if policy is None:
-            policy = balloon.load(self.conf.drs_balloon.policy, self.conf,
+            policy = balloon.load(self.conf.drs_balloon.policy,
+                                  self._policy_conf,
                                   clock=self._clock,
                                   interval_s=self.interval_s)
             self.policies[h] = policy
