@@ -80,7 +80,7 @@ class BalloonDriver:
     def policy(self, h):
         policy = self.policies.get(h)
         if policy is None:
-            policy = balloon.load(self.conf.drs_balloon.policy,
+            policy = balloon.load(self._policy_conf.drs_balloon.policy,
                                   self._policy_conf,
                                   clock=self._clock,
                                   interval_s=self.interval_s)

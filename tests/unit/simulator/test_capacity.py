@@ -185,6 +185,40 @@ class TestWhatThePolicyIsTold(base.BaseTestCase):
                                policy.rises.peak('v0'))
 
 
+class TestPolicyOptionsReadOnce(base.BaseTestCase):
+    """Every host's policy reads [drs_balloon] once per run, and sees it."""
+
+    def test_options_read_once_and_recorded(self):
+        from nova_drs.simulator import settings
+        conf = settings.RecordingConf(clusters.conf())
+        conf.set_override('guest_margin_min_mb', 1234, 'drs_balloon')
+        reads = []
+        real_note = conf.note
+
+        def note(group, name):
+            reads.append((group, name))
+            real_note(group, name)
+        conf.note = note
+        hosts = types.SimpleNamespace(memory_mb=np.array([8192.0] * 2),
+                                      reserved_host_memory_mb=np.zeros(2))
+        driver = ballooning.BalloonDriver(conf, ['v0', 'v1'], hosts,
+                                          interval_s=10.0)
+        g = guests_mod.GuestMemory([4096.0, 4096.0])
+        for step in range(1, 4):
+            g.observe([1000.0, 1500.0], 10.0)
+            driver.step([[0], [1]], g, np.zeros(2, dtype=bool), np.zeros(2),
+                        now_s=10.0 * step)
+        # the override reaches both hosts' policies
+        for h in (0, 1):
+            self.assertEqual(1234, driver.policy(h).conf.drs_balloon
+                             .guest_margin_min_mb)
+        # each option read through the recorder once, however many hosts
+        # and steps; and recorded in the run's settings
+        balloon_reads = [n for grp, n in reads if grp == 'drs_balloon']
+        self.assertEqual(len(balloon_reads), len(set(balloon_reads)))
+        self.assertIn('guest_margin_min_mb', conf.read()['drs_balloon'])
+
+
 class TestRisesAndHindsight(base.BaseTestCase):
 
     def setUp(self):
