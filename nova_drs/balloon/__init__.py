@@ -104,6 +104,14 @@ class DemandEstimate(typing.NamedTuple):
     peak_mb: float
     #: seconds of samples behind it (at most the window)
     history_s: float
+    #: largest rise of demand over one cycle within the rise window, MiB
+    #: per square root of the seconds it took (so that it means the same
+    #: at another host's agent interval); None when unknown (no rise
+    #: history, or a policy or an older agent that keeps none)
+    rise_mb_per_sqrt_s: typing.Optional[float] = None
+    #: seconds of samples behind the rise (at most the rise window);
+    #: None with the rise
+    rise_history_s: typing.Optional[float] = None
 
 
 class BalloonPolicy(metaclass=abc.ABCMeta):
