@@ -23,9 +23,11 @@ agent interval, so that a host with another interval reads it right);
 it was written (UTC), so that the reader can age it. The two rise
 attributes are optional (both or neither): an element written by an
 agent that kept no rise, or before it had seen one, has neither, and
-reads as an estimate without a rise. A child, not a sibling: libvirt keeps one element
-per namespace, and setting one (``virDomainSetMetadata``) replaces the
-whole of it, so a ``<drs:demand>`` of its own would erase the floor.
+reads as an estimate without a rise.
+
+A child, not a sibling: libvirt keeps one element per namespace, and
+setting one (``virDomainSetMetadata``) replaces the whole of it, so a
+``<drs:demand>`` of its own would erase the floor.
 
 This module only turns the element into values and back; it knows
 nothing of libvirt (:mod:`.inspector` reads and writes it).
