@@ -78,6 +78,8 @@ class DemandCarrier:
                  clock=time.monotonic):
         self.group = conf.drs_balloon
         self.interval_s = adaptive.agent_interval(conf)
+        #: MiB of headroom per MiB/sqrt(s) of rise here (see _moved)
+        self._sqrt_interval = self.interval_s ** 0.5
         self.inspector = inspector
         self.policy = policy
         self.wallclock = wallclock
@@ -208,9 +210,8 @@ class DemandCarrier:
         """
         if abs(estimate.peak_mb - last[0]) > threshold_mb:
             return True
-        rise = estimate.rise_mb_per_sqrt_s or 0.0
-        return (abs(rise - (last[1] or 0.0)) * self.interval_s ** 0.5
-                > threshold_mb)
+        return (abs((estimate.rise_mb_per_sqrt_s or 0.0) - (last[1] or 0.0))
+                * self._sqrt_interval > threshold_mb)
 
     def _write(self, g, estimate, now):
         try:

@@ -239,6 +239,8 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         sizes the guest's headroom, see :meth:`_headroom`) is None when
         ``rise_window_s = 0`` or none was learnt yet (one sample).
         """
+        # NOTE: asked for every guest every cycle (the carrier checks
+        # whether it is due): positional arguments, no keyword ones
         opts = self._opts
         if opts.demand_window_s <= 0:
             return None
@@ -246,16 +248,14 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         if peak is None:
             return None
         now = self.clock()
-        rise = rise_history = None
+        history = min(self.demand.history_s(name, now), opts.demand_window_s)
         if opts.rise_window_s > 0:
             rise = self.rises.peak(name)
             if rise is not None:
-                rise_history = min(self.rises.history_s(name, now),
-                                   opts.rise_window_s)
-        return balloon.DemandEstimate(
-            peak_mb=peak, history_s=min(self.demand.history_s(name, now),
-                                        opts.demand_window_s),
-            rise_mb_per_sqrt_s=rise, rise_history_s=rise_history)
+                return balloon.DemandEstimate(
+                    peak, history, rise,
+                    min(self.rises.history_s(name, now), opts.rise_window_s))
+        return balloon.DemandEstimate(peak, history)
 
     def adopt_estimate(self, name, estimate, age_s):
         """Start ``name``'s history from ``estimate`` (see the base class).
