@@ -7,7 +7,11 @@ guest uses at that moment, and keeps it (above the flat floor) at that
 plus its margin, however much more it needed an hour before on the
 source. So the agent writes each guest's estimate (peak demand over the
 window, seconds of history behind it, when written) into the guest's
-domain metadata (:mod:`.demand_element`). Nova's live migration sends
+domain metadata (:mod:`.demand_element`), with its rise estimate (the
+largest rise of its demand over one cycle within ``rise_window_s``, per
+square root of a second, and the seconds behind it): without it the
+guest would keep only its margin usable on the destination, its
+headroom, until it had risen once there. Nova's live migration sends
 the live domain XML (``VIR_DOMAIN_XML_MIGRATABLE``) to the destination,
 metadata included; the destination agent, on a guest it has no history
 of, starts the history from it:
@@ -20,12 +24,19 @@ of, starts the history from it:
 * only ever raising the floor: the policy's floor is the larger of the
   carried peak and what the guest's own samples show, plus the margin,
   never below the flat ``floor`` share, and a per-instance floor wins;
-  a guest under pressure grows at once whatever the estimate says.
+  a guest under pressure grows at once whatever the estimate says;
+* the same for the rise: aged alike (it leaves ``rise_window_s`` when
+  it would have on the source), and only ever raising the headroom (a
+  guest with rises of its own keeps the larger). An element written
+  without a rise (an older agent) gives the peak alone.
 
 Written rarely: when the estimate moved by more than ``[drs_balloon]
 demand_metadata_change`` of flavor memory since the last write, or
 every ``demand_metadata_interval_s`` seconds, whichever comes first,
-with at most a few writes per cycle. Each write is two libvirt calls
+with at most a few writes per cycle. The rise counts as moved when the
+headroom it gives at this agent's interval (the rise times the square
+root of the interval, MiB) moved by more than that share of flavor
+memory (see :meth:`DemandCarrier._moved`). Each write is two libvirt calls
 (the element is read back first, so as to keep the operator's floor)
 and an update of the domain's live XML, which libvirtd saves to disk;
 with hundreds of guests, writing every cycle would cost more than the
@@ -67,11 +78,14 @@ class DemandCarrier:
                  clock=time.monotonic):
         self.group = conf.drs_balloon
         self.interval_s = adaptive.agent_interval(conf)
+        #: MiB of headroom per MiB/sqrt(s) of rise here (see _moved)
+        self._sqrt_interval = self.interval_s ** 0.5
         self.inspector = inspector
         self.policy = policy
         self.wallclock = wallclock
         self.clock = clock
-        #: uuid -> (peak written, monotonic time of the write or attempt)
+        #: uuid -> (peak written, rise written or None, monotonic time of
+        #: the write or attempt)
         self._written = {}
         #: guests seen since they appeared (adoption is at first sight)
         self._known = set()
@@ -113,6 +127,7 @@ class DemandCarrier:
             # what this agent (before a restart) or the last host wrote:
             # not worth writing again before the next refresh
             self._written[g.uuid] = (carried.peak_mb,
+                                     carried.rise_mb_per_sqrt_s,
                                      self.clock() - max(age, 0.0))
             if self.policy.guest_estimate(g.uuid) is not None:
                 # a history of its own here (restored after a restart)
@@ -130,10 +145,12 @@ class DemandCarrier:
                 self.adopted.add(g.uuid)
                 LOG.info('Guest %(name)s (%(uuid)s): demand history '
                          'started from its metadata: peak %(peak).0f MiB '
-                         'over %(history).0f s, written %(age).0f s ago',
+                         'over %(history).0f s, rise %(rise)s, written '
+                         '%(age).0f s ago',
                          {'name': g.name, 'uuid': g.uuid,
                           'peak': carried.peak_mb,
-                          'history': carried.history_s, 'age': age})
+                          'history': carried.history_s,
+                          'rise': _rise_text(carried), 'age': age})
 
     def _budget(self, count):
         """Writes allowed this cycle among ``count`` guests.
@@ -169,16 +186,32 @@ class DemandCarrier:
             if last is None:
                 due.append((0, 0.0, g, estimate))
                 continue
-            moved = abs(estimate.peak_mb - last[0]) > change * g.max_mb
-            if moved or now - last[1] >= refresh:
+            moved = self._moved(estimate, last, change * g.max_mb)
+            if moved or now - last[2] >= refresh:
                 # estimates that moved first, then the oldest
-                due.append((0 if moved else 1, last[1], g, estimate))
+                due.append((0 if moved else 1, last[2], g, estimate))
         due.sort(key=lambda d: d[:2])
         written = 0
         for _rank, _at, g, estimate in due[:self._budget(len(guests))]:
             written += self._write(g, estimate, now)
         self.writes += written
         return written
+
+    def _moved(self, estimate, last, threshold_mb):
+        """Whether ``estimate`` moved by more than ``threshold_mb``.
+
+        Since ``last`` (what :attr:`_written` holds). The peak is in MiB;
+        the rise, in MiB per square root of a second, counts by the
+        headroom it gives at this agent's interval (rise x sqrt(interval),
+        the MiB a guest is kept usable for it, see the policy's
+        ``_headroom``): the same threshold, on what the rise does. No
+        rise counts as 0: a rise first learnt is written when its
+        headroom is over the threshold, or at the next refresh.
+        """
+        if abs(estimate.peak_mb - last[0]) > threshold_mb:
+            return True
+        return (abs((estimate.rise_mb_per_sqrt_s or 0.0) - (last[1] or 0.0))
+                * self._sqrt_interval > threshold_mb)
 
     def _write(self, g, estimate, now):
         try:
@@ -188,7 +221,9 @@ class DemandCarrier:
                 return 0
             self.inspector.set_demand_metadata(
                 g.uuid, estimate.peak_mb, estimate.history_s,
-                self.wallclock())
+                self.wallclock(),
+                rise_mb_per_sqrt_s=estimate.rise_mb_per_sqrt_s,
+                rise_history_s=estimate.rise_history_s)
         except inspector_mod.GuestGone as e:
             LOG.debug('Guest %s went away before its demand estimate was '
                       'written: %s', g.name, e)
@@ -197,7 +232,8 @@ class DemandCarrier:
             # retried at the next refresh, not every cycle: the error is
             # likely to last (a libvirt without metadata, a read-only
             # socket)
-            self._written[g.uuid] = (estimate.peak_mb, now)
+            self._written[g.uuid] = (estimate.peak_mb,
+                                     estimate.rise_mb_per_sqrt_s, now)
             kind = type(e).__name__
             if (g.uuid, kind) not in self._failed:
                 self._failed.add((g.uuid, kind))
@@ -206,10 +242,20 @@ class DemandCarrier:
                             'will not carry it): %(error)s',
                             {'name': g.name, 'uuid': g.uuid, 'error': e})
             return 0
-        self._written[g.uuid] = (estimate.peak_mb, now)
+        self._written[g.uuid] = (estimate.peak_mb,
+                                 estimate.rise_mb_per_sqrt_s, now)
         return 1
 
 
 def _estimate(carried):
-    return balloon.DemandEstimate(peak_mb=carried.peak_mb,
-                                  history_s=carried.history_s)
+    return balloon.DemandEstimate(
+        peak_mb=carried.peak_mb, history_s=carried.history_s,
+        rise_mb_per_sqrt_s=carried.rise_mb_per_sqrt_s,
+        rise_history_s=carried.rise_history_s)
+
+
+def _rise_text(carried):
+    if carried.rise_mb_per_sqrt_s is None:
+        return 'none'
+    return '%.1f MiB/sqrt(s) over %.0f s' % (carried.rise_mb_per_sqrt_s,
+                                             carried.rise_history_s)

@@ -671,8 +671,12 @@ class LibvirtInspector:
             raise self._failed(conn, e, 'setting the balloon of guest %s'
                                % uuid)
 
-    def set_demand_metadata(self, uuid, peak_mb, history_s, at):
+    def set_demand_metadata(self, uuid, peak_mb, history_s, at,
+                            rise_mb_per_sqrt_s=None, rise_history_s=None):
         """Write a demand estimate into the guest's metadata (live only).
+
+        With its rise estimate when ``rise_mb_per_sqrt_s`` is not None
+        (:func:`.demand_element.merged`).
 
         The ``<drs:balloon>`` element is read first and written back
         whole with the new estimate: libvirt keeps one element per
@@ -692,7 +696,10 @@ class LibvirtInspector:
                     raise
                 current = None
             try:
-                xml = demand_element.merged(current, peak_mb, history_s, at)
+                xml = demand_element.merged(
+                    current, peak_mb, history_s, at,
+                    rise_mb_per_sqrt_s=rise_mb_per_sqrt_s,
+                    rise_history_s=rise_history_s)
             except ValueError as e:
                 raise InspectorError('guest %s: %s' % (uuid, e))
             dom.setMetadata(libvirt.VIR_DOMAIN_METADATA_ELEMENT, xml, 'drs',

@@ -104,6 +104,14 @@ class DemandEstimate(typing.NamedTuple):
     peak_mb: float
     #: seconds of samples behind it (at most the window)
     history_s: float
+    #: largest rise of demand over one cycle within the rise window, MiB
+    #: per square root of the seconds it took (so that it means the same
+    #: at another host's agent interval); None when unknown (no rise
+    #: history, or a policy or an older agent that keeps none)
+    rise_mb_per_sqrt_s: typing.Optional[float] = None
+    #: seconds of samples behind the rise (at most the rise window);
+    #: None with the rise
+    rise_history_s: typing.Optional[float] = None
 
 
 class BalloonPolicy(metaclass=abc.ABCMeta):
@@ -132,7 +140,8 @@ class BalloonPolicy(metaclass=abc.ABCMeta):
         """What the policy learnt of one guest, to travel with it.
 
         A :class:`DemandEstimate`, or None when it has none (no history
-        yet, or the policy keeps none). The agent writes it into the
+        yet, or the policy keeps none); its rise is None when the policy
+        has no rise estimate of the guest. The agent writes it into the
         guest's domain metadata, which a live migration carries to the
         destination host.
         """
@@ -142,9 +151,10 @@ class BalloonPolicy(metaclass=abc.ABCMeta):
         """Start the history of ``name`` from an estimate made elsewhere.
 
         :param estimate: a :class:`DemandEstimate` made ``age_s`` seconds
-            ago (by the agent of the host the guest came from).
-        :returns: True when adopted; False when the policy has a history
-            of that guest already, or cannot use it.
+            ago (by the agent of the host the guest came from), with or
+            without a rise.
+        :returns: True when any of it was adopted; False when the policy
+            has a history of that guest already, or cannot use it.
         """
         return False
 

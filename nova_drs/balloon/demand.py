@@ -116,6 +116,44 @@ class DemandTracker:
         self._closed[name] = peak_mb if len(rows) > 1 else 0.0
         return True
 
+    def merge(self, name, now, peak_mb, history_s, age_s):
+        """Add an estimate made elsewhere to the history of ``name``.
+
+        As :meth:`seed` when ``name`` has no history; otherwise the
+        estimate only ever raises it: the peak counts as seen when the
+        estimate was made (in the bucket holding that time, or a new one
+        there), and the history reaches as far back as the longer of the
+        two. So the peak over the window is the larger of the guest's
+        own and the carried one, for as long as each stays in it.
+
+        Returns False (and changes nothing) when the estimate is out of
+        the window.
+        """
+        buckets = self._buckets.get(name)
+        if buckets is None:
+            return self.seed(name, now, peak_mb, history_s, age_s)
+        if not 0.0 <= age_s <= self._window_s:
+            return False
+        made = now - age_s
+        oldest = max(made - max(history_s, 0.0), now - self._window_s)
+        if oldest < buckets[0][0]:
+            # the peak bounds every part of the history (as in seed)
+            buckets.insert(0, [oldest, peak_mb])
+        # the last bucket that starts at or before the time it was made
+        # (the first one does now: it is at most ``oldest``)
+        index = max(i for i, b in enumerate(buckets) if b[0] <= made)
+        bucket = buckets[index]
+        if made - bucket[0] < self._span:
+            if peak_mb > bucket[1]:
+                bucket[1] = peak_mb
+        else:
+            # a bucket of its own (the last one, when made after the last
+            # bucket's span: add() goes on from it)
+            buckets.insert(index + 1, [made, peak_mb])
+        self._closed[name] = max([b[1] for b in buckets[:-1]],
+                                 default=0.0)
+        return True
+
     def forget(self, name):
         self._buckets.pop(name, None)
         self._closed.pop(name, None)

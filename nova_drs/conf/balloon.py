@@ -74,8 +74,9 @@ BALLOON_OPTS = [
              'memory between two samples. Learned per square root of the '
              'seconds between the samples and scaled to the agent '
              'interval. Saved in ``[drs_agent] state_path`` with the '
-             'demand estimates. 0 turns it off: the margin alone is kept '
-             'usable.'),
+             'demand estimates, and carried with a live-migrated guest '
+             '(``demand_metadata``). 0 turns it off: the margin alone is '
+             'kept usable.'),
     cfg.FloatOpt(
         'give_back_headroom', default=3.0, min=0.0, max=1000.0,
         help='Memory is given back (``give_back_rate``) only to ballooned '
@@ -87,7 +88,8 @@ BALLOON_OPTS = [
              'every ballooned guest.'),
     cfg.BoolOpt(
         'demand_metadata', default=True,
-        help='Carry each guest\'s demand estimate in its libvirt domain '
+        help='Carry each guest\'s demand estimate, and its rise estimate '
+             '(``rise_window_s``), in its libvirt domain '
              'metadata (a ``<drs:demand>`` child of the ``<drs:balloon>`` '
              'element, live definition only), which a live migration '
              'takes to the destination host: the agent there starts the '
@@ -106,7 +108,9 @@ BALLOON_OPTS = [
         'demand_metadata_change', default=0.05, min=0.0, max=1.0,
         help='Share of flavor memory by which a guest\'s estimate must '
              'differ from the one last written to be written at once, '
-             'before ``demand_metadata_interval_s`` is over.'),
+             'before ``demand_metadata_interval_s`` is over: its peak, '
+             'or the headroom its rise gives at the agent interval (the '
+             'rise times the square root of ``[drs_agent] interval``).'),
     cfg.FloatOpt(
         'demand_metadata_max_age_s', default=1800.0, min=0.0,
         max=30 * 86400.0,

@@ -24,7 +24,8 @@ fall of usable memory beyond its headroom is pressure by amount (a rise
 it has made before is expected, and covered). Rises are kept per square
 root of the seconds between the samples and scaled to the agent
 interval, so that an estimate made at another interval (before a
-restart, with the state file) counts for what it would be here.
+restart, with the state file, or on the host a guest was live-migrated
+from, with its domain metadata) counts for what it would be here.
 A guest that needed memory is not shrunk again for the next
 ``shrink_holdoff_s`` seconds, even if it looks idle: its usable memory
 rose only because it was just given some, and shrinking it back while it
@@ -43,7 +44,9 @@ above their demand floors cannot cover, idle guests are shrunk down to
 the flat share (never below what they use plus their headroom). A guest
 migrated in brings its estimate from the source host
 (:mod:`nova_drs.agent.demand_carrier`, through :meth:`adopt_estimate`):
-it only adds to what its own samples show here.
+it only adds to what its own samples show here. Its rise estimate comes
+with it the same way (aged, only ever raising), so that its headroom
+is sized by its rises from its first cycle on the destination.
 
 *Seconds, not cycles.* Reclaim and give-back run at ``shrink_rate`` and
 ``give_back_rate`` (shares of flavor memory per second), times the time
@@ -229,14 +232,30 @@ class AdaptivePolicy(balloon.BalloonPolicy):
     # -- the estimates travelling with migrated guests
 
     def guest_estimate(self, name):
-        if self._opts.demand_window_s <= 0:
+        """The guest's demand estimate, with its rise estimate if any.
+
+        None without a demand estimate (``demand_window_s = 0``, or no
+        sample yet). The rise (MiB per square root of a second, what
+        sizes the guest's headroom, see :meth:`_headroom`) is None when
+        ``rise_window_s = 0`` or none was learnt yet (one sample).
+        """
+        # NOTE: asked for every guest every cycle (the carrier checks
+        # whether it is due): positional arguments, no keyword ones
+        opts = self._opts
+        if opts.demand_window_s <= 0:
             return None
         peak = self.demand.peak(name)
         if peak is None:
             return None
-        return balloon.DemandEstimate(
-            peak_mb=peak, history_s=min(self.demand.history_s(
-                name, self.clock()), self._opts.demand_window_s))
+        now = self.clock()
+        history = min(self.demand.history_s(name, now), opts.demand_window_s)
+        if opts.rise_window_s > 0:
+            rise = self.rises.peak(name)
+            if rise is not None:
+                return balloon.DemandEstimate(
+                    peak, history, rise,
+                    min(self.rises.history_s(name, now), opts.rise_window_s))
+        return balloon.DemandEstimate(peak, history)
 
     def adopt_estimate(self, name, estimate, age_s):
         """Start ``name``'s history from ``estimate`` (see the base class).
@@ -245,13 +264,27 @@ class AdaptivePolicy(balloon.BalloonPolicy):
         is the larger of the two peaks plus its margin, never below the
         flat ``floor`` share, and a per-instance floor still wins; a
         guest under pressure grows at once whatever the estimate says.
+
+        The carried rise, aged like the peak (it leaves the rise window
+        when it would have on the source), seeds the rise estimate, so
+        that the guest keeps the headroom its rises call for from its
+        first cycle here rather than after it has risen once here; a
+        guest with rises of its own keeps the larger
+        (:meth:`.DemandTracker.merge`). The demand is adopted only by a
+        guest without a demand history here.
         """
-        if self._opts.demand_window_s <= 0:
-            return False
-        if self.demand.window_s != self._opts.demand_window_s:
-            self.demand.window_s = float(self._opts.demand_window_s)
-        return self.demand.seed(name, self.clock(), estimate.peak_mb,
-                                estimate.history_s, age_s)
+        self._sync_windows()
+        now = self.clock()
+        adopted = False
+        if self._opts.demand_window_s > 0:
+            adopted = self.demand.seed(name, now, estimate.peak_mb,
+                                       estimate.history_s, age_s)
+        rise = estimate.rise_mb_per_sqrt_s
+        if rise is not None and self._opts.rise_window_s > 0:
+            adopted = self.rises.merge(
+                name, now, rise, estimate.rise_history_s or 0.0,
+                age_s) or adopted
+        return adopted
 
     # -- per guest figures
 

@@ -21,12 +21,19 @@ NS = inspector.DRS_NAMESPACE
 EPOCH = 1767225600.0
 
 
-def element_xml(floor_mb=None, demand=None):
-    """A domain's <drs:balloon> element, as an operator or agent left it."""
+def element_xml(floor_mb=None, demand=None, rise=None):
+    """A domain's <drs:balloon> element, as an operator or agent left it.
+
+    :param demand: (peak_mb, history_s, at)
+    :param rise: {attribute: value} added to the <drs:demand> child.
+    """
     attrs = ' floor_mb="%s"' % floor_mb if floor_mb is not None else ''
     child = ''
     if demand is not None:
-        child = '<drs:demand peak_mb="%s" history_s="%s" at="%s"/>' % demand
+        extra = ''.join(' %s="%s"' % item
+                        for item in sorted((rise or {}).items()))
+        child = ('<drs:demand peak_mb="%s" history_s="%s" at="%s"%s/>'
+                 % (demand + (extra,)))
     return ('<metadata><drs:balloon xmlns:drs="%s"%s>%s</drs:balloon>'
             '</metadata>' % (NS, attrs, child))
 
@@ -64,6 +71,78 @@ class TestElement(base.BaseTestCase):
                          carried)
         self.assertIsNone(self.parse(domain_xml(floor_mb=1024)))
         self.assertIsNone(self.parse(domain_xml()))
+
+    def test_parse_a_rise(self):
+        carried = self.parse(domain_xml(
+            demand=(1536.5, 3600, '2026-01-01T00:00:00Z'),
+            rise={'rise_mb_per_sqrt_s': '96.25', 'rise_history_s': '86400'}))
+        self.assertEqual(demand_element.CarriedDemand(
+            1536.5, 3600.0, EPOCH, rise_mb_per_sqrt_s=96.25,
+            rise_history_s=86400.0), carried)
+
+    def test_an_old_element_has_no_rise(self):
+        # written by an agent that carried the peak alone
+        carried = self.parse(domain_xml(
+            floor_mb=1024, demand=(1536.5, 3600, '2026-01-01T00:00:00Z')))
+        self.assertEqual((1536.5, 3600.0, EPOCH, None, None),
+                         (carried.peak_mb, carried.history_s, carried.at,
+                          carried.rise_mb_per_sqrt_s,
+                          carried.rise_history_s))
+
+    def test_round_trip(self):
+        xml = demand_element.merged(
+            '<balloon floor_mb="2048"/>', 3072.04, 1800.4, EPOCH + 60,
+            rise_mb_per_sqrt_s=809.5445, rise_history_s=86399.6)
+        self.assertEqual(
+            '<balloon floor_mb="2048"><demand peak_mb="3072.0" '
+            'history_s="1800" rise_mb_per_sqrt_s="809.54" '
+            'rise_history_s="86400" at="2026-01-01T00:01:00Z" />'
+            '</balloon>', xml)
+        # libvirt gives it back in its namespace, prefixed
+        element = xml.replace('<balloon', '<drs:balloon xmlns:drs="%s"'
+                              % NS, 1).replace('<demand', '<drs:demand')
+        element = element.replace('</balloon>', '</drs:balloon>')
+        config = inspector.parse_domain_xml(fakes.domain_xml(
+            'instance-c1').replace('<devices>', '<metadata>%s</metadata>'
+                                   '<devices>' % element))
+        self.assertEqual(demand_element.CarriedDemand(
+            3072.0, 1800.0, EPOCH + 60, rise_mb_per_sqrt_s=809.54,
+            rise_history_s=86400.0), config.demand)
+        self.assertEqual(2048.0, config.floor_mb)
+        # no rise: no rise attributes, as before
+        self.assertNotIn('rise', demand_element.merged(None, 5, 0, EPOCH))
+
+    def test_invalid_rises_are_refused_with_a_reason(self):
+        log = self.useFixture(fixtures.FakeLogger(
+            name='nova_drs.agent.inspector'))
+        good = {'rise_mb_per_sqrt_s': '96', 'rise_history_s': '600'}
+        for attribute, value, reason in (
+                ('rise_mb_per_sqrt_s', 'nan', 'not a finite number'),
+                ('rise_mb_per_sqrt_s', 'inf', 'not a finite number'),
+                ('rise_mb_per_sqrt_s', '-1', 'not a finite number'),
+                ('rise_mb_per_sqrt_s', 'x', 'not a number'),
+                ('rise_history_s', '-5', 'not a finite number'),
+                ('rise_history_s', 'inf', 'not a finite number'),
+                # one without the other
+                ('rise_history_s', None, 'no "rise_history_s" attribute'),
+                ('rise_mb_per_sqrt_s', None,
+                 'no "rise_mb_per_sqrt_s" attribute')):
+            rise = dict(good)
+            if value is None:
+                del rise[attribute]
+            else:
+                rise[attribute] = value
+            config = inspector.parse_domain_xml(domain_xml(
+                floor_mb=1024, demand=(100, 60, iso(EPOCH)), rise=rise))
+            # as a bad peak: the estimate is not used, the floor holds
+            self.assertIsNone(config.demand, rise)
+            self.assertEqual(1024.0, config.floor_mb)
+            line = log.output.strip().splitlines()[-1]
+            self.assertIn('invalid demand estimate of domain instance-c1',
+                          line)
+            self.assertIn(reason, line)
+            if value is not None:
+                self.assertIn('"%s" %r' % (attribute, value), line)
 
     def test_invalid_estimates_are_ignored(self):
         for demand in ((-1, 60, iso(EPOCH)), ('nan', 60, iso(EPOCH)),
@@ -186,6 +265,9 @@ class TestWriteCadence(CarrierTestCase):
 
     def test_rarely_written(self):
         conn, dom, insp, actuator = self.source()
+        # it stays at its peak (3 GiB): the moves below are small rises,
+        # which move the rise estimate less than the peak
+        dom.stats = self.stats(1.0)
         # the estimate does not move: no write until the refresh is due
         for _cycle in range(29):
             self.cycle(insp, actuator, available_gib=40)
@@ -205,6 +287,34 @@ class TestWriteCadence(CarrierTestCase):
         self.cycle(insp, actuator, available_gib=40)
         self.assertEqual(3, len(dom.metadata_calls))
         self.assertEqual(3328.0, self.written(dom).peak_mb)
+
+    def test_written_again_when_the_rise_moved(self):
+        # first cycle: 3 GiB used (the peak), written without a rise
+        conn, dom, insp, actuator = self.source()
+        self.assertIsNone(self.written(dom).rise_mb_per_sqrt_s)
+        # every move below stays under the peak: the rise alone moves
+        moves = [(4096 - 2900, 1),
+                 # 2,900 -> 3,050 MiB in 10 s: 150 MiB of headroom at
+                 # this interval, under 5 % of flavor (204.8 MiB): waits
+                 (4096 - 3050, 1),
+                 (4096 - 2800, 1),
+                 # 2,800 -> 3,072 MiB: 272 MiB, written at once
+                 (4096 - 3072, 2)]
+        for usable_mb, writes in moves:
+            dom.stats = self.stats(usable_mb / 1024)
+            self.cycle(insp, actuator, available_gib=40)
+            self.assertEqual(writes, len(dom.metadata_calls), usable_mb)
+        carried = self.written(dom)
+        self.assertEqual(3072.0, carried.peak_mb)
+        # 272 MiB over 10 s, per square root of a second
+        self.assertAlmostEqual(272 / 10 ** 0.5, carried.rise_mb_per_sqrt_s,
+                               places=2)
+        # learnt from the second cycle on (30 s ago)
+        self.assertEqual(30.0, carried.rise_history_s)
+        # as the policy has it
+        estimate = actuator.policy.guest_estimate(UUID)
+        self.assertAlmostEqual(estimate.rise_mb_per_sqrt_s,
+                               carried.rise_mb_per_sqrt_s, places=2)
 
     def test_writes_per_cycle_are_bounded(self):
         conn = fakes.FakeConnection(self.libvirt, None)
@@ -288,6 +398,54 @@ class TestArrival(CarrierTestCase):
         report = self.cycle(insp, actuator)
         self.assertAlmostEqual(512 + 409.6, report.guests[UUID].target_mb)
         self.assertEqual(set(), actuator.carrier.adopted)
+
+    def test_rise_restored_on_arrival(self):
+        # carried: a peak of 1 GiB over the last hour, and a rise of
+        # 2 GiB over one 10 s cycle (within the day's rise window)
+        rise = 2048 / 10 ** 0.5
+        dom = Xml(domain_xml(demand=(1024, 3000, iso(EPOCH)), rise={
+            'rise_mb_per_sqrt_s': '%.2f' % rise,
+            'rise_history_s': '86400'}))
+        arrived, insp, actuator = self.migrate(dom.XMLDesc(0))
+        # its first cycle here, the host short, the guest using 512 MiB:
+        # shrunk, but it keeps 2 GiB usable for a rise like that one,
+        # above its demand floor (1 GiB plus its 409.6 MiB margin)
+        report = self.cycle(insp, actuator)
+        self.assertEqual({UUID}, actuator.carrier.adopted)
+        b = report.guests[UUID]
+        self.assertEqual('shrink', b.action)
+        self.assertAlmostEqual(512 + 2048, b.target_mb, delta=0.1)
+        # an older agent's element, no rise: its demand floor alone
+        dom = Xml(domain_xml(demand=(1024, 3000, iso(EPOCH))))
+        arrived, insp, actuator = self.migrate(dom.XMLDesc(0))
+        report = self.cycle(insp, actuator)
+        self.assertEqual({UUID}, actuator.carrier.adopted)
+        self.assertAlmostEqual(1024 + 409.6, report.guests[UUID].target_mb)
+
+    def test_rise_travels_source_to_destination(self):
+        # on the source: 512 MiB used, then 3 GiB one cycle later
+        conn = fakes.FakeConnection(self.libvirt, None)
+        dom = conn.add(UUID, 'instance-c1', xml=domain_xml(),
+                       stats=self.stats(3.5))
+        insp, actuator = self.agent(conn)
+        self.cycle(insp, actuator, available_gib=40)
+        dom.stats = self.stats(1.0)
+        self.cycle(insp, actuator, available_gib=40)
+        self.assertEqual(2, len(dom.metadata_calls))
+        self.assertAlmostEqual(2560 / 10 ** 0.5,
+                               self.written(dom).rise_mb_per_sqrt_s,
+                               places=2)
+        # on the destination, back to 512 MiB, the host short: the rise
+        # came along (2,560 MiB of headroom at this interval) with the
+        # peak; here the demand floor (3 GiB + 409.6 MiB) is above what
+        # it uses plus that headroom (3,072 MiB) and decides
+        arrived, insp, actuator = self.migrate(dom.XMLDesc(0))
+        report = self.cycle(insp, actuator)
+        self.assertEqual({UUID}, actuator.carrier.adopted)
+        self.assertAlmostEqual(
+            2560 / 10 ** 0.5,
+            actuator.policy.rises.peak(UUID), places=2)
+        self.assertAlmostEqual(3072 + 409.6, report.guests[UUID].target_mb)
 
     def test_rewritten_only_when_due_after_arrival(self):
         _conn, dom, *_source = self.source()

@@ -498,8 +498,8 @@ class TestDemandFloors(base.BaseTestCase):
         self.assertIsNone(self.policy.demand.peak('g'))
 
 
-class TestRiseHeadroom(base.BaseTestCase):
-    """A guest keeps usable the largest rise it made over one cycle."""
+class _RiseCase(base.BaseTestCase):
+    """One guest that rises, on a host short of memory or not."""
 
     def setUp(self):
         super().setUp()
@@ -528,6 +528,10 @@ class TestRiseHeadroom(base.BaseTestCase):
         # more than its margin (409.6 MiB); the host has memory enough
         self.cycle(0.0, self.fine, 200, policy=policy)
         self.cycle(interval_s, self.fine, 200 + 1.5 * GIB, policy=policy)
+
+
+class TestRiseHeadroom(_RiseCase):
+    """A guest keeps usable the largest rise it made over one cycle."""
 
     def test_shrink_keeps_the_largest_rise_usable(self):
         self.rise_once()
@@ -608,6 +612,108 @@ class TestRiseHeadroom(base.BaseTestCase):
         self.rise_once()
         self.policy.forget('g')
         self.assertIsNone(self.policy.rises.peak('g'))
+
+
+class TestRiseTravels(_RiseCase):
+    """The rise estimate comes along with a live-migrated guest."""
+
+    #: 1.5 GiB over one 300 s cycle, per square root of a second
+    RISE = 1.5 * GIB / 300.0 ** 0.5
+
+    def carried(self, rise=RISE, rise_history_s=600.0):
+        return balloon.DemandEstimate(peak_mb=200.0, history_s=600.0,
+                                      rise_mb_per_sqrt_s=rise,
+                                      rise_history_s=rise_history_s)
+
+    def test_exported_with_the_demand(self):
+        self.conf.set_override('demand_window_s', 3600.0, 'drs_balloon')
+        policy = self.make(300.0)
+        self.rise_once(policy=policy)
+        self.now = 600.0
+        estimate = policy.guest_estimate('g')
+        self.assertAlmostEqual(200 + 1.5 * GIB, estimate.peak_mb)
+        self.assertAlmostEqual(self.RISE, estimate.rise_mb_per_sqrt_s)
+        # its first rise was learnt at 300 s
+        self.assertAlmostEqual(300.0, estimate.rise_history_s)
+        # no rise learnt yet (one sample): none
+        self.cycle(600.0, self.fine, 200, policy=policy)
+        policy.targets(self.fine, [guest('h', usable=3 * GIB)])
+        estimate = policy.guest_estimate('h')
+        self.assertEqual((None, None), (estimate.rise_mb_per_sqrt_s,
+                                        estimate.rise_history_s))
+        # rises off: none either
+        self.conf.set_override('rise_window_s', 0.0, 'drs_balloon')
+        policy.targets(self.fine, [guest('g', usable=3 * GIB)])
+        self.assertIsNone(policy.guest_estimate('g').rise_mb_per_sqrt_s)
+
+    def test_headroom_from_the_first_cycle(self):
+        self.assertTrue(self.policy.adopt_estimate('g', self.carried(),
+                                                   60.0))
+        # its first cycle here, the host short: it keeps the 1.5 GiB it
+        # rose by on the source usable, not its margin (409.6 MiB)
+        t = self.cycle(0.0, self.short, 200)
+        self.assertEqual('shrink', t.action)
+        self.assertAlmostEqual(200 + 1.5 * GIB, t.target_mb, places=3)
+        # without it: its margin alone
+        policy = self.make(300.0)
+        t = self.cycle(0.0, self.short, 200, policy=policy)
+        self.assertAlmostEqual(200 + 409.6, t.target_mb, places=3)
+
+    def test_scaled_to_this_hosts_interval(self):
+        # learnt at 300 s, here at 75 s: half the headroom (a quarter
+        # of the time, per square root)
+        policy = self.make(75.0)
+        self.assertTrue(policy.adopt_estimate('g', self.carried(), 0.0))
+        t = self.cycle(0.0, self.short, 200, policy=policy)
+        self.assertAlmostEqual(200 + 0.75 * GIB, t.target_mb, places=3)
+
+    def test_aged_like_the_peak(self):
+        self.conf.set_override('rise_window_s', 3600.0, 'drs_balloon')
+        policy = self.make(300.0)
+        # made 50 min ago: in the window 10 min more (plus up to a
+        # bucket's span, 5 min), as it would have been on the source
+        self.assertTrue(policy.adopt_estimate('g', self.carried(),
+                                              3000.0))
+        t = self.cycle(0.0, self.short, 200, policy=policy)
+        self.assertAlmostEqual(200 + 1.5 * GIB, t.target_mb, places=3)
+        self.cycle(300.0, self.fine, 200, policy=policy)
+        t = self.cycle(600.0, self.short, 200, policy=policy)
+        self.assertAlmostEqual(200 + 1.5 * GIB, t.target_mb, places=3)
+        t = self.cycle(900.0, self.short, 200, policy=policy)
+        t = self.cycle(1200.0, self.short, 200, policy=policy)
+        self.assertAlmostEqual(200 + 409.6, t.target_mb, places=3)
+        # older than the window: not adopted
+        policy = self.make(300.0)
+        self.assertFalse(policy.adopt_estimate('g', self.carried(),
+                                               4000.0))
+        self.assertIsNone(policy.rises.peak('g'))
+
+    def test_only_ever_raises(self):
+        self.rise_once()
+        # a smaller carried rise: the guest keeps its own
+        self.assertTrue(self.policy.adopt_estimate(
+            'g', self.carried(rise=self.RISE / 2), 60.0))
+        self.assertAlmostEqual(self.RISE, self.policy.rises.peak('g'))
+        t = self.cycle(600.0, self.short, 200)
+        self.assertAlmostEqual(200 + 1.5 * GIB, t.target_mb, places=3)
+        # a larger one: the larger
+        self.assertTrue(self.policy.adopt_estimate(
+            'g', self.carried(rise=self.RISE * 1.5), 60.0))
+        self.assertAlmostEqual(self.RISE * 1.5,
+                               self.policy.rises.peak('g'))
+        t = self.cycle(900.0, self.short, 200, actual=4 * GIB)
+        self.assertAlmostEqual(200 + 2.25 * GIB, t.target_mb, places=3)
+
+    def test_an_estimate_without_a_rise(self):
+        # an older agent's: nothing to adopt here (no demand window)
+        self.assertFalse(self.policy.adopt_estimate(
+            'g', balloon.DemandEstimate(200.0, 600.0), 60.0))
+        self.assertIsNone(self.policy.rises.peak('g'))
+        # rises off: not adopted
+        self.conf.set_override('rise_window_s', 0.0, 'drs_balloon')
+        policy = self.make(300.0)
+        self.assertFalse(policy.adopt_estimate('g', self.carried(), 60.0))
+        self.assertIsNone(policy.rises.peak('g'))
 
 
 class TestUnbackedMemory(base.BaseTestCase):
@@ -772,3 +878,42 @@ class TestDemandTracker(base.BaseTestCase):
         self.assertEqual(120.0, t.history_s('s', 7200.0))
         t.add('s', 7200.0 + 1150.0, 1.0)
         self.assertEqual(900.0, t.peak('s'))
+
+    def test_merged_into_a_history(self):
+        t = demand.DemandTracker(1200.0)     # 12 buckets of 100 s
+        for now in range(1000, 1600, 100):
+            t.add('g', float(now), 300.0)
+        # no history: as seed
+        self.assertTrue(t.merge('h', 1500.0, 700.0, 2000.0, 300.0))
+        self.assertEqual(700.0, t.peak('h'))
+        self.assertEqual(1200.0, t.history_s('h', 1500.0))
+        # smaller than its own: nothing changes
+        self.assertTrue(t.merge('g', 1550.0, 200.0, 60.0, 420.0))
+        self.assertEqual(300.0, t.peak('g'))
+        self.assertEqual(550.0, t.history_s('g', 1550.0))
+        # larger, made 430 s ago (1120 s) from 800 s of samples: in the
+        # bucket starting at 1100 s, the history back to 320 s, cut to
+        # the window (350 s)
+        self.assertTrue(t.merge('g', 1550.0, 900.0, 800.0, 430.0))
+        self.assertEqual(900.0, t.peak('g'))
+        self.assertEqual(1200.0, t.history_s('g', 1550.0))
+        # it leaves the window with that bucket (a window and a span
+        # after 1100 s), not with the newest
+        t.add('g', 2350.0, 100.0)
+        self.assertEqual(900.0, t.peak('g'))
+        t.add('g', 2460.0, 100.0)
+        self.assertEqual(300.0, t.peak('g'))
+        # made after its newest bucket's span: a bucket of its own
+        u = demand.DemandTracker(1200.0)
+        u.add('g', 0.0, 100.0)
+        self.assertTrue(u.merge('g', 1000.0, 400.0, 10.0, 0.0))
+        self.assertEqual(400.0, u.peak('g'))
+        u.add('g', 1050.0, 50.0)
+        u.add('g', 1400.0, 50.0)
+        # the 0 s bucket out (the history starts at 1000 s), the 1000 s
+        # one in
+        self.assertEqual(400.0, u.peak('g'))
+        self.assertAlmostEqual(400.0, u.history_s('g', 1400.0))
+        # out of the window: not merged
+        self.assertFalse(u.merge('g', 1400.0, 999.0, 10.0, 1300.0))
+        self.assertEqual(400.0, u.peak('g'))
