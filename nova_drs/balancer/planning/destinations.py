@@ -39,6 +39,7 @@ earlier in the plan, reused as destinations) are checked on the side,
 and the order is rebuilt when enough keys went stale.
 """
 
+import bisect
 import dataclasses
 
 import numpy as np
@@ -107,6 +108,22 @@ class _Order:
         order = np.argsort(keys, kind='stable')
         self.hosts = hosts[order]
         self.keys = keys[order]
+        self._key_list = None
+
+    def first_at_least(self, value):
+        """Position of the first key >= ``value`` (``searchsorted``).
+
+        A binary search on a list of Python floats: a query makes a few
+        per resource, and numpy's call overhead on one scalar is several
+        times the search itself. Keys with a NaN (never expected) keep
+        numpy's ordering.
+        """
+        keys = self._key_list
+        if keys is None:
+            if np.isnan(self.keys).any():
+                return int(self.keys.searchsorted(value))
+            keys = self._key_list = self.keys.tolist()
+        return bisect.bisect_left(keys, value)
 
 
 class _Partition:
@@ -274,11 +291,11 @@ class Index:
             for one of the resources
         """
         best = None
-        for column in range(need.size):
-            if need[column] <= EPS:
+        for column, value in enumerate(need.tolist()):
+            if value <= EPS:
                 continue
             order = self._order(part, which, column, comfort)
-            pos = int(np.searchsorted(order.keys, need[column] - EPS))
+            pos = order.first_at_least(value - EPS)
             left = order.keys.size - pos
             if left == 0:
                 return NO_ROOM
@@ -339,7 +356,8 @@ class Index:
         s = self.state
         found = [side] if side is not None and side.size else []
         for hosts in chunks:
-            ok = s.feasible(i, hosts, comfort, same_partition=True)
+            ok = s.feasible(i, hosts, comfort, same_partition=True,
+                            receivable=True)
             if want is not None and ok.size:
                 ok = ok[want(ok)]
             if ok.size:
@@ -374,7 +392,8 @@ class Index:
         side = self._side(part)
         if side is None:
             return None
-        ok = self.state.feasible(i, side, same_partition=True)
+        ok = self.state.feasible(i, side, same_partition=True,
+                                 receivable=True)
         return ok if ok.size else None
 
     def _choose_pack(self, i, part, need):
@@ -443,11 +462,11 @@ class Index:
             # have the smallest deficits: a window of them, not all
             need = s.inst_size[i]
             best = None
-            for column in range(need.size):
-                if need[column] <= EPS:
+            for column, value in enumerate(need.tolist()):
+                if value <= EPS:
                     continue
                 order = self._order(part, 'active', column, False)
-                pos = int(np.searchsorted(order.keys, need[column] - EPS))
+                pos = order.first_at_least(value - EPS)
                 if best is None or order.keys.size - pos < best[0]:
                     best = (order.keys.size - pos, pos, order)
             if best is not None:
@@ -478,17 +497,18 @@ class Index:
         part = self._partition(int(s.inst_host[i]))
         side = self._side(part)
         if (side is not None
-                and s.feasible(i, side, same_partition=True).size):
+                and s.feasible(i, side, same_partition=True,
+                               receivable=True).size):
             return None
         need = s.inst_size[i]
         best = None
-        for column in range(need.size):
-            if need[column] <= EPS:
+        for column, value in enumerate(need.tolist()):
+            if value <= EPS:
                 continue
             left = []
             for which in ('active', 'empty'):
                 order = self._order(part, which, column, False)
-                pos = int(np.searchsorted(order.keys, need[column] - EPS))
+                pos = order.first_at_least(value - EPS)
                 left.append(order.hosts[pos:])
             count = left[0].size + left[1].size
             if count == 0:

@@ -322,20 +322,25 @@ class PlacementState:
             pool = np.concatenate([pool, np.flatnonzero(self.reused)])
         return self.feasible(i, pool, False)
 
-    def feasible(self, i, hosts, comfort=False, same_partition=False):
+    def feasible(self, i, hosts, comfort=False, same_partition=False,
+                 receivable=False):
         """The hosts of ``hosts`` that may receive ``i`` now.
 
         :param comfort: the load after the move must stay under the
             comfort level, not only under the ceiling
         :param same_partition: ``hosts`` are known to be in ``i``'s zone
             (and aggregates, when that option is on)
+        :param receivable: ``hosts`` are known to receive (the
+            destination index's: pool hosts and reused ones; a host
+            never stops receiving during a plan)
         """
         need = self.inst_need[i]
         room = (self.room_comfort if comfort else self.room)[hosts]
         # logical_and.reduce: .all() without numpy's Python-level wrapper
         # (this is the planner's innermost call)
         ok = np.logical_and.reduce(room >= need, axis=1)
-        ok &= self.receivable[hosts]
+        if not receivable:
+            ok &= self.receivable[hosts]
         ok &= hosts != self.inst_host[i]
         if self.max_in < self.max_out_unbounded:
             ok &= self.moves_in[hosts] < self.max_in
@@ -423,9 +428,11 @@ class PlacementState:
         """
         # sum over c of (room_comfort[h, c] - size[i, c]) * weight[h, c],
         # the first term kept per host in fit_base
-        return (self.fit_base[hosts]
-                - self.fit_weight[hosts] @ self.inst_size[i]
-                + self._soft_penalty(i, hosts))
+        scores = (self.fit_base[hosts]
+                  - self.fit_weight[hosts] @ self.inst_size[i])
+        if self.n_groups:
+            scores = scores + self._soft_penalty(i, hosts)
+        return scores
 
     def best_fit(self, i, hosts):
         return int(hosts[np.argmin(self.fit_scores(i, hosts))])

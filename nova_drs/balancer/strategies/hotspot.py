@@ -144,6 +144,10 @@ class HotspotResolver:
         # it is hot wherever it runs (limits do not change during a plan)
         self._max_limit = (state.limit.max(axis=0) if len(state.limit)
                            else np.zeros(state.limit.shape[1]))
+        # demands do not change during a plan either: which instances are
+        # too big is known once for all (a check per hot host otherwise)
+        self._big = np.logical_or.reduce(
+            state.inst_demand > self._max_limit + EPS, axis=1)
 
     # -- the whole cluster
 
@@ -425,9 +429,7 @@ class HotspotResolver:
         Such an instance makes any host it runs on hot, so it cannot move
         (a plan never creates a hotspot) and its host cannot be cooled.
         """
-        over = (self.state.inst_demand[cands] > self._max_limit + EPS).any(
-            axis=1)
-        return [int(i) for i in cands[over]]
+        return cands[self._big[cands]].tolist()
 
     def _too_big_reason(self, big):
         return ('%s alone is above a threshold on any host: moving the '
