@@ -534,6 +534,15 @@ class Index:
         return (self.state.inst_need[instances]
                 <= self._max_room).all(axis=1)
 
+    def refresh_bounds(self):
+        """Take the upper bound of the room again when it is due.
+
+        Only :meth:`might_fit` and :meth:`nothing_moves` read it; a caller
+        that skips them calls this where it would have, so that the
+        bound, and what the proofs prove, do not depend on that.
+        """
+        self._refresh_max_room()
+
     def _refresh_max_room(self):
         s = self.state
         if (self._max_room is None

@@ -207,10 +207,14 @@ class HotspotResolver:
         if cands.size == 0:
             return [], ('none of its movable instances uses %s: %s'
                         % (hot_names, self._pinned_reason(h, members)))
-        proof = self._proof(cands)
-        if proof:
-            return [], ('cannot be relieved (proven before any search): '
-                        + proof)
+        # The proof that no candidate can move (the cheap fast failure) is
+        # only worth its cost when the search fails: when it holds, every
+        # search below fails without moving anything (no candidate has
+        # room, nor has any instance a make-room move), so the state it
+        # is taken on afterwards is the one here. The upper bound of the
+        # room it uses is refreshed here, as before, so that the proofs
+        # stay the same.
+        state.index.refresh_bounds()
         before = state.load(h)
         margins = (True, False) if state.rules.margin > 0 else (True,)
         for margin in margins:
@@ -220,6 +224,10 @@ class HotspotResolver:
             done = self._relieve(cands, dem, need, budget)
             if done is not None:
                 return self._describe(h, hot_r, before, done, margin), None
+        proof = self._proof(cands)
+        if proof:
+            return [], ('cannot be relieved (proven before any search): '
+                        + proof)
         _, need = state.relief_need(h, margin=False)
         why = self._why_not(h, cands, dem, need, budget, hot_names)
         placeable = np.array([state.index.no_room(int(i)) is None
