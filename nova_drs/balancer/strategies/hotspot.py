@@ -99,9 +99,11 @@ def _load_changes(before, after, resources):
     # plain floats: formatting numpy scalars one by one cost a tenth of a
     # large plan
     before, after = np.asarray(before).tolist(), np.asarray(after).tolist()
+    if not isinstance(resources, list):
+        resources = np.asarray(resources).tolist()
     return ', '.join(
         '%s %.2f -> %.2f' % (cluster.RESOURCES[r], before[r], after[r])
-        for r in np.asarray(resources).tolist())
+        for r in resources)
 
 
 class _Move(collections.namedtuple(
@@ -148,6 +150,10 @@ class HotspotResolver:
         # too big is known once for all (a check per hot host otherwise)
         self._big = np.logical_or.reduce(
             state.inst_demand > self._max_limit + EPS, axis=1)
+        # reason text: fixed for the plan, and per destination host its
+        # tracked resources (capacities do not change during a plan)
+        self._policy = state.rules.describe()
+        self._tracked = {}
 
     # -- the whole cluster
 
@@ -611,12 +617,16 @@ class HotspotResolver:
         elif state.rules.margin > 0:
             hot_text += ('; relieved to its threshold only (no room to '
                          'reach threshold - %.2f)' % state.rules.margin)
-        policy = state.rules.describe()
+        policy = self._policy
+        tracked = self._tracked
         moves = []
         for move in done:
-            target_text = _load_changes(
-                move.target_before, move.target_after,
-                np.flatnonzero(state.capacity[move.target] > 0))
+            shown = tracked.get(move.target)
+            if shown is None:
+                shown = tracked[move.target] = np.flatnonzero(
+                    state.capacity[move.target] > 0).tolist()
+            target_text = _load_changes(move.target_before,
+                                        move.target_after, shown)
             chosen = '; destination policy %s: %s' % (policy, move.tier) \
                 if move.tier else ''
             chosen += move.peak
