@@ -105,7 +105,7 @@ class _Order:
     """Hosts sorted by a stale key, ascending."""
 
     def __init__(self, hosts, keys):
-        order = np.argsort(keys, kind='stable')
+        order = keys.argsort(kind='stable')
         self.hosts = hosts[order]
         self.keys = keys[order]
         self._key_list = None
@@ -248,7 +248,8 @@ class Index:
         if self._keys is not None:
             for h in (src, dest):
                 if (s.receivable[h]
-                        and (s.room[h] > self._keys[h] + EPS).any()
+                        and np.logical_or.reduce(
+                            s.room[h] > self._keys[h] + EPS)
                         and h not in self.raised):
                     self.raised.append(h)
                     self._side_cache = None
@@ -263,7 +264,8 @@ class Index:
             if s.guests[dest] == 1 and dest not in part.opened:
                 pos = np.searchsorted(part.empty, dest)
                 if pos < part.empty.size and part.empty[pos] == dest:
-                    part.opened = np.append(part.opened, np.int64(dest))
+                    part.opened = np.concatenate(
+                        (part.opened, np.array([dest], dtype=np.int64)))
                     self._side_cache = None
             opened = max(opened, part.opened.size)
         size = s.pool.size
@@ -275,7 +277,8 @@ class Index:
     def grew(self, host):
         """``host`` may receive now and has more room than any key."""
         if host not in self.extra:
-            self.extra = np.append(self.extra, np.int64(host))
+            self.extra = np.concatenate(
+                (self.extra, np.array([host], dtype=np.int64)))
             if self._max_room is not None:
                 np.maximum(self._max_room, self.state.room[host],
                            out=self._max_room)

@@ -249,14 +249,15 @@ class PlacementState:
         With ``margin`` the host is relieved to its ceiling (threshold
         less ``relief_margin``: hysteresis), else just to its thresholds.
         """
-        hot_r = np.flatnonzero(self.excess(host) > EPS)
+        hot_r = (self.excess(host) > EPS).nonzero()[0]
         target = self.ceiling[host] if margin else self.limit[host]
         return hot_r, np.maximum(self.demand[host, hot_r] - target[hot_r],
                                  0.0)
 
     def severity(self, host):
         """How far over its thresholds a host is (max relative excess)."""
-        return float((self.excess(host) * self.inv_limit[host]).max())
+        return float(np.maximum.reduce(self.excess(host)
+                                       * self.inv_limit[host]))
 
     def members(self, host):
         """Instance indices currently on ``host`` (kept up to date)."""
@@ -264,7 +265,10 @@ class PlacementState:
             order = np.argsort(self.inst_host, kind='stable')
             bounds = np.searchsorted(self.inst_host[order],
                                      np.arange(len(self.model.hosts) + 1))
-            self._members = [order[bounds[h]:bounds[h + 1]].tolist()
+            # slices of one Python list: a numpy slice and its tolist()
+            # per host cost more than the rest of a large plan's set-up
+            order, bounds = order.tolist(), bounds.tolist()
+            self._members = [order[bounds[h]:bounds[h + 1]]
                              for h in range(len(self.model.hosts))]
         return self._members[host]
 
@@ -349,7 +353,7 @@ class PlacementState:
             # a host cooled earlier in the plan receives only under its
             # comfort level
             reused = self.reused[hosts]
-            if reused.any():
+            if np.logical_or.reduce(reused):
                 fit = np.logical_and.reduce(self.room_comfort[hosts] >= need,
                                             axis=1)
                 hosts = hosts[~reused | fit]
@@ -435,7 +439,7 @@ class PlacementState:
         return scores
 
     def best_fit(self, i, hosts):
-        return int(hosts[np.argmin(self.fit_scores(i, hosts))])
+        return int(hosts[self.fit_scores(i, hosts).argmin()])
 
     def choose_destination(self, i):
         """(host, how it was chosen) for ``i`` now; (-1, None): none."""
@@ -488,7 +492,8 @@ class PlacementState:
         refused by the Nova scheduler filter until the flag clears.
         """
         if (self.flagged is not None or self.model.hosts.disabled[host]
-                or (self.demand[host] > self.limit[host] + EPS).any()):
+                or np.logical_or.reduce(self.demand[host]
+                                        > self.limit[host] + EPS)):
             return
         if not self.reused[host]:
             self.reused[host] = True
@@ -544,7 +549,8 @@ class PlacementState:
         else:
             self.recent[host] -= self.inst_excess[i]
         # float rounding must not leave a negative excess
-        extra = np.maximum(self.recent[host].max(axis=0), 0.0)
+        extra = np.maximum(np.maximum.reduce(self.recent[host], axis=0),
+                           0.0)
         delta = extra - self.peak_extra[host]
         self.peak_extra[host] = extra
         self.room[host, :4] -= delta
@@ -561,7 +567,7 @@ class PlacementState:
         if self.peak_extra is None:
             return ''
         extra = self.peak_extra[dest] * self.inv_capacity[dest]
-        shown = np.flatnonzero(extra > 0.005)
+        shown = (extra > 0.005).nonzero()[0]
         if not shown.size:
             return ''
         after = (self.demand[dest] + self.peak_extra[dest]

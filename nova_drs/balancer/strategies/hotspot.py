@@ -207,7 +207,7 @@ class HotspotResolver:
             return self._relieve_saturation(h, cands, big, budget,
                                             self._too_big_reason(big))
         dem = state.inst_demand[cands][:, hot_r]
-        useful = (dem > EPS).any(axis=1)
+        useful = np.logical_or.reduce(dem > EPS, axis=1)
         cands, dem = cands[useful], dem[useful]
         hot_names = '/'.join(cluster.RESOURCES[r] for r in hot_r)
         if cands.size == 0:
@@ -277,10 +277,12 @@ class HotspotResolver:
         for col in range(need.size):
             if need[col] <= EPS:
                 continue
-            top = np.cumsum(np.sort(dem[:, col])[::-1])
+            top = dem[:, col].copy()
+            top.sort()
+            top = top[::-1].cumsum()
             if top[-1] < need[col] - EPS:
                 return None        # even moving everything would not do
-            k_lb = max(k_lb, int(np.searchsorted(top, need[col] - EPS)) + 1)
+            k_lb = max(k_lb, int(top.searchsorted(need[col] - EPS)) + 1)
         return k_lb
 
     def _relieve_saturation(self, h, cands, pinned, budget, why):
@@ -302,7 +304,11 @@ class HotspotResolver:
         if sat_r.size == 0:
             return [], why
         if pinned:
-            cands = cands[~np.isin(cands, pinned)]
+            # a few instances: a comparison each beats np.isin's set-up
+            keep = np.ones(cands.size, dtype=bool)
+            for i in pinned:
+                keep &= cands != i
+            cands = cands[keep]
         dem = state.inst_demand[cands][:, sat_r]
         useful = (dem > EPS).any(axis=1)
         cands, dem = cands[useful], dem[useful]
@@ -461,7 +467,8 @@ class HotspotResolver:
         else:
             keep = np.arange(cands.size)
         combos = keep[_combinations(keep.size, k)]
-        covers = (dem[combos].sum(axis=1) >= need - EPS).all(axis=1)
+        covers = np.logical_and.reduce(
+            np.add.reduce(dem[combos], axis=1) >= need - EPS, axis=1)
         combos = combos[covers]
         if combos.size == 0:
             return None
@@ -469,7 +476,7 @@ class HotspotResolver:
         if known_bad:
             bad = np.fromiter((i in known_bad for i in cands.tolist()),
                               dtype=bool, count=cands.size)
-            if bad.any():
+            if np.logical_or.reduce(bad):
                 combos = combos[~bad[combos].any(axis=1)]
                 if combos.size == 0:
                     return None
@@ -489,10 +496,10 @@ class HotspotResolver:
         """Place every instance of ``members``; all or nothing."""
         state = self.state
         # the largest first: they are the hardest to place
-        size = (state.inst_demand[members] * state.inv_limit[
-            state.inst_host[members]]).max(axis=1)
+        size = np.maximum.reduce(state.inst_demand[members] * state.inv_limit[
+            state.inst_host[members]], axis=1)
         done = []
-        for i in members[np.argsort(-size, kind='stable')]:
+        for i in members[(-size).argsort(kind='stable')]:
             i = int(i)
             if i in self._no_direct:
                 dest = -1
