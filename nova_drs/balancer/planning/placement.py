@@ -214,7 +214,11 @@ class PlacementState:
         self.index = dest_mod.Index(self)
         self._zone_masks = {}
         self._aggregate_masks = {}
+        # host -> its instances, made on first use from the instances
+        # sorted by host (most hosts are never asked for), then kept up
+        # to date; None: not asked yet
         self._members = None
+        self._member_order = self._member_bounds = None
         # server group -> Counter(host -> members there)
         self.group_hosts = collections.defaultdict(collections.Counter)
         for i in np.nonzero(inst.group != cluster.NO_GROUP)[0]:
@@ -265,12 +269,15 @@ class PlacementState:
             order = np.argsort(self.inst_host, kind='stable')
             bounds = np.searchsorted(self.inst_host[order],
                                      np.arange(len(self.model.hosts) + 1))
-            # slices of one Python list: a numpy slice and its tolist()
-            # per host cost more than the rest of a large plan's set-up
-            order, bounds = order.tolist(), bounds.tolist()
-            self._members = [order[bounds[h]:bounds[h + 1]]
-                             for h in range(len(self.model.hosts))]
-        return self._members[host]
+            self._member_order = order
+            self._member_bounds = bounds.tolist()
+            self._members = {}
+        members = self._members.get(host)
+        if members is None:
+            start, end = self._member_bounds[host:host + 2]
+            members = self._members[host] = (
+                self._member_order[start:end].tolist())
+        return members
 
     def can_move(self, i):
         return bool(self.movable[i] and not self.moved[i])
@@ -525,8 +532,8 @@ class PlacementState:
         self.guests[src] -= 1
         self.guests[dest] += 1
         if self._members is not None:
-            self._members[src].remove(i)
-            self._members[dest].append(i)
+            self.members(src).remove(i)
+            self.members(dest).append(i)
         group = self.model.instances.group[i]
         if group != cluster.NO_GROUP:
             counts = self.group_hosts[int(group)]
