@@ -404,18 +404,18 @@ class Index:
         side = self._side_feasible(i, part)
         side_fit = side_empty = None
         if side is not None:
-            guests = s.guests[side]
+            guests = s.guests.take(side)
             fit = np.logical_and.reduce(
-                s.room_comfort[side] >= s.inst_need[i], axis=1)
+                s.room_comfort.take(side, axis=0) >= s.inst_need[i], axis=1)
             side_fit = side[(guests > 0) & fit]
             side_empty = side[guests == 0]
             side = side[guests > 0]
 
         def active(hosts):
-            return s.guests[hosts] > 0
+            return s.guests.take(hosts) > 0
 
         def empty(hosts):
-            return s.guests[hosts] == 0
+            return s.guests.take(hosts) == 0
 
         # 1. hosts running guests, under the comfort level, best fit
         best = self._first(i, self._suffix(part, 'active', need, True), True,

@@ -346,23 +346,25 @@ class PlacementState:
             never stops receiving during a plan)
         """
         need = self.inst_need[i]
-        room = (self.room_comfort if comfort else self.room)[hosts]
-        # logical_and.reduce: .all() without numpy's Python-level wrapper
-        # (this is the planner's innermost call)
+        # take(): the rows of a few dozen hosts several times faster than
+        # fancy indexing; logical_and.reduce: .all() without numpy's
+        # Python-level wrapper (this is the planner's innermost call)
+        room = (self.room_comfort if comfort else self.room).take(hosts,
+                                                                  axis=0)
         ok = np.logical_and.reduce(room >= need, axis=1)
         if not receivable:
-            ok &= self.receivable[hosts]
+            ok &= self.receivable.take(hosts)
         ok &= hosts != self.inst_host[i]
         if self.max_in < self.max_out_unbounded:
-            ok &= self.moves_in[hosts] < self.max_in
+            ok &= self.moves_in.take(hosts) < self.max_in
         hosts = hosts[ok]
         if hosts.size and not comfort and self.n_reused:
             # a host cooled earlier in the plan receives only under its
             # comfort level
-            reused = self.reused[hosts]
+            reused = self.reused.take(hosts)
             if np.logical_or.reduce(reused):
-                fit = np.logical_and.reduce(self.room_comfort[hosts] >= need,
-                                            axis=1)
+                fit = np.logical_and.reduce(
+                    self.room_comfort.take(hosts, axis=0) >= need, axis=1)
                 hosts = hosts[~reused | fit]
         if hosts.size and (self.n_groups
                            or (not same_partition
@@ -439,8 +441,8 @@ class PlacementState:
         """
         # sum over c of (room_comfort[h, c] - size[i, c]) * weight[h, c],
         # the first term kept per host in fit_base
-        scores = (self.fit_base[hosts]
-                  - self.fit_weight[hosts] @ self.inst_size[i])
+        scores = (self.fit_base.take(hosts)
+                  - self.fit_weight.take(hosts, axis=0) @ self.inst_size[i])
         if self.n_groups:
             scores = scores + self._soft_penalty(i, hosts)
         return scores
