@@ -206,7 +206,7 @@ class HotspotResolver:
         if big:
             return self._relieve_saturation(h, cands, big, budget,
                                             self._too_big_reason(big))
-        dem = state.inst_demand[cands][:, hot_r]
+        dem = state.inst_demand.take(cands, axis=0)[:, hot_r]
         useful = np.logical_or.reduce(dem > EPS, axis=1)
         cands, dem = cands[useful], dem[useful]
         hot_names = '/'.join(cluster.RESOURCES[r] for r in hot_r)
@@ -309,7 +309,7 @@ class HotspotResolver:
             for i in pinned:
                 keep &= cands != i
             cands = cands[keep]
-        dem = state.inst_demand[cands][:, sat_r]
+        dem = state.inst_demand.take(cands, axis=0)[:, sat_r]
         useful = (dem > EPS).any(axis=1)
         cands, dem = cands[useful], dem[useful]
         if cands.size == 0:
@@ -468,7 +468,8 @@ class HotspotResolver:
             keep = np.arange(cands.size)
         combos = keep[_combinations(keep.size, k)]
         covers = np.logical_and.reduce(
-            np.add.reduce(dem[combos], axis=1) >= need - EPS, axis=1)
+            np.add.reduce(dem.take(combos, axis=0), axis=1) >= need - EPS,
+            axis=1)
         combos = combos[covers]
         if combos.size == 0:
             return None
@@ -480,7 +481,8 @@ class HotspotResolver:
                 combos = combos[~bad[combos].any(axis=1)]
                 if combos.size == 0:
                     return None
-        costs = state.inst_cost[cands][combos].sum(axis=1)
+        costs = np.add.reduce(state.inst_cost.take(cands).take(combos),
+                              axis=1)
         if costs.size > PLACEMENT_TRIES:
             first = np.argpartition(costs, PLACEMENT_TRIES)[:PLACEMENT_TRIES]
             order = first[np.argsort(costs[first], kind='stable')]
@@ -496,8 +498,9 @@ class HotspotResolver:
         """Place every instance of ``members``; all or nothing."""
         state = self.state
         # the largest first: they are the hardest to place
-        size = np.maximum.reduce(state.inst_demand[members] * state.inv_limit[
-            state.inst_host[members]], axis=1)
+        size = np.maximum.reduce(
+            state.inst_demand.take(members, axis=0) * state.inv_limit.take(
+                state.inst_host.take(members), axis=0), axis=1)
         done = []
         for i in members[(-size).argsort(kind='stable')]:
             i = int(i)
@@ -575,9 +578,11 @@ class HotspotResolver:
         remaining = need.copy()
         left = list(range(cands.size))
         while (remaining > EPS).any() and len(done) < budget and left:
-            value = np.minimum(dem[left] / np.maximum(remaining, EPS),
+            value = np.minimum(dem.take(left, axis=0)
+                               / np.maximum(remaining, EPS),
                                1.0)[:, remaining > EPS].sum(axis=1)
-            value = value / np.maximum(state.inst_cost[cands[left]], 1.0)
+            value = value / np.maximum(
+                state.inst_cost.take(cands.take(left)), 1.0)
             placed = False
             for pos in np.argsort(-value, kind='stable'):
                 i = int(cands[left[pos]])
