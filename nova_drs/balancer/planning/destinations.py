@@ -165,6 +165,8 @@ class Index:
         # hosts reused as destinations (cooled earlier in the plan): not
         # in the orders, checked on the side
         self.extra = np.zeros(0, dtype=np.int64)
+        # the same as a set (membership is asked once per reused host)
+        self._extra_set = set()
         # every order's keys: each host's room when the orders were built
         self._keys = None
         # pool hosts whose room grew past their key (a source of a
@@ -236,6 +238,7 @@ class Index:
             part.rebuild(s.guests, self._in_partition(key, self.extra))
         # reused hosts are in the orders now
         self.extra = np.zeros(0, dtype=np.int64)
+        self._extra_set = set()
         self._keys = None
         self.raised = []
         self.stale = 0
@@ -276,7 +279,8 @@ class Index:
 
     def grew(self, host):
         """``host`` may receive now and has more room than any key."""
-        if host not in self.extra:
+        if host not in self._extra_set:
+            self._extra_set.add(int(host))
             self.extra = np.concatenate(
                 (self.extra, np.array([host], dtype=np.int64)))
             if self._max_room is not None:

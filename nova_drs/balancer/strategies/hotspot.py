@@ -502,8 +502,7 @@ class HotspotResolver:
             state.inst_demand.take(members, axis=0) * state.inv_limit.take(
                 state.inst_host.take(members), axis=0), axis=1)
         done = []
-        for i in members[(-size).argsort(kind='stable')]:
-            i = int(i)
+        for i in members[(-size).argsort(kind='stable')].tolist():
             if i in self._no_direct:
                 dest = -1
             else:
