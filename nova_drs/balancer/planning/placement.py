@@ -512,15 +512,25 @@ class PlacementState:
 
     def _shift(self, i, src, dest):
         d, a = self.inst_demand[i], self.inst_alloc[i]
-        self.demand[src] -= d
-        self.demand[dest] += d
-        self.alloc[src] -= a
-        self.alloc[dest] += a
         size = self.inst_size[i]
-        self.room[src] += size
-        self.room[dest] -= size
-        self.room_comfort[src] += size
-        self.room_comfort[dest] -= size
+        # in place on each row's view: ``a[h] -= x`` would also write the
+        # row back onto itself (a __setitem__ per update)
+        row = self.demand[src]
+        row -= d
+        row = self.demand[dest]
+        row += d
+        row = self.alloc[src]
+        row -= a
+        row = self.alloc[dest]
+        row += a
+        row = self.room[src]
+        row += size
+        row = self.room[dest]
+        row -= size
+        row = self.room_comfort[src]
+        row += size
+        row = self.room_comfort[dest]
+        row -= size
         weight = self.fit_weight
         self.fit_base[src] += weight[src] @ size
         self.fit_base[dest] -= weight[dest] @ size
@@ -553,17 +563,20 @@ class PlacementState:
         leaves with its demand), so the destination index's invariant
         holds; a return restores the room exactly.
         """
+        # in place on the views (see _shift)
+        recent = self.recent[host]
         if sign > 0:
-            self.recent[host] += self.inst_excess[i]
+            recent += self.inst_excess[i]
         else:
-            self.recent[host] -= self.inst_excess[i]
+            recent -= self.inst_excess[i]
         # float rounding must not leave a negative excess
-        extra = np.maximum(np.maximum.reduce(self.recent[host], axis=0),
-                           0.0)
+        extra = np.maximum(np.maximum.reduce(recent, axis=0), 0.0)
         delta = extra - self.peak_extra[host]
         self.peak_extra[host] = extra
-        self.room[host, :4] -= delta
-        self.room_comfort[host, :4] -= delta
+        row = self.room[host, :4]
+        row -= delta
+        row = self.room_comfort[host, :4]
+        row -= delta
         # untracked resources weigh 0 (their room stays infinite)
         self.fit_base[host] -= self.fit_weight[host, :4] @ delta
 
