@@ -223,6 +223,8 @@ class Index:
         if order is None:
             if self._keys is None:
                 self._keys = self._rooms()
+                # what a room must exceed to be raised (see moved)
+                self._raise_at = self._keys + EPS
             hosts = getattr(part, which)
             keys = self._keys[hosts, column]
             if key[2]:
@@ -252,7 +254,7 @@ class Index:
             for h in (src, dest):
                 if (s.receivable[h]
                         and np.logical_or.reduce(
-                            s.room[h] > self._keys[h] + EPS)
+                            s.room[h] > self._raise_at[h])
                         and h not in self.raised):
                     self.raised.append(h)
                     self._side_cache = None
