@@ -274,15 +274,15 @@ class HotspotResolver:
         if dem.shape[0] == 0:
             return None
         k_lb = 1
-        for col in range(need.size):
-            if need[col] <= EPS:
+        for col, value in enumerate(need.tolist()):
+            if value <= EPS:
                 continue
             top = dem[:, col].copy()
             top.sort()
             top = top[::-1].cumsum()
-            if top[-1] < need[col] - EPS:
+            if top[-1] < value - EPS:
                 return None        # even moving everything would not do
-            k_lb = max(k_lb, int(top.searchsorted(need[col] - EPS)) + 1)
+            k_lb = max(k_lb, int(top.searchsorted(value - EPS)) + 1)
         return k_lb
 
     def _relieve_saturation(self, h, cands, pinned, budget, why):
