@@ -190,9 +190,9 @@ class Index:
     def _in_partition(self, key, hosts):
         model_hosts = self.state.model.hosts
         if key[0] is not None:
-            hosts = hosts[model_hosts.availability_zone[hosts] == key[0]]
+            hosts = hosts[model_hosts.availability_zone.take(hosts) == key[0]]
         if key[1] is not None:
-            hosts = hosts[model_hosts.aggregates[hosts] == key[1]]
+            hosts = hosts[model_hosts.aggregates.take(hosts) == key[1]]
         return hosts
 
     def _partition(self, source):

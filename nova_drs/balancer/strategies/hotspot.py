@@ -209,10 +209,11 @@ class HotspotResolver:
         dem = state.inst_demand.take(cands, axis=0)[:, hot_r]
         useful = np.logical_or.reduce(dem > EPS, axis=1)
         cands, dem = cands[useful], dem[useful]
-        hot_names = '/'.join(cluster.RESOURCES[r] for r in hot_r)
+        # the hot resources' names (reason text) only for hosts left hot
         if cands.size == 0:
             return [], ('none of its movable instances uses %s: %s'
-                        % (hot_names, self._pinned_reason(h, members)))
+                        % (self._names_of(hot_r),
+                           self._pinned_reason(h, members)))
         # The proof that no candidate can move (the cheap fast failure) is
         # only worth its cost when the search fails: when it holds, every
         # search below fails without moving anything (no candidate has
@@ -235,7 +236,8 @@ class HotspotResolver:
             return [], ('cannot be relieved (proven before any search): '
                         + proof)
         _, need = state.relief_need(h, margin=False)
-        why = self._why_not(h, cands, dem, need, budget, hot_names)
+        why = self._why_not(h, cands, dem, need, budget,
+                            self._names_of(hot_r))
         placeable = np.array([state.index.no_room(int(i)) is None
                               for i in cands], dtype=bool)
         if self._lower_bound(dem[placeable], need) is None:
@@ -423,6 +425,10 @@ class HotspotResolver:
                     '; no make-room move is possible either' if self.chains
                     else '', state.explain(smallest)))
 
+    @staticmethod
+    def _names_of(resources):
+        return '/'.join(cluster.RESOURCES[r] for r in resources)
+
     def _why_not(self, h, cands, dem, need, budget, hot_names):
         """Why ``h`` cannot be brought under its thresholds."""
         state = self.state
@@ -474,7 +480,7 @@ class HotspotResolver:
         if combos.size == 0:
             return None
         known_bad = self._no_chain if chains else self._no_direct
-        if known_bad:
+        if known_bad and not known_bad.isdisjoint(cands.tolist()):
             bad = np.fromiter((i in known_bad for i in cands.tolist()),
                               dtype=bool, count=cands.size)
             if np.logical_or.reduce(bad):
