@@ -265,8 +265,9 @@ class Index:
                     np.maximum(self._max_room, s.room[h],
                                out=self._max_room)
         opened = 0
+        first_guest = s.guests[dest] == 1
         for part in self._parts.values():
-            if s.guests[dest] == 1 and dest not in part.opened:
+            if first_guest and dest not in part.opened:
                 pos = np.searchsorted(part.empty, dest)
                 if pos < part.empty.size and part.empty[pos] == dest:
                     part.opened = np.concatenate(

@@ -352,9 +352,14 @@ class PlacementState:
         room = (self.room_comfort if comfort else self.room).take(hosts,
                                                                   axis=0)
         ok = np.logical_and.reduce(room >= need, axis=1)
+        source = self.inst_host[i]
         if not receivable:
             ok &= self.receivable.take(hosts)
-        ok &= hosts != self.inst_host[i]
+            ok &= hosts != source
+        elif self.receivable[source]:
+            # known receiving hosts cannot hold a source that does not
+            # receive (a hot host): the check only matters otherwise
+            ok &= hosts != source
         if self.max_in < self.max_out_unbounded:
             ok &= self.moves_in.take(hosts) < self.max_in
         hosts = hosts[ok]
