@@ -39,6 +39,7 @@ earlier in the plan, reused as destinations) are checked on the side,
 and the order is rebuilt when enough keys went stale.
 """
 
+import bisect
 import dataclasses
 
 import numpy as np
@@ -104,9 +105,25 @@ class _Order:
     """Hosts sorted by a stale key, ascending."""
 
     def __init__(self, hosts, keys):
-        order = np.argsort(keys, kind='stable')
+        order = keys.argsort(kind='stable')
         self.hosts = hosts[order]
         self.keys = keys[order]
+        self._key_list = None
+
+    def first_at_least(self, value):
+        """Position of the first key >= ``value`` (``searchsorted``).
+
+        A binary search on a list of Python floats: a query makes a few
+        per resource, and numpy's call overhead on one scalar is several
+        times the search itself. Keys with a NaN (never expected) keep
+        numpy's ordering.
+        """
+        keys = self._key_list
+        if keys is None:
+            if np.isnan(self.keys).any():
+                return int(self.keys.searchsorted(value))
+            keys = self._key_list = self.keys.tolist()
+        return bisect.bisect_left(keys, value)
 
 
 class _Partition:
@@ -148,6 +165,8 @@ class Index:
         # hosts reused as destinations (cooled earlier in the plan): not
         # in the orders, checked on the side
         self.extra = np.zeros(0, dtype=np.int64)
+        # the same as a set (membership is asked once per reused host)
+        self._extra_set = set()
         # every order's keys: each host's room when the orders were built
         self._keys = None
         # pool hosts whose room grew past their key (a source of a
@@ -171,9 +190,9 @@ class Index:
     def _in_partition(self, key, hosts):
         model_hosts = self.state.model.hosts
         if key[0] is not None:
-            hosts = hosts[model_hosts.availability_zone[hosts] == key[0]]
+            hosts = hosts[model_hosts.availability_zone.take(hosts) == key[0]]
         if key[1] is not None:
-            hosts = hosts[model_hosts.aggregates[hosts] == key[1]]
+            hosts = hosts[model_hosts.aggregates.take(hosts) == key[1]]
         return hosts
 
     def _partition(self, source):
@@ -204,6 +223,8 @@ class Index:
         if order is None:
             if self._keys is None:
                 self._keys = self._rooms()
+                # what a room must exceed to be raised (see moved)
+                self._raise_at = self._keys + EPS
             hosts = getattr(part, which)
             keys = self._keys[hosts, column]
             if key[2]:
@@ -219,6 +240,7 @@ class Index:
             part.rebuild(s.guests, self._in_partition(key, self.extra))
         # reused hosts are in the orders now
         self.extra = np.zeros(0, dtype=np.int64)
+        self._extra_set = set()
         self._keys = None
         self.raised = []
         self.stale = 0
@@ -231,7 +253,8 @@ class Index:
         if self._keys is not None:
             for h in (src, dest):
                 if (s.receivable[h]
-                        and (s.room[h] > self._keys[h] + EPS).any()
+                        and np.logical_or.reduce(
+                            s.room[h] > self._raise_at[h])
                         and h not in self.raised):
                     self.raised.append(h)
                     self._side_cache = None
@@ -242,11 +265,13 @@ class Index:
                     np.maximum(self._max_room, s.room[h],
                                out=self._max_room)
         opened = 0
+        first_guest = s.guests[dest] == 1
         for part in self._parts.values():
-            if s.guests[dest] == 1 and dest not in part.opened:
+            if first_guest and dest not in part.opened:
                 pos = np.searchsorted(part.empty, dest)
                 if pos < part.empty.size and part.empty[pos] == dest:
-                    part.opened = np.append(part.opened, np.int64(dest))
+                    part.opened = np.concatenate(
+                        (part.opened, np.array([dest], dtype=np.int64)))
                     self._side_cache = None
             opened = max(opened, part.opened.size)
         size = s.pool.size
@@ -257,8 +282,10 @@ class Index:
 
     def grew(self, host):
         """``host`` may receive now and has more room than any key."""
-        if host not in self.extra:
-            self.extra = np.append(self.extra, np.int64(host))
+        if host not in self._extra_set:
+            self._extra_set.add(int(host))
+            self.extra = np.concatenate(
+                (self.extra, np.array([host], dtype=np.int64)))
             if self._max_room is not None:
                 np.maximum(self._max_room, self.state.room[host],
                            out=self._max_room)
@@ -274,11 +301,11 @@ class Index:
             for one of the resources
         """
         best = None
-        for column in range(need.size):
-            if need[column] <= EPS:
+        for column, value in enumerate(need.tolist()):
+            if value <= EPS:
                 continue
             order = self._order(part, which, column, comfort)
-            pos = int(np.searchsorted(order.keys, need[column] - EPS))
+            pos = order.first_at_least(value - EPS)
             left = order.keys.size - pos
             if left == 0:
                 return NO_ROOM
@@ -339,7 +366,8 @@ class Index:
         s = self.state
         found = [side] if side is not None and side.size else []
         for hosts in chunks:
-            ok = s.feasible(i, hosts, comfort, same_partition=True)
+            ok = s.feasible(i, hosts, comfort, same_partition=True,
+                            receivable=True)
             if want is not None and ok.size:
                 ok = ok[want(ok)]
             if ok.size:
@@ -374,7 +402,8 @@ class Index:
         side = self._side(part)
         if side is None:
             return None
-        ok = self.state.feasible(i, side, same_partition=True)
+        ok = self.state.feasible(i, side, same_partition=True,
+                                 receivable=True)
         return ok if ok.size else None
 
     def _choose_pack(self, i, part, need):
@@ -382,18 +411,18 @@ class Index:
         side = self._side_feasible(i, part)
         side_fit = side_empty = None
         if side is not None:
-            guests = s.guests[side]
+            guests = s.guests.take(side)
             fit = np.logical_and.reduce(
-                s.room_comfort[side] >= s.inst_need[i], axis=1)
+                s.room_comfort.take(side, axis=0) >= s.inst_need[i], axis=1)
             side_fit = side[(guests > 0) & fit]
             side_empty = side[guests == 0]
             side = side[guests > 0]
 
         def active(hosts):
-            return s.guests[hosts] > 0
+            return s.guests.take(hosts) > 0
 
         def empty(hosts):
-            return s.guests[hosts] == 0
+            return s.guests.take(hosts) == 0
 
         # 1. hosts running guests, under the comfort level, best fit
         best = self._first(i, self._suffix(part, 'active', need, True), True,
@@ -443,11 +472,11 @@ class Index:
             # have the smallest deficits: a window of them, not all
             need = s.inst_size[i]
             best = None
-            for column in range(need.size):
-                if need[column] <= EPS:
+            for column, value in enumerate(need.tolist()):
+                if value <= EPS:
                     continue
                 order = self._order(part, 'active', column, False)
-                pos = int(np.searchsorted(order.keys, need[column] - EPS))
+                pos = order.first_at_least(value - EPS)
                 if best is None or order.keys.size - pos < best[0]:
                     best = (order.keys.size - pos, pos, order)
             if best is not None:
@@ -478,17 +507,18 @@ class Index:
         part = self._partition(int(s.inst_host[i]))
         side = self._side(part)
         if (side is not None
-                and s.feasible(i, side, same_partition=True).size):
+                and s.feasible(i, side, same_partition=True,
+                               receivable=True).size):
             return None
         need = s.inst_size[i]
         best = None
-        for column in range(need.size):
-            if need[column] <= EPS:
+        for column, value in enumerate(need.tolist()):
+            if value <= EPS:
                 continue
             left = []
             for which in ('active', 'empty'):
                 order = self._order(part, which, column, False)
-                pos = int(np.searchsorted(order.keys, need[column] - EPS))
+                pos = order.first_at_least(value - EPS)
                 left.append(order.hosts[pos:])
             count = left[0].size + left[1].size
             if count == 0:
@@ -513,6 +543,15 @@ class Index:
         self._refresh_max_room()
         return (self.state.inst_need[instances]
                 <= self._max_room).all(axis=1)
+
+    def refresh_bounds(self):
+        """Take the upper bound of the room again when it is due.
+
+        Only :meth:`might_fit` and :meth:`nothing_moves` read it; a caller
+        that skips them calls this where it would have, so that the
+        bound, and what the proofs prove, do not depend on that.
+        """
+        self._refresh_max_room()
 
     def _refresh_max_room(self):
         s = self.state

@@ -99,9 +99,11 @@ def _load_changes(before, after, resources):
     # plain floats: formatting numpy scalars one by one cost a tenth of a
     # large plan
     before, after = np.asarray(before).tolist(), np.asarray(after).tolist()
+    if not isinstance(resources, list):
+        resources = np.asarray(resources).tolist()
     return ', '.join(
         '%s %.2f -> %.2f' % (cluster.RESOURCES[r], before[r], after[r])
-        for r in np.asarray(resources).tolist())
+        for r in resources)
 
 
 class _Move(collections.namedtuple(
@@ -144,6 +146,14 @@ class HotspotResolver:
         # it is hot wherever it runs (limits do not change during a plan)
         self._max_limit = (state.limit.max(axis=0) if len(state.limit)
                            else np.zeros(state.limit.shape[1]))
+        # demands do not change during a plan either: which instances are
+        # too big is known once for all (a check per hot host otherwise)
+        self._big = np.logical_or.reduce(
+            state.inst_demand > self._max_limit + EPS, axis=1)
+        # reason text: fixed for the plan, and per destination host its
+        # tracked resources (capacities do not change during a plan)
+        self._policy = state.rules.describe()
+        self._tracked = {}
 
     # -- the whole cluster
 
@@ -196,17 +206,22 @@ class HotspotResolver:
         if big:
             return self._relieve_saturation(h, cands, big, budget,
                                             self._too_big_reason(big))
-        dem = state.inst_demand[cands][:, hot_r]
-        useful = (dem > EPS).any(axis=1)
+        dem = state.inst_demand.take(cands, axis=0)[:, hot_r]
+        useful = np.logical_or.reduce(dem > EPS, axis=1)
         cands, dem = cands[useful], dem[useful]
-        hot_names = '/'.join(cluster.RESOURCES[r] for r in hot_r)
+        # the hot resources' names (reason text) only for hosts left hot
         if cands.size == 0:
             return [], ('none of its movable instances uses %s: %s'
-                        % (hot_names, self._pinned_reason(h, members)))
-        proof = self._proof(cands)
-        if proof:
-            return [], ('cannot be relieved (proven before any search): '
-                        + proof)
+                        % (self._names_of(hot_r),
+                           self._pinned_reason(h, members)))
+        # The proof that no candidate can move (the cheap fast failure) is
+        # only worth its cost when the search fails: when it holds, every
+        # search below fails without moving anything (no candidate has
+        # room, nor has any instance a make-room move), so the state it
+        # is taken on afterwards is the one here. The upper bound of the
+        # room it uses is refreshed here, as before, so that the proofs
+        # stay the same.
+        state.index.refresh_bounds()
         before = state.load(h)
         margins = (True, False) if state.rules.margin > 0 else (True,)
         for margin in margins:
@@ -216,8 +231,13 @@ class HotspotResolver:
             done = self._relieve(cands, dem, need, budget)
             if done is not None:
                 return self._describe(h, hot_r, before, done, margin), None
+        proof = self._proof(cands)
+        if proof:
+            return [], ('cannot be relieved (proven before any search): '
+                        + proof)
         _, need = state.relief_need(h, margin=False)
-        why = self._why_not(h, cands, dem, need, budget, hot_names)
+        why = self._why_not(h, cands, dem, need, budget,
+                            self._names_of(hot_r))
         placeable = np.array([state.index.no_room(int(i)) is None
                               for i in cands], dtype=bool)
         if self._lower_bound(dem[placeable], need) is None:
@@ -256,13 +276,15 @@ class HotspotResolver:
         if dem.shape[0] == 0:
             return None
         k_lb = 1
-        for col in range(need.size):
-            if need[col] <= EPS:
+        for col, value in enumerate(need.tolist()):
+            if value <= EPS:
                 continue
-            top = np.cumsum(np.sort(dem[:, col])[::-1])
-            if top[-1] < need[col] - EPS:
+            top = dem[:, col].copy()
+            top.sort()
+            top = top[::-1].cumsum()
+            if top[-1] < value - EPS:
                 return None        # even moving everything would not do
-            k_lb = max(k_lb, int(np.searchsorted(top, need[col] - EPS)) + 1)
+            k_lb = max(k_lb, int(top.searchsorted(value - EPS)) + 1)
         return k_lb
 
     def _relieve_saturation(self, h, cands, pinned, budget, why):
@@ -284,8 +306,12 @@ class HotspotResolver:
         if sat_r.size == 0:
             return [], why
         if pinned:
-            cands = cands[~np.isin(cands, pinned)]
-        dem = state.inst_demand[cands][:, sat_r]
+            # a few instances: a comparison each beats np.isin's set-up
+            keep = np.ones(cands.size, dtype=bool)
+            for i in pinned:
+                keep &= cands != i
+            cands = cands[keep]
+        dem = state.inst_demand.take(cands, axis=0)[:, sat_r]
         useful = (dem > EPS).any(axis=1)
         cands, dem = cands[useful], dem[useful]
         if cands.size == 0:
@@ -399,6 +425,10 @@ class HotspotResolver:
                     '; no make-room move is possible either' if self.chains
                     else '', state.explain(smallest)))
 
+    @staticmethod
+    def _names_of(resources):
+        return '/'.join(cluster.RESOURCES[r] for r in resources)
+
     def _why_not(self, h, cands, dem, need, budget, hot_names):
         """Why ``h`` cannot be brought under its thresholds."""
         state = self.state
@@ -425,9 +455,7 @@ class HotspotResolver:
         Such an instance makes any host it runs on hot, so it cannot move
         (a plan never creates a hotspot) and its host cannot be cooled.
         """
-        over = (self.state.inst_demand[cands] > self._max_limit + EPS).any(
-            axis=1)
-        return [int(i) for i in cands[over]]
+        return cands[self._big[cands]].tolist()
 
     def _too_big_reason(self, big):
         return ('%s alone is above a threshold on any host: moving the '
@@ -445,19 +473,22 @@ class HotspotResolver:
         else:
             keep = np.arange(cands.size)
         combos = keep[_combinations(keep.size, k)]
-        covers = (dem[combos].sum(axis=1) >= need - EPS).all(axis=1)
+        covers = np.logical_and.reduce(
+            np.add.reduce(dem.take(combos, axis=0), axis=1) >= need - EPS,
+            axis=1)
         combos = combos[covers]
         if combos.size == 0:
             return None
         known_bad = self._no_chain if chains else self._no_direct
-        if known_bad:
+        if known_bad and not known_bad.isdisjoint(cands.tolist()):
             bad = np.fromiter((i in known_bad for i in cands.tolist()),
                               dtype=bool, count=cands.size)
-            if bad.any():
+            if np.logical_or.reduce(bad):
                 combos = combos[~bad[combos].any(axis=1)]
                 if combos.size == 0:
                     return None
-        costs = state.inst_cost[cands][combos].sum(axis=1)
+        costs = np.add.reduce(state.inst_cost.take(cands).take(combos),
+                              axis=1)
         if costs.size > PLACEMENT_TRIES:
             first = np.argpartition(costs, PLACEMENT_TRIES)[:PLACEMENT_TRIES]
             order = first[np.argsort(costs[first], kind='stable')]
@@ -473,11 +504,11 @@ class HotspotResolver:
         """Place every instance of ``members``; all or nothing."""
         state = self.state
         # the largest first: they are the hardest to place
-        size = (state.inst_demand[members] * state.inv_limit[
-            state.inst_host[members]]).max(axis=1)
+        size = np.maximum.reduce(
+            state.inst_demand.take(members, axis=0) * state.inv_limit.take(
+                state.inst_host.take(members), axis=0), axis=1)
         done = []
-        for i in members[np.argsort(-size, kind='stable')]:
-            i = int(i)
+        for i in members[(-size).argsort(kind='stable')].tolist():
             if i in self._no_direct:
                 dest = -1
             else:
@@ -552,9 +583,11 @@ class HotspotResolver:
         remaining = need.copy()
         left = list(range(cands.size))
         while (remaining > EPS).any() and len(done) < budget and left:
-            value = np.minimum(dem[left] / np.maximum(remaining, EPS),
+            value = np.minimum(dem.take(left, axis=0)
+                               / np.maximum(remaining, EPS),
                                1.0)[:, remaining > EPS].sum(axis=1)
-            value = value / np.maximum(state.inst_cost[cands[left]], 1.0)
+            value = value / np.maximum(
+                state.inst_cost.take(cands.take(left)), 1.0)
             placed = False
             for pos in np.argsort(-value, kind='stable'):
                 i = int(cands[left[pos]])
@@ -601,12 +634,16 @@ class HotspotResolver:
         elif state.rules.margin > 0:
             hot_text += ('; relieved to its threshold only (no room to '
                          'reach threshold - %.2f)' % state.rules.margin)
-        policy = state.rules.describe()
+        policy = self._policy
+        tracked = self._tracked
         moves = []
         for move in done:
-            target_text = _load_changes(
-                move.target_before, move.target_after,
-                np.flatnonzero(state.capacity[move.target] > 0))
+            shown = tracked.get(move.target)
+            if shown is None:
+                shown = tracked[move.target] = np.flatnonzero(
+                    state.capacity[move.target] > 0).tolist()
+            target_text = _load_changes(move.target_before,
+                                        move.target_after, shown)
             chosen = '; destination policy %s: %s' % (policy, move.tier) \
                 if move.tier else ''
             chosen += move.peak
