@@ -233,7 +233,7 @@ class HotspotResolver:
                 return self._describe(h, hot_r, before, done, margin), None
         proof = self._proof(cands)
         if proof:
-            return [], ('cannot be relieved (proven before any search): '
+            return [], ('cannot be relieved (proven by a cheap check): '
                         + proof)
         _, need = state.relief_need(h, margin=False)
         why = self._why_not(h, cands, dem, need, budget,

@@ -126,7 +126,7 @@ class TestHysteresis(base.BaseTestCase):
                  drs_balancer__max_chain_depth=0)
         self.assertEqual([], p.migrations)
         why = p.unresolved_reasons['a']
-        self.assertIn('proven before any search', why)
+        self.assertIn('proven by a cheap check', why)
         self.assertIn('1 lack CPU load room under threshold - 0.05', why)
 
     def test_no_room_reason_names_the_rule(self):
@@ -141,7 +141,7 @@ class TestHysteresis(base.BaseTestCase):
              c.vm('fill', 'c', vcpus=40, util=1.0)])
         why = plan(m, drs_balancer__max_chain_depth=0).unresolved_reasons[
             'a']
-        self.assertIn('proven before any search', why)
+        self.assertIn('proven by a cheap check', why)
         self.assertIn('of 2 host(s) in its zone, for s1', why)
         self.assertIn('1 lack CPU load room under threshold - 0.05', why)
         self.assertIn('1 lack vCPU allocation room', why)
@@ -160,7 +160,7 @@ class TestFastFailure(base.BaseTestCase):
         p = plan(m)
         self.assertEqual([], p.migrations)
         why = p.unresolved_reasons['a']
-        self.assertIn('proven before any search', why)
+        self.assertIn('proven by a cheap check', why)
         self.assertIn('vCPU allocation', why)
         self.assertIn('no make-room move is possible', why)
 
