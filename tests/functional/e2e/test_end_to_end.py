@@ -513,6 +513,11 @@ class EndToEndTest(base.BaseTestCase):
                                  '%.2f CPU before the busy guests)'
                                  % (e, self.host_states(), COOL,
                                     self.cool_before)) from None
+        # the destination is judged; from now on the source is, and the
+        # control plane pinned to its core would be its load: free again
+        # (a real host runs its services on CPUs of their own)
+        pin.release()
+        self.mark('control plane free again')
         # and through its API and the CLI
         rows = [r for r in self.openstack('drs', 'migration', 'list')
                 if r.get('Instance') in ids]
@@ -549,10 +554,13 @@ class EndToEndTest(base.BaseTestCase):
         self.assertEqual([HOT], self.guests[other].running_on())
 
         # relieved: nova-drs no longer sees compute-a hot, and moves
-        # nothing else (the busy guests now fit where they are)
+        # nothing else (the busy guests now fit where they are). Within
+        # 2 minutes: other work of this machine may run on compute-a's
+        # core for a while (it did for over a minute in a run of session 8,
+        # a benchmark beside the test)
         polling.wait_for(
             lambda: not self.db.list_host_states([HOT])[0].hot,
-            60, 'nova-drs to find %s no longer hot' % HOT, step=1.0)
+            120, 'nova-drs to find %s no longer hot' % HOT, step=1.0)
         self.assertEqual([], self.openstack('drs', 'host', 'show',
                                             HOT)['Hot'])
         self.mark('nova-drs: %s no longer hot' % HOT)
