@@ -10,6 +10,8 @@
   disks). Each host's guests run on a CPU of their own (Nova's
   ``cpu_shared_set``), and each host's agent measures that CPU
   (``[drs_agent] cpu_set``): one machine, two hosts whose loads differ.
+  The lab's own processes run on compute-a's CPU while the hotspot
+  scenario waits for its migration (``lab.ControlPlanePin``).
 * nova-drs: ``nova-drs-agent`` on each host (libvirt, RabbitMQ),
   ``nova-drs-balancer`` (mode full) and ``nova-drs-api``, all started as
   commands from configuration files, on the database that the lab's
