@@ -5,6 +5,7 @@
 compute-b: Nova's libvirt driver on libvirtd instances of their own, in the
 Nova lab) and returns what it wrote in ``hosts.json``; :func:`stop_hosts`
 takes them out again. :class:`MemoryHog` holds memory of this machine.
+:class:`ControlPlanePin` keeps the lab's own processes off one host's CPU.
 :class:`Guest` reads a server's console and sends the lab guest its
 commands (tools/lab/guest-init) on its second serial port, wherever Nova
 runs it.
@@ -24,6 +25,7 @@ from tests.functional.agent import lab as agent_lab
 
 REPO = agent_lab.REPO
 SCRIPT = os.path.join(REPO, 'tools', 'lab', 'nova-e2e.sh')
+LIBVIRTD_SCRIPT = os.path.join(REPO, 'tools', 'lab', 'libvirtd.sh')
 LAB_RUN = os.environ.get('NOVA_DRS_LAB_RUN', '/tmp/nova-drs-lab')
 HOSTS_JSON = os.path.join(LAB_RUN, 'nova', 'e2e', 'hosts.json')
 #: the test guest's image in the lab's Glance stub
@@ -116,6 +118,114 @@ class MemoryHog:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(30)
+
+
+def _children():
+    """``{pid: [child pid, ...]}`` of every process of this machine."""
+    children = {}
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            with open('/proc/%s/stat' % name) as f:
+                stat = f.read()
+        except OSError:
+            continue
+        # the command may hold spaces and parentheses: the fields follow
+        # its last ')'
+        ppid = int(stat[stat.rindex(')') + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(name))
+    return children
+
+
+def _comm(pid):
+    try:
+        with open('/proc/%d/comm' % pid) as f:
+            return f.read().strip()
+    except OSError:
+        return ''
+
+
+class ControlPlanePin:
+    """The lab's own processes on some CPUs only, until released.
+
+    The end-to-end hosts are one 2-core machine: each host's guests run on
+    a core of their own (Nova's ``cpu_shared_set``), which is what that
+    host's agent measures (``[drs_agent] cpu_set``), but the control plane
+    (Nova's services, libvirtd, the nova-drs services, this test) is
+    free to run on either. With one host's core saturated by its busy
+    guests, the kernel runs nearly all of it on the other core, whose
+    host then measures it as its own load. A real host runs its services
+    on CPUs of their own, outside ``cpu_shared_set``; here there are none
+    left, so they go where they disturb the scenario least.
+
+    Pins every thread of the processes in the trees of ``roots`` (pids),
+    except the guests (QEMU, which Nova pins to their host's core), to
+    ``cpus``; new threads and children inherit it. :meth:`release` puts
+    them all back on ``restore`` (this process's CPUs when pinned).
+    Processes of other users of the machine are left alone: what they run
+    on the destination's core is load it really has.
+    """
+
+    def __init__(self, cpus, roots):
+        self.cpus = set(cpus)
+        self.roots = [pid for pid in roots if pid]
+        self.restore = os.sched_getaffinity(0)
+        #: pids pinned, for the record
+        self.pinned = self._apply(self.cpus)
+
+    def _tree(self):
+        children = _children()
+        seen, todo = set(), list(self.roots)
+        while todo:
+            pid = todo.pop()
+            if pid in seen or _comm(pid).startswith('qemu'):
+                continue
+            seen.add(pid)
+            todo.extend(children.get(pid, ()))
+        return seen
+
+    def _apply(self, cpus):
+        done = []
+        for pid in sorted(self._tree()):
+            try:
+                tids = os.listdir('/proc/%d/task' % pid)
+            except OSError:
+                continue  # exited meanwhile
+            for tid in tids:
+                try:
+                    os.sched_setaffinity(int(tid), cpus)
+                except OSError:
+                    pass  # exited meanwhile
+            done.append(pid)
+        return done
+
+    def release(self):
+        self._apply(self.restore)
+
+
+def control_plane_roots(hosts):
+    """The roots of the lab's own process trees, for :class:`ControlPlanePin`.
+
+    This process (the nova-drs services it started, the ``openstack``
+    commands), the Nova lab's services (their pid files, the end-to-end
+    hosts' nova-compute included) and the hosts' libvirtd instances (their
+    QEMU children are left out by :class:`ControlPlanePin`).
+    """
+    roots = [os.getpid()]
+    pids = os.path.join(LAB_RUN, 'nova', 'pids')
+    for name in sorted(os.listdir(pids)) if os.path.isdir(pids) else ():
+        try:
+            with open(os.path.join(pids, name)) as f:
+                roots.append(int(f.read().split()[0]))
+        except (OSError, ValueError, IndexError):
+            continue
+    for name in hosts:
+        proc = subprocess.run([LIBVIRTD_SCRIPT, 'pid', name],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode == 0 and proc.stdout.strip().isdigit():
+            roots.append(int(proc.stdout.strip()))
+    return roots
 
 
 class Guest:
