@@ -520,22 +520,16 @@ class PlacementState:
         size = self.inst_size[i]
         # in place on each row's view: ``a[h] -= x`` would also write the
         # row back onto itself (a __setitem__ per update)
-        row = self.demand[src]
-        row -= d
-        row = self.demand[dest]
-        row += d
-        row = self.alloc[src]
-        row -= a
-        row = self.alloc[dest]
-        row += a
-        row = self.room[src]
-        row += size
-        row = self.room[dest]
-        row -= size
-        row = self.room_comfort[src]
-        row += size
-        row = self.room_comfort[dest]
-        row -= size
+        for table, leaving in ((self.demand, d), (self.alloc, a)):
+            row = table[src]
+            row -= leaving
+            row = table[dest]
+            row += leaving
+        for table in (self.room, self.room_comfort):
+            row = table[src]
+            row += size
+            row = table[dest]
+            row -= size
         weight = self.fit_weight
         self.fit_base[src] += weight[src] @ size
         self.fit_base[dest] -= weight[dest] @ size
