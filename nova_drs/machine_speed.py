@@ -53,6 +53,11 @@ def reference_ms():
     return (time.process_time() - start) * 1000.0
 
 
+def reference_times(count):
+    """``count`` timings of :func:`reference_ms` in a row, in ms."""
+    return [reference_ms() for _ in range(count)]
+
+
 def speed_factor(reference_times):
     """How much slower than :data:`REFERENCE_BASE_MS` the machine ran.
 
@@ -60,6 +65,20 @@ def speed_factor(reference_times):
     count), never below 1.0: a faster machine is not credited.
     """
     return max(1.0, statistics.median(reference_times) / REFERENCE_BASE_MS)
+
+
+def judged_text(judged, measured, factor, digits=1):
+    """A time as judged, and as measured when the factor changed it.
+
+    ``'40.0 s'``, or ``'40.0 s (80.0 s measured / machine-speed factor
+    2.00)'``: every benchmark that divides by the factor prints both.
+    """
+    seconds = '%%.%df s' % digits
+    text = seconds % judged
+    if factor > 1.0:
+        text += (' (' + seconds + ' measured / machine-speed factor %.2f)'
+                 ) % (measured, factor)
+    return text
 
 
 #: reference runs per :meth:`Sampler.sample` (the fastest counts)
@@ -96,7 +115,7 @@ class Sampler:
         quiet: no credit; a machine that much slower still shows).
         """
         started = time.perf_counter()
-        self.samples.append(min(reference_ms() for _ in range(BURST)))
+        self.samples.append(min(reference_times(BURST)))
         self.spent_s += time.perf_counter() - started
 
     def __call__(self, n=1):

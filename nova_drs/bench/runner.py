@@ -460,12 +460,9 @@ def _scale_targets(n, ours, s):
 
 def _plan_time(ours):
     """The judged planning time, and what was measured when it differs."""
-    text = '%.3f s' % ours['plan_s']
-    factor = ours.get('speed_factor', 1.0)
-    if factor > 1.0:
-        text += ' (%.3f s measured / machine-speed factor %.2f)' % (
-            ours['plan_s_measured'], factor)
-    return text
+    return machine_speed.judged_text(
+        ours['plan_s'], ours.get('plan_s_measured', ours['plan_s']),
+        ours.get('speed_factor', 1.0), digits=3)
 
 
 def growth_ratio(sizes, strategy):

@@ -15,11 +15,11 @@ import json
 import os
 import sys
 
-#: Environment that keeps numerical libraries on one thread.
 #: Reference workload timings before each planning run (and after the
 #: last): the machine's speed on the planning core.
 REFERENCES_PER_RUN = 5
 
+#: Environment that keeps numerical libraries on one thread.
 SINGLE_THREAD_ENV = {name: '1' for name in (
     'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'MKL_NUM_THREADS',
     'BLIS_NUM_THREADS', 'NUMEXPR_NUM_THREADS', 'VECLIB_MAXIMUM_THREADS')}
@@ -95,13 +95,11 @@ def run(job):
     # (a shared CI machine's speed varies run to run)
     times, plan, references = [], None, []
     for _ in range(job['runs']):
-        references.extend(machine_speed.reference_ms()
-                          for _ in range(REFERENCES_PER_RUN))
+        references.extend(machine_speed.reference_times(REFERENCES_PER_RUN))
         t = time.process_time()
         plan = strategy.plan(model)
         times.append(time.process_time() - t)
-    references.extend(machine_speed.reference_ms()
-                      for _ in range(REFERENCES_PER_RUN))
+    references.extend(machine_speed.reference_times(REFERENCES_PER_RUN))
     rss_peak = peak_rss_kib()
 
     baseline = greedy.GreedyBaseline(

@@ -847,7 +847,7 @@ def _scale_to_machine_speed(args):
         args.speed_factor = 1.0
         return
     args.speed_factor = machine_speed.speed_factor(
-        [machine_speed.reference_ms() for _ in range(SPEED_SAMPLES)])
+        machine_speed.reference_times(SPEED_SAMPLES))
     if args.speed_factor > 1.0:
         args.interval = round(args.interval * args.speed_factor, 1)
         args.window = round(args.window * args.speed_factor, 1)

@@ -64,11 +64,9 @@ def _judged(elapsed, sampler):
     factor measured during the run (:mod:`nova_drs.machine_speed`).
     """
     factor = sampler.factor()
-    judged = (elapsed - sampler.spent_s) / factor
-    if factor <= 1.0:
-        return judged, '%.1f s' % judged
-    return judged, '%.1f s (%.1f s measured / machine-speed factor %.2f)' % (
-        judged, elapsed - sampler.spent_s, factor)
+    measured = elapsed - sampler.spent_s
+    judged = measured / factor
+    return judged, machine_speed.judged_text(judged, measured, factor)
 
 
 def run(day_dir, conf, hosts=HOSTS, target_s=TARGET_S, out=None):
