@@ -144,6 +144,25 @@ BALANCER_OPTS = [
              'Related options:\n\n'
              '* ``[drs_balancer] destination_headroom``'),
     cfg.IntOpt(
+        'relief_trend_horizon', default=300, min=0, max=1800,
+        help='Seconds ahead a rising hot host is relieved for. A hot '
+             'host whose guests\' load rose over the last five minutes '
+             '(a least-squares slope through their load now and the '
+             'four newest slices of ``destination_peak_window``) is '
+             'relieved to its threshold minus ``relief_margin`` minus '
+             'what that slope adds over this many seconds, at most 10% '
+             'of its capacity more; a flat or falling host as before. '
+             'The balancer sees a host cross its threshold within '
+             'seconds, often on a ramp that goes on: relieved to just '
+             'threshold minus ``relief_margin`` it is hot again minutes '
+             'later. Where that is not reached the host is relieved to '
+             'threshold minus ``relief_margin``, else to its threshold. '
+             'Needs ``destination_peak_window`` (its slices); 0 turns '
+             'it off (the rule of earlier releases).\n\n'
+             'Related options:\n\n'
+             '* ``[drs_balancer] relief_margin``\n'
+             '* ``[drs_balancer] destination_peak_window``'),
+    cfg.IntOpt(
         'destination_peak_window', default=900, min=0, max=6 * 3600,
         help='Seconds of recent history a destination is judged on. A '
              'host\'s load after a move is taken as its guests\' worst '

@@ -126,6 +126,12 @@ class Instances:
     #: Destinations are judged on it (see :meth:`ClusterModel.
     #: host_recent_excess`)
     recent_slices: np.ndarray = None
+    #: the row of ``recent_slices`` holding the newest slice (the one
+    #: being filled now); the rows before it, cyclically, are one slice
+    #: older each. None: their time order is not known, and the hot
+    #: hosts' relief takes no trend from them (see
+    #: :mod:`nova_drs.balancer.planning.trend`)
+    recent_newest: int = None
 
     def __len__(self):
         return len(self.names)

@@ -432,7 +432,12 @@ class _Run:
             last_migrated_s=np.maximum(now - self.migrated_at, 0.0),
             recent_slices=recent_slices(self.view.recent, now,
                                         self.view.keep_s, w.vcpus,
-                                        w.memory_mb))
+                                        w.memory_mb),
+            # the time order of those rows (the hot hosts' trend), as
+            # the live host view gives it
+            recent_newest=(peaks_mod.newest_row(
+                now, self.view.keep_s / peaks_mod.BUCKETS)
+                if self.view.keep_s > 0 else None))
         if layout is None:
             return cluster.ClusterModel(self.sim.hosts, instances)
         return cluster.ClusterModel(self.sim.hosts, instances, layout.groups,

@@ -25,6 +25,13 @@ reached cannot silently regress:
 * with ``pack``, relieved hosts hot again within five minutes
   at most 5 %, destinations at most 2 % (enforced).
 
+The runs above have agents at the trace's 300-s step, where the planner
+sees a host only when a new sample lands. Production agents report every
+10-60 s and see a host cross its threshold on a ramp that goes on, so
+the re-trigger target is also judged with agents every
+:data:`AGENT_INTERVAL_S` (``pack`` only, each day at the smallest size:
+relieved hosts hot again at most 5 %, enforced).
+
 An aim that no placement can reach on a day and size is printed
 ``INFEASIBLE`` with the lower bound that proves it (:func:`lower_bound`).
 
@@ -49,6 +56,9 @@ MAX_DEST_RETRIGGER = 0.02
 #: the guards of the aims not met yet (issue 15 is open while they are)
 GUARD_FEWER_HOSTS = 0.15
 GUARD_LESS_ENERGY = 0.15
+#: the production-like agent interval the re-trigger target is also
+#: judged at (seconds)
+AGENT_INTERVAL_S = 60.0
 
 PASS, FAIL, MISSED = 'PASS', 'FAIL', 'MISSED'
 #: an aim that no placement can reach on that day and size (not a miss)
@@ -148,6 +158,31 @@ def check(day, hosts, metrics, bound=None):
     return out
 
 
+def agent_interval_run(trace, day, n, conf):
+    """``pack`` with agents every :data:`AGENT_INTERVAL_S`: (metrics, row).
+
+    ``row``: the re-trigger target, as :func:`check`'s rows.
+    """
+    from nova_drs.simulator import engine
+    from nova_drs.simulator import scenario
+    from nova_drs.simulator import traces
+
+    name = RUNS[1]
+    scen = scenario.build(
+        trace, scenario.host_spec(traces.PLANETLAB, n), conf,
+        engine.Options(balloon=False, mode=engine.FULL,
+                       agent_interval_s=AGENT_INTERVAL_S),
+        seed=0, extra_info={'day': day})
+    results, _hist = scenario.run(scen, (name,))
+    m = results['strategies'][name]
+    return m, ('pack, agents every %d s: relieved hosts hot again <= 5%%'
+               % AGENT_INTERVAL_S,
+               '%.1f%% of %d' % (100 * m['retrigger_share'],
+                                 m['relieved_hosts']),
+               PASS if m['retrigger_share'] <= MAX_RETRIGGER + 1e-12
+               else FAIL)
+
+
 def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
     """Run every day and size; return (passed, rows)."""
     from nova_drs.bench import cli as bench_cli
@@ -179,19 +214,16 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
             bound = lower_bound(hist['none'], sim.workload, sim.hosts, conf,
                                 sim.workload.interval_s)
             for name in RUNS:
-                m = metrics[name]
-                table.append([
-                    day, str(n), name,
-                    '%.3f' % (100 * m['cpu_overload_time_fraction']),
-                    '%.2f' % (100 * m['swap_host_time_fraction']),
-                    '%.2f' % (100 * m['hotspot_host_time_fraction']),
-                    str(m['migrations']), '%.1f' % m['mean_active_hosts'],
-                    '%.1f' % m['energy_kwh'],
-                    '%.1f' % (100 * m['retrigger_share']),
-                    '%.1f' % (100 * m['destination_retrigger_share'])])
+                table.append(_table_row(day, n, name, metrics[name]))
             for target, figures, result in check(day, n, metrics, bound):
                 rows.append((day, n, target, figures, result))
                 passed = passed and result != FAIL
+            if n == min(hosts):
+                m, row = agent_interval_run(trace, day, n, conf)
+                table.append(_table_row(day, n, '%s@%ds' % (
+                    RUNS[1], AGENT_INTERVAL_S), m))
+                rows.append((day, n) + row)
+                passed = passed and row[2] != FAIL
     widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
     for r in table:
         out.write('  '.join(c.ljust(widths[k]) if k in (0, 2)
@@ -206,9 +238,10 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
             result, day, n, target, figures))
     missed = sum(1 for r in rows if r[4] == MISSED)
     infeasible = sum(1 for r in rows if r[4] == INFEASIBLE)
-    out.write('\npacking benchmark: %d day(s) x %d size(s) x %d runs, '
-              '%.1f s; %s%s%s\n' % (
-                  len(days), len(hosts), len(RUNS),
+    out.write('\npacking benchmark: %d day(s) x %d size(s) x %d runs '
+              '(+ %d with agents every %d s), %.1f s; %s%s%s\n' % (
+                  len(days), len(hosts), len(RUNS), len(days),
+                  AGENT_INTERVAL_S,
                   time.perf_counter() - started,
                   'guards met' if passed else 'GUARD FAILED',
                   '; %d aim(s) MISSED' % missed if missed else
@@ -216,6 +249,17 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
                   '; %d aim(s) INFEASIBLE' % infeasible if infeasible
                   else ''))
     return passed, rows
+
+
+def _table_row(day, n, name, m):
+    return [day, str(n), name,
+            '%.3f' % (100 * m['cpu_overload_time_fraction']),
+            '%.2f' % (100 * m['swap_host_time_fraction']),
+            '%.2f' % (100 * m['hotspot_host_time_fraction']),
+            str(m['migrations']), '%.1f' % m['mean_active_hosts'],
+            '%.1f' % m['energy_kwh'],
+            '%.1f' % (100 * m['retrigger_share']),
+            '%.1f' % (100 * m['destination_retrigger_share'])]
 
 
 def cmd_pack_bench(args, load_conf):

@@ -58,6 +58,8 @@ import numpy as np
 
 from nova_drs.balancer.planning import cost
 from nova_drs.balancer.planning import destinations as dest_mod
+from nova_drs.balancer.planning import trend
+from nova_drs.balancer.view import peaks
 from nova_drs.model import cluster
 
 # Loads are compared with a small tolerance so that float rounding never
@@ -166,6 +168,18 @@ class PlacementState:
                                self.room_comfort, 0.0)
         self.fit_base = (finite_room * self.fit_weight).sum(axis=1)
 
+        #: (hosts, 4) how much further than its ceiling each hot host
+        #: is relieved for its rising trend (0 on the others, and when
+        #: the option is off or the model has no ordered slices), see
+        #: :mod:`nova_drs.balancer.planning.trend`
+        self.trend_extra = np.zeros_like(self.demand)
+        hot = np.flatnonzero(self._over())
+        if (opts.relief_trend_horizon > 0 and self.window_s > 0
+                and hot.size):
+            self.trend_extra[hot] = trend.rising_extra(
+                model, hot, self.window_s / peaks.BUCKETS,
+                opts.relief_trend_horizon, cap[hot])
+
         self.inst_demand = model.instance_demand()
         self.inst_alloc = model.instance_allocation()
         #: (instances, 6): demand and allocation, as ``room``'s columns
@@ -247,14 +261,17 @@ class PlacementState:
         """Demand above the limit on ``host``, per resource (>= 0)."""
         return np.maximum(self.demand[host] - self.limit[host], 0.0)
 
-    def relief_need(self, host, margin=True):
+    def relief_need(self, host, margin=True, trend=False):
         """(hot resources, demand to move off ``host`` on each).
 
         With ``margin`` the host is relieved to its ceiling (threshold
-        less ``relief_margin``: hysteresis), else just to its thresholds.
+        less ``relief_margin``: hysteresis), else just to its thresholds;
+        with ``trend`` also by its rising trend (:attr:`trend_extra`).
         """
         hot_r = (self.excess(host) > EPS).nonzero()[0]
         target = self.ceiling[host] if margin else self.limit[host]
+        if trend:
+            target = target - self.trend_extra[host]
         return hot_r, np.maximum(self.demand[host, hot_r] - target[hot_r],
                                  0.0)
 

@@ -223,14 +223,21 @@ class HotspotResolver:
         # stay the same.
         state.index.refresh_bounds()
         before = state.load(h)
-        margins = (True, False) if state.rules.margin > 0 else (True,)
-        for margin in margins:
-            if not margin:
-                # ``need`` above is to the ceiling (margin on)
-                _, need = state.relief_need(h, margin=False)
+        # the targets, furthest first: the ceiling lowered by a rising
+        # trend (the host is still climbing: relieved to just its
+        # ceiling it is hot again within minutes), the ceiling, the
+        # threshold; each only when it differs from the next
+        levels = [(True, False)]
+        if (state.trend_extra[h, hot_r] > EPS).any():
+            levels.insert(0, (True, True))
+        if state.rules.margin > 0:
+            levels.append((False, False))
+        for margin, trend in levels:
+            _, need = state.relief_need(h, margin=margin, trend=trend)
             done = self._relieve(cands, dem, need, budget)
             if done is not None:
-                return self._describe(h, hot_r, before, done, margin), None
+                return self._describe(h, hot_r, before, done, margin,
+                                      trend=trend), None
         proof = self._proof(cands)
         if proof:
             return [], ('cannot be relieved (proven by a cheap check): '
@@ -611,11 +618,13 @@ class HotspotResolver:
 
     # -- reasons
 
-    def _describe(self, h, hot_r, before, done, margin, partial=None):
+    def _describe(self, h, hot_r, before, done, margin, partial=None,
+                  trend=False):
         """Migrations of ``done`` with their reasons.
 
         :param partial: what a partial relief achieved (None: relieved to
             the ceiling with ``margin``, else to the threshold)
+        :param trend: relieved further for its rising trend
         """
         state = self.state
         names = self.state.model.hosts.names
@@ -629,6 +638,16 @@ class HotspotResolver:
             for r in hot_r.tolist())
         if partial:
             hot_text += '; ' + partial
+        elif trend:
+            extra = state.trend_extra[h] * state.inv_capacity[h]
+            hot_text += ('; relieved to threshold - %.2f - its rising '
+                         'trend over %d s (%s)' % (
+                             state.rules.margin,
+                             state.conf.drs_balancer.relief_trend_horizon,
+                             ', '.join('%s %.2f' % (cluster.RESOURCES[r],
+                                                    extra[r])
+                                       for r in hot_r.tolist()
+                                       if extra[r] > 0.005) or 'under 0.01'))
         elif margin and state.rules.margin > 0:
             hot_text += '; relieved to threshold - %.2f' % state.rules.margin
         elif state.rules.margin > 0:

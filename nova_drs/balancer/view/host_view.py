@@ -862,7 +862,8 @@ class HostView(listener.MetricsHandler):
           window and overall, NaN where the view has none;
         * ``instances.recent_slices``: each instance's time-weighted
           mean load per slice of the short window destinations are
-          judged on (:attr:`recent`), when it is kept.
+          judged on (:attr:`recent`), when it is kept, and
+          ``instances.recent_newest``, the row of its newest slice.
 
         :returns: an :class:`ApplyReport`.
         """
@@ -952,6 +953,9 @@ class HostView(listener.MetricsHandler):
         _apply_peaks(model, peaks)
         if recent is not None:
             model.instances.recent_slices = _slices(model, recent)
+            # their time order: the hot hosts' trend reads it
+            model.instances.recent_newest = peaks_mod.newest_row(
+                now, self.recent.slice_s)
 
         stale_names = [n for n, s in zip(hosts.names, stale) if s]
         return ApplyReport(

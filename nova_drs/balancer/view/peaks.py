@@ -83,6 +83,16 @@ def covered(start, end, slice_s):
     return out or [(last, 0.0)]
 
 
+def newest_row(now, slice_s):
+    """The row of :func:`read_slices`' output holding the slice of ``now``.
+
+    Rows are slice numbers modulo :data:`BUCKETS`; the rows before this
+    one, cyclically, are one slice older each (the hotspot relief's trend
+    reads them in that order: ``instances.recent_newest``).
+    """
+    return int(math.floor(now / slice_s)) % BUCKETS
+
+
 #: rows allocated at first; the arrays double when full
 INITIAL_ROWS = 64
 
