@@ -17,7 +17,8 @@ pass, the same in every strategy:
   their worst recent time slice (``model.instances.recent_slices``, each
   guest's mean load per slice, summed slice by slice: a burst shorter
   than a slice counts by its share of it), what moves in at its load
-  now; the hot host's relief is judged on its load now;
+  now; the hot host's relief is judged on its load now, lowered further
+  when those slices show it climbing (:mod:`.trend`);
 * the destination is enabled, not in maintenance, not hot, and was not hot
   when planning began, unless the plan cooled it and its agent does not
   flag it (offline models): such a host receives only under its comfort
@@ -175,6 +176,7 @@ class PlacementState:
         self.trend_extra = np.zeros_like(self.demand)
         hot = np.flatnonzero(self._over())
         if (opts.relief_trend_horizon > 0 and self.window_s > 0
+                and model.instances.recent_newest is not None
                 and hot.size):
             self.trend_extra[hot] = trend.rising_extra(
                 model, hot, self.window_s / peaks.BUCKETS,

@@ -20,7 +20,11 @@ Destinations satisfy every constraint of
 chooses (:mod:`nova_drs.balancer.planning.destinations`: ``pack``, best fit
 under the comfort level, by default; ``spread``, the least loaded). A hot host
 is relieved to each threshold minus ``relief_margin`` (hysteresis), else
-to its threshold.
+to its threshold. A host its guests' recent slices show still climbing
+is first relieved further, by what the climb adds over
+``relief_trend_horizon`` seconds (bounded; see
+:mod:`nova_drs.balancer.planning.trend`): relieved to just its ceiling on
+a ramp that goes on, it would be hot again within minutes.
 
 *Chains*
 

@@ -983,6 +983,13 @@ class TestRecentSlices(ViewTestCase):
         np.testing.assert_array_equal(np.isnan(recent[0]),
                                       np.isnan(recent[1]))
         self.assertTrue(np.isnan(recent[2]).all())
+        # the newest row holds U1's dip (with the 0.9 before it in its
+        # slice), the row before it the 0.9 held all slice long
+        newest = inst.recent_newest
+        self.assertLess(recent[0, newest, 0], 0.9 - 1e-3)
+        self.assertGreater(recent[0, newest, 0], 0.3)
+        self.assertAlmostEqual(0.9, recent[0, (newest - 1) % peaks.BUCKETS,
+                                           0], places=6)
         # the 24 h tracker keeps its own window and maxima
         self.assertEqual(24 * 3600.0, self.view.peaks.window_s)
         self.assertEqual(peaks.MAX, self.view.peaks.per_slice)

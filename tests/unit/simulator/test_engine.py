@@ -400,6 +400,15 @@ class TestRecentSlices(base.BaseTestCase):
         values = last[1, ~np.isnan(last[1, :, 0]), 0]
         self.assertEqual({0.5, 1.0}, set(values.tolist()))
         self.assertEqual(4, int((values == 1.0).sum()))
+        # read from the newest row back (the order the hot hosts' trend
+        # reads; the newest may be empty, a plan at a slice's start):
+        # the last step (2 cores) first, the oldest (1 core) last
+        newest = models[-1].instances.recent_newest
+        back = [last[1, (newest - j) % peaks.BUCKETS, 0]
+                for j in range(peaks.BUCKETS)]
+        back = [v for v in back if not np.isnan(v)]
+        self.assertEqual(1.0, back[0])
+        self.assertEqual(0.5, back[-1])
         # off: none
         conf.set_override('destination_peak_window', 0, 'drs_balancer')
         models.clear()
@@ -409,3 +418,4 @@ class TestRecentSlices(base.BaseTestCase):
                 mock.patch.object(run.scheduler, 'apply'):
             run.run()
         self.assertIsNone(models[-1].instances.recent_slices)
+        self.assertIsNone(models[-1].instances.recent_newest)
