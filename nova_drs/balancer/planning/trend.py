@@ -29,6 +29,11 @@ import numpy as np
 
 from nova_drs.model import cluster
 
+#: an extra under this share of a host's capacity is none: float32
+#: slices of a steady load give slopes of rounding noise, and a relief
+#: searched again for a target that close to the ceiling would be the
+#: same moves
+MIN_SHARE = 0.005
 #: slices the trend is fitted on (with the load now): 4 x 75 s with the
 #: default window, five minutes, what the re-trigger horizon looks at;
 #: fewer would follow one slice's noise, more the ramp before the last
@@ -110,11 +115,14 @@ def host_slopes(model, hosts, slice_s):
 def rising_extra(model, hosts, slice_s, horizon_s, capacity):
     """Per host of ``hosts``: the extra relief its rising trend asks.
 
-    ``slope x horizon_s`` per resource where the slope is positive, 0
-    elsewhere, at most :data:`MAX_SHARE` of ``capacity`` (its rows:
-    ``hosts``' capacities, in the same units).
+    ``slope x horizon_s`` per resource where that is at least
+    :data:`MIN_SHARE` of ``capacity`` (its rows: ``hosts``' capacities,
+    in the same units), 0 elsewhere (flat, falling), at most
+    :data:`MAX_SHARE` of it.
     """
     if horizon_s <= 0:
         return np.zeros((len(hosts), len(cluster.RESOURCES)))
-    extra = np.maximum(host_slopes(model, hosts, slice_s) * horizon_s, 0.0)
-    return np.minimum(extra, MAX_SHARE * np.asarray(capacity, dtype=float))
+    capacity = np.asarray(capacity, dtype=float)
+    extra = host_slopes(model, hosts, slice_s) * horizon_s
+    extra = np.where(extra >= MIN_SHARE * capacity, extra, 0.0)
+    return np.minimum(extra, MAX_SHARE * capacity)

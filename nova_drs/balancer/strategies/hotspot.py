@@ -651,7 +651,7 @@ class HotspotResolver:
                              ', '.join('%s %.2f' % (cluster.RESOURCES[r],
                                                     extra[r])
                                        for r in hot_r.tolist()
-                                       if extra[r] > 0.005) or 'under 0.01'))
+                                       if extra[r] > 0.005) or '< 0.01'))
         elif margin and state.rules.margin > 0:
             hot_text += '; relieved to threshold - %.2f' % state.rules.margin
         elif state.rules.margin > 0:

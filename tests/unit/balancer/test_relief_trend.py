@@ -2,10 +2,11 @@
 """A rising hot host is relieved further (``relief_trend_horizon``).
 
 Hosts have 10 cores (tests.unit.clusters). Host a runs nine guests of
-one busy vCPU each: 9 cores, hot (CPU threshold 0.85: 8.5 cores); its
-ceiling (threshold less relief_margin 0.05) is 8.0 cores, so a flat a
-needs one core moved. The guests' recent slices (75 s each with the
-default 900-s destination_peak_window) say whether a climbed there.
+two vCPUs at 50 %, one core each: 9 cores, hot (CPU threshold 0.85:
+8.5 cores); its ceiling (threshold less relief_margin 0.05) is 8.0
+cores, so a flat a needs one core moved. The guests' recent slices
+(75 s each with the default 900-s destination_peak_window) say whether
+a climbed there.
 """
 
 import numpy as np
@@ -23,6 +24,12 @@ from tests.unit import clusters as c
 GUESTS = ['g%d' % k for k in range(9)]
 
 
+def _guests():
+    # memory in use differs, so that the cheapest guests are known
+    return [c.vm(g, 'a', vcpus=2, util=50.0, mem=100 + 10 * k)
+            for k, g in enumerate(GUESTS)]
+
+
 def _model(newest_first=None, newest=0):
     """Host a hot at 9 cores, b and c empty.
 
@@ -30,9 +37,7 @@ def _model(newest_first=None, newest=0):
         first (None: no slices); written to the rows before ``newest``,
         cyclically, as the balancer's tracker holds them
     """
-    m = c.model([c.host('a'), c.host('b'), c.host('c')],
-                [busy(g, 'a', 1, mem=100 + 10 * k)
-                 for k, g in enumerate(GUESTS)])
+    m = c.model([c.host('a'), c.host('b'), c.host('c')], _guests())
     if newest_first is None:
         return m
     inst = m.instances
@@ -56,16 +61,16 @@ def _plan(model, **overrides):
 
 
 def _cores_left(p, model):
-    left = set(GUESTS) - {m.instance for m in p.migrations}
-    return float(sum(model.instances.vcpus[model.instance_index[g]]
-                     for g in left))
+    # one core each
+    return float(len(set(GUESTS) - {m.instance for m in p.migrations}))
 
 
-# a climb of 0.05 of a vCPU per slice over the last five minutes, per
-# guest: nine guests, 0.45 cores per 75 s, 1.8 cores in 300 s
-RISING = (0.95, 0.90, 0.85, 0.80)
-FLAT = (1.0, 1.0, 1.0, 1.0)
-FALLING = (1.05, 1.10, 1.15, 1.20)
+# shares of the two vCPUs, newest slice first (now: 0.5). Rising: 0.025
+# of them (0.05 cores) per slice, per guest: nine guests, 0.45 cores per
+# 75 s, about 1.8 cores in 300 s
+RISING = (0.475, 0.45, 0.425, 0.40)
+FLAT = (0.5, 0.5, 0.5, 0.5)
+FALLING = (0.525, 0.55, 0.575, 0.60)
 
 
 class TestReliefTrend(base.BaseTestCase):
@@ -134,10 +139,8 @@ class TestReliefTrend(base.BaseTestCase):
         # (7.5 cores of pinned load each, comfort aside): the trend's
         # target cannot be reached, the ceiling can
         m = c.model([c.host('a'), c.host('b'), c.host('c')],
-                    [busy(g, 'a', 1, mem=100 + 10 * k)
-                     for k, g in enumerate(GUESTS)]
-                    + [busy('pb', 'b', 7, opt_out=True),
-                       busy('pc', 'c', 8, opt_out=True)])
+                    _guests() + [busy('pb', 'b', 7, opt_out=True),
+                                 busy('pc', 'c', 8, opt_out=True)])
         inst = m.instances
         out = np.full((len(inst), peaks.BUCKETS, 4), np.nan,
                       dtype=np.float32)
@@ -155,12 +158,13 @@ class TestHostSlopes(base.BaseTestCase):
     def test_slope_of_a_linear_climb(self):
         m = _model(RISING)
         slope = trend.host_slopes(m, [0], 75.0)
-        # each guest's points lie on a line but the load now (1.0 at
-        # 0 s): the line through the slices reaches 0.975 there; the
-        # fit's slope is between 0.05 / 75 and the steeper chord
+        # each guest's points lie on a line but the load now (1 core at
+        # 0 s; the line through the slices reaches 0.975 there): the
+        # fit's slope is between 0.05 cores / 75 s and the chord from
+        # the oldest slice to now
         per_guest = slope[0, cluster.CPU] / 9
         self.assertGreater(per_guest, 0.05 / 75)
-        self.assertLess(per_guest, 0.2 / 262.5 * 1.2)
+        self.assertLess(per_guest, 0.2 / 262.5)
         self.assertEqual(0.0, slope[0, cluster.DISK])
 
     def test_hosts_without_guests_have_no_slope(self):
