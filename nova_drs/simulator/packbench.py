@@ -176,12 +176,17 @@ def agent_interval_run(trace, day, n, conf):
         seed=0, extra_info={'day': day})
     results, _hist = scenario.run(scen, (name,))
     m = results['strategies'][name]
-    return m, ('pack, agents every %d s: relieved hosts hot again <= 5%%'
-               % AGENT_INTERVAL_S,
-               '%.1f%% of %d' % (100 * m['retrigger_share'],
-                                 m['relieved_hosts']),
-               PASS if m['retrigger_share'] <= MAX_RETRIGGER + 1e-12
-               else FAIL)
+    return m, check_agent_interval(m)
+
+
+def check_agent_interval(pack):
+    """The re-trigger target of ``pack`` with agents every 60 s: a row."""
+    return ('pack, agents every %d s: relieved hosts hot again <= 5%%'
+            % AGENT_INTERVAL_S,
+            '%.1f%% of %d' % (100 * pack['retrigger_share'],
+                              pack['relieved_hosts']),
+            PASS if pack['retrigger_share'] <= MAX_RETRIGGER + 1e-12
+            else FAIL)
 
 
 def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):

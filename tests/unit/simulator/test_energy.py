@@ -102,6 +102,15 @@ class TestPackBenchTargets(base.BaseTestCase):
     def test_all_met(self):
         self.assertEqual({}, self.not_passed())
 
+    def test_retrigger_with_agents_every_60s_is_enforced(self):
+        for share, result in ((0.05, packbench.PASS),
+                              (0.051, packbench.FAIL)):
+            pack = _metrics(retrigger_share=share)['hotspot:pack']
+            target, figures, got = packbench.check_agent_interval(pack)
+            self.assertEqual(result, got)
+            self.assertIn('60 s', target)
+            self.assertEqual('%.1f%% of 10' % (100 * share), figures)
+
     def test_aims_missed_above_their_guards(self):
         self.assertEqual(
             {'pack >= 30% fewer active hosts than spread': 'MISSED'},
