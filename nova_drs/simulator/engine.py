@@ -509,10 +509,10 @@ class _Run:
         self.view.publish(now, inst_sum / dt, dt)
         if self.driver is not None:
             migrating = np.zeros(self.n, dtype=bool)
-            incoming = np.zeros(self.n_hosts)
+            incoming = [[] for _ in range(self.n_hosts)]
             for m in self.scheduler.running:
                 migrating[m.instance] = True
-                incoming[m.target] += self.guests.backed[m.instance]
+                incoming[m.target].append(m.instance)
             self.balloon_changes += self.driver.step(
                 self._members(), self.guests, migrating, incoming,
                 now_s=now)
