@@ -45,12 +45,18 @@ hotspot strategy does not refill them unless a hotspot needs one). Its
 rows: the energy aim against ``spread`` (printed, never failing the
 run) and the enforced targets (cuts against ``none``, re-triggers),
 which fail the run as ``pack``'s do: consolidation must create no
-hotspot.
+hotspot. Measured: the pass empties at most one host a day here, so the
+energy aim of 20110309 on 150 hosts stays MISSED. Not for lack of
+passes: memory binds (the balloon off, page cache growing all day), and
+the active hosts' peak memory is above the comfort level the pass fills
+destinations to (``memory_threshold`` less ``destination_headroom``) at
+every pass, so no guest has anywhere to go (doc/source/simulator.rst,
+Packing benchmark).
 
 Run it as ``nova-drs simulate --pack-bench [--trace-dir DIR]
 [--pack-days D,D] [--pack-hosts N,N]``. A day of 200 hosts takes about
 10 s per run on one core; CI runs the default (two days, 150 and 200
-hosts).
+hosts: 16 runs, four of them ``pack+consolidation``).
 """
 
 import sys
@@ -185,8 +191,10 @@ def check_consolidation(metrics, bound=None):
     for target, figures, result in check(None, None, as_pack, bound):
         if 'fewer active hosts' in target:
             continue
-        if 'less energy' in target and result == FAIL:
-            result = MISSED
+        if 'less energy' in target:
+            # an aim only: no guard below it
+            target = target.split(' (guard')[0]
+            result = MISSED if result == FAIL else result
         out.append((target.replace('pack', CONSOLIDATED, 1), figures,
                     result))
     m = metrics[CONSOLIDATED]

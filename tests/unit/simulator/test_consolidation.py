@@ -6,6 +6,7 @@ from oslotest import base
 
 from nova_drs.balancer.view import peaks as peaks_mod
 from nova_drs.simulator import consolidation
+from nova_drs.simulator import packbench
 from nova_drs.simulator import precopy
 from nova_drs.simulator import report
 from tests.unit import clusters
@@ -165,3 +166,39 @@ class TestPeakRing(base.BaseTestCase):
             want[:, 1] = np.minimum(want[:, 1], memory[i])
             np.testing.assert_allclose(inst.peak_slices[i], want,
                                        rtol=1e-5)
+
+
+class TestPackBenchRows(base.BaseTestCase):
+
+    def _rows(self, **kw):
+        none = {'hotspot_host_time_fraction': 0.5,
+                'cpu_overload_time_fraction': 0.05,
+                'mean_active_hosts': 100.0, 'energy_kwh': 500.0,
+                'retrigger_share': 0.0, 'destination_retrigger_share': 0.0,
+                'relieved_hosts': 10}
+        good = dict(none, hotspot_host_time_fraction=0.05,
+                    cpu_overload_time_fraction=0.005,
+                    mean_active_hosts=60.0, energy_kwh=350.0)
+        metrics = {'none': none, 'hotspot:pack': good,
+                   'hotspot:spread': dict(none),
+                   packbench.CONSOLIDATED: dict(good, **kw)}
+        return {t.split(' (guard')[0]: r for t, _f, r
+                in packbench.check_consolidation(metrics)}
+
+    def test_judges_the_consolidated_run(self):
+        rows = self._rows()
+        self.assertEqual({packbench.PASS}, set(rows.values()))
+        self.assertTrue(all(t.startswith(packbench.CONSOLIDATED)
+                            for t in rows))
+        # a hotspot consolidation creates fails the run
+        rows = self._rows(destination_retrigger_share=0.1)
+        self.assertEqual(packbench.FAIL, rows[
+            'pack+consolidation: destinations hot again <= 2%'])
+        rows = self._rows(hotspot_host_time_fraction=0.2)
+        self.assertEqual(packbench.FAIL, rows[
+            'pack+consolidation cuts hotspot time >= 80% vs none'])
+
+    def test_energy_is_an_aim_never_a_failure(self):
+        rows = self._rows(energy_kwh=499.0)
+        self.assertEqual(packbench.MISSED, rows[
+            'pack+consolidation >= 20% less energy than spread'])
