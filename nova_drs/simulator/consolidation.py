@@ -190,6 +190,14 @@ class Pass:
         """Do the peaks not cover a whole window yet at ``now``?"""
         return now + 1e-6 < self.window_s
 
+    def ran(self):
+        """A pass ran (past the wait for the window)."""
+        self.stats['consolidation_passes'] += 1
+
+    def may_disable(self):
+        """Could :meth:`handle_freed` disable a host? (Spares its input.)"""
+        return self.disable and bool(self._source)
+
     def skipped(self, kind):
         counts = self.stats['consolidation_skipped']
         counts[kind] = counts.get(kind, 0) + 1
@@ -228,7 +236,7 @@ class Pass:
         :param host: every instance's host index now
         :param in_flight_targets: host indices migrations are going to
         """
-        if not self.disable or not self._source:
+        if not self.may_disable():
             return
         busy = np.bincount(host, minlength=n_hosts) > 0
         busy[list(in_flight_targets)] = True

@@ -68,6 +68,10 @@ on it, all in simulated time:
   ``[drs_balancer] destination_peak_window`` seconds, as the live
   balancer's host view keeps them (:func:`recent_slices`), so
   destinations are judged on their guests' recent peak as in production.
+* **The consolidation pass** (``Options.consolidation_interval_s``,
+  default ``[drs_balancer] consolidation_interval``; off by default) runs
+  as the service's runs it, beside the strategy (never with ``none``):
+  :mod:`.consolidation`.
 * **Migrations** of applied plans start at the decision at the earliest
   (the next tick) by the executor's rules (plan order, make-room chains,
   ``[drs_actuator] max_concurrent_migrations`` and
@@ -538,7 +542,7 @@ class _Run:
 
     def _handle_freed(self):
         """The service's handle_freed_hosts after each of its cycles."""
-        if self.consol is not None:
+        if self.consol is not None and self.consol.may_disable():
             self.consol.handle_freed(
                 self.host, self.n_hosts,
                 {a.target for a in self.scheduler.in_flight()})
@@ -552,7 +556,7 @@ class _Run:
             # peaks cover a whole window of its watch
             self.consol.skipped(consolidation.WAITING)
             return
-        self.consol.stats['consolidation_passes'] += 1
+        self.consol.ran()
         # what the service's model carries and a planning cycle's here
         # need not: the agents' hot flags (what "a hotspot open" reads),
         # the peaks of the window
