@@ -255,7 +255,8 @@ class Pass:
         """The detector's hot hosts at ``now``: hotspots created?
 
         A destination of a consolidation move that turns hot within the
-        peak window after the move: consolidation packed it by the
+        peak window after the plan was applied (its moves start then or
+        later, as the executor admits them): consolidation packed it by the
         window's peaks, so a load that was seen should not make it hot.
         A destination counts once per plan that filled it.
         """

@@ -202,3 +202,40 @@ class TestPackBenchRows(base.BaseTestCase):
         rows = self._rows(energy_kwh=499.0)
         self.assertEqual(packbench.MISSED, rows[
             'pack+consolidation >= 20% less energy than spread'])
+
+
+class TestCommandLine(base.BaseTestCase):
+
+    def _options(self, *args):
+        from nova_drs.cmd import drs
+        from nova_drs.simulator import cli
+
+        parsed = drs.build_parser().parse_args(['simulate'] + list(args))
+        return cli.options_from_args(parsed)
+
+    def test_options_reach_the_engine(self):
+        opts = self._options('--consolidation-interval', '3600',
+                             '--consolidation-peak-window', '14400',
+                             '--disable-freed-hosts', 'on')
+        self.assertEqual((3600.0, 14400.0, True),
+                         consolidation.settings(_conf(), opts))
+
+    def test_unset_options_read_the_configuration(self):
+        conf = _conf(drs_balancer__consolidation_interval=900,
+                     drs_balancer__consolidation_peak_window=7200)
+        self.assertEqual((900.0, 7200.0, False),
+                         consolidation.settings(conf, self._options()))
+        # 0 on the command line turns a configured pass off
+        self.assertEqual(0.0, consolidation.settings(
+            conf, self._options('--consolidation-interval', '0'))[0])
+
+    def test_summary_line_shows_the_settings(self):
+        line = report._consolidation_text(
+            {'interval_s': 3600.0, 'peak_window_s': 14400.0,
+             'disable_freed_hosts': True})
+        self.assertIn('every 3600 s', line)
+        self.assertIn('14400 s', line)
+        self.assertIn('disabled', line)
+        self.assertIn('off', report._consolidation_text(
+            {'interval_s': 0.0, 'peak_window_s': 86400.0,
+             'disable_freed_hosts': False}))
