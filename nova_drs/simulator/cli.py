@@ -175,6 +175,30 @@ def add_parser(sub, add_config_args, load_conf):
                    help='Seconds of simulated time between two periodic '
                         'planning cycles; a new hotspot starts one at once '
                         '(default: [drs_balancer] planning_interval).')
+    p.add_argument('--consolidation-interval',
+                   type=_number(float, '--consolidation-interval',
+                                maximum=7 * 24 * 3600),
+                   metavar='SECONDS',
+                   help='Seconds of simulated time between two '
+                        'consolidation passes, as the service runs them '
+                        '(the consolidate strategy through the service\'s '
+                        'Planner, never while a host is hot, applied in '
+                        'full mode only, the first once the peaks cover '
+                        'the peak window); 0: none (default: '
+                        '[drs_balancer] consolidation_interval).')
+    p.add_argument('--consolidation-peak-window',
+                   type=_number(float, '--consolidation-peak-window', 300,
+                                maximum=7 * 24 * 3600),
+                   metavar='SECONDS',
+                   help='Seconds of history the consolidation pass packs '
+                        'guests by their peaks over; no pass before the '
+                        'simulation has run this long (default: '
+                        '[drs_balancer] consolidation_peak_window, a day).')
+    p.add_argument('--disable-freed-hosts', choices=ON_OFF, default=None,
+                   help='Disable the hosts a consolidation plan emptied '
+                        '(never a destination until a hotspot needs one '
+                        'again) (default: [drs_balancer] '
+                        'disable_freed_hosts).')
     p.add_argument('--seed', type=_number(int, '--seed'), default=0,
                    help='Seed of flavors, memory model and boot order '
                         '(default 0).')
@@ -326,6 +350,13 @@ def options_from_args(args):
         migration_cpu_overhead=args.migration_cpu_overhead,
         balance_every=args.balance_every,
         planning_interval_s=getattr(args, 'planning_interval', None),
+        consolidation_interval_s=getattr(args, 'consolidation_interval',
+                                         None),
+        consolidation_peak_window_s=getattr(
+            args, 'consolidation_peak_window', None),
+        disable_freed_hosts=(None if getattr(args, 'disable_freed_hosts',
+                                             None) is None
+                             else args.disable_freed_hosts == 'on'),
         migration=precopy.Config(
             host_link_mb_s=args.host_link_mb_s,
             cluster_link_mb_s=args.cluster_link_mb_s,

@@ -68,6 +68,10 @@ on it, all in simulated time:
   ``[drs_balancer] destination_peak_window`` seconds, as the live
   balancer's host view keeps them (:func:`recent_slices`), so
   destinations are judged on their guests' recent peak as in production.
+* **The consolidation pass** (``Options.consolidation_interval_s``,
+  default ``[drs_balancer] consolidation_interval``; off by default) runs
+  as the service's runs it, beside the strategy (never with ``none``):
+  :mod:`.consolidation`.
 * **Migrations** of applied plans start at the decision at the earliest
   (the next tick) by the executor's rules (plan order, make-room chains,
   ``[drs_actuator] max_concurrent_migrations`` and
@@ -96,6 +100,7 @@ from nova_drs.db import models
 from nova_drs import detector as detector_mod
 from nova_drs.model import cluster
 from nova_drs.simulator import ballooning
+from nova_drs.simulator import consolidation
 from nova_drs.simulator import guests as guests_mod
 from nova_drs.simulator import memory
 from nova_drs.simulator import metrics
@@ -158,6 +163,15 @@ class Options:
     #: seconds between two periodic planning cycles (None: [drs_balancer]
     #: planning_interval)
     planning_interval_s: float = None
+    #: seconds between two consolidation passes, 0 none (None:
+    #: [drs_balancer] consolidation_interval; :mod:`.consolidation`)
+    consolidation_interval_s: float = None
+    #: the consolidation peak window, seconds (None: [drs_balancer]
+    #: consolidation_peak_window)
+    consolidation_peak_window_s: float = None
+    #: disable the hosts consolidation emptied (None: [drs_balancer]
+    #: disable_freed_hosts)
+    disable_freed_hosts: bool = None
     #: linear interpolation between the ends of the trace's sample
     #: intervals (False: each sample held for its own interval)
     interpolate: bool = True
@@ -395,6 +409,14 @@ class _Run:
         # what changed since the last plan (see _changed)
         self.last_plan_s = None
         self.plan_cycle = -1
+        #: the detector's hot flags, (hosts, 4), as of the latest cycle
+        self.hot_flags = np.zeros((self.n_hosts, 4), dtype=bool)
+        interval, window, disable = consolidation.settings(conf, opts)
+        # the consolidation pass runs beside the balancer's strategy
+        # (none balances nothing: no pass either)
+        self.consol = None if self.planner is None or interval <= 0 else \
+            consolidation.Pass(interval, window, disable, self.n,
+                               sim.hosts.names, w.steps * T)
 
     # -- helpers
 
@@ -405,11 +427,13 @@ class _Run:
         return [order[bounds[h]:bounds[h + 1]].tolist()
                 for h in range(self.n_hosts)]
 
-    def _model(self, now):
+    def _model(self, now, hot=None):
         """The cluster as the agents published it.
 
         What is in flight is pinned and counted on its target by the
-        planner (``working_model``), as in the service.
+        planner (``working_model``), as in the service. ``hot``: the
+        hosts' hot flags to carry (None: none, the strategies judge hosts
+        by their load).
         """
         w = self.sim.workload
         host = self.host.copy()
@@ -421,6 +445,13 @@ class _Run:
             opt_out |= layout.instances.opt_out
         s = self.view.smoothed
         vcpus = w.vcpus.astype(float)
+        hosts = self.sim.hosts
+        if self.consol is not None and self.consol.disabled.any():
+            # hosts nova-drs disabled after consolidation emptied them
+            hosts = dataclasses.replace(
+                hosts, disabled=hosts.disabled | self.consol.disabled)
+        if hot is not None:
+            hosts = dataclasses.replace(hosts, hot=hot)
         instances = cluster.Instances(
             names=w.names, host=host, vcpus=w.vcpus,
             memory_mb=w.memory_mb,
@@ -434,8 +465,8 @@ class _Run:
                                         self.view.keep_s, w.vcpus,
                                         w.memory_mb))
         if layout is None:
-            return cluster.ClusterModel(self.sim.hosts, instances)
-        return cluster.ClusterModel(self.sim.hosts, instances, layout.groups,
+            return cluster.ClusterModel(hosts, instances)
+        return cluster.ClusterModel(hosts, instances, layout.groups,
                                     layout.zones, layout.aggregate_sets)
 
     def _changed(self, now):
@@ -456,7 +487,7 @@ class _Run:
         return {name: dict(zip(cluster.RESOURCES, row))
                 for name, row in zip(hosts, rows.tolist())}
 
-    def _cycle_input(self, now, loads):
+    def _cycle_input(self, now, loads, hot=None):
         """What the service's planner is given at ``now``."""
         names = self.sim.workload.names
         hosts = self.sim.hosts.names
@@ -464,9 +495,13 @@ class _Run:
                      for a in self.scheduler.in_flight()]
         bad = {(names[i], hosts[h]): until for (i, h), until
                in self.scheduler.bad_pairs(now).items()}
+        disabled = ({} if self.consol is None
+                    else self.consol.disabled_reasons())
         return planner_mod.CycleInput(
-            model=self._model(now), owned=self.owned, in_flight=in_flight,
-            bad_pairs=bad, loads=loads, mode=self.mode)
+            model=self._model(now, hot), owned=self.owned,
+            in_flight=in_flight,
+            bad_pairs=bad, loads=loads, mode=self.mode,
+            disabled_reasons=disabled)
 
     def _plan(self, now, origin):
         loads = self._loads()
@@ -487,6 +522,9 @@ class _Run:
         if result.plan is not None:
             self.decision_s += result.plan.decision_s
         self.unresolved += len(result.unresolved)
+        if self.consol is not None:
+            # the service enables the host before the moves start
+            self.consol.enable(result.enable_hosts)
         for decision in decisions:
             moves = decision.plan.migrations
             if not decision.apply:
@@ -494,9 +532,47 @@ class _Run:
                 self.recommended += len(moves)
                 continue
             self.plans_applied += 1
-            self.scheduler.apply(
-                [(self.inst_index[m.instance], self.host_index[m.source],
-                  self.host_index[m.target]) for m in moves])
+            self._apply(moves)
+        self._handle_freed()
+
+    def _apply(self, moves):
+        self.scheduler.apply(
+            [(self.inst_index[m.instance], self.host_index[m.source],
+              self.host_index[m.target]) for m in moves])
+
+    def _handle_freed(self):
+        """The service's handle_freed_hosts after each of its cycles."""
+        if self.consol is not None and self.consol.may_disable():
+            self.consol.handle_freed(
+                self.host, self.n_hosts,
+                {a.target for a in self.scheduler.in_flight()})
+
+    def _consolidate(self, now):
+        """The consolidation pass at ``now``, when one is due."""
+        if not self.consol.due(now) or self.view.smoothed is None:
+            return
+        if self.consol.waiting(now):
+            # the service's consolidation_cycle: no plan before the
+            # peaks cover a whole window of its watch
+            self.consol.skipped(consolidation.WAITING)
+            return
+        self.consol.ran()
+        # what the service's model carries and a planning cycle's here
+        # need not: the agents' hot flags (what "a hotspot open" reads),
+        # the peaks of the window
+        cycle = self._cycle_input(now, self._loads(),
+                                  hot=self.hot_flags.copy())
+        self.consol.peaks.apply(cycle.model.instances, now)
+        result, decisions = self.planner.decide_consolidation(cycle)
+        if result.plan is not None:
+            self.decision_s += result.plan.decision_s
+        if result.skipped:
+            self.consol.skipped(consolidation.skip_kind(result.skipped))
+        for decision in decisions:
+            self.consol.planned(decision.plan, decision.apply, now)
+            if decision.apply:
+                self._apply(decision.plan.migrations)
+        self._handle_freed()
 
     def _agent_cycle(self, now, dt, host_sum, inst_sum, hot_before):
         """The agents' cycle at ``now`` on the ``dt`` seconds before it."""
@@ -517,6 +593,10 @@ class _Run:
                 self._members(), self.guests, migrating, incoming,
                 now_s=now)
         hot_host = hot.any(axis=1)
+        self.hot_flags = hot
+        if self.consol is not None:
+            self.consol.peaks.record(now, self.view.smoothed)
+            self.consol.hot(hot_host, now)
         return hot_host, bool((hot_host & ~hot_before).any())
 
     def _planning(self, now, new_hotspot, hot_any):
@@ -526,6 +606,9 @@ class _Run:
         if periodic:
             self.plan_cycle = cycle
             self.planning_cycles += 1
+            # the service handles freed hosts after every cycle, planned
+            # or not (the skipped ones here would plan the same)
+            self._handle_freed()
         if self.planner is None or self.view.smoothed is None:
             # nothing published yet: nothing to plan on
             return
@@ -589,6 +672,8 @@ class _Run:
                 while next_agent <= t1 + _EPS:
                     next_agent += self.agent_s
             self._planning(t1, new_hotspot, bool(hot_host.any()))
+            if self.consol is not None:
+                self._consolidate(t1)
             if self.progress is not None and (k + 1) % per_row == 0:
                 self.progress(1)
         result = self.acc.result()
@@ -605,6 +690,8 @@ class _Run:
             'balloon_changes': self.balloon_changes,
             'agent_cycles': self.agent_cycles,
         })
+        if self.consol is not None:
+            result.update(self.consol.metrics())
         return RunResult(self.name, result, self.acc.history)
 
 

@@ -505,7 +505,25 @@ class Planner:
         ``skipped`` says why it planned nothing: a hotspot open, a host
         in maintenance, or nothing to free.
         """
+        result, decisions = self.decide_consolidation(cycle)
+        mode = self.mode_of(cycle)
+        for d in decisions:
+            self._store(d.plan, d.origin, d.apply, result, mode,
+                        supersede=d.supersede)
+        return result
+
+    def decide_consolidation(self, cycle):
+        """One consolidation pass, without storing its plan.
+
+        What :meth:`consolidate` decides, as :meth:`decide` is to
+        :meth:`run`: the simulator drives the consolidation pass through
+        this (it reads no database: the maintenance check reads only the
+        cycle's disabled reasons).
+
+        :returns: ``(CycleResult, [Decision])``, at most one decision
+        """
         result = CycleResult()
+        decisions = []
         mode = self.mode_of(cycle)
         work = working_model(cycle.model, cycle.owned, cycle.in_flight,
                              list(cycle.bad_pairs), paused=cycle.paused_hosts)
@@ -520,7 +538,7 @@ class Planner:
         if result.skipped:
             LOG.info('consolidation pass: nothing planned (%s)',
                      result.skipped)
-            return result
+            return result, decisions
         plan = plan_mod.Plan(strategy.name)
         started = time.perf_counter()
         kept = strategy.consolidate(work, plan).kept
@@ -531,10 +549,10 @@ class Planner:
             LOG.info('consolidation pass: no host can be emptied%s',
                      ''.join('; %s: %s' % (work.hosts.names[h], why)
                              for h, why in sorted(kept.items())[:5]))
-            return result
+            return result, decisions
         LOG.info('consolidation pass (%s mode): %d migration(s) free %s',
                  mode, len(plan.migrations), ', '.join(plan.freed))
         # never mandatory: applied only in full mode
-        self._store(plan, models.ORIGIN_PERIODIC, mode == FULL, result,
-                    mode)
-        return result
+        decisions.append(Decision(plan, models.ORIGIN_PERIODIC,
+                                  apply=mode == FULL))
+        return result, decisions
