@@ -199,6 +199,17 @@ def add_parser(sub, add_config_args, load_conf):
                         '(never a destination until a hotspot needs one '
                         'again) (default: [drs_balancer] '
                         'disable_freed_hosts).')
+    p.add_argument('--maintenance', action='append', default=[],
+                   metavar='HOST@START[-END]',
+                   help='A maintenance window: from START to END (seconds '
+                        'from the start of the trace, or HH:MM; no END: '
+                        'to the end) the host\'s nova-compute service is '
+                        'disabled with a reason starting with '
+                        '[drs_balancer] maintenance_reason_prefix, and the '
+                        'balancer evacuates it as the service does (in '
+                        'full and partial mode). Repeat for several. The '
+                        'summary says when each host was empty and what '
+                        'stayed.')
     p.add_argument('--seed', type=_number(int, '--seed'), default=0,
                    help='Seed of flavors, memory model and boot order '
                         '(default 0).')
@@ -357,6 +368,7 @@ def options_from_args(args):
         disable_freed_hosts=(None if getattr(args, 'disable_freed_hosts',
                                              None) is None
                              else args.disable_freed_hosts == 'on'),
+        maintenance=_maintenance(getattr(args, 'maintenance', None) or []),
         migration=precopy.Config(
             host_link_mb_s=args.host_link_mb_s,
             cluster_link_mb_s=args.cluster_link_mb_s,
@@ -367,6 +379,15 @@ def options_from_args(args):
             live_migration_downtime_steps=args.live_migration_downtime_steps,
             live_migration_downtime_delay=args.live_migration_downtime_delay,
             failure_rate=args.migration_failure_rate, seed=args.seed))
+
+
+def _maintenance(specs):
+    from nova_drs.simulator import maintenance
+
+    try:
+        return maintenance.parse(specs)
+    except maintenance.SpecError as e:
+        raise common.CommandError('--maintenance: %s' % e)
 
 
 def spec_from_args(args):
@@ -426,6 +447,17 @@ def _build(args, conf, names, model, spec):
         interval_s=args.interval, extra_info=extra)
 
 
+def _check_maintenance(simulation):
+    """The maintenance windows name hosts of the simulated cluster."""
+    from nova_drs.simulator import maintenance
+
+    try:
+        maintenance.Maintenance(simulation.options.maintenance,
+                                simulation.hosts.names, '')
+    except maintenance.SpecError as e:
+        raise common.CommandError(str(e))
+
+
 def cmd_simulate(args, load_conf):
     if args.snapshot and (args.bench or getattr(args, 'pack_bench', False)):
         # the benchmarks build their own clusters
@@ -458,6 +490,7 @@ def cmd_simulate(args, load_conf):
         scen = _build(args, conf, names, model, spec)
     except traces.TraceError as e:
         raise common.CommandError(str(e))
+    _check_maintenance(scen.simulation)
     progress = progress_mod.Progress(scen.simulation.workload.steps
                                      * len(names))
     try:

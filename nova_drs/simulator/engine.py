@@ -102,6 +102,7 @@ from nova_drs.model import cluster
 from nova_drs.simulator import ballooning
 from nova_drs.simulator import consolidation
 from nova_drs.simulator import guests as guests_mod
+from nova_drs.simulator import maintenance as maintenance_mod
 from nova_drs.simulator import memory
 from nova_drs.simulator import metrics
 from nova_drs.simulator import migrations
@@ -172,6 +173,9 @@ class Options:
     #: disable the hosts consolidation emptied (None: [drs_balancer]
     #: disable_freed_hosts)
     disable_freed_hosts: bool = None
+    #: maintenance windows (:class:`.maintenance.Window`), hosts the
+    #: balancer evacuates as an operator's disabled service asks
+    maintenance: list = dataclasses.field(default_factory=list)
     #: linear interpolation between the ends of the trace's sample
     #: intervals (False: each sample held for its own interval)
     interpolate: bool = True
@@ -417,6 +421,15 @@ class _Run:
         self.consol = None if self.planner is None or interval <= 0 else \
             consolidation.Pass(interval, window, disable, self.n,
                                sim.hosts.names, w.steps * T)
+        # fresh windows per run: each records what its run did
+        self.maint = None if not opts.maintenance or self.planner is None \
+            else \
+            maintenance_mod.Maintenance(
+                [dataclasses.replace(m, left={}) for m in opts.maintenance],
+                sim.hosts.names,
+                conf.drs_balancer.maintenance_reason_prefix)
+        #: migrations left to Nova's scheduler that found no host
+        self.no_valid_host = 0
 
     # -- helpers
 
@@ -450,6 +463,10 @@ class _Run:
             # hosts nova-drs disabled after consolidation emptied them
             hosts = dataclasses.replace(
                 hosts, disabled=hosts.disabled | self.consol.disabled)
+        if self.maint is not None and self.maint.hosts(now):
+            hosts = dataclasses.replace(
+                hosts, disabled=hosts.disabled
+                | self.maint.disabled(now, self.n_hosts))
         if hot is not None:
             hosts = dataclasses.replace(hosts, hot=hot)
         instances = cluster.Instances(
@@ -497,28 +514,46 @@ class _Run:
                in self.scheduler.bad_pairs(now).items()}
         disabled = ({} if self.consol is None
                     else self.consol.disabled_reasons())
+        evacuating = None
+        if self.maint is not None:
+            disabled.update(self.maint.reasons(now))
+            evacuating = frozenset(hosts[h] for h in self._evacuating())
         return planner_mod.CycleInput(
             model=self._model(now, hot), owned=self.owned,
             in_flight=in_flight,
             bad_pairs=bad, loads=loads, mode=self.mode,
-            disabled_reasons=disabled)
+            disabled_reasons=disabled, evacuating=evacuating)
+
+    def _evacuating(self):
+        """Hosts in maintenance with a migration off them under way."""
+        if self.maint is None:
+            return set()
+        # NOTE: the service reads its evacuation plans; here a plan's
+        # pending or running moves off a host in maintenance are its
+        # evacuation (nothing else moves off it: it is a source only of
+        # its evacuation, and a destination of nothing)
+        return {int(self.host[a.instance_uuid])
+                for a in self.scheduler.in_flight()}
 
     def _plan(self, now, origin):
         loads = self._loads()
         self.last_plan_s = now
         if (self.mode == planner_mod.PARTIAL
-                and not planner_mod.severe_hosts(loads, self.conf)):
+                and not planner_mod.severe_hosts(loads, self.conf)
+                and not self._evacuation_due(now)):
             # NOTE: with no host above a severe threshold the planner's
-            # applied part is empty (split_mandatory; the simulation has
-            # no maintenance host), whatever the strategy plans: the
-            # cycle is not planned. Exact for what moves, and it spares
-            # the strategy's cost: balance, never applied, plans ~100
-            # moves a cycle on 200 hosts (1 s each)
+            # applied part is empty (split_mandatory) but for the
+            # evacuations of hosts in maintenance, whatever the strategy
+            # plans: the cycle is not planned. Exact for what moves, and
+            # it spares the strategy's cost: balance, never applied,
+            # plans ~100 moves a cycle on 200 hosts (1 s each)
             self.unplanned += 1
             return
         result, decisions = self.planner.decide(
             self._cycle_input(now, loads), origin)
         self.runs += 1
+        if self.maint is not None:
+            self.maint.left_behind(result.left_behind)
         if result.plan is not None:
             self.decision_s += result.plan.decision_s
         self.unresolved += len(result.unresolved)
@@ -532,13 +567,42 @@ class _Run:
                 self.recommended += len(moves)
                 continue
             self.plans_applied += 1
-            self._apply(moves)
+            self._apply(moves, now)
         self._handle_freed()
 
-    def _apply(self, moves):
-        self.scheduler.apply(
-            [(self.inst_index[m.instance], self.host_index[m.source],
-              self.host_index[m.target]) for m in moves])
+    def _evacuation_due(self, now):
+        """Whether a host in maintenance needs its evacuation planned.
+
+        It holds guests and no evacuation of it is under way.
+        """
+        return self.maint is not None and self.maint.pending(
+            now, self.host, self._evacuating())
+
+    def _apply(self, moves, now=None):
+        applied = []
+        for m in moves:
+            i, src = self.inst_index[m.instance], self.host_index[m.source]
+            if m.target is None:
+                # an evacuation's move without a target: Nova's
+                # scheduler picks the host
+                dest = self._nova_choice(i, src, now)
+                if dest is None:
+                    self.no_valid_host += 1
+                    continue
+            else:
+                dest = self.host_index[m.target]
+            applied.append((i, src, dest))
+        self.scheduler.apply(applied)
+
+    def _nova_choice(self, i, src, now):
+        incoming = [[] for _ in range(self.n_hosts)]
+        for a in self.scheduler.in_flight():
+            incoming[a.target].append(a.instance_uuid)
+        # disabled there: by the snapshot, for maintenance, by
+        # consolidation; Nova's scheduler skips them all
+        model = self._model(now)
+        return maintenance_mod.nova_choice(model, i, src, incoming,
+                                           model.hosts.disabled)
 
     def _handle_freed(self):
         """The service's handle_freed_hosts after each of its cycles."""
@@ -571,7 +635,7 @@ class _Run:
         for decision in decisions:
             self.consol.planned(decision.plan, decision.apply, now)
             if decision.apply:
-                self._apply(decision.plan.migrations)
+                self._apply(decision.plan.migrations, now)
         self._handle_freed()
 
     def _agent_cycle(self, now, dt, host_sum, inst_sum, hot_before):
@@ -616,7 +680,14 @@ class _Run:
             # a hotspot notification starts a cycle at once
             self._plan(now, models.ORIGIN_HOTSPOT)
             return
-        if not periodic or not self._changed(now):
+        if not periodic:
+            return
+        if self._evacuation_due(now):
+            # a host went into maintenance: its owner's next cycle plans
+            # the evacuation, whatever else changed
+            self._plan(now, models.ORIGIN_PERIODIC)
+            return
+        if not self._changed(now):
             return
         if hot_any or (self.balance and self.planning_cycles
                        % max(1, self.sim.options.balance_every) == 0):
@@ -674,6 +745,8 @@ class _Run:
             self._planning(t1, new_hotspot, bool(hot_host.any()))
             if self.consol is not None:
                 self._consolidate(t1)
+            if self.maint is not None:
+                self.maint.observe(t1, self.host)
             if self.progress is not None and (k + 1) % per_row == 0:
                 self.progress(1)
         result = self.acc.result()
@@ -692,6 +765,9 @@ class _Run:
         })
         if self.consol is not None:
             result.update(self.consol.metrics())
+        if self.maint is not None:
+            result['maintenance'] = self.maint.metrics()
+            result['migrations_no_valid_host'] = self.no_valid_host
         return RunResult(self.name, result, self.acc.history)
 
 

@@ -85,6 +85,7 @@ def summary(results):
     if i.get('consolidation'):
         parts.append(_consolidation_text(i['consolidation']))
         parts += _consolidation_runs(results)
+    parts += _maintenance_runs(results)
     parts += ['note: %s' % n for n in i.get('notes', [])]
     reasons = {}
     for skipped in i.get('vms_skipped', []):
@@ -142,6 +143,29 @@ def _consolidation_runs(results):
                 m['consolidation_recommended'], skipped,
                 m['hosts_disabled'], m['hosts_enabled_again'],
                 m['consolidation_hotspots_created']))
+    return out
+
+
+def _maintenance_runs(results):
+    """Per strategy and maintenance window: how the evacuation went."""
+    out = []
+    for name, m in results['strategies'].items():
+        for w in m.get('maintenance', ()):
+            window = '%s from %gs%s' % (
+                w['host'], w['start_s'],
+                '' if w['end_s'] is None else ' to %gs' % w['end_s'])
+            if w['emptied_s'] is None:
+                done = 'NOT emptied'
+            else:
+                done = 'empty after %.0f s' % w['evacuation_s']
+            stayed = '; '.join('%s: %s' % kv
+                               for kv in sorted(w['left'].items()))
+            out.append('%s: maintenance of %s: %s%s%s' % (
+                name, window, done,
+                '; left by the planner: %s' % stayed if stayed else '',
+                '; %d move(s) found no host (Nova: NoValidHost)'
+                % m['migrations_no_valid_host']
+                if m.get('migrations_no_valid_host') else ''))
     return out
 
 

@@ -218,6 +218,9 @@ class CycleInput:
     mode: str = None
     #: hosts an operator paused: neither source nor destination
     paused_hosts: frozenset = frozenset()
+    #: hosts whose evacuation is under way; None: read from the
+    #: database's evacuation plans (the service), the simulator says
+    evacuating: frozenset = None
 
 
 @dataclasses.dataclass
@@ -310,7 +313,8 @@ class Planner:
         hosts = self.maintenance_hosts(cycle)
         if not hosts:
             return
-        busy = self._evacuating()
+        busy = (self._evacuating() if cycle.evacuating is None
+                else cycle.evacuating)
         moving = {a.instance_uuid for a in cycle.in_flight}
         for host in hosts:
             if host in busy:
@@ -384,8 +388,8 @@ class Planner:
         Everything :meth:`run` decides (evacuations, the strategy's plan,
         the mode's split into applied and recommended parts, the host to
         enable) with nothing written: the simulator drives the planner
-        through this, with no database (it has no maintenance hosts, the
-        only case that reads one).
+        through this, with no database (with hosts in maintenance it
+        says which are being evacuated: ``CycleInput.evacuating``).
 
         :returns: ``(CycleResult, [Decision])``: the result without the
             stored plans' uuids, and the plans :meth:`run` stores, in
