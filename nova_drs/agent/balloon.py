@@ -68,10 +68,21 @@ class BalloonActuator:
     :param clock: the policy's clock (monotonic seconds; tests pass a fake).
     :param wallclock: Unix time, that the carried estimates are dated
         with (tests pass a fake).
+    :param interval_s: the agent interval the policy and the carrier
+        assume (default ``[drs_agent] interval``; the simulator passes
+        its agents' interval).
+    :param warn_config: warn once per guest whose balloon lacks
+        autodeflate or free page reporting (the simulator's guests are
+        configured by the run's options, not by an operator: it passes
+        False).
     """
 
-    def __init__(self, conf, inspector, clock=None, wallclock=None):
+    def __init__(self, conf, inspector, clock=None, wallclock=None,
+                 interval_s=None, warn_config=True):
+        self.warn_config = warn_config
         kwargs = {'clock': clock} if clock is not None else {}
+        if interval_s is not None:
+            kwargs['interval_s'] = interval_s
         self.policy = balloon.load(conf.drs_balloon.policy, conf, **kwargs)
         self.dry_run = conf.drs_balloon.dry_run
         self.inspector = inspector
@@ -98,8 +109,7 @@ class BalloonActuator:
             LOG.warning('Guest %(name)s (%(uuid)s): %(message)s',
                         {'name': g.name, 'uuid': g.uuid, 'message': message})
 
-    def _memory(self, g):
-        config = g.sample.config
+    def _warn_about(self, g, config):
         if config.has_balloon and not config.autodeflate:
             self._warn_once(g, 'autodeflate',
                             'memballoon without autodeflate=\'on\': a '
@@ -109,6 +119,11 @@ class BalloonActuator:
                             'memballoon without freePageReporting=\'on\': '
                             'its freed memory returns to the host only '
                             'through the balloon')
+
+    def _memory(self, g):
+        config = g.sample.config
+        if self.warn_config:
+            self._warn_about(g, config)
         return balloon.GuestMemory(
             name=g.uuid, max_mb=g.max_mb, actual_mb=g.actual_mb,
             usable_mb=g.available_mb if g.stats else None,

@@ -72,12 +72,14 @@ class DemandCarrier:
         ``adopt_estimate``).
     :param wallclock: Unix time, what the estimates are dated with.
     :param clock: monotonic seconds, for the write cadence.
+    :param interval_s: the agent interval (default ``[drs_agent]
+        interval``).
     """
 
     def __init__(self, conf, inspector, policy, wallclock=time.time,
-                 clock=time.monotonic):
+                 clock=time.monotonic, interval_s=None):
         self.group = conf.drs_balloon
-        self.interval_s = adaptive.agent_interval(conf)
+        self.interval_s = float(interval_s or adaptive.agent_interval(conf))
         #: MiB of headroom per MiB/sqrt(s) of rise here (see _moved)
         self._sqrt_interval = self.interval_s ** 0.5
         self.inspector = inspector

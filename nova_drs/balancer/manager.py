@@ -41,6 +41,7 @@ loop carries on at its next turn; nothing here ends the service but
 :meth:`BalancerManager.stop`.
 """
 
+import collections
 import dataclasses
 import datetime
 import os
@@ -164,8 +165,13 @@ class BalancerManager:
             without=('balloon',))
         self.inventory = inventory_mod.Inventory(self.collector, conf,
                                                  clock=clock)
-        # (host_states rows, the database's time) of the cycle's read
+        # (host_states rows, the database server's time) of the cycle's
+        # read
         self._shared_rows = None
+        #: rows of other replicas' hosts not trusted at the latest cycle,
+        #: by reason (shared_state.from_rows)
+        self.shared_left_out = {}
+        self._gone_logged = 0
         if partitions and conf.drs_balancer.shared_capacity_max_age:
             # each replica reads from Placement the hosts it owns; the
             # others' capacities come with their host states
@@ -461,7 +467,9 @@ class BalancerManager:
             # before the read of Nova: the capacities other replicas
             # shared are in these rows (_shared_capacities)
             rows = self.host_states.read(self.db)
-            self._shared_rows = (rows, self.db.now())
+            # the rows are aged by the clock they were stamped with, the
+            # database server's (shared_state): read once per cycle
+            self._shared_rows = (rows, self.db.server_now())
         try:
             nova = self.inventory.get()
         except inventory_mod.InventoryUnavailable as e:
@@ -509,8 +517,22 @@ class BalancerManager:
         if owned:
             for name in set(self.view.hosts()) - owned:
                 self.view.forget(name)
+        left_out = collections.Counter()
         self.view.set_shared(shared_state.from_rows(
-            rows, owned, self._shared_rows[1], self.view.stale_after))
+            rows, owned, self._shared_rows[1], self.view.stale_after,
+            members=self.coordinator.members, left_out=left_out))
+        self.shared_left_out = dict(left_out)
+        gone = left_out['gone']
+        if gone != self._gone_logged:
+            # once per change, not per cycle: the operator should know
+            # that hosts are no destination because their owner is gone
+            self._gone_logged = gone
+            if gone:
+                LOG.warning('%d host state row(s) written by replicas '
+                            'that are no longer members of the '
+                            'coordination group are not trusted: those '
+                            'hosts are no destination until their new '
+                            'owner writes them', gone)
 
     def cycle(self, origin=models.ORIGIN_PERIODIC):
         """One planning cycle; never raises.
@@ -848,6 +870,8 @@ class BalancerManager:
             'inventory': self.inventory.stats(),
             # what reading the other replicas' host states cost
             'host_states': self.host_states.stats(),
+            # rows of other replicas' hosts not trusted, by reason
+            'host_states_left_out': dict(self.shared_left_out),
             'metrics': self.intake.stats(),
             'executor': self.executor.stats(),
         }

@@ -35,7 +35,19 @@ The errors callers catch are importable from here: :class:`NotFound` (and
 
 Times are naive UTC datetimes. Aware datetimes given as arguments are
 converted.
+
+Two clocks. :meth:`Database.now` is this process's clock: the history
+(plans, events, settings) is stamped with it. :meth:`Database.server_now`
+is the database server's clock: what several processes on several
+machines compare (the ``host_states`` rows that balancer replicas write
+and other replicas and nova-scheduler age) is stamped and aged with it,
+so that a process whose clock is minutes off neither makes its rows look
+fresh for minutes after it stopped writing nor finds every other
+replica's rows too old (see ``doc/source/balancer.rst``, "Trust in shared
+rows").
 """
+
+import datetime
 
 from oslo_db.sqlalchemy import enginefacade
 from oslo_utils import timeutils
@@ -111,6 +123,14 @@ def create_context_manager(conf=None, connection=None, max_retries=None):
     return context_manager
 
 
+#: the server's current UTC time (naive, microseconds), by dialect name;
+#: the time of the statement, not of the transaction (PostgreSQL's now())
+_SERVER_NOW = {
+    'mysql': sa.text('SELECT UTC_TIMESTAMP(6)'),
+    'postgresql': sa.text("SELECT clock_timestamp() AT TIME ZONE 'UTC'"),
+}
+
+
 class Database(plans.PlansMixin, plan_requests.PlanRequestsMixin,
                host_states.HostStatesMixin, bad_pairs.BadPairsMixin,
                audit.AuditMixin, control.ControlMixin):
@@ -123,14 +143,17 @@ class Database(plans.PlansMixin, plan_requests.PlanRequestsMixin,
     :param connection: database URL overriding the configuration
     :param clock: returns the current time as a naive UTC datetime (tests
         replace it)
+    :param server_clock: the database server's time, the same way; None
+        (the default) asks the server (:meth:`server_now`)
     :param max_retries: see :func:`create_context_manager`
     """
 
     def __init__(self, conf=None, connection=None, clock=timeutils.utcnow,
-                 max_retries=None):
+                 max_retries=None, server_clock=None):
         self._context_manager = create_context_manager(conf, connection,
                                                        max_retries)
         self._clock = clock
+        self._server_clock = server_clock
 
     @property
     def engine(self):
@@ -142,7 +165,28 @@ class Database(plans.PlansMixin, plan_requests.PlanRequestsMixin,
         self._context_manager.dispose_pool()
 
     def now(self):
+        """This process's time (naive UTC)."""
         return common.utc(self._clock())
+
+    def server_now(self):
+        """The database server's time now (naive UTC, microseconds).
+
+        One query (``UTC_TIMESTAMP(6)`` on MySQL/MariaDB,
+        ``clock_timestamp()`` in UTC on PostgreSQL). SQLite has no server:
+        its file is shared by the processes of one machine, which share
+        one clock, so this is :meth:`now` there (and on a database of
+        another kind, which this code does not know how to ask).
+        """
+        if self._server_clock is not None:
+            return common.utc(self._server_clock())
+        query = _SERVER_NOW.get(self.engine.dialect.name)
+        if query is None:
+            return self.now()
+        with self._reader() as session:
+            value = session.scalar(query)
+        if isinstance(value, str):
+            value = datetime.datetime.fromisoformat(value)
+        return common.utc(value)
 
     def _writer(self):
         return self._context_manager.writer.using(_Context())

@@ -10,9 +10,12 @@ refresh_interval`` seconds (:mod:`nova_drs.scheduler.state`): about
 written since its previous read; what it returns is what a read of the
 whole table would have returned at the time of its read.
 
-How it finds the changes. Each replica stamps the rows it writes with its
-own clock (``Database.now()``), so the clocks of different replicas (and
-of the reader) may disagree by seconds or more. The cache therefore keeps,
+How it finds the changes. Each replica stamps the rows it writes with the
+database server's clock (``Database.server_now()``; on SQLite, which has
+no server, the writer's own clock), read once before each write. A
+global watermark would still be fragile (a write stamped before another
+may commit after it), and on SQLite the clocks of different writers may
+disagree by seconds or more. The cache therefore keeps,
 per replica (``reported_by``), the newest ``updated_at`` it has read from
 that replica, and asks for that replica's rows stamped after it; the rows
 of a replica it has never seen are all read
@@ -25,10 +28,10 @@ replica the read returned, whatever the other clocks say. (A watermark
 with an overlap of a few seconds would re-read every replica's latest
 write at each read that comes before its next one: a nova-scheduler
 refreshing every 5 s would read each 10 s write twice, as many rows as
-full reads.) What this does not cover: a replica's clock stepped back
-(NTP), whose writes stay unseen until it passes its newest earlier stamp
-again, or until the next full read; and two processes writing under the
-same replica id.
+full reads.) What this does not cover: the stamping clock (the server's,
+or a SQLite writer's) stepped back (NTP), whose writes stay unseen until
+it passes its newest earlier stamp again, or until the next full read;
+and two processes writing under the same replica id.
 
 Deletions. ``Database.delete_host_states`` leaves no row to read. Before
 each read of the changes the cache counts the rows; when the table, after

@@ -6,8 +6,8 @@ host_state_interval`` seconds, one ``host_states`` row per compute host it
 owns: the loads its agents report, the resources they flag hot, whether
 the sample is stale, the host's consolidation state. The scheduler filter
 and weigher (:mod:`nova_drs.scheduler`) and the API read the rows; a row
-is the latest view of its host, not a history (``updated_at`` says how
-old it is).
+is the latest view of its host, not a history (``updated_at``, stamped
+with the database server's clock, says how old it is).
 
 The *destination reservations* are derived from the ``actions`` of
 applying plans, not stored: the hosts that live migrations are about to
@@ -55,7 +55,11 @@ class HostStatesMixin(object):
         """
         if isinstance(states, collections.abc.Mapping):
             states = states.values()
-        now = self.now()
+        # the server's clock, not this replica's: other replicas and
+        # nova-scheduler age the rows by it (shared_state.from_rows), and
+        # a replica whose clock runs minutes ahead would otherwise make
+        # its rows trusted for minutes after it stopped writing them
+        now = self.server_now()
         rows = {}
         for state in states:
             row = _host_state_values(state)
@@ -110,10 +114,9 @@ class HostStatesMixin(object):
 
         For :class:`nova_drs.db.host_state_cache.HostStateCache`, which
         reads only what changed since its last read. The times are per
-        reporter because each balancer replica stamps ``updated_at`` with
-        its own clock (:meth:`now`): comparing a replica's rows with that
-        replica's own earlier stamps holds whatever the clocks of the
-        replicas and of the reader say.
+        reporter: comparing a replica's rows with that replica's own
+        earlier stamps holds even where the rows are stamped with each
+        writer's clock (SQLite, :meth:`server_now`).
 
         :param since: ``{reported_by: naive UTC datetime}``; an empty
             mapping reads every row

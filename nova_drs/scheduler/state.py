@@ -122,7 +122,8 @@ def build_snapshot(rows, reserved, max_age, wall_now, now):
     :param reserved: ``{host: [instance uuid, ...]}``
         (``Database.destination_reservations``)
     :param max_age: seconds a row is trusted after it was written
-    :param wall_now: the current time, naive UTC (the rows' clock)
+    :param wall_now: the current time, naive UTC, by the clock the rows
+        are stamped with (the database server's)
     :param now: the current monotonic time
     """
     hosts = {}
@@ -246,13 +247,17 @@ class SchedulerState(object):
     :param conf: configuration with ``[drs_scheduler]`` and
         ``[drs_database]`` (:mod:`nova_drs.scheduler.options`)
     :param clock: monotonic clock
-    :param wall_clock: naive UTC now, to age the rows
+    :param wall_clock: naive UTC now, to age the rows; None (the
+        default): the database server's, the clock the balancer stamps
+        them with (``Database.server_now()``), read once per refresh: a
+        nova-scheduler host whose clock is off must not find every row
+        too old, nor trust rows longer than ``max_age``
     :param database_factory: ``conf -> Database`` (tests replace it)
     :param autostart: start the refresh thread on first use (tests that
         call :meth:`refresh` themselves turn it off)
     """
 
-    def __init__(self, conf, clock=time.monotonic, wall_clock=utcnow,
+    def __init__(self, conf, clock=time.monotonic, wall_clock=None,
                  database_factory=open_database, autostart=True):
         self.conf = conf
         self._autostart = autostart
@@ -316,9 +321,11 @@ class SchedulerState(object):
             self._db = self._database_factory(self.conf)
         rows = self._host_states().read(self._db)
         reserved = self._db.destination_reservations()
+        wall_now = (self._db.server_now() if self._wall_clock is None
+                    else self._wall_clock())
         snapshot = build_snapshot(rows, reserved,
                                   self.conf.drs_scheduler.max_age,
-                                  self._wall_clock(), self._clock())
+                                  wall_now, self._clock())
         self._snapshot = snapshot
         self.counters['refreshes'] += 1
         if snapshot.unknown_hosts:

@@ -253,7 +253,6 @@ def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
         driver = ballooning.BalloonDriver(conf, vms.names, hosts,
                                           free_page_reporting, interval_s=T)
     migrating = np.zeros(n, dtype=bool)
-    no_incoming = np.zeros(1)
     min_change = conf.drs_balloon.min_change_mb
     everyone = np.arange(n)
     steps = vms.steps
@@ -294,7 +293,7 @@ def simulate(vms, conf, policy, overcommit, page_cache_growth=0.02,
             g.set_actual(everyone[on], target[on])
             changes += int(on.sum())
         elif driver is not None:
-            changes += driver.step(members, g, migrating, no_incoming,
+            changes += driver.step(members, g, migrating, None,
                                    now_s=t * T)
         free = (total - outside - float(g.backed.sum())) / total
         ok += free >= host_pressure_free

@@ -175,6 +175,41 @@ def add_parser(sub, add_config_args, load_conf):
                    help='Seconds of simulated time between two periodic '
                         'planning cycles; a new hotspot starts one at once '
                         '(default: [drs_balancer] planning_interval).')
+    p.add_argument('--consolidation-interval',
+                   type=_number(float, '--consolidation-interval',
+                                maximum=7 * 24 * 3600),
+                   metavar='SECONDS',
+                   help='Seconds of simulated time between two '
+                        'consolidation passes, as the service runs them '
+                        '(the consolidate strategy through the service\'s '
+                        'Planner, never while a host is hot, applied in '
+                        'full mode only, the first once the peaks cover '
+                        'the peak window); 0: none (default: '
+                        '[drs_balancer] consolidation_interval).')
+    p.add_argument('--consolidation-peak-window',
+                   type=_number(float, '--consolidation-peak-window', 300,
+                                maximum=7 * 24 * 3600),
+                   metavar='SECONDS',
+                   help='Seconds of history the consolidation pass packs '
+                        'guests by their peaks over; no pass before the '
+                        'simulation has run this long (default: '
+                        '[drs_balancer] consolidation_peak_window, a day).')
+    p.add_argument('--disable-freed-hosts', choices=ON_OFF, default=None,
+                   help='Disable the hosts a consolidation plan emptied '
+                        '(never a destination until a hotspot needs one '
+                        'again) (default: [drs_balancer] '
+                        'disable_freed_hosts).')
+    p.add_argument('--maintenance', action='append', default=[],
+                   metavar='HOST@START[-END]',
+                   help='A maintenance window: from START to END (seconds '
+                        'from the start of the trace, or HH:MM; no END: '
+                        'to the end) the host\'s nova-compute service is '
+                        'disabled with a reason starting with '
+                        '[drs_balancer] maintenance_reason_prefix, and the '
+                        'balancer evacuates it as the service does (in '
+                        'full and partial mode). Repeat for several. The '
+                        'summary says when each host was empty and what '
+                        'stayed.')
     p.add_argument('--seed', type=_number(int, '--seed'), default=0,
                    help='Seed of flavors, memory model and boot order '
                         '(default 0).')
@@ -326,6 +361,14 @@ def options_from_args(args):
         migration_cpu_overhead=args.migration_cpu_overhead,
         balance_every=args.balance_every,
         planning_interval_s=getattr(args, 'planning_interval', None),
+        consolidation_interval_s=getattr(args, 'consolidation_interval',
+                                         None),
+        consolidation_peak_window_s=getattr(
+            args, 'consolidation_peak_window', None),
+        disable_freed_hosts=(None if getattr(args, 'disable_freed_hosts',
+                                             None) is None
+                             else args.disable_freed_hosts == 'on'),
+        maintenance=_maintenance(getattr(args, 'maintenance', None) or []),
         migration=precopy.Config(
             host_link_mb_s=args.host_link_mb_s,
             cluster_link_mb_s=args.cluster_link_mb_s,
@@ -336,6 +379,15 @@ def options_from_args(args):
             live_migration_downtime_steps=args.live_migration_downtime_steps,
             live_migration_downtime_delay=args.live_migration_downtime_delay,
             failure_rate=args.migration_failure_rate, seed=args.seed))
+
+
+def _maintenance(specs):
+    from nova_drs.simulator import maintenance
+
+    try:
+        return maintenance.parse(specs)
+    except maintenance.SpecError as e:
+        raise common.CommandError('--maintenance: %s' % e)
 
 
 def spec_from_args(args):
@@ -395,6 +447,17 @@ def _build(args, conf, names, model, spec):
         interval_s=args.interval, extra_info=extra)
 
 
+def _check_maintenance(simulation):
+    """The maintenance windows name hosts of the simulated cluster."""
+    from nova_drs.simulator import maintenance
+
+    try:
+        maintenance.Maintenance(simulation.options.maintenance,
+                                simulation.hosts.names, '')
+    except maintenance.SpecError as e:
+        raise common.CommandError(str(e))
+
+
 def cmd_simulate(args, load_conf):
     if args.snapshot and (args.bench or getattr(args, 'pack_bench', False)):
         # the benchmarks build their own clusters
@@ -427,6 +490,7 @@ def cmd_simulate(args, load_conf):
         scen = _build(args, conf, names, model, spec)
     except traces.TraceError as e:
         raise common.CommandError(str(e))
+    _check_maintenance(scen.simulation)
     progress = progress_mod.Progress(scen.simulation.workload.steps
                                      * len(names))
     try:

@@ -68,6 +68,10 @@ on it, all in simulated time:
   ``[drs_balancer] destination_peak_window`` seconds, as the live
   balancer's host view keeps them (:func:`recent_slices`), so
   destinations are judged on their guests' recent peak as in production.
+* **The consolidation pass** (``Options.consolidation_interval_s``,
+  default ``[drs_balancer] consolidation_interval``; off by default) runs
+  as the service's runs it, beside the strategy (never with ``none``):
+  :mod:`.consolidation`.
 * **Migrations** of applied plans start at the decision at the earliest
   (the next tick) by the executor's rules (plan order, make-room chains,
   ``[drs_actuator] max_concurrent_migrations`` and
@@ -96,7 +100,9 @@ from nova_drs.db import models
 from nova_drs import detector as detector_mod
 from nova_drs.model import cluster
 from nova_drs.simulator import ballooning
+from nova_drs.simulator import consolidation
 from nova_drs.simulator import guests as guests_mod
+from nova_drs.simulator import maintenance as maintenance_mod
 from nova_drs.simulator import memory
 from nova_drs.simulator import metrics
 from nova_drs.simulator import migrations
@@ -158,6 +164,18 @@ class Options:
     #: seconds between two periodic planning cycles (None: [drs_balancer]
     #: planning_interval)
     planning_interval_s: float = None
+    #: seconds between two consolidation passes, 0 none (None:
+    #: [drs_balancer] consolidation_interval; :mod:`.consolidation`)
+    consolidation_interval_s: float = None
+    #: the consolidation peak window, seconds (None: [drs_balancer]
+    #: consolidation_peak_window)
+    consolidation_peak_window_s: float = None
+    #: disable the hosts consolidation emptied (None: [drs_balancer]
+    #: disable_freed_hosts)
+    disable_freed_hosts: bool = None
+    #: maintenance windows (:class:`.maintenance.Window`), hosts the
+    #: balancer evacuates as an operator's disabled service asks
+    maintenance: list = dataclasses.field(default_factory=list)
     #: linear interpolation between the ends of the trace's sample
     #: intervals (False: each sample held for its own interval)
     interpolate: bool = True
@@ -395,6 +413,23 @@ class _Run:
         # what changed since the last plan (see _changed)
         self.last_plan_s = None
         self.plan_cycle = -1
+        #: the detector's hot flags, (hosts, 4), as of the latest cycle
+        self.hot_flags = np.zeros((self.n_hosts, 4), dtype=bool)
+        interval, window, disable = consolidation.settings(conf, opts)
+        # the consolidation pass runs beside the balancer's strategy
+        # (none balances nothing: no pass either)
+        self.consol = None if self.planner is None or interval <= 0 else \
+            consolidation.Pass(interval, window, disable, self.n,
+                               sim.hosts.names, w.steps * T)
+        # fresh windows per run: each records what its run did
+        self.maint = None if not opts.maintenance or self.planner is None \
+            else \
+            maintenance_mod.Maintenance(
+                [dataclasses.replace(m, left={}) for m in opts.maintenance],
+                sim.hosts.names,
+                conf.drs_balancer.maintenance_reason_prefix)
+        #: migrations left to Nova's scheduler that found no host
+        self.no_valid_host = 0
 
     # -- helpers
 
@@ -405,11 +440,13 @@ class _Run:
         return [order[bounds[h]:bounds[h + 1]].tolist()
                 for h in range(self.n_hosts)]
 
-    def _model(self, now):
+    def _model(self, now, hot=None):
         """The cluster as the agents published it.
 
         What is in flight is pinned and counted on its target by the
-        planner (``working_model``), as in the service.
+        planner (``working_model``), as in the service. ``hot``: the
+        hosts' hot flags to carry (None: none, the strategies judge hosts
+        by their load).
         """
         w = self.sim.workload
         host = self.host.copy()
@@ -421,6 +458,17 @@ class _Run:
             opt_out |= layout.instances.opt_out
         s = self.view.smoothed
         vcpus = w.vcpus.astype(float)
+        hosts = self.sim.hosts
+        if self.consol is not None and self.consol.disabled.any():
+            # hosts nova-drs disabled after consolidation emptied them
+            hosts = dataclasses.replace(
+                hosts, disabled=hosts.disabled | self.consol.disabled)
+        if self.maint is not None and self.maint.hosts(now):
+            hosts = dataclasses.replace(
+                hosts, disabled=hosts.disabled
+                | self.maint.disabled(now, self.n_hosts))
+        if hot is not None:
+            hosts = dataclasses.replace(hosts, hot=hot)
         instances = cluster.Instances(
             names=w.names, host=host, vcpus=w.vcpus,
             memory_mb=w.memory_mb,
@@ -439,8 +487,8 @@ class _Run:
                 now, self.view.keep_s / peaks_mod.BUCKETS)
                 if self.view.keep_s > 0 else None))
         if layout is None:
-            return cluster.ClusterModel(self.sim.hosts, instances)
-        return cluster.ClusterModel(self.sim.hosts, instances, layout.groups,
+            return cluster.ClusterModel(hosts, instances)
+        return cluster.ClusterModel(hosts, instances, layout.groups,
                                     layout.zones, layout.aggregate_sets)
 
     def _changed(self, now):
@@ -461,7 +509,7 @@ class _Run:
         return {name: dict(zip(cluster.RESOURCES, row))
                 for name, row in zip(hosts, rows.tolist())}
 
-    def _cycle_input(self, now, loads):
+    def _cycle_input(self, now, loads, hot=None):
         """What the service's planner is given at ``now``."""
         names = self.sim.workload.names
         hosts = self.sim.hosts.names
@@ -469,29 +517,54 @@ class _Run:
                      for a in self.scheduler.in_flight()]
         bad = {(names[i], hosts[h]): until for (i, h), until
                in self.scheduler.bad_pairs(now).items()}
+        disabled = ({} if self.consol is None
+                    else self.consol.disabled_reasons())
+        evacuating = None
+        if self.maint is not None:
+            disabled.update(self.maint.reasons(now))
+            evacuating = frozenset(hosts[h] for h in self._evacuating())
         return planner_mod.CycleInput(
-            model=self._model(now), owned=self.owned, in_flight=in_flight,
-            bad_pairs=bad, loads=loads, mode=self.mode)
+            model=self._model(now, hot), owned=self.owned,
+            in_flight=in_flight,
+            bad_pairs=bad, loads=loads, mode=self.mode,
+            disabled_reasons=disabled, evacuating=evacuating)
+
+    def _evacuating(self):
+        """Hosts in maintenance with a migration off them under way."""
+        if self.maint is None:
+            return set()
+        # NOTE: the service reads its evacuation plans; here a plan's
+        # pending or running moves off a host in maintenance are its
+        # evacuation (nothing else moves off it: it is a source only of
+        # its evacuation, and a destination of nothing)
+        return {int(self.host[a.instance_uuid])
+                for a in self.scheduler.in_flight()}
 
     def _plan(self, now, origin):
         loads = self._loads()
         self.last_plan_s = now
         if (self.mode == planner_mod.PARTIAL
-                and not planner_mod.severe_hosts(loads, self.conf)):
+                and not planner_mod.severe_hosts(loads, self.conf)
+                and not self._evacuation_due(now)):
             # NOTE: with no host above a severe threshold the planner's
-            # applied part is empty (split_mandatory; the simulation has
-            # no maintenance host), whatever the strategy plans: the
-            # cycle is not planned. Exact for what moves, and it spares
-            # the strategy's cost: balance, never applied, plans ~100
-            # moves a cycle on 200 hosts (1 s each)
+            # applied part is empty (split_mandatory) but for the
+            # evacuations of hosts in maintenance, whatever the strategy
+            # plans: the cycle is not planned. Exact for what moves, and
+            # it spares the strategy's cost: balance, never applied,
+            # plans ~100 moves a cycle on 200 hosts (1 s each)
             self.unplanned += 1
             return
         result, decisions = self.planner.decide(
             self._cycle_input(now, loads), origin)
         self.runs += 1
+        if self.maint is not None:
+            self.maint.left_behind(result.left_behind)
         if result.plan is not None:
             self.decision_s += result.plan.decision_s
         self.unresolved += len(result.unresolved)
+        if self.consol is not None:
+            # the service enables the host before the moves start
+            self.consol.enable(result.enable_hosts)
         for decision in decisions:
             moves = decision.plan.migrations
             if not decision.apply:
@@ -499,9 +572,76 @@ class _Run:
                 self.recommended += len(moves)
                 continue
             self.plans_applied += 1
-            self.scheduler.apply(
-                [(self.inst_index[m.instance], self.host_index[m.source],
-                  self.host_index[m.target]) for m in moves])
+            self._apply(moves, now)
+        self._handle_freed()
+
+    def _evacuation_due(self, now):
+        """Whether a host in maintenance needs its evacuation planned.
+
+        It holds guests and no evacuation of it is under way.
+        """
+        return self.maint is not None and self.maint.pending(
+            now, self.host, self._evacuating())
+
+    def _apply(self, moves, now=None):
+        applied = []
+        for m in moves:
+            i, src = self.inst_index[m.instance], self.host_index[m.source]
+            if m.target is None:
+                # an evacuation's move without a target: Nova's
+                # scheduler picks the host
+                dest = self._nova_choice(i, src, now)
+                if dest is None:
+                    self.no_valid_host += 1
+                    continue
+            else:
+                dest = self.host_index[m.target]
+            applied.append((i, src, dest))
+        self.scheduler.apply(applied)
+
+    def _nova_choice(self, i, src, now):
+        incoming = [[] for _ in range(self.n_hosts)]
+        for a in self.scheduler.in_flight():
+            incoming[a.target].append(a.instance_uuid)
+        # disabled there: by the snapshot, for maintenance, by
+        # consolidation; Nova's scheduler skips them all
+        model = self._model(now)
+        return maintenance_mod.nova_choice(model, i, src, incoming,
+                                           model.hosts.disabled)
+
+    def _handle_freed(self):
+        """The service's handle_freed_hosts after each of its cycles."""
+        if self.consol is not None and self.consol.may_disable():
+            self.consol.handle_freed(
+                self.host, self.n_hosts,
+                {a.target for a in self.scheduler.in_flight()})
+
+    def _consolidate(self, now):
+        """The consolidation pass at ``now``, when one is due."""
+        if not self.consol.due(now) or self.view.smoothed is None:
+            return
+        if self.consol.waiting(now):
+            # the service's consolidation_cycle: no plan before the
+            # peaks cover a whole window of its watch
+            self.consol.skipped(consolidation.WAITING)
+            return
+        self.consol.ran()
+        # what the service's model carries and a planning cycle's here
+        # need not: the agents' hot flags (what "a hotspot open" reads),
+        # the peaks of the window
+        cycle = self._cycle_input(now, self._loads(),
+                                  hot=self.hot_flags.copy())
+        self.consol.peaks.apply(cycle.model.instances, now)
+        result, decisions = self.planner.decide_consolidation(cycle)
+        if result.plan is not None:
+            self.decision_s += result.plan.decision_s
+        if result.skipped:
+            self.consol.skipped(consolidation.skip_kind(result.skipped))
+        for decision in decisions:
+            self.consol.planned(decision.plan, decision.apply, now)
+            if decision.apply:
+                self._apply(decision.plan.migrations, now)
+        self._handle_freed()
 
     def _agent_cycle(self, now, dt, host_sum, inst_sum, hot_before):
         """The agents' cycle at ``now`` on the ``dt`` seconds before it."""
@@ -514,14 +654,18 @@ class _Run:
         self.view.publish(now, inst_sum / dt, dt)
         if self.driver is not None:
             migrating = np.zeros(self.n, dtype=bool)
-            incoming = np.zeros(self.n_hosts)
+            incoming = [[] for _ in range(self.n_hosts)]
             for m in self.scheduler.running:
                 migrating[m.instance] = True
-                incoming[m.target] += self.guests.backed[m.instance]
+                incoming[m.target].append(m.instance)
             self.balloon_changes += self.driver.step(
                 self._members(), self.guests, migrating, incoming,
                 now_s=now)
         hot_host = hot.any(axis=1)
+        self.hot_flags = hot
+        if self.consol is not None:
+            self.consol.peaks.record(now, self.view.smoothed)
+            self.consol.hot(hot_host, now)
         return hot_host, bool((hot_host & ~hot_before).any())
 
     def _planning(self, now, new_hotspot, hot_any):
@@ -531,6 +675,9 @@ class _Run:
         if periodic:
             self.plan_cycle = cycle
             self.planning_cycles += 1
+            # the service handles freed hosts after every cycle, planned
+            # or not (the skipped ones here would plan the same)
+            self._handle_freed()
         if self.planner is None or self.view.smoothed is None:
             # nothing published yet: nothing to plan on
             return
@@ -538,7 +685,14 @@ class _Run:
             # a hotspot notification starts a cycle at once
             self._plan(now, models.ORIGIN_HOTSPOT)
             return
-        if not periodic or not self._changed(now):
+        if not periodic:
+            return
+        if self._evacuation_due(now):
+            # a host went into maintenance: its owner's next cycle plans
+            # the evacuation, whatever else changed
+            self._plan(now, models.ORIGIN_PERIODIC)
+            return
+        if not self._changed(now):
             return
         if hot_any or (self.balance and self.planning_cycles
                        % max(1, self.sim.options.balance_every) == 0):
@@ -594,6 +748,10 @@ class _Run:
                 while next_agent <= t1 + _EPS:
                     next_agent += self.agent_s
             self._planning(t1, new_hotspot, bool(hot_host.any()))
+            if self.consol is not None:
+                self._consolidate(t1)
+            if self.maint is not None:
+                self.maint.observe(t1, self.host)
             if self.progress is not None and (k + 1) % per_row == 0:
                 self.progress(1)
         result = self.acc.result()
@@ -610,6 +768,11 @@ class _Run:
             'balloon_changes': self.balloon_changes,
             'agent_cycles': self.agent_cycles,
         })
+        if self.consol is not None:
+            result.update(self.consol.metrics())
+        if self.maint is not None:
+            result['maintenance'] = self.maint.metrics()
+            result['migrations_no_valid_host'] = self.no_valid_host
         return RunResult(self.name, result, self.acc.history)
 
 

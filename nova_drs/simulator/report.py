@@ -82,6 +82,10 @@ def summary(results):
             '%s %g' % kv for kv in i['thresholds'].items()))
     if i.get('mode'):
         parts.append(_mode_text(i))
+    if i.get('consolidation'):
+        parts.append(_consolidation_text(i['consolidation']))
+        parts += _consolidation_runs(results)
+    parts += _maintenance_runs(results)
     parts += ['note: %s' % n for n in i.get('notes', [])]
     reasons = {}
     for skipped in i.get('vms_skipped', []):
@@ -103,6 +107,77 @@ def _mode_text(i):
     return ('balancer mode %s (the service\'s Planner and executor rules); '
             'at most %d migrations at once, %d per host'
             % (i['mode'], i['max_migrations'], i['max_host_migrations']))
+
+
+def _consolidation_text(c):
+    """The consolidation pass's settings in one line."""
+    if not c['interval_s']:
+        return ('consolidation pass off ([drs_balancer] '
+                'consolidation_interval 0; --consolidation-interval)')
+    return ('consolidation pass every %g s on the guests\' peaks over %g s '
+            '(the first once the run has lasted that long), freed hosts '
+            '%s' % (c['interval_s'], c['peak_window_s'],
+                    'disabled' if c['disable_freed_hosts']
+                    else 'left enabled'))
+
+
+def _consolidation_runs(results):
+    """Per strategy, what its consolidation passes did, or why none ran."""
+    out = []
+    for name, m in results['strategies'].items():
+        if 'consolidation_passes' not in m:
+            continue
+        if m.get('consolidation_note'):
+            out.append('%s: %s' % (name, m['consolidation_note']))
+            continue
+        skipped = ', '.join('%s %d' % kv for kv in
+                            m['consolidation_skipped'].items()) or 'none'
+        out.append(
+            '%s: consolidation: %d pass(es) planned %d plan(s) applied '
+            '(%d migrations, %d hosts emptied; %d migrations only '
+            'recommended); skipped: %s; hosts disabled %d, enabled again '
+            '%d; consolidation destinations hot within the window %d' % (
+                name, m['consolidation_passes'], m['consolidation_plans'],
+                m['consolidation_migrations'],
+                m['consolidation_hosts_emptied'],
+                m['consolidation_recommended'], skipped,
+                m['hosts_disabled'], m['hosts_enabled_again'],
+                m['consolidation_hotspots_created']))
+    return out
+
+
+def _maintenance_runs(results):
+    """Per strategy and maintenance window: how the evacuation went."""
+    out = []
+    for name, m in results['strategies'].items():
+        for w in m.get('maintenance', ()):
+            window = '%s from %gs%s' % (
+                w['host'], w['start_s'],
+                '' if w['end_s'] is None else ' to %gs' % w['end_s'])
+            if w['emptied_s'] is None:
+                done = 'NOT emptied'
+            else:
+                done = 'empty after %.0f s' % w['evacuation_s']
+            stayed = '; '.join('%s: %s' % kv
+                               for kv in sorted(w['left'].items()))
+            out.append('%s: maintenance of %s: %s%s%s' % (
+                name, window, done,
+                '; left by the planner: %s' % stayed if stayed else '',
+                '; %d move(s) found no host (Nova: NoValidHost)'
+                % m['migrations_no_valid_host']
+                if m.get('migrations_no_valid_host') else ''))
+    return out
+
+
+def _consolidation_value(i):
+    c = i.get('consolidation')
+    if not c:
+        return '-'
+    if not c['interval_s']:
+        return 'off'
+    return 'every %g s, peak window %g s, disable freed hosts %s' % (
+        c['interval_s'], c['peak_window_s'],
+        _value(c['disable_freed_hosts']))
 
 
 def _hosts_text(h):
@@ -179,6 +254,9 @@ def settings(results):
             'planning_interval_s', 0.0), 'and at once on a new hotspot'),
         ('balancer mode', i.get('mode', '-'),
          'the service\'s Planner; --mode, else [drs_balancer] mode'),
+        ('consolidation pass', _consolidation_value(i),
+         '--consolidation-interval/--consolidation-peak-window/'
+         '--disable-freed-hosts, else [drs_balancer]'),
         ('migrations at once', '%s, %s per host' % (
             i.get('max_migrations', '-'), i.get('max_host_migrations', '-')),
          'the executor\'s limits; --max-migrations/--max-host-migrations, '

@@ -12,6 +12,7 @@ import numpy as np
 
 from nova_drs import detector
 from nova_drs.model import cluster
+from nova_drs.simulator import consolidation
 from nova_drs.simulator import engine
 from nova_drs.simulator import placement
 from nova_drs.simulator import settings
@@ -88,6 +89,10 @@ def _run_info(trace, work, conf, options, seed):
             options.planning_interval_s
             or conf.drs_balancer.planning_interval),
         'interpolation': 'linear' if options.interpolate else 'hold',
+        # the service's consolidation pass (0 s: off)
+        'consolidation': dict(zip(
+            ('interval_s', 'peak_window_s', 'disable_freed_hosts'),
+            consolidation.settings(conf, options))),
         # the production path: the planner's mode, the executor's limits
         'mode': engine.mode_of(conf, options),
         'max_migrations': int(options.max_migrations

@@ -29,6 +29,7 @@ CONSOLIDATION_VERSION = microversion.Version(1, 3)
 
 
 def is_stale(row, now, stale_after):
+    """Whether a host's row is stale; ``now``: the database server's."""
     age = (now - row.updated_at).total_seconds()
     return bool(row.stale) or age > stale_after
 
@@ -106,7 +107,8 @@ def _row(call, host):
 
 def index(call):
     db = call.db
-    now = db.now()
+    # the clock the rows are stamped with (Database.server_now)
+    now = db.server_now()
     stale_after = call.conf.drs_api.host_stale_after
     rows = db.list_host_states()
     marker = call.query.get('marker')
@@ -135,7 +137,7 @@ def index(call):
 def show(call, host):
     row = _row(call, host)
     return 200, {'host': view(row, call.db.reserved_destinations(),
-                              call.db.now(),
+                              call.db.server_now(),
                               call.conf.drs_api.host_stale_after,
                               _settings(call, [host]), call.version)}
 

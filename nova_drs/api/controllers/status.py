@@ -77,6 +77,8 @@ def show(call):
     db = call.db
     rows = db.list_host_states()
     now = db.now()
+    # the host rows are stamped with the server's clock (server_now)
+    server_now = db.server_now()
     stale_after = call.conf.drs_api.host_stale_after
     members = call.replicas.members()
     owned = replicas_mod.owners(
@@ -95,7 +97,7 @@ def show(call):
         'hosts': len(rows),
         'hot_hosts': sum(1 for r in rows if r.hot),
         'stale_hosts': sum(1 for r in rows
-                           if hosts.is_stale(r, now, stale_after)),
+                           if hosts.is_stale(r, server_now, stale_after)),
         'migrations_running': counts['actions'].get(
             plan_states.ACTION_RUNNING, 0),
         'plans_recommended': counts['plans'].get(

@@ -13,16 +13,38 @@ for destinations
 (:meth:`nova_drs.balancer.view.host_view.HostView.set_shared`).
 
 Staleness bound. A row is trusted for ``[drs_listener] stale_after``
-seconds after its owner wrote it (by the database's clock, which wrote
-``updated_at``), and only if its host was fresh then, i.e. its latest
-sample had arrived within ``stale_after``: the sample behind a foreign
-host's state is therefore never older than twice ``stale_after`` (60 s by
-default), and usually about ``host_state_interval`` plus one agent
-interval. A row whose owner died stops being trusted ``stale_after``
-after its last write; its new owner writes it again once the host's next
-report reached it.
+seconds after its owner wrote it, and only if its host was fresh then,
+i.e. its latest sample had arrived within ``stale_after``: the sample
+behind a foreign host's state is therefore never older than twice
+``stale_after`` (60 s by default), and usually about
+``host_state_interval`` plus one agent interval.
+
+Whose clock. A row's age is measured with the database server's clock
+only: the writer stamps ``updated_at`` with it (``Database.server_now()``
+read once per write) and the reader reads it once per cycle to age the
+rows. Neither replica's own clock enters: a writer whose clock runs
+minutes ahead does not make its rows look fresh for minutes after it
+stopped writing, and one whose clock lags does not make them look too old
+to use. (On SQLite, which has no server, each process's clock is used:
+they share one machine.)
+
+Whom it trusts. A row is trusted only while its writer is a live member
+of the coordination group, as this replica saw the group at its latest
+heartbeat (tooz membership): a replica that died with its rows still in
+the table is distrusted as soon as the group drops it
+(``[drs_coordination] member_timeout``), whatever its rows' age. A writer
+that is alive but stuck stops rewriting its rows, which then age out
+after ``stale_after``. Unknown membership (no heartbeat yet) leaves the
+age as the only rule.
+
+What the reader falls back to. A host of another replica without a
+trusted row is no destination (the host view treats it as stale): the
+reader has no current load of it. Its own hosts it judges by its own
+agents' metrics; a host it has just taken over is used once its agent's
+next report has arrived.
 """
 
+import collections
 import dataclasses
 
 from nova_drs.model import cluster
@@ -46,23 +68,41 @@ class SharedHost:
     trusted_for_s: float
 
 
-def from_rows(rows, owned, db_now, trust_s):
+def from_rows(rows, owned, db_now, trust_s, members=None, left_out=None):
     """SharedHost entries for the rows of hosts not in ``owned``.
 
     :param rows: ``host_states`` rows (:class:`~nova_drs.db.models.
         HostStateRow`)
     :param owned: hosts this replica owns (its own view is newer)
-    :param db_now: the database's time now (naive UTC), as ``Database.
-        now()``
+    :param db_now: the database server's time now (naive UTC), as
+        ``Database.server_now()``: the clock the rows are stamped with
     :param trust_s: seconds a row is trusted after it was written
-    :returns: host name -> :class:`SharedHost`, stale rows left out
+    :param members: the live members of the coordination group (replica
+        ids); a row written by another is not trusted. None or empty:
+        membership unknown, the rows' age alone decides
+    :param left_out: a :class:`collections.Counter` (optional) counting
+        the rows left out by reason: ``stale`` (the writer's view of the
+        host was stale), ``old`` (written ``trust_s`` ago or more), ``gone``
+        (its writer is not a member)
+    :returns: host name -> :class:`SharedHost`, untrusted rows left out
     """
+    if left_out is None:
+        left_out = collections.Counter()
     shared = {}
     for row in rows:
-        if row.host in owned or row.stale:
+        if row.host in owned:
             continue
+        if row.stale:
+            left_out['stale'] += 1
+            continue
+        if members and row.reported_by not in members:
+            left_out['gone'] += 1
+            continue
+        # a row stamped ahead of the server's time now (a server clock
+        # stepped back) is taken as just written, never as fresher
         age = max((db_now - row.updated_at).total_seconds(), 0.0)
         if age >= trust_s:
+            left_out['old'] += 1
             continue
         shared[row.host] = SharedHost(
             name=row.host,

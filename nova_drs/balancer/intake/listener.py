@@ -26,9 +26,13 @@ fault every ``[drs_listener] drop_log_interval`` seconds) when
 * its payload fails :func:`nova_drs.notifications.payload.validate`
   (malformed, out of bounds, or a major version this code does not read),
   or its timestamp is not a real date;
-* its timestamp is more than ``[drs_listener] max_clock_skew`` seconds
-  ahead of the balancer's clock (``future``): a forged or misdated sample
-  is never stored;
+* its payload has no sequence numbers (before 1.2) and its timestamp is
+  more than ``[drs_listener] max_clock_skew`` seconds ahead of the
+  balancer's clock (``future``): such samples are ordered by their
+  timestamps, so one forged or misdated would hide the host's next ones.
+  A sample with sequence numbers is ordered by them: the host view keeps
+  it and judges whether it is current against the host's clock
+  (:mod:`nova_drs.balancer.view.host_clock`);
 * its event type matches ``^drs\\.host\\.`` but is unknown here (an agent
   newer than this balancer).
 
@@ -378,11 +382,14 @@ class MetricsEndpoint(BatchEndpoint):
             return None
         now_wall = self.wall_clock() if now_wall is None else now_wall
         ahead = sampled_at - now_wall
-        if ahead > self.max_clock_skew:
+        sequenced = (doc.get('run_id') is not None
+                     and doc.get('sequence') is not None)
+        if ahead > self.max_clock_skew and not sequenced:
             self._drop(FUTURE, message,
                        'stamped %.0f s ahead of this balancer\'s clock '
-                       '([drs_listener] max_clock_skew is %g s): the '
-                       'host\'s clock is wrong, or the message forged'
+                       '([drs_listener] max_clock_skew is %g s) without '
+                       'sequence numbers to order it by: the host\'s clock '
+                       'is wrong, or the message forged'
                        % (ahead, self.max_clock_skew))
             return None
         return Report(host=host, event_type=event_type, payload=doc,

@@ -218,6 +218,9 @@ class CycleInput:
     mode: str = None
     #: hosts an operator paused: neither source nor destination
     paused_hosts: frozenset = frozenset()
+    #: hosts whose evacuation is under way; None: read from the
+    #: database's evacuation plans (the service), the simulator says
+    evacuating: frozenset = None
 
 
 @dataclasses.dataclass
@@ -310,7 +313,8 @@ class Planner:
         hosts = self.maintenance_hosts(cycle)
         if not hosts:
             return
-        busy = self._evacuating()
+        busy = (self._evacuating() if cycle.evacuating is None
+                else cycle.evacuating)
         moving = {a.instance_uuid for a in cycle.in_flight}
         for host in hosts:
             if host in busy:
@@ -384,8 +388,8 @@ class Planner:
         Everything :meth:`run` decides (evacuations, the strategy's plan,
         the mode's split into applied and recommended parts, the host to
         enable) with nothing written: the simulator drives the planner
-        through this, with no database (it has no maintenance hosts, the
-        only case that reads one).
+        through this, with no database (with hosts in maintenance it
+        says which are being evacuated: ``CycleInput.evacuating``).
 
         :returns: ``(CycleResult, [Decision])``: the result without the
             stored plans' uuids, and the plans :meth:`run` stores, in
@@ -505,7 +509,25 @@ class Planner:
         ``skipped`` says why it planned nothing: a hotspot open, a host
         in maintenance, or nothing to free.
         """
+        result, decisions = self.decide_consolidation(cycle)
+        mode = self.mode_of(cycle)
+        for d in decisions:
+            self._store(d.plan, d.origin, d.apply, result, mode,
+                        supersede=d.supersede)
+        return result
+
+    def decide_consolidation(self, cycle):
+        """One consolidation pass, without storing its plan.
+
+        What :meth:`consolidate` decides, as :meth:`decide` is to
+        :meth:`run`: the simulator drives the consolidation pass through
+        this (it reads no database: the maintenance check reads only the
+        cycle's disabled reasons).
+
+        :returns: ``(CycleResult, [Decision])``, at most one decision
+        """
         result = CycleResult()
+        decisions = []
         mode = self.mode_of(cycle)
         work = working_model(cycle.model, cycle.owned, cycle.in_flight,
                              list(cycle.bad_pairs), paused=cycle.paused_hosts)
@@ -520,7 +542,7 @@ class Planner:
         if result.skipped:
             LOG.info('consolidation pass: nothing planned (%s)',
                      result.skipped)
-            return result
+            return result, decisions
         plan = plan_mod.Plan(strategy.name)
         started = time.perf_counter()
         kept = strategy.consolidate(work, plan).kept
@@ -531,10 +553,10 @@ class Planner:
             LOG.info('consolidation pass: no host can be emptied%s',
                      ''.join('; %s: %s' % (work.hosts.names[h], why)
                              for h, why in sorted(kept.items())[:5]))
-            return result
+            return result, decisions
         LOG.info('consolidation pass (%s mode): %d migration(s) free %s',
                  mode, len(plan.migrations), ', '.join(plan.freed))
         # never mandatory: applied only in full mode
-        self._store(plan, models.ORIGIN_PERIODIC, mode == FULL, result,
-                    mode)
-        return result
+        decisions.append(Decision(plan, models.ORIGIN_PERIODIC,
+                                  apply=mode == FULL))
+        return result, decisions

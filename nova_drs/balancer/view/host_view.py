@@ -40,11 +40,13 @@ clock: within a run a higher number is newer, whatever the timestamps say
 (a clock stepped back by NTP changes nothing), a sample of an unknown run
 is an agent restart and is taken at once, and a sample of a run already
 superseded, or a number already seen (a redelivery), is dropped as out of
-order. Payloads without them (1.0, 1.1) are ordered by their timestamps. A
-sample stamped more than ``[drs_listener] max_clock_skew`` ahead of the
-balancer's clock is dropped (the listener already drops it; the view
-checks again for other callers), so that no single sample can hide the
-host's next ones.
+order. Payloads without them (1.0, 1.1) are ordered by their timestamps,
+and one of them stamped more than ``[drs_listener] max_clock_skew`` ahead
+of the balancer's clock is dropped (the listener already drops it; the
+view checks again for other callers), so that no single sample can hide
+the host's next ones. A sample with sequence numbers cannot hide later
+ones, whatever its timestamp: it is kept, and its timestamp only decides
+whether it is current (below).
 
 libvirtd down. A ``drs.host.metrics`` report with ``agent.libvirt_connected``
 false (the agent could not read its guests) keeps the host current but
@@ -60,8 +62,20 @@ arrival, so the hosts' clocks do not matter, except for one check: a sample
 that is already older than ``stale_after`` (by its own timestamp against
 the balancer's wall clock) when it arrives, as after a broker outage while
 the agent's buffer is delivered, is stored but does not make the host
-fresh again, and triggers nothing. :meth:`HostView.apply` turns
-stale and never-heard-of hosts into hosts no strategy uses.
+fresh again, and triggers nothing; so is one stamped more than
+``max_clock_skew`` ahead. :meth:`HostView.apply` turns stale and
+never-heard-of hosts into hosts no strategy uses.
+
+Hosts whose clock is off. A host whose samples keep disagreeing with the
+balancer's clock by the same amount, at its agent's pace, for
+``stale_after`` seconds of the balancer's monotonic clock, has its clock
+offset learned (:mod:`nova_drs.balancer.view.host_clock`; counter
+``clock_offsets``, one warning naming the host and the offset, at most
+one per ``drop_log_interval``), and its samples are judged against it
+from then on: such a host is stale for ``stale_after`` seconds, not
+forever, while a backlog, a replay or a forged sample stays what it was
+(not current). Freshness itself is still measured from arrival, so no
+timestamp, however far ahead, keeps a host fresh past ``stale_after``.
 
 Urgency. When a ``drs.host.hotspot`` notification raises a resource, or a
 current metrics sample flags a resource its agent did not flag before,
@@ -84,6 +98,7 @@ import numpy as np
 from oslo_log import log as logging
 
 from nova_drs.balancer.intake import listener
+from nova_drs.balancer.view import host_clock
 from nova_drs.balancer.view import nova_view
 from nova_drs.balancer.view import peaks as peaks_mod
 from nova_drs.model import cluster
@@ -362,11 +377,15 @@ class HostView(listener.MetricsHandler):
         self._flags = {}
         # host -> _Order of its hotspot notifications
         self._hotspot_order = {}
+        # host -> host_clock.HostClock: its clock's offset, as learned;
+        # kept when the host is forgotten (another replica owns it for a
+        # while), dropped when it leaves the cloud (prune)
+        self._host_clocks = {}
         self._callbacks = []
         self._log = listener.RateLimitedLog(opts.drop_log_interval, clock,
                                             logger=LOG)
         #: samples, out_of_order, late, agent_restarts, late_restarts,
-        #: clock_steps_back, future, libvirt_down (samples),
+        #: clock_steps_back, future, clock_offsets, libvirt_down (samples),
         #: hotspot_events, urgent, callback_errors, threshold_mismatches
         self.counters = collections.Counter()
 
@@ -403,16 +422,66 @@ class HostView(listener.MetricsHandler):
 
     # -- intake (MetricsHandler) ---------------------------------------------
 
+    def _clock_of(self, name):
+        clock = self._host_clocks.get(name)
+        if clock is None:
+            clock = self._host_clocks[name] = host_clock.HostClock(
+                self.stale_after, self.max_clock_skew)
+        return clock
+
+    def _age(self, report, now_wall):
+        """How old ``report`` was on arrival, by its host's clock."""
+        return self._clock_of(report.host).peek(report.sampled_at - now_wall)
+
     def _late(self, report, now_wall):
-        age = now_wall - report.sampled_at
-        if age <= self.stale_after:
+        """Whether a hotspot notification is not current (counted)."""
+        if self._age(report, now_wall) <= self.stale_after:
             return False
-        self.counters['late'] += 1
-        self._log.warning(
-            'late', 'A %(event)s sample of host %(host)s was %(age).0f s old '
-            'when it arrived (a backlog after an outage, or the host\'s '
-            'clock is off); it does not make the host current',
-            {'event': report.event_type, 'host': report.host, 'age': age})
+        self._not_current(report, now_wall - report.sampled_at)
+        return True
+
+    def _not_current(self, report, behind):
+        """Count and log a sample that is not current."""
+        if behind >= 0:
+            self.counters['late'] += 1
+            self._log.warning(
+                'late', 'A %(event)s sample of host %(host)s was %(age).0f '
+                's old when it arrived (a backlog after an outage, or the '
+                'host\'s clock is behind); it does not make the host '
+                'current (a clock is learned once its samples have said '
+                'the same for %(confirm)g s)',
+                {'event': report.event_type, 'host': report.host,
+                 'age': behind, 'confirm': self.stale_after})
+        else:
+            self.counters['future'] += 1
+            self._log.warning(
+                'future', 'A %(event)s sample of host %(host)s is stamped '
+                '%(ahead).0f s ahead of this balancer\'s clock (a forged '
+                'or misdated message, or the host\'s clock is ahead); it '
+                'does not make the host current (a clock is learned once '
+                'its samples have said the same for %(confirm)g s)',
+                {'event': report.event_type, 'host': report.host,
+                 'ahead': -behind, 'confirm': self.stale_after})
+
+    def _judge_clock(self, report, now_wall):
+        """Whether a new metrics sample is not current; learns the clock."""
+        verdict = self._clock_of(report.host).judge(
+            report.sampled_at - now_wall, report.received_at)
+        if verdict.adopted_s is not None:
+            self.counters['clock_offsets'] += 1
+            self._log.warning(
+                'clock_offset', 'The clock of host %(host)s is %(offset).0f '
+                's %(direction)s this balancer\'s: its samples have said so '
+                'for %(waited).0f s, so they are judged against that offset '
+                'from now on (keep the hosts\' clocks in sync with NTP; a '
+                'queue that delivers them this late looks the same)',
+                {'host': report.host, 'offset': abs(verdict.adopted_s),
+                 'direction': ('ahead of' if verdict.adopted_s > 0
+                               else 'behind'),
+                 'waited': verdict.confirmed_after_s})
+        if verdict.kind == host_clock.CURRENT:
+            return False
+        self._not_current(report, now_wall - report.sampled_at)
         return True
 
     def _future(self, report, now_wall):
@@ -422,16 +491,19 @@ class HostView(listener.MetricsHandler):
         self.counters['future'] += 1
         self._log.warning(
             'future', 'A %(event)s sample of host %(host)s is stamped '
-            '%(ahead).0f s in the future; dropped',
+            '%(ahead).0f s in the future; dropped (its payload has no '
+            'sequence numbers: it would hide the host\'s next samples)',
             {'event': report.event_type, 'host': report.host,
              'ahead': ahead})
         return True
 
     def _accept(self, order, report, now_wall):
         """Whether ``report`` is new in ``order``'s stream; counts it."""
-        if self._future(report, now_wall):
+        if (report.run_id is None or report.sequence is None) and \
+                self._future(report, now_wall):
+            # ordered by its timestamp: it would hide the next samples
             return False
-        late = now_wall - report.sampled_at > self.stale_after
+        late = self._age(report, now_wall) > self.stale_after
         verdict = order.verdict(report, late)
         if verdict == 'old':
             # a duplicate (redelivery), or overtaken by a newer sample
@@ -500,7 +572,7 @@ class HostView(listener.MetricsHandler):
             host = self._hosts[report.host] = _Host(
                 report.host, report.sampled_at, order=order)
         self.counters['samples'] += 1
-        late = self._late(report, now_wall)
+        late = self._judge_clock(report, now_wall)
         if not report.payload['agent']['libvirt_connected']:
             self.counters['libvirt_down'] += 1
             self._store_down(host, report, late)
@@ -828,6 +900,8 @@ class HostView(listener.MetricsHandler):
                           .difference(keep))
             for name in gone:
                 self._forget(name)
+            for name in set(self._host_clocks).difference(keep):
+                del self._host_clocks[name]
             # instances no host reported for a whole window
             self.peaks.prune(self._clock())
             if self.recent is not None:

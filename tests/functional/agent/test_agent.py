@@ -319,7 +319,13 @@ class TestAgentOnGuests(base.AgentLabTestCase):
         # the floor of guest a (192 MiB from its metadata) held
         self.assertGreaterEqual(a.actual_mib(), 192)
         self.assertGreater(agent.actuator.totals['shrunk_mb'], 100)
-        self.assertGreater(agent.actuator.totals['grown_mb'], 100)
+        # every MiB b got back was the agent's doing (b has no
+        # deflate-on-OOM): the totals count at least that. Not a fixed
+        # figure: how much b gave, hence how much it gets back, depends on
+        # when each resize landed (b gave as little as 54 MiB on a busy
+        # machine)
+        self.assertGreaterEqual(agent.actuator.totals['grown_mb'],
+                                b.actual_mib() - shrunk_b - 1, trace)
         # the resizes went through the read-write connection, opened once
         self.assertEqual(1, agent.inspector.write_connections)
         self.assertEqual(0, agent.failed_cycles)

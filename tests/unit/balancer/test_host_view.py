@@ -5,6 +5,7 @@ import datetime
 import threading
 from unittest import mock
 
+import fixtures
 import numpy as np
 from oslotest import base
 
@@ -404,6 +405,109 @@ class TestClockSafeIntake(ViewTestCase):
             run_id=RUN_A, sequence=4), 110.0)])
         self.assertEqual(2, len(self.events))
         self.assertEqual(('cpu',), self.view.host('compute-1').hot)
+
+
+class TestHostClocks(ViewTestCase):
+    """A compute host whose clock is minutes off, and forged timestamps."""
+
+    def sample(self, offset_s, n, load=0.2, hotspot=()):
+        """Sample ``n`` of RUN_A, stamped by a clock ``offset_s`` off."""
+        return self.metrics(at=self.wall.now + offset_s, run_id=RUN_A,
+                            sequence=n, load=(load, 0, 0, 0),
+                            hotspot=hotspot)
+
+    def warned(self, logs, text):
+        return [line for line in logs.output.splitlines() if text in line]
+
+    def test_a_host_ten_minutes_behind(self):
+        self.check_learned(-600.0)
+
+    def test_a_host_fifteen_minutes_ahead(self):
+        self.check_learned(900.0)
+
+    def check_learned(self, offset):
+        logs = self.useFixture(fixtures.FakeLogger(level='WARNING'))
+        fresh = []
+        for n in range(1, 7):
+            self.sample(offset, n, load=0.1 * n)
+            fresh.append(self.view.fresh_hosts() == ['compute-1'])
+            self.tick()
+        # before: never current (behind: late; ahead: dropped); now
+        # its data is kept, and current once the offset is confirmed
+        # (stale_after: 30 s, one sample every 10 s)
+        self.assertEqual([False] * 3 + [True] * 3, fresh, offset)
+        self.assertAlmostEqual(0.6,
+                               self.view.host('compute-1').load['cpu'])
+        stats = self.view.stats()
+        self.assertEqual(1, stats['clock_offsets'])
+        self.assertEqual(3, stats['late' if offset < 0 else 'future'])
+        # bounded logging: the three samples not current give one warning
+        # (drop_log_interval), with the reason; the offset is named once
+        why = self.warned(logs, 'does not make the host current')
+        self.assertEqual(1, len(why), logs.output)
+        self.assertIn('clock is %s' % ('behind' if offset < 0 else 'ahead'),
+                      why[0])
+        adopted = self.warned(logs, 'The clock of host compute-1 is')
+        self.assertEqual(1, len(adopted), logs.output)
+        self.assertIn('%d s %s' % (abs(offset), 'behind' if offset < 0
+                                   else 'ahead of'), adopted[0])
+        # a hot flag from it now fires the urgent signal
+        self.sample(offset, 7, load=0.95, hotspot=('cpu',))
+        self.assertEqual(['compute-1'], [e.host for e in self.events])
+
+    def test_a_forged_future_sample_neither_stalls_nor_refreshes(self):
+        self.sample(0.0, 1)
+        # stamped a day ahead, with the host's run and the next number
+        self.sample(86400.0, 2, load=0.99, hotspot=('cpu',))
+        # kept in order (it cannot hide the next samples), not current,
+        # and no urgent signal from it
+        self.assertEqual([], self.events)
+        self.assertEqual(1, self.view.stats()['future'])
+        for n in range(3, 6):
+            self.tick()
+            self.sample(0.0, n, load=0.1 * n)
+            self.assertEqual(round(0.1 * n, 6),
+                             round(self.view.host('compute-1').load['cpu'],
+                                   6))
+        self.assertEqual(['compute-1'], self.view.fresh_hosts())
+        # and it keeps the host fresh no longer than a real sample would
+        self.tick(31)
+        self.assertEqual(['compute-1'], self.view.stale_hosts())
+        self.assertEqual(0, self.view.stats().get('clock_offsets', 0))
+
+    def test_a_dead_agents_backlog_does_not_make_it_current(self):
+        self.sample(0.0, 1)
+        self.tick(600)
+        self.assertEqual(['compute-1'], self.view.stale_hosts())
+        # its buffer, delivered at once after the outage; then nothing
+        docs = [metrics_doc(at=self.wall.now - 600 + 10 * k, run_id=RUN_A,
+                            sequence=2 + k) for k in range(50)]
+        self.view.on_metrics([report(d, self.mono.now) for d in docs])
+        self.assertEqual(['compute-1'], self.view.stale_hosts())
+        self.tick(60)
+        self.assertEqual(['compute-1'], self.view.stale_hosts())
+        self.assertEqual(0, self.view.stats().get('clock_offsets', 0))
+
+    def test_hotspots_of_a_host_behind_are_judged_by_its_clock(self):
+        for n in range(1, 5):
+            self.sample(-600.0, n)
+            self.tick()
+        self.view.on_hotspots([report(hotspot_doc(
+            at=self.wall.now - 600, run_id=RUN_A, sequence=1),
+            self.mono.now)])
+        self.assertEqual(['compute-1'], [e.host for e in self.events])
+
+    def test_clocks_forgotten_with_hosts_that_left(self):
+        for n in range(1, 5):
+            self.sample(-600.0, n)
+            self.tick()
+        self.view.forget('compute-1')
+        # owned again: its clock is still known
+        self.sample(-600.0, 5)
+        self.assertEqual(['compute-1'], self.view.fresh_hosts())
+        self.view.prune([])
+        self.sample(-600.0, 6)
+        self.assertEqual([], self.view.fresh_hosts())
 
 
 class TestLibvirtDown(ViewTestCase):

@@ -345,6 +345,16 @@ class TestSignedAndBoundedIntake(base.BaseTestCase):
         self.assertEqual(['c2'], [r.host for r in self.handler.metrics])
         self.assertIn('stamped 3600 s ahead', self.warnings())
 
+    def test_future_samples_with_sequence_numbers_go_to_the_view(self):
+        # ordered by their run and number, they cannot hide the host's
+        # next samples: the host view judges whether they are current
+        # (a host whose clock is ahead is learned there)
+        self.deliver(message(signed(docs.metrics_doc(
+            'c1', at=docs.T0 + 3600, run_id=docs.RUN_A, sequence=1))))
+        self.assertEqual({}, self.dropped())
+        self.assertEqual([('c1', 1)], [(r.host, r.sequence)
+                                       for r in self.handler.metrics])
+
     def test_out_of_bounds_values_are_dropped(self):
         # issue 13: a load of 1e308 kept a host hot for 1.4 hours
         huge = docs.metrics_doc('c1')

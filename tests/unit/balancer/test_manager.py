@@ -469,6 +469,38 @@ class PartitionedIntakeTest(ManagerTestCase):
         self.assertEqual(set(HOSTS),
                          self.manager.coordinator.owned_hosts(HOSTS))
 
+    def members(self, *names):
+        """The coordination group as this replica saw it last."""
+        patcher = mock.patch.object(
+            type(self.manager.coordinator), 'members',
+            new_callable=mock.PropertyMock, return_value=frozenset(names))
+        patcher.start()
+        self.addCleanup(patcher.stop)
+
+    def test_rows_of_a_replica_gone_are_not_trusted(self):
+        # replica-b wrote compute-2's state just now, then left the group
+        other = host_view_mod.HostView(self.conf)
+        doc = docs.metrics_doc('compute-2', at=time.time(),
+                               load=(0.2, 0.1, 0.0, 0.0))
+        other.on_metrics([docs.report(doc, time.monotonic())])
+        self.db.save_host_states(other.hosts(), 'replica-b')
+        self.report_all()
+        owned = {'compute-1'}
+        for members, stale in ((('replica-a', 'replica-b'), False),
+                               (('replica-a',), True)):
+            self.members(*members)
+            with mock.patch.object(
+                    self.manager.coordinator, 'owned_hosts',
+                    side_effect=lambda names: owned & set(names)):
+                self.manager.prepare_cycle()
+            self.assertEqual(stale, self.manager.view.host('compute-2')
+                             is None or
+                             self.manager.view.host('compute-2').stale,
+                             members)
+        self.assertEqual({'gone': 1}, {
+            k: v for k, v in self.manager.status()[
+                'host_states_left_out'].items() if v})
+
     def test_other_replicas_hosts_from_their_shared_state(self):
         # compute-2 is another replica's: its owner shared its state
         other = host_view_mod.HostView(self.conf)
@@ -478,6 +510,7 @@ class PartitionedIntakeTest(ManagerTestCase):
         self.db.save_host_states(other.hosts(), 'replica-b')
         # this replica still holds compute-2's metrics from before
         self.report_all()
+        self.members('replica-a', 'replica-b')
         with mock.patch.object(
                 self.manager.coordinator, 'owned_hosts',
                 side_effect=lambda names: {'compute-1'} & set(names)):

@@ -293,6 +293,29 @@ class TestSharedState(base.BaseTestCase):
         self.assertEqual(25.0, shared['fresh'].trusted_for_s)
         self.assertEqual(0.5, shared['fresh'].smoothed['cpu'])
 
+    def test_rows_of_writers_not_in_the_group_are_not_trusted(self):
+        rows = [self.row('a'), self.row('b'), self.row('c', age_s=40.0)]
+        rows[1].reported_by = 'r3'
+        left_out = collections.Counter()
+        shared = shared_state.from_rows(rows, set(), self.NOW, 30.0,
+                                        members={'r1', 'r2'},
+                                        left_out=left_out)
+        # r3 left the group: its fresh row is not trusted; r2's old row
+        # ages out as before
+        self.assertEqual(['a'], sorted(shared))
+        self.assertEqual({'gone': 1, 'old': 1}, dict(left_out))
+        # membership unknown (no heartbeat yet): the age alone decides
+        for members in (None, frozenset()):
+            self.assertEqual(['a', 'b'], sorted(shared_state.from_rows(
+                rows, set(), self.NOW, 30.0, members=members)))
+
+    def test_a_row_stamped_ahead_of_the_reader_is_not_fresher(self):
+        # the server's clock stepped back after the write: the row counts
+        # as just written, trusted for trust_s and no longer
+        rows = [self.row('ahead', age_s=-600.0)]
+        shared = shared_state.from_rows(rows, set(), self.NOW, 30.0)
+        self.assertEqual(30.0, shared['ahead'].trusted_for_s)
+
     def test_the_view_judges_foreign_hosts_by_them(self):
         clock = types.SimpleNamespace(now=100.0)
         conf = clusters.conf()

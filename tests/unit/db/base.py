@@ -91,7 +91,11 @@ class DatabaseTestCase(base.BaseTestCase):
         self.db = self.replica()
 
     def replica(self):
-        db = api.Database(connection=self.url, clock=self.clock)
+        # the fake clock is the server's too: the tests move time for
+        # both (tests/functional/db/test_server_clock.py uses the real
+        # server's)
+        db = api.Database(connection=self.url, clock=self.clock,
+                          server_clock=self.clock)
         self.addCleanup(db.dispose)
         return db
 

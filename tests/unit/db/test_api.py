@@ -6,6 +6,7 @@ tests/functional/db on MariaDB and PostgreSQL.
 """
 
 import datetime
+import types
 import uuid
 
 from oslo_db import exception as db_exc
@@ -810,3 +811,24 @@ class TestApiSetup(base.SqliteTestCase):
                     instance_uuid='i', source='h', reason='', state='pending',
                     transfer_mb=0, estimated_s=0,
                     created_at=base.START, updated_at=base.START))
+
+
+class TestServerNow(base.SqliteTestCase):
+    """The clock shared rows are stamped with (Database.server_now)."""
+
+    def test_sqlite_has_no_server_the_process_clock_stamps(self):
+        db = api.Database(connection=self.url, clock=self.clock)
+        self.addCleanup(db.dispose)
+        self.assertEqual(base.START, db.server_now())
+        self.clock.advance(5)
+        self.assertEqual(db.now(), db.server_now())
+
+    def test_host_states_are_stamped_with_the_server_clock(self):
+        # a writer whose own clock is an hour ahead of the server's
+        server = base.FakeClock()
+        db = api.Database(connection=self.url, clock=lambda: (
+            server.now + datetime.timedelta(hours=1)), server_clock=server)
+        self.addCleanup(db.dispose)
+        db.save_host_states([types.SimpleNamespace(name='h-1')], 'r1')
+        self.assertEqual([base.START], [
+            r.updated_at for r in db.list_host_states()])

@@ -11,6 +11,7 @@ import time
 from oslo_db import exception as db_exc
 from oslotest import base as oslo_base
 
+from nova_drs.db import api as db_api
 from nova_drs.scheduler import state as state_mod
 from tests import polling
 from tests.unit.db import test_host_states
@@ -109,6 +110,21 @@ class TestRefresh(base.SchedulerDataTestCase):
                          sorted(snap.reserved['fake-host-2']))
         self.assertIs(snap, self.state.current().snapshot)
         self.assertEqual(1, self.state.counters['refreshes'])
+
+    def test_rows_aged_by_the_database_servers_clock(self):
+        # this nova-scheduler host's own clock is irrelevant: the rows are
+        # aged by the clock that stamped them (Database.server_now)
+        def database(conf):
+            db = db_api.Database(conf, server_clock=self.clock)
+            self.addCleanup(db.dispose)
+            return db
+        state = self.make_state(wall_clock=None, database_factory=database)
+        self.report(hot={'fake-host-1': ['cpu']})
+        self.assertEqual(('cpu',),
+                         state.refresh().hosts['fake-host-1'].hot)
+        # the server's time passes beyond max_age (60 s), nothing written
+        self.clock.advance(61)
+        self.assertNotIn('fake-host-1', state.refresh().hosts)
 
     def test_refresh_reads_the_changes_and_sees_deletions(self):
         self.assertIsNone(self.state.host_state_reads())

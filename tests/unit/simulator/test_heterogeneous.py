@@ -100,6 +100,12 @@ class _Recorder:
         self.hosts.append(host)
         return []
 
+    def guest_estimate(self, name):
+        return None
+
+    def forget(self, name):
+        pass
+
 
 class TestBalloonPerHost(base.BaseTestCase):
 
@@ -109,10 +115,14 @@ class TestBalloonPerHost(base.BaseTestCase):
         g.observe(np.array([9000.0, 1000.0]), T)
         driver = ballooning.BalloonDriver(conf, ['vm-0', 'vm-1'],
                                           two_sizes(), interval_s=T)
-        driver.policies = {0: _Recorder(), 1: _Recorder()}
-        driver.step([[0], [1]], g, np.zeros(2, dtype=bool), np.zeros(2))
-        small, = driver.policies[0].hosts
-        large, = driver.policies[1].hosts
+        recorders = {0: _Recorder(), 1: _Recorder()}
+        for h, recorder in recorders.items():
+            # the policy the host's actuator (and its carrier) asks
+            driver.actuator(h).policy = recorder
+            driver.actuator(h).carrier.policy = recorder
+        driver.step([[0], [1]], g, np.zeros(2, dtype=bool))
+        small, = recorders[0].hosts
+        large, = recorders[1].hosts
         self.assertIsInstance(small, balloon.HostMemory)
         self.assertEqual((8192.0, 8192.0 - 9000.0),
                          (small.total_mb, small.available_mb))
