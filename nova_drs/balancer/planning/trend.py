@@ -18,11 +18,15 @@ seconds more (:func:`rising_extra`), at most :data:`MAX_SHARE` of its
 capacity. A flat or falling host is relieved as before: a trend never
 lowers a relief.
 
-Only the residents' slices count, which is what leaves or stays: the
-slope of the guests the host keeps is what it climbs by after the moves;
-the extra is taken off the whole host's target, which overestimates it
-by the share of the slope that leaves (the moves are not known yet), a
-bias towards relieving a little more, which the bound caps.
+The slope is the whole host's (its guests' when the plan begins), but
+only the guests that stay keep climbing on it: the moves are not known
+when the target is set, so the extra overestimates by the slope of the
+guests that leave, a bias towards relieving a little more, which the
+bound caps. Where the lowered target cannot be reached, the strategy
+falls back to the ceiling, then to the threshold
+(:mod:`nova_drs.balancer.strategies.hotspot`). Destinations are not
+judged on a trend (tried: counting a moved guest's climb on its
+destination left more hot hosts relieved only to their ceiling).
 """
 
 import numpy as np
