@@ -10,8 +10,10 @@ and ``token``, plus ``[drs_placement] endpoint_override``.
 """
 
 from keystoneauth1 import loading as ks_loading
+from keystoneauth1 import session as ks_session
 from openstack.config import cloud_region
 from openstack import connection
+from requests import adapters
 
 from nova_drs import version
 
@@ -64,10 +66,30 @@ def load_session(conf):
                                                      auth=auth)
 
 
+def _size_pools(session, concurrency):
+    """Keep one HTTP connection per thread that may call at once.
+
+    requests keeps 10 connections per host; the balancer's readers of
+    Placement inventories (``[drs_balancer] placement_read_concurrency``)
+    may be more, and each connection beyond the pool would be opened
+    for one request, then closed with a warning.
+    """
+    if concurrency <= adapters.DEFAULT_POOLSIZE:
+        return
+    for scheme, adapter in list(session.session.adapters.items()):
+        # keystoneauth's adapter (TCP keep-alive, its TLS settings), larger
+        session.session.mount(scheme, ks_session.TCPKeepAliveAdapter(
+            pool_maxsize=concurrency,
+            tls_ciphers=getattr(adapter, 'tls_ciphers', None),
+            tls_min_version=getattr(adapter, 'tls_min_version', None)))
+
+
 def connect(conf):
     """An :class:`openstack.connection.Connection` for Nova and Placement.
 
     Nothing is sent until the first call; credentials are checked then.
     The connection may be shared between threads.
     """
-    return connection.Connection(config=cloud_config(conf, load_session(conf)))
+    session = load_session(conf)
+    _size_pools(session, conf.drs_balancer.placement_read_concurrency)
+    return connection.Connection(config=cloud_config(conf, session))

@@ -41,7 +41,8 @@ Partial reads (balancer replicas that each read in Placement only the
 hosts they own, :meth:`NovaCollector.set_partial`): ``--replicas K``
 measures, after the sizes, the full reads of K replicas against the lab,
 and ``--double HOSTS`` against the load test's region double of HOSTS
-hosts instead (no lab needed; for sizes the lab cannot reach). Exit 1
+hosts instead (no lab needed; for sizes the lab cannot reach), or
+``--double-url`` against one served in its own process. Exit 1
 when a provider is read by two replicas, when the replicas together do
 not read each host once, or when a replica's capacities differ from a
 whole read's.
@@ -186,9 +187,9 @@ ROW = ('%(nodes)d nodes: after: full read %(full_calls)d calls '
        'before: %(before_calls)d calls %(before_s).2f s %(before_error)s')
 
 
-def measure(size, refreshes, timeout=None):
+def measure(size, refreshes, timeout=None, concurrency=None):
     """One size's figures (a dict)."""
-    conf, conn = connect(timeout)
+    conf, conn = connect(timeout, with_concurrency(CLIENT_CONF, concurrency))
     # the endpoints' version discovery, and the sdk's microversion
     # negotiation, once per connection: not part of a read
     api_reads.list_services(conn.compute)
@@ -242,7 +243,18 @@ def measure(size, refreshes, timeout=None):
     return row
 
 
-def partial_reads_of_double(hosts, replicas):
+def with_concurrency(client_conf, concurrency):
+    """``client_conf`` with ``[drs_balancer] placement_read_concurrency``.
+
+    None: the option's default.
+    """
+    if concurrency is None:
+        return client_conf
+    return client_conf + ('\n[drs_balancer]\nplacement_read_concurrency = '
+                          '%d\n' % concurrency)
+
+
+def partial_reads_of_double(hosts, replicas, concurrency=None):
     """:func:`partial_reads` against the load test's region double.
 
     A generated region of ``hosts`` single-node hosts behind Nova's and
@@ -257,7 +269,8 @@ def partial_reads_of_double(hosts, replicas):
     served, base_url = nova_api.serve(region)
     try:
         return partial_reads(
-            replicas, client_conf=nova_api.client_config(base_url, 'bench'))
+            replicas, client_conf=with_concurrency(
+                nova_api.client_config(base_url, 'bench'), concurrency))
     finally:
         served.shutdown()
 
@@ -435,6 +448,9 @@ def main(argv=None):
     parser.add_argument('--timeout', type=float,
                         help='[drs_nova] timeout of the readers\' '
                         'requests (default: its default, 120 s)')
+    parser.add_argument('--read-concurrency', type=int, metavar='N',
+                        help='[drs_balancer] placement_read_concurrency '
+                        'of the readers (default: its default)')
     parser.add_argument('--keep', action='store_true',
                         help='leave the drs-scale compute running')
     parser.add_argument('--double', type=int, metavar='HOSTS',
@@ -442,6 +458,12 @@ def main(argv=None):
                         'replicas (default 2) against the load test\'s '
                         'region double of HOSTS hosts, not the Nova lab '
                         '(no drs-scale, no --sizes)')
+    parser.add_argument('--double-url', metavar='URL',
+                        help='as --double, against a region double '
+                        'already served in its own process, as the load '
+                        'test serves it (``python -m '
+                        'nova_drs.loadtest.nova_api --hosts N`` prints '
+                        'its base_url)')
     parser.add_argument('--replicas', type=int, default=0,
                         help='at the largest size, also the full reads of '
                         'this many replicas each reading in Placement the '
@@ -451,11 +473,18 @@ def main(argv=None):
     sizes = sorted(int(s) for s in args.sizes.split(','))
     if args.replicas < 0:
         parser.error('--replicas must be 0 or more')
+    if args.double_url:
+        from nova_drs.loadtest import nova_api
+        return report_partial(partial_reads(
+            args.replicas or 2, client_conf=with_concurrency(
+                nova_api.client_config(args.double_url, 'bench'),
+                args.read_concurrency)), args.replicas or 2)
     if args.double is not None:
         if args.double < 1:
             parser.error('--double needs 1 host or more')
         return report_partial(partial_reads_of_double(
-            args.double, args.replicas or 2), args.replicas or 2)
+            args.double, args.replicas or 2, args.read_concurrency),
+            args.replicas or 2)
     rows = []
     partial = None
     try:
@@ -464,11 +493,14 @@ def main(argv=None):
             nodes('start', size)
             print('drs-scale with %d nodes ready in %.0f s'
                   % (size, time.monotonic() - started))
-            rows.append(measure(size, args.refreshes, args.timeout))
+            rows.append(measure(size, args.refreshes, args.timeout,
+                                args.read_concurrency))
             print(ROW % rows[-1])
             sys.stdout.flush()
         if args.replicas:
-            partial = partial_reads(args.replicas, args.timeout)
+            partial = partial_reads(
+                args.replicas, args.timeout,
+                with_concurrency(CLIENT_CONF, args.read_concurrency))
     finally:
         if not args.keep:
             nodes('delete')

@@ -269,6 +269,25 @@ BALANCER_OPTS = [
              'its last view of Nova for at most this many seconds, then '
              'stops planning until Nova answers again.'),
     cfg.IntOpt(
+        'placement_read_concurrency', default=8, min=1, max=64,
+        help='Requests to Placement in flight at once while the balancer '
+             'reads resource providers\' inventories. Placement has no '
+             'request for several providers\' inventories, so a full read '
+             'of Nova (at start, then every '
+             '``inventory_full_resync_interval``) makes one request per '
+             'compute host this replica reads: 10,000 of them for a '
+             'region of 10,000 hosts read by one replica. They are made '
+             'this many at a time, in threads of the balancer sharing '
+             'its Placement connection (whose pool of HTTP connections '
+             'is sized to match). 1: one after the other, in the thread '
+             'that reads. Each request still has the timeout and retries '
+             'of ``[drs_nova]``; the first that fails ends the read (the '
+             'requests not started are not made), and a provider deleted '
+             'during the read (404) is left out of the view.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_balancer] inventory_full_resync_interval``\n'
+             '* ``[drs_balancer] shared_capacity_max_age``'),
+    cfg.IntOpt(
         'shared_capacity_max_age', default=900, min=0, max=86400,
         help='With partitioned intake (``[drs_listener] partitions``), '
              'each replica reads from Placement the inventories of the '

@@ -15,6 +15,7 @@ item's JSON behind a small class with the sdk resource's attribute names
 that :mod:`nova_drs.balancer.view.nova_view` reads.
 """
 
+from concurrent import futures
 import urllib.parse
 
 from openstack import exceptions as sdk_exc
@@ -248,3 +249,54 @@ def provider_inventories(placement, rp_uuid):
     generation = body.get('resource_provider_generation')
     return [ListedInventory(rc, doc or {}, generation)
             for rc, doc in (body.get('inventories') or {}).items()]
+
+
+def _inventories_or_none(placement, rp_uuid):
+    """:func:`provider_inventories`, or None when the provider is gone."""
+    try:
+        return provider_inventories(placement, rp_uuid)
+    except sdk_exc.NotFoundException:
+        # NOTE: deleted since the listing (a compute node removed during
+        # a full read, which takes a minute at region scale): the read
+        # goes on without it, as it would had the listing come later
+        return None
+
+
+def providers_inventories(placement, rp_uuids, concurrency=1):
+    """The inventories of several providers, ``concurrency`` at a time.
+
+    One ``GET /resource_providers/{uuid}/inventories`` per provider
+    (Placement has none for several), made in up to ``concurrency``
+    threads that share ``placement`` (a keystoneauth adapter: each
+    request is independent, with the session's timeout and retries);
+    with 1, or a single provider, one after the other in the caller's
+    thread.
+
+    :returns: for each uuid, in the order given, its [ListedInventory],
+        or None when Placement answered 404 (the provider was deleted
+        since it was listed)
+    :raises openstack.exceptions.SDKException: another error answered by
+        Placement: of the requests that failed, the one of the first
+        provider in ``rp_uuids``, as one after the other would raise;
+        the requests not started yet are not made (at most
+        ``concurrency`` were under way), and no thread is left running
+    :raises keystoneauth1.exceptions.ClientException: Placement could not
+        be reached (same rule)
+    """
+    rp_uuids = list(rp_uuids)
+    if concurrency <= 1 or len(rp_uuids) <= 1:
+        return [_inventories_or_none(placement, rp) for rp in rp_uuids]
+    pool = futures.ThreadPoolExecutor(
+        max_workers=min(concurrency, len(rp_uuids)),
+        thread_name_prefix='drs-inventories')
+    try:
+        # NOTE: all submitted at once, started in this order: once the
+        # result of the n-th is taken, every earlier one was started, so
+        # the first failure in this order is the one raised
+        pending = [pool.submit(_inventories_or_none, placement, rp)
+                   for rp in rp_uuids]
+        return [future.result() for future in pending]
+    finally:
+        # on an error (or an interrupt): drop the requests not started,
+        # wait for those under way (each bounded by the session's timeout)
+        pool.shutdown(wait=True, cancel_futures=True)

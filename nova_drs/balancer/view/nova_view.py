@@ -49,7 +49,6 @@ offloaded, errored before scheduling) are left out.
 """
 
 import collections
-from concurrent import futures
 import dataclasses
 import datetime
 import math
@@ -108,9 +107,6 @@ VM_STATE_STATUS = {
     'resized': 'VERIFY_RESIZE', 'soft-delete': 'SOFT_DELETED',
     'deleted': DELETED, 'error': 'ERROR', 'shelved': 'SHELVED',
     'shelved_offloaded': 'SHELVED_OFFLOADED'}
-
-#: Placement requests in flight at once while inventories are read
-INVENTORY_READERS = 8
 
 #: the kinds of API calls counted per read (ReadStats.calls)
 CALL_KINDS = ('services', 'aggregates', 'hypervisors', 'resource_providers',
@@ -318,6 +314,8 @@ class NovaCollector(object):
         self.conn = conn
         self.opt_out_key = conf.drs_balancer.opt_out_metadata_key
         self.cooldown_s = conf.drs_balancer.instance_cooldown
+        #: Placement requests in flight at once while inventories are read
+        self.read_concurrency = conf.drs_balancer.placement_read_concurrency
         self.clock = clock
         #: API call kind -> calls, of the read in progress or the last one
         self.calls = collections.Counter()
@@ -394,8 +392,11 @@ class NovaCollector(object):
         A provider whose generation is the one of its last read is not
         read again. Placement has no bulk request for inventories, so a
         full read of a large region makes one request per provider: they
-        go ``INVENTORY_READERS`` at a time (the session is shared by
-        threads), each as JSON (:mod:`.api_reads`).
+        go ``[drs_balancer] placement_read_concurrency`` at a time
+        (:func:`.api_reads.providers_inventories`), each as JSON. A
+        provider deleted since the listing (404) is forgotten: its host
+        is left out of this view, as it would be had the listing come
+        later. Any other error ends the read.
         """
         wanted = []
         for rp in providers:
@@ -406,19 +407,20 @@ class NovaCollector(object):
                 wanted.append(rp)
         if not wanted:
             return
-
-        def read(rp):
-            return rp, api_reads.provider_inventories(
-                self.conn.placement, rp.id)
-        if len(wanted) == 1:
-            results = [read(wanted[0])]
-        else:
-            with futures.ThreadPoolExecutor(
-                    max_workers=INVENTORY_READERS,
-                    thread_name_prefix='drs-inventories') as pool:
-                results = list(pool.map(read, wanted))
-        for rp, listed in results:
+        # NOTE: the proxy is taken here, not in the readers' threads:
+        # the connection builds it on first use
+        results = api_reads.providers_inventories(
+            self.conn.placement, [rp.id for rp in wanted],
+            self.read_concurrency)
+        # counted here, in this thread, not by the readers
+        for rp, listed in zip(wanted, results):
             self._call('inventories')
+            if listed is None:
+                LOG.warning('resource provider %s (%s) was deleted during '
+                            'the read; its host is left out', rp.id,
+                            getattr(rp, 'name', None))
+                self._providers.pop(rp.id, None)
+                continue
             self.inventories_read += 1
             generation = getattr(rp, 'generation', None)
             inventories = {}

@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The servers listing as JSON: fields, paging, errors."""
 
+import threading
+import time
+
 from openstack import exceptions as sdk_exc
 from oslotest import base
 
@@ -143,6 +146,145 @@ class ProviderInventoriesTest(base.BaseTestCase):
         self.assertRaises(sdk_exc.NotFoundException,
                           api_reads.provider_inventories, Gone(),
                           'rp-x')
+
+
+def reader_threads():
+    return [t for t in threading.enumerate()
+            if t.name.startswith('drs-inventories')]
+
+
+class RecordingPlacement(nova_fakes.FakePlacement):
+    """Placement's inventories answered from threads, and watched.
+
+    Each request waits ``delay(uuid)`` seconds; ``status`` maps a uuid to
+    the HTTP error Placement answers for it. Records the requests in
+    flight at most, and the threads that made them.
+    """
+
+    def __init__(self, providers, delay=lambda rp: 0.0, status=None):
+        super().__init__()
+        self.delay = delay
+        self.status = status or {}
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.threads = set()
+        #: set once ``fill`` requests are in flight together
+        self.full = threading.Event()
+        self.fill = None
+        for n in range(providers):
+            rp = 'rp-%03d' % n
+            self.providers.append(nova_fakes.res(id=rp, name='c-%d' % n,
+                                                 generation=n))
+            self.inventories[rp] = [
+                nova_fakes.inventory('VCPU', 8 + n, n % 3, 1.0 + n),
+                nova_fakes.inventory('MEMORY_MB', 1024 * n, 512, 1.5)]
+
+    def get(self, url):
+        rp = url.split('/')[2]
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.threads.add(threading.current_thread().name)
+            if self.fill is not None and self.in_flight >= self.fill:
+                self.full.set()
+        try:
+            if self.fill is not None:
+                # hold the request until `fill` are in flight: a reader
+                # that makes fewer at once never gets there (timeout)
+                self.full.wait(5.0)
+            time.sleep(self.delay(rp))
+            if rp in self.status:
+                self.calls.append(('inventories', rp))
+                return nova_fakes.FakeResponse(
+                    {'errors': [{'detail': 'error about %s' % rp}]},
+                    self.status[rp])
+            return super().get(url)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def summary(results):
+    """What the collector uses of each result, comparable."""
+    return [None if listed is None else
+            [(i.resource_class, i.total, i.reserved, i.allocation_ratio,
+              i.resource_provider_generation) for i in listed]
+            for listed in results]
+
+
+class ProvidersInventoriesTest(base.BaseTestCase):
+    """Several providers' inventories, some at a time."""
+
+    def setUp(self):
+        super().setUp()
+        # not in the order the providers were listed
+        order = (7, 3, 19, 0, 11, 5, 18, 2, 13, 1, 8, 16, 4, 12, 9)
+        self.uuids = ['rp-%03d' % n for n in order]
+
+    def test_same_results_in_the_same_order_as_one_after_the_other(self):
+        placement = RecordingPlacement(20)
+        expected = summary([api_reads.provider_inventories(placement, rp)
+                            for rp in self.uuids])
+        self.assertEqual(15, len(expected))
+        for concurrency in (1, 2, 4, 16, 64):
+            # the later providers answer first
+            slow = RecordingPlacement(
+                20, delay=lambda rp: 0.002 * (20 - int(rp[3:])))
+            got = api_reads.providers_inventories(slow, self.uuids,
+                                                  concurrency)
+            self.assertEqual(expected, summary(got), concurrency)
+            self.assertEqual(len(self.uuids), slow.call_names().count(
+                'inventories'))
+        self.assertEqual([], reader_threads())
+
+    def test_one_at_a_time_in_the_callers_thread(self):
+        placement = RecordingPlacement(20)
+        api_reads.providers_inventories(placement, self.uuids, 1)
+        self.assertEqual(1, placement.max_in_flight)
+        self.assertEqual({threading.current_thread().name},
+                         placement.threads)
+
+    def test_concurrency_is_bounded(self):
+        for concurrency in (2, 4, 8):
+            placement = RecordingPlacement(40, delay=lambda rp: 0.001)
+            placement.fill = concurrency
+            api_reads.providers_inventories(
+                placement, ['rp-%03d' % n for n in range(40)], concurrency)
+            # reached (not one at a time), never exceeded
+            self.assertTrue(placement.full.is_set())
+            self.assertEqual(concurrency, placement.max_in_flight)
+            self.assertEqual(concurrency, len(placement.threads))
+            self.assertEqual([], reader_threads())
+
+    def test_a_provider_gone_is_none_in_its_place(self):
+        placement = RecordingPlacement(20, status={'rp-011': 404})
+        for concurrency in (1, 4):
+            got = api_reads.providers_inventories(placement, self.uuids,
+                                                  concurrency)
+            self.assertEqual(
+                [rp == 'rp-011' for rp in self.uuids],
+                [listed is None for listed in got])
+
+    def test_the_first_error_in_order_is_raised_and_the_rest_not_read(self):
+        uuids = ['rp-%03d' % n for n in range(200)]
+        for concurrency in (1, 4):
+            # rp-020 fails slowly, rp-022 at once: rp-020's is raised, as
+            # one after the other would
+            placement = RecordingPlacement(
+                200, status={'rp-020': 503, 'rp-022': 500},
+                delay=lambda rp: 0.05 if rp == 'rp-020' else 0.002)
+            e = self.assertRaises(
+                sdk_exc.HttpException, api_reads.providers_inventories,
+                placement, uuids, concurrency)
+            self.assertIn('rp-020', str(e))
+            self.assertEqual(503, e.status_code)
+            made = placement.call_names().count('inventories')
+            # the earlier ones all, few after: not the 200
+            self.assertGreaterEqual(made, 21)
+            self.assertLess(made, 21 + 40 * concurrency)
+            self.assertEqual(0, placement.in_flight)
+            self.assertEqual([], reader_threads())
 
 
 class ServicesAndProvidersTest(base.BaseTestCase):

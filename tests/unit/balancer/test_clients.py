@@ -4,6 +4,7 @@
 import os
 
 import fixtures
+from keystoneauth1 import session as ks_session
 from oslotest import base
 
 from nova_drs.balancer import clients
@@ -76,6 +77,20 @@ valid_interfaces = admin
         # admin_token: every request goes to the configured endpoint
         self.assertEqual('http://127.0.0.1:8774/v2.1',
                          conn.session.get_endpoint(service_type='compute'))
+
+    def test_http_pools_hold_a_connection_per_placement_reader(self):
+        lab = ('[drs_nova]\nauth_type = admin_token\n'
+               'endpoint = http://127.0.0.1:8774/v2.1\ntoken = admin\n')
+        for concurrency, pool in ((1, 10), (8, 10), (10, 10), (32, 32)):
+            conn = clients.connect(self.conf(
+                lab + '[drs_balancer]\nplacement_read_concurrency = %d\n'
+                % concurrency))
+            for scheme in ('http://', 'https://'):
+                adapter = conn.session.session.get_adapter(scheme)
+                # keystoneauth's (TCP keep-alive), one connection a reader
+                self.assertIsInstance(adapter,
+                                      ks_session.TCPKeepAliveAdapter)
+                self.assertEqual(pool, adapter._pool_maxsize)
 
     def test_region_and_compute_override(self):
         conf = self.conf("""\

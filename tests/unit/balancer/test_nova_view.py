@@ -544,6 +544,89 @@ class TestIncremental(CollectorTestCase):
         self.assertEqual(['s0', 's1'],
                          self.collector.build().model.instances.names)
 
+    def varied_cloud(self, hosts):
+        for n in range(hosts):
+            self.conn.add_host('h%02d' % n, vcpus=8 + n,
+                               memory_mb=4096 * (n + 1),
+                               reserved_cpus=n % 3, cpu_ratio=1.0 + n % 4)
+            self.conn.add_server('s%d' % n, 'h%02d' % n,
+                                 updated_at=iso(NOW - 3600))
+
+    def test_full_read_the_same_whatever_the_placement_concurrency(self):
+        self.varied_cloud(30)
+        seen = []
+        for concurrency in (1, 3, 8, 64):
+            conf = make_conf(placement_read_concurrency=concurrency)
+            collector = nova_view.NovaCollector(self.conn, conf,
+                                                clock=lambda: self.now)
+            view = collector.read(full=True)
+            seen.append((view.to_snapshot(), collector.last_read.calls,
+                         collector.last_read.inventories_read,
+                         collector.own_capacities()))
+        self.assertEqual(30, seen[0][1]['inventories'])
+        self.assertEqual(30, seen[0][2])
+        for other in seen[1:]:
+            self.assertEqual(seen[0], other)
+
+    def gone_during_the_read(self, rp_id, status=404):
+        """Placement answers ``status`` for the inventories of rp_id."""
+        answer = self.conn.placement.get
+
+        def get(url):
+            if url.startswith('/resource_providers/%s/' % rp_id):
+                self.conn.placement.calls.append(('inventories', rp_id))
+                return fakes.FakeResponse(
+                    {'errors': [{'detail': 'no provider %s' % rp_id}]},
+                    status)
+            return answer(url)
+        self.conn.placement.get = get
+
+    def test_a_provider_deleted_during_the_read_is_left_out(self):
+        self.varied_cloud(12)
+        self.conf.set_override('placement_read_concurrency', 4,
+                               'drs_balancer')
+        self.collector = nova_view.NovaCollector(
+            self.conn, self.conf, clock=lambda: self.now)
+        self.read()
+        gone = self.conn.compute.hypervisor_list[5]
+        self.gone_during_the_read(gone.id)
+        with self.assertLogs(nova_view.LOG.logger, 'WARNING') as logs:
+            view = self.read(full=True)
+        self.assertIn('resource provider %s (h05) was deleted during the '
+                      'read' % gone.id, logs.output[0])
+        self.assertNotIn('h05', view.model.hosts.names)
+        self.assertEqual(11, len(view.model.hosts))
+        self.assertIn(('host', 'h05', 'no VCPU or MEMORY_MB inventory in '
+                       'Placement'), view.skipped)
+        # the request was made and is counted, its provider not read
+        self.assertEqual(12, self.collector.last_read.calls['inventories'])
+        self.assertEqual(11, self.collector.last_read.inventories_read)
+        self.assertNotIn('h05', self.collector.own_capacities())
+        # not kept: still listed, it is asked for again at the next read
+        self.read()
+        self.assertEqual([('inventories', gone.id)],
+                         [c for c in self.conn.placement.calls
+                          if c[0] == 'inventories'])
+
+    def test_an_inventories_error_fails_the_read_as_before(self):
+        self.varied_cloud(12)
+        self.conf.set_override('placement_read_concurrency', 4,
+                               'drs_balancer')
+        self.collector = nova_view.NovaCollector(
+            self.conn, self.conf, clock=lambda: self.now)
+        before = self.read().to_snapshot()
+        self.conn.placement.inventories[
+            self.conn.compute.hypervisor_list[3].id][0] = fakes.inventory(
+                'VCPU', 99)
+        self.gone_during_the_read(self.conn.compute.hypervisor_list[7].id,
+                                  503)
+        e = self.assertRaises(sdk_exc.HttpException, self.read, True)
+        self.assertEqual(503, e.status_code)
+        # nothing of the failed read is in the view
+        self.assertEqual(before, self.collector.build().to_snapshot())
+        self.assertEqual('full', self.collector.last_read.kind)
+        self.assertEqual(12, self.collector.last_read.inventories_read)
+
     def test_flavors_cached_across_reads(self):
         self.conn.add_host('h1')
         self.conn.compute.flavors['f1'] = fakes.res(vcpus=8, ram=4096,

@@ -34,3 +34,17 @@ class TestCheckPartial(base.BaseTestCase):
              "read's"],
             nova_reads.check_partial(partial([['a'], ['b']], 2,
                                              seen_equal=False)))
+
+
+class TestReadConcurrency(base.BaseTestCase):
+
+    def test_the_readers_configuration_has_the_option_asked(self):
+        for asked, configured in ((None, 8), (1, 1), (16, 16)):
+            text = nova_reads.with_concurrency(nova_reads.CLIENT_CONF,
+                                               asked)
+            conf, _ = nova_reads.connect(client_conf=text)
+            self.assertEqual(configured,
+                             conf.drs_balancer.placement_read_concurrency)
+            # the client settings are kept
+            self.assertEqual('http://127.0.0.1:8778',
+                             conf.drs_placement.endpoint_override)
