@@ -477,13 +477,17 @@ class PartitionedIntakeTest(ManagerTestCase):
         patcher.start()
         self.addCleanup(patcher.stop)
 
-    def test_rows_of_a_replica_gone_are_not_trusted(self):
-        # replica-b wrote compute-2's state just now, then left the group
+    def shared_by_replica_b(self, host):
+        """replica-b wrote ``host``'s state just now (its agent's report)."""
         other = host_view_mod.HostView(self.conf)
-        doc = docs.metrics_doc('compute-2', at=time.time(),
+        doc = docs.metrics_doc(host, at=time.time(),
                                load=(0.2, 0.1, 0.0, 0.0))
         other.on_metrics([docs.report(doc, time.monotonic())])
         self.db.save_host_states(other.hosts(), 'replica-b')
+
+    def test_rows_of_a_replica_gone_are_not_trusted(self):
+        # replica-b wrote compute-2's state just now, then left the group
+        self.shared_by_replica_b('compute-2')
         self.report_all()
         owned = {'compute-1'}
         for members, stale in ((('replica-a', 'replica-b'), False),
@@ -503,11 +507,7 @@ class PartitionedIntakeTest(ManagerTestCase):
 
     def test_other_replicas_hosts_from_their_shared_state(self):
         # compute-2 is another replica's: its owner shared its state
-        other = host_view_mod.HostView(self.conf)
-        doc = docs.metrics_doc('compute-2', at=time.time(),
-                               load=(0.2, 0.1, 0.0, 0.0))
-        other.on_metrics([docs.report(doc, time.monotonic())])
-        self.db.save_host_states(other.hosts(), 'replica-b')
+        self.shared_by_replica_b('compute-2')
         # this replica still holds compute-2's metrics from before
         self.report_all()
         self.members('replica-a', 'replica-b')
