@@ -92,9 +92,15 @@ class TestIncrementalReads(nova_fixtures.NovaLabTestCase):
 
         def moved():
             server = self.conn.compute.get_server(moving.id)
-            return (server.compute_host == HOSTS[2]
-                    and server.status == 'ACTIVE'
-                    and not server.task_state)
+            if (server.compute_host != HOSTS[2]
+                    or server.status != 'ACTIVE' or server.task_state):
+                return False
+            # NOTE: Nova clears the server's task before it marks the
+            # migration record completed (_post_live_migration): on a
+            # busy machine a read in between sees it still running
+            return any(m.status in nova_view.MOVED_STATUSES
+                       for m in self.conn.compute.migrations(
+                           server_id=moving.id))
         nova_fixtures.wait_for(moved, 120, 'live migration of %s'
                                % moving.id, step=0.5)
 
