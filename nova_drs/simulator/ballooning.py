@@ -116,7 +116,6 @@ class BalloonDriver:
         # one snapshot for every host's policy: the run's settings do not
         # change while it runs (overrides are set before the driver)
         self._policy_conf = _PolicyConf(conf)
-        self.apply = not self._policy_conf.drs_balloon.dry_run
         #: the agent's record of each guest, made once and updated every
         #: cycle: its configuration (the domain's metadata) moves with it
         self._records = [None] * len(names)
@@ -228,7 +227,8 @@ class BalloonDriver:
             report = self.actuator(h).cycle(host, records)
             changes += sum(1 for b in report.guests.values()
                            if b.action in ('grow', 'shrink'))
-        if libvirt.resized and self.apply:
+        # (with [drs_balloon] dry_run the actuators resize nothing)
+        if libvirt.resized:
             names = list(libvirt.resized)
             guests.set_actual(np.array([self.index[n] for n in names]),
                               np.array([libvirt.resized[n] for n in names]))

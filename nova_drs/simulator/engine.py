@@ -530,7 +530,12 @@ class _Run:
             disabled_reasons=disabled, evacuating=evacuating)
 
     def _evacuating(self):
-        """Hosts in maintenance with a migration off them under way."""
+        """Hosts with a migration off them pending or running.
+
+        Only hosts in maintenance are looked up in it (the planner's
+        evacuations, ``pending``), for which that is their evacuation
+        under way.
+        """
         if self.maint is None:
             return set()
         # NOTE: the service reads its evacuation plans; here a plan's
@@ -583,7 +588,7 @@ class _Run:
         return self.maint is not None and self.maint.pending(
             now, self.host, self._evacuating())
 
-    def _apply(self, moves, now=None):
+    def _apply(self, moves, now):
         applied = []
         for m in moves:
             i, src = self.inst_index[m.instance], self.host_index[m.source]

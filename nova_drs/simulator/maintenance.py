@@ -127,18 +127,22 @@ class Maintenance:
         """host name -> disabled reason, as Nova's view gives them."""
         return {w.host: self.reason for w in self.windows if w.active(now)}
 
+    def _occupied(self, host_of):
+        """Bool per host: it holds a guest (``host_of``: each one's)."""
+        return np.bincount(host_of, minlength=len(self.index)) > 0
+
     def pending(self, now, host_of, evacuating):
         """Whether a planning cycle must run for a host in maintenance.
 
         It holds guests and no evacuation of it is under way.
         """
-        occupied = np.bincount(host_of, minlength=len(self.index)) > 0
+        occupied = self._occupied(host_of)
         return any(occupied[h] and h not in evacuating
                    for h in self.hosts(now))
 
     def observe(self, now, host_of):
         """Note the hosts in maintenance that hold no guest any more."""
-        occupied = np.bincount(host_of, minlength=len(self.index)) > 0
+        occupied = self._occupied(host_of)
         for w in self.windows:
             if (w.emptied_s is None and w.active(now)
                     and not occupied[self.index[w.host]]):
