@@ -168,6 +168,8 @@ class BalancerManager:
         # (host_states rows, the database server's time) of the cycle's
         # read
         self._shared_rows = None
+        # host -> the host_states values this replica last wrote
+        self._written_states = {}
         #: rows of other replicas' hosts not trusted at the latest cycle,
         #: by reason (shared_state.from_rows)
         self.shared_left_out = {}
@@ -777,7 +779,11 @@ class BalancerManager:
                 for name, state in states.items() if name in owned]
         self._hosts_owned = len(mine)
         if mine:
-            self.db.save_host_states(mine, self.replica_id)
+            # rows unchanged since this replica last wrote them are only
+            # stamped again (save_host_states): most of them, when the
+            # agents report less often than this runs
+            self.db.save_host_states(mine, self.replica_id,
+                                     written=self._written_states)
         with self._model_lock:
             model = self._model
         if model is not None and owned:

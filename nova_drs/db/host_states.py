@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from nova_drs.balancer import plan_states
+from nova_drs.balancer.view import capacity
 from nova_drs.db import common
 from nova_drs.db import models
 from nova_drs.db import retry
@@ -34,7 +35,7 @@ class HostStatesMixin(object):
     """Host states and destination reservations; mixed into ``Database``."""
 
     @retry.retry_on_deadlock_or_duplicate
-    def save_host_states(self, states, reporter):
+    def save_host_states(self, states, reporter, written=None):
         """Write the state of some hosts, replacing what was there.
 
         One row per host, in one transaction: the hosts are updated or
@@ -49,6 +50,19 @@ class HostStatesMixin(object):
         :param states: :class:`nova_drs.balancer.view.host_view.HostState`
             objects (or a mapping whose values are), at most one per host
         :param reporter: the balancer replica writing them
+        :param written: optional, a dict the writer keeps between calls
+            (host -> the values it last wrote, updated here once the
+            transaction committed). A host whose values did not change
+            since has only its ``updated_at`` stamped again, by one
+            ``UPDATE ... WHERE host IN (...)`` per chunk of names, instead
+            of its whole row rewritten: with agents reporting every 30 s
+            and rows written every 10 s, two writes in three change
+            nothing but the stamp, and rewriting them (JSON columns
+            encoded and escaped, the row shipped) cost a replica more CPU
+            than taking in its agents' reports. Readers see the same
+            table either way. A row that is no longer this reporter's (a
+            replica took the host over, or it was deleted) is written
+            whole again.
         :returns: the number of hosts written
         :raises ValueError: a state that cannot be stored (the message
             names the host and the field); nothing is written then
@@ -60,15 +74,28 @@ class HostStatesMixin(object):
         # a replica whose clock runs minutes ahead would otherwise make
         # its rows trusted for minutes after it stopped writing them
         now = self.server_now()
-        rows = {}
+        values = {}
         for state in states:
             row = _host_state_values(state)
-            row.update(reported_by=reporter, updated_at=now)
-            rows[row['host']] = row
-        if not rows:
+            try:
+                # its age, as the time Placement confirmed it: the same
+                # at every write until it is confirmed again
+                row['capacity'] = capacity.to_column(row['capacity'], now)
+            except ValueError as e:
+                raise ValueError('host %s: %s' % (row['host'], e)) from None
+            values[row['host']] = row
+        if not values:
             return 0
-        names = sorted(rows)
+        # the stamps, which change at every write, are not compared
+        same = ([] if written is None else
+                sorted(n for n, row in values.items()
+                       if written.get(n) == row))
+        rows = {name: dict(row, reported_by=reporter, updated_at=now)
+                for name, row in values.items()}
         with self._writer() as session:
+            lost = _restamp(session, same, reporter, now)
+            whole = {n: rows[n] for n in set(rows).difference(same).union(
+                lost)}
             upsert = _upsert_statement(session)
             if upsert is not None:
                 # one multi-row statement per chunk (the driver batches
@@ -77,19 +104,12 @@ class HostStatesMixin(object):
                 # host_state_interval, which cost it as much CPU as
                 # taking in the agents' reports, and the database
                 # server more
-                _upsert(session, upsert, [rows[n] for n in names])
-                return len(rows)
-            existing = set()
-            for chunk in common.chunks(names):
-                existing.update(session.scalars(
-                    sa.select(models.HostStateRow.host)
-                    .where(models.HostStateRow.host.in_(chunk))))
-            updates = [rows[n] for n in names if n in existing]
-            inserts = [rows[n] for n in names if n not in existing]
-            for chunk in common.chunks(updates):
-                session.execute(sa.update(models.HostStateRow), chunk)
-            for chunk in common.chunks(inserts):
-                session.execute(sa.insert(models.HostStateRow), chunk)
+                _upsert(session, upsert, [whole[n] for n in sorted(whole)])
+            else:
+                _update_or_insert(session, whole)
+        # committed: what the next call compares with
+        if written is not None:
+            written.update(values)
         return len(rows)
 
     def list_host_states(self, hosts=None):
@@ -219,6 +239,41 @@ class HostStatesMixin(object):
             for target, instance_uuid in session.execute(query):
                 out.setdefault(target, []).append(instance_uuid)
         return out
+
+
+def _restamp(session, names, reporter, now):
+    """Stamp ``updated_at`` of ``reporter``'s rows of ``names``.
+
+    :returns: the names of the chunks in which a row did not match (not
+        this reporter's any more, or deleted): the caller writes them whole
+    """
+    table = models.HostStateRow.__table__
+    lost = []
+    for chunk in common.chunks(names):
+        result = session.execute(
+            sa.update(table)
+            .where(table.c.reported_by == reporter, table.c.host.in_(chunk))
+            .values(updated_at=now))
+        # rows matched, not changed (MySQL: SQLAlchemy asks for found rows)
+        if result.rowcount != len(chunk):
+            lost.extend(chunk)
+    return lost
+
+
+def _update_or_insert(session, rows):
+    """Write ``rows`` where there is no upsert: read, update, insert."""
+    names = sorted(rows)
+    existing = set()
+    for chunk in common.chunks(names):
+        existing.update(session.scalars(
+            sa.select(models.HostStateRow.host)
+            .where(models.HostStateRow.host.in_(chunk))))
+    updates = [rows[n] for n in names if n in existing]
+    inserts = [rows[n] for n in names if n not in existing]
+    for chunk in common.chunks(updates):
+        session.execute(sa.update(models.HostStateRow), chunk)
+    for chunk in common.chunks(inserts):
+        session.execute(sa.insert(models.HostStateRow), chunk)
 
 
 def _upsert(session, upsert, rows):

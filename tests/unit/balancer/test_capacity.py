@@ -56,3 +56,37 @@ class TestCapacity(base.BaseTestCase):
         self.assertEqual(30.0, shared['future'].age_s)
         self.assertEqual(32, shared['fresh'].vcpus)
         self.assertEqual({}, capacity.from_rows(rows, NOW, 0))
+
+    def test_column_stores_when_placement_confirmed_it(self):
+        column = capacity.to_column(CAP.as_dict(), NOW)
+        self.assertNotIn('age_s', column)
+        # 30 s before NOW, in whole seconds since the epoch
+        self.assertEqual(1796644770, column['confirmed_at'])
+        # the same at the next write, 10 s later, 10 s older
+        later = NOW + datetime.timedelta(seconds=10.2)
+        self.assertEqual(column, capacity.to_column(
+            dict(CAP.as_dict(), age_s=40.2), later))
+        # read back, it is as old as the reader's time says
+        self.assertEqual(40.2, round(
+            capacity.from_dict(column, later).age_s, 6))
+        # no reader's time: no age, no capacity
+        self.assertIsNone(capacity.from_dict(column))
+        for bad in (-1, float('nan'), 'old'):
+            self.assertRaises(ValueError, capacity.to_column,
+                              dict(CAP.as_dict(), age_s=bad), NOW)
+
+    def test_rows_with_confirmed_at_age_by_it_not_by_the_row(self):
+        column = capacity.to_column(CAP.as_dict(), NOW)
+        # stamped again 200 s later, unchanged: 230 s old now
+        rows = [row('restamped', column, -200),
+                row('legacy', CAP.as_dict(), -200)]
+        later = NOW + datetime.timedelta(seconds=200)
+        shared = capacity.from_rows(rows, later, 300)
+        self.assertEqual(230.0, shared['restamped'].age_s)
+        self.assertEqual(30.0, shared['legacy'].age_s)
+        self.assertEqual({'legacy'}, set(capacity.from_rows(rows, later, 229)))
+        # confirmed in the reader's future (its server clock stepped
+        # back): just confirmed, not younger
+        self.assertEqual(0.0, capacity.from_rows(
+            rows, NOW - datetime.timedelta(seconds=60), 300)[
+                'restamped'].age_s)

@@ -5,12 +5,14 @@
 tests/functional/db on MariaDB and PostgreSQL.
 """
 
+import calendar
 import datetime
 
 import fixtures
 import sqlalchemy as sa
 
 from nova_drs.balancer import plan_states
+from nova_drs.balancer.view import capacity as capacity_mod
 from nova_drs.balancer.view import host_view
 from nova_drs.db import common
 from nova_drs.db import models
@@ -40,6 +42,10 @@ class HostStateTests(object):
 
     Needs ``self.db``, ``self.clock`` and ``self.replica()``.
     """
+
+    #: statements of a write of three rows, one of them changed: the
+    #: stamp of the two others, the upsert of the changed one
+    ONE_ROW_CHANGED = {'UPDATE': 1, 'INSERT': 1}
 
     def test_save_and_list(self):
         written = self.db.save_host_states(
@@ -105,6 +111,96 @@ class HostStateTests(object):
         self.assertEqual(sorted(r.host for r in subset),
                          [r.host for r in subset])
 
+    def _statements(self):
+        """The SQL statements the database runs from now on (a list)."""
+        seen = []
+
+        def record(conn, cursor, statement, *args):
+            seen.append(statement.split(None, 1)[0].upper())
+        sa.event.listen(self.db.engine, 'before_cursor_execute', record)
+        self.addCleanup(sa.event.remove, self.db.engine,
+                        'before_cursor_execute', record)
+        return seen
+
+    def test_unchanged_rows_are_only_stamped_again(self):
+        written = {}
+        states = [host_state('host-%d' % n, cpu=n / 10.0) for n in range(3)]
+        self.db.save_host_states(states, 'replica-a', written=written)
+        self.assertEqual(['host-0', 'host-1', 'host-2'], sorted(written))
+        self.clock.advance(10)
+        seen = self._statements()
+        states[1] = host_state('host-1', cpu=0.9, hot=['cpu'])
+        self.assertEqual(3, self.db.save_host_states(states, 'replica-a',
+                                                     written=written))
+        # one UPDATE of the two unchanged rows' stamp, and the changed
+        # row written whole: no whole rewrite of the others
+        self.assertEqual(self.ONE_ROW_CHANGED,
+                         {'UPDATE': seen.count('UPDATE'),
+                          'INSERT': seen.count('INSERT')})
+        rows = {r.host: r for r in self.db.list_host_states()}
+        later = base.START + datetime.timedelta(seconds=10)
+        self.assertEqual({later}, {r.updated_at for r in rows.values()})
+        self.assertEqual(0.9, rows['host-1'].load['cpu'])
+        self.assertEqual(['cpu'], rows['host-1'].hot)
+        self.assertEqual(0.2, rows['host-2'].load['cpu'])
+        self.assertEqual({'replica-a'},
+                         {r.reported_by for r in rows.values()})
+
+    def test_capacity_older_but_not_confirmed_again_is_unchanged(self):
+        cap = {'provider': 'rp-1', 'vcpus': 32, 'memory_mb': 65536,
+               'reserved_host_cpus': 2, 'reserved_host_memory_mb': 512,
+               'cpu_allocation_ratio': 4.0, 'ram_allocation_ratio': 1.0,
+               'age_s': 5.0}
+        written = {}
+        self.db.save_host_states([host_state('host-1', capacity=cap)],
+                                 'replica-a', written=written)
+        self.clock.advance(10)
+        seen = self._statements()
+        self.db.save_host_states(
+            [host_state('host-1', capacity=dict(cap, age_s=15.0))],
+            'replica-a', written=written)
+        self.assertEqual({'UPDATE': 1, 'INSERT': 0},
+                         {'UPDATE': seen.count('UPDATE'),
+                          'INSERT': seen.count('INSERT')})
+        # confirmed again by Placement: written whole
+        self.clock.advance(10)
+        self.db.save_host_states(
+            [host_state('host-1', capacity=dict(cap, age_s=0.0))],
+            'replica-a', written=written)
+        row = self.db.list_host_states()[0]
+        # whole seconds: START is at .25 s
+        self.assertEqual(0.25, capacity_mod.from_dict(
+            row.capacity, base.START + datetime.timedelta(seconds=20)).age_s)
+
+    def test_row_taken_over_or_deleted_is_written_whole(self):
+        written = {}
+        states = [host_state('host-1'), host_state('host-2'),
+                  host_state('host-3')]
+        self.db.save_host_states(states, 'replica-a', written=written)
+        # replica-b took host-1 over; host-2 left the table
+        self.replica().save_host_states([host_state('host-1', cpu=0.75)],
+                                        'replica-b')
+        self.db.delete_host_states(hosts=['host-2'])
+        self.clock.advance(10)
+        self.db.save_host_states(states, 'replica-a', written=written)
+        rows = {r.host: r for r in self.db.list_host_states()}
+        self.assertEqual(['host-1', 'host-2', 'host-3'], sorted(rows))
+        # the later write wins, as without the comparison
+        self.assertEqual('replica-a', rows['host-1'].reported_by)
+        self.assertEqual(0.25, rows['host-1'].load['cpu'])
+        self.assertEqual(0.25, rows['host-2'].load['cpu'])
+        self.assertEqual(
+            {base.START + datetime.timedelta(seconds=10)},
+            {r.updated_at for r in rows.values()})
+
+    def test_nothing_remembered_when_nothing_was_written(self):
+        written = {}
+        self.assertRaises(ValueError, self.db.save_host_states,
+                          [host_state('host-1'), host_state('')],
+                          'replica-a', written=written)
+        self.assertEqual({}, written)
+        self.assertEqual([], self.db.list_host_states())
+
     def test_balloon_is_stored(self):
         state = host_state('host-1')
         state.__dict__['balloon'] = {'reclaimed_mb': 2048.0, 'guests': 3}
@@ -121,7 +217,15 @@ class HostStateTests(object):
             [host_state('host-1', capacity=capacity), host_state('host-2')],
             'replica-a')
         rows = {r.host: r for r in self.db.list_host_states()}
-        self.assertEqual(capacity, rows['host-1'].capacity)
+        # its age is stored as when Placement confirmed it, by the
+        # server's clock, in whole seconds: START is 12:00:00.25
+        stored = dict(capacity)
+        del stored['age_s']
+        stored['confirmed_at'] = calendar.timegm(
+            (2026, 1, 1, 11, 59, 48, 0, 0, 0))
+        self.assertEqual(stored, rows['host-1'].capacity)
+        self.assertEqual(12.25, capacity_mod.from_dict(
+            rows['host-1'].capacity, base.START).age_s)
         # not known: empty (the other replicas read the host themselves)
         self.assertEqual({}, rows['host-2'].capacity)
         # a later write without one forgets it (the upsert replaces it)
@@ -289,6 +393,9 @@ class TestHostStatesSqlite(base.SqliteTestCase, HostStateTests):
 
 class TestHostStatesWithoutUpsert(base.SqliteTestCase, HostStateTests):
     """The path of a database without an upsert: read, update, insert."""
+
+    # the stamp, then the changed row's UPDATE after its SELECT
+    ONE_ROW_CHANGED = {'UPDATE': 2, 'INSERT': 0}
 
     def setUp(self):
         super().setUp()

@@ -140,3 +140,73 @@ class SpeedScalingTest(base.BaseTestCase):
         args = self.scaled(2.0, '--no-speed-scaling')
         self.assertEqual((30.0, 20.0, 1.0), (args.interval, args.window,
                                              args.speed_factor))
+
+
+class FallingBehindTest(base.BaseTestCase):
+    """A lone replica that falls behind: the test starts again slower."""
+
+    def window(self, published, taken_in):
+        return {'_agents': {'published_per_s': published},
+                'r1': {'intake_per_s': taken_in}}
+
+    def test_keeping_up_is_not_falling_behind(self):
+        self.assertIsNone(run.falling_behind(self.window(334, 328)))
+        self.assertIsNone(run.falling_behind(self.window(334, 301)))
+        self.assertIsNone(run.falling_behind({}))
+        self.assertIsNone(run.falling_behind(self.window(334, None)))
+        self.assertEqual((334, 216),
+                         run.falling_behind(self.window(334, 216)))
+
+    def args(self, *argv):
+        args = run.parse_args(['--interval', '30', '--window', '20']
+                              + list(argv))
+        args.reference_interval, args.reference_window = 30.0, 20.0
+        args.speed_factor = 1.05
+        return args
+
+    def fake_tests(self, outcomes):
+        """A LoadTest factory whose runs end as ``outcomes`` say."""
+        made = []
+
+        class FakeTest:
+            def __init__(self, args):
+                self.results = {}
+                self.work_dir = '/tmp/x'
+                self.interval = args.interval
+                made.append(self)
+
+            def run(self):
+                outcome = outcomes[len(made) - 1]
+                if isinstance(outcome, Exception):
+                    raise outcome
+                return dict(self.results, outcome=outcome)
+        return FakeTest, made
+
+    def test_restarts_slower_until_it_keeps_up(self):
+        args = self.args()
+        factory, made = self.fake_tests([run.FallingBehind(334, 216), 'ok'])
+        results = run.run_until_it_keeps_up(args, factory)
+        self.assertEqual('ok', results['outcome'])
+        # 1.05 x 1.15 x 334 / 216
+        factor = 1.05 * run.KEEP_UP_MARGIN * 334 / 216
+        self.assertAlmostEqual(factor, args.speed_factor)
+        self.assertEqual([30.0, round(30 * factor, 1)],
+                         [t.interval for t in made])
+        self.assertEqual(round(20 * factor, 1), args.window)
+        self.assertEqual({'factor': args.speed_factor,
+                          'interval_at_reference_s': 30.0,
+                          'window_at_reference_s': 20.0, 'restarts': 1},
+                         results['speed'])
+
+    def test_gives_up_when_the_machine_is_too_slow(self):
+        # behind at every try
+        factory, made = self.fake_tests([run.FallingBehind(334, 300)] * 5)
+        e = self.assertRaises(run.LoadTestError, run.run_until_it_keeps_up,
+                              self.args(), factory)
+        self.assertIn('too slow', str(e))
+        self.assertEqual(1 + run.MAX_RESTARTS, len(made))
+        # or at once, when the factor needed is beyond the bound
+        factory, made = self.fake_tests([run.FallingBehind(334, 50)])
+        self.assertRaises(run.LoadTestError, run.run_until_it_keeps_up,
+                          self.args(), factory)
+        self.assertEqual(1, len(made))
