@@ -160,9 +160,11 @@ class BalancerManager:
         # replicas' hosts are judged by their loads and flags only
         # (shared_state.from_rows); a third of a replica's CPU went into
         # decoding it at 10,000 hosts
+        # the other replicas' hosts: this replica's own rows are left out
+        # (shared_state.from_rows would skip the hosts it owns anyway)
         self.host_states = host_state_cache.HostStateCache(
             conf.drs_balancer.host_state_full_read_interval, clock=clock,
-            without=('balloon',))
+            without=('balloon',), not_by=self.replica_id)
         self.inventory = inventory_mod.Inventory(self.collector, conf,
                                                  clock=clock)
         # (host_states rows, the database server's time) of the cycle's

@@ -104,12 +104,17 @@ class HostStateCache(object):
     :param clock: monotonic clock, for ``full_read_interval``
     :param without: columns not read (see
         ``Database.list_host_states_since``)
+    :param not_by: a reporter whose rows are never read (a balancer
+        replica reading the other replicas' hosts leaves its own out: it
+        wrote them from a newer view, and reading them would cost it, at
+        each cycle, as many rows as it owns)
     """
 
     def __init__(self, full_read_interval, clock=time.monotonic,
-                 without=()):
+                 without=(), not_by=None):
         self.full_read_interval = full_read_interval
         self.without = tuple(without)
+        self.not_by = not_by
         self._clock = clock
         self._rows = None          # host -> HostStateRow; None: never read
         self._marks = {}           # reporter -> newest updated_at read
@@ -131,7 +136,8 @@ class HostStateCache(object):
         started = self._clock()
         rows, read, full = None, [], self._full_due(started)
         if not full:
-            expected = db.count_host_states()
+            expected = db.count_host_states(
+                **({'not_by': self.not_by} if self.not_by else {}))
             read = db.list_host_states_since(dict(self._marks),
                                              **self._options())
             rows = dict(self._rows)
@@ -160,7 +166,10 @@ class HostStateCache(object):
 
     def _options(self):
         # only when set: a database double without the argument still works
-        return {'without': self.without} if self.without else {}
+        options = {'without': self.without} if self.without else {}
+        if self.not_by:
+            options['not_by'] = self.not_by
+        return options
 
     def _full_due(self, now):
         if self._rows is None or self._full_at is None:

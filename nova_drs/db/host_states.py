@@ -129,7 +129,7 @@ class HostStatesMixin(object):
                     models.HostStateRow.host.in_(chunk))))
         return sorted(found, key=lambda row: row.host)
 
-    def list_host_states_since(self, since, without=()):
+    def list_host_states_since(self, since, without=(), not_by=None):
         """The rows written since each reporter's time in ``since``.
 
         For :class:`nova_drs.db.host_state_cache.HostStateCache`, which
@@ -143,6 +143,8 @@ class HostStatesMixin(object):
         :param without: columns not to read (e.g. ``balloon``, the
             largest, which a replica judging other replicas' hosts does
             not use); reading one of them from a row raises
+        :param not_by: leave out the rows this reporter wrote (a replica
+            reading the others' hosts: it knows its own better)
         :returns: the rows of each named reporter with ``updated_at``
             after its time, and every row of the reporters not named, as
             :class:`~nova_drs.db.models.HostStateRow` in no set order
@@ -151,6 +153,8 @@ class HostStatesMixin(object):
         since = {reporter: common.utc(when)
                  for reporter, when in since.items()}
         query = sa.select(row)
+        if not_by is not None:
+            query = query.where(row.reported_by != not_by)
         if without:
             query = query.options(*(
                 orm.defer(getattr(row, column), raiseload=True)
@@ -163,11 +167,16 @@ class HostStatesMixin(object):
                   for reporter, when in sorted(since.items()))))
         return self._list(query)
 
-    def count_host_states(self):
-        """The number of rows of ``host_states`` (a deletion lowers it)."""
+    def count_host_states(self, not_by=None):
+        """The number of rows of ``host_states`` (a deletion lowers it).
+
+        :param not_by: leave out the rows this reporter wrote
+        """
+        query = sa.select(sa.func.count()).select_from(models.HostStateRow)
+        if not_by is not None:
+            query = query.where(models.HostStateRow.reported_by != not_by)
         with self._reader() as session:
-            return session.scalar(
-                sa.select(sa.func.count()).select_from(models.HostStateRow))
+            return session.scalar(query)
 
     def list_host_names(self):
         """The names of the hosts that have a stored state, sorted.

@@ -41,7 +41,11 @@ What the reader falls back to. A host of another replica without a
 trusted row is no destination (the host view treats it as stale): the
 reader has no current load of it. Its own hosts it judges by its own
 agents' metrics; a host it has just taken over is used once its agent's
-next report has arrived.
+next report has arrived. It does not read its own rows at all
+(:class:`~nova_drs.db.host_state_cache.HostStateCache` ``not_by``): with N
+replicas each reads the (N-1)/N of the table the others write, not the
+whole table at every cycle; a host it gave away at a rebalance is a
+destination again once its new owner has written its row.
 """
 
 import collections

@@ -94,6 +94,54 @@ class HostStateCacheTests(object):
         self.assertLess(stats['full_reads'], 30)
         self.assertGreater(stats['full_reads'], 1)
 
+    def test_not_by_a_reporter_is_the_full_view_without_its_rows(self):
+        """A replica leaves its own rows out: the others' rows, current.
+
+        Through hosts taken over in both directions and deletions.
+        """
+        rng = random.Random(17)
+        writers = {'replica-a': self.writer(0), 'replica-b': self.writer(-60),
+                   'replica-c': self.writer(+30)}
+        monotonic = Monotonic()
+        cache = host_state_cache.HostStateCache(10 ** 6, clock=monotonic,
+                                                not_by='replica-a')
+        names = ['host-%02d' % n for n in range(30)]
+        for step in range(50):
+            for _ in range(rng.randint(1, 3)):
+                reporter = rng.choice(sorted(writers))
+                self.clock.advance(0.000001)
+                writers[reporter].save_host_states(
+                    [test_host_states.host_state(h, cpu=rng.random())
+                     for h in rng.sample(names, rng.randint(1, 8))],
+                    reporter)
+            if rng.random() < 0.1:
+                self.db.delete_host_states(hosts=rng.sample(names, 2))
+            self.clock.advance(rng.choice([0, 0.5, 3]))
+            monotonic.now += 10
+            cached = cache.read(self.db)
+            others = [r for r in self.db.list_host_states()
+                      if r.reported_by != 'replica-a']
+            self.assertEqual(snapshot(others), snapshot(cached), step)
+        self.assertNotIn('replica-a', {r.reported_by for r in cached})
+
+    def test_not_by_hosts_swapped_between_reporters(self):
+        monotonic = Monotonic()
+        cache = host_state_cache.HostStateCache(10 ** 6, clock=monotonic,
+                                                not_by='replica-a')
+        state = test_host_states.host_state
+        self.db.save_host_states([state('host-x')], 'replica-b')
+        self.db.save_host_states([state('host-y')], 'replica-a')
+        self.assertEqual(['host-x'], [r.host for r in cache.read(self.db)])
+        # the two replicas swap them: as many rows of others as before
+        self.clock.advance(1)
+        self.db.save_host_states([state('host-x')], 'replica-a')
+        self.db.save_host_states([state('host-y', cpu=0.5)], 'replica-b')
+        monotonic.now += 10
+        rows = cache.read(self.db)
+        self.assertEqual([('host-y', 'replica-b', 0.5)],
+                         [(r.host, r.reported_by, r.load['cpu'])
+                          for r in rows])
+
     def test_delta_reads_only_the_changes(self):
         self.db.save_host_states(
             [test_host_states.host_state('host-%d' % n) for n in range(20)],
