@@ -289,9 +289,11 @@ def main(argv=None):
         for n in sizes:
             rows.append(run_case(trace, day, n, conf, args.window_h,
                                  args.horizon_h))
+    gap = consolidate.comfort_gap(conf)
     print('consolidate vs first-fit-decreasing repack (comfort: threshold '
-          '- %.2f, peaks over %d h, hotspots checked over the next %d h)'
-          % (consolidate.comfort_gap(conf), args.window_h, args.horizon_h))
+          '- %.2f, memory - %.2f, peaks over %d h, hotspots checked over '
+          'the next %d h)' % (gap[cluster.CPU], gap[cluster.MEMORY],
+                             args.window_h, args.horizon_h))
     head = ('day', 'hosts', 'vms', 'quiet h', 'relief', 'stuck', 'active',
             'freed', 'ffd freed', 'ratio', 'moves', 'GiB', 'plan s',
             'created')

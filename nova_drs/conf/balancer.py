@@ -133,6 +133,20 @@ BALANCER_OPTS = [
              'Related options:\n\n'
              '* ``[drs_balancer] destination_policy``'),
     cfg.FloatOpt(
+        'destination_memory_headroom', default=None, min=0.0, max=0.5,
+        help='The comfort level of a destination for memory, as a share '
+             'of capacity below ``[drs] memory_threshold``, when it should '
+             'differ from ``destination_headroom`` (unset: the same). '
+             'A guest\'s memory changes more slowly than its CPU load: '
+             'without the balloon it barely moves within minutes, so a '
+             'packed host needs less room kept free for it, and a smaller '
+             'value here packs guests onto fewer hosts where memory, not '
+             'CPU, is what fills them. Consolidation fills hosts up to this '
+             'level too. A value below ``relief_margin`` acts as '
+             '``relief_margin``.\n\n'
+             'Related options:\n\n'
+             '* ``[drs_balancer] destination_headroom``'),
+    cfg.FloatOpt(
         'relief_margin', default=0.05, min=0.0, max=0.5,
         help='Hysteresis, as a share of capacity. A hot host is relieved '
              'to its threshold minus this margin (not just under its '

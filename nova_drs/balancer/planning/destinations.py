@@ -44,6 +44,8 @@ import dataclasses
 
 import numpy as np
 
+from nova_drs.model import cluster
+
 EPS = 1e-9
 
 PACK = 'pack'
@@ -82,23 +84,38 @@ class Rules:
     headroom: float = 0.30
     #: share of capacity below each threshold: relief target and ceiling
     margin: float = 0.05
+    #: the comfort level's headroom for memory, when it differs (None:
+    #: ``headroom``)
+    memory_headroom: float = None
 
     @classmethod
     def from_conf(cls, conf):
         opts = conf.drs_balancer
         return cls(policy=opts.destination_policy,
                    headroom=opts.destination_headroom,
-                   margin=opts.relief_margin)
+                   margin=opts.relief_margin,
+                   memory_headroom=opts.destination_memory_headroom)
 
     @property
     def comfort_share(self):
-        """The comfort level is never above the ceiling."""
+        """The comfort level's headroom; never above the ceiling."""
         return max(self.headroom, self.margin)
+
+    @property
+    def comfort_shares(self):
+        """Per resource (the model's order), as :attr:`comfort_share`."""
+        shares = np.full(len(cluster.RESOURCES), self.comfort_share)
+        if self.memory_headroom is not None:
+            shares[cluster.MEMORY] = max(self.memory_headroom, self.margin)
+        return shares
 
     def describe(self):
         if self.policy == SPREAD:
             return 'spread'
-        return 'pack (comfort level: thresholds - %.2f)' % self.comfort_share
+        text = 'pack (comfort level: thresholds - %.2f' % self.comfort_share
+        if self.memory_headroom is not None:
+            text += ', memory - %.2f' % self.comfort_shares[cluster.MEMORY]
+        return text + ')'
 
 
 class _Order:

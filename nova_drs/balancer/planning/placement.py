@@ -110,7 +110,7 @@ class PlacementState:
         # the comfort level lies this far below the ceiling (>= 0)
         self.comfort_gap = np.where(
             tracked, np.minimum(
-                cap * (self.rules.comfort_share - self.rules.margin),
+                cap * (self.rules.comfort_shares - self.rules.margin),
                 self.ceiling), 0.0)
         self.demand = model.host_demand()
         self.alloc = model.host_allocation()

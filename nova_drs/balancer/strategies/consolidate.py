@@ -60,6 +60,7 @@ import time
 import numpy as np
 
 from nova_drs.balancer.planning import cost
+from nova_drs.balancer.planning import destinations
 from nova_drs.balancer.planning import placement
 from nova_drs.balancer.planning import plan as plan_mod
 from nova_drs.balancer import strategies
@@ -78,9 +79,13 @@ MAX_FAILURES = 64
 
 
 def comfort_gap(conf):
-    """How far below each threshold a consolidated host must stay."""
-    opts = conf.drs_balancer
-    return max(opts.destination_headroom, opts.relief_margin)
+    """How far below each threshold a consolidated host must stay.
+
+    Per resource, in the model's order: the destinations' comfort level
+    (:attr:`~nova_drs.balancer.planning.destinations.Rules.
+    comfort_shares`).
+    """
+    return destinations.Rules.from_conf(conf).comfort_shares
 
 
 def peak_profile(model):

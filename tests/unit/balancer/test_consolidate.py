@@ -91,6 +91,18 @@ class TestConsolidate(base.BaseTestCase):
             m, drs_balancer__destination_headroom=0.0,
             drs_balancer__relief_margin=0.10).migrations)
 
+    def test_memory_comfort_level_of_its_own(self):
+        # a: 2 cores, 6,000 MiB; w: 1 core, 1,000 MiB: memory ends at 0.70,
+        # above 0.90 - 0.30, under 0.90 - 0.15
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 2, mem=6000, memory_mb=6000),
+                     busy('w', 'b', 1, mem=1000)])
+        self.assertEqual([], cplan(
+            m, drs_balancer__destination_headroom=0.30).migrations)
+        self.assertEqual([('w', 'b', 'a')], moves(cplan(
+            m, drs_balancer__destination_headroom=0.30,
+            drs_balancer__destination_memory_headroom=0.15)))
+
     def test_packs_by_recent_peak_not_load_now(self):
         m = self._three()
         self.assertEqual(['b'], cplan(m).freed)

@@ -69,6 +69,24 @@ class TestPack(base.BaseTestCase):
         self.assertEqual([('m', 'a', 'd')], moves(p))
         self.assertIn(destinations.TIER_WARM, p.migrations[0].reason)
 
+    def test_memory_comfort_level_of_its_own(self):
+        # d: 3 cores and 5,500 MiB in use; m brings 2 cores and 1,000
+        # MiB: CPU 0.5 fits under 0.85 - 0.30, memory 0.65 does not fit
+        # under 0.90 - 0.30, but does under 0.90 - 0.15
+        m = c.model(
+            [c.host('a'), c.host('b'), c.host('d')],
+            [busy('pinned', 'a', 7, opt_out=True),
+             c.vm('m', 'a', vcpus=2, util=100.0, mem=1000),
+             c.vm('w-d', 'd', vcpus=8, util=37.5, mem=5500,
+                  memory_mb=6000)])
+        p = strategies.load('hotspot', c.conf()).plan(m)
+        self.assertEqual([('m', 'a', 'b')], moves(p))
+        self.assertIn(destinations.TIER_EMPTY, p.migrations[0].reason)
+        p = strategies.load('hotspot', c.conf(
+            drs_balancer__destination_memory_headroom=0.15)).plan(m)
+        self.assertEqual([('m', 'a', 'd')], moves(p))
+        self.assertIn(destinations.TIER_FIT, p.migrations[0].reason)
+
     def test_spread_keeps_the_rule_of_earlier_releases(self):
         p = plan(_hot_a([('b', 0), ('c', 3.0), ('d', 5.0)]),
                  drs_balancer__destination_policy='spread')
@@ -315,3 +333,18 @@ class TestRulesForStrategies(base.BaseTestCase):
         # the comfort level is never above the ceiling
         self.assertEqual(0.1, destinations.Rules('pack', 0.0, 0.1)
                          .comfort_share)
+
+    def test_memory_headroom_of_its_own(self):
+        rules = strategies.load('hotspot', c.conf(
+            drs_balancer__destination_memory_headroom=0.15)).rules
+        self.assertEqual(destinations.Rules('pack', 0.3, 0.05, 0.15), rules)
+        shares = rules.comfort_shares
+        self.assertEqual(0.15, shares[cluster.MEMORY])
+        self.assertEqual([0.3, 0.3, 0.3], [
+            shares[r] for r in (cluster.CPU, cluster.DISK, cluster.NETWORK)])
+        self.assertEqual('pack (comfort level: thresholds - 0.30, memory '
+                         '- 0.15)', rules.describe())
+        # unset: the same as the others; never under the relief margin
+        self.assertEqual([0.3] * 4, list(destinations.Rules().comfort_shares))
+        self.assertEqual(0.05, destinations.Rules(
+            memory_headroom=0.0).comfort_shares[cluster.MEMORY])
