@@ -185,11 +185,19 @@ class TestPackBenchLowerBound(base.BaseTestCase):
         # 20 % less than 500 kWh is 400, above the bound of 380: a miss
         self.assertEqual(packbench.MISSED,
                          results['pack >= 20% less energy than spread'])
-        # a failed guard stays a failure whatever the bound
+        # a failed guard stays a failure when the guard is reachable: 15 %
+        # fewer than 100 hosts is 85, above the bound of 80
+        results = {t.split(' (guard')[0]: r for t, _f, r in packbench.check(
+            'd', 100, _metrics(mean_active_hosts=95.0),
+            bound={'hosts': 80.0, 'energy_kwh': 1.0})}
+        self.assertEqual(packbench.FAIL,
+                         results['pack >= 30% fewer active hosts than spread'])
+        # and is infeasible when no placement reaches the guard either
+        # (a tight cluster: every placement needs 99 of the hosts)
         results = {t.split(' (guard')[0]: r for t, _f, r in packbench.check(
             'd', 100, _metrics(mean_active_hosts=95.0),
             bound={'hosts': 99.0, 'energy_kwh': 1.0})}
-        self.assertEqual(packbench.FAIL,
+        self.assertEqual(packbench.INFEASIBLE,
                          results['pack >= 30% fewer active hosts than spread'])
 
 
