@@ -98,7 +98,8 @@ class TestConsolidate(base.BaseTestCase):
                     [busy('v1', 'a', 2, mem=6000, memory_mb=6000),
                      busy('w', 'b', 1, mem=1000)])
         self.assertEqual([], cplan(
-            m, drs_balancer__destination_headroom=0.30).migrations)
+            m, drs_balancer__destination_headroom=0.30,
+            drs_balancer__destination_memory_headroom=None).migrations)
         self.assertEqual([('w', 'b', 'a')], moves(cplan(
             m, drs_balancer__destination_headroom=0.30,
             drs_balancer__destination_memory_headroom=0.15)))

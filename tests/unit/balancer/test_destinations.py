@@ -79,7 +79,9 @@ class TestPack(base.BaseTestCase):
              c.vm('m', 'a', vcpus=2, util=100.0, mem=1000),
              c.vm('w-d', 'd', vcpus=8, util=37.5, mem=5500,
                   memory_mb=6000)])
-        p = strategies.load('hotspot', c.conf()).plan(m)
+        # unset: memory's comfort level is the others'
+        p = strategies.load('hotspot', c.conf(
+            drs_balancer__destination_memory_headroom=None)).plan(m)
         self.assertEqual([('m', 'a', 'b')], moves(p))
         self.assertIn(destinations.TIER_EMPTY, p.migrations[0].reason)
         p = strategies.load('hotspot', c.conf(
@@ -328,7 +330,7 @@ class TestRulesForStrategies(base.BaseTestCase):
             drs_balancer__destination_policy='spread',
             drs_balancer__destination_headroom=0.3,
             drs_balancer__relief_margin=0.1))
-        self.assertEqual(destinations.Rules('spread', 0.3, 0.1),
+        self.assertEqual(destinations.Rules('spread', 0.3, 0.1, 0.1),
                          strategy.rules)
         # the comfort level is never above the ceiling
         self.assertEqual(0.1, destinations.Rules('pack', 0.0, 0.1)
