@@ -128,19 +128,25 @@ class FallingBehind(Exception):
         self.taken_in = taken_in
 
 
-def falling_behind(window):
-    """(published/s, taken in/s) of an ``alone`` window that fell behind.
-
-    None when the replica kept up (or the window has no figures).
-    """
+def intake_rates(window):
+    """(published/s, r1's taken in/s) of a window, or None without both."""
     agents = window.get('_agents') or {}
     published = agents.get('published_per_s')
     taken_in = (window.get('r1') or {}).get('intake_per_s')
     if not published or taken_in is None:
         return None
-    if taken_in >= KEEP_UP_SHARE * published:
-        return None
     return published, taken_in
+
+
+def falling_behind(window):
+    """(published/s, taken in/s) of an ``alone`` window that fell behind.
+
+    None when the replica kept up (or the window has no figures).
+    """
+    rates = intake_rates(window)
+    if rates is None or rates[1] >= KEEP_UP_SHARE * rates[0]:
+        return None
+    return rates
 
 
 def nova_api():
@@ -586,6 +592,11 @@ class LoadTest:
         behind = falling_behind(alone)
         if behind is not None and not a.no_speed_scaling:
             raise FallingBehind(*behind)
+        rates = intake_rates(alone)
+        if rates is not None:
+            _log('alone: r1 takes in %.0f %% of what the agents publish '
+                 '(it keeps up at %.0f %% or more)',
+                 100.0 * rates[1] / rates[0], 100.0 * KEEP_UP_SHARE)
 
         # 2. a second replica joins
         t_join = time.time()
