@@ -293,7 +293,7 @@ def main(argv=None):
     print('consolidate vs first-fit-decreasing repack (comfort: threshold '
           '- %.2f, memory - %.2f, peaks over %d h, hotspots checked over '
           'the next %d h)' % (gap[cluster.CPU], gap[cluster.MEMORY],
-                             args.window_h, args.horizon_h))
+                              args.window_h, args.horizon_h))
     head = ('day', 'hosts', 'vms', 'quiet h', 'relief', 'stuck', 'active',
             'freed', 'ffd freed', 'ratio', 'moves', 'GiB', 'plan s',
             'created')
