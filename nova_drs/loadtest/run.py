@@ -591,7 +591,11 @@ class LoadTest:
         self._report_window('alone', alone)
         behind = falling_behind(alone)
         if behind is not None and not a.no_speed_scaling:
-            raise FallingBehind(*behind)
+            # the new interval is sized on what the agents are meant to
+            # publish: when the machine is that slow, the agents fall
+            # behind too, and what they managed to publish understates it
+            raise FallingBehind(max(behind[0], a.hosts / a.interval),
+                                behind[1])
         rates = intake_rates(alone)
         if rates is not None:
             _log('alone: r1 takes in %.0f %% of what the agents publish '
