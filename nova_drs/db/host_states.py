@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: Apache-2.0
 """What the Nova scheduler plugin reads: ``host_states`` and reservations.
 
-Each balancer replica rewrites, every ``[drs_balancer]
+Each balancer replica writes, every ``[drs_balancer]
 host_state_interval`` seconds, one ``host_states`` row per compute host it
 owns: the loads its agents report, the resources they flag hot, whether
-the sample is stale, the host's consolidation state. The scheduler filter
+the sample is stale, the host's consolidation state (a row whose values
+did not change since its previous write only has ``updated_at`` stamped
+again: :meth:`HostStatesMixin.save_host_states`). The scheduler filter
 and weigher (:mod:`nova_drs.scheduler`) and the API read the rows; a row
 is the latest view of its host, not a history (``updated_at``, stamped
 with the database server's clock, says how old it is).
