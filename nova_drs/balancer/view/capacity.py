@@ -30,9 +30,8 @@ capacity is normally ``inventory_refresh_interval`` +
 ``host_state_interval`` old at most.
 """
 
-import calendar
-
 import dataclasses
+import datetime
 import math
 
 #: the keys of the column's JSON object
@@ -68,8 +67,7 @@ class Capacity:
 
 
 def _epoch(naive_utc):
-    return calendar.timegm(naive_utc.timetuple()) + \
-        naive_utc.microsecond / 1e6
+    return naive_utc.replace(tzinfo=datetime.timezone.utc).timestamp()
 
 
 def to_column(value, db_now):
