@@ -92,17 +92,16 @@ class HostStatesMixin(object):
         same = ([] if written is None else
                 sorted(n for n, row in values.items()
                        if written.get(n) == row))
-        rows = {name: dict(row, reported_by=reporter, updated_at=now)
-                for name, row in values.items()}
         with self._writer() as session:
             lost = _restamp(session, same, reporter, now)
-            whole = {n: rows[n] for n in set(rows).difference(same).union(
-                lost)}
+            # the rows written whole, with their stamps
+            whole = {n: dict(values[n], reported_by=reporter, updated_at=now)
+                     for n in set(values).difference(same).union(lost)}
             upsert = _upsert_statement(session)
             if upsert is not None:
                 # one multi-row statement per chunk (the driver batches
                 # it) instead of a SELECT and then one UPDATE round trip
-                # per host: a replica rewrites every host it owns every
+                # per host: a replica writes every host it owns every
                 # host_state_interval, which cost it as much CPU as
                 # taking in the agents' reports, and the database
                 # server more
@@ -112,7 +111,7 @@ class HostStatesMixin(object):
         # committed: what the next call compares with
         if written is not None:
             written.update(values)
-        return len(rows)
+        return len(values)
 
     def list_host_states(self, hosts=None):
         """The stored host states, by host name.
