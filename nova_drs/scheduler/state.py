@@ -34,6 +34,7 @@ import dataclasses
 import os
 import threading
 import time
+import urllib.parse
 import weakref
 
 from oslo_log import log as logging
@@ -222,13 +223,40 @@ def check_database(conf):
             'it with nova-drs-manage db sync)' % missing)
 
 
+def read_only_url(url):
+    """``url``, opened read-only when it names a SQLite file.
+
+    :func:`check_database` comes before each read, but the file can be
+    moved between the check and the connection SQLite opens for the read
+    (one per read: oslo.db gives SQLite files no pool): read-only, SQLite
+    fails there instead of creating an empty file (seen in CI: the file
+    moved away during a refresh came back empty).
+    """
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return url        # Database() reports it
+    path = parsed.database
+    if (not parsed.drivername.startswith('sqlite') or not path
+            or path == ':memory:' or path.startswith('file:')):
+        return url
+    # NOTE: a URI filename is percent-encoded ('?' and '#' would end it)
+    query = dict(parsed.query, mode='ro', uri='true')
+    return parsed.set(
+        database='file:' + urllib.parse.quote(os.path.abspath(path)),
+        query=query).render_as_string(hide_password=False)
+
+
 def open_database(conf):
     """The nova-drs database of ``[drs_database]``, for reading."""
     # NOTE: imported here, in the refresh thread: SQLAlchemy and oslo.db
     # have no business in nova-scheduler's import of the plugins.
     from nova_drs.db import api
 
-    return api.Database(conf)
+    return api.Database(conf, connection=read_only_url(
+        conf.drs_database.connection))
 
 
 def _read_errors():

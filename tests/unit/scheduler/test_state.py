@@ -10,6 +10,7 @@ import time
 
 from oslo_db import exception as db_exc
 from oslotest import base as oslo_base
+import sqlalchemy as sa
 
 from nova_drs.db import api as db_api
 from nova_drs.scheduler import state as state_mod
@@ -206,6 +207,31 @@ class TestRefresh(base.SchedulerDataTestCase):
         self.assertFalse(os.path.exists(path))
         os.rename(path + '.away', path)
         self.assertEqual(3, len(self.state.refresh().hosts))
+
+    def test_file_moved_after_the_check_is_not_recreated(self):
+        # the file goes away between check_database and the read: the
+        # read-only connection fails instead of creating an empty file
+        self.report()
+        db = state_mod.open_database(self.conf)
+        self.addCleanup(db.dispose)
+        self.assertEqual(3, len(db.list_host_states()))
+        path = self.url[len('sqlite:///'):]
+        os.rename(path, path + '.away')
+        self.assertRaises(state_mod._read_errors(), db.list_host_states)
+        self.assertFalse(os.path.exists(path))
+        os.rename(path + '.away', path)
+        self.assertEqual(3, len(db.list_host_states()))
+
+    def test_read_only_url(self):
+        ro = state_mod.read_only_url
+        url = sa.engine.make_url(ro('sqlite:////var/lib/drs x/a%25.db'))
+        # SQLite reads the database as a URI, percent-encoded
+        self.assertEqual('file:/var/lib/drs%20x/a%25.db', url.database)
+        self.assertEqual({'mode': 'ro', 'uri': 'true'}, dict(url.query))
+        for url in ('sqlite://', 'sqlite:///:memory:',
+                    'sqlite:///file:/a.db?mode=ro&uri=true',
+                    'mysql+pymysql://u:p@h/nova_drs'):
+            self.assertEqual(url, ro(url))
 
     def test_thread_starts_on_first_use_and_survives_errors(self):
         self.conf.set_override('refresh_interval', 0.5,
