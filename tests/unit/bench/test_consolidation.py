@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 """The consolidation benchmark's parts (not its figures)."""
 
+import io
 import types
+from unittest import mock
 
 import numpy as np
 from oslotest import base
@@ -43,7 +45,9 @@ class TestParts(base.BaseTestCase):
 
     def test_one_case_on_a_synthetic_day(self):
         rng = np.random.default_rng(1)
-        cpu = np.clip(rng.normal(0.15, 0.05, size=(40, 288)), 0, 1)
+        # light enough that the repack frees hosts too (at 0.15 it frees
+        # none, and there would be no ratio to judge)
+        cpu = np.clip(rng.normal(0.10, 0.05, size=(40, 288)), 0, 1)
         cpu[:, 100:112] = 0.02          # a quiet hour
         trace = types.SimpleNamespace(cpu=cpu)
         row = bench.run_case(trace, 'synthetic', 20, bench._conf(24), 24, 6)
@@ -51,4 +55,38 @@ class TestParts(base.BaseTestCase):
         self.assertGreater(row['freed'], 0)
         self.assertEqual(row['freed'], row['listed_freed'])
         self.assertEqual(0, row['created'])
+        self.assertGreater(row['ffd_freed'], 0)
         self.assertGreaterEqual(row['ratio'], bench.TARGET_RATIO)
+
+
+class TestMain(base.BaseTestCase):
+
+    def row(self, freed, ffd_freed):
+        return {'day': '20110303', 'hosts': 150, 'instances': 750,
+                'quiet_hour': 23, 'relief_moves': 3, 'stuck': 1,
+                'active': 150, 'freed': freed, 'ffd_freed': ffd_freed,
+                'ratio': freed / ffd_freed if ffd_freed > 0 else None,
+                'migrations': 70, 'gib_moved': 289.1, 'plan_s': 0.016,
+                'created': 0, 'listed_freed': freed, 'blocked': False}
+
+    def main(self, rows):
+        out = io.StringIO()
+        with mock.patch.object(bench, 'trace_root', return_value='/t'), \
+                mock.patch.object(bench.traces, 'load_planetlab'), \
+                mock.patch.object(bench, 'run_case', side_effect=rows), \
+                mock.patch('sys.stdout', out):
+            code = bench.main(['--days', '20110303',
+                               '--sizes', ','.join('150' for _ in rows)])
+        return code, out.getvalue()
+
+    def test_a_repack_that_frees_nothing_has_no_ratio(self):
+        code, out = self.main([self.row(19, -9), self.row(28, 6)])
+        self.assertEqual(0, code, out)
+        lines = out.splitlines()
+        self.assertEqual(['19', '-9', '-'], lines[2].split()[7:10])
+        self.assertEqual(['28', '6', '4.67'], lines[3].split()[7:10])
+
+    def test_fewer_than_the_repack_is_a_miss(self):
+        code, out = self.main([self.row(5, 6)])
+        self.assertEqual(1, code)
+        self.assertIn("freed 5 < 90% of the repack's 6", out)
