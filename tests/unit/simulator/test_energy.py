@@ -166,6 +166,44 @@ class TestPackBenchLowerBound(base.BaseTestCase):
         self.assertAlmostEqual((175.0 * 6 + 75.0 * 5.1) * 300 / 3.6e6,
                                bound['energy_kwh'])
 
+    def test_lower_bound_at_other_levels(self):
+        # the same two steps held at CPU 0.5 / memory 0.6 of a host:
+        # max(1.7 / 0.5, 0.9 / 0.6) = 3.4 -> 4, max(6.8, 3) -> 7 hosts
+        history = {'cpu_load': [[0.85, 0.85, 0.0], [1.7, 1.7, 0.0]],
+                   'memory_load': [[0.9, 0.0, 0.0], [0.9, 0.9, 0.0]]}
+        workload = _Workload(vcpus=[4, 4, 4], memory_mb=[100, 100, 100])
+        hosts = _Hosts(vcpus=4, memory_mb=1000, reserved=0, cpu_ratio=4.0,
+                       ram_ratio=1.5)
+        bound = packbench.lower_bound(history, workload, hosts, c.conf(),
+                                      300.0, levels=(0.5, 0.6))
+        self.assertAlmostEqual(5.5, bound['hosts'])
+
+    def test_comfort_levels_follow_the_destination_headroom(self):
+        conf = c.conf()
+        conf.set_override('cpu_threshold', 0.85, group='drs')
+        conf.set_override('memory_threshold', 0.9, group='drs')
+        conf.set_override('destination_headroom', 0.3,
+                          group='drs_balancer')
+        conf.set_override('destination_memory_headroom', 0.1,
+                          group='drs_balancer')
+        levels = packbench.comfort_levels(conf)
+        self.assertAlmostEqual(0.55, levels[0])
+        self.assertAlmostEqual(0.8, levels[1])
+        # unset: memory takes destination_headroom too
+        conf.set_override('destination_memory_headroom', None,
+                          group='drs_balancer')
+        self.assertAlmostEqual(0.6, packbench.comfort_levels(conf)[1])
+
+    def test_comfort_bound_is_printed_beside_the_aim(self):
+        figures = {t.split(' (guard')[0]: f for t, f, _r in packbench.check(
+            'd', 100, _metrics(mean_active_hosts=80.0, energy_kwh=420.0),
+            bound={'hosts': 60.0, 'energy_kwh': 380.0,
+                   'comfort': {'hosts': 78.5, 'energy_kwh': 410.0}})}
+        self.assertIn('at the comfort level >= 78.5',
+                      figures['pack >= 30% fewer active hosts than spread'])
+        self.assertIn('at the comfort level >= 410',
+                      figures['pack >= 20% less energy than spread'])
+
     def test_allocation_bound(self):
         history = {'cpu_load': [[0.1]], 'memory_load': [[0.1]]}
         # 40 vCPUs of flavors, 16 per host: 3 hosts whatever the load
