@@ -150,17 +150,24 @@ class TestPolicyInStrategyName(base.BaseTestCase):
 
 class TestPackBenchLowerBound(base.BaseTestCase):
 
-    def test_lower_bound_worked_by_hand(self):
-        # two steps of 300 s; CPU demand 1.7 then 3.4 host-capacities,
-        # memory 0.9 then 1.8: at thresholds 0.85/0.90 that is 2 then 4
-        # hosts; 12 vCPUs of flavors on hosts allowing 4 x 4 = 16: 1 host
+    @staticmethod
+    def two_steps(**kwargs):
+        """The bound of two steps of 300 s.
+
+        CPU demand 1.7 then 3.4 host-capacities, memory 0.9 then 1.8; 12
+        vCPUs of flavors on hosts allowing 4 x 4 = 16: 1 host.
+        """
         history = {'cpu_load': [[0.85, 0.85, 0.0], [1.7, 1.7, 0.0]],
                    'memory_load': [[0.9, 0.0, 0.0], [0.9, 0.9, 0.0]]}
         workload = _Workload(vcpus=[4, 4, 4], memory_mb=[100, 100, 100])
         hosts = _Hosts(vcpus=4, memory_mb=1000, reserved=0, cpu_ratio=4.0,
                        ram_ratio=1.5)
-        bound = packbench.lower_bound(history, workload, hosts, c.conf(),
-                                      300.0)
+        return packbench.lower_bound(history, workload, hosts, c.conf(),
+                                     300.0, **kwargs)
+
+    def test_lower_bound_worked_by_hand(self):
+        # at thresholds 0.85/0.90: 2 then 4 hosts
+        bound = self.two_steps()
         self.assertAlmostEqual(3.0, bound['hosts'])
         # idle 175 W x (2 + 4) hosts + 75 W x (1.7 + 3.4), 300 s each
         self.assertAlmostEqual((175.0 * 6 + 75.0 * 5.1) * 300 / 3.6e6,
@@ -169,14 +176,8 @@ class TestPackBenchLowerBound(base.BaseTestCase):
     def test_lower_bound_at_other_levels(self):
         # the same two steps held at CPU 0.5 / memory 0.6 of a host:
         # max(1.7 / 0.5, 0.9 / 0.6) = 3.4 -> 4, max(6.8, 3) -> 7 hosts
-        history = {'cpu_load': [[0.85, 0.85, 0.0], [1.7, 1.7, 0.0]],
-                   'memory_load': [[0.9, 0.0, 0.0], [0.9, 0.9, 0.0]]}
-        workload = _Workload(vcpus=[4, 4, 4], memory_mb=[100, 100, 100])
-        hosts = _Hosts(vcpus=4, memory_mb=1000, reserved=0, cpu_ratio=4.0,
-                       ram_ratio=1.5)
-        bound = packbench.lower_bound(history, workload, hosts, c.conf(),
-                                      300.0, levels=(0.5, 0.6))
-        self.assertAlmostEqual(5.5, bound['hosts'])
+        self.assertAlmostEqual(5.5, self.two_steps(levels=(0.5, 0.6))[
+            'hosts'])
 
     def test_comfort_levels_follow_the_destination_headroom(self):
         conf = c.conf()
