@@ -44,10 +44,10 @@ host there could have: how far ``pack`` is from what its own safety rule
 allows. Measured (2026-12-07, 150 hosts, balloon off): 20110303 ``pack``
 107.3 hosts against 106.4 at the comfort level and 97.3 at the
 thresholds, 20110325 108.4 against 108.3 and 99.1; the memory the guests
-use grows all day (page cache, balloon off: 55 hosts' worth at midnight,
-117 at the end of the day), so the aim (99.9 and 101.4) asks for every
-host filled to within a few per cent of its memory threshold on a load
-that only rises.
+use grows all day (page cache, balloon off: on 20110303 55 hosts' worth
+at midnight, 117 at the end of the day), so the aim (99.9 and 101.4) asks
+for every host filled to within a few per cent of its memory threshold
+on a load that only rises.
 
 A fourth run, ``pack+consolidation`` (:data:`CONSOLIDATED`), is ``pack``
 with the balancer's consolidation pass on (issue 15: pack alone never
