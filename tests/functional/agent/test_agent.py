@@ -315,8 +315,12 @@ class TestAgentOnGuests(base.AgentLabTestCase):
         self.assertTrue(b.alive())
         grown = [r for r in rows if r[1] == b.name and r[2] == 'grow']
         self.assertTrue(grown, 'the agent never grew guest b\n' + trace)
-        # b holds 350 MiB of its ~460: it got (nearly) all its memory back
-        self.assertGreater(b.actual_mib(), max(shrunk_b + 60, 470), trace)
+        # b holds 350 MiB of its ~460: it got (nearly) all its memory
+        # back, 60 MiB more than it had or, when it had given less than
+        # that (both_shrunk accepts 48), its whole flavor (512 MiB, at
+        # most one MiB off): shrunk_b + 60 alone cannot be reached then
+        self.assertGreaterEqual(b.actual_mib(),
+                                min(max(shrunk_b + 60, 470), 511), trace)
         # it kept usable memory all along
         usable = [r[5] for r in rows if r[1] == b.name and r[5] is not None]
         self.assertGreater(min(usable), 0, trace)
