@@ -187,6 +187,26 @@ class RateLimitedLog(object):
         return True
 
 
+def _sqlite_file(url):
+    """The parsed ``url`` when it names a SQLite database file, else None.
+
+    None too for an in-memory database, a URI filename (``file:``, which
+    SQLite itself reads) and a URL that does not parse (``Database()``
+    reports it).
+    """
+    import sqlalchemy as sa
+
+    try:
+        parsed = sa.engine.make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    path = parsed.database
+    if (not parsed.drivername.startswith('sqlite') or not path
+            or path == ':memory:' or path.startswith('file:')):
+        return None
+    return parsed
+
+
 def _sqlite_file_missing(url):
     """The path of a SQLite database file that does not exist, else None.
 
@@ -194,18 +214,10 @@ def _sqlite_file_missing(url):
     empty file owned by nova-scheduler's user would be in the way of the
     balancer's ``nova-drs-manage db sync``.
     """
-    import sqlalchemy as sa
-
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        return None       # Database() reports it
-    if not parsed.drivername.startswith('sqlite'):
+    parsed = _sqlite_file(url)
+    if parsed is None or os.path.exists(parsed.database):
         return None
-    path = parsed.database
-    if not path or path == ':memory:' or path.startswith('file:'):
-        return None
-    return None if os.path.exists(path) else path
+    return parsed.database
 
 
 def check_database(conf):
@@ -232,20 +244,14 @@ def read_only_url(url):
     fails there instead of creating an empty file (seen in CI: the file
     moved away during a refresh came back empty).
     """
-    import sqlalchemy as sa
-
-    try:
-        parsed = sa.engine.make_url(url)
-    except sa.exc.ArgumentError:
-        return url        # Database() reports it
-    path = parsed.database
-    if (not parsed.drivername.startswith('sqlite') or not path
-            or path == ':memory:' or path.startswith('file:')):
+    parsed = _sqlite_file(url)
+    if parsed is None:
         return url
     # NOTE: a URI filename is percent-encoded ('?' and '#' would end it)
     query = dict(parsed.query, mode='ro', uri='true')
     return parsed.set(
-        database='file:' + urllib.parse.quote(os.path.abspath(path)),
+        database='file:' + urllib.parse.quote(
+            os.path.abspath(parsed.database)),
         query=query).render_as_string(hide_password=False)
 
 
