@@ -64,7 +64,12 @@ metrics integrate those pieces exactly.
   within ``retrigger_s`` seconds (the engine's 300 s, a PlanetLab sample:
   the plan did not bring it far enough below its threshold);
   ``destination_retrigger_share``: the same for the destinations that
-  were not hot before.
+  were not hot before. ``retrigger_lone_share`` and
+  ``destination_retrigger_lone_share``: the part of each (a share of the
+  same hosts) that was hot again running a single guest above a
+  threshold on its own, on any host of the cluster: no plan can keep
+  such a host cool, wherever the guest goes (a guest caught on its way
+  up, agents every 10 s, moved alone to an empty host).
 * ``memory_reclaimed_gib``: host memory ballooning saved (see
   :mod:`.guests`), summed over guests, mean over steps.
 * ``pressure_events``: guest-steps (ticks) whose working set exceeded the
@@ -157,6 +162,14 @@ class Accumulator:
         self._filled_until = np.full(n_hosts, -np.inf)
         self.relieved = self.relieved_again = 0
         self.filled = self.filled_again = 0
+        # of those hot again, hosts running one guest that is above a
+        # threshold on its own on any host (the largest limit)
+        self.relieved_lone = self.filled_lone = 0
+        self._any_host_limit = np.where(
+            self.tracked, self.capacity * self.thresholds, -np.inf).max(
+                axis=0, initial=-np.inf)
+        self._any_host_limit = np.where(np.isfinite(self._any_host_limit),
+                                        self._any_host_limit, np.inf)
         rows = -(-int(steps) // self.per_row)
         self._row_loads = np.zeros((3, n_hosts))
         self._row_counts = np.zeros(len(_ROW_MEANS))
@@ -207,7 +220,8 @@ class Accumulator:
         T = self.interval
         n_hosts = self.n_hosts
         base = per_host(host, demand, n_hosts)
-        active = np.bincount(host, minlength=n_hosts) > 0
+        guests = np.bincount(host, minlength=n_hosts)
+        active = guests > 0
         load_sum = base * T
         over = base[:, 0] >= self.capacity[:, 0] - EPS
         hot = ((base * self.inv_capacity > self.thresholds + EPS)
@@ -290,11 +304,16 @@ class Accumulator:
         # retrigger_s seconds, hot now (each counted once)
         now = (t + 1) * T
         hot_now = hot_s > 0
+        # a lone guest above a threshold on any host: no plan cools that
+        lone = (guests == 1) & (base > self._any_host_limit + EPS).any(
+            axis=1)
         again = hot_now & (self._relieved_until >= now - T + EPS)
         self.relieved_again += int(again.sum())
+        self.relieved_lone += int((again & lone).sum())
         self._relieved_until[again] = -np.inf
         again = hot_now & (self._filled_until >= now - T + EPS)
         self.filled_again += int(again.sum())
+        self.filled_lone += int((again & lone).sum())
         self._filled_until[again] = -np.inf
         end_hot = ((end * self.inv_capacity > self.thresholds + EPS)
                    & self.tracked).any(axis=1)
@@ -384,7 +403,12 @@ class Accumulator:
                                 if self.relieved else 0.0),
             'destination_retrigger_share': (
                 self.filled_again / self.filled if self.filled else 0.0),
+            'retrigger_lone_share': (self.relieved_lone / self.relieved
+                                     if self.relieved else 0.0),
+            'destination_retrigger_lone_share': (
+                self.filled_lone / self.filled if self.filled else 0.0),
             'relieved_hosts': self.relieved,
+            'filled_hosts': self.filled,
             'memory_reclaimed_gib': self.reclaimed_mb / 1024.0 / steps,
             'pressure_events': self.pressure,
             'cpu_overload_time_fraction': share(self.cpu_overload_s),
