@@ -15,7 +15,7 @@ Recent slices, as the live balancer's host view gives the planner
 (``[drs_balancer] destination_peak_window``): given the trace's samples
 before the step (``recent_percent``), each instance carries its VM's
 loads over them, one sample standing for the slices it covers (the
-default 900-s window is three 300-s PlanetLab samples, four of its
+default 3600-s window is twelve 300-s PlanetLab samples, one of its
 twelve slices each, the last one the load now), memory following the
 same model. So the bench measures what reading them costs the planner,
 and plans as the live balancer would.

@@ -83,9 +83,9 @@ REGION_SCENARIOS = ('p90',)
 #: the same problem (same relief margin), on the optimum sizes
 MAX_VS_OPTIMUM = 1.05
 #: trace steps each guest's recent slices are made of: the default
-#: [drs_balancer] destination_peak_window (900 s) of 300-s PlanetLab
+#: [drs_balancer] destination_peak_window (3600 s) of 300-s PlanetLab
 #: samples (see nova_drs.bench.cluster)
-RECENT_STEPS = 3
+RECENT_STEPS = 12
 #: Plan limits lifted for the benchmark: one plan must be able to resolve
 #: every hotspot of a 10,000-host cluster.
 OVERRIDES = {'drs_balancer': {'max_migrations_per_plan': 100000}}
@@ -209,7 +209,9 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
     samples = trace[:, step]
     # live-like: every guest with the recent slices the balancer's view
     # would give it, so that reading them is part of the planning time
-    recent = trace[:, max(step - RECENT_STEPS + 1, 0):step + 1]
+    # the first sample stands for the steps before the trace began
+    recent = trace[:, np.clip(np.arange(step - RECENT_STEPS + 1, step + 1),
+                              0, None)]
     runs = settings.runs_for(hosts)
     progress('%d hosts, %s (step %d, seed %d): planning, %d run(s) per '
              'planner on one core' % (hosts, label, step, seed, runs))

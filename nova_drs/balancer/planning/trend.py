@@ -10,7 +10,7 @@ agent interval: 3-7 % of the relieved hosts hot again within five
 minutes, against 0.3 % when the planner only saw the load every 300 s).
 
 The model already carries each guest's recent load per time slice
-(``instances.recent_slices``, the destination peak window's 75-s
+(``instances.recent_slices``, the destination peak window's
 slices). Summed over a host's guests, the last few slices and the load
 now give the host's recent trend; when it rises, the host is relieved
 by what it would add over ``[drs_balancer] relief_trend_horizon``
@@ -38,14 +38,21 @@ from nova_drs.model import cluster
 #: searched again for a target that close to the ceiling would be the
 #: same moves
 MIN_SHARE = 0.005
-#: slices the trend is fitted on (with the load now): 4 x 75 s with the
-#: default window, five minutes, what the re-trigger horizon looks at;
-#: fewer would follow one slice's noise, more the ramp before the last
-SLICES = 4
+#: seconds of the newest slices the trend is fitted on (with the load
+#: now), whatever the window's slice length (one 300-s slice with the
+#: default 3600-s window, four of 75 s with a 900-s one): five minutes,
+#: what the re-trigger horizon looks at; shorter would follow one
+#: burst, longer the ramp before the last
+SPAN_S = 300.0
 #: the extra relief never exceeds this share of a host's capacity: a
 #: slope measured on a burst must not empty the host (0.10: twice the
 #: default ``relief_margin``)
 MAX_SHARE = 0.10
+
+
+def slice_count(slice_s, buckets):
+    """How many of the newest slices cover :data:`SPAN_S` (1 at least)."""
+    return max(1, min(int(round(SPAN_S / slice_s)), buckets))
 
 
 def slice_order(newest, count, buckets):
@@ -62,9 +69,9 @@ def guest_slopes(model, rows, slice_s):
 
     (len(rows), 4) in the units of
     :meth:`~nova_drs.model.cluster.ClusterModel.instance_demand`; a
-    least-squares slope through the load now (time 0) and the
-    :data:`SLICES` newest slices' means (each at its middle, ``j + 0.5``
-    slices back). Zeros when the model has no ordered slices
+    least-squares slope through the load now (time 0) and the means of
+    the newest slices that cover :data:`SPAN_S` (each at its middle,
+    ``j + 0.5`` slices back). Zeros when the model has no ordered slices
     (``instances.recent_slices`` or ``instances.recent_newest`` None).
     A guest with no value in a slice counts at its load now there (no
     trend from it), so a guest the balancer just heard of adds none.
@@ -75,7 +82,7 @@ def guest_slopes(model, rows, slice_s):
     slices, newest = inst.recent_slices, inst.recent_newest
     if slices is None or newest is None or not rows.size or slice_s <= 0:
         return out
-    count = min(SLICES, slices.shape[1])
+    count = slice_count(slice_s, slices.shape[1])
     order = slice_order(int(newest), count, slices.shape[1])
     now = model.instance_demand()[rows]
     taken = np.asarray(slices[rows][:, order, :], dtype=float)

@@ -5,7 +5,7 @@ Hosts have 10 cores (tests.unit.clusters). Host a runs nine guests of
 two vCPUs at 50 %, one core each: 9 cores, hot (CPU threshold 0.85:
 8.5 cores); its ceiling (threshold less relief_margin 0.05) is 8.0
 cores, so a flat a needs one core moved. The guests' recent slices
-(75 s each with the default 900-s destination_peak_window) say whether
+(75 s each with a 900-s destination_peak_window) say whether
 a climbed there.
 """
 
@@ -53,6 +53,8 @@ def _model(newest_first=None, newest=0):
 
 
 def _conf(**overrides):
+    # 75-s slices, four of them over the trend's five minutes
+    overrides.setdefault('drs_balancer__destination_peak_window', 900)
     return c.conf(**overrides)
 
 
@@ -175,3 +177,34 @@ class TestHostSlopes(base.BaseTestCase):
     def test_hosts_must_be_sorted(self):
         self.assertRaises(ValueError, trend.host_slopes, _model(RISING),
                           [2, 0], 75.0)
+
+    def test_the_fit_covers_five_minutes_whatever_the_slices(self):
+        self.assertEqual(4, trend.slice_count(75.0, peaks.BUCKETS))
+        self.assertEqual(1, trend.slice_count(300.0, peaks.BUCKETS))
+        self.assertEqual(2, trend.slice_count(150.0, peaks.BUCKETS))
+        # never fewer than one slice, never more than the window has
+        self.assertEqual(1, trend.slice_count(1800.0, peaks.BUCKETS))
+        self.assertEqual(peaks.BUCKETS, trend.slice_count(5.0,
+                                                          peaks.BUCKETS))
+
+    def test_slope_from_one_300s_slice(self):
+        # the default 3600-s window: 300-s slices, the newest one only.
+        # Each guest at 0.45 of its two vCPUs over the last slice (its
+        # middle 150 s back), one core now: 0.1 core over 150 s. The
+        # older slices (a steep fall) are outside the five minutes.
+        m = _model((0.45, 0.9, 0.9, 0.9))
+        slope = trend.host_slopes(m, [0], 300.0)
+        self.assertAlmostEqual(9 * 0.1 / 150.0, slope[0, cluster.CPU])
+
+
+class TestDefaultWindow(base.BaseTestCase):
+
+    def test_a_rising_host_is_relieved_further_with_300s_slices(self):
+        # the default destination_peak_window (3600 s): the newest slice
+        # 0.45 against 0.5 now, 0.9 cores of climb per 150 s for the
+        # host: bounded to 10 % of 10 cores, relieved to 7.0
+        self.assertEqual(3600, c.conf().drs_balancer.destination_peak_window)
+        m = _model((0.45, 0.45, 0.45, 0.45))
+        p = strategies.load('hotspot', c.conf()).plan(m)
+        self.assertEqual(7.0, _cores_left(p, m))
+        self.assertIn('rising trend over 300 s', p.migrations[0].reason)

@@ -188,6 +188,59 @@ class TestPackBenchTargets(base.BaseTestCase):
                          self.not_passed(destination_retrigger_share=0.03))
 
 
+class TestPackBenchOverCapacity(base.BaseTestCase):
+    """The hotspot cut where the cluster cannot hold the guests."""
+
+    # three samples of a 3-host cluster: the guests' CPU needs 2, 4
+    # (above 3: over capacity) and 1 host(s) under the 0.85 threshold
+    NONE = {'cpu_load': [[0.85, 0.85, 0.0], [1.7, 1.7, 0.0],
+                         [0.85, 0.0, 0.0]],
+            'memory_load': [[0.1, 0.1, 0.0]] * 3,
+            'active_hosts': np.array([2.0, 2.0, 1.0]),
+            'hot_hosts': np.array([1.0, 2.0, 1.0])}
+    PACK = {'active_hosts': np.array([3.0, 3.0, 3.0]),
+            'hot_hosts': np.array([0.0, 3.0, 0.0])}
+
+    def test_overloaded_rows(self):
+        np.testing.assert_array_equal(
+            [False, True, False],
+            packbench.overloaded_rows(self.NONE, c.conf(), 3))
+        self.assertFalse(packbench.overloaded_rows(self.NONE, c.conf(),
+                                                   4).any())
+
+    def test_holdable(self):
+        hist = {'none': self.NONE, 'hotspot:pack': self.PACK}
+        self.assertIsNone(packbench.holdable(hist, c.conf(), 4))
+        held = packbench.holdable(hist, c.conf(), 3)
+        self.assertAlmostEqual(1 / 3, held['share'])
+        # rows 0 and 2: none 2 hot of 3 active host-steps, pack 0 of 6
+        self.assertAlmostEqual(2 / 3, held['hot']['none'])
+        self.assertEqual(0.0, held['hot']['hotspot:pack'])
+
+    def test_cut_judged_where_the_cluster_holds_the_guests(self):
+        # all day the cut is 40 %: a FAIL; on the samples the cluster
+        # can hold, pack keeps every host cool
+        metrics = _metrics(hotspot_host_time_fraction=0.3)
+        target = 'pack cuts hotspot time >= 80% vs none'
+        checked = {t: (f, r) for t, f, r in packbench.check(
+            'd', 3, metrics)}
+        self.assertEqual(packbench.FAIL, checked[target][1])
+        held = {'share': 1 / 3,
+                'hot': {'none': 2 / 3, 'hotspot:pack': 0.0}}
+        checked = {t: (f, r) for t, f, r in packbench.check(
+            'd', 3, metrics, held=held)}
+        figures, result = checked[target]
+        self.assertEqual(packbench.PASS, result)
+        self.assertIn('66.67% -> 0.00% (-100%) on the 67% of the day',
+                      figures)
+        self.assertIn('all day: 50.00% -> 30.00% (-40%)', figures)
+        # still judged: pack as hot as none there fails
+        held['hot']['hotspot:pack'] = 2 / 3
+        checked = {t: r for t, _f, r in packbench.check(
+            'd', 3, metrics, held=held)}
+        self.assertEqual(packbench.FAIL, checked[target])
+
+
 class TestPolicyInStrategyName(base.BaseTestCase):
 
     def test_parse(self):

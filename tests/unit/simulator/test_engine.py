@@ -385,7 +385,8 @@ class TestRecentSlices(base.BaseTestCase):
         conf = clusters.conf(drs__persistence_count=1,
                              drs__persistence_window=1,
                              drs__ewma_alpha=1.0,
-                             drs__cpu_threshold=0.3)
+                             drs__cpu_threshold=0.3,
+                             drs_balancer__destination_peak_window=900)
         # full mode: every cycle is planned (in partial mode only those
         # with a host above a severe threshold are)
         sim = fakes.simulation(_work(), WHERE, conf=conf, mode='full')
