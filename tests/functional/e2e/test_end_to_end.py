@@ -146,8 +146,9 @@ inventory_min_interval = 0.5
 host_state_interval = 1
 # NOTE: compute-b has one core (cpu_set), the threshold is 0.9 less the
 # 0.05 relief margin: the 0.7-core busy guest fits only while compute-b's
-# residents use under 0.15 core. Judged on their last 15 minutes (the
-# default destination_peak_window, 75-s slice means), the guests' boots
+# residents use under 0.15 core. Judged on their recent peak
+# (destination_peak_window, slice means over the last hour by
+# default, 15 minutes when this was measured), the guests' boots
 # and the balloon test's allocations under TCG minutes earlier count, and
 # the window rightly refuses compute-b ("1 lack CPU load room under
 # threshold - 0.05", re-run with the window on). The window is proven by
