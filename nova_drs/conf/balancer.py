@@ -60,11 +60,17 @@ BALANCER_OPTS = [
              'migration when its value is ``true`` (case-insensitive, '
              'also ``1``/``yes``/``on``).'),
     cfg.IntOpt(
-        'max_chain_depth', default=1, min=0, max=1,
+        'max_chain_depth', default=2, min=0, max=3,
         help='When no destination has room for an instance that must leave '
              'a hotspot, the planner may first move one instance off a '
-             'destination to make room (a chain of two migrations). 0 '
-             'disables chains, 1 allows one make-room move per instance.'),
+             'destination to make room (a chain of two migrations), and '
+             'where that instance has no destination either, make room '
+             'for it in turn: at most this many make-room moves in a row '
+             'per instance. A deeper chain is tried only when every '
+             'shallower one failed (each level is one more migration); '
+             'the moves run deepest first, each with room when it runs. '
+             '0 disables chains, 1 allows one make-room move per '
+             'instance (the default of earlier releases).'),
     cfg.IntOpt(
         'max_subset_size', default=4, min=1, max=6,
         help='Largest number of instances the hotspot strategy considers '

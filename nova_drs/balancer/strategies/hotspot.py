@@ -29,11 +29,20 @@ a ramp that goes on, it would be hot again within minutes.
 *Chains*
 
 When an instance that must leave has no destination, the strategy may
-first move one instance off a candidate destination to make room
-(``max_chain_depth = 1``): a chain of exactly two migrations, make-room
-move first. The make-room instance must itself go directly to a host with
-room; chains are never nested. Chains are tried only after direct
-placements of every set of the same size failed.
+first move one instance off a candidate destination to make room: a chain
+of two migrations, make-room move first. Where the make-room instance has
+no destination either, it may in turn get room made for it, up to
+``max_chain_depth`` make-room moves in a row (default 2: three
+migrations to place one instance). Chains are tried only after direct
+placements of every set of the same size failed, and a deeper one only
+after every shallower one for that instance: each level costs one more
+migration, so the cost order of the search (fewest migrations, then
+least memory) prefers the shallowest. The moves run deepest first, and
+each is checked on the state the moves before it leave, so every step
+has room when it runs; a host is used at most once in a chain. Where the
+only way left would be a *swap* (the instance fits where another guest
+is if that guest took its place on the hot host), the host's reason says
+so: live migration cannot swap two guests without a third host with room.
 
 *Which hosts*
 
@@ -84,6 +93,9 @@ COMBINATION_LIMIT = 20000
 PLACEMENT_TRIES = 48
 #: Destinations examined for a make-room move.
 CHAIN_HOSTS = 16
+#: Make-room options tried per level below the first (each may search a
+#: level deeper): bounds a deep chain's search on a full cluster.
+DEEP_CHAIN_OPTIONS = 4
 #: A saturated host is brought this share of its capacity under it at
 #: least (at exactly 100 % its guests still wait for CPU).
 SATURATION_GAP = 0.01
@@ -140,7 +152,10 @@ class HotspotResolver:
     def __init__(self, state, conf):
         self.state = state
         self.max_subset = conf.drs_balancer.max_subset_size
-        self.chains = conf.drs_balancer.max_chain_depth > 0
+        self.depth = conf.drs_balancer.max_chain_depth
+        self.chains = self.depth > 0
+        # source host -> a swap that would relieve it (reason text only)
+        self._swaps = {}
         # Instances known to have no direct destination, and no chain
         # either. Room only shrinks while planning, except after a
         # make-room move, which clears both.
@@ -180,7 +195,7 @@ class HotspotResolver:
                 # a host cooled here may receive later (comfort level)
                 state.reuse(h)
             if why:
-                reasons[names[h]] = why
+                reasons[names[h]] = why + self._swap_reason(h)
 
     # -- one host
 
@@ -528,15 +543,15 @@ class HotspotResolver:
                 done.append(self._move(i, dest, tier=tier))
                 continue
             self._no_direct.add(i)
-            chain = self._make_room(i) if chains else None
+            chain = (self._make_room(i, self.depth, {int(state.inst_host[i])})
+                     if chains else None)
             if chain is None:
                 if chains:
                     self._no_chain.add(i)
+                    self._note_swap(i)
                 self._rollback(done)
                 return None
-            j, j_dest, j_tier, dest = chain
-            done.append(self._move(j, j_dest, for_instance=i, tier=j_tier))
-            done.append(self._move(i, dest, tier=TIER_CHAIN))
+            done.extend(chain)
             # a make-room move frees space: known failures may fit now
             self._no_direct.clear()
             self._no_chain.clear()
@@ -557,12 +572,49 @@ class HotspotResolver:
         for move in reversed(done):
             self.state.undo(move.instance, move.source)
 
-    def _make_room(self, i):
-        """Find (j, j_dest, dest): moving j off dest lets i go there."""
+    def _make_room(self, i, depth, used):
+        """Moves that place ``i`` after making room for it, or None.
+
+        Applied to the state, in the order they run (the deepest make-room
+        move first, ``i``'s own last); None leaves the state as it was.
+        Moving one guest ``j`` off a host ``d`` must let ``i`` go there;
+        ``j`` goes to a host with room, or (``depth`` > 1) gets room made
+        for it the same way. ``used``: hosts already in the chain (the
+        hot host, hosts room is being made on), not used again.
+        """
+        state = self.state
+        options = self._room_options(i, used)
+        if depth < self.depth:
+            # a level below the first: its few cheapest options only
+            options = options[:DEEP_CHAIN_OPTIONS]
+        for _cost, j, d in options:
+            done = None
+            j_dest, j_tier = state.choose_destination(j)
+            if j_dest >= 0 and j_dest not in used:
+                done = [self._move(j, j_dest, for_instance=i, tier=j_tier)]
+            elif depth > 1 and j not in self._no_chain:
+                done = self._make_room(j, depth - 1, used | {d})
+                if done is not None:
+                    # j's own move makes room for i
+                    done[-1] = done[-1]._replace(for_instance=i)
+            if done is None:
+                continue
+            # checked on the state the moves before leave (a guest's
+            # recent peak may take back part of what it freed)
+            if state.feasible(i, np.array([d], dtype=np.int64)).size:
+                done.append(self._move(i, d, tier=TIER_CHAIN))
+                return done
+            self._rollback(done)
+        return None
+
+    def _room_options(self, i, used):
+        """[(cost, j, d)], cheapest first: j off d would let i go there."""
         state = self.state
         hosts = state.index.chain_hosts(i)
+        if used and hosts.size:
+            hosts = hosts[~np.isin(hosts, list(used))]
         if hosts.size == 0:
-            return None
+            return []
         deficit = np.maximum(state.inst_size[i] - state.room[hosts], 0.0)
         # smallest normalised deficit first: cheapest to clear
         scale = np.concatenate([state.inv_limit[hosts], 1.0 / np.maximum(
@@ -581,11 +633,39 @@ class HotspotResolver:
                     continue
                 if (state.inst_size[j] >= deficit[pos] - EPS).all():
                     options.append((state.inst_cost[j], j, d))
-        for _cost, j, d in sorted(options):
-            j_dest, j_tier = state.choose_destination(j)
-            if j_dest >= 0:
-                return j, j_dest, j_tier, d
-        return None
+        return sorted(options)
+
+    def _note_swap(self, i):
+        """Remember a swap that would place ``i``, for the reason text.
+
+        A guest ``j`` on a host ``d`` whose leaving lets ``i`` go there,
+        and that would itself fit on ``i``'s host once ``i`` left: the
+        two moves wait for each other, a cycle live migration cannot run
+        without a third host with room.
+        """
+        state = self.state
+        h = int(state.inst_host[i])
+        if h in self._swaps:
+            return
+        room_h = state.room[h] + state.inst_size[i]
+        for _cost, j, d in self._room_options(i, {h}):
+            if ((state.inst_size[j] <= room_h + EPS).all()
+                    and state.rule_filter(j, np.array([h],
+                                                      dtype=np.int64)).size):
+                self._swaps[h] = (i, j, d)
+                return
+
+    def _swap_reason(self, h):
+        """'; ...' when a swap would have relieved ``h``, else ''."""
+        swap = self._swaps.get(h)
+        if swap is None:
+            return ''
+        i, j, d = swap
+        inst, names = self.state.model.instances.names, \
+            self.state.model.hosts.names
+        return ('; a swap would fit (%s to %s, %s from there to %s), but '
+                'live migration cannot swap two guests without a third host '
+                'with room' % (inst[i], names[d], inst[j], names[h]))
 
     def _greedy(self, cands, dem, need, budget):
         """Add instances by excess covered per cost until ``h`` is cool."""

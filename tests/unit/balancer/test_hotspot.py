@@ -292,6 +292,54 @@ class TestHotspotStrategy(base.BaseTestCase):
         p = plan(m, drs_balancer__max_chain_depth=0)
         self.assertEqual([], p.migrations)
 
+    def _deep_chain_model(self):
+        # a: v1 5 (opted out) + v2 4 = 9 cores, hot (8.5). v2 fits
+        # nowhere: b has 1.3 cores of room (x 4.2 opted out, y 3), c 2
+        # (z 5 opted out, w 1.5), d 1.7 (q 6.8 opted out). y off b would
+        # make room for v2, but y fits nowhere; w off c would make room
+        # for y, and w fits on d
+        return c.model(
+            [c.host('a'), c.host('b'), c.host('c'), c.host('d')],
+            [busy('v1', 'a', 5, opt_out=True), busy('v2', 'a', 4),
+             c.vm('x', 'b', vcpus=6, util=70.0, opt_out=True),
+             busy('y', 'b', 3),
+             busy('z', 'c', 5, opt_out=True),
+             c.vm('w', 'c', vcpus=2, util=75.0),
+             c.vm('q', 'd', vcpus=8, util=85.0, opt_out=True)])
+
+    def test_chain_of_two_make_room_moves(self):
+        m = self._deep_chain_model()
+        p = plan(m)
+        # deepest first: each move has room when it runs
+        self.assertEqual([('w', 'c', 'd'), ('y', 'b', 'c'), ('v2', 'a', 'b')],
+                         moves(p))
+        self.assertIn('make room on c for y', p.migrations[0].reason)
+        self.assertIn('make room on b for v2', p.migrations[1].reason)
+        self.assertIn('room made by the move before', p.migrations[2].reason)
+        self.assertEqual([], p.unresolved)
+
+    def test_chain_depth_is_bounded(self):
+        m = self._deep_chain_model()
+        p = plan(m, drs_balancer__max_chain_depth=1)
+        self.assertEqual([], p.migrations)
+        self.assertEqual(['a'], p.unresolved)
+
+    def test_a_swap_is_reported_not_planned(self):
+        # v2 (4 cores) would fit on b if y (3) left it, and y would fit
+        # on a once v2 left (a: 5 + 3 = 8); nothing else has room: the
+        # two moves wait for each other
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('v1', 'a', 5, opt_out=True), busy('v2', 'a', 4),
+                     c.vm('x', 'b', vcpus=6, util=70.0, opt_out=True),
+                     busy('y', 'b', 3)])
+        p = plan(m)
+        self.assertEqual([], p.migrations)
+        why = p.unresolved_reasons['a']
+        self.assertIn('a swap would fit (v2 to b, y from there to a)', why)
+        self.assertIn('cannot swap two guests', why)
+        p = plan(m, drs_balancer__max_chain_depth=0)
+        self.assertNotIn('swap', p.unresolved_reasons['a'])
+
     def test_memory_hotspot(self):
         m = c.model([c.host('a'), c.host('b')],
                     [c.vm('m1', 'a', mem=4000, memory_mb=5000),
