@@ -215,7 +215,7 @@ step_bench() {
         # more)
         drs_header "bench: planner (nova-drs bench --region)"
         check "planner bench" nova-drs bench --trace-dir "$traces" \
-            --sizes 100,1000,10000 --region
+            --sizes 100,1000,10000 --region --tight-sizes 200
         drs_header "bench: simulator (nova-drs simulate --bench)"
         check "simulator bench" nova-drs simulate --bench \
             --trace-dir "$traces"

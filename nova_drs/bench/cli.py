@@ -154,6 +154,12 @@ def add_parser(sub, add_config_args, load_conf):
                         'instances, one run per scenario): planning within '
                         '10 s and 2 GiB; the growth ratio is then taken '
                         'at that size.' % REGION_SIZE)
+    p.add_argument('--tight-sizes', metavar='N,N,...',
+                   help='Also plan tight clusters of these sizes (95%% of '
+                        'the vCPU allocation room taken) against the exact '
+                        'optimum: at least 95%% of the hot hosts it '
+                        'relieves, within 1.1 x its migrations (default '
+                        'none; issue 15 used 200,500).')
     p.add_argument('--quick', action='store_true',
                    help='Smoke test: sizes %s, optimum %s only, %d runs.'
                         % (QUICK_SIZES, QUICK_OPTIMUM_SIZES, QUICK_RUNS))
@@ -216,6 +222,30 @@ def _plain(value):
     return value
 
 
+def _run_tight(args, settings, conf, results):
+    """The tight-cluster rows (:mod:`nova_drs.bench.tight`), added in."""
+    from nova_drs.balancer import strategies
+    from nova_drs.bench import runner
+    from nova_drs.bench import tight
+    from nova_drs.model import cluster
+    from nova_drs.simulator import traces
+
+    sizes = parse_sizes(args.tight_sizes, '--tight-sizes')
+    trace = traces.load_planetlab(settings.day_dir).cpu * 100.0
+    steps = [(s['step'], s['label'], None)
+             for s in results['settings']['steps']]
+    found = tight.run(
+        strategies.load(settings.strategy, conf), trace, steps, sizes,
+        settings.seed, cluster.thresholds_from_conf(conf),
+        runner.RECENT_STEPS, margin=conf.drs_balancer.relief_margin,
+        cooldown_s=conf.drs_balancer.instance_cooldown,
+        time_limit=settings.optimum_time_limit, progress=_progress)
+    results['tight'] = found['sizes']
+    results['targets'] += found['targets']
+    results['passed'] = results['passed'] and all(
+        t['passed'] for t in found['targets'] if t['enforced'])
+
+
 def cmd_bench(args, load_conf):
     from nova_drs.balancer import strategies
     from nova_drs.bench import report
@@ -238,6 +268,8 @@ def cmd_bench(args, load_conf):
             progress=_progress, margin=conf.drs_balancer.relief_margin)
     except runner.BenchError as e:
         raise common.CommandError(str(e))
+    if args.tight_sizes:
+        _run_tight(args, settings, conf, results)
     sys.stdout.write(report.format_text(results))
     if args.json:
         try:

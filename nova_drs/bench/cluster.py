@@ -38,7 +38,8 @@ MB_PER_VCPU = np.array([2048, 4096])
 MB_PER_VCPU_P = np.array([0.7, 0.3])
 
 
-def build(n_hosts, cpu_percent, seed=0, per_host=10, recent_percent=None):
+def build(n_hosts, cpu_percent, seed=0, per_host=10, recent_percent=None,
+          fill=None):
     """Build a :class:`ClusterModel` of ``n_hosts`` hosts.
 
     :param cpu_percent: 1-D array of CPU utilisation samples (percent) to
@@ -47,6 +48,11 @@ def build(n_hosts, cpu_percent, seed=0, per_host=10, recent_percent=None):
         VMs' samples of the last ``k`` steps, oldest first, the last one
         ``cpu_percent``: ``instances.recent_slices``; ``k`` divides
         :data:`~nova_drs.balancer.view.peaks.BUCKETS`.
+    :param fill: None, or the share of the cluster's vCPU and flavor
+        memory allocation room the instances may take: of the
+        ``per_host`` x ``n_hosts`` drawn, only the first ones (in arrival
+        order) within it are placed (a tight cluster; the same draws as
+        without it)
     :returns: (model, number of instances that fitted nowhere).
     """
     rng = np.random.default_rng(seed)
@@ -63,6 +69,12 @@ def build(n_hosts, cpu_percent, seed=0, per_host=10, recent_percent=None):
 
     vcpu_cap = HOST_VCPUS * CPU_RATIO
     mem_cap = (HOST_MEMORY_MB - RESERVED_MB) * RAM_RATIO
+    if fill is not None:
+        within = ((np.cumsum(vcpus) <= fill * n_hosts * vcpu_cap + 1e-9)
+                  & (np.cumsum(memory) <= fill * n_hosts * mem_cap + 1e-9))
+        n_inst = int(within.size if within.all() else np.argmin(within))
+        vcpus, memory, vm, util, base, mem_used = (
+            a[:n_inst] for a in (vcpus, memory, vm, util, base, mem_used))
     host = _first_fit(n_hosts, vcpus.tolist(), memory.tolist(), vcpu_cap,
                       mem_cap)
     placed = host >= 0

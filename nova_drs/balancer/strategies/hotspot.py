@@ -180,7 +180,7 @@ class HotspotResolver:
         state = self.state
         names = state.model.hosts.names
         hot = np.flatnonzero(state.hot_mask())
-        order = sorted(hot, key=state.severity, reverse=True)
+        order = sorted(hot, key=self._priority)
         reasons = plan.unresolved_reasons
         for h in order:
             h = int(h)
@@ -196,6 +196,26 @@ class HotspotResolver:
                 state.reuse(h)
             if why:
                 reasons[names[h]] = why + self._swap_reason(h)
+
+    def _priority(self, h):
+        """Sort key of hot host ``h``: the order hosts get room in.
+
+        Hosts that can be cooled first, then those an instance keeps hot
+        wherever it runs (only brought back under their capacity); within
+        each, saturated hosts (above 100 % of a resource: every guest on
+        them starves) first, then the most severe. Where destinations are
+        few (a cluster nearly full by allocation), room spent on a host
+        that stays hot anyway is room a host that could be cooled no
+        longer finds: on 95 %-allocated bench clusters (200 hosts, three
+        trace steps) those then needed make-room chains, 4-9 more
+        migrations each, where the most severe came first.
+        """
+        state = self.state
+        cap = state.capacity[h]
+        saturated = bool(((cap > 0) & (state.demand[h] > cap + EPS)).any())
+        members = state.members(h)
+        stays_hot = bool(members) and bool(self._big[members].any())
+        return (stays_hot, not saturated, -state.severity(h))
 
     # -- one host
 
@@ -668,17 +688,19 @@ class HotspotResolver:
                 'with room' % (inst[i], names[d], inst[j], names[h]))
 
     def _greedy(self, cands, dem, need, budget):
-        """Add instances by excess covered per cost until ``h`` is cool."""
+        """Add instances by excess covered until ``h`` is cool."""
         state = self.state
         done = []
         remaining = need.copy()
         left = list(range(cands.size))
         while (remaining > EPS).any() and len(done) < budget and left:
+            # the instance covering most of what is left first: fewest
+            # migrations is the search's first aim, memory its second
+            # (covered per MiB sent took 8 moves where 5 did, on a
+            # 95 %-allocated bench cluster)
             value = np.minimum(dem.take(left, axis=0)
                                / np.maximum(remaining, EPS),
                                1.0)[:, remaining > EPS].sum(axis=1)
-            value = value / np.maximum(
-                state.inst_cost.take(cands.take(left)), 1.0)
             placed = False
             for pos in np.argsort(-value, kind='stable'):
                 i = int(cands[left[pos]])

@@ -419,6 +419,38 @@ class TestHotspotStrategy(base.BaseTestCase):
                           'transfer_mb', 'duration_s'},
                          set(doc['migrations'][0]))
 
+    def test_greedy_takes_the_largest_first(self):
+        # a: 11 cores, 2.5 over 8.5; no one guest covers that, and
+        # max_subset_size 1 leaves the rest to the greedy. Covering the
+        # most first moves the 2-core guest and a 1-core one (2
+        # migrations) where covering per MiB moved took the three small
+        # ones (3)
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('pin', 'a', 6, opt_out=True),
+                     busy('s1', 'a', 1, mem=100), busy('s2', 'a', 1, mem=100),
+                     busy('s3', 'a', 1, mem=100),
+                     busy('big', 'a', 2, mem=1800)])
+        p = plan(m, drs_balancer__max_subset_size=1)
+        self.assertEqual(2, len(p.migrations))
+        self.assertEqual('big', p.migrations[0].instance)
+        self.assertEqual([], p.unresolved)
+
+    def test_hosts_that_can_be_cooled_get_room_first(self):
+        # c: the only host with room (6 cores of 8.5). a (12 cores, the
+        # most severe) holds 'huge' (9 cores, above 8.5 on any host): it
+        # stays hot whatever moves; b (9 cores) can be cooled by moving
+        # w (4 cores) to c. Most severe first, a's saturation relief
+        # (3.5 cores to c) took the room b needed
+        m = c.model([c.host('a'), c.host('b'), c.host('c'), c.host('d')],
+                    [busy('huge', 'a', 9), busy('a1', 'a', 3),
+                     busy('b1', 'b', 5, opt_out=True), busy('w', 'b', 4),
+                     busy('c1', 'c', 2, opt_out=True),
+                     busy('d1', 'd', 8, opt_out=True)])
+        p = plan(m)
+        self.assertEqual(('w', 'b', 'c'), moves(p)[0])
+        self.assertNotIn('b', p.unresolved)
+        self.assertIn('a', p.unresolved)
+
     def test_greedy_fallback_beyond_subset_size(self):
         # 15 one-core instances (6.5 over): seven must go, more than the
         # exhaustive search's four
