@@ -38,6 +38,14 @@ MB_PER_VCPU = np.array([2048, 4096])
 MB_PER_VCPU_P = np.array([0.7, 0.3])
 
 
+def recent_samples(trace, step, count):
+    """(VMs, ``count``) the trace's samples up to ``step``, oldest first.
+
+    The first sample stands for the steps before the trace began.
+    """
+    return trace[:, np.clip(np.arange(step - count + 1, step + 1), 0, None)]
+
+
 def build(n_hosts, cpu_percent, seed=0, per_host=10, recent_percent=None,
           fill=None):
     """Build a :class:`ClusterModel` of ``n_hosts`` hosts.

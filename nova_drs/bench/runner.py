@@ -209,9 +209,7 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
     samples = trace[:, step]
     # live-like: every guest with the recent slices the balancer's view
     # would give it, so that reading them is part of the planning time
-    # the first sample stands for the steps before the trace began
-    recent = trace[:, np.clip(np.arange(step - RECENT_STEPS + 1, step + 1),
-                              0, None)]
+    recent = bench_cluster.recent_samples(trace, step, RECENT_STEPS)
     runs = settings.runs_for(hosts)
     progress('%d hosts, %s (step %d, seed %d): planning, %d run(s) per '
              'planner on one core' % (hosts, label, step, seed, runs))

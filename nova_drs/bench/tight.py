@@ -36,8 +36,6 @@ FILL = 0.95
 #: instances drawn per host before the fill cut: more than fit (flavors
 #: average 2.6 vCPUs, 32 vCPUs of room per host)
 DRAWN_PER_HOST = 14
-#: default sizes (issue 15: held-out clusters of 200 and 500 hosts)
-SIZES = (200, 500)
 MIN_OF_OPTIMUM = 0.95
 MAX_VS_OPTIMUM = 1.10
 
@@ -48,11 +46,11 @@ def build(hosts, trace, step, seed, recent_steps):
     ``trace``: (VMs, steps) percent; the guests' recent slices are their
     VMs' last ``recent_steps`` samples, as in the other rows.
     """
-    recent = trace[:, np.clip(np.arange(step - recent_steps + 1, step + 1),
-                              0, None)]
     model, unplaced = bench_cluster.build(
         hosts, trace[:, step], seed=seed, per_host=DRAWN_PER_HOST,
-        recent_percent=recent, fill=FILL)
+        recent_percent=bench_cluster.recent_samples(trace, step,
+                                                    recent_steps),
+        fill=FILL)
     share = (model.host_allocation().sum(axis=0)
              / np.maximum(model.allocation_limit().sum(axis=0), 1.0))
     return model, unplaced, share

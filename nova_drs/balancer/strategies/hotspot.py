@@ -211,8 +211,7 @@ class HotspotResolver:
         migrations each, where the most severe came first.
         """
         state = self.state
-        cap = state.capacity[h]
-        saturated = bool(((cap > 0) & (state.demand[h] > cap + EPS)).any())
+        saturated = self._saturated(h).size > 0
         members = state.members(h)
         stays_hot = bool(members) and bool(self._big[members].any())
         return (stays_hot, not saturated, -state.severity(h))
@@ -333,6 +332,11 @@ class HotspotResolver:
             k_lb = max(k_lb, int(top.searchsorted(value - EPS)) + 1)
         return k_lb
 
+    def _saturated(self, h):
+        """Resources of ``h`` whose demand is above 100 % of capacity."""
+        cap = self.state.capacity[h]
+        return np.flatnonzero((cap > 0) & (self.state.demand[h] > cap + EPS))
+
     def _relieve_saturation(self, h, cands, pinned, budget, why):
         """Bring a host that must stay hot back under its capacity.
 
@@ -348,7 +352,7 @@ class HotspotResolver:
         """
         state = self.state
         cap = state.capacity[h]
-        sat_r = np.flatnonzero((cap > 0) & (state.demand[h] > cap + EPS))
+        sat_r = self._saturated(h)
         if sat_r.size == 0:
             return [], why
         if pinned:
