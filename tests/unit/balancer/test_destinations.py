@@ -112,6 +112,75 @@ class TestPack(base.BaseTestCase):
         self.assertEqual([], p.unresolved)
 
 
+class TestSetsThatKeepHostsOff(base.BaseTestCase):
+    """pack judges a hot host's whole relief by the hosts it powers on."""
+
+    @staticmethod
+    def _two_singles():
+        # a: 11 cores, relieved to 8: either guest alone covers the 3;
+        # 'cheap' (4 cores, 100 MiB in use) fits only the empty b (c
+        # would end at 8 > 7.5), 'dear' (3 cores, 1,500 MiB) fits c
+        return c.model(
+            [c.host('a'), c.host('b'), c.host('c')],
+            [busy('p', 'a', 4, opt_out=True),
+             busy('cheap', 'a', 4, mem=100),
+             busy('dear', 'a', 3, mem=1500),
+             c.vm('w-c', 'c', vcpus=8, util=50.0)])
+
+    def test_same_size_set_that_fits_active_hosts_wins(self):
+        p = plan(self._two_singles())
+        self.assertEqual([('dear', 'a', 'c')], moves(p))
+        self.assertIn(destinations.TIER_FIT, p.migrations[0].reason)
+
+    def test_spread_takes_the_cheapest(self):
+        p = plan(self._two_singles(),
+                 drs_balancer__destination_policy='spread')
+        self.assertEqual([('cheap', 'a', 'b')], moves(p))
+
+    @staticmethod
+    def _one_big_or_two_small():
+        # a: 11 cores, relieved to 8: 'big' (3 cores) alone covers it but
+        # fits only the empty b (c and d at 5 would end at 8 > 7.5); the
+        # two 1.5-core guests together cover it and fit c and d (6.5)
+        return c.model(
+            [c.host('a'), c.host('b'), c.host('c'), c.host('d')],
+            [busy('p', 'a', 5, opt_out=True),
+             busy('big', 'a', 3, mem=100),
+             c.vm('s1', 'a', vcpus=2, util=75.0, mem=800),
+             c.vm('s2', 'a', vcpus=2, util=75.0, mem=800),
+             c.vm('w-c', 'c', vcpus=8, util=62.5),
+             c.vm('w-d', 'd', vcpus=8, util=62.5)])
+
+    def test_one_more_migration_keeps_a_host_off(self):
+        p = plan(self._one_big_or_two_small(),
+                 drs_balancer__pack_extra_migrations=1)
+        self.assertEqual(2, len(p.migrations))
+        self.assertEqual({('s1', 'a'), ('s2', 'a')},
+                         {(i, src) for i, src, _ in moves(p)})
+        self.assertEqual({'c', 'd'}, {dst for _, _, dst in moves(p)})
+        self.assertEqual([], p.unresolved)
+        for m in p.migrations:
+            self.assertIn(destinations.TIER_FIT, m.reason)
+
+    def test_the_fewest_migrations_by_default(self):
+        p = plan(self._one_big_or_two_small())
+        self.assertEqual([('big', 'a', 'b')], moves(p))
+        self.assertIn(destinations.TIER_EMPTY, p.migrations[0].reason)
+
+    def test_the_host_is_opened_when_no_larger_set_fits(self):
+        # d gone: the two small guests no longer both fit under the
+        # comfort level (c would end at 8): the big one opens b
+        p = plan(drs_balancer__pack_extra_migrations=1, model=c.model(
+            [c.host('a'), c.host('b'), c.host('c')],
+            [busy('p', 'a', 5, opt_out=True),
+             busy('big', 'a', 3, mem=100),
+             c.vm('s1', 'a', vcpus=2, util=75.0, mem=800),
+             c.vm('s2', 'a', vcpus=2, util=75.0, mem=800),
+             c.vm('w-c', 'c', vcpus=8, util=62.5)]))
+        self.assertEqual([('big', 'a', 'b')], moves(p))
+        self.assertEqual([], p.unresolved)
+
+
 class TestHysteresis(base.BaseTestCase):
 
     def _model(self, dest_cores=3.0):

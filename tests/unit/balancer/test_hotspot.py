@@ -6,10 +6,13 @@ limit is 8.5 cores, the memory limit 9,000 MiB; a 2-vCPU instance at 100%
 uses 2 cores.
 """
 
+from unittest import mock
+
 import numpy as np
 from oslotest import base
 
 from nova_drs.balancer import strategies
+from nova_drs.balancer.strategies import hotspot
 from tests.unit import clusters as c
 
 
@@ -323,6 +326,20 @@ class TestHotspotStrategy(base.BaseTestCase):
         p = plan(m, drs_balancer__max_chain_depth=1)
         self.assertEqual([], p.migrations)
         self.assertEqual(['a'], p.unresolved)
+
+    def test_chain_search_is_bounded_per_hot_host(self):
+        # the two-level chain above takes two make-room options (y off b,
+        # then w off c); with one allowed the search stops and says so
+        m = self._deep_chain_model()
+        with mock.patch.object(hotspot, 'CHAIN_BUDGET', 1):
+            p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertIn('make-room chains searched up to 1 options',
+                      p.unresolved_reasons['a'])
+        with mock.patch.object(hotspot, 'CHAIN_BUDGET', 2):
+            p = plan(m)
+        self.assertEqual(3, len(p.migrations))
+        self.assertEqual([], p.unresolved)
 
     def test_a_swap_is_reported_not_planned(self):
         # v2 (4 cores) would fit on b if y (3) left it, and y would fit
