@@ -49,12 +49,15 @@ class TestFill(base.BaseTestCase):
 
 
 def _summary(resolved=10, migrations=12, opt_resolved=10, opt_migrations=11,
-             proven=True, solved=True, off=0, violations=0):
+             proven=True, solved=True, off=0, violations=0, bound=None):
     return {'hot': 14, 'resolvable': 11, 'resolved': resolved,
             'migrations': migrations, 'off_unresolvable': off,
             'violations': violations, 'allocated': 0.95,
             'optimum': {'resolved': opt_resolved,
                         'migrations': opt_migrations, 'violations': 0,
+                        'migrations_bound': (
+                            opt_migrations if proven and bound is None
+                            else bound or 0),
                         'proven': proven, 'solved': solved,
                         'solve_s': 1.0}}
 
@@ -94,11 +97,42 @@ class TestCheck(base.BaseTestCase):
         self.assertTrue(passed)
         self.assertIn('x1.06 per relieved host', figures)
 
-    def test_an_unproven_optimum_is_not_enforced(self):
-        rows = {name: (passed, enforced) for name, _f, passed, enforced
-                in tight.check(200, _summary(migrations=20, proven=False))}
-        self.assertEqual((False, False),
-                         rows['(aim) tight: <= 1.1 x optimum migrations'])
+    def _unproven(self, **kw):
+        rows = {name: (figures, passed, enforced)
+                for name, figures, passed, enforced
+                in tight.check(200, _summary(proven=False, **kw))}
+        row = rows.get('tight: <= 1.1 x optimum migrations')
+        return row or rows['(aim) tight: <= 1.1 x optimum migrations'] + (
+            'aim',)
+
+    def test_an_unproven_optimum_between_its_bounds_is_an_aim(self):
+        # optimum in [9, 11]: 12 is x1.09 of 11 but x1.33 of 9
+        figures, passed, enforced, aim = self._unproven(bound=9)
+        self.assertEqual((True, False), (passed, enforced))
+        self.assertIn('lower bound 9: not enforced', figures)
+        # without a bound, the same
+        self.assertFalse(self._unproven()[2])
+
+    def test_within_the_ratio_of_the_lower_bound_is_met(self):
+        # optimum in [11, 12]: 12 is at most x1.09 of it
+        figures, passed, enforced = self._unproven(opt_migrations=12,
+                                                   bound=11)
+        self.assertEqual((True, True), (passed, enforced))
+        self.assertIn('its lower bound 11: x1.09 at most', figures)
+
+    def test_above_the_ratio_of_the_best_found_fails(self):
+        # 13 > 1.1 x 11 >= 1.1 x the optimum, whatever the bound
+        for bound in (None, 5):
+            figures, passed, enforced = self._unproven(migrations=13,
+                                                       bound=bound)
+            self.assertEqual((False, True), (passed, enforced))
+            self.assertIn('above 1.1 x the best solution found', figures)
+
+    def test_bound_not_used_when_it_relieves_other_hosts(self):
+        figures, passed, enforced, aim = self._unproven(
+            resolved=12, migrations=14, bound=11)
+        self.assertFalse(enforced)
+        self.assertIn('not enforced', figures)
 
     def test_no_solution(self):
         rows = tight.check(200, _summary(solved=False))
