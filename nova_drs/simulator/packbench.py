@@ -305,7 +305,7 @@ def check(day, hosts, metrics, bound=None, held=None, run=RUNS[1]):
     return out
 
 
-def agent_interval_run(trace, day, n, conf):
+def agent_interval_run(trace, day, n, conf, progress=None):
     """``pack`` with agents every :data:`AGENT_INTERVAL_S`: (metrics, row).
 
     ``row``: the re-trigger target, as :func:`check`'s rows.
@@ -320,7 +320,7 @@ def agent_interval_run(trace, day, n, conf):
         engine.Options(balloon=False, mode=engine.FULL,
                        agent_interval_s=AGENT_INTERVAL_S),
         seed=0, extra_info={'day': day})
-    results, _hist = scenario.run(scen, (name,))
+    results, _hist = scenario.run(scen, (name,), progress)
     m = results['strategies'][name]
     return m, check_agent_interval(m)
 
@@ -387,7 +387,7 @@ def check_consolidation(metrics, bound=None, held=None):
     return out
 
 
-def _consolidated(scen):
+def _consolidated(scen, progress=None):
     """The ``pack`` run of ``scen`` with the consolidation pass on."""
     import dataclasses
 
@@ -398,7 +398,7 @@ def _consolidated(scen):
         saved, consolidation_interval_s=interval,
         consolidation_peak_window_s=window, disable_freed_hosts=disable)
     try:
-        return sim.run('hotspot:pack')
+        return sim.run('hotspot:pack', progress)
     finally:
         sim.options = saved
 
@@ -410,15 +410,23 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
     from nova_drs.simulator import scenario
     from nova_drs.simulator import traces
 
+    from nova_drs.simulator import progress as progress_mod
+
     out = out or sys.stdout
     started = time.perf_counter()
     rows, passed = [], True
+    loaded = [(day, traces.load_planetlab(
+        bench_cli.find_day_dir(trace_root, day))) for day in days]
+    # a day of samples per run: four per size, and the run with agents
+    # every AGENT_INTERVAL_S at the smallest size
+    runs_per_day = len(hosts) * (len(RUNS) + 1) + 1
+    progress = progress_mod.Progress(
+        sum(trace.cpu.shape[1] for _day, trace in loaded) * runs_per_day,
+        desc='pack bench')
     table = [['day', 'hosts', 'run', 'SLATAH %', 'swap %', 'hotspot %',
               'migr',
               'active hosts', 'energy kWh', 're-hot %', 'dest re-hot %']]
-    for day in days:
-        trace = traces.load_planetlab(bench_cli.find_day_dir(trace_root,
-                                                             day))
+    for day, trace in loaded:
         for n in hosts:
             # NOTE: full mode: the aims judge where every relief goes
             # (pack against spread), measured so; in partial mode most
@@ -428,9 +436,11 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
                 engine.Options(balloon=False, mode=engine.FULL),
                 seed=0,
                 extra_info={'day': day})
-            results, hist = scenario.run(scen, RUNS)
+            progress.set_context('%s, %d hosts' % (day, n))
+            results, hist = scenario.run(scen, RUNS, progress)
             metrics = dict(results['strategies'])
-            consolidated = _consolidated(scen)
+            progress.set_label(CONSOLIDATED)
+            consolidated = _consolidated(scen, progress)
             metrics[CONSOLIDATED] = consolidated.metrics
             hist = dict(hist)
             hist[CONSOLIDATED] = consolidated.history
@@ -449,12 +459,15 @@ def run(trace_root, conf, days=DAYS, hosts=HOSTS, out=None):
                 rows.append((day, n, target, figures, result))
                 passed = passed and result != FAIL
             if n == min(hosts):
-                m, more = agent_interval_run(trace, day, n, conf)
+                progress.set_context('%s, %d hosts, agents every %d s' % (
+                    day, n, AGENT_INTERVAL_S))
+                m, more = agent_interval_run(trace, day, n, conf, progress)
                 table.append(_table_row(day, n, '%s@%ds' % (
                     RUNS[1], AGENT_INTERVAL_S), m))
                 for row in more:
                     rows.append((day, n) + row)
                     passed = passed and row[2] != FAIL
+    progress.close()
     widths = [max(len(r[c]) for r in table) for c in range(len(table[0]))]
     for r in table:
         out.write('  '.join(c.ljust(widths[k]) if k in (0, 2)

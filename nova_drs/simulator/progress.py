@@ -18,8 +18,12 @@ DELAY_S = 3.0
 class Progress:
     """Counts steps of work; ``set_label`` names what runs now."""
 
-    def __init__(self, total, stream=None, delay_s=DELAY_S, clock=None):
+    def __init__(self, total, stream=None, delay_s=DELAY_S, clock=None,
+                 desc='simulate'):
         self.total = max(int(total), 1)
+        self.desc = desc
+        #: what the runs labelled belong to (a day and size, say)
+        self.context = ''
         self.stream = sys.stderr if stream is None else stream
         self.delay = delay_s
         self.clock = clock or time.monotonic
@@ -31,14 +35,22 @@ class Progress:
         self._bar = None
         if self.tty:
             self._bar = tqdm.tqdm(
-                total=self.total, file=self.stream, desc='simulate',
+                total=self.total, file=self.stream, desc=desc,
                 unit='step', delay=delay_s, mininterval=0.1, leave=True,
                 dynamic_ncols=True)
 
     def set_label(self, label):
         self.label = label
         if self._bar is not None:
-            self._bar.set_postfix_str(label, refresh=False)
+            self._bar.set_postfix_str(self._what(), refresh=False)
+
+    def set_context(self, context):
+        self.context = context
+        self.set_label(self.label)
+
+    def _what(self):
+        return ('%s: %s' % (self.context, self.label) if self.context
+                else self.label)
 
     def __call__(self, n=1):
         n = min(n, self.total - self.done)
@@ -56,9 +68,9 @@ class Progress:
             return
         self._last_decile = decile
         left = elapsed * (1 - share) / share
-        self.stream.write('simulate: %d%% done (%s, %.0f s, about %.0f s '
-                          'left)\n' % (10 * decile, self.label, elapsed,
-                                       left))
+        self.stream.write('%s: %d%% done (%s, %.0f s, about %.0f s '
+                          'left)\n' % (self.desc, 10 * decile, self._what(),
+                                       elapsed, left))
         self.stream.flush()
 
     def close(self):

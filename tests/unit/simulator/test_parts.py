@@ -341,6 +341,17 @@ class TestProgress(base.BaseTestCase):
         self.assertEqual('simulate: 50% done (, 20 s, about 20 s left)',
                          stream.getvalue().splitlines()[-1])
 
+    def test_what_runs_names_its_context(self):
+        stream, clock = _Stream(False), _Clock()
+        p = progress.Progress(10, stream, clock=clock, desc='pack bench')
+        p.set_context('20110303, 150 hosts')
+        p.set_label('hotspot:pack')
+        clock.now = 10.0
+        p()
+        self.assertEqual('pack bench: 10% done (20110303, 150 hosts: '
+                         'hotspot:pack, 10 s, about 90 s left)',
+                         stream.getvalue().splitlines()[0])
+
     def test_bar_on_a_terminal(self):
         stream = _Stream(True)
         p = progress.Progress(4, stream, delay_s=0)
