@@ -19,13 +19,14 @@ Destinations satisfy every constraint of
 :mod:`nova_drs.balancer.planning.placement`; among them the destination
 policy chooses (:mod:`nova_drs.balancer.planning.destinations`: ``pack``,
 best fit under the comfort level, by default; ``spread``, the least
-loaded). With ``pack``, among covering sets of the same size one whose
-moves all land on hosts already running guests goes before a cheaper one
-that needs an empty host, and ``pack_extra_migrations`` lets a larger set
-keep a host off. A hot host is relieved to each threshold minus
-``relief_margin`` (hysteresis), else to its threshold. A host its guests'
-recent slices show still climbing is first relieved further, by what the
-climb adds over ``relief_trend_horizon`` seconds (bounded; see
+loaded). With ``pack`` and ``pack_extra_migrations`` above 0, among
+covering sets of the same size one whose moves all land on hosts already
+running guests goes before a cheaper one that needs an empty host, and a
+set of up to that many more instances may keep a host off. A hot host is
+relieved to each threshold minus ``relief_margin`` (hysteresis), else to
+its threshold. A host its guests' recent slices show still climbing is
+first relieved further, by what the climb adds over
+``relief_trend_horizon`` seconds (bounded; see
 :mod:`nova_drs.balancer.planning.trend`): relieved to just its ceiling on
 a ramp that goes on, it would be hot again within minutes.
 
@@ -95,6 +96,9 @@ EPS = placement.EPS
 COMBINATION_LIMIT = 20000
 #: Covering sets of one size tried for placement, cheapest first.
 PLACEMENT_TRIES = 48
+#: With ``pack``, covering sets of one size tried after one that powers
+#: a host on, for one that does not (each a placement attempt).
+OPENING_ALTERNATIVES = 8
 #: Destinations examined for a make-room move.
 CHAIN_HOSTS = 16
 #: Make-room options tried per level below the first (each may search a
@@ -179,6 +183,11 @@ class HotspotResolver:
         # a host cooled in between may receive)
         self._chain_no_direct = set()
         self._chain_failed = {}
+        # pack, within one hot host's relief: instances whose destination
+        # was an empty host, no active host having room under its comfort
+        # level for them (room only shrinks while planning: a set holding
+        # one opens a host too)
+        self._opens = set()
         # make-room options left for the hot host being relieved
         self._chain_left = CHAIN_BUDGET
         # the highest limit of any host, per resource: an instance above
@@ -192,8 +201,11 @@ class HotspotResolver:
         # reason text: fixed for the plan, and per destination host its
         # tracked resources (capacities do not change during a plan)
         self._policy = state.rules.describe()
-        self._pack = state.rules.policy == destinations.PACK
         self.pack_extra = conf.drs_balancer.pack_extra_migrations
+        # the set rule costs placement attempts (some 15 % of a 10,000-host
+        # plan): only where the operator asked for it
+        self._pack = (state.rules.policy == destinations.PACK
+                      and self.pack_extra > 0)
         self._tracked = {}
 
     # -- the whole cluster
@@ -260,6 +272,7 @@ class HotspotResolver:
         if hot_r.size == 0:
             return [], None
         self._chain_left = CHAIN_BUDGET
+        self._opens.clear()
         self._chain_no_direct.clear()
         self._chain_failed.clear()
         budget = min(state.max_out - state.moves_out[h],
@@ -592,8 +605,8 @@ class HotspotResolver:
             order = first[np.argsort(costs[first], kind='stable')]
         else:
             order = np.argsort(costs, kind='stable')
-        opening = None
-        for row in order:
+        order = order.tolist()
+        for pos, row in enumerate(order):
             moves = self._place(cands[combos[row]], chains)
             if moves is None:
                 continue
@@ -603,19 +616,41 @@ class HotspotResolver:
             # same size fits the hosts already running guests (the
             # per-instance rule, lifted to the set: a cheaper set that
             # opens a host would leave it running all day for the
-            # memory it saved moving)
-            if opening is None:
-                opening = [(m.instance, m.target, m.for_instance, m.tier)
-                           for m in moves]
+            # memory it saved moving). Sets holding an instance known
+            # to need an empty host need one too: not tried.
+            rest = np.asarray(order[pos + 1:], dtype=np.int64)
+            if rest.size:
+                opens = np.isin(cands, list(self._opens))
+                rest = rest[~opens[combos[rest]].any(axis=1)]
+            if not rest.size:
+                if only_active:
+                    self._rollback(moves)
+                    return None
+                return moves
+            opening = [(m.instance, m.target, m.for_instance, m.tier)
+                       for m in moves]
             self._rollback(moves)
-        if opening is None or only_active:
-            return None
-        return [self._move(i, dest, for_instance, tier)
-                for i, dest, for_instance, tier in opening]
+            for other in rest[:OPENING_ALTERNATIVES].tolist():
+                members = cands[combos[other]]
+                if not self._opens.isdisjoint(members.tolist()):
+                    continue
+                moves = self._place(members, chains)
+                if moves is None:
+                    continue
+                if not self._opens_host(moves):
+                    return moves
+                self._rollback(moves)
+            if only_active:
+                return None
+            return [self._move(i, dest, for_instance, tier)
+                    for i, dest, for_instance, tier in opening]
+        return None
 
-    @staticmethod
-    def _opens_host(moves):
-        return any(m.tier == destinations.TIER_EMPTY for m in moves)
+    def _opens_host(self, moves):
+        opening = [m.instance for m in moves
+                   if m.tier == destinations.TIER_EMPTY]
+        self._opens.update(opening)
+        return bool(opening)
 
     def _place(self, members, chains):
         """Place every instance of ``members``; all or nothing."""
@@ -646,6 +681,7 @@ class HotspotResolver:
             # a make-room move frees space: known failures may fit now
             self._no_direct.clear()
             self._no_chain.clear()
+            self._opens.clear()
             self._chain_no_direct.clear()
             self._chain_failed.clear()
         return done
