@@ -272,9 +272,7 @@ class HotspotResolver:
         if hot_r.size == 0:
             return [], None
         self._chain_left = CHAIN_BUDGET
-        self._opens.clear()
-        self._chain_no_direct.clear()
-        self._chain_failed.clear()
+        self._forget_room_notes()
         budget = min(state.max_out - state.moves_out[h],
                      state.max_total - state.n_moves)
         members = state.members(h)
@@ -372,8 +370,7 @@ class HotspotResolver:
                                      only_active=True)
             if done is not None:
                 return done
-            opening = [self._move(m.instance, m.target, m.for_instance,
-                                  m.tier) for m in opening]
+            opening = self._redo(opening)
         return opening
 
     @staticmethod
@@ -627,8 +624,7 @@ class HotspotResolver:
                     self._rollback(moves)
                     return None
                 return moves
-            opening = [(m.instance, m.target, m.for_instance, m.tier)
-                       for m in moves]
+            opening = moves
             self._rollback(moves)
             for other in rest[:OPENING_ALTERNATIVES].tolist():
                 members = cands[combos[other]]
@@ -642,8 +638,7 @@ class HotspotResolver:
                 self._rollback(moves)
             if only_active:
                 return None
-            return [self._move(i, dest, for_instance, tier)
-                    for i, dest, for_instance, tier in opening]
+            return self._redo(opening)
         return None
 
     def _opens_host(self, moves):
@@ -681,10 +676,14 @@ class HotspotResolver:
             # a make-room move frees space: known failures may fit now
             self._no_direct.clear()
             self._no_chain.clear()
-            self._opens.clear()
-            self._chain_no_direct.clear()
-            self._chain_failed.clear()
+            self._forget_room_notes()
         return done
+
+    def _forget_room_notes(self):
+        """Drop what one hot host's search learnt of where room is not."""
+        self._opens.clear()
+        self._chain_no_direct.clear()
+        self._chain_failed.clear()
 
     def _move(self, i, dest, for_instance=None, tier=None):
         """Apply one move; remember what the reason will need."""
@@ -696,6 +695,11 @@ class HotspotResolver:
         src = state.apply(i, dest)
         return _Move(i, src, dest, for_instance, target_before,
                      state.load(dest), tier, peak)
+
+    def _redo(self, undone):
+        """Apply again, in order, moves :meth:`_rollback` undid."""
+        return [self._move(m.instance, m.target, m.for_instance, m.tier)
+                for m in undone]
 
     def _rollback(self, done):
         for move in reversed(done):
