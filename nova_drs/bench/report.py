@@ -134,7 +134,7 @@ def format_text(results):
                 _optimum_cell(opt)])
     lines += table(rows, {1, 10})
     lines.append('speed = machine-speed factor on the planning core '
-                 '(nova_drs.machine_speed: a fixed reference workload timed '
+                 '(nova_drs.machine_speed: a fixed numpy workload timed '
                  'between the runs, over its time on a quiet CI machine, '
                  'at least 1.00); plan times are CPU seconds on one core, '
                  'median of the runs, divided by it.')

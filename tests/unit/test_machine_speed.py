@@ -60,3 +60,33 @@ class JudgedTimeTest(unittest.TestCase):
         self.assertAlmostEqual(40.0, judged)
         self.assertEqual('40.0 s (80.0 s measured / machine-speed factor '
                          '2.00)', text)
+
+
+class NumpyReferenceTest(unittest.TestCase):
+
+    def test_numpy_reference_is_cpu_time_of_real_work(self):
+        ms = machine_speed.numpy_reference_ms()
+        self.assertGreater(ms, 0.1)
+        self.assertLess(ms, 5000.0)
+
+    def test_numpy_factor_is_over_its_own_base(self):
+        base = machine_speed.NUMPY_REFERENCE_BASE_MS
+        self.assertAlmostEqual(1.5, machine_speed.numpy_speed_factor(
+            [1.5 * base] * 3))
+        # its base, not the JSON reference's
+        self.assertNotEqual(base, machine_speed.REFERENCE_BASE_MS)
+        self.assertEqual(1.0, machine_speed.numpy_speed_factor(
+            [base / 2] * 3))
+
+    def test_numpy_sampler_times_the_numpy_reference(self):
+        calls = []
+        sampler = machine_speed.Sampler(numpy=True)
+        with mock.patch.object(
+                machine_speed, 'numpy_reference_ms',
+                lambda: calls.append(1) or
+                2 * machine_speed.NUMPY_REFERENCE_BASE_MS), \
+                mock.patch.object(machine_speed, 'reference_ms',
+                                  lambda: self.fail('JSON reference timed')):
+            sampler.sample()
+        self.assertEqual(machine_speed.BURST, len(calls))
+        self.assertAlmostEqual(2.0, sampler.factor())

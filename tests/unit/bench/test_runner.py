@@ -309,3 +309,47 @@ class CliTest(unittest.TestCase):
         # the same plan again gives the same figures
         again = copy.deepcopy(size['summary']['hotspot'])
         self.assertEqual(again, size['summary']['hotspot'])
+
+
+class MachineSpeedOfAScenarioTest(unittest.TestCase):
+    """The plan time of a scenario is judged with the numpy reference."""
+
+    def run_scenario(self, slow_numpy):
+        from nova_drs.bench import worker
+        from nova_drs import config
+        from nova_drs import machine_speed
+        from nova_drs.model import cluster
+
+        def in_process(job):
+            job = dict(job, cpu=None)
+            out = worker.run(json.loads(json.dumps(job)))
+            # the JSON reference says quiet, the numpy one says how slow
+            out['reference_ms'] = [machine_speed.REFERENCE_BASE_MS] * 3
+            out['numpy_reference_ms'] = [
+                slow_numpy * machine_speed.NUMPY_REFERENCE_BASE_MS] * 3
+            return out
+
+        trace = np.full((60, 12), 40.0)
+        trace[:6] = 97.0                    # a few busy guests
+        settings = runner.Settings(sizes=[8], optimum_sizes=[], day='d',
+                                   day_dir='', runs=1)
+        thresholds = cluster.thresholds_from_conf(config.load((), ()))
+        real = runner.run_worker
+        runner.run_worker = in_process
+        try:
+            return runner.run_scenario(settings, thresholds, 8, trace, 11,
+                                       0, 'p50', False, lambda msg: None)
+        finally:
+            runner.run_worker = real
+
+    def test_plan_time_over_the_numpy_factor(self):
+        result = self.run_scenario(slow_numpy=2.0)
+        self.assertAlmostEqual(2.0, result['speed_factor'])
+        figures = result['planners']['hotspot']
+        self.assertAlmostEqual(figures['plan_s_measured'] / 2.0,
+                               figures['plan_s_median'])
+        self.assertIsNotNone(result['numpy_reference_ms'])
+
+    def test_quiet_numpy_reference_no_credit(self):
+        result = self.run_scenario(slow_numpy=0.5)
+        self.assertEqual(1.0, result['speed_factor'])
