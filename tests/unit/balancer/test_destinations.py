@@ -8,6 +8,8 @@ relieved to 8.0 cores, no destination may end above 8.0 cores, and the
 comfort level is 7.5 cores.
 """
 
+from unittest import mock
+
 import numpy as np
 from oslotest import base
 
@@ -255,6 +257,45 @@ class TestFastFailure(base.BaseTestCase):
         self.assertIn('proven by a cheap check', why)
         self.assertIn('vCPU allocation', why)
         self.assertIn('no make-room move is possible', why)
+
+    def test_no_search_when_nothing_in_the_cluster_moves(self):
+        # every host full by vCPU allocation: once the first hot host's
+        # search found nothing, the proof comes first and no relief set
+        # nor make-room chain is searched for the next hot hosts
+        from nova_drs.balancer.strategies import hotspot
+        searched = []
+        real = hotspot.HotspotResolver._search_sets
+
+        def search_sets(resolver, cands, *args, **kwargs):
+            names = resolver.state.model.hosts.names
+            searched.append(names[int(resolver.state.inst_host[cands[0]])])
+            return real(resolver, cands, *args, **kwargs)
+
+        m = c.model(
+            [c.host(n) for n in 'abcd'],
+            [busy('hot%s%d' % (h, n), h, 3) for h in 'abc' for n in range(3)]
+            + [c.vm('fill-' + h, h, vcpus=31, util=0.0, opt_out=True)
+               for h in 'abc']
+            + [c.vm('fill-d', 'd', vcpus=40, util=10.0)])
+        with mock.patch.object(hotspot.HotspotResolver, '_search_sets',
+                               search_sets):
+            p = plan(m)
+        self.assertEqual([], p.migrations)
+        self.assertEqual(['a', 'b', 'c'], sorted(p.unresolved))
+        for host in 'abc':
+            self.assertIn('proven by a cheap check',
+                          p.unresolved_reasons[host])
+        # the first hot host only
+        self.assertEqual(1, len(set(searched)))
+        # where something might move, every hot host is searched
+        searched.clear()
+        m = c.model([c.host(n) for n in 'abc'],
+                    [busy('v1', 'a', 5, mem=2000), busy('v2', 'a', 4),
+                     busy('w1', 'b', 5, mem=2000), busy('w2', 'b', 4)])
+        with mock.patch.object(hotspot.HotspotResolver, '_search_sets',
+                               search_sets):
+            p = plan(m)
+        self.assertEqual({'a', 'b'}, set(searched))
 
     def test_proof_is_not_claimed_when_a_chain_could_help(self):
         # v2 (4 cores) fits nowhere directly, but y could leave b
