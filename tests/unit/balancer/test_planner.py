@@ -57,17 +57,22 @@ class WorkingModelTest(base.SqliteTestCase):
         self.assertEqual([], strategy_plan.migrations)
 
     def test_bad_pairs_are_excluded(self):
-        conf = c.conf(drs_balancer__mode='full')
-        p = planner.Planner(conf, self.db, 'r1')
-        work = planner.working_model(hot_cluster(), ALL)
-        first = p.strategy.plan(work).migrations
-        self.assertEqual(1, len(first))
-        bad = [(first[0].instance, first[0].target)]
-        work = planner.working_model(hot_cluster(), ALL, bad_pairs=bad)
-        second = p.strategy.plan(work).migrations
-        self.assertEqual(1, len(second))
-        self.assertEqual(first[0].instance, second[0].instance)
-        self.assertNotEqual(first[0].target, second[0].target)
+        for policy in ('spread', 'pack'):
+            conf = c.conf(drs_balancer__mode='full',
+                          drs_balancer__destination_policy=policy)
+            p = planner.Planner(conf, self.db, 'r1')
+            work = planner.working_model(hot_cluster(), ALL)
+            first = p.strategy.plan(work).migrations
+            self.assertEqual(1, len(first))
+            bad = [(first[0].instance, first[0].target)]
+            work = planner.working_model(hot_cluster(), ALL, bad_pairs=bad)
+            second = p.strategy.plan(work).migrations
+            self.assertEqual(1, len(second))
+            self.assertNotIn((second[0].instance, second[0].target), bad)
+            if policy == 'spread':
+                # the cheapest instance still, to another host
+                self.assertEqual(first[0].instance, second[0].instance)
+                self.assertNotEqual(first[0].target, second[0].target)
 
     def test_paused_hosts_are_fenced_off(self):
         model = hot_cluster()
