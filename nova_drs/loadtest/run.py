@@ -47,7 +47,6 @@ from nova_drs.cmd import common
 from nova_drs.loadtest import processes
 from nova_drs import machine_speed
 from nova_drs.notifications import partition
-from nova_drs.notifications import queues
 
 #: what the region double's and the fleet's processes are given
 REGION_DEFAULTS = dict(zones=2, host_vcpus=16, host_memory_mb=131072,
@@ -547,6 +546,11 @@ class LoadTest:
             self._shutdown()
             self.db.drop()
             names = self._queues()
+            # NOTE: imported here, not with the module: it imports
+            # oslo.messaging, whose oslo.service picks its eventlet backend
+            # (and imports eventlet) unless main() chose the threading one
+            # first
+            from nova_drs.notifications import queues
             deleted = queues.delete_queues(self.args.transport_url, names)
             _log('deleted %d of the %d queue(s) of this run from the broker',
                  deleted, len(names))

@@ -210,3 +210,21 @@ class FallingBehindTest(base.BaseTestCase):
         self.assertRaises(run.LoadTestError, run.run_until_it_keeps_up,
                           self.args(), factory)
         self.assertEqual(1, len(made))
+
+
+class NoEventletTest(base.BaseTestCase):
+    """The load test's own process runs no eventlet (as the services)."""
+
+    def test_importing_the_load_test_imports_no_eventlet(self):
+        import subprocess
+        import sys
+        # a fresh interpreter: this one's modules are the test run's
+        code = ('import sys\n'
+                'from nova_drs.loadtest import run\n'
+                'assert sys.modules.get("eventlet") is None, "imported"\n'
+                'run.agent.use_native_threads()\n'
+                'from nova_drs.notifications import queues\n'
+                'assert sys.modules.get("eventlet") is None, "after queues"\n')
+        out = subprocess.run([sys.executable, '-c', code],
+                             capture_output=True, text=True, check=False)
+        self.assertEqual(0, out.returncode, out.stderr[-2000:])
