@@ -229,10 +229,9 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
         raise BenchError('planning process built a different cluster')
     hot = evaluate.hot_hosts(model, thresholds)
     # the numpy reference: the one that follows the planner's speed
-    # (nova_drs.machine_speed); a worker without it, the JSON one
-    numpy_refs = out.get('numpy_reference_ms')
-    factor = (machine_speed.numpy_speed_factor(numpy_refs) if numpy_refs
-              else machine_speed.speed_factor(out['reference_ms']))
+    # (nova_drs.machine_speed); the JSON one is kept for the record
+    numpy_refs = out['numpy_reference_ms']
+    factor = machine_speed.numpy_speed_factor(numpy_refs)
     result = {
         'hosts': hosts, 'label': label, 'step': step, 'seed': seed,
         'mean_cpu': round(float(samples.mean()), 3),
@@ -242,8 +241,7 @@ def run_scenario(settings, thresholds, hosts, trace, step, seed, label,
         'rss_peak_mib': out['rss_peak_kib'] / 1024.0,
         'speed_factor': factor,
         'reference_ms': float(np.median(out['reference_ms'])),
-        'numpy_reference_ms': (float(np.median(numpy_refs)) if numpy_refs
-                               else None),
+        'numpy_reference_ms': float(np.median(numpy_refs)),
         'planners': {}, 'optimum': None}
     for name, key_m, key_t in ((settings.strategy, 'migrations', 'plan_s'),
                                (greedy.NAME, 'greedy_migrations',

@@ -19,9 +19,9 @@ Destinations satisfy every constraint of
 :mod:`nova_drs.balancer.planning.placement`; among them the destination
 policy chooses (:mod:`nova_drs.balancer.planning.destinations`: ``pack``,
 best fit under the comfort level, by default; ``spread``, the least
-loaded). With ``pack`` and ``pack_extra_migrations`` above 0, among
-covering sets of the same size one whose moves all land on hosts already
-running guests goes before a cheaper one that needs an empty host, and a
+loaded). With ``pack``, among covering sets of the same size one whose
+moves all land on hosts already running guests goes before a cheaper one
+that needs an empty host, and with ``pack_extra_migrations`` above 0 a
 set of up to that many more instances may keep a host off. A hot host is
 relieved to each threshold minus ``relief_margin`` (hysteresis), else to
 its threshold. A host its guests' recent slices show still climbing is
