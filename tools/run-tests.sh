@@ -118,13 +118,13 @@ step_bootstrap() {
 # check NAME COMMAND...: run one check of a step, say how it went; the
 # step fails when any of its checks does (FAILED_CHECKS).
 check() {
-    local name=$1 rc=0
+    local name=$1 rc=0 start=$SECONDS
     shift
     "$@" || rc=$?
     if [ "$rc" -eq 0 ]; then
-        echo "$name: ok"
+        echo "$name: ok ($((SECONDS - start))s)"
     else
-        echo "$name: FAILED (exit $rc)"
+        echo "$name: FAILED (exit $rc, $((SECONDS - start))s)"
         FAILED_CHECKS+=("$name")
     fi
 }
