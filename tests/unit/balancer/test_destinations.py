@@ -16,6 +16,7 @@ from oslotest import base
 from nova_drs.balancer.planning import destinations
 from nova_drs.balancer.planning import placement
 from nova_drs.balancer import strategies
+from nova_drs.balancer.strategies import hotspot
 from nova_drs.model import cluster
 from tests.unit.balancer.test_hotspot import busy
 from tests.unit.balancer.test_hotspot import moves
@@ -118,24 +119,33 @@ class TestSetsThatKeepHostsOff(base.BaseTestCase):
     """pack judges a hot host's whole relief by the hosts it powers on."""
 
     @staticmethod
-    def _two_singles():
+    def _two_singles(dear_mem=1200):
         # a: 11 cores, relieved to 8: either guest alone covers the 3;
-        # 'cheap' (4 cores, 100 MiB in use) fits only the empty b (c
-        # would end at 8 > 7.5), 'dear' (3 cores, 1,500 MiB) fits c
+        # 'cheap' (4 cores, 1,000 MiB in use) fits only the empty b (c
+        # would end at 8 > 7.5), 'dear' (3 cores) fits c
         return c.model(
             [c.host('a'), c.host('b'), c.host('c')],
             [busy('p', 'a', 4, opt_out=True),
-             busy('cheap', 'a', 4, mem=100),
-             busy('dear', 'a', 3, mem=1500),
+             busy('cheap', 'a', 4, mem=1000),
+             busy('dear', 'a', 3, mem=dear_mem),
              c.vm('w-c', 'c', vcpus=8, util=50.0)])
 
     def test_same_size_set_that_fits_active_hosts_wins(self):
-        # pack's default: no extra migration needed for it
+        # pack's default: no extra migration needed for it; 20 % more
+        # memory to move is within PACK_EXTRA_COST
         for extra in (0, 1):
             p = plan(self._two_singles(),
                      drs_balancer__pack_extra_migrations=extra)
             self.assertEqual([('dear', 'a', 'c')], moves(p))
             self.assertIn(destinations.TIER_FIT, p.migrations[0].reason)
+
+    def test_a_much_dearer_set_does_not_keep_the_host_off(self):
+        # 'dear' would move 1.5x the memory, beyond PACK_EXTRA_COST: the
+        # cheapest set powers b on, as the exact optimum would move it
+        self.assertLess(hotspot.PACK_EXTRA_COST, 0.5)
+        p = plan(self._two_singles(dear_mem=1500))
+        self.assertEqual([('cheap', 'a', 'b')], moves(p))
+        self.assertIn(destinations.TIER_EMPTY, p.migrations[0].reason)
 
     def test_the_cheapest_with_spread(self):
         for extra in (0, 1):

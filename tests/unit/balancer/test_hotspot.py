@@ -452,6 +452,21 @@ class TestHotspotStrategy(base.BaseTestCase):
         self.assertEqual('big', p.migrations[0].instance)
         self.assertEqual([], p.unresolved)
 
+    def test_greedy_relief_made_cheaper_at_the_same_size(self):
+        # a: 10.2 cores, 1.7 over 8.5; max_subset_size 1 leaves it to the
+        # greedy, which covers the most first: x (1.5 cores, 1,800 MiB),
+        # then y. Swapping x for z (1 core, 100 MiB) still covers the 1.7
+        # with two migrations, moving 200 MiB instead of 1,900
+        m = c.model([c.host('a'), c.host('b')],
+                    [busy('pin', 'a', 6, opt_out=True),
+                     c.vm('x', 'a', vcpus=2, util=75.0, mem=1800),
+                     c.vm('y', 'a', vcpus=2, util=60.0, mem=100),
+                     c.vm('z', 'a', vcpus=1, util=100.0, mem=100),
+                     c.vm('w', 'a', vcpus=1, util=50.0, mem=100)])
+        p = plan(m, drs_balancer__max_subset_size=1)
+        self.assertEqual({('y', 'a', 'b'), ('z', 'a', 'b')}, set(moves(p)))
+        self.assertEqual([], p.unresolved)
+
     def test_hosts_that_can_be_cooled_get_room_first(self):
         # c: the only host with room (6 cores of 8.5). a (12 cores, the
         # most severe) holds 'huge' (9 cores, above 8.5 on any host): it
