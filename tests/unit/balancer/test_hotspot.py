@@ -467,6 +467,23 @@ class TestHotspotStrategy(base.BaseTestCase):
         self.assertEqual({('y', 'a', 'b'), ('z', 'a', 'b')}, set(moves(p)))
         self.assertEqual([], p.unresolved)
 
+    def test_a_swap_that_covers_more_lets_a_dear_member_go(self):
+        # a: 10 cores, 1.5 over 8.5. The greedy takes x (1.2 cores, 5,000
+        # MiB), then y (0.4, the first of those covering the 0.3 left). x
+        # cannot go first (nothing cheaper covers 1.1); y gives way to y2
+        # (0.6 cores, cheaper), and with 0.2 more covered x gives way to
+        # w (0.9) in a second pass: 600 MiB moved instead of 5,200
+        m = c.model([c.host('a'), c.host('b')],
+                    [c.vm('pin', 'a', vcpus=10, util=69.0, opt_out=True),
+                     c.vm('x', 'a', vcpus=2, util=60.0, mem=5000,
+                          memory_mb=8000),
+                     c.vm('y', 'a', vcpus=1, util=40.0, mem=300),
+                     c.vm('y2', 'a', vcpus=1, util=60.0, mem=200),
+                     c.vm('w', 'a', vcpus=1, util=90.0, mem=400)])
+        p = plan(m, drs_balancer__max_subset_size=1)
+        self.assertEqual({('y2', 'a', 'b'), ('w', 'a', 'b')}, set(moves(p)))
+        self.assertEqual([], p.unresolved)
+
     def test_hosts_that_can_be_cooled_get_room_first(self):
         # c: the only host with room (6 cores of 8.5). a (12 cores, the
         # most severe) holds 'huge' (9 cores, above 8.5 on any host): it
