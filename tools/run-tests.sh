@@ -159,20 +159,14 @@ step_unit() {
 # agent's, and the end-to-end test's under TCG): they are CPU-bound and
 # their timings are real-time (a guest allocating while the agent
 # balloons it), so they run alone. Then the rest, one after the other
-# (they share the Nova lab, one test at a time across processes: see
-# tests/functional/nova/fixtures.py lock_lab), and meanwhile, in a second
-# process, those that use no Nova: each makes its own throwaway database
-# (MariaDB, PostgreSQL, SQLite), its own API server on a free port, its
-# own coordination group on Redis or its own queues on RabbitMQ, which
-# no test restarts (a broker "restart" is a proxy cut: agent_lab.TcpProxy).
-# The second process takes about a third of the first's time.
+# (they share the labs' services, RabbitMQ, libvirtd, the Nova lab, and
+# some stop or restart one), and meanwhile, in a second process, those
+# that use none of them: each makes its own throwaway database (MariaDB,
+# PostgreSQL, SQLite), its own API server on a free port or its own
+# coordination group on Redis, which no test restarts.
 FUNCTIONAL_GUESTS=(tests/functional/agent tests/functional/e2e)
 FUNCTIONAL_ALONGSIDE=(tests/functional/db tests/functional/api/test_api.py
-    tests/functional/api/test_osc.py
-    tests/functional/balancer/test_coordination.py
-    tests/functional/balancer/test_listener.py
-    tests/functional/balancer/test_partitions.py
-    tests/functional/test_broker_queues.py)
+    tests/functional/balancer/test_coordination.py)
 
 step_functional() {
     local rc=0 pid notes path ignore=()
