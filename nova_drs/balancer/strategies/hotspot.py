@@ -164,6 +164,19 @@ def _combinations(n, k):
     return combos
 
 
+#: :meth:`HotspotResolver._room_arrays` when no guest can make room:
+#: (costs, guests, hosts), empty; read-only, as every call shares them
+_NO_ROOM_OPTIONS = (np.zeros(0), np.zeros(0, np.int64), np.zeros(0, np.int64))
+for _empty in _NO_ROOM_OPTIONS:
+    _empty.setflags(write=False)
+del _empty
+
+
+def _hosts_opened(moves):
+    """How many of ``moves`` power a host on (go to an empty host)."""
+    return sum(m.tier == destinations.TIER_EMPTY for m in moves)
+
+
 def _pool_size(n, k):
     """Largest m <= n with C(m, k) <= COMBINATION_LIMIT."""
     m = n
@@ -808,13 +821,11 @@ class HotspotResolver:
         loop over the guests of 16 hosts was 13 s of a 22 s day.
         """
         state = self.state
-        none = (np.zeros(0), np.zeros(0, dtype=np.int64),
-                np.zeros(0, dtype=np.int64))
         hosts = state.index.chain_hosts(i)
         if used and hosts.size:
             hosts = hosts[~np.isin(hosts, list(used))]
         if hosts.size == 0:
-            return none
+            return _NO_ROOM_OPTIONS
         deficit = np.maximum(state.inst_size[i] - state.room[hosts], 0.0)
         # smallest normalised deficit first: cheapest to clear
         scale = np.concatenate([state.inv_limit[hosts], 1.0 / np.maximum(
@@ -828,7 +839,7 @@ class HotspotResolver:
         members = [state.members(int(d)) for d in hosts[order].tolist()]
         counts = [len(m) for m in members]
         if not sum(counts):
-            return none
+            return _NO_ROOM_OPTIONS
         js = np.fromiter(itertools.chain.from_iterable(members),
                          dtype=np.int64, count=sum(counts))
         ds = np.repeat(hosts[order], counts)
@@ -932,7 +943,7 @@ class HotspotResolver:
         chosen = [pos[m.instance] for m in done]
         cost = state.inst_cost.take(cands)
         covered = dem.take(chosen, axis=0).sum(axis=0)
-        opened = sum(m.tier == destinations.TIER_EMPTY for m in done)
+        opened = _hosts_opened(done)
         tries = CHEAPEN_TRIES
         # passes until one swaps nothing: a swap may open the next (a
         # cheaper member covers more, so a dearer one can go)
@@ -960,14 +971,12 @@ class HotspotResolver:
                                if m.instance != int(cands[p])] + [i]
                     swapped = self._place_in_order(members)
                     if swapped is not None and (
-                            not self._pack or opened >= sum(
-                                m.tier == destinations.TIER_EMPTY
-                                for m in swapped)):
+                            not self._pack
+                            or opened >= _hosts_opened(swapped)):
                         done = swapped
                         chosen = [c for c in chosen if c != p] + [q]
                         covered = rest + dem[q]
-                        opened = sum(m.tier == destinations.TIER_EMPTY
-                                     for m in done)
+                        opened = _hosts_opened(done)
                         swapped_any = True
                         break
                     if swapped is not None:
